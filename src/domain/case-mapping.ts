@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import type { FlowResult, InboundMessage } from './inbound-message';
+import { foldText } from './text-fold';
+import { phoneFromUrn } from './urn';
+
+const fieldName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Primero field name');
+const optionTable = z.record(z.string(), z.array(z.string()));
+
+const ruleSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('person_name'), first: fieldName, last: fieldName.optional() }),
+  z.object({ type: z.literal('integer'), field: fieldName, min: z.number().int(), max: z.number().int(), label: z.string() }),
+  z.object({ type: z.literal('text'), field: fieldName }),
+  z.object({
+    type: z.literal('lookup'),
+    field: fieldName,
+    label: z.string(),
+    options: optionTable,
+    // Values that already are lookup ids of this shape (e.g. location codes) pass through unchanged.
+    id_pattern: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('narrative'),
+    field: fieldName,
+    other_value: z.string(),
+    options: optionTable.default({}),
+  }),
+  z.object({
+    type: z.literal('consent'),
+    fields: z.array(fieldName).min(1),
+    label: z.string(),
+    yes: z.array(z.string()).min(1),
+    no: z.array(z.string()).min(1),
+  }),
+]);
+
+export type MappingRule = z.infer<typeof ruleSchema>;
+
+export const referralSchema = z.object({
+  transitioned_to: z.string().min(1),
+  transitioned_to_agency: z.string().optional(),
+  service: z.string().optional(),
+  notes: z.string().default('Referred by the messaging gateway'),
+});
+export type ReferralTarget = z.infer<typeof referralSchema>;
+
+export const caseMappingSchema = z.object({
+  intent: z.enum(['referral', 'feedback']),
+  record_type: z.literal('case'),
+  module_id: z.string().min(1),
+  reference_field: fieldName,
+  phone_field: fieldName,
+  // Free text and every value that fits no lookup land here, so nothing a child said is dropped.
+  text_field: fieldName,
+  results: z.record(z.string(), ruleSchema),
+  referral: referralSchema.nullable().default(null),
+});
+
+export type CaseMapping = z.infer<typeof caseMappingSchema>;
+
+export interface MappedCase {
+  /** The `data` object for `POST /api/v2/cases`. */
+  data: Record<string, unknown>;
+  /** Consent as the flow recorded it; false when the answer was missing or unclear. */
+  consentGiven: boolean;
+}
+
+function matchOption(result: FlowResult, options: Record<string, string[]>): string | null {
+  const candidates = [result.category, result.value].map(foldText).filter((s) => s !== '');
+  for (const [id, aliases] of Object.entries(options)) {
+    const folded = [id, ...aliases].map(foldText);
+    if (candidates.some((c) => folded.includes(c))) return id;
+  }
+  return null;
+}
+
+function appendText(data: Record<string, unknown>, field: string, line: string): void {
+  const current = typeof data[field] === 'string' ? (data[field] as string) : '';
+  data[field] = current ? `${current}\n${line}` : line;
+}
+
+/** Pure: turns an envelope into the Primero record the mapping describes. */
+export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, caseId: string): MappedCase {
+  const data: Record<string, unknown> = { id: caseId, module_id: mapping.module_id, [mapping.reference_field]: message.reference };
+  const phone = phoneFromUrn(message.urn);
+  if (phone) data[mapping.phone_field] = phone;
+  const unmatched: string[] = [];
+  let consentGiven = false;
+
+  for (const [key, rule] of Object.entries(mapping.results)) {
+    const result = message.results[key];
+    const value = result?.value.trim() ?? '';
+    if (!result || (value === '' && result.category.trim() === '')) continue;
+    switch (rule.type) {
+      case 'person_name': {
+        const [first, ...rest] = value.split(/\s+/);
+        if (first) data[rule.first] = rest.length && rule.last ? first : value;
+        if (rest.length && rule.last) data[rule.last] = rest.join(' ');
+        break;
+      }
+      case 'integer': {
+        const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+        if (Number.isInteger(n) && n >= rule.min && n <= rule.max) data[rule.field] = n;
+        else unmatched.push(`${rule.label}: ${value}`);
+        break;
+      }
+      case 'text':
+        if (value) data[rule.field] = value;
+        break;
+      case 'lookup': {
+        const id = matchOption(result, rule.options) ?? (rule.id_pattern && new RegExp(rule.id_pattern).test(value) ? value : null);
+        if (id) data[rule.field] = id;
+        else unmatched.push(`${rule.label}: ${value || result.category}`);
+        break;
+      }
+      case 'narrative':
+        data[rule.field] = [matchOption(result, rule.options) ?? rule.other_value];
+        if (value) appendText(data, mapping.text_field, value);
+        break;
+      case 'consent': {
+        // Only a clear yes is consent; anything unclear is recorded as no and kept as text for the caseworker.
+        const answer = matchOption(result, { yes: rule.yes, no: rule.no });
+        consentGiven = answer === 'yes';
+        for (const f of rule.fields) data[f] = consentGiven;
+        if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
+        break;
+      }
+    }
+  }
+  if (message.text && !Object.values(mapping.results).some((r) => r.type === 'narrative')) appendText(data, mapping.text_field, message.text);
+  for (const line of unmatched) appendText(data, mapping.text_field, line);
+  return { data, consentGiven };
+}
+
+/** The result keys a mapping reads; the flow export must write every one of them. */
+export function resultKeysRead(mapping: CaseMapping): string[] {
+  return Object.keys(mapping.results);
+}

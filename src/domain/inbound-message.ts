@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+export const CHANNELS = ['rapidpro', 'twilio', 'whatsapp', 'africastalking'] as const;
+export const INTENTS = ['referral', 'feedback'] as const;
+
+export const flowResultSchema = z.object({ value: z.string(), category: z.string() });
+export type FlowResult = z.infer<typeof flowResultSchema>;
+
+/**
+ * The one envelope every channel normalises to. It is what a job carries, so it holds personal data
+ * (urn, text, results) and must never be logged; log `reference` instead.
+ */
+export const inboundMessageSchema = z.object({
+  v: z.literal(1),
+  reference: z.string(),
+  intent: z.enum(INTENTS),
+  channel: z.enum(CHANNELS),
+  idempotencyKey: z.string().min(1),
+  urn: z.string().nullable(),
+  contactUuid: z.string().nullable(),
+  language: z.string().nullable(),
+  text: z.string().nullable(),
+  results: z.record(z.string(), flowResultSchema),
+  flowUuid: z.string().nullable(),
+  receivedAt: z.string(),
+  simulation: z.boolean(),
+});
+
+export type InboundMessage = z.infer<typeof inboundMessageSchema>;
+export type UnreferencedMessage = Omit<InboundMessage, 'reference'>;

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { canonicalJson, sha256Hex } from './idempotency';
+import type { FlowResult, UnreferencedMessage } from './inbound-message';
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+// goflow renders result values as strings; a hand-written body may send numbers or booleans.
+const scalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const resultSchema = z.object({
+  value: scalar.nullish(),
+  category: scalar.nullish(),
+  node_uuid: z.string().optional(),
+});
+
+/**
+ * Both bodies RapidPro sends: the editor's default (contact, flow, results) and the legacy/resthook body
+ * (adds run, path, input, channel). Our shipped flows add `run` and `node` to the default body.
+ */
+export const rapidProWebhookSchema = z.object({
+  contact: z.object({
+    uuid,
+    urn: z.string().max(300).nullish(),
+    name: z.string().nullish(),
+    language: z.string().max(10).nullish(),
+  }),
+  flow: z.object({ uuid, name: z.string().optional() }),
+  results: z.record(z.string().max(128), resultSchema).default({}),
+  run: z.object({ uuid }).nullish(),
+  node: uuid.nullish(),
+  path: z.array(z.object({ node_uuid: uuid })).nullish(),
+  input: z
+    .object({ uuid: uuid.nullish(), text: z.string().nullish() })
+    .nullish(),
+});
+
+export type RapidProWebhookBody = z.infer<typeof rapidProWebhookSchema>;
+
+function normaliseResults(body: RapidProWebhookBody): Record<string, FlowResult> {
+  const out: Record<string, FlowResult> = {};
+  for (const [key, r] of Object.entries(body.results)) out[key] = { value: r.value ?? '', category: r.category ?? '' };
+  return out;
+}
+
+/**
+ * Run uuid plus node when the body has one (a run that passes two webhook nodes sends two messages), else
+ * the input message uuid, else a hash of contact, flow and results: the editor's default body has no ids.
+ */
+export function rapidProIdempotencyKey(intent: string, body: RapidProWebhookBody): string {
+  if (body.run?.uuid) {
+    const node = body.node ?? body.path?.at(-1)?.node_uuid ?? '';
+    return `rapidpro:${intent}:run:${body.run.uuid}:${node}`;
+  }
+  if (body.input?.uuid) return `rapidpro:${intent}:input:${body.input.uuid}`;
+  const content = canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: normaliseResults(body) });
+  return `rapidpro:${intent}:hash:${sha256Hex(content)}`;
+}
+
+export function rapidProToMessage(
+  intent: UnreferencedMessage['intent'],
+  body: RapidProWebhookBody,
+  receivedAt: Date,
+  simulation: boolean,
+): UnreferencedMessage {
+  return {
+    v: 1,
+    intent,
+    channel: 'rapidpro',
+    idempotencyKey: rapidProIdempotencyKey(intent, body),
+    urn: body.contact.urn ?? null,
+    contactUuid: body.contact.uuid,
+    language: body.contact.language ?? null,
+    text: body.input?.text ?? null,
+    results: normaliseResults(body),
+    flowUuid: body.flow.uuid,
+    receivedAt: receivedAt.toISOString(),
+    simulation,
+  };
+}

@@ -1,0 +1,56 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from '../logger';
+
+export interface ErrorDetail {
+  path?: string;
+  problem: string;
+}
+
+/** An answer the caller can act on: a stable code, a sentence, and what exactly was wrong (never the values). */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendError(res: Response, err: HttpError): void {
+  res.set(err.headers).status(err.status).json({ error: { code: err.code, message: err.message, details: err.details } });
+}
+
+/** body-parser's own errors, translated; its messages can quote the body, so none is passed on. */
+function fromBodyParser(err: { type?: string; status?: number; limit?: number }): HttpError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new HttpError(413, 'body_too_large', `The body is larger than the ${err.limit ?? 262144} bytes this route accepts.`);
+    case 'entity.parse.failed':
+      return new HttpError(400, 'malformed_body', 'The body could not be parsed.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpError(415, 'unsupported_encoding', 'The body uses an encoding this route does not accept.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new HttpError(400, 'incomplete_body', 'The body ended before its declared length.');
+    default:
+      return null;
+  }
+}
+
+export function notFound(): RequestHandler {
+  return (_req, res) => sendError(res, new HttpError(404, 'not_found', 'No such route, or the channel is not configured.'));
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof HttpError ? err : fromBodyParser(err);
+    if (known) return sendError(res, known);
+    logger.error({ err, route: req.path }, 'unhandled error in request');
+    sendError(res, new HttpError(500, 'internal_error', 'The gateway failed to handle this request; nothing was stored.'));
+  };
+}

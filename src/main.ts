@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createApp } from './app';
+import { loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { loadMappings, type MappingSet } from './mappings';
+import { createRedis, waitForRedis } from './queues/connection';
+import { IntakeProducer } from './queues/intake';
+import { ReferenceStore } from './store/references';
+import { startWorkers, type RunningWorkers } from '../workers/bootstrap';
+
+type Mode = 'api' | 'worker' | 'all';
+
+function readMode(arg: string | undefined): Mode {
+  if (arg === undefined) return 'all';
+  if (arg === 'api' || arg === 'worker' || arg === 'all') return arg;
+  console.error(`Unknown mode "${arg}": use api, worker or all.`);
+  process.exit(2);
+}
+
+function readConfig(): Config {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const result = loadConfig(process.env);
+  if (result.ok) return result.config;
+  console.error('The gateway cannot start; fix these settings (see .env.example and the README):');
+  for (const line of result.problems) console.error(`  - ${line}`);
+  process.exit(1);
+}
+
+async function startApi(config: Config, logger: Logger, mappings: MappingSet): Promise<() => Promise<void>> {
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  redis.on('error', () => undefined);
+  await waitForRedis(redis, 30000);
+  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const intake = new IntakeProducer(redis, references, {
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.INTAKE_ATTEMPTS,
+    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600 * 1000,
+    completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
+    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  });
+  const app = createApp({ logger, redis, intake, rapidProWebhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents: [...mappings.keys()] });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.PORT, () => resolve(s));
+  });
+  logger.info({ port: config.PORT }, 'API listening');
+  return async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await intake.close();
+    await redis.quit().catch(() => undefined);
+  };
+}
+
+async function main(): Promise<void> {
+  const mode = readMode(process.argv[2]);
+  const config = readConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  let mappings: MappingSet;
+  try {
+    mappings = loadMappings(config.MAPPING_DIR);
+  } catch (err) {
+    console.error(`The gateway cannot start; a mapping in ${config.MAPPING_DIR} is invalid:\n${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const stops: Array<(deadlineMs: number) => Promise<void>> = [];
+  try {
+    if (mode !== 'worker') stops.push(await startApi(config, logger, mappings));
+    if (mode !== 'api') {
+      const workers: RunningWorkers = startWorkers(config, logger, mappings);
+      stops.push((ms) => workers.close(ms));
+      logger.info({ mode }, 'workers started');
+    }
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, deadlineMs: config.SHUTDOWN_DEADLINE_MS }, 'shutting down');
+    const hardStop = setTimeout(() => {
+      logger.error('shutdown deadline passed; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_DEADLINE_MS);
+    hardStop.unref();
+    // API first, so nothing new is accepted while the workers finish what they hold.
+    for (const stop of stops) await stop(config.SHUTDOWN_DEADLINE_MS - 1000);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import nock from 'nock';
+import request from 'supertest';
+import { uuidV5 } from '../../src/domain/uuid';
+import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rapidpro');
+const defaultEditorBody = readFileSync(path.join(FIXTURES, 'webhook-body-default-editor.json'), 'utf8');
+const legacyBody = readFileSync(path.join(FIXTURES, 'webhook-body-legacy-full.json'), 'utf8');
+
+const CHILD = {
+  name: 'Amina Wanjiru Otieno',
+  phone: '+254712345678',
+  concern: 'my uncle hits me every night',
+  location: 'behind the Kibera market',
+};
+
+/** The body our shipped referral flow posts (flows/referral.flow.json). */
+function referralBody(overrides: { consent?: string; age?: string; run?: string } = {}) {
+  return {
+    contact: { uuid: randomUUID(), urn: `tel:${CHILD.phone}`, language: 'eng' },
+    flow: { uuid: '2b6e8c4e-8f65-4c1e-9a56-0a4b6f3f2d11', name: 'Primero Gateway Referral' },
+    run: { uuid: overrides.run ?? randomUUID() },
+    node: 'd1aa3a56-0947-4bad-9030-16a505d51b9b',
+    results: {
+      name: { value: CHILD.name, category: 'All Responses' },
+      age: { value: overrides.age ?? '14', category: 'Valid' },
+      sex: { value: 'girl', category: 'Female' },
+      location: { value: CHILD.location, category: 'All Responses' },
+      concern: { value: CHILD.concern, category: 'All Responses' },
+      consent: { value: overrides.consent ?? 'yes', category: ({ yes: 'Yes', no: 'No' } as Record<string, string>)[overrides.consent ?? 'yes'] ?? 'Other' },
+    },
+  };
+}
+
+const post = (gw: Gateway, body: unknown, token = WEBHOOK_TOKEN) =>
+  request(gw.app)
+    .post('/webhooks/rapidpro/referral')
+    .set('Authorization', `Token ${token}`)
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify(body));
+
+type CaseBody = { data: Record<string, unknown> };
+
+/** nock for one successful create + read; returns what Primero received. */
+function primeroAccepts(display = 'cp-0001') {
+  const received: CaseBody[] = [];
+  const scope = nock(PRIMERO)
+    .post('/api/v2/cases', (b: CaseBody) => {
+      received.push(b);
+      return true;
+    })
+    .basicAuth({ user: 'sms_gateway', pass: 'secret-password' })
+    .reply(204)
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+    .reply(200, { data: { case_id_display: display } });
+  return { scope, received };
+}
+
+describe('POST /webhooks/rapidpro/referral', () => {
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    // Completed jobs are removed at once, so deduplication is shown to outlive the job.
+    gw = await startGateway({ prefix: uniquePrefix('referral'), env: { COMPLETED_JOB_RETENTION_SECONDS: '0' } });
+  });
+
+  afterEach(() => nock.cleanAll());
+
+  afterAll(async () => {
+    await gw.close();
+    nock.enableNetConnect();
+    // Nothing the child sent may reach a log line.
+    for (const secret of [CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN]) {
+      expect(gw.logs.text).not.toContain(secret);
+    }
+  });
+
+  it('creates one Primero case with the mapped fields and answers 202 with a readable reference', async () => {
+    const { scope, received } = primeroAccepts('cp-1a2b3c');
+    const body = referralBody();
+    const res = await post(gw, body);
+
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ status: 'accepted', reference: expect.stringMatching(/^[2-9A-HJ-NP-Z]{8}$/), duplicate: false });
+    const reference = res.body.reference as string;
+
+    const link = await eventually(() => gw.references.get(reference));
+    expect(scope.isDone()).toBe(true);
+    const data = received[0]!.data;
+    expect(data).toEqual({
+      id: uuidV5(`rapidpro:referral:run:${body.run.uuid}:${body.node}`),
+      module_id: 'primeromodule-cp',
+      other_agency_id: reference,
+      telephone_current: CHILD.phone,
+      name_first: 'Amina',
+      name_last: 'Wanjiru Otieno',
+      age: 14,
+      sex: 'female',
+      protection_concerns: ['other'],
+      protection_concerns_other: `${CHILD.concern}\nLocation as given: ${CHILD.location}`,
+      consent_for_services: true,
+      disclosure_other_orgs: true,
+    });
+    expect(link).toMatchObject({ caseId: data.id, caseIdDisplay: 'cp-1a2b3c', urn: `tel:${CHILD.phone}`, channel: 'rapidpro' });
+  });
+
+  it("accepts the editor's default body sent with no Content-Type", async () => {
+    const { scope, received } = primeroAccepts();
+    const res = await request(gw.app)
+      .post(`/webhooks/rapidpro/referral?token=${WEBHOOK_TOKEN}`)
+      .set('Content-Type', '')
+      .send(Buffer.from(defaultEditorBody));
+    expect(res.status).toBe(202);
+    expect(res.body.duplicate).toBe(false);
+    await eventually(() => scope.isDone());
+    expect(received[0]!.data).toMatchObject({ telephone_current: '+250788123123', name_first: 'Grace', other_agency_id: res.body.reference });
+  });
+
+  it('accepts the legacy / resthook body and keys it on the run and last node', async () => {
+    const { scope, received } = primeroAccepts();
+    const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `token ${WEBHOOK_TOKEN}`).type('json').send(legacyBody);
+    expect(res.status).toBe(202);
+    await eventually(() => scope.isDone());
+    expect(received[0]!.data.id).toBe(uuidV5('rapidpro:referral:run:01969b47-113b-76f8-95cf-9fca95f1c30a:c0781400-737f-4940-9a6c-1ec1c3df0325'));
+    expect(received[0]!.data.telephone_current).toBe('+12024561111');
+  });
+
+  it('answers five concurrent deliveries of one message with one reference and creates one case', async () => {
+    const { scope } = primeroAccepts();
+    const body = referralBody();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(gw, body)));
+
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const references = new Set(answers.map((a) => a.body.reference));
+    expect(references.size).toBe(1);
+    expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
+    await eventually(() => gw.references.get([...references][0]!));
+    expect(scope.isDone()).toBe(true);
+
+    // Still a duplicate after the job itself has completed and been cleaned away.
+    await eventually(async () => (await gw.queue.getJob(`m-${[...references][0]}`)) === undefined);
+    const late = await post(gw, body);
+    expect(late.body).toEqual({ status: 'accepted', reference: [...references][0], duplicate: true });
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it('retries Primero 500s and creates the case once', async () => {
+    const scope = nock(PRIMERO)
+      .post('/api/v2/cases').reply(500, { errors: [{ status: 500, message: 'boom' }] })
+      .post('/api/v2/cases').reply(502, 'Bad gateway')
+      .post('/api/v2/cases').reply(204)
+      .get(/\/api\/v2\/cases\/.+/).reply(200, { data: { case_id_display: 'cp-retry' } });
+    const res = await post(gw, referralBody());
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(link.caseIdDisplay).toBe('cp-retry');
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('treats a create that timed out and then answers 409 as done', async () => {
+    const scope = nock(PRIMERO)
+      .post('/api/v2/cases').delay(1000).reply(204)
+      .post('/api/v2/cases').reply(409, { errors: [{ status: 409, message: 'Conflict: A record with this id already exists' }] })
+      .get(/\/api\/v2\/cases\/.+/).reply(200, { data: { case_id_display: 'cp-after-timeout' } });
+    const res = await post(gw, referralBody());
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(link.caseIdDisplay).toBe('cp-after-timeout');
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("keeps a case Primero refuses with 422 as a dead letter with Primero's detail, without retrying", async () => {
+    const scope = nock(PRIMERO)
+      .post('/api/v2/cases')
+      .reply(422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: ['/sex', '/age'], message: ['Invalid Record JSON'] }] });
+    const res = await post(gw, referralBody());
+    const jobId = `m-${res.body.reference}`;
+    const failed = await eventually(async () => ((await gw.queue.getJobState(jobId)) === 'failed' ? gw.queue.getJob(jobId) : undefined));
+    expect(failed!.failedReason).toBe('Primero rejected the case create (422): /sex, /age: Invalid Record JSON');
+    expect(failed!.attemptsMade).toBe(1);
+    expect(scope.isDone()).toBe(true);
+    expect(await gw.references.get(res.body.reference)).toBeNull();
+    expect(gw.logs.text).toContain('message kept as a dead letter');
+  });
+
+  it('keeps values that fit no lookup as text instead of dropping them', async () => {
+    const { scope, received } = primeroAccepts();
+    const body = referralBody({ age: 'about twelve', consent: 'maybe' });
+    await post(gw, body);
+    await eventually(() => scope.isDone());
+    const data = received[0]!.data;
+    expect(data.age).toBeUndefined();
+    expect(data.consent_for_services).toBe(false);
+    expect(data.protection_concerns_other).toContain('Age as given: about twelve');
+    expect(data.protection_concerns_other).toContain('Consent as given: maybe');
+  });
+});
+
+describe('referral to a configured recipient', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    const mappings = shippedMappings();
+    const referral = mappings.get('referral')!;
+    mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    gw = await startGateway({ prefix: uniquePrefix('refer'), mappings });
+  });
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    await gw.close();
+    nock.enableNetConnect();
+  });
+
+  it('refers the case when consent is yes, without consent_overridden', async () => {
+    const { scope } = primeroAccepts();
+    const referrals: unknown[] = [];
+    const refer = nock(PRIMERO)
+      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/, (b) => {
+        referrals.push(b);
+        return true;
+      })
+      .reply(200, { data: { id: 'r1', status: 'in_progress' } });
+    const res = await post(gw, referralBody({ consent: 'yes' }));
+    const link = await eventually(async () => (await gw.references.get(res.body.reference))?.referredAt ? gw.references.get(res.body.reference) : undefined);
+    expect(link!.referredAt).not.toBeNull();
+    expect(scope.isDone() && refer.isDone()).toBe(true);
+    expect(referrals).toEqual([{ data: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } }]);
+  });
+
+  it('creates the case but does not refer it when consent is no', async () => {
+    const { scope } = primeroAccepts();
+    const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
+    const res = await post(gw, referralBody({ consent: 'no' }));
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    // Give a referral, if the worker wrongly sent one, time to be attempted.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(scope.isDone()).toBe(true);
+    expect(refer.isDone()).toBe(false);
+    expect(link.referredAt).toBeNull();
+  });
+});

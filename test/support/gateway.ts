@@ -1,0 +1,140 @@
+import { Writable } from 'node:stream';
+import path from 'node:path';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { loadMappings, type MappingSet } from '../../src/mappings';
+import { createRedis, waitForRedis } from '../../src/queues/connection';
+import { IntakeProducer } from '../../src/queues/intake';
+import { QUEUES } from '../../src/queues/names';
+import { ReferenceStore } from '../../src/store/references';
+import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const PRIMERO = 'http://primero.test';
+export const WEBHOOK_TOKEN = 'test-webhook-token-123';
+
+export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
+  const result = loadConfig({
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    PRIMERO_URL: PRIMERO,
+    PRIMERO_USER: 'sms_gateway',
+    PRIMERO_PASSWORD: 'secret-password',
+    PRIMERO_TIMEOUT_MS: '300',
+    RAPIDPRO_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '100',
+    AUTH_FAILURE_PAUSE_MS: '200',
+    PRIMERO_RATE_PER_SECOND: '1000',
+    LOG_LEVEL: 'debug',
+    ...overrides,
+  });
+  if (!result.ok) throw new Error(result.problems.join('\n'));
+  return result.config;
+}
+
+export function shippedMappings(): MappingSet {
+  return loadMappings(path.join(__dirname, '..', '..', 'flows'));
+}
+
+/** Everything the gateway logged, as raw text, so a test can prove what is absent from it. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface Gateway {
+  app: Express;
+  config: Config;
+  logs: LogCapture;
+  redis: Redis;
+  references: ReferenceStore;
+  queue: Queue;
+  workers: RunningWorkers | null;
+  close(): Promise<void>;
+}
+
+/** The real app and, unless told otherwise, the real workers, against real Redis under a private prefix. */
+export async function startGateway(opts: {
+  prefix: string;
+  env?: Record<string, string>;
+  mappings?: MappingSet;
+  workers?: boolean;
+}): Promise<Gateway> {
+  const config = testConfig(opts.prefix, opts.env);
+  const logs = new LogCapture();
+  const logger = createLogger(config.LOG_LEVEL, logs);
+  const mappings = opts.mappings ?? shippedMappings();
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  redis.on('error', () => undefined);
+  await waitForRedis(redis, 5000);
+  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const intake = new IntakeProducer(redis, references, {
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.INTAKE_ATTEMPTS,
+    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
+    completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
+    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  });
+  const app = createApp({ logger, redis, intake, rapidProWebhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents: [...mappings.keys()] });
+  const workers = opts.workers === false ? null : startWorkers(config, logger, mappings);
+  const queue = new Queue(QUEUES.intake, { connection: redis, prefix: config.QUEUE_PREFIX });
+  return {
+    app,
+    config,
+    logs,
+    redis,
+    references,
+    queue,
+    workers,
+    async close() {
+      if (workers) await workers.close(5000);
+      await queue.close();
+      await intake.close();
+      await removeKeys(redis, config.QUEUE_PREFIX);
+      await redis.quit();
+    },
+  };
+}
+
+export async function removeKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export function uniquePrefix(name: string): string {
+  return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+type Pending = undefined | null | false;
+
+/** Polls until `check` returns a value (not undefined, null or false) or the time is up. */
+export async function eventually<T>(check: () => Promise<T | Pending> | T | Pending, timeoutMs = 10000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== null && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
