@@ -186,6 +186,19 @@ describe('POST /webhooks/rapidpro/referral', () => {
     expect(gw.logs.text).toContain('message kept as a dead letter');
   });
 
+  it('pauses intake on a 401 (a configuration fault), says so loudly, and resumes once Primero accepts', async () => {
+    const scope = nock(PRIMERO)
+      .post('/api/v2/cases').reply(401, { error: 'Invalid User name or password.' })
+      .post('/api/v2/cases').reply(204)
+      .get(/\/api\/v2\/cases\/.+/).reply(200, { data: { case_id_display: 'cp-after-401' } });
+    const res = await post(gw, referralBody());
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(link.caseIdDisplay).toBe('cp-after-401');
+    expect(scope.isDone()).toBe(true);
+    expect(gw.logs.text).toContain('PRIMERO CONFIGURATION FAULT');
+    expect((await gw.queue.getJob(`m-${res.body.reference}`))?.attemptsMade ?? 0).toBeLessThanOrEqual(1);
+  });
+
   it('keeps values that fit no lookup as text instead of dropping them', async () => {
     const { scope, received } = primeroAccepts();
     const body = referralBody({ age: 'about twelve', consent: 'maybe' });

@@ -1,0 +1,36 @@
+import { loadConfig } from '../../src/config';
+
+const minimal = { PRIMERO_URL: 'https://primero.example.org/', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'pw' };
+
+describe('configuration', () => {
+  it('applies defaults and trims the trailing slash of URLs', () => {
+    const result = loadConfig(minimal);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.PORT).toBe(3000);
+    expect(result.config.PRIMERO_URL).toBe('https://primero.example.org');
+    expect(result.config.IDEMPOTENCY_WINDOW_HOURS).toBeGreaterThanOrEqual(24);
+    expect(result.config.RAPIDPRO_WEBHOOK_TOKEN).toBeUndefined();
+  });
+
+  it('names every missing or malformed setting on its own line, without its value', () => {
+    const result = loadConfig({ PRIMERO_URL: 'ftp://secret-host', PORT: 'eighty', RAPIDPRO_WEBHOOK_TOKEN: 'short' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual(
+      expect.arrayContaining([
+        'PRIMERO_USER: is required but not set',
+        'PRIMERO_PASSWORD: is required but not set',
+        expect.stringMatching(/^PRIMERO_URL: /),
+        expect.stringMatching(/^PORT: /),
+        expect.stringMatching(/^RAPIDPRO_WEBHOOK_TOKEN: must be at least 8 characters/),
+      ]),
+    );
+    expect(result.problems.join('\n')).not.toContain('secret-host');
+  });
+
+  it('treats an empty value as unset', () => {
+    const result = loadConfig({ ...minimal, RAPIDPRO_WEBHOOK_TOKEN: '' });
+    expect(result.ok && result.config.RAPIDPRO_WEBHOOK_TOKEN).toBeUndefined();
+  });
+});
