@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { PrivateRedis } from '../support/private-redis';
 
 const body = {
@@ -18,8 +18,7 @@ describe('when Redis goes away', () => {
   });
 
   afterAll(async () => {
-    gw.redis.disconnect();
-    await gw.queue.close().catch(() => undefined);
+    await gw.close();
     await redis.destroy();
   });
 
@@ -40,5 +39,15 @@ describe('when Redis goes away', () => {
     const ready = await request(gw.app).get('/readyz');
     expect(ready.status).toBe(503);
     expect((await request(gw.app).get('/healthz')).status).toBe(200);
+  });
+
+  it('accepts again once Redis is back, without a restart', async () => {
+    await redis.boot();
+    const back = await eventually(async () => {
+      const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(body);
+      return res.status === 202 ? res : undefined;
+    });
+    expect(back.body.status).toBe('accepted');
+    expect((await request(gw.app).get('/readyz')).status).toBe(200);
   });
 });

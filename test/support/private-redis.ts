@@ -32,7 +32,8 @@ export class PrivateRedis {
     return r;
   }
 
-  private async boot(): Promise<void> {
+  /** Starts (again) on the same port. */
+  async boot(): Promise<void> {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
       stdio: 'ignore',
     });
