@@ -14,8 +14,8 @@ import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { createRedis, waitForRedis } from '../src/queues/connection';
-import { IntakeProducer } from '../src/queues/intake';
-import { ReferenceStore } from '../src/store/references';
+import { buildApiServices } from '../src/api-services';
+import { loadKeywordTable } from '../src/keyword-table';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 5000);
 const CONCURRENCY = 32;
@@ -39,16 +39,9 @@ async function main(): Promise<void> {
   const config = parsed.config;
   const redis = createRedis(config.REDIS_URL, 'producer');
   await waitForRedis(redis, 5000);
-  const references = new ReferenceStore(redis, prefix, 1);
-  const intake = new IntakeProducer(redis, references, {
-    prefix,
-    attempts: 1,
-    idempotencyWindowMs: 3600_000,
-    completedRetentionSeconds: 60,
-    deadLetterRetentionDays: 1,
-    enqueueTimeoutMs: 2000,
-  });
-  const app = createApp({ logger: createLogger('silent'), redis, intake, rapidProWebhookToken: TOKEN, intents: ['referral'] });
+  const logger = createLogger('silent');
+  const services = buildApiServices(config, redis, logger, loadKeywordTable('flows/keywords.json'));
+  const app = createApp({ config, logger, redis, services, intents: ['referral'] });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as AddressInfo).port;
@@ -98,8 +91,8 @@ async function main(): Promise<void> {
 
   agent.destroy();
   await new Promise((r) => server.close(r));
-  await intake.queue.obliterate({ force: true });
-  await intake.close();
+  await services.intake.queue.obliterate({ force: true });
+  await services.close();
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();

@@ -1,31 +1,54 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
+import type { ApiServices } from './api-services';
+import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
+import { africasTalkingRouter } from './http/africastalking';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
+import { twilioRouter } from './http/twilio';
+import { whatsappRouter } from './http/whatsapp';
 import type { Logger } from './logger';
-import type { IntakeProducer } from './queues/intake';
 
 export interface AppDeps {
+  config: Config;
   logger: Logger;
   redis: Redis;
-  intake: IntakeProducer;
-  rapidProWebhookToken: string | undefined;
+  services: ApiServices;
+  /** Intents with a mapping; each gets its RapidPro route. */
   intents: ReadonlyArray<InboundMessage['intent']>;
 }
 
-/** Builds the HTTP app without listening, so tests drive the very app production runs. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * Builds the HTTP app without listening, so tests drive the very app production runs. A channel whose
+ * secret is unset is off: its routes are never mounted and fall through to 404.
+ */
+export function createApp({ config, logger, redis, services, intents }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(healthRouter(deps.redis));
-  // A channel whose secret is unset is off: its routes fall through to 404.
-  if (deps.rapidProWebhookToken) {
-    app.use(rapidProRouter({ webhookToken: deps.rapidProWebhookToken, intents: deps.intents, intake: deps.intake, logger: deps.logger }));
+  app.use(healthRouter(redis));
+  if (config.RAPIDPRO_WEBHOOK_TOKEN) {
+    app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger }));
+  }
+  if (config.TWILIO_AUTH_TOKEN && config.PUBLIC_URL) {
+    app.use(twilioRouter({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, direct: services.direct, logger }));
+  }
+  if (config.WHATSAPP_APP_SECRET || config.WHATSAPP_VERIFY_TOKEN) {
+    app.use(
+      whatsappRouter({
+        verifyToken: config.WHATSAPP_VERIFY_TOKEN,
+        appSecret: config.WHATSAPP_APP_SECRET,
+        direct: services.direct,
+        replies: services.whatsappReplies,
+        logger,
+      }),
+    );
+  }
+  if (config.AFRICASTALKING_WEBHOOK_TOKEN) {
+    app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));
   }
   app.use(notFound());
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(logger));
   return app;
 }

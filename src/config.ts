@@ -24,6 +24,22 @@ export const configSchema = z.object({
 
   RAPIDPRO_WEBHOOK_TOKEN: optionalSecret,
 
+  TWILIO_AUTH_TOKEN: optionalSecret,
+  WHATSAPP_APP_SECRET: optionalSecret,
+  WHATSAPP_VERIFY_TOKEN: optionalSecret,
+  WHATSAPP_ACCESS_TOKEN: optionalSecret,
+  WHATSAPP_PHONE_NUMBER_ID: optionalText,
+  WHATSAPP_GRAPH_URL: httpUrl.default('https://graph.facebook.com/v21.0'),
+  AFRICASTALKING_WEBHOOK_TOKEN: optionalSecret,
+  KEYWORDS_FILE: optionalText,
+  SENDER_RATE_LIMIT: intWithDefault(30, 1, 100000),
+  SENDER_RATE_WINDOW_SECONDS: intWithDefault(30, 1, 86400),
+  // Comma-separated numbers (digits, with or without +) and short codes the gateway itself sends from.
+  OWN_ADDRESSES: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform((v) =>
+    v.split(',').map((a) => a.trim().replace(/^\+/, '')).filter(Boolean),
+  ),
+  REPLY_ATTEMPTS: intWithDefault(10, 1, 1000),
+
   INTAKE_CONCURRENCY: intWithDefault(8, 1, 256),
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
   RETRY_BASE_MS: intWithDefault(5000, 1, 3600000),
@@ -41,12 +57,23 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Settings that only make sense together; each problem names the variable to set. */
+function crossFieldProblems(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
+  if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
+  return problems;
+}
+
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 /** Validates the environment; every problem is one line naming the variable, never its value. */
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = configSchema.safeParse(env);
-  if (parsed.success) return { ok: true, config: parsed.data };
+  if (parsed.success) {
+    const problems = crossFieldProblems(parsed.data);
+    return problems.length ? { ok: false, problems } : { ok: true, config: parsed.data };
+  }
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const missing = issue.code === 'invalid_type' && env[name] === undefined;

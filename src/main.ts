@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Server } from 'node:http';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { loadMappings, type MappingSet } from './mappings';
 import { createRedis, waitForRedis } from './queues/connection';
-import { IntakeProducer } from './queues/intake';
-import { ReferenceStore } from './store/references';
+import { buildApiServices } from './api-services';
+import type { KeywordTable } from './domain/keywords';
+import { loadKeywordTable } from './keyword-table';
 import { startWorkers, type RunningWorkers } from '../workers/bootstrap';
 
 type Mode = 'api' | 'worker' | 'all';
@@ -27,27 +29,19 @@ function readConfig(): Config {
   process.exit(1);
 }
 
-async function startApi(config: Config, logger: Logger, mappings: MappingSet): Promise<() => Promise<void>> {
+async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);
-  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
-  const intake = new IntakeProducer(redis, references, {
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.INTAKE_ATTEMPTS,
-    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600 * 1000,
-    completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
-    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
-    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
-  });
-  const app = createApp({ logger, redis, intake, rapidProWebhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents: [...mappings.keys()] });
+  const services = buildApiServices(config, redis, logger, keywords);
+  const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, () => resolve(s));
   });
   logger.info({ port: config.PORT }, 'API listening');
   return async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await intake.close();
+    await services.close();
     await redis.quit().catch(() => undefined);
   };
 }
@@ -57,16 +51,18 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.LOG_LEVEL);
   let mappings: MappingSet;
+  let keywords: KeywordTable;
   try {
     mappings = loadMappings(config.MAPPING_DIR);
+    keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
   } catch (err) {
-    console.error(`The gateway cannot start; a mapping in ${config.MAPPING_DIR} is invalid:\n${(err as Error).message}`);
+    console.error(`The gateway cannot start; a data file is invalid:\n${(err as Error).message}`);
     process.exit(1);
   }
 
   const stops: Array<(deadlineMs: number) => Promise<void>> = [];
   try {
-    if (mode !== 'worker') stops.push(await startApi(config, logger, mappings));
+    if (mode !== 'worker') stops.push(await startApi(config, logger, mappings, keywords));
     if (mode !== 'api') {
       const workers: RunningWorkers = startWorkers(config, logger, mappings);
       stops.push((ms) => workers.close(ms));

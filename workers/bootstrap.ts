@@ -1,14 +1,18 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { PrimeroClient } from '../src/clients/primero';
+import { WhatsAppClient } from '../src/clients/whatsapp';
 import type { Config } from '../src/config';
 import { retryDelayMs } from '../src/domain/retry-policy';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import { createRedis } from '../src/queues/connection';
 import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
-import { QUEUES } from '../src/queues/names';
+import { QUEUES, type QueueName } from '../src/queues/names';
+import { ContactStore } from '../src/store/contacts';
 import { ReferenceStore } from '../src/store/references';
 import { intakeProcessor } from './intake';
+import { whatsappReplyProcessor } from './whatsapp-replies';
 
 export interface RunningWorkers {
   close(deadlineMs: number): Promise<void>;
@@ -19,43 +23,76 @@ function retryAfterOf(err: unknown): number | null {
   return typeof v === 'number' ? v : null;
 }
 
-export function startWorkers(config: Config, logger: Logger, mappings: MappingSet): RunningWorkers {
+interface Running {
+  worker: Worker;
+  queue: Queue;
+  connection: Redis;
+}
+
+/** One worker per queue, all with the gateway's backoff and the same final-failure logging. */
+function runWorker(
+  name: QueueName,
+  config: Config,
+  logger: Logger,
+  build: (queue: Queue) => Processor,
+  options: Partial<WorkerOptions>,
+  shared: Redis,
+): Running {
+  const queue = new Queue(name, { connection: shared, prefix: config.QUEUE_PREFIX });
+  queue.on('error', (err) => logger.warn({ err, queue: name }, 'queue connection error'));
   const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
   connection.on('error', () => undefined);
-  const queue = new Queue(QUEUES.intake, { connection, prefix: config.QUEUE_PREFIX });
-  queue.on('error', (err) => logger.warn({ err }, 'intake queue connection error'));
-  const references = new ReferenceStore(connection, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
-  const primero = new PrimeroClient({
-    baseUrl: config.PRIMERO_URL,
-    user: config.PRIMERO_USER,
-    password: config.PRIMERO_PASSWORD,
-    timeoutMs: config.PRIMERO_TIMEOUT_MS,
-  });
-
-  const workerConnection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
-  workerConnection.on('error', () => undefined);
-  const worker = new Worker(
-    QUEUES.intake,
-    intakeProcessor({ primero, references, mappings, logger, queue, authFailurePauseMs: config.AUTH_FAILURE_PAUSE_MS }),
-    {
-      connection: workerConnection,
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.INTAKE_CONCURRENCY,
-      limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 },
-      settings: {
-        backoffStrategy: (attemptsMade, type, err) =>
-          type === GATEWAY_BACKOFF ? retryDelayMs(attemptsMade, { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS }, retryAfterOf(err)) : 0,
-      },
+  const worker = new Worker(name, build(queue), {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    settings: {
+      backoffStrategy: (attemptsMade, type, err) =>
+        type === GATEWAY_BACKOFF ? retryDelayMs(attemptsMade, { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS }, retryAfterOf(err)) : 0,
     },
-  );
-  worker.on('error', (err) => logger.warn({ err }, 'intake worker connection error'));
+    ...options,
+  });
+  worker.on('error', (err) => logger.warn({ err, queue: name }, 'worker connection error'));
   worker.on('failed', (job: Job | undefined, err: Error) => {
     if (!job) return;
-    const reference = referenceOfJobId(job.id ?? '');
+    const reference = name === QUEUES.intake ? referenceOfJobId(job.id ?? '') : ((job.data as { reference?: string })?.reference ?? null);
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (final) logger.error({ reference, queue: QUEUES.intake, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
-    else logger.warn({ reference, queue: QUEUES.intake, attempts: job.attemptsMade, err }, 'intake attempt failed; will retry');
+    if (final) logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
+    else logger.warn({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'attempt failed; will retry');
   });
+  return { worker, queue, connection };
+}
+
+export function startWorkers(config: Config, logger: Logger, mappings: MappingSet): RunningWorkers {
+  const shared = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  shared.on('error', () => undefined);
+  const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const contacts = new ContactStore(shared, config.QUEUE_PREFIX);
+  const pauseMs = config.AUTH_FAILURE_PAUSE_MS;
+  const running: Running[] = [];
+
+  const primero = new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS });
+  running.push(
+    runWorker(QUEUES.intake, config, logger, (queue) => intakeProcessor({ primero, references, mappings, logger, queue, authFailurePauseMs: pauseMs }), {
+      concurrency: config.INTAKE_CONCURRENCY,
+      limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 },
+    }, shared),
+  );
+
+  if (config.WHATSAPP_ACCESS_TOKEN && config.WHATSAPP_PHONE_NUMBER_ID) {
+    const client = new WhatsAppClient({
+      graphUrl: config.WHATSAPP_GRAPH_URL,
+      phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
+      accessToken: config.WHATSAPP_ACCESS_TOKEN,
+      timeoutMs: 10000,
+    });
+    running.push(
+      runWorker(QUEUES.whatsappReplies, config, logger, (queue) => whatsappReplyProcessor({ client, contacts, logger, queue, authFailurePauseMs: pauseMs }), {
+        concurrency: 4,
+        // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
+        limiter: { max: 50, duration: 1000 },
+      }, shared),
+    );
+  }
 
   return {
     async close(deadlineMs: number) {
@@ -64,11 +101,12 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         timer = setTimeout(() => r('late'), deadlineMs);
       });
       // Past the deadline, active jobs are abandoned to the stalled checker: they run again elsewhere.
-      const outcome = await Promise.race([worker.close().then(() => 'done' as const), deadline]);
+      const all = Promise.all(running.map((r) => r.worker.close())).then(() => 'done' as const);
+      const outcome = await Promise.race([all, deadline]);
       clearTimeout(timer);
-      if (outcome === 'late') await worker.close(true);
-      await queue.close();
-      await Promise.all([connection.quit(), workerConnection.quit()]).catch(() => undefined);
+      if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
+      await Promise.all(running.map((r) => r.queue.close()));
+      await Promise.all([shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
     },
   };
 }

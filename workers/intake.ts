@@ -1,11 +1,12 @@
-import { RateLimitError, UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { PrimeroClient, PrimeroError } from '../src/clients/primero';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { PrimeroClient } from '../src/clients/primero';
 import { buildCaseRecord, type CaseMapping } from '../src/domain/case-mapping';
 import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound-message';
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import type { ReferenceStore } from '../src/store/references';
+import { rethrowForQueue } from './delivery-failure';
 
 export interface IntakeDeps {
   primero: PrimeroClient;
@@ -68,27 +69,12 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   if (consentGiven && mapping.referral && !link.referredAt) await referOnce(deps, job, message, caseId, mapping);
 }
 
-/** Turns Primero's answers into BullMQ's vocabulary: retry, pause the queue, or dead-letter now. */
 export function intakeProcessor(deps: IntakeDeps) {
   return async (job: Job): Promise<void> => {
     try {
       await handle(deps, job);
     } catch (err) {
-      if (!(err instanceof PrimeroError)) throw err;
-      if (err.kind === 'permanent') throw new UnrecoverableError(err.message);
-      if (err.kind === 'configuration') {
-        deps.logger.error(
-          { status: err.status, pauseMs: deps.authFailurePauseMs },
-          'PRIMERO CONFIGURATION FAULT: check PRIMERO_USER / PRIMERO_PASSWORD and the API user role; intake paused (a locked account unlocks after 30 min)',
-        );
-        await deps.queue.rateLimit(deps.authFailurePauseMs);
-        throw new RateLimitError();
-      }
-      if (err.retryAfterMs !== null && (err.status === 503 || err.status === 429)) {
-        await deps.queue.rateLimit(err.retryAfterMs);
-        throw new RateLimitError();
-      }
-      throw err;
+      await rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
   };
 }

@@ -2,27 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
+import { classifyStatus, DeliveryError, networkFailure } from './delivery-error';
 import { parseRetryAfter } from './retry-after';
-
-/**
- * How a failed call should be handled:
- * - transient: timeouts, connection errors, 5xx, 429: retry with backoff (after `retryAfterMs` if given);
- * - permanent: Primero refused the content (422, 404, 400): retrying cannot help, keep it as a dead letter;
- * - configuration: 401/403, the credentials or the API user's role are wrong: pause and shout.
- */
-export type FailureKind = 'transient' | 'permanent' | 'configuration';
-
-export class PrimeroError extends Error {
-  override readonly name = 'PrimeroError';
-  constructor(
-    readonly kind: FailureKind,
-    readonly status: number | null,
-    message: string,
-    readonly retryAfterMs: number | null = null,
-  ) {
-    super(message);
-  }
-}
 
 export interface PrimeroClientOptions {
   baseUrl: string;
@@ -55,15 +36,9 @@ function describeErrors(body: unknown): string {
     .join('; ');
 }
 
-function classify(res: AxiosResponse, what: string): PrimeroError {
-  const s = res.status;
+function classify(res: AxiosResponse, what: string): DeliveryError {
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-  if (s === 401 || s === 403) {
-    return new PrimeroError('configuration', s, `Primero refused the API user's credentials or role (${s}) on ${what}`);
-  }
-  if (s === 429 || s >= 500) return new PrimeroError('transient', s, `Primero answered ${s} on ${what}`, retryAfterMs);
-  const detail = describeErrors(res.data);
-  return new PrimeroError('permanent', s, `Primero rejected ${what} (${s})${detail ? `: ${detail}` : ''}`);
+  return classifyStatus('Primero', res.status, what, retryAfterMs, res.status < 500 ? describeErrors(res.data) : '');
 }
 
 /** A thin client for Primero API v2 with HTTP Basic auth: no login, no session, no CSRF. */
@@ -87,9 +62,7 @@ export class PrimeroClient {
     try {
       return await this.http.request({ method, url, data });
     } catch (err) {
-      // Axios errors carry the request (body and Authorization header): keep only the code.
-      const code = (err as { code?: string }).code ?? 'network error';
-      throw new PrimeroError('transient', null, `Primero did not answer ${what} (${code})`);
+      throw networkFailure('Primero', what, err);
     }
   }
 

@@ -126,7 +126,8 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, c
       }
     }
   }
-  if (message.text && !Object.values(mapping.results).some((r) => r.type === 'narrative')) appendText(data, mapping.text_field, message.text);
+  if (message.text) appendText(data, mapping.text_field, message.text);
+  for (const link of message.attachments) appendText(data, mapping.text_field, `Attachment: ${link}`);
   for (const line of unmatched) appendText(data, mapping.text_field, line);
   return { data, consentGiven };
 }

@@ -20,6 +20,8 @@ export const inboundMessageSchema = z.object({
   contactUuid: z.string().nullable(),
   language: z.string().nullable(),
   text: z.string().nullable(),
+  /** Links or provider media ids; media is never downloaded by the gateway. */
+  attachments: z.array(z.string()).default([]),
   results: z.record(z.string(), flowResultSchema),
   flowUuid: z.string().nullable(),
   receivedAt: z.string(),
@@ -27,4 +29,4 @@ export const inboundMessageSchema = z.object({
 });
 
 export type InboundMessage = z.infer<typeof inboundMessageSchema>;
-export type UnreferencedMessage = Omit<InboundMessage, 'reference'>;
+export type UnreferencedMessage = Omit<z.input<typeof inboundMessageSchema>, 'reference'>;

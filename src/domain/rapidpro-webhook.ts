@@ -69,7 +69,9 @@ export function rapidProToMessage(
     urn: body.contact.urn ?? null,
     contactUuid: body.contact.uuid,
     language: body.contact.language ?? null,
-    text: body.input?.text ?? null,
+    // The legacy body's input is only the last answer given (often "yes"); the results carry the content.
+    text: null,
+    attachments: [],
     results: normaliseResults(body),
     flowUuid: body.flow.uuid,
     receivedAt: receivedAt.toISOString(),

@@ -3,15 +3,14 @@ import type { Redis } from 'ioredis';
 import { deduplicationId } from '../domain/idempotency';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
 import type { ReferenceStore } from '../store/references';
+import { QueueUnavailableError, withinDeadline } from './deadline';
 import { QUEUES } from './names';
+
+export { QueueUnavailableError };
 
 export const INTAKE_JOB = 'inbound-message';
 /** Marks the backoff as ours (`workers/retry-policy`), so Retry-After and the cap apply. */
 export const GATEWAY_BACKOFF = 'gateway';
-
-export class QueueUnavailableError extends Error {
-  override readonly name = 'QueueUnavailableError';
-}
 
 export interface IntakeOptions {
   prefix: string;
@@ -60,7 +59,7 @@ export class IntakeProducer {
    * whole window and holds the first job's id, so a repeat delivery learns the first reference.
    */
   async submit(message: UnreferencedMessage): Promise<Accepted> {
-    return this.withDeadline(async () => {
+    return withinDeadline(async () => {
       const reference = await this.references.next();
       const jobId = jobIdFor(reference);
       const job = await this.queue.add(INTAKE_JOB, { ...message, reference } as InboundMessage, {
@@ -70,22 +69,7 @@ export class IntakeProducer {
       });
       const storedId = job.id ?? jobId;
       return { reference: referenceOfJobId(storedId), duplicate: storedId !== jobId };
-    });
-  }
-
-  private async withDeadline<T>(work: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new QueueUnavailableError('Redis did not answer in time')), this.opts.enqueueTimeoutMs);
-    });
-    try {
-      return await Promise.race([work(), deadline]);
-    } catch (err) {
-      if (err instanceof QueueUnavailableError) throw err;
-      throw new QueueUnavailableError('Redis is unavailable');
-    } finally {
-      clearTimeout(timer);
-    }
+    }, this.opts.enqueueTimeoutMs);
   }
 
   async close(): Promise<void> {

@@ -8,9 +8,10 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { loadMappings, type MappingSet } from '../../src/mappings';
 import { createRedis, waitForRedis } from '../../src/queues/connection';
-import { IntakeProducer } from '../../src/queues/intake';
+import { buildApiServices, type ApiServices } from '../../src/api-services';
+import { loadKeywordTable } from '../../src/keyword-table';
 import { QUEUES } from '../../src/queues/names';
-import { ReferenceStore } from '../../src/store/references';
+import type { ReferenceStore } from '../../src/store/references';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,6 +38,10 @@ export function testConfig(prefix: string, overrides: Record<string, string> = {
   return result.config;
 }
 
+export function shippedKeywords() {
+  return loadKeywordTable(path.join(__dirname, '..', '..', 'flows', 'keywords.json'));
+}
+
 export function shippedMappings(): MappingSet {
   return loadMappings(path.join(__dirname, '..', '..', 'flows'));
 }
@@ -59,6 +64,7 @@ export interface Gateway {
   logs: LogCapture;
   redis: Redis;
   references: ReferenceStore;
+  services: ApiServices;
   queue: Queue;
   workers: RunningWorkers | null;
   close(): Promise<void>;
@@ -78,16 +84,8 @@ export async function startGateway(opts: {
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
-  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
-  const intake = new IntakeProducer(redis, references, {
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.INTAKE_ATTEMPTS,
-    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
-    completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
-    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
-    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
-  });
-  const app = createApp({ logger, redis, intake, rapidProWebhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents: [...mappings.keys()] });
+  const services = buildApiServices(config, redis, logger, shippedKeywords());
+  const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
   const workers = opts.workers === false ? null : startWorkers(config, logger, mappings);
   const queue = new Queue(QUEUES.intake, { connection: redis, prefix: config.QUEUE_PREFIX });
   return {
@@ -95,13 +93,14 @@ export async function startGateway(opts: {
     config,
     logs,
     redis,
-    references,
+    references: services.references,
+    services,
     queue,
     workers,
     async close() {
       if (workers) await workers.close(5000);
       await queue.close();
-      await intake.close();
+      await services.close();
       await removeKeys(redis, config.QUEUE_PREFIX);
       await redis.quit();
     },

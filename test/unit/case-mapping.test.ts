@@ -16,6 +16,7 @@ function message(results: Record<string, [string, string]>, urn: string | null =
     contactUuid: null,
     language: 'fra',
     text: null,
+    attachments: [],
     results: Object.fromEntries(Object.entries(results).map(([k, [value, category]]) => [k, { value, category }])),
     flowUuid: null,
     receivedAt: '2026-01-01T00:00:00Z',

@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config';
+import { keywordClassifier, type KeywordTable } from './domain/keywords';
+import { DirectIntake } from './intake/direct-messages';
+import type { Logger } from './logger';
+import { IntakeProducer } from './queues/intake';
+import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
+import { ContactStore } from './store/contacts';
+import { ReferenceStore } from './store/references';
+
+/** Everything the HTTP side writes to, built once per process from the configuration. */
+export interface ApiServices {
+  intake: IntakeProducer;
+  direct: DirectIntake;
+  contacts: ContactStore;
+  references: ReferenceStore;
+  whatsappReplies: WhatsAppReplyProducer | null;
+  close(): Promise<void>;
+}
+
+export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable): ApiServices {
+  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
+  const intake = new IntakeProducer(redis, references, {
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.INTAKE_ATTEMPTS,
+    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
+    completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
+    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  });
+  const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
+    ? new WhatsAppReplyProducer(redis, {
+        prefix: config.QUEUE_PREFIX,
+        attempts: config.REPLY_ATTEMPTS,
+        idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
+        deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
+        enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+      })
+    : null;
+  const direct = new DirectIntake(
+    intake,
+    contacts,
+    keywordClassifier(keywords),
+    keywords,
+    { rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
+    logger,
+  );
+  return {
+    intake,
+    direct,
+    contacts,
+    references,
+    whatsappReplies,
+    async close() {
+      await intake.close();
+      await whatsappReplies?.close();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * How a failed call to another system should be handled:
+ * - transient: timeouts, connection errors, 5xx, 429: retry with backoff (not before `retryAfterMs`);
+ * - permanent: the content was refused (4xx): retrying cannot help, keep it as a dead letter;
+ * - configuration: 401/403, our credentials or role are wrong: pause the queue and say so loudly.
+ * Messages name the system and the status, never the request's content.
+ */
+export type FailureKind = 'transient' | 'permanent' | 'configuration';
+
+export class DeliveryError extends Error {
+  override readonly name: string = 'DeliveryError';
+  constructor(
+    readonly service: string,
+    readonly kind: FailureKind,
+    readonly status: number | null,
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export function classifyStatus(service: string, status: number, what: string, retryAfterMs: number | null, detail = ''): DeliveryError {
+  if (status === 401 || status === 403) {
+    return new DeliveryError(service, 'configuration', status, `${service} refused our credentials or role (${status}) on ${what}`);
+  }
+  if (status === 429 || status >= 500) return new DeliveryError(service, 'transient', status, `${service} answered ${status} on ${what}`, retryAfterMs);
+  return new DeliveryError(service, 'permanent', status, `${service} rejected ${what} (${status})${detail ? `: ${detail}` : ''}`);
+}
+
+/** Axios errors carry the request (body and Authorization header): only the error code survives. */
+export function networkFailure(service: string, what: string, err: unknown): DeliveryError {
+  const code = (err as { code?: string }).code ?? 'network error';
+  return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`);
+}

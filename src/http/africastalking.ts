@@ -1,0 +1,48 @@
+import { Router } from 'express';
+import express from 'express';
+import type { DirectIntake } from '../intake/direct-messages';
+import type { Logger } from '../logger';
+import { secretsEqual } from './auth';
+import { HttpError } from './errors';
+import { parseFormBody, requireFields } from './form-body';
+import { storeOr503 } from './unavailable';
+
+export interface AfricasTalkingRouteDeps {
+  token: string;
+  direct: DirectIntake;
+  logger: Logger;
+}
+
+/** AT dates: `2006-01-02T15:04:05Z` or `2006-01-02 15:04:05`, UTC. */
+function parseAtDate(value: string | null): Date {
+  if (!value) return new Date();
+  const d = new Date(value.includes('T') ? value : `${value.replace(' ', 'T')}Z`);
+  return Number.isNaN(d.getTime()) ? new Date() : d;
+}
+
+/**
+ * `POST /webhooks/africastalking/sms?token=…`: Africa's Talking does not sign requests, so the callback URL
+ * carries a secret. Its inbound callback takes no reply in the response: the answer is an empty 200.
+ */
+export function africasTalkingRouter(deps: AfricasTalkingRouteDeps): Router {
+  const router = Router();
+  router.post('/webhooks/africastalking/sms', express.raw({ type: () => true, limit: 64 * 1024 }), async (req, res) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    if (!token || !secretsEqual(token, deps.token)) throw new HttpError(401, 'unauthorized', 'Add ?token=<AFRICASTALKING_WEBHOOK_TOKEN> to the callback URL.');
+    const params = parseFormBody(req.body);
+    requireFields(params, ['id', 'from', 'to']);
+    const from = params.get('from')!;
+    const outcome = await storeOr503(deps.logger, 'africastalking', () =>
+      deps.direct.receive({
+        channel: 'africastalking',
+        providerId: params.get('id')!,
+        urn: `tel:${from}`,
+        text: params.get('text') ?? '',
+        attachments: [],
+        receivedAt: parseAtDate(params.get('date')),
+      }),
+    );
+    res.status(200).json({ status: 'accepted', reference: outcome.reference, duplicate: outcome.duplicate });
+  });
+  return router;
+}

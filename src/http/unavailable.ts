@@ -1,0 +1,14 @@
+import type { Logger } from '../logger';
+import { QueueUnavailableError } from '../queues/deadline';
+import { HttpError } from './errors';
+
+/** Runs the storing step of a webhook; when Redis is away the provider gets 503 and keeps its message. */
+export async function storeOr503<T>(logger: Logger, channel: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    logger.error({ err, channel }, 'message not stored: Redis unavailable');
+    throw new HttpError(503, 'unavailable', 'The gateway cannot store messages right now; nothing was stored. Try again shortly.', [], { 'Retry-After': '5' });
+  }
+}

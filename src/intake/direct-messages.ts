@@ -1,0 +1,95 @@
+import type { Classification, KeywordTable, ReplyKind } from '../domain/keywords';
+import { replyText } from '../domain/keywords';
+import type { InboundMessage } from '../domain/inbound-message';
+import { parseUrn } from '../domain/urn';
+import type { Logger } from '../logger';
+import type { IntakeProducer } from '../queues/intake';
+import type { ContactStore } from '../store/contacts';
+
+/** What an SMS or WhatsApp provider told us, before any interpretation. */
+export interface DirectInbound {
+  channel: Exclude<InboundMessage['channel'], 'rapidpro'>;
+  providerId: string;
+  urn: string;
+  text: string;
+  attachments: string[];
+  receivedAt: Date;
+}
+
+export interface DirectOutcome {
+  /** null for opt-out / opt-in, which are recorded but open no case. */
+  reference: string | null;
+  duplicate: boolean;
+  /** The acknowledgement to send, or null when the sender must not get one (opted out, flooding, a loop). */
+  reply: string | null;
+}
+
+export interface DirectIntakeOptions {
+  rateLimit: number;
+  rateWindowSeconds: number;
+  /** Our own numbers and short codes: a message from one of them is a loop and is never answered. */
+  ownAddresses: ReadonlySet<string>;
+}
+
+/**
+ * The one path every SMS and WhatsApp channel shares: keywords decide the intent, the message is stored
+ * through the same intake as RapidPro's, and the reply is decided here so every channel behaves alike.
+ */
+export class DirectIntake {
+  constructor(
+    private readonly intake: IntakeProducer,
+    private readonly contacts: ContactStore,
+    private readonly classify: (text: string) => Classification,
+    private readonly table: KeywordTable,
+    private readonly opts: DirectIntakeOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  private isLoop(urn: string): boolean {
+    const parsed = parseUrn(urn);
+    if (!parsed) return true;
+    const address = parsed.path.replace(/^\+/, '');
+    // Short codes and alphanumeric sender ids cannot receive our replies; answering them starts loops.
+    const shortCode = parsed.scheme === 'tel' && !/^\+?[0-9]{7,15}$/.test(parsed.path);
+    return shortCode || this.opts.ownAddresses.has(address);
+  }
+
+  async receive(msg: DirectInbound): Promise<DirectOutcome> {
+    const c = this.classify(msg.text);
+    const loop = this.isLoop(msg.urn);
+    if (c.intent === 'optout' || c.intent === 'optin') {
+      if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
+      else await this.contacts.optIn(msg.urn);
+      this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
+      return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent, null) };
+    }
+
+    const accepted = await this.intake.submit({
+      v: 1,
+      // A message with no keyword still becomes a referral: nothing a child writes is dropped.
+      intent: c.intent ?? 'referral',
+      channel: msg.channel,
+      idempotencyKey: `${msg.channel}:${msg.providerId}`,
+      urn: msg.urn,
+      contactUuid: null,
+      language: c.language,
+      text: c.narrative || null,
+      attachments: msg.attachments,
+      results: {},
+      flowUuid: null,
+      receivedAt: msg.receivedAt.toISOString(),
+      simulation: false,
+    });
+    const { count, optedOut } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
+    const flooding = count > this.opts.rateLimit;
+    const sender = await this.contacts.urnHash(msg.urn);
+    this.logger.info(
+      { reference: accepted.reference, channel: msg.channel, intent: c.intent ?? 'referral', keyword: c.intent !== null, language: c.language, duplicate: accepted.duplicate, sender },
+      'message accepted',
+    );
+    if (flooding && count === this.opts.rateLimit + 1) this.logger.warn({ sender, channel: msg.channel }, 'sender over the rate limit: stored, not answered');
+    const kind: ReplyKind = c.intent ?? 'unknown';
+    const reply = loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
+    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+  }
+}

@@ -1,0 +1,22 @@
+export class QueueUnavailableError extends Error {
+  override readonly name = 'QueueUnavailableError';
+}
+
+/**
+ * Runs a Redis write on the HTTP path with a deadline: when Redis is away or stuck, the caller answers 503
+ * (nothing acknowledged) instead of holding the provider's connection open.
+ */
+export async function withinDeadline<T>(work: () => Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError('Redis did not answer in time')), ms);
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } catch (err) {
+    if (err instanceof QueueUnavailableError) throw err;
+    throw new QueueUnavailableError('Redis is unavailable');
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,52 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { deduplicationId } from '../domain/idempotency';
+import { withinDeadline } from './deadline';
+import { GATEWAY_BACKOFF } from './intake';
+import { QUEUES } from './names';
+
+/** The job holds the recipient's WhatsApp id (needed to send) and a fixed text; it is removed once sent. */
+export interface WhatsAppReplyJob {
+  waId: string;
+  text: string;
+  reference: string | null;
+}
+
+export interface WhatsAppReplyOptions {
+  prefix: string;
+  attempts: number;
+  idempotencyWindowMs: number;
+  deadLetterRetentionDays: number;
+  enqueueTimeoutMs: number;
+}
+
+export class WhatsAppReplyProducer {
+  readonly queue: Queue<WhatsAppReplyJob>;
+
+  constructor(
+    redis: Redis,
+    private readonly opts: WhatsAppReplyOptions,
+  ) {
+    this.queue = new Queue<WhatsAppReplyJob>(QUEUES.whatsappReplies, { connection: redis, prefix: opts.prefix });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** One reply per inbound wamid: a re-delivered webhook does not send the acknowledgement twice. */
+  async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
+    await withinDeadline(
+      () =>
+        this.queue.add('reply', job, {
+          attempts: this.opts.attempts,
+          backoff: { type: GATEWAY_BACKOFF },
+          deduplication: { id: deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },
+          removeOnComplete: true,
+          removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
+        }),
+      this.opts.enqueueTimeoutMs,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,32 @@
+import type { Job, Queue } from 'bullmq';
+import type { WhatsAppClient } from '../src/clients/whatsapp';
+import type { Logger } from '../src/logger';
+import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
+import type { ContactStore } from '../src/store/contacts';
+import { rethrowForQueue } from './delivery-failure';
+
+export interface WhatsAppReplyDeps {
+  client: WhatsAppClient;
+  contacts: ContactStore;
+  logger: Logger;
+  queue: Queue;
+  authFailurePauseMs: number;
+}
+
+/** Sends one acknowledgement; an opt-out recorded after the reply was queued still wins. */
+export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
+  return async (job: Job<WhatsAppReplyJob>): Promise<string> => {
+    const { waId, text, reference } = job.data;
+    if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
+      deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
+      return 'skipped-opted-out';
+    }
+    try {
+      await deps.client.sendText(waId, text);
+    } catch (err) {
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+    }
+    deps.logger.info({ reference, queue: job.queueName }, 'reply sent');
+    return 'sent';
+  };
+}
