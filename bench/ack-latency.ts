@@ -16,6 +16,7 @@ import { createLogger } from '../src/logger';
 import { createRedis, waitForRedis } from '../src/queues/connection';
 import { buildApiServices } from '../src/api-services';
 import { loadKeywordTable } from '../src/keyword-table';
+import { loadMappings } from '../src/mappings';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 5000);
 const CONCURRENCY = 32;
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const redis = createRedis(config.REDIS_URL, 'producer');
   await waitForRedis(redis, 5000);
   const logger = createLogger('silent');
-  const services = buildApiServices(config, redis, logger, loadKeywordTable('flows/keywords.json'));
+  const services = buildApiServices(config, redis, logger, loadKeywordTable('flows/keywords.json'), loadMappings('flows'));
   const app = createApp({ config, logger, redis, services, intents: ['referral'] });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
 
   agent.destroy();
   await new Promise((r) => server.close(r));
-  await services.intake.queue.obliterate({ force: true });
+  await services.producer.queue.obliterate({ force: true });
   await services.close();
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);

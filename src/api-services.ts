@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { keywordClassifier, type KeywordTable } from './domain/keywords';
 import { DirectIntake } from './intake/direct-messages';
+import { IntakeService } from './intake/intake-service';
+import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
@@ -10,7 +12,8 @@ import { ReferenceStore } from './store/references';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices {
-  intake: IntakeProducer;
+  intake: IntakeService;
+  producer: IntakeProducer;
   direct: DirectIntake;
   contacts: ContactStore;
   references: ReferenceStore;
@@ -18,16 +21,22 @@ export interface ApiServices {
   close(): Promise<void>;
 }
 
-export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable): ApiServices {
+export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
-  const intake = new IntakeProducer(redis, references, {
+  const producer = new IntakeProducer(redis, references, {
     prefix: config.QUEUE_PREFIX,
     attempts: config.INTAKE_ATTEMPTS,
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  });
+  const intake = new IntakeService(producer, contacts, mappings, {
+    prefix: config.QUEUE_PREFIX,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+    sensitiveCategories: new Set(config.SENSITIVE_CATEGORIES),
+    feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
   });
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
     ? new WhatsAppReplyProducer(redis, {
@@ -43,17 +52,18 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     contacts,
     keywordClassifier(keywords),
     keywords,
-    { rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
+    { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
     logger,
   );
   return {
     intake,
+    producer,
     direct,
     contacts,
     references,
     whatsappReplies,
     async close() {
-      await intake.close();
+      await producer.close();
       await whatsappReplies?.close();
     },
   };

@@ -40,6 +40,14 @@ export const configSchema = z.object({
   ),
   REPLY_ATTEMPTS: intWithDefault(10, 1, 1000),
 
+  // Feedback categories handled apart (PSEA): own module, assigned to a focal point, acknowledged with the reference only.
+  SENSITIVE_CATEGORIES: z.preprocess((v) => (typeof v === 'string' ? v : 'sea'), z.string()).transform((v) =>
+    v.split(',').map((c) => c.trim()).filter(Boolean),
+  ),
+  SENSITIVE_MODULE_ID: optionalText,
+  SENSITIVE_FOCAL_POINT: optionalText,
+  FEEDBACK_MERGE_WINDOW_SECONDS: intWithDefault(1800, 0, 86400),
+
   INTAKE_CONCURRENCY: intWithDefault(8, 1, 256),
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
   RETRY_BASE_MS: intWithDefault(5000, 1, 3600000),

@@ -33,7 +33,7 @@ async function startApi(config: Config, logger: Logger, mappings: MappingSet, ke
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);
-  const services = buildApiServices(config, redis, logger, keywords);
+  const services = buildApiServices(config, redis, logger, keywords, mappings);
   const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, () => resolve(s));

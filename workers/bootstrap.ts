@@ -72,7 +72,15 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
 
   const primero = new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS });
   running.push(
-    runWorker(QUEUES.intake, config, logger, (queue) => intakeProcessor({ primero, references, mappings, logger, queue, authFailurePauseMs: pauseMs }), {
+    runWorker(QUEUES.intake, config, logger, (queue) => intakeProcessor({
+        primero,
+        references,
+        mappings,
+        logger,
+        queue,
+        authFailurePauseMs: pauseMs,
+        sensitive: { moduleId: config.SENSITIVE_MODULE_ID, focalPoint: config.SENSITIVE_FOCAL_POINT },
+      }), {
       concurrency: config.INTAKE_CONCURRENCY,
       limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 },
     }, shared),

@@ -1,12 +1,19 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
-import { buildCaseRecord, type CaseMapping } from '../src/domain/case-mapping';
+import { buildCaseRecord, type CaseMapping, type MappedCase } from '../src/domain/case-mapping';
 import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound-message';
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
-import type { ReferenceStore } from '../src/store/references';
+import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
+
+export interface SensitiveHandling {
+  /** Module sensitive reports are created in; the mapping's own module when unset. */
+  moduleId: string | undefined;
+  /** Primero user who becomes the owner (assign, which notifies them); unassigned when unset. */
+  focalPoint: string | undefined;
+}
 
 export interface IntakeDeps {
   primero: PrimeroClient;
@@ -16,6 +23,15 @@ export interface IntakeDeps {
   /** The intake queue itself: Primero-wide conditions (bad credentials, a configuration lock) pause all of it. */
   queue: Queue;
   authFailurePauseMs: number;
+  sensitive: SensitiveHandling;
+}
+
+// Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
+const SENSITIVE_FLAG = 'Sensitive report received through the messaging gateway: restricted handling, focal point only.';
+const SENSITIVE_ASSIGN_NOTE = 'Sensitive report received through the messaging gateway.';
+
+class OriginalNotReadyError extends Error {
+  override readonly name = 'OriginalNotReadyError';
 }
 
 function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
@@ -25,19 +41,63 @@ function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
 }
 
 /** Referral only once: after a crash between refer and mark, Primero's own list says whether it happened. */
-async function referOnce(deps: IntakeDeps, job: Job, message: InboundMessage, caseId: string, mapping: CaseMapping): Promise<void> {
+async function referOnce(deps: IntakeDeps, job: Job, link: CaseLink, mapping: CaseMapping): Promise<void> {
   const target = mapping.referral!;
-  if (job.attemptsMade > 0) {
-    const existing = await deps.primero.listReferrals(caseId);
-    const done = existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked');
-    if (done) {
-      await deps.references.markReferred(message.reference, new Date());
-      return;
-    }
+  const existing = job.attemptsMade > 0 ? await deps.primero.listReferrals(link.caseId) : [];
+  if (!existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked')) {
+    await deps.primero.refer(link.caseId, target);
+    deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
   }
-  await deps.primero.refer(caseId, target);
-  await deps.references.markReferred(message.reference, new Date());
-  deps.logger.info({ reference: message.reference, caseId }, 'case referred');
+  await deps.references.mark(link.reference, 'referredAt');
+}
+
+async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void> {
+  if (!link.steps.flaggedAt) {
+    await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
+    await deps.references.mark(link.reference, 'flaggedAt');
+  }
+  if (deps.sensitive.focalPoint && link.recordType === 'case' && !link.steps.assignedAt) {
+    await deps.primero.assign(link.caseId, deps.sensitive.focalPoint, SENSITIVE_ASSIGN_NOTE);
+    await deps.references.mark(link.reference, 'assignedAt');
+    deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: true }, 'assigned to the focal point');
+  }
+}
+
+async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
+  const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
+  const caseIdDisplay = await deps.primero.getDisplayId(mapped.recordType, recordId);
+  const link: CaseLink = {
+    reference: message.reference,
+    recordType: mapped.recordType,
+    caseId: recordId,
+    caseIdDisplay,
+    urn: message.urn,
+    channel: message.channel,
+    intent: message.intent,
+    sensitive: message.sensitive,
+    createdAt: new Date().toISOString(),
+    steps: {},
+  };
+  await deps.references.saveLink(link);
+  deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
+  return link;
+}
+
+/**
+ * A later report from the same sender and category: its words are added to the first record. The PATCH
+ * replaces the text field, so the current text is read first; a retry finds its words already there.
+ */
+async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase): Promise<void> {
+  const link = await deps.references.get(message.mergeInto!);
+  if (!link) throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
+  const addition = mapped.data[mapping.text_field];
+  if (typeof addition !== 'string' || addition === '') return;
+  const current = (await deps.primero.getRecord(link.recordType, link.caseId))[mapping.text_field];
+  const before = typeof current === 'string' ? current : '';
+  if (before.includes(addition)) return;
+  await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}\n\n${addition}` : addition });
+  deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
@@ -45,28 +105,15 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
   const mapping = mappingFor(deps, message);
-  // Deterministic: every attempt, and every re-delivery outside the dedupe window, names the same case.
-  const caseId = uuidV5(message.idempotencyKey);
-  const { data, consentGiven } = buildCaseRecord(message, mapping, caseId);
+  // Deterministic: every attempt, and every re-delivery outside the dedupe window, names the same record.
+  const recordId = uuidV5(message.idempotencyKey);
+  const mapped = buildCaseRecord(message, mapping, recordId);
 
-  let link = await deps.references.get(message.reference);
-  if (!link) {
-    const outcome = await deps.primero.createCase(data);
-    const caseIdDisplay = await deps.primero.getCaseIdDisplay(caseId);
-    link = {
-      reference: message.reference,
-      caseId,
-      caseIdDisplay,
-      urn: message.urn,
-      channel: message.channel,
-      intent: message.intent,
-      createdAt: new Date().toISOString(),
-      referredAt: null,
-    };
-    await deps.references.saveLink(link);
-    deps.logger.info({ reference: message.reference, caseId, caseIdDisplay, outcome }, 'case created');
-  }
-  if (consentGiven && mapping.referral && !link.referredAt) await referOnce(deps, job, message, caseId, mapping);
+  if (message.mergeInto) return mergeIntoEarlier(deps, message, mapping, mapped);
+
+  const link = (await deps.references.get(message.reference)) ?? (await createRecord(deps, message, mapped, recordId));
+  if (message.sensitive) await protectSensitive(deps, link);
+  else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, job, link, mapping);
 }
 
 export function intakeProcessor(deps: IntakeDeps) {

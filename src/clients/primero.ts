@@ -12,6 +12,9 @@ export interface PrimeroClientOptions {
   timeoutMs: number;
 }
 
+export type RecordType = 'case' | 'incident';
+const PATHS: Record<RecordType, string> = { case: 'cases', incident: 'incidents' };
+
 export interface PrimeroReferral {
   transitioned_to?: string;
   status?: string;
@@ -58,7 +61,7 @@ export class PrimeroClient {
     });
   }
 
-  private async call(method: 'get' | 'post', url: string, what: string, data?: unknown): Promise<AxiosResponse> {
+  private async call(method: 'get' | 'post' | 'patch', url: string, what: string, data?: unknown): Promise<AxiosResponse> {
     try {
       return await this.http.request({ method, url, data });
     } catch (err) {
@@ -66,19 +69,50 @@ export class PrimeroClient {
     }
   }
 
-  /** Creates a case with a client-chosen id; 'exists' when an earlier attempt already created it. */
-  async createCase(data: Record<string, unknown>): Promise<'created' | 'exists'> {
-    const res = await this.call('post', '/cases', 'the case create', { data });
+  /** Creates a record with a client-chosen id; 'exists' when an earlier attempt already created it. */
+  async createRecord(type: RecordType, data: Record<string, unknown>): Promise<'created' | 'exists'> {
+    const what = `the ${type} create`;
+    const res = await this.call('post', `/${PATHS[type]}`, what, { data });
     if (res.status >= 200 && res.status < 300) return 'created';
     if (res.status === 409) return 'exists';
-    throw classify(res, 'the case create');
+    throw classify(res, what);
   }
 
-  async getCaseIdDisplay(caseId: string): Promise<string | null> {
-    const res = await this.call('get', `/cases/${encodeURIComponent(caseId)}`, 'the case read');
-    if (res.status !== 200) throw classify(res, 'the case read');
-    const display = (res.data as { data?: { case_id_display?: unknown } } | null)?.data?.case_id_display;
+  /** The record's data as this API user may read it. Callers take what they need and log none of it. */
+  async getRecord(type: RecordType, id: string): Promise<Record<string, unknown>> {
+    const what = `the ${type} read`;
+    const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}`, what);
+    if (res.status !== 200) throw classify(res, what);
+    const data = (res.data as { data?: unknown } | null)?.data;
+    return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+  }
+
+  /** The short id caseworkers see: `case_id_display` for cases, `short_id` for incidents. */
+  async getDisplayId(type: RecordType, id: string): Promise<string | null> {
+    const data = await this.getRecord(type, id);
+    const display = type === 'case' ? data.case_id_display : (data.short_id ?? data.incident_code);
     return typeof display === 'string' ? display : null;
+  }
+
+  async updateRecord(type: RecordType, id: string, data: Record<string, unknown>): Promise<void> {
+    const what = `the ${type} update`;
+    const res = await this.call('patch', `/${PATHS[type]}/${encodeURIComponent(id)}`, what, { data });
+    if (res.status >= 200 && res.status < 300) return;
+    throw classify(res, what);
+  }
+
+  async flag(type: RecordType, id: string, message: string, date: string): Promise<void> {
+    const what = `the ${type} flag`;
+    const res = await this.call('post', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what, { data: { date, message } });
+    if (res.status >= 200 && res.status < 300) return;
+    throw classify(res, what);
+  }
+
+  /** Assign makes the user the owner and Primero notifies them; unlike a referral it needs no consent. */
+  async assign(caseId: string, userName: string, notes: string): Promise<void> {
+    const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/assigns`, 'the assignment', { data: { transitioned_to: userName, notes } });
+    if (res.status >= 200 && res.status < 300) return;
+    throw classify(res, 'the assignment');
   }
 
   async listReferrals(caseId: string): Promise<PrimeroReferral[]> {

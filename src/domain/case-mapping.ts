@@ -25,11 +25,23 @@ const ruleSchema = z.discriminatedUnion('type', [
     options: optionTable.default({}),
   }),
   z.object({
-    type: z.literal('consent'),
-    fields: z.array(fieldName).min(1),
+    type: z.literal('yes_no'),
+    fields: z.array(fieldName).default([]),
     label: z.string(),
     yes: z.array(z.string()).min(1),
     no: z.array(z.string()).min(1),
+    // A consent answer gates referrals; only a clear yes counts.
+    consent: z.boolean().default(false),
+    // 'always': the answer is also written as a line of text (e.g. a callback request caseworkers must see).
+    note: z.enum(['always', 'unclear']).default('unclear'),
+  }),
+  z.object({
+    type: z.literal('category'),
+    field: fieldName,
+    // Written as prefix + category (e.g. "feedback-complaint") into an ID field Primero's ID search covers.
+    prefix: z.string().default(''),
+    options: optionTable,
+    default: z.string(),
   }),
 ]);
 
@@ -43,29 +55,42 @@ export const referralSchema = z.object({
 });
 export type ReferralTarget = z.infer<typeof referralSchema>;
 
+const recordTarget = {
+  record_type: z.enum(['case', 'incident']).default('case'),
+  module_id: z.string().min(1),
+  /** Fields every record of this kind gets, e.g. a fixed `name_first` so the list shows what it is. */
+  static_fields: z.record(fieldName, z.unknown()).default({}),
+};
+
 export const caseMappingSchema = z.object({
   intent: z.enum(['referral', 'feedback']),
-  record_type: z.literal('case'),
-  module_id: z.string().min(1),
+  ...recordTarget,
   reference_field: fieldName,
   phone_field: fieldName,
   // Free text and every value that fits no lookup land here, so nothing a child said is dropped.
   text_field: fieldName,
   results: z.record(z.string(), ruleSchema),
   referral: referralSchema.nullable().default(null),
+  /** Per category (see the `category` rule): another record type, module or fixed fields. */
+  category_overrides: z
+    .record(z.string(), z.object({ record_type: recordTarget.record_type.optional(), module_id: z.string().min(1).optional(), static_fields: recordTarget.static_fields.optional() }))
+    .default({}),
 });
 
 export type CaseMapping = z.infer<typeof caseMappingSchema>;
 
 export interface MappedCase {
-  /** The `data` object for `POST /api/v2/cases`. */
+  recordType: 'case' | 'incident';
+  /** The `data` object for `POST /api/v2/cases` (or incidents). */
   data: Record<string, unknown>;
   /** Consent as the flow recorded it; false when the answer was missing or unclear. */
   consentGiven: boolean;
+  /** The feedback category, when the mapping has a category rule. */
+  category: string | null;
 }
 
-function matchOption(result: FlowResult, options: Record<string, string[]>): string | null {
-  const candidates = [result.category, result.value].map(foldText).filter((s) => s !== '');
+function matchOption(values: string[], options: Record<string, string[]>): string | null {
+  const candidates = values.map(foldText).filter((s) => s !== '');
   for (const [id, aliases] of Object.entries(options)) {
     const folded = [id, ...aliases].map(foldText);
     if (candidates.some((c) => folded.includes(c))) return id;
@@ -73,20 +98,48 @@ function matchOption(result: FlowResult, options: Record<string, string[]>): str
   return null;
 }
 
+const resultValues = (r: FlowResult) => [r.category, r.value];
+
 function appendText(data: Record<string, unknown>, field: string, line: string): void {
   const current = typeof data[field] === 'string' ? (data[field] as string) : '';
   data[field] = current ? `${current}\n${line}` : line;
 }
 
+/**
+ * The category of a message: from the flow's category result, or, for an SMS, from the first word of the
+ * narrative ("FEEDBACK sea …"); the mapping's default otherwise. Pure, so ingest can use it too.
+ */
+export function categoryOf(message: Pick<InboundMessage, 'results' | 'text'>, mapping: CaseMapping): string | null {
+  for (const [key, rule] of Object.entries(mapping.results)) {
+    if (rule.type !== 'category') continue;
+    const result = message.results[key];
+    const firstWord = message.text?.trim().split(/\s+/)[0] ?? '';
+    return (result ? matchOption(resultValues(result), rule.options) : matchOption([firstWord], rule.options)) ?? rule.default;
+  }
+  return null;
+}
+
 /** Pure: turns an envelope into the Primero record the mapping describes. */
-export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, caseId: string): MappedCase {
-  const data: Record<string, unknown> = { id: caseId, module_id: mapping.module_id, [mapping.reference_field]: message.reference };
+export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, recordId: string): MappedCase {
+  const category = categoryOf(message, mapping);
+  const override = category ? mapping.category_overrides[category] : undefined;
+  const data: Record<string, unknown> = {
+    id: recordId,
+    module_id: override?.module_id ?? mapping.module_id,
+    ...mapping.static_fields,
+    ...(override?.static_fields ?? {}),
+    [mapping.reference_field]: message.reference,
+  };
   const phone = phoneFromUrn(message.urn);
   if (phone) data[mapping.phone_field] = phone;
   const unmatched: string[] = [];
   let consentGiven = false;
 
   for (const [key, rule] of Object.entries(mapping.results)) {
+    if (rule.type === 'category') {
+      data[rule.field] = `${rule.prefix}${category}`;
+      continue;
+    }
     const result = message.results[key];
     const value = result?.value.trim() ?? '';
     if (!result || (value === '' && result.category.trim() === '')) continue;
@@ -107,21 +160,23 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, c
         if (value) data[rule.field] = value;
         break;
       case 'lookup': {
-        const id = matchOption(result, rule.options) ?? (rule.id_pattern && new RegExp(rule.id_pattern).test(value) ? value : null);
+        const id = matchOption(resultValues(result), rule.options) ?? (rule.id_pattern && new RegExp(rule.id_pattern).test(value) ? value : null);
         if (id) data[rule.field] = id;
         else unmatched.push(`${rule.label}: ${value || result.category}`);
         break;
       }
       case 'narrative':
-        data[rule.field] = [matchOption(result, rule.options) ?? rule.other_value];
+        data[rule.field] = [matchOption(resultValues(result), rule.options) ?? rule.other_value];
         if (value) appendText(data, mapping.text_field, value);
         break;
-      case 'consent': {
-        // Only a clear yes is consent; anything unclear is recorded as no and kept as text for the caseworker.
-        const answer = matchOption(result, { yes: rule.yes, no: rule.no });
-        consentGiven = answer === 'yes';
-        for (const f of rule.fields) data[f] = consentGiven;
-        if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
+      case 'yes_no': {
+        const answer = matchOption(resultValues(result), { yes: rule.yes, no: rule.no });
+        // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
+        const yes = answer === 'yes';
+        if (rule.consent) consentGiven = yes;
+        for (const f of rule.fields) data[f] = yes;
+        if (rule.note === 'always' && answer) unmatched.push(`${rule.label}: ${answer}`);
+        else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
         break;
       }
     }
@@ -129,7 +184,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, c
   if (message.text) appendText(data, mapping.text_field, message.text);
   for (const link of message.attachments) appendText(data, mapping.text_field, `Attachment: ${link}`);
   for (const line of unmatched) appendText(data, mapping.text_field, line);
-  return { data, consentGiven };
+  return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, category };
 }
 
 /** The result keys a mapping reads; the flow export must write every one of them. */

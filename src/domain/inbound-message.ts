@@ -26,6 +26,10 @@ export const inboundMessageSchema = z.object({
   flowUuid: z.string().nullable(),
   receivedAt: z.string(),
   simulation: z.boolean(),
+  /** A sensitive report (e.g. sexual exploitation and abuse): its own module, focal point and silence. */
+  sensitive: z.boolean().default(false),
+  /** Set when this message adds to an earlier report's record (same sender and category within the window). */
+  mergeInto: z.string().nullable().default(null),
 });
 
 export type InboundMessage = z.infer<typeof inboundMessageSchema>;

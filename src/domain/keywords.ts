@@ -3,7 +3,7 @@ import { foldText } from './text-fold';
 
 export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin'] as const;
 export type KeywordIntent = (typeof KEYWORD_INTENTS)[number];
-export const REPLY_KINDS = ['referral', 'feedback', 'unknown', 'optout', 'optin'] as const;
+export const REPLY_KINDS = ['referral', 'feedback', 'feedback_sensitive', 'unknown', 'optout', 'optin'] as const;
 export type ReplyKind = (typeof REPLY_KINDS)[number];
 
 const aliasList = z.array(z.string().min(1)).default([]);

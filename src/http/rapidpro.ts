@@ -2,15 +2,16 @@ import { Router } from 'express';
 import type { InboundMessage } from '../domain/inbound-message';
 import { rapidProToMessage, rapidProWebhookSchema } from '../domain/rapidpro-webhook';
 import type { Logger } from '../logger';
-import { QueueUnavailableError, type IntakeProducer } from '../queues/intake';
+import type { IntakeService } from '../intake/intake-service';
 import { presentedToken, secretsEqual } from './auth';
 import { HttpError } from './errors';
 import { parseJsonBody, rawBody, validationDetails } from './json-body';
+import { storeOr503 } from './unavailable';
 
 export interface RapidProRouteDeps {
   webhookToken: string;
   intents: ReadonlyArray<InboundMessage['intent']>;
-  intake: IntakeProducer;
+  intake: IntakeService;
   logger: Logger;
 }
 
@@ -36,17 +37,9 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       }
       const simulation = req.get('x-mailroom-mode') === 'simulation';
       const message = rapidProToMessage(intent, parsed.data, new Date(), simulation);
-      try {
-        const accepted = await deps.intake.submit(message);
-        deps.logger.info({ reference: accepted.reference, channel: 'rapidpro', intent, duplicate: accepted.duplicate }, 'message accepted');
-        res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate });
-      } catch (err) {
-        if (!(err instanceof QueueUnavailableError)) throw err;
-        deps.logger.error({ err, channel: 'rapidpro', intent }, 'message not stored: Redis unavailable');
-        throw new HttpError(503, 'unavailable', 'The gateway cannot store messages right now; nothing was stored. Try again shortly.', [], {
-          'Retry-After': '5',
-        });
-      }
+      const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message));
+      deps.logger.info({ reference: accepted.reference, channel: 'rapidpro', intent, duplicate: accepted.duplicate, merged: accepted.merged }, 'message accepted');
+      res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate });
     });
   }
   return router;

@@ -8,7 +8,7 @@ export async function storeOr503<T>(logger: Logger, channel: string, work: () =>
     return await work();
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;
-    logger.error({ err, channel }, 'message not stored: Redis unavailable');
+    logger.error({ err: err.cause ?? err, channel }, 'message not stored: Redis unavailable');
     throw new HttpError(503, 'unavailable', 'The gateway cannot store messages right now; nothing was stored. Try again shortly.', [], { 'Retry-After': '5' });
   }
 }

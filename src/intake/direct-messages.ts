@@ -3,7 +3,8 @@ import { replyText } from '../domain/keywords';
 import type { InboundMessage } from '../domain/inbound-message';
 import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
-import type { IntakeProducer } from '../queues/intake';
+import { withinDeadline } from '../queues/deadline';
+import type { IntakeService } from './intake-service';
 import type { ContactStore } from '../store/contacts';
 
 /** What an SMS or WhatsApp provider told us, before any interpretation. */
@@ -25,6 +26,7 @@ export interface DirectOutcome {
 }
 
 export interface DirectIntakeOptions {
+  enqueueTimeoutMs: number;
   rateLimit: number;
   rateWindowSeconds: number;
   /** Our own numbers and short codes: a message from one of them is a loop and is never answered. */
@@ -37,7 +39,7 @@ export interface DirectIntakeOptions {
  */
 export class DirectIntake {
   constructor(
-    private readonly intake: IntakeProducer,
+    private readonly intake: IntakeService,
     private readonly contacts: ContactStore,
     private readonly classify: (text: string) => Classification,
     private readonly table: KeywordTable,
@@ -54,7 +56,12 @@ export class DirectIntake {
     return shortCode || this.opts.ownAddresses.has(address);
   }
 
+  /** Everything here touches Redis; when Redis is away the provider gets 503 and keeps the message. */
   async receive(msg: DirectInbound): Promise<DirectOutcome> {
+    return withinDeadline(() => this.handle(msg), this.opts.enqueueTimeoutMs);
+  }
+
+  private async handle(msg: DirectInbound): Promise<DirectOutcome> {
     const c = this.classify(msg.text);
     const loop = this.isLoop(msg.urn);
     if (c.intent === 'optout' || c.intent === 'optin') {
@@ -64,7 +71,7 @@ export class DirectIntake {
       return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent, null) };
     }
 
-    const accepted = await this.intake.submit({
+    const accepted = await this.intake.accept({
       v: 1,
       // A message with no keyword still becomes a referral: nothing a child writes is dropped.
       intent: c.intent ?? 'referral',
@@ -88,7 +95,8 @@ export class DirectIntake {
       'message accepted',
     );
     if (flooding && count === this.opts.rateLimit + 1) this.logger.warn({ sender, channel: msg.channel }, 'sender over the rate limit: stored, not answered');
-    const kind: ReplyKind = c.intent ?? 'unknown';
+    // A sensitive report is acknowledged with its reference only: nothing about what was reported.
+    const kind: ReplyKind = accepted.sensitive ? 'feedback_sensitive' : (c.intent ?? 'unknown');
     const reply = loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
     return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
   }

@@ -15,7 +15,7 @@ export async function withinDeadline<T>(work: () => Promise<T>, ms: number): Pro
     return await Promise.race([work(), deadline]);
   } catch (err) {
     if (err instanceof QueueUnavailableError) throw err;
-    throw new QueueUnavailableError('Redis is unavailable');
+    throw new QueueUnavailableError('Redis is unavailable', { cause: err });
   } finally {
     clearTimeout(timer);
   }

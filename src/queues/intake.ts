@@ -24,12 +24,22 @@ export interface IntakeOptions {
 export interface Accepted {
   reference: string;
   duplicate: boolean;
+  /** Added to an earlier report's record instead of opening a new one. */
+  merged: boolean;
 }
 
-const jobIdFor = (reference: string) => `m-${reference}`;
+/** Groups later reports into an earlier one: the same key within `windowSeconds` answers the first reference. */
+export interface MergeWindow {
+  key: string;
+  windowSeconds: number;
+}
 
+/**
+ * Job ids carry the reference the sender was given: `m-<reference>`, or `m-<reference>-<own>` for a message
+ * merged into an earlier report. A duplicate delivery learns the reference from the stored job id alone.
+ */
 export function referenceOfJobId(jobId: string): string {
-  return jobId.startsWith('m-') ? jobId.slice(2) : jobId;
+  return jobId.startsWith('m-') ? jobId.slice(2).split('-')[0]! : jobId;
 }
 
 /** The only way a message enters the gateway: stored in Redis before anyone is told it was accepted. */
@@ -58,17 +68,21 @@ export class IntakeProducer {
    * Stores the message once per idempotency key. BullMQ's deduplication key outlives the job for the
    * whole window and holds the first job's id, so a repeat delivery learns the first reference.
    */
-  async submit(message: UnreferencedMessage): Promise<Accepted> {
+  async submit(message: UnreferencedMessage, merge?: MergeWindow): Promise<Accepted> {
     return withinDeadline(async () => {
-      const reference = await this.references.next();
-      const jobId = jobIdFor(reference);
-      const job = await this.queue.add(INTAKE_JOB, { ...message, reference } as InboundMessage, {
+      const own = await this.references.next();
+      // SET NX GET: the first report in the window claims the key; a later one reads the first reference.
+      const earlier = merge ? await this.redis.set(merge.key, own, 'EX', merge.windowSeconds, 'NX', 'GET') : null;
+      const reference = earlier ?? own;
+      const jobId = earlier ? `m-${earlier}-${own}` : `m-${own}`;
+      const data = { ...message, reference, mergeInto: earlier } as InboundMessage;
+      const job = await this.queue.add(INTAKE_JOB, data, {
         ...this.jobOptions,
         jobId,
         deduplication: { id: deduplicationId(message.idempotencyKey), ttl: this.opts.idempotencyWindowMs },
       });
       const storedId = job.id ?? jobId;
-      return { reference: referenceOfJobId(storedId), duplicate: storedId !== jobId };
+      return { reference: referenceOfJobId(storedId), duplicate: storedId !== jobId, merged: earlier !== null && storedId === jobId };
     }, this.opts.enqueueTimeoutMs);
   }
 

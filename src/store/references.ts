@@ -2,19 +2,25 @@ import type { Redis } from 'ioredis';
 import { referenceFromSequence } from '../domain/reference';
 import { gatewayKey } from './keys';
 
+export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt'] as const;
+export type Step = (typeof STEPS)[number];
+
 export interface CaseLink {
   reference: string;
+  recordType: 'case' | 'incident';
   caseId: string;
   caseIdDisplay: string | null;
   urn: string | null;
   channel: string;
   intent: string;
+  sensitive: boolean;
   createdAt: string;
-  referredAt: string | null;
+  /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */
+  steps: Partial<Record<Step, string>>;
 }
 
 /**
- * reference → Primero case, kept as long as the case can still be notified about
+ * reference → Primero record, kept as long as the record can still be notified about
  * (REFERENCE_RETENTION_DAYS), so a later case event can find the person who wrote in.
  */
 export class ReferenceStore {
@@ -35,33 +41,40 @@ export class ReferenceStore {
   async saveLink(link: CaseLink): Promise<void> {
     const fields: Record<string, string> = {
       reference: link.reference,
+      recordType: link.recordType,
       caseId: link.caseId,
       caseIdDisplay: link.caseIdDisplay ?? '',
       urn: link.urn ?? '',
       channel: link.channel,
       intent: link.intent,
+      sensitive: link.sensitive ? '1' : '',
       createdAt: link.createdAt,
-      referredAt: link.referredAt ?? '',
     };
-    await this.redis.multi().hset(this.key(link.reference), fields).expire(this.key(link.reference), this.retentionDays * 86400).exec();
+    for (const [step, at] of Object.entries(link.steps)) fields[`step:${step}`] = at;
+    const key = this.key(link.reference);
+    await this.redis.multi().hset(key, fields).expire(key, this.retentionDays * 86400).exec();
   }
 
-  async markReferred(reference: string, at: Date): Promise<void> {
-    await this.redis.hset(this.key(reference), 'referredAt', at.toISOString());
+  async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
+    await this.redis.hset(this.key(reference), `step:${step}`, at.toISOString());
   }
 
   async get(reference: string): Promise<CaseLink | null> {
     const h = await this.redis.hgetall(this.key(reference));
     if (!h.caseId) return null;
+    const steps: Partial<Record<Step, string>> = {};
+    for (const step of STEPS) if (h[`step:${step}`]) steps[step] = h[`step:${step}`];
     return {
       reference,
+      recordType: h.recordType === 'incident' ? 'incident' : 'case',
       caseId: h.caseId,
       caseIdDisplay: h.caseIdDisplay || null,
       urn: h.urn || null,
       channel: h.channel ?? '',
       intent: h.intent ?? '',
+      sensitive: h.sensitive === '1',
       createdAt: h.createdAt ?? '',
-      referredAt: h.referredAt || null,
+      steps,
     };
   }
 }

@@ -238,8 +238,8 @@ describe('referral to a configured recipient', () => {
       })
       .reply(200, { data: { id: 'r1', status: 'in_progress' } });
     const res = await post(gw, referralBody({ consent: 'yes' }));
-    const link = await eventually(async () => (await gw.references.get(res.body.reference))?.referredAt ? gw.references.get(res.body.reference) : undefined);
-    expect(link!.referredAt).not.toBeNull();
+    const link = await eventually(async () => (await gw.references.get(res.body.reference))?.steps.referredAt ? gw.references.get(res.body.reference) : undefined);
+    expect(link!.steps.referredAt).toBeDefined();
     expect(scope.isDone() && refer.isDone()).toBe(true);
     expect(referrals).toEqual([{ data: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } }]);
   });
@@ -253,6 +253,6 @@ describe('referral to a configured recipient', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(scope.isDone()).toBe(true);
     expect(refer.isDone()).toBe(false);
-    expect(link.referredAt).toBeNull();
+    expect(link.steps.referredAt).toBeUndefined();
   });
 });

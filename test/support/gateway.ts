@@ -84,7 +84,7 @@ export async function startGateway(opts: {
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
-  const services = buildApiServices(config, redis, logger, shippedKeywords());
+  const services = buildApiServices(config, redis, logger, shippedKeywords(), mappings);
   const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
   const workers = opts.workers === false ? null : startWorkers(config, logger, mappings);
   const queue = new Queue(QUEUES.intake, { connection: redis, prefix: config.QUEUE_PREFIX });

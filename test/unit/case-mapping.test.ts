@@ -21,6 +21,8 @@ function message(results: Record<string, [string, string]>, urn: string | null =
     flowUuid: null,
     receivedAt: '2026-01-01T00:00:00Z',
     simulation: false,
+    sensitive: false,
+    mergeInto: null,
   };
 }
 

@@ -12,14 +12,15 @@ type Node = {
 };
 
 const flowsDir = path.join(__dirname, '..', '..', 'flows');
-const exported = JSON.parse(readFileSync(path.join(flowsDir, 'referral.flow.json'), 'utf8'));
-const flow = exported.flows[0];
-const nodes: Node[] = flow.nodes;
 
 /** goflow snakifies result names: "Favorite Color" → favorite_color. */
 const snakify = (name: string) => name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
 
-describe('flows/referral.flow.json', () => {
+describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) => {
+  const exported = JSON.parse(readFileSync(path.join(flowsDir, `${intent}.flow.json`), 'utf8'));
+  const flow = exported.flows[0];
+  const nodes: Node[] = flow.nodes;
+
   it('is an export RapidPro imports: version 13, spec 14.4.1', () => {
     expect(exported.version).toBe('13');
     expect(flow.spec_version).toBe('14.4.1');
@@ -40,13 +41,13 @@ describe('flows/referral.flow.json', () => {
     }
   });
 
-  it('posts run uuid, its own node and the results to the referral route with the token header, and routes on the status', () => {
+  it('posts run uuid, its own node and the results to its route with the token header, and routes on the status', () => {
     const hooks = nodes.filter((n) => n.actions?.some((a) => a.type === 'call_webhook'));
     expect(hooks).toHaveLength(1);
     const hook = hooks[0]!;
     const action = hook.actions![0]!;
     expect(action.method).toBe('POST');
-    expect(action.url).toMatch(/\/webhooks\/rapidpro\/referral$/);
+    expect(action.url).toBe(`@globals.gateway_url/webhooks/rapidpro/${intent}`);
     expect((action.headers as Record<string, string>).Authorization).toMatch(/^Token @globals\./);
     expect(action.body).toContain('"run", object("uuid", run.uuid)');
     expect(action.body).toContain(`"node", "${hook.uuid}"`);
@@ -56,12 +57,12 @@ describe('flows/referral.flow.json', () => {
     expect(hook.router!.cases[0]!.arguments).toEqual(['200', '299']);
     const success = hook.exits.find((e) => e.uuid === hook.router!.categories[0]!.exit_uuid)!;
     const reply = nodes.find((n) => n.uuid === success.destination_uuid)!;
-    expect(reply.actions![0]!.text).toContain('@webhook.json.reference');
+    expect(reply.actions![0]!.text).toMatch(/\bwebhook\.json\.reference\b/);
   });
 
   it('writes every result the mapping reads', () => {
     const written = new Set(nodes.map((n) => n.router?.result_name).filter((r): r is string => !!r).map(snakify));
-    const mapping = loadMappings(flowsDir).get('referral')!;
+    const mapping = loadMappings(flowsDir).get(intent)!;
     for (const key of resultKeysRead(mapping)) expect(written).toContain(key);
   });
 });
