@@ -9,6 +9,7 @@ import { IntakeProducer } from './queues/intake';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 import { ContactStore } from './store/contacts';
 import { ReferenceStore } from './store/references';
+import { codecFromConfig } from './security/codec-from-config';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices {
@@ -22,9 +23,10 @@ export interface ApiServices {
 }
 
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
-  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const codec = codecFromConfig(config);
+  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
-  const producer = new IntakeProducer(redis, references, {
+  const producer = new IntakeProducer(redis, references, codec, {
     prefix: config.QUEUE_PREFIX,
     attempts: config.INTAKE_ATTEMPTS,
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
@@ -39,7 +41,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
   });
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
-    ? new WhatsAppReplyProducer(redis, {
+    ? new WhatsAppReplyProducer(redis, codec, {
         prefix: config.QUEUE_PREFIX,
         attempts: config.REPLY_ATTEMPTS,
         idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,

@@ -1,4 +1,14 @@
 import { z } from 'zod';
+import { parseDataKey } from './security/sealing';
+
+const isDataKey = (v: string) => {
+  try {
+    parseDataKey(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 // Unset and empty are the same thing for an operator editing a .env file.
 const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8, 'must be at least 8 characters').optional());
@@ -60,7 +70,11 @@ export const configSchema = z.object({
   ENQUEUE_TIMEOUT_MS: intWithDefault(2000, 50, 30000),
 
   ADMIN_TOKEN: optionalSecret,
-  DATA_KEY: optionalText,
+  // 32 bytes (openssl rand -base64 32): seals personal data in Redis. Rotation: new key here, old in DATA_KEY_PREVIOUS.
+  DATA_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
+  DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .refine((keys) => keys.every(isDataKey), 'each key must be 32 bytes: 64 hex characters or base64'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -11,6 +11,7 @@ import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { ContactStore } from '../src/store/contacts';
 import { ReferenceStore } from '../src/store/references';
+import { codecFromConfig } from '../src/security/codec-from-config';
 import { intakeProcessor } from './intake';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 
@@ -65,7 +66,8 @@ function runWorker(
 export function startWorkers(config: Config, logger: Logger, mappings: MappingSet): RunningWorkers {
   const shared = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
   shared.on('error', () => undefined);
-  const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const codec = codecFromConfig(config);
+  const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const contacts = new ContactStore(shared, config.QUEUE_PREFIX);
   const pauseMs = config.AUTH_FAILURE_PAUSE_MS;
   const running: Running[] = [];
@@ -75,6 +77,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     runWorker(QUEUES.intake, config, logger, (queue) => intakeProcessor({
         primero,
         references,
+        codec,
         mappings,
         logger,
         queue,
@@ -94,7 +97,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       timeoutMs: 10000,
     });
     running.push(
-      runWorker(QUEUES.whatsappReplies, config, logger, (queue) => whatsappReplyProcessor({ client, contacts, logger, queue, authFailurePauseMs: pauseMs }), {
+      runWorker(QUEUES.whatsappReplies, config, logger, (queue) => whatsappReplyProcessor({ client, contacts, codec, logger, queue, authFailurePauseMs: pauseMs }), {
         concurrency: 4,
         // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
         limiter: { max: 50, duration: 1000 },

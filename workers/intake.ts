@@ -5,6 +5,7 @@ import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
+import type { PayloadCodec } from '../src/security/payload-codec';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
 
@@ -18,6 +19,7 @@ export interface SensitiveHandling {
 export interface IntakeDeps {
   primero: PrimeroClient;
   references: ReferenceStore;
+  codec: PayloadCodec;
   mappings: MappingSet;
   logger: Logger;
   /** The intake queue itself: Primero-wide conditions (bad credentials, a configuration lock) pause all of it. */
@@ -101,7 +103,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mappi
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
-  const parsed = inboundMessageSchema.safeParse(job.data);
+  const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
   const mapping = mappingFor(deps, message);

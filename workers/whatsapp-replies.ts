@@ -3,10 +3,12 @@ import type { WhatsAppClient } from '../src/clients/whatsapp';
 import type { Logger } from '../src/logger';
 import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
 import type { ContactStore } from '../src/store/contacts';
+import type { PayloadCodec } from '../src/security/payload-codec';
 import { rethrowForQueue } from './delivery-failure';
 
 export interface WhatsAppReplyDeps {
   client: WhatsAppClient;
+  codec: PayloadCodec;
   contacts: ContactStore;
   logger: Logger;
   queue: Queue;
@@ -15,8 +17,8 @@ export interface WhatsAppReplyDeps {
 
 /** Sends one acknowledgement; an opt-out recorded after the reply was queued still wins. */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
-  return async (job: Job<WhatsAppReplyJob>): Promise<string> => {
-    const { waId, text, reference } = job.data;
+  return async (job: Job): Promise<string> => {
+    const { waId, text, reference } = deps.codec.decode(job.data) as unknown as WhatsAppReplyJob;
     if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deduplicationId } from '../domain/idempotency';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
+import { PERSONAL_MESSAGE_FIELDS, type PayloadCodec } from '../security/payload-codec';
 import type { ReferenceStore } from '../store/references';
 import { QueueUnavailableError, withinDeadline } from './deadline';
 import { QUEUES } from './names';
@@ -44,15 +45,16 @@ export function referenceOfJobId(jobId: string): string {
 
 /** The only way a message enters the gateway: stored in Redis before anyone is told it was accepted. */
 export class IntakeProducer {
-  readonly queue: Queue<InboundMessage>;
+  readonly queue: Queue;
   private readonly jobOptions: JobsOptions;
 
   constructor(
     private readonly redis: Redis,
     private readonly references: ReferenceStore,
+    private readonly codec: PayloadCodec,
     private readonly opts: IntakeOptions,
   ) {
-    this.queue = new Queue<InboundMessage>(QUEUES.intake, { connection: redis, prefix: opts.prefix });
+    this.queue = new Queue(QUEUES.intake, { connection: redis, prefix: opts.prefix });
     // Errors surface through add(); this only keeps an unhandled 'error' event from crashing the process.
     this.queue.on('error', () => undefined);
     this.jobOptions = {
@@ -75,7 +77,7 @@ export class IntakeProducer {
       const earlier = merge ? await this.redis.set(merge.key, own, 'EX', merge.windowSeconds, 'NX', 'GET') : null;
       const reference = earlier ?? own;
       const jobId = earlier ? `m-${earlier}-${own}` : `m-${own}`;
-      const data = { ...message, reference, mergeInto: earlier } as InboundMessage;
+      const data = this.codec.encode({ ...message, reference, mergeInto: earlier } as InboundMessage, PERSONAL_MESSAGE_FIELDS);
       const job = await this.queue.add(INTAKE_JOB, data, {
         ...this.jobOptions,
         jobId,

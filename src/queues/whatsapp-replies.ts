@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deduplicationId } from '../domain/idempotency';
+import type { PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
 import { GATEWAY_BACKOFF } from './intake';
 import { QUEUES } from './names';
@@ -21,13 +22,14 @@ export interface WhatsAppReplyOptions {
 }
 
 export class WhatsAppReplyProducer {
-  readonly queue: Queue<WhatsAppReplyJob>;
+  readonly queue: Queue;
 
   constructor(
     redis: Redis,
+    private readonly codec: PayloadCodec,
     private readonly opts: WhatsAppReplyOptions,
   ) {
-    this.queue = new Queue<WhatsAppReplyJob>(QUEUES.whatsappReplies, { connection: redis, prefix: opts.prefix });
+    this.queue = new Queue(QUEUES.whatsappReplies, { connection: redis, prefix: opts.prefix });
     this.queue.on('error', () => undefined);
   }
 
@@ -35,7 +37,7 @@ export class WhatsAppReplyProducer {
   async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
     await withinDeadline(
       () =>
-        this.queue.add('reply', job, {
+        this.queue.add('reply', this.codec.encode({ ...job }, ['waId', 'text']), {
           attempts: this.opts.attempts,
           backoff: { type: GATEWAY_BACKOFF },
           deduplication: { id: deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { referenceFromSequence } from '../domain/reference';
+import type { PayloadCodec } from '../security/payload-codec';
 import { gatewayKey } from './keys';
 
 export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt'] as const;
@@ -28,6 +29,7 @@ export class ReferenceStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly retentionDays: number,
+    private readonly codec: PayloadCodec,
   ) {}
 
   async next(): Promise<string> {
@@ -44,7 +46,7 @@ export class ReferenceStore {
       recordType: link.recordType,
       caseId: link.caseId,
       caseIdDisplay: link.caseIdDisplay ?? '',
-      urn: link.urn ?? '',
+      urn: link.urn ? this.codec.sealValue(link.urn) : '',
       channel: link.channel,
       intent: link.intent,
       sensitive: link.sensitive ? '1' : '',
@@ -69,7 +71,7 @@ export class ReferenceStore {
       recordType: h.recordType === 'incident' ? 'incident' : 'case',
       caseId: h.caseId,
       caseIdDisplay: h.caseIdDisplay || null,
-      urn: h.urn || null,
+      urn: h.urn ? this.codec.openValue(h.urn) : null,
       channel: h.channel ?? '',
       intent: h.intent ?? '',
       sensitive: h.sensitive === '1',
