@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -13,6 +12,21 @@ async function freePort(): Promise<number> {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** A raw PING over TCP: no client library, so no reconnect timers outlive the check. */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
   });
 }
 
@@ -37,22 +51,11 @@ export class PrivateRedis {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
       stdio: 'ignore',
     });
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      for (let i = 0; i < 100; i++) {
-        try {
-          await probe.connect();
-          if ((await probe.ping()) === 'PONG') return;
-        } catch {
-          probe.disconnect();
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      throw new Error('private redis-server did not start');
-    } finally {
-      probe.disconnect();
+    for (let i = 0; i < 100; i++) {
+      if (await pong(this.port)) return;
+      await new Promise((r) => setTimeout(r, 50));
     }
+    throw new Error('private redis-server did not start');
   }
 
   async stop(): Promise<void> {
