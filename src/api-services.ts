@@ -1,4 +1,13 @@
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DeadLetters } from './admin/dead-letters';
+import { ForgetContact } from './admin/forget';
+import { GatewayMetrics } from './http/metrics';
+import { QUEUES } from './queues/names';
+import type { PayloadCodec } from './security/payload-codec';
+import { AuditLog } from './store/audit';
+import { SharedCounters } from './store/counters';
+import { TraceStore } from './store/trace';
 import type { Config } from './config';
 import { keywordClassifier, type KeywordTable } from './domain/keywords';
 import { DirectIntake } from './intake/direct-messages';
@@ -19,6 +28,14 @@ export interface ApiServices {
   contacts: ContactStore;
   references: ReferenceStore;
   whatsappReplies: WhatsAppReplyProducer | null;
+  /** Every gateway queue, for the operator's views (dead letters, dashboard, metrics). */
+  queues: Queue[];
+  codec: PayloadCodec;
+  trace: TraceStore;
+  audit: AuditLog;
+  deadLetters: DeadLetters;
+  forget: ForgetContact;
+  metrics: GatewayMetrics;
   close(): Promise<void>;
 }
 
@@ -57,7 +74,24 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
     logger,
   );
+  const queues = Object.values(QUEUES).map((name) => {
+    const q = new Queue(name, { connection: redis, prefix: config.QUEUE_PREFIX });
+    q.on('error', () => undefined);
+    return q;
+  });
+  const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const audit = new AuditLog(redis, config.QUEUE_PREFIX);
+  const deadLetters = new DeadLetters(queues, codec, audit, trace);
+  const forget = new ForgetContact(queues, codec, contacts, references, trace, audit);
+  const metrics = new GatewayMetrics(queues, new SharedCounters(redis, config.QUEUE_PREFIX));
   return {
+    queues,
+    codec,
+    trace,
+    audit,
+    deadLetters,
+    forget,
+    metrics,
     intake,
     producer,
     direct,
@@ -66,6 +100,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     whatsappReplies,
     async close() {
       await producer.close();
+      await Promise.all(queues.map((q) => q.close()));
       await whatsappReplies?.close();
     },
   };

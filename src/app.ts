@@ -3,7 +3,9 @@ import type { Redis } from 'ioredis';
 import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
+import { adminRouter } from './http/admin';
 import { africasTalkingRouter } from './http/africastalking';
+import { queueDashboard } from './http/queue-dashboard';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -28,6 +30,25 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(redis));
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await services.metrics.render());
+  });
+  app.use(services.metrics.observeWebhooks());
+  if (config.ADMIN_TOKEN) {
+    app.use(queueDashboard(services.queues, config.ADMIN_TOKEN, services.codec));
+    app.use(
+      adminRouter({
+        token: config.ADMIN_TOKEN,
+        deadLetters: services.deadLetters,
+        forget: services.forget,
+        references: services.references,
+        trace: services.trace,
+        audit: services.audit,
+        intakeQueue: services.producer.queue,
+        logger,
+      }),
+    );
+  }
   if (config.RAPIDPRO_WEBHOOK_TOKEN) {
     app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger }));
   }

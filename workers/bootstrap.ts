@@ -11,6 +11,8 @@ import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { ContactStore } from '../src/store/contacts';
 import { ReferenceStore } from '../src/store/references';
+import { SharedCounters } from '../src/store/counters';
+import { TraceStore } from '../src/store/trace';
 import { codecFromConfig } from '../src/security/codec-from-config';
 import { intakeProcessor } from './intake';
 import { whatsappReplyProcessor } from './whatsapp-replies';
@@ -31,10 +33,16 @@ interface Running {
 }
 
 /** One worker per queue, all with the gateway's backoff and the same final-failure logging. */
+interface Observers {
+  logger: Logger;
+  trace: TraceStore;
+  counters: SharedCounters;
+}
+
 function runWorker(
   name: QueueName,
   config: Config,
-  logger: Logger,
+  { logger, trace, counters }: Observers,
   build: (queue: Queue) => Processor,
   options: Partial<WorkerOptions>,
   shared: Redis,
@@ -53,12 +61,16 @@ function runWorker(
     ...options,
   });
   worker.on('error', (err) => logger.warn({ err, queue: name }, 'worker connection error'));
+  worker.on('completed', () => counters.increment('gateway_jobs_total', { queue: name, outcome: 'completed' }));
   worker.on('failed', (job: Job | undefined, err: Error) => {
-    if (!job) return;
+    if (!job || err.name === 'RateLimitError') return;
     const reference = name === QUEUES.intake ? referenceOfJobId(job.id ?? '') : ((job.data as { reference?: string })?.reference ?? null);
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (final) logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
-    else logger.warn({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'attempt failed; will retry');
+    counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
+    if (final) {
+      logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
+      if (reference) trace.record(reference, 'dead_lettered', { queue: name, error: err.message.slice(0, 300) }).catch(() => undefined);
+    } else logger.warn({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'attempt failed; will retry');
   });
   return { worker, queue, connection };
 }
@@ -69,15 +81,27 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const contacts = new ContactStore(shared, config.QUEUE_PREFIX);
+  const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
   const pauseMs = config.AUTH_FAILURE_PAUSE_MS;
+  const observers: Observers = { logger, trace, counters };
   const running: Running[] = [];
 
-  const primero = new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS });
+  const primero = new PrimeroClient({
+    baseUrl: config.PRIMERO_URL,
+    user: config.PRIMERO_USER,
+    password: config.PRIMERO_PASSWORD,
+    timeoutMs: config.PRIMERO_TIMEOUT_MS,
+    observe: (status) => counters.increment('gateway_outbound_calls_total', { service: 'primero', status }),
+  });
   running.push(
-    runWorker(QUEUES.intake, config, logger, (queue) => intakeProcessor({
+    runWorker(QUEUES.intake, config, observers, (queue) => intakeProcessor({
         primero,
         references,
         codec,
+        trace,
+        contacts,
+        referenceRetentionDays: config.REFERENCE_RETENTION_DAYS,
         mappings,
         logger,
         queue,
@@ -95,9 +119,10 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
       accessToken: config.WHATSAPP_ACCESS_TOKEN,
       timeoutMs: 10000,
+      observe: (status) => counters.increment('gateway_outbound_calls_total', { service: 'whatsapp', status }),
     });
     running.push(
-      runWorker(QUEUES.whatsappReplies, config, logger, (queue) => whatsappReplyProcessor({ client, contacts, codec, logger, queue, authFailurePauseMs: pauseMs }), {
+      runWorker(QUEUES.whatsappReplies, config, observers, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs: pauseMs }), {
         concurrency: 4,
         // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
         limiter: { max: 50, duration: 1000 },

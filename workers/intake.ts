@@ -6,6 +6,8 @@ import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import type { PayloadCodec } from '../src/security/payload-codec';
+import type { ContactStore } from '../src/store/contacts';
+import type { TraceStore } from '../src/store/trace';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
 
@@ -20,6 +22,9 @@ export interface IntakeDeps {
   primero: PrimeroClient;
   references: ReferenceStore;
   codec: PayloadCodec;
+  trace: TraceStore;
+  contacts: ContactStore;
+  referenceRetentionDays: number;
   mappings: MappingSet;
   logger: Logger;
   /** The intake queue itself: Primero-wide conditions (bad credentials, a configuration lock) pause all of it. */
@@ -51,16 +56,19 @@ async function referOnce(deps: IntakeDeps, job: Job, link: CaseLink, mapping: Ca
     deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
   }
   await deps.references.mark(link.reference, 'referredAt');
+  await deps.trace.record(link.reference, 'referred', { to: target.transitioned_to });
 }
 
 async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void> {
   if (!link.steps.flaggedAt) {
     await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
     await deps.references.mark(link.reference, 'flaggedAt');
+    await deps.trace.record(link.reference, 'flagged_sensitive');
   }
   if (deps.sensitive.focalPoint && link.recordType === 'case' && !link.steps.assignedAt) {
     await deps.primero.assign(link.caseId, deps.sensitive.focalPoint, SENSITIVE_ASSIGN_NOTE);
     await deps.references.mark(link.reference, 'assignedAt');
+    await deps.trace.record(link.reference, 'assigned', { to: deps.sensitive.focalPoint });
     deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: true }, 'assigned to the focal point');
   }
 }
@@ -82,6 +90,8 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     steps: {},
   };
   await deps.references.saveLink(link);
+  if (message.urn) await deps.contacts.indexReference(message.urn, message.reference, deps.referenceRetentionDays);
+  await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
   deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
   return link;
 }
@@ -99,6 +109,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mappi
   const before = typeof current === 'string' ? current : '';
   if (before.includes(addition)) return;
   await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}\n\n${addition}` : addition });
+  await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
 }
 
@@ -106,6 +117,11 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
+  // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.
+  if (job.attemptsStarted <= 1 && !message.mergeInto) {
+    await deps.trace.record(message.reference, 'received', { channel: message.channel, intent: message.intent }, new Date(message.receivedAt));
+    await deps.trace.record(message.reference, 'stored', { queue: job.queueName }, new Date(job.timestamp));
+  }
   const mapping = mappingFor(deps, message);
   // Deterministic: every attempt, and every re-delivery outside the dedupe window, names the same record.
   const recordId = uuidV5(message.idempotencyKey);

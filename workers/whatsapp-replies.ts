@@ -4,11 +4,13 @@ import type { Logger } from '../src/logger';
 import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
 import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
+import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from './delivery-failure';
 
 export interface WhatsAppReplyDeps {
   client: WhatsAppClient;
   codec: PayloadCodec;
+  trace: TraceStore;
   contacts: ContactStore;
   logger: Logger;
   queue: Queue;
@@ -29,6 +31,7 @@ export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
     deps.logger.info({ reference, queue: job.queueName }, 'reply sent');
+    if (reference) await deps.trace.record(reference, 'acknowledgement_sent', { channel: 'whatsapp' });
     return 'sent';
   };
 }

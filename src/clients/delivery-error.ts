@@ -33,3 +33,9 @@ export function networkFailure(service: string, what: string, err: unknown): Del
   const code = (err as { code?: string }).code ?? 'network error';
   return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`);
 }
+
+/** How a call ended, for metrics: a status class, or "network" when nothing came back. */
+export type CallOutcome = '2xx' | '3xx' | '4xx' | '5xx' | 'network';
+export type CallObserver = (outcome: CallOutcome) => void;
+
+export const outcomeOf = (status: number | null): CallOutcome => (status === null ? 'network' : (`${Math.floor(status / 100)}xx` as CallOutcome));

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
-import { classifyStatus, DeliveryError, networkFailure } from './delivery-error';
+import { classifyStatus, networkFailure, outcomeOf, type CallObserver, type DeliveryError } from './delivery-error';
 import { parseRetryAfter } from './retry-after';
 
 export interface PrimeroClientOptions {
@@ -10,6 +10,7 @@ export interface PrimeroClientOptions {
   user: string;
   password: string;
   timeoutMs: number;
+  observe?: CallObserver;
 }
 
 export type RecordType = 'case' | 'incident';
@@ -47,8 +48,10 @@ function classify(res: AxiosResponse, what: string): DeliveryError {
 /** A thin client for Primero API v2 with HTTP Basic auth: no login, no session, no CSRF. */
 export class PrimeroClient {
   private readonly http: AxiosInstance;
+  private readonly observe: CallObserver;
 
   constructor(opts: PrimeroClientOptions) {
+    this.observe = opts.observe ?? (() => undefined);
     this.http = axios.create({
       baseURL: `${opts.baseUrl}/api/v2`,
       auth: { username: opts.user, password: opts.password },
@@ -63,8 +66,11 @@ export class PrimeroClient {
 
   private async call(method: 'get' | 'post' | 'patch', url: string, what: string, data?: unknown): Promise<AxiosResponse> {
     try {
-      return await this.http.request({ method, url, data });
+      const res = await this.http.request({ method, url, data });
+      this.observe(outcomeOf(res.status));
+      return res;
     } catch (err) {
+      this.observe('network');
       throw networkFailure('Primero', what, err);
     }
   }

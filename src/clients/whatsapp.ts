@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
-import { classifyStatus, networkFailure } from './delivery-error';
+import { classifyStatus, networkFailure, outcomeOf, type CallObserver } from './delivery-error';
 import { parseRetryAfter } from './retry-after';
 
 export interface WhatsAppClientOptions {
@@ -9,6 +9,7 @@ export interface WhatsAppClientOptions {
   phoneNumberId: string;
   accessToken: string;
   timeoutMs: number;
+  observe?: CallObserver;
 }
 
 /** Sends text messages through the WhatsApp Cloud API messages endpoint. */
@@ -39,8 +40,10 @@ export class WhatsAppClient {
         text: { preview_url: false, body },
       });
     } catch (err) {
+      this.opts.observe?.('network');
       throw networkFailure('WhatsApp', what, err);
     }
+    this.opts.observe?.(outcomeOf(res.status));
     if (res.status >= 200 && res.status < 300) return;
     const code = (res.data as { error?: { code?: unknown } } | null)?.error?.code;
     throw classifyStatus('WhatsApp', res.status, what, parseRetryAfter(res.headers['retry-after']), typeof code === 'number' ? `error code ${code}` : '');

@@ -42,6 +42,7 @@ export function africasTalkingRouter(deps: AfricasTalkingRouteDeps): Router {
         receivedAt: parseAtDate(params.get('date')),
       }),
     );
+    res.locals.duplicate = outcome.duplicate;
     res.status(200).json({ status: 'accepted', reference: outcome.reference, duplicate: outcome.duplicate });
   });
   return router;

@@ -39,6 +39,7 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       const message = rapidProToMessage(intent, parsed.data, new Date(), simulation);
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message));
       deps.logger.info({ reference: accepted.reference, channel: 'rapidpro', intent, duplicate: accepted.duplicate, merged: accepted.merged }, 'message accepted');
+      res.locals.duplicate = accepted.duplicate;
       res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate });
     });
   }

@@ -51,6 +51,7 @@ export function twilioRouter(deps: TwilioRouteDeps): Router {
         receivedAt: new Date(),
       }),
     );
+    res.locals.duplicate = outcome.duplicate;
     res.type('text/xml').send(twiml(outcome.reply));
   });
   return router;

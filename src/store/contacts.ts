@@ -62,4 +62,31 @@ export class ContactStore {
     const optedOut = results.at(-1)?.[1] === 1;
     return { count, optedOut };
   }
+
+  private refsKey(hash: string): string {
+    return gatewayKey(this.prefix, 'contact-refs', hash);
+  }
+
+  /** Which references a sender has, so "forget this person" can find everything without reading content. */
+  async indexReference(urn: string, reference: string, retentionDays: number): Promise<void> {
+    const key = this.refsKey(await this.urnHash(urn));
+    await this.redis.multi().sadd(key, reference).expire(key, retentionDays * 86400).exec();
+  }
+
+  async referencesOf(urn: string): Promise<string[]> {
+    return this.redis.smembers(this.refsKey(await this.urnHash(urn)));
+  }
+
+  /** Everything kept about the sender except the opt-out, which must outlive a deletion request. */
+  async forgetKeys(urn: string): Promise<number> {
+    const hash = await this.urnHash(urn);
+    const keys = [this.refsKey(hash), gatewayKey(this.prefix, 'rate', hash)];
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', gatewayKey(this.prefix, 'feedback-window', hash, '*'), 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    return this.redis.del(...keys);
+  }
 }

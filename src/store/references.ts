@@ -61,6 +61,10 @@ export class ReferenceStore {
     await this.redis.hset(this.key(reference), `step:${step}`, at.toISOString());
   }
 
+  async remove(reference: string): Promise<number> {
+    return this.redis.del(this.key(reference));
+  }
+
   async get(reference: string): Promise<CaseLink | null> {
     const h = await this.redis.hgetall(this.key(reference));
     if (!h.caseId) return null;

@@ -1,0 +1,138 @@
+import type { Job, Queue } from 'bullmq';
+import { referenceOfJobId } from '../queues/intake';
+import type { PayloadCodec } from '../security/payload-codec';
+import { maskPersonal } from './masking';
+import type { AuditLog } from '../store/audit';
+import type { TraceStore } from '../store/trace';
+
+export interface DeadLetterFilter {
+  queue?: string;
+  /** Case-insensitive substring of the failure reason, e.g. "422" or "Primero rejected". */
+  error?: string;
+  /** Failed at least / at most this many hours ago. */
+  minAgeHours?: number;
+  maxAgeHours?: number;
+}
+
+export interface DeadLetterSummary {
+  id: string;
+  queue: string;
+  reference: string | null;
+  error: string;
+  attempts: number;
+  failedAt: string | null;
+  createdAt: string;
+}
+
+const SCAN_LIMIT = 10_000;
+
+/** `<queue>.<jobId>`: job ids never contain dots, queue names never do either. */
+export const deadLetterId = (queue: string, jobId: string) => `${queue}.${jobId}`;
+
+/**
+ * The failed sets of the gateway's queues, seen as dead letters an operator can list, inspect (masked
+ * unless revealed), replay and discard. Every action that shows or changes one is audited.
+ */
+export class DeadLetters {
+  private readonly queues: Map<string, Queue>;
+
+  constructor(
+    queues: Queue[],
+    private readonly codec: PayloadCodec,
+    private readonly audit: AuditLog,
+    private readonly trace: TraceStore,
+  ) {
+    this.queues = new Map(queues.map((q) => [q.name, q]));
+  }
+
+  private summary(job: Job): DeadLetterSummary {
+    const data = job.data as { reference?: unknown };
+    const reference = typeof data?.reference === 'string' ? data.reference : job.id?.startsWith('m-') ? referenceOfJobId(job.id) : null;
+    return {
+      id: deadLetterId(job.queueName, job.id ?? ''),
+      queue: job.queueName,
+      reference,
+      error: job.failedReason ?? '',
+      attempts: job.attemptsMade,
+      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+      createdAt: new Date(job.timestamp).toISOString(),
+    };
+  }
+
+  private matches(job: Job, f: DeadLetterFilter, now: number): boolean {
+    if (f.error && !(job.failedReason ?? '').toLowerCase().includes(f.error.toLowerCase())) return false;
+    const ageHours = (now - (job.finishedOn ?? job.timestamp)) / 3_600_000;
+    if (f.minAgeHours !== undefined && ageHours < f.minAgeHours) return false;
+    if (f.maxAgeHours !== undefined && ageHours > f.maxAgeHours) return false;
+    return true;
+  }
+
+  private async failedJobs(filter: DeadLetterFilter): Promise<Job[]> {
+    const queues = filter.queue ? [this.queues.get(filter.queue)].filter((q): q is Queue => !!q) : [...this.queues.values()];
+    const now = Date.now();
+    const out: Job[] = [];
+    for (const q of queues) {
+      for (const job of await q.getFailed(0, SCAN_LIMIT - 1)) if (job && this.matches(job, filter, now)) out.push(job);
+    }
+    return out.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+  }
+
+  async list(filter: DeadLetterFilter): Promise<DeadLetterSummary[]> {
+    return (await this.failedJobs(filter)).map((j) => this.summary(j));
+  }
+
+  async count(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [name, q] of this.queues) out[name] = await q.getFailedCount();
+    return out;
+  }
+
+  private async find(id: string): Promise<Job | null> {
+    const dot = id.indexOf('.');
+    const queue = this.queues.get(id.slice(0, dot));
+    if (dot < 1 || !queue) return null;
+    const job = await queue.getJob(id.slice(dot + 1));
+    return job && (await job.isFailed()) ? job : null;
+  }
+
+  /** The dead letter with its payload: personal fields masked, unless `reveal`, which is audited. */
+  async show(id: string, actor: string, reveal: boolean): Promise<(DeadLetterSummary & { data: Record<string, unknown> }) | null> {
+    const job = await this.find(id);
+    if (!job) return null;
+    const decoded = this.codec.decode(job.data);
+    const data = reveal ? decoded : maskPersonal(decoded);
+    if (reveal) await this.audit.record({ actor, action: 'dead_letter.reveal', target: id });
+    return { ...this.summary(job), data };
+  }
+
+  async replay(id: string, actor: string): Promise<DeadLetterSummary | null> {
+    const job = await this.find(id);
+    if (!job) return null;
+    const summary = this.summary(job);
+    await job.retry('failed', { resetAttemptsMade: true });
+    await this.audit.record({ actor, action: 'dead_letter.replay', target: id });
+    if (summary.reference) await this.trace.record(summary.reference, 'replayed', { queue: summary.queue, by: actor });
+    return summary;
+  }
+
+  /** Replays every dead letter the filter matches; with `dryRun`, only says which it would replay. */
+  async replayMatching(filter: DeadLetterFilter, actor: string, dryRun: boolean): Promise<{ dryRun: boolean; matched: DeadLetterSummary[] }> {
+    const jobs = await this.failedJobs(filter);
+    const matched = jobs.map((j) => this.summary(j));
+    if (!dryRun) {
+      for (const s of matched) await this.replay(s.id, actor);
+      await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: matched.length } });
+    }
+    return { dryRun, matched };
+  }
+
+  async discard(id: string, actor: string): Promise<DeadLetterSummary | null> {
+    const job = await this.find(id);
+    if (!job) return null;
+    const summary = this.summary(job);
+    await job.remove();
+    await this.audit.record({ actor, action: 'dead_letter.discard', target: id });
+    if (summary.reference) await this.trace.record(summary.reference, 'discarded', { queue: summary.queue, by: actor });
+    return summary;
+  }
+}

@@ -1,0 +1,122 @@
+import express, { Router, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
+import type { ForgetContact } from '../admin/forget';
+import { normaliseReference } from '../domain/reference';
+import type { Logger } from '../logger';
+import type { AuditLog } from '../store/audit';
+import type { ReferenceStore } from '../store/references';
+import type { TraceStore } from '../store/trace';
+import type { Queue } from 'bullmq';
+import { secretsEqual } from './auth';
+import { HttpError } from './errors';
+import { validationDetails } from './json-body';
+
+export interface AdminDeps {
+  token: string;
+  deadLetters: DeadLetters;
+  forget: ForgetContact;
+  references: ReferenceStore;
+  trace: TraceStore;
+  audit: AuditLog;
+  intakeQueue: Queue;
+  logger: Logger;
+}
+
+export const ADMIN_COOKIE = 'pmg_admin';
+
+function cookieToken(req: Request): string | null {
+  const m = new RegExp(`(?:^|;\\s*)${ADMIN_COOKIE}=([^;]+)`).exec(req.get('cookie') ?? '');
+  return m ? decodeURIComponent(m[1]!) : null;
+}
+
+/** `Authorization: Bearer <ADMIN_TOKEN>`; the queue dashboard, opened in a browser, may use the cookie it sets. */
+export function adminAuth(token: string, allowCookie = false): RequestHandler {
+  return (req, _res, next) => {
+    const header = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
+    const given = header ?? (allowCookie ? cookieToken(req) : null);
+    if (!given || !secretsEqual(given, token)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
+    next();
+  };
+}
+
+/** Who did it, for the audit trail: the X-Operator header, else "admin". */
+function actorOf(req: Request): string {
+  const v = req.get('x-operator') ?? '';
+  return /^[A-Za-z0-9._@-]{1,64}$/.test(v) ? v : 'admin';
+}
+
+const num = z.coerce.number().nonnegative().optional();
+const filterSchema = z.object({ queue: z.string().max(64).optional(), error: z.string().max(200).optional(), min_age_hours: num, max_age_hours: num });
+
+function filterOf(input: unknown): DeadLetterFilter {
+  const parsed = filterSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new HttpError(422, 'invalid_filter', 'The dead-letter filter is not valid.', validationDetails(parsed.error));
+  const f = parsed.data;
+  return { queue: f.queue, error: f.error, minAgeHours: f.min_age_hours, maxAgeHours: f.max_age_hours };
+}
+
+export function adminRouter(deps: AdminDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '16kb' });
+  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') ? next('router') : next()));
+  router.use('/admin', adminAuth(deps.token));
+
+  router.get('/admin/dead-letters', async (req, res) => {
+    const items = await deps.deadLetters.list(filterOf(req.query));
+    res.json({ count: items.length, dead_letters: items });
+  });
+
+  router.post('/admin/dead-letters/replay', json, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const dryRun = body.dry_run !== false;
+    const result = await deps.deadLetters.replayMatching(filterOf({ ...body, dry_run: undefined }), actorOf(req), dryRun);
+    res.json({ dry_run: result.dryRun, count: result.matched.length, dead_letters: result.matched });
+  });
+
+  router.get('/admin/dead-letters/:id', async (req, res) => {
+    const found = await deps.deadLetters.show(req.params.id as string, actorOf(req), req.query.reveal === 'true');
+    if (!found) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
+    res.json(found);
+  });
+
+  router.post('/admin/dead-letters/:id/replay', async (req, res) => {
+    const replayed = await deps.deadLetters.replay(req.params.id as string, actorOf(req));
+    if (!replayed) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
+    res.status(202).json({ status: 'replayed', dead_letter: replayed });
+  });
+
+  router.delete('/admin/dead-letters/:id', async (req, res) => {
+    const discarded = await deps.deadLetters.discard(req.params.id as string, actorOf(req));
+    if (!discarded) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
+    res.json({ status: 'discarded', dead_letter: discarded });
+  });
+
+  router.get('/admin/messages/:reference', async (req, res) => {
+    const reference = normaliseReference(req.params.reference as string);
+    if (!reference) throw new HttpError(422, 'invalid_reference', 'A reference is 8 characters from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ.');
+    const [link, timeline, job] = await Promise.all([deps.references.get(reference), deps.trace.timeline(reference), deps.intakeQueue.getJob(`m-${reference}`)]);
+    if (!link && timeline.length === 0 && !job) throw new HttpError(404, 'not_found', 'Nothing is known about this reference (or it has been forgotten).');
+    res.json({
+      reference,
+      record: link ? { type: link.recordType, id: link.caseId, case_id_display: link.caseIdDisplay, channel: link.channel, intent: link.intent, sensitive: link.sensitive, steps: link.steps } : null,
+      job: job ? { state: await job.getState(), attempts: job.attemptsMade, error: job.failedReason || null } : null,
+      timeline,
+    });
+  });
+
+  router.post('/admin/contacts/forget', json, async (req, res) => {
+    const urn = (req.body as { urn?: unknown } | undefined)?.urn;
+    if (typeof urn !== 'string' || !/^[a-z]+:.+/.test(urn)) throw new HttpError(422, 'invalid_urn', 'Send {"urn": "tel:+…"} (a RapidPro-style URN).');
+    const report = await deps.forget.forget(urn, actorOf(req));
+    deps.logger.info({ references: report.references.length, jobsRemoved: report.jobsRemoved }, 'contact forgotten');
+    res.json(report);
+  });
+
+  router.get('/admin/audit', async (req, res) => {
+    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    res.json({ entries: await deps.audit.recent(limit) });
+  });
+
+  return router;
+}

@@ -1,0 +1,64 @@
+import type { Queue } from 'bullmq';
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { SharedCounters } from '../store/counters';
+
+/**
+ * Prometheus metrics. Labels are channels, outcomes, queue names and status classes: nothing that could
+ * carry a person's data. Process-local figures (requests, latency) live in prom-client; figures workers
+ * add to from other processes (jobs, outbound calls) are read from Redis at scrape time.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly received: Counter<'channel' | 'outcome'>;
+  private readonly latency: Histogram<'channel'>;
+
+  constructor(
+    private readonly queues: Queue[],
+    private readonly shared: SharedCounters,
+  ) {
+    this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
+    this.latency = new Histogram({
+      name: 'gateway_ack_latency_seconds',
+      help: 'Time from request to acknowledgement on inbound webhooks',
+      labelNames: ['channel'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+  }
+
+  /** Counts and times every /webhooks/<channel>/… request once its answer is sent. */
+  observeWebhooks(): RequestHandler {
+    return (req, res, next) => {
+      const channel = /^\/webhooks\/([a-z]+)/.exec(req.path)?.[1];
+      if (!channel) return next();
+      const end = this.latency.startTimer({ channel });
+      res.once('finish', () => {
+        end();
+        const s = res.statusCode;
+        const outcome = s < 300 ? (res.locals.duplicate === true ? 'duplicate' : 'accepted') : s === 503 ? 'unavailable' : s === 404 ? 'not_found' : s < 500 ? 'rejected' : 'error';
+        this.received.inc({ channel, outcome });
+      });
+      next();
+    };
+  }
+
+  async render(): Promise<string> {
+    const lines: string[] = [];
+    lines.push('# HELP gateway_queue_jobs Jobs per queue and state (failed = dead letters)', '# TYPE gateway_queue_jobs gauge');
+    for (const q of this.queues) {
+      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) lines.push(`gateway_queue_jobs{queue="${q.name}",state="${state}"} ${n}`);
+    }
+    const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
+    for (const c of await this.shared.all()) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
+    for (const [name, series] of byName) {
+      lines.push(`# HELP ${name} Counted by every gateway process`, `# TYPE ${name} counter`);
+      for (const { labels, value } of series) {
+        const text = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+        lines.push(`${name}{${text}} ${value}`);
+      }
+    }
+    return `${await this.registry.metrics()}\n${lines.join('\n')}\n`;
+  }
+}
