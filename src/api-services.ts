@@ -1,13 +1,7 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DeadLetters } from './admin/dead-letters';
-import { ForgetContact } from './admin/forget';
 import { GatewayMetrics } from './http/metrics';
-import { QUEUES } from './queues/names';
-import type { PayloadCodec } from './security/payload-codec';
-import { AuditLog } from './store/audit';
+import { buildOperatorServices, type OperatorServices } from './operator-services';
 import { SharedCounters } from './store/counters';
-import { TraceStore } from './store/trace';
 import type { Config } from './config';
 import { keywordClassifier, type KeywordTable } from './domain/keywords';
 import { DirectIntake } from './intake/direct-messages';
@@ -16,33 +10,20 @@ import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
-import { ContactStore } from './store/contacts';
-import { ReferenceStore } from './store/references';
-import { codecFromConfig } from './security/codec-from-config';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
-export interface ApiServices {
+export interface ApiServices extends Omit<OperatorServices, 'closeQueues'> {
   intake: IntakeService;
   producer: IntakeProducer;
   direct: DirectIntake;
-  contacts: ContactStore;
-  references: ReferenceStore;
   whatsappReplies: WhatsAppReplyProducer | null;
-  /** Every gateway queue, for the operator's views (dead letters, dashboard, metrics). */
-  queues: Queue[];
-  codec: PayloadCodec;
-  trace: TraceStore;
-  audit: AuditLog;
-  deadLetters: DeadLetters;
-  forget: ForgetContact;
   metrics: GatewayMetrics;
   close(): Promise<void>;
 }
 
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
-  const codec = codecFromConfig(config);
-  const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
-  const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
+  const operator = buildOperatorServices(config, redis);
+  const { codec, references, contacts } = operator;
   const producer = new IntakeProducer(redis, references, codec, {
     prefix: config.QUEUE_PREFIX,
     attempts: config.INTAKE_ATTEMPTS,
@@ -74,33 +55,17 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
     logger,
   );
-  const queues = Object.values(QUEUES).map((name) => {
-    const q = new Queue(name, { connection: redis, prefix: config.QUEUE_PREFIX });
-    q.on('error', () => undefined);
-    return q;
-  });
-  const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
-  const audit = new AuditLog(redis, config.QUEUE_PREFIX);
-  const deadLetters = new DeadLetters(queues, codec, audit, trace);
-  const forget = new ForgetContact(queues, codec, contacts, references, trace, audit);
-  const metrics = new GatewayMetrics(queues, new SharedCounters(redis, config.QUEUE_PREFIX));
+  const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX));
   return {
-    queues,
-    codec,
-    trace,
-    audit,
-    deadLetters,
-    forget,
+    ...operator,
     metrics,
     intake,
     producer,
     direct,
-    contacts,
-    references,
     whatsappReplies,
     async close() {
       await producer.close();
-      await Promise.all(queues.map((q) => q.close()));
+      await operator.closeQueues();
       await whatsappReplies?.close();
     },
   };

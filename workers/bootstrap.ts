@@ -15,6 +15,7 @@ import { SharedCounters } from '../src/store/counters';
 import { TraceStore } from '../src/store/trace';
 import { codecFromConfig } from '../src/security/codec-from-config';
 import { intakeProcessor } from './intake';
+import { purgeExpired } from './retention';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 
 export interface RunningWorkers {
@@ -129,6 +130,15 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       }, shared),
     );
   }
+
+  // Retention runs hourly on one worker at a time; upsertJobScheduler is idempotent across restarts.
+  const gatewayQueues = running.map((r) => r.queue);
+  const retention = { completedMs: config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
+  const maintenance = runWorker(QUEUES.maintenance, config, observers, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 }, shared);
+  running.push(maintenance);
+  maintenance.queue
+    .upsertJobScheduler('retention', { every: 3_600_000 }, { name: 'purge-expired', opts: { removeOnComplete: true, removeOnFail: 10 } })
+    .catch((err: Error) => logger.warn({ err }, 'could not schedule the retention job'));
 
   return {
     async close(deadlineMs: number) {

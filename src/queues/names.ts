@@ -2,6 +2,7 @@
 export const QUEUES = {
   intake: 'intake',
   whatsappReplies: 'whatsapp-replies',
+  maintenance: 'maintenance',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

@@ -2,6 +2,10 @@ import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import parsePrometheus from 'parse-prometheus-text-format';
 import request from 'supertest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createLogger } from '../../src/logger';
+import { purgeExpired } from '../../workers/retention';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-for-tests-1';
@@ -162,5 +166,32 @@ describe('operating the gateway', () => {
     expect((await admin(request(gw.app).get(`/admin/messages/${first}`))).status).toBe(404);
     expect(await gw.services.contacts.isOptedOut(`tel:${phone}`)).toBe(true);
     expect((await admin(request(gw.app).post('/admin/contacts/forget').send({ urn: 'not a urn' }))).status).toBe(422);
+  });
+
+  it('does the same from the shell: npm run admin -- dead-letters …', async () => {
+    nock(PRIMERO).post('/api/v2/cases').reply(422, { errors: [{ status: 422, detail: 'age', message: ['is invalid'] }] });
+    const { body } = await post(referral());
+    await eventually(async () => (await gw.queue.getJobState(`m-${body.reference}`)) === 'failed');
+    const env = { ...process.env, REDIS_URL: gw.config.REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX };
+    const run = (...args: string[]) => promisify(execFile)('npx', ['tsx', 'src/cli/admin.ts', ...args], { env, cwd: `${__dirname}/../..` });
+    const list = JSON.parse((await run('dead-letters', 'list', '--error', 'age: is invalid')).stdout);
+    expect(list.map((d: { reference: string }) => d.reference)).toContain(body.reference);
+    const shown = (await run('dead-letters', 'show', `intake.m-${body.reference}`)).stdout;
+    expect(shown).toContain('[masked');
+    expect(shown).not.toContain(PHONE);
+    const dry = JSON.parse((await run('dead-letters', 'replay-matching', '--error', 'age: is invalid', '--actor', 'ops')).stdout);
+    expect(dry.dryRun).toBe(true);
+    expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
+  }, 30000);
+
+  it('purges dead letters past their retention and keeps the others', async () => {
+    const failed = await gw.queue.getFailed();
+    expect(failed.length).toBeGreaterThan(0);
+    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 14 * 86_400_000 }, createLogger('silent'));
+    expect(await gw.queue.getFailedCount()).toBe(failed.length);
+    await new Promise((r) => setTimeout(r, 5));
+    const removed = await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 1 }, createLogger('silent'));
+    expect(removed.intake).toBeGreaterThanOrEqual(failed.length);
+    expect(await gw.queue.getFailedCount()).toBe(0);
   });
 });

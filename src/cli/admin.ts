@@ -1,0 +1,91 @@
+/**
+ * The operator's shell tool: the same actions as /admin, straight against Redis.
+ *
+ *   npm run admin -- dead-letters list [--queue intake] [--error 422] [--min-age-hours 1] [--max-age-hours 48]
+ *   npm run admin -- dead-letters show <id> [--reveal]
+ *   npm run admin -- dead-letters replay <id>
+ *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run)
+ *   npm run admin -- dead-letters discard <id>
+ *   npm run admin -- trace <reference>
+ *   npm run admin -- forget <urn>
+ *   npm run admin -- audit [--limit 50]
+ *
+ * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
+ */
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { configSchema } from '../config';
+import type { DeadLetterFilter } from '../admin/dead-letters';
+import { normaliseReference } from '../domain/reference';
+import { buildOperatorServices } from '../operator-services';
+import { createRedis, waitForRedis } from '../queues/connection';
+
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
+
+function usage(): never {
+  console.error('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit> … (see src/cli/admin.ts)');
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) console.error(`${i.path.join('.')}: ${i.message}`);
+    process.exit(1);
+  }
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      queue: { type: 'string' },
+      error: { type: 'string' },
+      'min-age-hours': { type: 'string' },
+      'max-age-hours': { type: 'string' },
+      reveal: { type: 'boolean' },
+      yes: { type: 'boolean' },
+      limit: { type: 'string' },
+      actor: { type: 'string' },
+    },
+  });
+  const actor = values.actor ?? process.env.USER ?? 'cli';
+  const filter: DeadLetterFilter = {
+    queue: values.queue,
+    error: values.error,
+    minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
+    maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
+  };
+  const redis = createRedis(parsed.data.REDIS_URL, 'worker');
+  redis.on('error', () => undefined);
+  await waitForRedis(redis, 5000);
+  const ops = buildOperatorServices(parsed.data, redis);
+  const [command, sub, arg] = positionals;
+  let result: unknown;
+  try {
+    if (command === 'dead-letters') {
+      if (sub === 'list') result = await ops.deadLetters.list(filter);
+      else if (sub === 'show' && arg) result = await ops.deadLetters.show(arg, actor, values.reveal === true);
+      else if (sub === 'replay' && arg) result = await ops.deadLetters.replay(arg, actor);
+      else if (sub === 'replay-matching') result = await ops.deadLetters.replayMatching(filter, actor, values.yes !== true);
+      else if (sub === 'discard' && arg) result = await ops.deadLetters.discard(arg, actor);
+      else usage();
+    } else if (command === 'trace' && sub) {
+      const reference = normaliseReference(sub);
+      if (!reference) usage();
+      result = { reference, record: await ops.references.get(reference), timeline: await ops.trace.timeline(reference) };
+      const record = (result as { record: { urn?: unknown } | null }).record;
+      if (record) delete record.urn;
+    } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
+    else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
+    else usage();
+    console.log(JSON.stringify(result ?? null, null, 2));
+    if (result === null) process.exitCode = 1;
+  } finally {
+    await ops.closeQueues();
+    await redis.quit();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`admin: ${err.message}`);
+  process.exit(1);
+});
