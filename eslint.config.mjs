@@ -13,6 +13,14 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code: the enrollment page and its service worker.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { self: 'readonly', window: 'readonly', document: 'readonly', navigator: 'readonly', fetch: 'readonly', location: 'readonly', atob: 'readonly', Notification: 'readonly', URLSearchParams: 'readonly' },
+    },
+  },
+  {
     // The entry point and the bench print for humans before a logger exists.
     files: ['src/main.ts', 'src/cli/**', 'bench/**', 'jest.config.js'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GatewayMetrics } from './http/metrics';
+import { buildNotificationServices, type NotificationServices } from './notifications/services';
 import { buildOperatorServices, type OperatorServices } from './operator-services';
 import { SharedCounters } from './store/counters';
 import type { Config } from './config';
@@ -18,6 +19,7 @@ export interface ApiServices extends Omit<OperatorServices, 'closeQueues'> {
   direct: DirectIntake;
   whatsappReplies: WhatsAppReplyProducer | null;
   metrics: GatewayMetrics;
+  notifications: NotificationServices;
   close(): Promise<void>;
 }
 
@@ -56,9 +58,11 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     logger,
   );
   const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX));
+  const notifications = buildNotificationServices(config, redis, codec, contacts, operator.trace, logger);
   return {
     ...operator,
     metrics,
+    notifications,
     intake,
     producer,
     direct,
@@ -66,6 +70,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     async close() {
       await producer.close();
       await operator.closeQueues();
+      await notifications.close();
       await whatsappReplies?.close();
     },
   };

@@ -6,6 +6,9 @@ import type { InboundMessage } from './domain/inbound-message';
 import { adminRouter } from './http/admin';
 import { africasTalkingRouter } from './http/africastalking';
 import { queueDashboard } from './http/queue-dashboard';
+import { primeroWebhookRouter } from './http/primero';
+import { pushRouter } from './http/push';
+import { pushEnabled } from './notifications/services';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -45,6 +48,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
         trace: services.trace,
         audit: services.audit,
         intakeQueue: services.producer.queue,
+        enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
         logger,
       }),
     );
@@ -65,6 +69,12 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
         logger,
       }),
     );
+  }
+  if (config.PRIMERO_WEBHOOK_API_KEY) {
+    app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
+  }
+  if (pushEnabled(config)) {
+    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, logger }));
   }
   if (config.AFRICASTALKING_WEBHOOK_TOKEN) {
     app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));

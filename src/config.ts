@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { parseDataKey } from './security/sealing';
 
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
 const isDataKey = (v: string) => {
   try {
     parseDataKey(v);
@@ -69,6 +75,23 @@ export const configSchema = z.object({
   SHUTDOWN_DEADLINE_MS: intWithDefault(25000, 1000, 600000),
   ENQUEUE_TIMEOUT_MS: intWithDefault(2000, 50, 30000),
 
+  PRIMERO_WEBHOOK_API_KEY: optionalSecret,
+  // How often the poller reads cases changed since its cursor (0 = off): notifications flow even without webhooks.
+  PRIMERO_POLL_INTERVAL_SECONDS: intWithDefault(300, 0, 86400),
+
+  RAPIDPRO_URL: httpUrl.optional(),
+  RAPIDPRO_TOKEN: optionalSecret,
+  RAPIDPRO_NOTIFY_FLOW_UUID: optionalText.refine((v) => v === undefined || /^[0-9a-f-]{36}$/i.test(v), 'must be a flow UUID'),
+  RAPIDPRO_RATE_PER_HOUR: intWithDefault(3600, 1, 1_000_000),
+
+  VAPID_PUBLIC_KEY: optionalText,
+  VAPID_PRIVATE_KEY: optionalText,
+  VAPID_SUBJECT: optionalText.refine((v) => v === undefined || /^(mailto:|https:)/.test(v), 'must start with mailto: or https:'),
+  PUSH_TRIAGE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
+  PUSH_SENSITIVE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
+  PUSH_TTL_SECONDS: intWithDefault(86400, 0, 2_419_200),
+  ENROLLMENT_TTL_HOURS: intWithDefault(72, 1, 24 * 30),
+
   ADMIN_TOKEN: optionalSecret,
   // 32 bytes (openssl rand -base64 32): seals personal data in Redis. Rotation: new key here, old in DATA_KEY_PREVIOUS.
   DATA_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
@@ -84,6 +107,10 @@ function crossFieldProblems(c: Config): string[] {
   const problems: string[] = [];
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
+  if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_URL) problems.push('RAPIDPRO_URL: is required when RAPIDPRO_TOKEN is set');
+  if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_NOTIFY_FLOW_UUID) problems.push('RAPIDPRO_NOTIFY_FLOW_UUID: is required when RAPIDPRO_TOKEN is set');
+  const vapid = [c.VAPID_PUBLIC_KEY, c.VAPID_PRIVATE_KEY, c.VAPID_SUBJECT].filter(Boolean).length;
+  if (vapid > 0 && vapid < 3) problems.push('VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT: set all three (npx web-push generate-vapid-keys) or none');
   return problems;
 }
 

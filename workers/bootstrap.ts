@@ -2,6 +2,10 @@ import { Queue, Worker, type Job, type Processor, type WorkerOptions } from 'bul
 import type { Redis } from 'ioredis';
 import { PrimeroClient } from '../src/clients/primero';
 import { WhatsAppClient } from '../src/clients/whatsapp';
+import { RapidProClient } from '../src/clients/rapidpro';
+import { WebPushClient } from '../src/clients/webpush';
+import { buildNotificationServices, pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
+import { SnapshotStore } from '../src/store/snapshots';
 import type { Config } from '../src/config';
 import { retryDelayMs } from '../src/domain/retry-policy';
 import type { Logger } from '../src/logger';
@@ -15,6 +19,10 @@ import { SharedCounters } from '../src/store/counters';
 import { TraceStore } from '../src/store/trace';
 import { codecFromConfig } from '../src/security/codec-from-config';
 import { intakeProcessor } from './intake';
+import { primeroEventProcessor } from './primero-events';
+import { pollerProcessor } from './primero-poller';
+import { pushProcessor } from './push';
+import { rapidProNotifyProcessor } from './rapidpro-notify';
 import { purgeExpired } from './retention';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 
@@ -84,34 +92,51 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const contacts = new ContactStore(shared, config.QUEUE_PREFIX);
   const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
-  const pauseMs = config.AUTH_FAILURE_PAUSE_MS;
+  const snapshots = new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
+  const notifications = buildNotificationServices(config, shared, codec, contacts, trace, logger);
+  const configPauseMs = config.AUTH_FAILURE_PAUSE_MS;
   const observers: Observers = { logger, trace, counters };
+  const observe = (service: string) => (status: string) => counters.increment('gateway_outbound_calls_total', { service, status });
   const running: Running[] = [];
+  const run = (name: QueueName, build: (queue: Queue) => Processor, options: Partial<WorkerOptions>) => {
+    const r = runWorker(name, config, observers, build, options, shared);
+    running.push(r);
+    return r;
+  };
 
   const primero = new PrimeroClient({
     baseUrl: config.PRIMERO_URL,
     user: config.PRIMERO_USER,
     password: config.PRIMERO_PASSWORD,
     timeoutMs: config.PRIMERO_TIMEOUT_MS,
-    observe: (status) => counters.increment('gateway_outbound_calls_total', { service: 'primero', status }),
+    observe: observe('primero'),
   });
-  running.push(
-    runWorker(QUEUES.intake, config, observers, (queue) => intakeProcessor({
+  run(
+    QUEUES.intake,
+    (queue) =>
+      intakeProcessor({
         primero,
         references,
         codec,
         trace,
         contacts,
+        snapshots,
+        dispatcher: notifications.dispatcher,
+        plan: notifications.plan,
         referenceRetentionDays: config.REFERENCE_RETENTION_DAYS,
         mappings,
         logger,
         queue,
-        authFailurePauseMs: pauseMs,
+        authFailurePauseMs: configPauseMs,
         sensitive: { moduleId: config.SENSITIVE_MODULE_ID, focalPoint: config.SENSITIVE_FOCAL_POINT },
-      }), {
-      concurrency: config.INTAKE_CONCURRENCY,
-      limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 },
-    }, shared),
+      }),
+    { concurrency: config.INTAKE_CONCURRENCY, limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 } },
+  );
+
+  run(
+    QUEUES.primeroEvents,
+    () => primeroEventProcessor({ snapshots, references, dispatcher: notifications.dispatcher, trace, plan: notifications.plan, logger }),
+    { concurrency: 4 },
   );
 
   if (config.WHATSAPP_ACCESS_TOKEN && config.WHATSAPP_PHONE_NUMBER_ID) {
@@ -120,22 +145,60 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
       accessToken: config.WHATSAPP_ACCESS_TOKEN,
       timeoutMs: 10000,
-      observe: (status) => counters.increment('gateway_outbound_calls_total', { service: 'whatsapp', status }),
+      observe: observe('whatsapp'),
     });
-    running.push(
-      runWorker(QUEUES.whatsappReplies, config, observers, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs: pauseMs }), {
-        concurrency: 4,
-        // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
-        limiter: { max: 50, duration: 1000 },
-      }, shared),
+    // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
+    run(QUEUES.whatsappReplies, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs: configPauseMs }), {
+      concurrency: 4,
+      limiter: { max: 50, duration: 1000 },
+    });
+  }
+
+  if (pushEnabled(config)) {
+    const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, observe('push'));
+    run(
+      QUEUES.push,
+      (queue) =>
+        pushProcessor({
+          client,
+          subscriptions: notifications.subscriptions,
+          texts: notifications.texts,
+          primeroUrl: config.PRIMERO_URL,
+          ttlSeconds: config.PUSH_TTL_SECONDS,
+          trace,
+          logger,
+          queue,
+          configPauseMs,
+        }),
+      { concurrency: 8, limiter: { max: 100, duration: 1000 } },
     );
+  }
+
+  if (rapidProNotifyEnabled(config)) {
+    const client = new RapidProClient({ baseUrl: config.RAPIDPRO_URL!, token: config.RAPIDPRO_TOKEN!, timeoutMs: 15000, observe: observe('rapidpro') });
+    // Evenly spaced to the workspace quota (default 3,600/hour), shared by every worker through Redis.
+    run(
+      QUEUES.rapidproNotify,
+      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs }),
+      { concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / config.RAPIDPRO_RATE_PER_HOUR)) } },
+    );
+  }
+
+  if (config.PRIMERO_POLL_INTERVAL_SECONDS > 0) {
+    const poller = run(
+      QUEUES.primeroPoll,
+      () => pollerProcessor({ primero, events: notifications.events, redis: shared, prefix: config.QUEUE_PREFIX, logger, initialLookbackMs: 86_400_000 }),
+      { concurrency: 1 },
+    );
+    poller.queue
+      .upsertJobScheduler('poll-changed-cases', { every: config.PRIMERO_POLL_INTERVAL_SECONDS * 1000 }, { name: 'poll', opts: { removeOnComplete: true, removeOnFail: 50, attempts: 1 } })
+      .catch((err: Error) => logger.warn({ err }, 'could not schedule the Primero poller'));
   }
 
   // Retention runs hourly on one worker at a time; upsertJobScheduler is idempotent across restarts.
   const gatewayQueues = running.map((r) => r.queue);
   const retention = { completedMs: config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
-  const maintenance = runWorker(QUEUES.maintenance, config, observers, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 }, shared);
-  running.push(maintenance);
+  const maintenance = run(QUEUES.maintenance, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 });
   maintenance.queue
     .upsertJobScheduler('retention', { every: 3_600_000 }, { name: 'purge-expired', opts: { removeOnComplete: true, removeOnFail: 10 } })
     .catch((err: Error) => logger.warn({ err }, 'could not schedule the retention job'));
@@ -152,6 +215,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       clearTimeout(timer);
       if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
       await Promise.all(running.map((r) => r.queue.close()));
+      await notifications.close();
       await Promise.all([shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
     },
   };

@@ -8,6 +8,10 @@ import type { MappingSet } from '../src/mappings';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
+import type { SnapshotStore } from '../src/store/snapshots';
+import type { NotificationDispatcher } from '../src/notifications/dispatcher';
+import { planForNewRecord, type PlanContext } from '../src/domain/notification-plan';
+import { snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
 
@@ -31,6 +35,9 @@ export interface IntakeDeps {
   queue: Queue;
   authFailurePauseMs: number;
   sensitive: SensitiveHandling;
+  snapshots: SnapshotStore;
+  dispatcher: NotificationDispatcher;
+  plan: PlanContext;
 }
 
 // Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
@@ -76,7 +83,15 @@ async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void>
 async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
-  const caseIdDisplay = await deps.primero.getDisplayId(mapped.recordType, recordId);
+  const record = await deps.primero.getRecord(mapped.recordType, recordId);
+  const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
+  const display = mapped.recordType === 'case' ? record.case_id_display : (record.short_id ?? record.incident_code);
+  const caseIdDisplay = typeof display === 'string' ? display : null;
+  // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
+  if (snapshot) await deps.snapshots.swap(snapshot);
+  // Before the link is saved: if the job dies in between, the retry dispatches again and the keys dedupe.
+  const facts = { recordType: mapped.recordType, recordId, caseIdDisplay, urgent: snapshot?.urgent ?? false };
+  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
   const link: CaseLink = {
     reference: message.reference,
     recordType: mapped.recordType,

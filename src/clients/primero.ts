@@ -93,13 +93,6 @@ export class PrimeroClient {
     return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
   }
 
-  /** The short id caseworkers see: `case_id_display` for cases, `short_id` for incidents. */
-  async getDisplayId(type: RecordType, id: string): Promise<string | null> {
-    const data = await this.getRecord(type, id);
-    const display = type === 'case' ? data.case_id_display : (data.short_id ?? data.incident_code);
-    return typeof display === 'string' ? display : null;
-  }
-
   async updateRecord(type: RecordType, id: string, data: Record<string, unknown>): Promise<void> {
     const what = `the ${type} update`;
     const res = await this.call('patch', `/${PATHS[type]}/${encodeURIComponent(id)}`, what, { data });
@@ -119,6 +112,23 @@ export class PrimeroClient {
     const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/assigns`, 'the assignment', { data: { transitioned_to: userName, notes } });
     if (res.status >= 200 && res.status < 300) return;
     throw classify(res, 'the assignment');
+  }
+
+  /** Cases changed in [from, to], oldest first, with only the fields change detection needs. */
+  async listChangedCases(from: string, to: string, page: number, per: number): Promise<Array<Record<string, unknown>>> {
+    const what = 'the changed-cases poll';
+    const params = new URLSearchParams({
+      last_updated_at: `${from}..${to}`,
+      order_by: 'last_updated_at',
+      order: 'asc',
+      page: String(page),
+      per: String(per),
+      fields: 'id,last_updated_at,owned_by,assigned_user_names,status,workflow,case_id_display,urgent_protection_concern,risk_level',
+    });
+    const res = await this.call('get', `/cases?${params.toString()}`, what);
+    if (res.status !== 200) throw classify(res, what);
+    const list = (res.data as { data?: unknown } | null)?.data;
+    return Array.isArray(list) ? (list as Array<Record<string, unknown>>) : [];
   }
 
   async listReferrals(caseId: string): Promise<PrimeroReferral[]> {

@@ -6,6 +6,7 @@ import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
 import type { AuditLog } from '../store/audit';
 import type { ReferenceStore } from '../store/references';
+import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
 import { secretsEqual } from './auth';
@@ -20,6 +21,8 @@ export interface AdminDeps {
   trace: TraceStore;
   audit: AuditLog;
   intakeQueue: Queue;
+  /** null when VAPID keys are unset: enrollment is off. */
+  enrollment: { subscriptions: PushSubscriptionStore; publicUrl: string | undefined; ttlHours: number } | null;
   logger: Logger;
 }
 
@@ -111,6 +114,16 @@ export function adminRouter(deps: AdminDeps): Router {
     const report = await deps.forget.forget(urn, actorOf(req));
     deps.logger.info({ references: report.references.length, jobsRemoved: report.jobsRemoved }, 'contact forgotten');
     res.json(report);
+  });
+
+  router.post('/admin/enrollments', json, async (req, res) => {
+    if (!deps.enrollment) throw new HttpError(404, 'push_disabled', 'Web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT).');
+    const user = (req.body as { user_name?: unknown } | undefined)?.user_name;
+    if (typeof user !== 'string' || !/^[A-Za-z0-9._@-]{1,100}$/.test(user)) throw new HttpError(422, 'invalid_user_name', 'Send {"user_name": "<Primero user name>"}.');
+    const ttl = deps.enrollment.ttlHours * 3600;
+    const token = await deps.enrollment.subscriptions.createEnrollment(user, ttl);
+    await deps.audit.record({ actor: actorOf(req), action: 'push.enrollment_created', target: user });
+    res.status(201).json({ token, url: `${deps.enrollment.publicUrl ?? ''}/push?token=${token}`, expires_at: new Date(Date.now() + ttl * 1000).toISOString() });
   });
 
   router.get('/admin/audit', async (req, res) => {

@@ -2,6 +2,10 @@
 export const QUEUES = {
   intake: 'intake',
   whatsappReplies: 'whatsapp-replies',
+  primeroEvents: 'primero-events',
+  primeroPoll: 'primero-poll',
+  push: 'push',
+  rapidproNotify: 'rapidpro-notify',
   maintenance: 'maintenance',
 } as const;
 

@@ -40,6 +40,7 @@ export class ReferenceStore {
     return gatewayKey(this.prefix, 'ref', reference);
   }
 
+  /** Saves the link and the record → reference index together. */
   async saveLink(link: CaseLink): Promise<void> {
     const fields: Record<string, string> = {
       reference: link.reference,
@@ -54,7 +55,13 @@ export class ReferenceStore {
     };
     for (const [step, at] of Object.entries(link.steps)) fields[`step:${step}`] = at;
     const key = this.key(link.reference);
-    await this.redis.multi().hset(key, fields).expire(key, this.retentionDays * 86400).exec();
+    const ttl = this.retentionDays * 86400;
+    await this.redis.multi().hset(key, fields).expire(key, ttl).set(gatewayKey(this.prefix, 'record-ref', link.caseId), link.reference, 'EX', ttl).exec();
+  }
+
+  /** Primero record id → reference (written with the link), so a later event on the record finds the person. */
+  async referenceOfRecord(recordId: string): Promise<string | null> {
+    return this.redis.get(gatewayKey(this.prefix, 'record-ref', recordId));
   }
 
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
@@ -62,7 +69,8 @@ export class ReferenceStore {
   }
 
   async remove(reference: string): Promise<number> {
-    return this.redis.del(this.key(reference));
+    const link = await this.get(reference);
+    return this.redis.del(this.key(reference), ...(link ? [gatewayKey(this.prefix, 'record-ref', link.caseId)] : []));
   }
 
   async get(reference: string): Promise<CaseLink | null> {

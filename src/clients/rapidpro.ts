@@ -1,0 +1,47 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { classifyStatus, networkFailure, outcomeOf, type CallObserver } from './delivery-error';
+import { parseRetryAfter } from './retry-after';
+
+export interface RapidProClientOptions {
+  baseUrl: string;
+  token: string;
+  timeoutMs: number;
+  observe?: CallObserver;
+}
+
+/** RapidPro API v2: `Authorization: Token …` (a bad token is 403), 429 with Retry-After past the workspace quota. */
+export class RapidProClient {
+  private readonly http: AxiosInstance;
+
+  constructor(private readonly opts: RapidProClientOptions) {
+    this.http = axios.create({
+      baseURL: `${opts.baseUrl}/api/v2`,
+      timeout: opts.timeoutMs,
+      headers: { Authorization: `Token ${opts.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      validateStatus: () => true,
+      maxRedirects: 0,
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true }),
+    });
+  }
+
+  /** Starts a flow for up to 100 URNs with the same params. */
+  async startFlow(flow: string, urns: string[], params: Record<string, string>): Promise<void> {
+    if (urns.length === 0 || urns.length > 100) throw new RangeError('a flow start takes 1 to 100 URNs');
+    const what = 'the flow start';
+    let res;
+    try {
+      res = await this.http.post('/flow_starts.json', { flow, urns, params, restart_participants: true });
+    } catch (err) {
+      this.opts.observe?.('network');
+      throw networkFailure('RapidPro', what, err);
+    }
+    this.opts.observe?.(outcomeOf(res.status));
+    if (res.status >= 200 && res.status < 300) return;
+    // 400 bodies name fields ({"urns": {"0": ["Invalid URN: …"]}}) and quote the URN: keep the field names only.
+    const fields = res.data && typeof res.data === 'object' ? Object.keys(res.data as object).join(', ') : '';
+    throw classifyStatus('RapidPro', res.status, what, parseRetryAfter(res.headers['retry-after']), fields ? `fields ${fields}` : '');
+  }
+}

@@ -1,0 +1,85 @@
+import type { PushNotice } from './push-texts';
+import type { RecordEvent, RecordSnapshot } from './record-events';
+
+export type CommunityStatus = 'received' | 'in_progress' | 'closed';
+
+export interface PlannedPush {
+  user: string;
+  notice: PushNotice;
+  /** Record, event and recipient: the same notification is never queued twice. */
+  key: string;
+}
+
+export interface PlannedFlowStart {
+  urn: string;
+  reference: string;
+  status: CommunityStatus;
+  key: string;
+}
+
+export interface NotificationPlan {
+  pushes: PlannedPush[];
+  flowStarts: PlannedFlowStart[];
+}
+
+export interface PlanContext {
+  /** The gateway's own Primero API user: it owns the cases it creates and is never alerted. */
+  gatewayUser: string;
+  triageUsers: readonly string[];
+  sensitiveUsers: readonly string[];
+  /** Whether community members are told about their case through RapidPro at all. */
+  notifyCommunity: boolean;
+}
+
+/** What the gateway knows of the person behind a record (null for records it did not create). */
+export interface RecordOrigin {
+  reference: string;
+  urn: string | null;
+  sensitive: boolean;
+}
+
+type RecordFacts = Pick<RecordSnapshot, 'recordType' | 'recordId' | 'caseIdDisplay' | 'urgent'>;
+
+const notice = (event: PushNotice['event'], r: RecordFacts): PushNotice => ({
+  event,
+  recordType: r.recordType,
+  recordId: r.recordId,
+  caseIdDisplay: r.caseIdDisplay,
+  urgent: r.urgent,
+});
+
+/**
+ * Who may be alerted about a record. A sensitive report (PSEA) reaches the configured sensitive users and
+ * nobody else, and its reporter is never messaged: an SMS about it could expose a survivor.
+ */
+function allowedUser(user: string, origin: RecordOrigin | null, ctx: PlanContext): boolean {
+  if (user === ctx.gatewayUser) return false;
+  return origin?.sensitive ? ctx.sensitiveUsers.includes(user) : true;
+}
+
+function flowStart(origin: RecordOrigin | null, recordId: string, status: CommunityStatus, ctx: PlanContext): PlannedFlowStart[] {
+  if (!ctx.notifyCommunity || !origin || origin.sensitive || !origin.urn) return [];
+  return [{ urn: origin.urn, reference: origin.reference, status, key: `${recordId}:status:${status}` }];
+}
+
+/** A record the gateway just created from a message: triage is alerted, the sender hears it was received. */
+export function planForNewRecord(record: RecordFacts, origin: RecordOrigin, ctx: PlanContext): NotificationPlan {
+  const users = origin.sensitive ? ctx.sensitiveUsers : ctx.triageUsers;
+  const event = origin.sensitive ? 'new_sensitive_report' : 'new_referral';
+  return {
+    pushes: users.filter((u) => u !== ctx.gatewayUser).map((user) => ({ user, notice: notice(event, record), key: `${record.recordId}:${event}:${user}` })),
+    flowStarts: flowStart(origin, record.recordId, 'received', ctx),
+  };
+}
+
+/** Changes seen on a record (from a webhook or the poller). */
+export function planForRecordEvents(events: RecordEvent[], record: RecordFacts, origin: RecordOrigin | null, ctx: PlanContext): NotificationPlan {
+  const plan: NotificationPlan = { pushes: [], flowStarts: [] };
+  for (const e of events) {
+    if (e.kind === 'assigned' && allowedUser(e.user, origin, ctx)) {
+      plan.pushes.push({ user: e.user, notice: notice('assigned', record), key: `${record.recordId}:assigned:${e.user}` });
+    } else if (e.kind === 'in_progress' || e.kind === 'reopened') plan.flowStarts.push(...flowStart(origin, record.recordId, 'in_progress', ctx));
+    else if (e.kind === 'closed') plan.flowStarts.push(...flowStart(origin, record.recordId, 'closed', ctx));
+  }
+  return plan;
+}

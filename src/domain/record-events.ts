@@ -1,0 +1,67 @@
+/**
+ * Primero sends no event type for referrals or assignments: a webhook (or a poll) only says how a record
+ * looks now. The gateway keeps the last look per record and derives what changed. Pure.
+ */
+export interface RecordSnapshot {
+  recordId: string;
+  recordType: 'case' | 'incident';
+  lastUpdatedAt: string;
+  ownedBy: string | null;
+  assignedUserNames: string[];
+  status: string | null;
+  workflow: string | null;
+  caseIdDisplay: string | null;
+  urgent: boolean;
+}
+
+export type RecordEvent =
+  | { kind: 'assigned'; user: string }
+  | { kind: 'in_progress' }
+  | { kind: 'closed' }
+  | { kind: 'reopened' };
+
+const CLOSED = 'closed';
+
+/**
+ * - a user newly in `assigned_user_names` or newly the owner: assigned (referrals add the recipient there);
+ * - the case leaving workflow "new" (a referral accepted, a plan made) or getting a new owner: in progress;
+ * - status becoming closed: closed; closed becoming open: reopened.
+ * With no earlier snapshot (first sight), only assignments are derived, so a gateway starting against an
+ * existing Primero does not announce every open case as new.
+ */
+export function deriveEvents(before: RecordSnapshot | null, after: RecordSnapshot): RecordEvent[] {
+  const events: RecordEvent[] = [];
+  const knownUsers = new Set(before ? [...before.assignedUserNames, ...(before.ownedBy ? [before.ownedBy] : [])] : []);
+  const nowUsers = [...new Set([...(after.ownedBy ? [after.ownedBy] : []), ...after.assignedUserNames])];
+  for (const user of nowUsers) if (!knownUsers.has(user)) events.push({ kind: 'assigned', user });
+  if (!before) return events;
+  if (after.status === CLOSED && before.status !== CLOSED) events.push({ kind: 'closed' });
+  else if (before.status === CLOSED && after.status !== CLOSED) events.push({ kind: 'reopened' });
+  else if (after.status !== CLOSED) {
+    const leftNew = before.workflow === 'new' && after.workflow !== null && after.workflow !== 'new';
+    const newOwner = before.ownedBy !== null && after.ownedBy !== null && before.ownedBy !== after.ownedBy;
+    if (leftNew || newOwner) events.push({ kind: 'in_progress' });
+  }
+  return events;
+}
+
+/** Picks the fields the gateway keeps from a Primero record (webhook body or API read); nothing personal. */
+export function snapshotOf(record: Record<string, unknown>, fallbackType: 'case' | 'incident' = 'case'): RecordSnapshot | null {
+  const id = record.record_id ?? record.id;
+  const updated = record.last_updated_at;
+  if (typeof id !== 'string' || typeof updated !== 'string') return null;
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  const type = record.record_type === 'incident' ? 'incident' : record.record_type === 'case' ? 'case' : fallbackType;
+  const urgentFlag = record.urgent_protection_concern;
+  return {
+    recordId: id,
+    recordType: type,
+    lastUpdatedAt: updated,
+    ownedBy: str(record.owned_by),
+    assignedUserNames: Array.isArray(record.assigned_user_names) ? record.assigned_user_names.filter((u): u is string => typeof u === 'string') : [],
+    status: str(record.status),
+    workflow: str(record.workflow),
+    caseIdDisplay: str(record.case_id_display) ?? str(record.short_id),
+    urgent: urgentFlag === true || urgentFlag === 'true' || urgentFlag === 'yes' || record.risk_level === 'high',
+  };
+}

@@ -1,0 +1,46 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { snapshotOf } from '../domain/record-events';
+import type { Logger } from '../logger';
+import type { PrimeroEventProducer } from '../queues/primero-events';
+import { secretsEqual } from './auth';
+import { HttpError } from './errors';
+import { parseJsonBody, rawBody, validationDetails } from './json-body';
+import { storeOr503 } from './unavailable';
+
+export interface PrimeroWebhookDeps {
+  apiKey: string;
+  events: PrimeroEventProducer;
+  logger: Logger;
+}
+
+// Primero posts every field its webhook role may read; only the ids and the fields change detection needs are kept.
+const bodySchema = z.object({
+  data: z.looseObject({
+    record_id: z.string().min(1),
+    record_type: z.string().optional(),
+    last_updated_at: z.string().min(1),
+  }),
+});
+
+/**
+ * `POST /webhooks/primero`: case.create / case.update from Primero (`x-api-key`). Primero never retries, so
+ * the change is stored before answering; the work happens in the primero-events worker.
+ */
+export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
+  const router = Router();
+  router.post('/webhooks/primero', (req, _res, next) => {
+    const key = req.get('x-api-key');
+    if (!key || !secretsEqual(key, deps.apiKey)) throw new HttpError(401, 'unauthorized', 'Send the shared key in the x-api-key header.');
+    next();
+  }, rawBody, async (req, res) => {
+    const parsed = bodySchema.safeParse(parseJsonBody(req.body));
+    if (!parsed.success) throw new HttpError(422, 'invalid_body', 'The body is not a Primero webhook body ({"data":{"record_id","last_updated_at",…}}).', validationDetails(parsed.error));
+    const snapshot = snapshotOf(parsed.data.data);
+    if (!snapshot) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
+    const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(snapshot));
+    res.locals.duplicate = !fresh;
+    res.status(202).json({ status: 'accepted', duplicate: !fresh });
+  });
+  return router;
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config';
+import type { PlanContext } from '../domain/notification-plan';
+import { pushTextsSchema, type PushTexts } from '../domain/push-texts';
+import type { Logger } from '../logger';
+import { PrimeroEventProducer } from '../queues/primero-events';
+import { PushProducer } from '../queues/push';
+import { RapidProNotifyProducer } from '../queues/rapidpro-notify';
+import type { JobRetention } from '../queues/job-defaults';
+import type { PayloadCodec } from '../security/payload-codec';
+import type { ContactStore } from '../store/contacts';
+import { PushSubscriptionStore } from '../store/push-subscriptions';
+import type { TraceStore } from '../store/trace';
+import { NotificationDispatcher } from './dispatcher';
+
+export function loadPushTexts(file: string): PushTexts {
+  const parsed = pushTextsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${file}: ${i.path.join('.')}: ${i.message}`).join('\n'));
+  return parsed.data;
+}
+
+export interface NotificationServices {
+  subscriptions: PushSubscriptionStore;
+  push: PushProducer | null;
+  rapidpro: RapidProNotifyProducer | null;
+  events: PrimeroEventProducer;
+  dispatcher: NotificationDispatcher;
+  plan: PlanContext;
+  texts: PushTexts;
+  close(): Promise<void>;
+}
+
+export const pushEnabled = (c: Config) => !!(c.VAPID_PUBLIC_KEY && c.VAPID_PRIVATE_KEY && c.VAPID_SUBJECT);
+export const rapidProNotifyEnabled = (c: Config) => !!(c.RAPIDPRO_URL && c.RAPIDPRO_TOKEN && c.RAPIDPRO_NOTIFY_FLOW_UUID);
+
+/** The outbound side both processes need: the API (enrollment, Primero webhooks) and the workers (fan-out). */
+export function buildNotificationServices(config: Config, redis: Redis, codec: PayloadCodec, contacts: ContactStore, trace: TraceStore, logger: Logger): NotificationServices {
+  const retention: JobRetention = { attempts: config.REPLY_ATTEMPTS, deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS, dedupeWindowMs: 30 * 86_400_000 };
+  const subscriptions = new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec);
+  const push = pushEnabled(config) ? new PushProducer(redis, config.QUEUE_PREFIX, subscriptions, retention) : null;
+  const rapidpro = rapidProNotifyEnabled(config) ? new RapidProNotifyProducer(redis, config.QUEUE_PREFIX, codec, retention) : null;
+  const events = new PrimeroEventProducer(redis, config.QUEUE_PREFIX, { ...retention, dedupeWindowMs: 7 * 86_400_000 }, config.ENQUEUE_TIMEOUT_MS);
+  return {
+    subscriptions,
+    push,
+    rapidpro,
+    events,
+    dispatcher: new NotificationDispatcher(push, rapidpro, contacts, trace, logger),
+    plan: { gatewayUser: config.PRIMERO_USER, triageUsers: config.PUSH_TRIAGE_USERS, sensitiveUsers: config.PUSH_SENSITIVE_USERS, notifyCommunity: rapidpro !== null },
+    texts: loadPushTexts(path.join(config.MAPPING_DIR, 'push-texts.json')),
+    async close() {
+      await Promise.all([push?.close(), rapidpro?.close(), events.close()]);
+    },
+  };
+}

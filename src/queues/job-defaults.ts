@@ -1,0 +1,21 @@
+import type { JobsOptions } from 'bullmq';
+import { deduplicationId } from '../domain/idempotency';
+import { GATEWAY_BACKOFF } from './intake';
+
+export interface JobRetention {
+  attempts: number;
+  deadLetterRetentionDays: number;
+  /** How long the same notification key is refused again. */
+  dedupeWindowMs: number;
+}
+
+/** Options every notification job shares: our backoff, no trace once done, dead letters kept, one per key. */
+export function notificationJobOptions(key: string, r: JobRetention): JobsOptions {
+  return {
+    attempts: r.attempts,
+    backoff: { type: GATEWAY_BACKOFF },
+    removeOnComplete: true,
+    removeOnFail: { age: r.deadLetterRetentionDays * 86400 },
+    deduplication: { id: deduplicationId(key), ttl: r.dedupeWindowMs },
+  };
+}

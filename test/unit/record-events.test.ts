@@ -1,0 +1,45 @@
+import { deriveEvents, snapshotOf, type RecordSnapshot } from '../../src/domain/record-events';
+
+const base: RecordSnapshot = {
+  recordId: 'r1',
+  recordType: 'case',
+  lastUpdatedAt: '2026-01-01T00:00:00Z',
+  ownedBy: 'sms_gateway',
+  assignedUserNames: [],
+  status: 'open',
+  workflow: 'new',
+  caseIdDisplay: 'cp-1',
+  urgent: false,
+};
+const next = (over: Partial<RecordSnapshot>): RecordSnapshot => ({ ...base, lastUpdatedAt: '2026-01-01T01:00:00Z', ...over });
+
+describe('deriving events from record snapshots', () => {
+  it('sees a referral recipient and a new owner as assignments, and the case moving', () => {
+    expect(deriveEvents(base, next({ assignedUserNames: ['cp_worker'] }))).toEqual([{ kind: 'assigned', user: 'cp_worker' }]);
+    expect(deriveEvents(base, next({ ownedBy: 'cp_lead' }))).toEqual([{ kind: 'assigned', user: 'cp_lead' }, { kind: 'in_progress' }]);
+    expect(deriveEvents(base, next({ workflow: 'case_plan' }))).toEqual([{ kind: 'in_progress' }]);
+  });
+
+  it('sees closing and reopening', () => {
+    expect(deriveEvents(base, next({ status: 'closed' }))).toEqual([{ kind: 'closed' }]);
+    expect(deriveEvents({ ...base, status: 'closed' }, next({ status: 'open' }))).toEqual([{ kind: 'reopened' }]);
+  });
+
+  it('derives nothing from the same look twice', () => {
+    expect(deriveEvents(base, { ...base })).toEqual([]);
+  });
+
+  it('on first sight, announces only who is assigned', () => {
+    expect(deriveEvents(null, next({ status: 'closed', assignedUserNames: ['a'] }))).toEqual([
+      { kind: 'assigned', user: 'sms_gateway' },
+      { kind: 'assigned', user: 'a' },
+    ]);
+  });
+
+  it('keeps only the fields it needs from a webhook body', () => {
+    const s = snapshotOf({ record_id: 'x', record_type: 'case', last_updated_at: 't', owned_by: 'u', assigned_user_names: ['u', 3], name_first: 'Amina', risk_level: 'high' });
+    expect(s).toEqual({ recordId: 'x', recordType: 'case', lastUpdatedAt: 't', ownedBy: 'u', assignedUserNames: ['u'], status: null, workflow: null, caseIdDisplay: null, urgent: true });
+    expect(JSON.stringify(s)).not.toContain('Amina');
+    expect(snapshotOf({ record_id: 'x' })).toBeNull();
+  });
+});
