@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deduplicationId } from '../domain/idempotency';
@@ -26,7 +27,8 @@ export class PrimeroEventProducer {
   /** Returns false when this change was already queued (a duplicate webhook, or the poller saw it first). */
   async submit(snapshot: RecordSnapshot): Promise<boolean> {
     const key = `primero-change:${snapshot.recordId}:${snapshot.lastUpdatedAt}`;
-    const jobId = `c-${deduplicationId(key).slice(0, 40)}`;
+    // A fresh id per call: a duplicate add returns the first job's id, which is how a repeat is told apart.
+    const jobId = `c-${deduplicationId(key).slice(0, 24)}-${randomUUID().slice(0, 8)}`;
     return withinDeadline(async () => {
       const job = await this.queue.add('record-changed', snapshot, { ...notificationJobOptions(key, this.retention), jobId });
       return job.id === jobId;

@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import webpush from 'web-push';
+import { PrimeroClient } from '../../src/clients/primero';
+import { createLogger } from '../../src/logger';
+import { pollerProcessor } from '../../workers/primero-poller';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { FakePushService } from '../support/push-service';
+
+const RAPIDPRO = 'http://rapidpro.test';
+const FLOW = '7c9d2f3a-1e2b-4c5d-8e9f-0a1b2c3d4e5f';
+const ADMIN = 'admin-token-notify-1';
+const WEBHOOK_KEY = 'primero-webhook-key-1';
+const CHILD = { phone: '+250788444555', name: 'Uwase Ineza', words: 'my aunt keeps me home from school to work' };
+
+interface FlowStartBody {
+  flow: string;
+  urns: string[];
+  params: Record<string, string>;
+}
+
+describe('notifications', () => {
+  const vapid = webpush.generateVAPIDKeys();
+  let gw: Gateway;
+  let push: FakePushService;
+  const flowStarts: Array<{ body: FlowStartBody; auth: string; at: number }> = [];
+  /** Scripted RapidPro answers, taken before the default 201. */
+  const rapidproScript: Array<() => [number, unknown, Record<string, string>]> = [];
+  const records = new Map<string, Record<string, unknown>>();
+  const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
+
+  async function enroll(user: string, device: string): Promise<void> {
+    const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: user }));
+    const res = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: push.subscribe(device), language: 'eng' });
+    expect(res.status).toBe(201);
+  }
+
+  const primeroWebhook = (data: Record<string, unknown>) =>
+    request(gw.app).post('/webhooks/primero').set('x-api-key', WEBHOOK_KEY).set('Content-Type', 'application/json').send(JSON.stringify({ data }));
+
+  async function newReferral(): Promise<{ reference: string; recordId: string }> {
+    const res = await request(gw.app)
+      .post('/webhooks/rapidpro/referral')
+      .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
+      .type('json')
+      .send({
+        contact: { uuid: randomUUID(), urn: `tel:${CHILD.phone}` },
+        flow: { uuid: randomUUID() },
+        run: { uuid: randomUUID() },
+        results: { name: { value: CHILD.name, category: 'All Responses' }, concern: { value: CHILD.words, category: 'All Responses' } },
+      });
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    return { reference: res.body.reference, recordId: link.caseId };
+  }
+
+  beforeAll(async () => {
+    push = await FakePushService.start(vapid.publicKey);
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    nock(PRIMERO)
+      .persist()
+      .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
+        records.set(b.data.id as string, { ...b.data, case_id_display: `cp-${records.size + 100}`, owned_by: 'sms_gateway', status: 'open', workflow: 'new', last_updated_at: '2026-11-26T10:00:00.000Z' });
+        return true;
+      })
+      .reply(204)
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+      .reply((uri) => [200, { data: records.get(uri.split('/').pop()!) ?? {} }]);
+    nock(RAPIDPRO)
+      .persist()
+      .post('/api/v2/flow_starts.json')
+      .reply(function (_uri, body) {
+        const scripted = rapidproScript.shift();
+        if (scripted) return scripted();
+        flowStarts.push({ body: body as FlowStartBody, auth: String(this.req.headers.authorization), at: Date.now() });
+        return [201, { uuid: randomUUID(), status: 'pending' }];
+      });
+    gw = await startGateway({
+      prefix: uniquePrefix('notify'),
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        PUBLIC_URL: 'https://gateway.example.org',
+        PRIMERO_WEBHOOK_API_KEY: WEBHOOK_KEY,
+        PRIMERO_POLL_INTERVAL_SECONDS: '0',
+        VAPID_PUBLIC_KEY: vapid.publicKey,
+        VAPID_PRIVATE_KEY: vapid.privateKey,
+        VAPID_SUBJECT: 'mailto:ops@example.org',
+        PUSH_TRIAGE_USERS: 'triage1',
+        PUSH_SENSITIVE_USERS: 'psea_fp',
+        PUSH_TTL_SECONDS: '3600',
+        RAPIDPRO_URL: RAPIDPRO,
+        RAPIDPRO_TOKEN: 'rapidpro-api-token-1',
+        RAPIDPRO_NOTIFY_FLOW_UUID: FLOW,
+        RAPIDPRO_RATE_PER_HOUR: '360000',
+      },
+    });
+    await enroll('triage1', 'triage-phone');
+    await enroll('cp_worker', 'worker-phone');
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    await push.stop();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    const everything = gw.logs.text + JSON.stringify(push.deliveries.map((d) => d.plaintext)) + JSON.stringify(flowStarts.map((f) => f.body.params));
+    for (const secret of [CHILD.name, 'Uwase', CHILD.words, CHILD.phone.slice(1)]) expect(everything).not.toContain(secret);
+    expect(push.errors).toEqual([]);
+  });
+
+  it('enrolls a device once per link, and refuses a used or unknown token', async () => {
+    const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: 'cp_worker' }));
+    expect(body.url).toBe(`https://gateway.example.org/push?token=${body.token}`);
+    const sub = push.subscribe('second-phone');
+    expect((await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: sub })).status).toBe(201);
+    const again = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: push.subscribe('third-phone') });
+    expect(again.status).toBe(403);
+    expect(again.body.error.code).toBe('enrollment_invalid');
+    expect((await request(gw.app).post('/push/subscriptions').send({ enrollment_token: 'x'.repeat(30), subscription: sub })).status).toBe(403);
+    expect((await admin(request(gw.app).post('/admin/enrollments').send({ user_name: 'not valid!' }))).status).toBe(422);
+    // The device removes itself, proving it holds the subscription's auth secret.
+    expect((await request(gw.app).delete('/push/subscriptions').send({ endpoint: sub.endpoint, keys: { auth: 'wrong' } })).status).toBe(404);
+    expect((await request(gw.app).delete('/push/subscriptions').send({ endpoint: sub.endpoint, keys: { auth: sub.keys.auth } })).status).toBe(200);
+    expect((await gw.services.notifications.subscriptions.list('cp_worker')).length).toBe(1);
+  });
+
+  it('alerts triage about a new referral with what a phone may show, and tells the sender it was received', async () => {
+    const { reference, recordId } = await newReferral();
+    const delivery = await eventually(() => push.deliveries.find((d) => d.device === 'triage-phone' && d.plaintext.includes(recordId)));
+    const shown = JSON.parse(delivery.plaintext);
+    expect(shown).toEqual({
+      title: 'New referral to triage',
+      body: `A new referral (${records.get(recordId)!.case_id_display}) is waiting for triage.`,
+      url: `${PRIMERO}/v2/cases/${recordId}`,
+      tag: recordId,
+      action: 'Open in Primero',
+    });
+    expect(delivery.headers.ttl).toBe('3600');
+    expect(delivery.headers.urgency).toBe('normal');
+    expect(delivery.headers.topic).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
+    expect(delivery.claims.sub).toBe('mailto:ops@example.org');
+
+    const start = await eventually(() => flowStarts.find((f) => f.body.params.reference === reference));
+    expect(start.auth).toBe('Token rapidpro-api-token-1');
+    expect(start.body).toMatchObject({ flow: FLOW, urns: [`tel:${CHILD.phone}`], params: { reference, status: 'received' } });
+    expect(Object.keys(start.body.params).sort()).toEqual(['reference', 'status']);
+  });
+
+  it('alerts a newly assigned caseworker once, however often Primero sends the same webhook', async () => {
+    const { recordId } = await newReferral();
+    const change = { record_id: recordId, record_type: 'case', last_updated_at: '2026-11-26T11:00:00.000Z', owned_by: 'sms_gateway', assigned_user_names: ['cp_worker'], status: 'open', workflow: 'new', name_first: 'Uwase' };
+    const first = await primeroWebhook(change);
+    const second = await primeroWebhook(change);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect(second.body.duplicate).toBe(true);
+    await eventually(() => push.deliveries.find((d) => d.device === 'worker-phone' && d.plaintext.includes(recordId)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(push.deliveries.filter((d) => d.device === 'worker-phone' && d.plaintext.includes(recordId))).toHaveLength(1);
+    expect(JSON.parse(push.deliveries.find((d) => d.plaintext.includes(recordId) && d.device === 'worker-phone')!.plaintext).title).toBe('Case assigned to you');
+  });
+
+  it('tells the sender their case is closed once, when the webhook and the poller both see it', async () => {
+    const { reference, recordId } = await newReferral();
+    const closed = { id: recordId, record_id: recordId, record_type: 'case', last_updated_at: '2026-11-26T12:00:00.000Z', owned_by: 'sms_gateway', assigned_user_names: [], status: 'closed', workflow: 'closed' };
+    expect((await primeroWebhook(closed)).status).toBe(202);
+    nock(PRIMERO).get('/api/v2/cases').query(true).reply(200, { data: [closed], metadata: { total: 1 } });
+    const poll = pollerProcessor({
+      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
+      events: gw.services.notifications.events,
+      redis: gw.redis,
+      prefix: gw.config.QUEUE_PREFIX,
+      logger: createLogger('silent'),
+      initialLookbackMs: 86_400_000,
+    });
+    expect(await poll()).toBe('queued 0');
+    await eventually(() => flowStarts.find((f) => f.body.params.reference === reference && f.body.params.status === 'closed'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(flowStarts.filter((f) => f.body.params.reference === reference && f.body.params.status === 'closed')).toHaveLength(1);
+    const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
+    expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['record_created', 'push_queued', 'flow_started', 'case_closed']));
+  });
+
+  it('waits for Retry-After when a push service answers 429, then delivers', async () => {
+    push.answerNext('worker-phone', { status: 429, headers: { 'Retry-After': '1' } });
+    const { recordId } = await newReferral();
+    await primeroWebhook({ record_id: recordId, record_type: 'case', last_updated_at: '2026-11-26T13:00:00.000Z', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'], status: 'open', workflow: 'new' });
+    await eventually(() => push.deliveries.find((d) => d.device === 'worker-phone' && d.plaintext.includes(recordId)), 15000);
+    const tries = push.attempts.filter((a) => a.device === 'worker-phone');
+    const limited = tries.findIndex((a) => a.status === 429);
+    expect(tries[limited + 1]!.at - tries[limited]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('removes a subscription the push service says is gone (410)', async () => {
+    push.answerNext('triage-phone', { status: 410 });
+    await newReferral();
+    await eventually(async () => (await gw.services.notifications.subscriptions.list('triage1')).length === 0);
+  });
+
+  it('delays a flow start RapidPro answers 429 by its Retry-After', async () => {
+    const limited: number[] = [];
+    rapidproScript.push(() => {
+      limited.push(Date.now());
+      return [429, { detail: 'Request was throttled.' }, { 'Retry-After': '1' }];
+    });
+    const { reference } = await newReferral();
+    const start = await eventually(() => flowStarts.find((f) => f.body.params.reference === reference), 15000);
+    expect(limited).toHaveLength(1);
+    expect(start.at - limited[0]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it('refuses a Primero webhook without the key, and a body without record_id', async () => {
+    expect((await request(gw.app).post('/webhooks/primero').send({ data: {} })).status).toBe(401);
+    expect((await primeroWebhook({ last_updated_at: 'x' })).status).toBe(422);
+  });
+});
