@@ -17,7 +17,7 @@
   document.getElementById('enable').addEventListener('click', async () => {
     if (!('serviceWorker' in navigator) || !('PushManager' in window)) return show('unsupported');
     try {
-      const reg = await navigator.serviceWorker.register('/push/sw.js');
+      const reg = await navigator.serviceWorker.register('/push/sw.js', { scope: '/push' });
       await navigator.serviceWorker.ready;
       if ((await Notification.requestPermission()) !== 'granted') return show('failed');
       const { key } = await (await fetch('/push/vapid-public-key')).json();
@@ -35,7 +35,7 @@
 
   document.getElementById('disable').addEventListener('click', async () => {
     try {
-      const reg = await navigator.serviceWorker.getRegistration('/push/sw.js');
+      const reg = await navigator.serviceWorker.getRegistration('/push');
       const sub = reg && (await reg.pushManager.getSubscription());
       if (sub) {
         const json = sub.toJSON ? sub.toJSON() : sub;

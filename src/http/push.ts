@@ -81,7 +81,8 @@ export function pushRouter(deps: PushRouteDeps): Router {
     res.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'").type('html').send(page(languageOf(req, deps.texts), deps.texts));
   });
   router.get('/push/sw.js', (_req, res) => {
-    res.type('application/javascript').send(sw);
+    // The page lives at /push, outside the worker's default scope (/push/): allow the wider one.
+    res.set('Service-Worker-Allowed', '/push').type('application/javascript').send(sw);
   });
   router.get('/push/app.js', (_req, res) => {
     res.type('application/javascript').send(app);
