@@ -66,3 +66,24 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) 
     for (const key of resultKeysRead(mapping)) expect(written).toContain(key);
   });
 });
+
+describe('flows/notify.flow.json', () => {
+  const exported = JSON.parse(readFileSync(path.join(flowsDir, 'notify.flow.json'), 'utf8'));
+  const flow = exported.flows[0];
+  const nodes: Node[] = flow.nodes;
+
+  it('is an export RapidPro imports, started by the gateway with params, and says only the reference and status', () => {
+    expect(exported.version).toBe('13');
+    expect(flow.spec_version).toBe('14.4.1');
+    const split = nodes[0]!;
+    expect(split.router!.operand).toBe('@trigger.params.status');
+    expect(split.router!.categories.map((c) => c.name)).toEqual(['received', 'in_progress', 'closed', 'Other']);
+    const texts = nodes.flatMap((n) => n.actions ?? []).map((a) => String(a.text));
+    expect(texts).toHaveLength(3);
+    for (const text of texts) {
+      expect(text).toContain('@trigger.params.reference');
+      // No contact fields or results: the message cannot repeat what the person reported.
+      expect(text).not.toMatch(/@(contact|results|fields)\b/);
+    }
+  });
+});
