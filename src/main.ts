@@ -26,6 +26,7 @@ function readConfig(): Config {
   if (result.ok) return result.config;
   console.error('The gateway cannot start; fix these settings (see .env.example and the README):');
   for (const line of result.problems) console.error(`  - ${line}`);
+  console.error('To see the gateway work without Primero or RapidPro, run: npm run demo');
   process.exit(1);
 }
 

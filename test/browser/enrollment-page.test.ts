@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import request from 'supertest';
 import webpush from 'web-push';
 import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
-import { FakePushService } from '../support/push-service';
+import { FakePushService } from '../../demo/sandbox/push-service';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = 'admin-token-browser-1';

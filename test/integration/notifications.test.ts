@@ -6,7 +6,7 @@ import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { pollerProcessor } from '../../workers/primero-poller';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
-import { FakePushService } from '../support/push-service';
+import { FakePushService } from '../../demo/sandbox/push-service';
 
 const RAPIDPRO = 'http://rapidpro.test';
 const FLOW = '7c9d2f3a-1e2b-4c5d-8e9f-0a1b2c3d4e5f';

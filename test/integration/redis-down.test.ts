@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
-import { PrivateRedis } from '../support/private-redis';
+import { PrivateRedis } from '../../demo/sandbox/redis-server';
 
 const body = {
   contact: { uuid: '102422cf-2c55-48fa-9ef3-06fe9353a4cc', urn: 'tel:+250788123123' },

@@ -1,7 +1,7 @@
 import { createECDH } from 'node:crypto';
 import { MAX_PUSH_PLAINTEXT, pushPayload, pushTopic } from '../../src/domain/push-texts';
 import { loadPushTexts } from '../../src/notifications/services';
-import { decryptAes128gcm } from '../support/push-service';
+import { decryptAes128gcm } from '../../demo/sandbox/push-service';
 import path from 'node:path';
 
 describe('web push payloads', () => {

@@ -2,6 +2,8 @@ import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, v
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+// The push-service sandbox used by `npm run demo` and by the tests.
+
 /** RFC 8291 decryption of one aes128gcm record, as the browser does it. Throws on any mismatch. */
 export function decryptAes128gcm(body: Buffer, receiver: ECDH, auth: Buffer): string {
   const salt = body.subarray(0, 16);

@@ -30,7 +30,7 @@ function pong(port: number): Promise<boolean> {
   });
 }
 
-/** A redis-server of the test's own, so a test can stop it without touching the shared one. */
+/** A redis-server of our own (the demo's, or a test's that must stop it), never touching a shared one. */
 export class PrivateRedis {
   private proc: ChildProcess | null = null;
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'pmg-redis-'));
