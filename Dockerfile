@@ -19,5 +19,6 @@ COPY public ./public
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 CMD node -e "require('http').get('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/src/main.js"]
+# Heap limits measured with npm run bench: ~110 MB resident under load instead of ~210 MB, for ~5-10% of peak ingest.
+ENTRYPOINT ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/src/main.js"]
 CMD ["all"]

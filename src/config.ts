@@ -73,6 +73,8 @@ export const configSchema = z.object({
   COMPLETED_JOB_RETENTION_SECONDS: intWithDefault(3600, 0, 86400 * 30),
   DEAD_LETTER_RETENTION_DAYS: intWithDefault(14, 1, 3650),
   SHUTDOWN_DEADLINE_MS: intWithDefault(25000, 1000, 600000),
+  // How long a worker holds a job before others may take it back (a crashed worker's jobs return after about this).
+  JOB_LOCK_MS: intWithDefault(30000, 1000, 600000),
   ENQUEUE_TIMEOUT_MS: intWithDefault(2000, 50, 30000),
 
   PRIMERO_WEBHOOK_API_KEY: optionalSecret,

@@ -63,6 +63,8 @@ function runWorker(
   const worker = new Worker(name, build(queue), {
     connection,
     prefix: config.QUEUE_PREFIX,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.JOB_LOCK_MS,
     settings: {
       backoffStrategy: (attemptsMade, type, err) =>
         type === GATEWAY_BACKOFF ? retryDelayMs(attemptsMade, { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS }, retryAfterOf(err)) : 0,

@@ -9,7 +9,7 @@ import type { ReferenceStore } from '../store/references';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
-import { secretsEqual } from './auth';
+import { secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
 
@@ -35,10 +35,11 @@ function cookieToken(req: Request): string | null {
 
 /** `Authorization: Bearer <ADMIN_TOKEN>`; the queue dashboard, opened in a browser, may use the cookie it sets. */
 export function adminAuth(token: string, allowCookie = false): RequestHandler {
+  const tokenMatches = secretMatcher(token);
   return (req, _res, next) => {
     const header = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
     const given = header ?? (allowCookie ? cookieToken(req) : null);
-    if (!given || !secretsEqual(given, token)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
+    if (!given || !tokenMatches(given)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
     next();
   };
 }

@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import express from 'express';
 import type { DirectIntake } from '../intake/direct-messages';
 import type { Logger } from '../logger';
-import { secretsEqual } from './auth';
+import { secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { parseFormBody, requireFields } from './form-body';
+import { readRawBody } from './json-body';
 import { storeOr503 } from './unavailable';
 
 export interface AfricasTalkingRouteDeps {
@@ -26,9 +26,10 @@ function parseAtDate(value: string | null): Date {
  */
 export function africasTalkingRouter(deps: AfricasTalkingRouteDeps): Router {
   const router = Router();
-  router.post('/webhooks/africastalking/sms', express.raw({ type: () => true, limit: 64 * 1024 }), async (req, res) => {
+  const tokenMatches = secretMatcher(deps.token);
+  router.post('/webhooks/africastalking/sms', readRawBody(64 * 1024), async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
-    if (!token || !secretsEqual(token, deps.token)) throw new HttpError(401, 'unauthorized', 'Add ?token=<AFRICASTALKING_WEBHOOK_TOKEN> to the callback URL.');
+    if (!token || !tokenMatches(token)) throw new HttpError(401, 'unauthorized', 'Add ?token=<AFRICASTALKING_WEBHOOK_TOKEN> to the callback URL.');
     const params = parseFormBody(req.body);
     requireFields(params, ['id', 'from', 'to']);
     const from = params.get('from')!;

@@ -1,11 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
 /** Constant-time comparison; hashing first makes the lengths equal, so the length is not leaked either. */
 export function secretsEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The same check for a secret known at start: its digest is computed once, not on every request. */
+export function secretMatcher(expected: string): (given: string) => boolean {
+  const want = digest(expected);
+  return (given) => timingSafeEqual(digest(given), want);
 }
 
 /** RapidPro's `Authorization: Token <t>` (set on a webhook node) or `?token=` (resthooks cannot set headers). */

@@ -27,17 +27,27 @@ export class GatewayMetrics {
     });
   }
 
-  /** Counts and times every /webhooks/<channel>/… request once its answer is sent. */
+  /**
+   * Counts and times every /webhooks/<channel>/… request once its answer is sent. Label children are made once
+   * per channel and outcome: resolving labels on every request showed up on the ingest path.
+   */
   observeWebhooks(): RequestHandler {
+    const timers = new Map<string, ReturnType<Histogram<'channel'>['labels']>>();
+    const counters = new Map<string, ReturnType<Counter<'channel' | 'outcome'>['labels']>>();
+    const timer = (channel: string) => timers.get(channel) ?? timers.set(channel, this.latency.labels({ channel })).get(channel)!;
+    const counter = (channel: string, outcome: string) => {
+      const key = `${channel}|${outcome}`;
+      return counters.get(key) ?? counters.set(key, this.received.labels({ channel, outcome })).get(key)!;
+    };
     return (req, res, next) => {
       const channel = /^\/webhooks\/([a-z]+)/.exec(req.path)?.[1];
       if (!channel) return next();
-      const end = this.latency.startTimer({ channel });
+      const started = process.hrtime.bigint();
       res.once('finish', () => {
-        end();
+        timer(channel).observe(Number(process.hrtime.bigint() - started) / 1e9);
         const s = res.statusCode;
         const outcome = s < 300 ? (res.locals.duplicate === true ? 'duplicate' : 'accepted') : s === 503 ? 'unavailable' : s === 404 ? 'not_found' : s < 500 ? 'rejected' : 'error';
-        this.received.inc({ channel, outcome });
+        counter(channel, outcome).inc();
       });
       next();
     };

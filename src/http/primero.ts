@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { snapshotOf } from '../domain/record-events';
 import type { Logger } from '../logger';
 import type { PrimeroEventProducer } from '../queues/primero-events';
-import { secretsEqual } from './auth';
+import { secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { parseJsonBody, rawBody, validationDetails } from './json-body';
 import { storeOr503 } from './unavailable';
@@ -29,9 +29,10 @@ const bodySchema = z.object({
  */
 export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
   const router = Router();
+  const keyMatches = secretMatcher(deps.apiKey);
   router.post('/webhooks/primero', (req, _res, next) => {
     const key = req.get('x-api-key');
-    if (!key || !secretsEqual(key, deps.apiKey)) throw new HttpError(401, 'unauthorized', 'Send the shared key in the x-api-key header.');
+    if (!key || !keyMatches(key)) throw new HttpError(401, 'unauthorized', 'Send the shared key in the x-api-key header.');
     next();
   }, rawBody, async (req, res) => {
     const parsed = bodySchema.safeParse(parseJsonBody(req.body));

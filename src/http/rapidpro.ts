@@ -3,7 +3,7 @@ import type { InboundMessage } from '../domain/inbound-message';
 import { rapidProToMessage, rapidProWebhookSchema } from '../domain/rapidpro-webhook';
 import type { Logger } from '../logger';
 import type { IntakeService } from '../intake/intake-service';
-import { presentedToken, secretsEqual } from './auth';
+import { presentedToken, secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { parseJsonBody, rawBody, validationDetails } from './json-body';
 import { storeOr503 } from './unavailable';
@@ -21,10 +21,11 @@ export interface RapidProRouteDeps {
  */
 export function rapidProRouter(deps: RapidProRouteDeps): Router {
   const router = Router();
+  const tokenMatches = secretMatcher(deps.webhookToken);
   for (const intent of deps.intents) {
     router.post(`/webhooks/rapidpro/${intent}`, (req, _res, next) => {
       const token = presentedToken(req);
-      if (token === null || !secretsEqual(token, deps.webhookToken)) {
+      if (token === null || !tokenMatches(token)) {
         throw new HttpError(401, 'unauthorized', 'Send the gateway token as "Authorization: Token <token>" or ?token=.', [], {
           'WWW-Authenticate': 'Token',
         });

@@ -1,11 +1,11 @@
 import { Router } from 'express';
-import express from 'express';
 import { twilioSignature } from '../domain/twilio-signature';
 import type { DirectIntake } from '../intake/direct-messages';
 import type { Logger } from '../logger';
 import { secretsEqual } from './auth';
 import { HttpError } from './errors';
 import { parseFormBody, requireFields } from './form-body';
+import { readRawBody } from './json-body';
 import { storeOr503 } from './unavailable';
 
 export interface TwilioRouteDeps {
@@ -33,7 +33,7 @@ function urnFromTwilio(from: string): string {
 /** `POST /webhooks/twilio/sms`: signed by Twilio; answers TwiML carrying the acknowledgement. */
 export function twilioRouter(deps: TwilioRouteDeps): Router {
   const router = Router();
-  router.post('/webhooks/twilio/sms', express.raw({ type: () => true, limit: 64 * 1024 }), async (req, res) => {
+  router.post('/webhooks/twilio/sms', readRawBody(64 * 1024), async (req, res) => {
     const params = parseFormBody(req.body);
     const given = req.get('x-twilio-signature');
     const expected = twilioSignature(deps.authToken, deps.publicUrl + req.originalUrl, params);

@@ -31,6 +31,8 @@ export class IntakeService {
   ) {}
 
   async accept(message: UnreferencedMessage): Promise<AcceptedMessage> {
+    // Referrals go straight to the producer (which has its own deadline); feedback reads Redis first.
+    if (message.intent !== 'feedback') return { ...(await this.producer.submit({ ...message, sensitive: false })), sensitive: false };
     return withinDeadline(() => this.classifyAndSubmit(message), this.opts.enqueueTimeoutMs);
   }
 

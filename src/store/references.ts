@@ -24,7 +24,12 @@ export interface CaseLink {
  * reference → Primero record, kept as long as the record can still be notified about
  * (REFERENCE_RETENTION_DAYS), so a later case event can find the person who wrote in.
  */
+const REFERENCE_BLOCK = 100;
+
 export class ReferenceStore {
+  private block = { next: 1, end: 0 };
+  private refill: Promise<void> | null = null;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -32,8 +37,27 @@ export class ReferenceStore {
     private readonly codec: PayloadCodec,
   ) {}
 
+  /**
+   * Sequence numbers are taken from Redis a block at a time (one INCRBY per 100 messages instead of one INCR
+   * each: a Redis round trip less on the ingest path). Blocks never overlap between processes; numbers left
+   * in a block at shutdown are skipped, which the 2^40 space allows.
+   */
   async next(): Promise<string> {
-    return referenceFromSequence(await this.redis.incr(gatewayKey(this.prefix, 'seq', 'reference')));
+    if (this.block.next > this.block.end) {
+      this.refill ??= this.redis.incrby(gatewayKey(this.prefix, 'seq', 'reference'), REFERENCE_BLOCK).then(
+        (end) => {
+          this.block = { next: end - REFERENCE_BLOCK + 1, end };
+          this.refill = null;
+        },
+        (err: unknown) => {
+          this.refill = null;
+          throw err;
+        },
+      );
+      await this.refill;
+      if (this.block.next > this.block.end) return this.next();
+    }
+    return referenceFromSequence(this.block.next++);
   }
 
   private key(reference: string): string {
