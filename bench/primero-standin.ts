@@ -2,11 +2,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
-/** Primero answering after `delayMs`: 204 for creates, the record for reads. Counts distinct cases created. */
+/**
+ * Primero answering after `delayMs`: 204 for creates (409 for a repeat), the record for reads. With `faults`,
+ * a share of calls answers 500 and another share hangs past the client's timeout — after storing the case,
+ * as a slow Primero does. Used by the bench and the chaos suite.
+ */
 export class PrimeroStandIn {
-  readonly created = new Set<string>();
+  /** record id → the reference written in other_agency_id */
+  readonly created = new Map<string, string>();
   duplicates = 0;
+  calls = 0;
   delayMs = 0;
+  faults: { errorRate: number; hangRate: number; hangMs: number } | null = null;
   private server: http.Server | null = null;
 
   async start(): Promise<number> {
@@ -14,27 +21,42 @@ export class PrimeroStandIn {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        this.calls++;
+        const roll = Math.random();
+        const f = this.faults;
+        if (f && roll < f.errorRate) {
+          res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"errors":[{"status":500,"message":"boom"}]}');
+          return;
+        }
+        const hang = f !== null && roll < f.errorRate + f.hangRate;
         setTimeout(() => {
           if (req.method === 'POST') {
-            const id = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { id: string } }).data.id;
-            if (this.created.has(id)) {
+            const data = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { id: string; other_agency_id?: string } }).data;
+            if (this.created.has(data.id)) {
               this.duplicates++;
               res.writeHead(409).end('{"errors":[{"status":409}]}');
               return;
             }
-            this.created.add(id);
+            this.created.set(data.id, data.other_agency_id ?? '');
             res.writeHead(204).end();
           } else {
             res.writeHead(200, { 'Content-Type': 'application/json' }).end(
-              JSON.stringify({ data: { case_id_display: randomBytes(3).toString('hex'), owned_by: 'bench', status: 'open', workflow: 'new', last_updated_at: new Date().toISOString() } }),
+              JSON.stringify({ data: { case_id_display: randomBytes(3).toString('hex'), owned_by: 'standin', status: 'open', workflow: 'new', last_updated_at: new Date().toISOString() } }),
             );
           }
-        }, this.delayMs);
+        }, hang ? f!.hangMs : this.delayMs);
       });
     });
     this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** How many cases carry each reference. */
+  casesPerReference(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ref of this.created.values()) out.set(ref, (out.get(ref) ?? 0) + 1);
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -34,21 +34,25 @@ function pong(port: number): Promise<boolean> {
 export class PrivateRedis {
   private proc: ChildProcess | null = null;
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'pmg-redis-'));
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
+  /** `extraArgs` e.g. ['--appendonly', 'yes', '--appendfsync', 'everysec'] for a durable one. */
+  static async start(extraArgs: string[] = ['--appendonly', 'no']): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort(), extraArgs);
     await r.boot();
     return r;
   }
 
   /** Starts (again) on the same port. */
   async boot(): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, ...this.extraArgs], {
       stdio: 'ignore',
     });
     for (let i = 0; i < 100; i++) {
@@ -58,12 +62,13 @@ export class PrivateRedis {
     throw new Error('private redis-server did not start');
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL by default (a crash); SIGTERM is a clean shutdown, which writes the AOF out. */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
+      proc.kill(signal);
     });
     this.proc = null;
   }

@@ -38,7 +38,8 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
     case 'request.size.invalid':
       return new HttpError(400, 'incomplete_body', 'The body ended before its declared length.');
     default:
-      return null;
+      // Any other client error body-parser raises (http-errors with a 4xx status): a generic answer, no echo.
+      return typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? new HttpError(err.status, 'bad_request', 'The request could not be read.') : null;
   }
 }
 

@@ -35,7 +35,13 @@ export class ReferenceStore {
     private readonly prefix: string,
     private readonly retentionDays: number,
     private readonly codec: PayloadCodec,
-  ) {}
+  ) {
+    // After a reconnect Redis may have restarted and lost its last second (AOF everysec), counter included:
+    // a block taken before then could be handed out again by the next INCRBY. Start a fresh block instead.
+    redis.on('ready', () => {
+      this.block = { next: 1, end: 0 };
+    });
+  }
 
   /**
    * Sequence numbers are taken from Redis a block at a time (one INCRBY per 100 messages instead of one INCR

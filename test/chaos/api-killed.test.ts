@@ -1,0 +1,50 @@
+import { PrimeroStandIn } from '../../bench/primero-standin';
+import { PrivateRedis } from '../../demo/sandbox/redis-server';
+import { burst, freePort, spawnGateway, TOKEN, until, type GatewayProcess } from './helpers';
+
+describe('the API process SIGKILLed during a burst', () => {
+  it('every request answered 2xx ends as exactly one case', async () => {
+    const redis = await PrivateRedis.start();
+    const primero = new PrimeroStandIn();
+    const env = {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: 'chaos',
+      PRIMERO_URL: `http://127.0.0.1:${await primero.start()}`,
+      PRIMERO_USER: 'u',
+      PRIMERO_PASSWORD: 'p',
+      RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
+      PRIMERO_POLL_INTERVAL_SECONDS: '0',
+      INTAKE_CONCURRENCY: '32',
+      PRIMERO_RATE_PER_SECOND: '1000',
+    };
+    const port = await freePort();
+    const api = spawnGateway('api', { ...env, PORT: String(port) });
+    let worker: GatewayProcess | null = null;
+    try {
+      await until(() => api.output().includes('API listening'), 20000, 'the API');
+      let killed = false;
+      const answers = await burst(port, 600, 32, (_a, done) => {
+        if (done === 200 && !killed) {
+          killed = true;
+          void api.kill('SIGKILL');
+        }
+      });
+      const acknowledged = answers.filter((a) => a.status !== null && a.status >= 200 && a.status < 300).map((a) => a.reference!);
+      const cut = answers.filter((a) => a.status === null).length;
+      expect(acknowledged.length).toBeGreaterThanOrEqual(200);
+      expect(cut).toBeGreaterThan(0); // the kill really landed mid-burst
+
+      worker = spawnGateway('worker', env);
+      await until(() => acknowledged.every((ref) => (primero.casesPerReference().get(ref) ?? 0) >= 1), 60000, 'every acknowledged message to become a case');
+      await new Promise((r) => setTimeout(r, 500));
+      const perReference = primero.casesPerReference();
+      expect(acknowledged.filter((ref) => perReference.get(ref) !== 1)).toEqual([]);
+      expect(new Set(acknowledged).size).toBe(acknowledged.length);
+    } finally {
+      await worker?.kill('SIGTERM');
+      await api.kill('SIGKILL');
+      await primero.stop();
+      await redis.destroy();
+    }
+  });
+});
