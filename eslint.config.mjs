@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // The entry point and the bench print for humans before a logger exists.
-    files: ['src/main.ts', 'src/cli/**', 'bench/**', 'demo/**', 'jest.config.js'],
+    files: ['src/main.ts', 'src/cli/**', 'bench/**', 'demo/**', 'test/chaos/**', 'jest.config.js'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 );
