@@ -11,6 +11,7 @@ import { loadKeywordTable } from '../src/keyword-table';
 import { createLogger } from '../src/logger';
 import { loadMappings } from '../src/mappings';
 import { createRedis, waitForRedis } from '../src/queues/connection';
+import { deleteByPrefix } from '../src/store/keys';
 import { startWorkers } from '../workers/bootstrap';
 import { FakePushService } from './sandbox/push-service';
 import { PrimeroSandbox } from './sandbox/primero';
@@ -157,12 +158,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     holder.server?.closeAllConnections();
     await new Promise((r) => holder.server?.close(r));
     await services.close();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteByPrefix(redis, prefix);
     await redis.quit();
     await Promise.all([primero.stop(), rapidpro.stop(), push.stop()]);
     await privateRedis?.destroy();

@@ -61,6 +61,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // Settings that are valid but leave a promise unkept: say so once, loudly, at start.
+  if (!config.DATA_KEY) logger.warn('DATA_KEY is not set: messages (and sensitive reports) are stored in clear in Redis until they reach Primero');
+  if (mappings.has('feedback') && config.SENSITIVE_CATEGORIES.length && !config.SENSITIVE_FOCAL_POINT) {
+    logger.warn('SENSITIVE_FOCAL_POINT is not set: sensitive reports are created and flagged but assigned to nobody');
+  }
+
   const stops: Array<(deadlineMs: number) => Promise<void>> = [];
   try {
     if (mode !== 'worker') stops.push(await startApi(config, logger, mappings, keywords));

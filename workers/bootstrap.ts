@@ -78,7 +78,9 @@ function runWorker(
     const reference = name === QUEUES.intake ? referenceOfJobId(job.id ?? '') : ((job.data as { reference?: string })?.reference ?? null);
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
-    if (final) {
+    if (final && (name === QUEUES.primeroPoll || name === QUEUES.maintenance)) {
+      logger.warn({ queue: name, err }, 'scheduled run failed; the next one will try again');
+    } else if (final) {
       logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
       if (reference) trace.record(reference, 'dead_lettered', { queue: name, error: err.message.slice(0, 300) }).catch(() => undefined);
     } else logger.warn({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'attempt failed; will retry');

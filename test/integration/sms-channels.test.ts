@@ -1,7 +1,7 @@
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
-import { eventually, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0001';
@@ -24,20 +24,10 @@ const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1
 
 describe('SMS channels', () => {
   let gw: Gateway;
-  const created: Array<Record<string, unknown>> = [];
+  let created: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock(PRIMERO)
-      .persist()
-      .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
-        created.push(b.data);
-        return true;
-      })
-      .reply(204)
-      .get(/\/api\/v2\/cases\/.+/)
-      .reply(200, { data: { case_id_display: 'cp-sms' } });
+    created = acceptingPrimero('cp-sms');
     gw = await startGateway({
       prefix: uniquePrefix('sms'),
       env: {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
 
 const APP_SECRET = 'fb_app_secret';
@@ -24,21 +24,11 @@ const post = (gw: Gateway, body: Buffer | string, signature = sign(body)) =>
 describe('WhatsApp Cloud API', () => {
   let gw: Gateway;
   let graph: HttpRecorder;
-  const created: Array<Record<string, unknown>> = [];
+  let created: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     graph = await HttpRecorder.start({ status: 200, body: '{"messages":[{"id":"wamid.out"}]}' });
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock(PRIMERO)
-      .persist()
-      .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
-        created.push(b.data);
-        return true;
-      })
-      .reply(204)
-      .get(/\/api\/v2\/cases\/.+/)
-      .reply(200, { data: { case_id_display: 'cp-wa' } });
+    created = acceptingPrimero('cp-wa');
     gw = await startGateway({
       prefix: uniquePrefix('wa'),
       env: {

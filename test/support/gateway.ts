@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
+import nock from 'nock';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -11,6 +12,7 @@ import { createRedis, waitForRedis } from '../../src/queues/connection';
 import { buildApiServices, type ApiServices } from '../../src/api-services';
 import { loadKeywordTable } from '../../src/keyword-table';
 import { QUEUES } from '../../src/queues/names';
+import { deleteByPrefix } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
 
@@ -101,19 +103,31 @@ export async function startGateway(opts: {
       if (workers) await workers.close(5000);
       await queue.close();
       await services.close();
-      await removeKeys(redis, config.QUEUE_PREFIX);
+      await deleteByPrefix(redis, config.QUEUE_PREFIX);
       await redis.quit();
     },
   };
 }
 
-export async function removeKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+
+/**
+ * A Primero on nock that accepts every case (204) and reads back `display`; the returned list fills with
+ * what Primero was sent, for the test to inspect. Only the network to loopback stays open.
+ */
+export function acceptingPrimero(display: string): Array<Record<string, unknown>> {
+  const created: Array<Record<string, unknown>> = [];
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  nock(PRIMERO)
+    .persist()
+    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
+      created.push(b.data);
+      return true;
+    })
+    .reply(204)
+    .get(/\/api\/v2\/cases\/.+/)
+    .reply(200, { data: { case_id_display: display } });
+  return created;
 }
 
 export function uniquePrefix(name: string): string {
