@@ -11,12 +11,15 @@ import type { KeywordTable } from './domain/keywords';
 import { loadKeywordTable } from './keyword-table';
 import { startWorkers, type RunningWorkers } from '../workers/bootstrap';
 
+/** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
 type Mode = 'api' | 'worker' | 'all';
 
 function readMode(arg: string | undefined): Mode {
   if (arg === undefined) return 'all';
   if (arg === 'api' || arg === 'worker' || arg === 'all') return arg;
-  console.error(`Unknown mode "${arg}": use api, worker or all.`);
+  say(`Unknown mode "${arg}": use api, worker or all.`);
   process.exit(2);
 }
 
@@ -24,9 +27,9 @@ function readConfig(): Config {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const result = loadConfig(process.env);
   if (result.ok) return result.config;
-  console.error('The gateway cannot start; fix these settings (see .env.example and the README):');
-  for (const line of result.problems) console.error(`  - ${line}`);
-  console.error('To see the gateway work without Primero or RapidPro, run: npm run demo');
+  say('The gateway cannot start; fix these settings (see .env.example and the README):');
+  for (const line of result.problems) say(`  - ${line}`);
+  say('To see the gateway work without Primero or RapidPro, run: npm run demo');
   process.exit(1);
 }
 
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
     mappings = loadMappings(config.MAPPING_DIR);
     keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
   } catch (err) {
-    console.error(`The gateway cannot start; a data file is invalid:\n${(err as Error).message}`);
+    say(`The gateway cannot start; a data file is invalid:\n${(err as Error).message}`);
     process.exit(1);
   }
 

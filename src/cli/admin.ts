@@ -20,10 +20,13 @@ import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
 import { createRedis, waitForRedis } from '../queues/connection';
 
+/** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
 const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
 
 function usage(): never {
-  console.error('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const parsed = schema.safeParse(process.env);
   if (!parsed.success) {
-    for (const i of parsed.error.issues) console.error(`${i.path.join('.')}: ${i.message}`);
+    for (const i of parsed.error.issues) say(`${i.path.join('.')}: ${i.message}`);
     process.exit(1);
   }
   const { values, positionals } = parseArgs({
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
     else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
-    console.log(JSON.stringify(result ?? null, null, 2));
+    process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
     if (result === null) process.exitCode = 1;
   } finally {
     await ops.closeQueues();
@@ -86,6 +89,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  console.error(`admin: ${err.message}`);
+  say(`admin: ${err.message}`);
   process.exit(1);
 });
