@@ -3,6 +3,7 @@ import { GatewayMetrics } from './http/metrics';
 import { buildNotificationServices, type NotificationServices } from './notifications/services';
 import { buildOperatorServices, type OperatorServices } from './operator-services';
 import { SharedCounters } from './store/counters';
+import { QUEUES } from './queues/names';
 import type { Config } from './config';
 import { keywordClassifier, type KeywordTable } from './domain/keywords';
 import { DirectIntake } from './intake/direct-messages';
@@ -13,7 +14,7 @@ import { IntakeProducer } from './queues/intake';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
-export interface ApiServices extends Omit<OperatorServices, 'closeQueues'> {
+export interface ApiServices extends OperatorServices {
   intake: IntakeService;
   producer: IntakeProducer;
   direct: DirectIntake;
@@ -26,8 +27,7 @@ export interface ApiServices extends Omit<OperatorServices, 'closeQueues'> {
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, references, contacts } = operator;
-  const producer = new IntakeProducer(redis, references, codec, {
-    prefix: config.QUEUE_PREFIX,
+  const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), redis, references, codec, {
     attempts: config.INTAKE_ATTEMPTS,
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
@@ -41,8 +41,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
   });
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
-    ? new WhatsAppReplyProducer(redis, codec, {
-        prefix: config.QUEUE_PREFIX,
+    ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, {
         attempts: config.REPLY_ATTEMPTS,
         idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
         deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
@@ -58,7 +57,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     logger,
   );
   const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX));
-  const notifications = buildNotificationServices(config, redis, codec, contacts, operator.trace, logger);
+  const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
   return {
     ...operator,
     metrics,
@@ -68,10 +67,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     direct,
     whatsappReplies,
     async close() {
-      await producer.close();
-      await operator.closeQueues();
-      await notifications.close();
-      await whatsappReplies?.close();
+      await operator.registry.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
+import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PrimeroClient } from '../src/clients/primero';
 import { WhatsAppClient } from '../src/clients/whatsapp';
@@ -13,6 +13,7 @@ import type { MappingSet } from '../src/mappings';
 import { createRedis } from '../src/queues/connection';
 import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
 import { QUEUES, type QueueName } from '../src/queues/names';
+import { QueueRegistry } from '../src/queues/registry';
 import { ContactStore } from '../src/store/contacts';
 import { ReferenceStore } from '../src/store/references';
 import { SharedCounters } from '../src/store/counters';
@@ -54,10 +55,9 @@ function runWorker(
   { logger, trace, counters }: Observers,
   build: (queue: Queue) => Processor,
   options: Partial<WorkerOptions>,
-  shared: Redis,
+  queues: QueueRegistry,
 ): Running {
-  const queue = new Queue(name, { connection: shared, prefix: config.QUEUE_PREFIX });
-  queue.on('error', (err) => logger.warn({ err, queue: name }, 'queue connection error'));
+  const queue = queues.get(name);
   const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
   connection.on('error', () => undefined);
   const worker = new Worker(name, build(queue), {
@@ -97,13 +97,14 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
   const snapshots = new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
-  const notifications = buildNotificationServices(config, shared, codec, contacts, trace, logger);
+  const queues = new QueueRegistry(shared, config.QUEUE_PREFIX, (err, queue) => logger.warn({ err, queue }, 'queue connection error'));
+  const notifications = buildNotificationServices(config, shared, queues, codec, contacts, trace, logger);
   const configPauseMs = config.AUTH_FAILURE_PAUSE_MS;
   const observers: Observers = { logger, trace, counters };
   const observe = (service: string) => (status: string) => counters.increment('gateway_outbound_calls_total', { service, status });
   const running: Running[] = [];
   const run = (name: QueueName, build: (queue: Queue) => Processor, options: Partial<WorkerOptions>) => {
-    const r = runWorker(name, config, observers, build, options, shared);
+    const r = runWorker(name, config, observers, build, options, queues);
     running.push(r);
     return r;
   };
@@ -218,8 +219,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       const outcome = await Promise.race([all, deadline]);
       clearTimeout(timer);
       if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
-      await Promise.all(running.map((r) => r.queue.close()));
-      await notifications.close();
+      await queues.close();
       await Promise.all([shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
     },
   };

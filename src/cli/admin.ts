@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
     if (result === null) process.exitCode = 1;
   } finally {
-    await ops.closeQueues();
+    await ops.registry.close();
     await redis.quit();
   }
 }

@@ -48,8 +48,4 @@ export class IntakeService {
     const accepted = await this.producer.submit({ ...message, sensitive }, merge);
     return { ...accepted, sensitive };
   }
-
-  async close(): Promise<void> {
-    await this.producer.close();
-  }
 }

@@ -9,6 +9,8 @@ import { PrimeroEventProducer } from '../queues/primero-events';
 import { PushProducer } from '../queues/push';
 import { RapidProNotifyProducer } from '../queues/rapidpro-notify';
 import type { JobRetention } from '../queues/job-defaults';
+import { QUEUES } from '../queues/names';
+import type { QueueRegistry } from '../queues/registry';
 import type { PayloadCodec } from '../security/payload-codec';
 import type { ContactStore } from '../store/contacts';
 import { PushSubscriptionStore } from '../store/push-subscriptions';
@@ -29,19 +31,26 @@ export interface NotificationServices {
   dispatcher: NotificationDispatcher;
   plan: PlanContext;
   texts: PushTexts;
-  close(): Promise<void>;
 }
 
 export const pushEnabled = (c: Config) => !!(c.VAPID_PUBLIC_KEY && c.VAPID_PRIVATE_KEY && c.VAPID_SUBJECT);
 export const rapidProNotifyEnabled = (c: Config) => !!(c.RAPIDPRO_URL && c.RAPIDPRO_TOKEN && c.RAPIDPRO_NOTIFY_FLOW_UUID);
 
 /** The outbound side both processes need: the API (enrollment, Primero webhooks) and the workers (fan-out). */
-export function buildNotificationServices(config: Config, redis: Redis, codec: PayloadCodec, contacts: ContactStore, trace: TraceStore, logger: Logger): NotificationServices {
+export function buildNotificationServices(
+  config: Config,
+  redis: Redis,
+  queues: QueueRegistry,
+  codec: PayloadCodec,
+  contacts: ContactStore,
+  trace: TraceStore,
+  logger: Logger,
+): NotificationServices {
   const retention: JobRetention = { attempts: config.REPLY_ATTEMPTS, deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS, dedupeWindowMs: 30 * 86_400_000 };
   const subscriptions = new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec);
-  const push = pushEnabled(config) ? new PushProducer(redis, config.QUEUE_PREFIX, subscriptions, retention) : null;
-  const rapidpro = rapidProNotifyEnabled(config) ? new RapidProNotifyProducer(redis, config.QUEUE_PREFIX, codec, retention) : null;
-  const events = new PrimeroEventProducer(redis, config.QUEUE_PREFIX, { ...retention, dedupeWindowMs: 7 * 86_400_000 }, config.ENQUEUE_TIMEOUT_MS);
+  const push = pushEnabled(config) ? new PushProducer(queues.get(QUEUES.push), subscriptions, retention) : null;
+  const rapidpro = rapidProNotifyEnabled(config) ? new RapidProNotifyProducer(queues.get(QUEUES.rapidproNotify), codec, retention) : null;
+  const events = new PrimeroEventProducer(queues.get(QUEUES.primeroEvents), { ...retention, dedupeWindowMs: 7 * 86_400_000 }, config.ENQUEUE_TIMEOUT_MS);
   return {
     subscriptions,
     push,
@@ -50,8 +59,5 @@ export function buildNotificationServices(config: Config, redis: Redis, codec: P
     dispatcher: new NotificationDispatcher(push, rapidpro, contacts, trace, logger),
     plan: { gatewayUser: config.PRIMERO_USER, triageUsers: config.PUSH_TRIAGE_USERS, sensitiveUsers: config.PUSH_SENSITIVE_USERS, notifyCommunity: rapidpro !== null },
     texts: loadPushTexts(path.join(config.MAPPING_DIR, 'push-texts.json')),
-    async close() {
-      await Promise.all([push?.close(), rapidpro?.close(), events.close()]);
-    },
   };
 }

@@ -1,11 +1,10 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deduplicationId } from '../domain/idempotency';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
 import { PERSONAL_MESSAGE_FIELDS, type PayloadCodec } from '../security/payload-codec';
 import type { ReferenceStore } from '../store/references';
 import { QueueUnavailableError, withinDeadline } from './deadline';
-import { QUEUES } from './names';
 
 export { QueueUnavailableError };
 
@@ -14,7 +13,6 @@ export const INTAKE_JOB = 'inbound-message';
 export const GATEWAY_BACKOFF = 'gateway';
 
 export interface IntakeOptions {
-  prefix: string;
   attempts: number;
   idempotencyWindowMs: number;
   completedRetentionSeconds: number;
@@ -45,18 +43,15 @@ export function referenceOfJobId(jobId: string): string {
 
 /** The only way a message enters the gateway: stored in Redis before anyone is told it was accepted. */
 export class IntakeProducer {
-  readonly queue: Queue;
   private readonly jobOptions: JobsOptions;
 
   constructor(
+    readonly queue: Queue,
     private readonly redis: Redis,
     private readonly references: ReferenceStore,
     private readonly codec: PayloadCodec,
     private readonly opts: IntakeOptions,
   ) {
-    this.queue = new Queue(QUEUES.intake, { connection: redis, prefix: opts.prefix });
-    // Errors surface through add(); this only keeps an unhandled 'error' event from crashing the process.
-    this.queue.on('error', () => undefined);
     this.jobOptions = {
       attempts: opts.attempts,
       backoff: { type: GATEWAY_BACKOFF },
@@ -86,9 +81,5 @@ export class IntakeProducer {
       const storedId = job.id ?? jobId;
       return { reference: referenceOfJobId(storedId), duplicate: storedId !== jobId, merged: earlier !== null && storedId === jobId };
     }, this.opts.enqueueTimeoutMs);
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close();
   }
 }

@@ -1,10 +1,8 @@
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import { deduplicationId } from '../domain/idempotency';
 import type { PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
 import { GATEWAY_BACKOFF } from './intake';
-import { QUEUES } from './names';
 
 /** The job holds the recipient's WhatsApp id (needed to send) and a fixed text; it is removed once sent. */
 export interface WhatsAppReplyJob {
@@ -14,7 +12,6 @@ export interface WhatsAppReplyJob {
 }
 
 export interface WhatsAppReplyOptions {
-  prefix: string;
   attempts: number;
   idempotencyWindowMs: number;
   deadLetterRetentionDays: number;
@@ -22,16 +19,11 @@ export interface WhatsAppReplyOptions {
 }
 
 export class WhatsAppReplyProducer {
-  readonly queue: Queue;
-
   constructor(
-    redis: Redis,
+    readonly queue: Queue,
     private readonly codec: PayloadCodec,
     private readonly opts: WhatsAppReplyOptions,
-  ) {
-    this.queue = new Queue(QUEUES.whatsappReplies, { connection: redis, prefix: opts.prefix });
-    this.queue.on('error', () => undefined);
-  }
+  ) {}
 
   /** One reply per inbound wamid: a re-delivered webhook does not send the acknowledgement twice. */
   async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
@@ -46,9 +38,5 @@ export class WhatsAppReplyProducer {
         }),
       this.opts.enqueueTimeoutMs,
     );
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close();
   }
 }

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import nock from 'nock';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -89,7 +89,7 @@ export async function startGateway(opts: {
   const services = buildApiServices(config, redis, logger, shippedKeywords(), mappings);
   const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
   const workers = opts.workers === false ? null : startWorkers(config, logger, mappings);
-  const queue = new Queue(QUEUES.intake, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const queue = services.registry.get(QUEUES.intake);
   return {
     app,
     config,
@@ -101,7 +101,6 @@ export async function startGateway(opts: {
     workers,
     async close() {
       if (workers) await workers.close(5000);
-      await queue.close();
       await services.close();
       await deleteByPrefix(redis, config.QUEUE_PREFIX);
       await redis.quit();
