@@ -1,8 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
-import { classifyStatus, networkFailure, outcomeOf, type CallObserver, type DeliveryError } from './delivery-error';
+import { classifyStatus, type CallObserver, type DeliveryError } from './delivery-error';
+import { observedRequest, outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
 export interface PrimeroClientOptions {
@@ -48,31 +47,18 @@ function classify(res: AxiosResponse, what: string): DeliveryError {
 /** A thin client for Primero API v2 with HTTP Basic auth: no login, no session, no CSRF. */
 export class PrimeroClient {
   private readonly http: AxiosInstance;
-  private readonly observe: CallObserver;
 
-  constructor(opts: PrimeroClientOptions) {
-    this.observe = opts.observe ?? (() => undefined);
-    this.http = axios.create({
+  constructor(private readonly opts: PrimeroClientOptions) {
+    this.http = outboundHttp({
       baseURL: `${opts.baseUrl}/api/v2`,
       auth: { username: opts.user, password: opts.password },
-      timeout: opts.timeoutMs,
+      timeoutMs: opts.timeoutMs,
       headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-      validateStatus: () => true,
-      maxRedirects: 0,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
     });
   }
 
-  private async call(method: 'get' | 'post' | 'patch', url: string, what: string, data?: unknown): Promise<AxiosResponse> {
-    try {
-      const res = await this.http.request({ method, url, data });
-      this.observe(outcomeOf(res.status));
-      return res;
-    } catch (err) {
-      this.observe('network');
-      throw networkFailure('Primero', what, err);
-    }
+  private call(method: 'get' | 'post' | 'patch', url: string, what: string, data?: unknown): Promise<AxiosResponse> {
+    return observedRequest(this.http, { method, url, data }, { service: 'Primero', what, observe: this.opts.observe });
   }
 
   /** Creates a record with a client-chosen id; 'exists' when an earlier attempt already created it. */

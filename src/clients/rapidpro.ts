@@ -1,7 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
-import { classifyStatus, networkFailure, outcomeOf, type CallObserver } from './delivery-error';
+import type { AxiosInstance } from 'axios';
+import { classifyStatus, type CallObserver } from './delivery-error';
+import { observedRequest, outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
 export interface RapidProClientOptions {
@@ -16,14 +15,10 @@ export class RapidProClient {
   private readonly http: AxiosInstance;
 
   constructor(private readonly opts: RapidProClientOptions) {
-    this.http = axios.create({
+    this.http = outboundHttp({
       baseURL: `${opts.baseUrl}/api/v2`,
-      timeout: opts.timeoutMs,
+      timeoutMs: opts.timeoutMs,
       headers: { Authorization: `Token ${opts.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-      validateStatus: () => true,
-      maxRedirects: 0,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
     });
   }
 
@@ -31,14 +26,11 @@ export class RapidProClient {
   async startFlow(flow: string, urns: string[], params: Record<string, string>): Promise<void> {
     if (urns.length === 0 || urns.length > 100) throw new RangeError('a flow start takes 1 to 100 URNs');
     const what = 'the flow start';
-    let res;
-    try {
-      res = await this.http.post('/flow_starts.json', { flow, urns, params, restart_participants: true });
-    } catch (err) {
-      this.opts.observe?.('network');
-      throw networkFailure('RapidPro', what, err);
-    }
-    this.opts.observe?.(outcomeOf(res.status));
+    const res = await observedRequest(
+      this.http,
+      { method: 'post', url: '/flow_starts.json', data: { flow, urns, params, restart_participants: true } },
+      { service: 'RapidPro', what, observe: this.opts.observe },
+    );
     if (res.status >= 200 && res.status < 300) return;
     // 400 bodies name fields ({"urns": {"0": ["Invalid URN: …"]}}) and quote the URN: keep the field names only.
     const fields = res.data && typeof res.data === 'object' ? Object.keys(res.data as object).join(', ') : '';

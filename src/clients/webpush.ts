@@ -1,9 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import webpush from 'web-push';
 import type { PushSubscription } from '../store/push-subscriptions';
 import { outcomeOf, type CallObserver } from './delivery-error';
+import { outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
 export interface VapidKeys {
@@ -36,13 +35,7 @@ export class WebPushClient {
     timeoutMs: number,
     private readonly observe: CallObserver = () => undefined,
   ) {
-    this.http = axios.create({
-      timeout: timeoutMs,
-      validateStatus: () => true,
-      maxRedirects: 0,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
-    });
+    this.http = outboundHttp({ timeoutMs });
   }
 
   async send(subscription: PushSubscription, payload: string, opts: PushOptions): Promise<PushResult> {
