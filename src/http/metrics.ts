@@ -3,6 +3,8 @@ import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { SharedCounters } from '../store/counters';
 
+const CHANNELS = new Set(['rapidpro', 'twilio', 'whatsapp', 'africastalking', 'primero']);
+
 /**
  * Prometheus metrics. Labels are channels, outcomes, queue names and status classes: nothing that could
  * carry a person's data. Process-local figures (requests, latency) live in prom-client; figures workers
@@ -40,8 +42,10 @@ export class GatewayMetrics {
       return counters.get(key) ?? counters.set(key, this.received.labels({ channel, outcome })).get(key)!;
     };
     return (req, res, next) => {
-      const channel = /^\/webhooks\/([a-z]+)/.exec(req.path)?.[1];
-      if (!channel) return next();
+      // Only the known channels become label values: a path is caller input, and every new label is kept forever.
+      const named = /^\/webhooks\/([a-z]+)/.exec(req.path)?.[1];
+      if (!named) return next();
+      const channel = CHANNELS.has(named) ? named : 'unknown';
       const started = process.hrtime.bigint();
       res.once('finish', () => {
         timer(channel).observe(Number(process.hrtime.bigint() - started) / 1e9);

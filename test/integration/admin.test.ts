@@ -118,6 +118,7 @@ describe('operating the gateway', () => {
   });
 
   it('exposes Prometheus metrics a parser reads, without personal data', async () => {
+    await request(gw.app).post('/webhooks/zzmadeupchannel').send({});
     const res = await request(gw.app).get('/metrics');
     expect(res.status).toBe(200);
     const families = parsePrometheus(res.text);
@@ -129,6 +130,7 @@ describe('operating the gateway', () => {
     expect(byName.get('gateway_jobs_total')!.metrics).toEqual(expect.arrayContaining([expect.objectContaining({ labels: { queue: 'intake', outcome: 'completed' } })]));
     expect(byName.get('gateway_outbound_calls_total')!.metrics).toEqual(expect.arrayContaining([expect.objectContaining({ labels: { service: 'primero', status: '4xx' } })]));
     expect(res.text).not.toContain(PHONE.slice(1));
+    expect(res.text).not.toContain('zzmadeupchannel');
   });
 
   it('serves the queue dashboard behind the token, with job data masked', async () => {
