@@ -56,6 +56,8 @@ function runWorker(
   build: (queue: Queue) => Processor,
   options: Partial<WorkerOptions>,
   queues: QueueRegistry,
+  /** A scheduled job (poll, retention) carries no message: its failure is not a dead letter. */
+  scheduled = false,
 ): Running {
   const queue = queues.get(name);
   const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
@@ -78,7 +80,7 @@ function runWorker(
     const reference = name === QUEUES.intake ? referenceOfJobId(job.id ?? '') : ((job.data as { reference?: string })?.reference ?? null);
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
-    if (final && (name === QUEUES.primeroPoll || name === QUEUES.maintenance)) {
+    if (final && scheduled) {
       logger.warn({ queue: name, err }, 'scheduled run failed; the next one will try again');
     } else if (final) {
       logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
@@ -103,8 +105,8 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const observers: Observers = { logger, trace, counters };
   const observe = (service: string) => (status: string) => counters.increment('gateway_outbound_calls_total', { service, status });
   const running: Running[] = [];
-  const run = (name: QueueName, build: (queue: Queue) => Processor, options: Partial<WorkerOptions>) => {
-    const r = runWorker(name, config, observers, build, options, queues);
+  const run = (name: QueueName, build: (queue: Queue) => Processor, options: Partial<WorkerOptions>, scheduled = false) => {
+    const r = runWorker(name, config, observers, build, options, queues, scheduled);
     running.push(r);
     return r;
   };
@@ -194,6 +196,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       QUEUES.primeroPoll,
       () => pollerProcessor({ primero, events: notifications.events, redis: shared, prefix: config.QUEUE_PREFIX, logger, initialLookbackMs: 86_400_000 }),
       { concurrency: 1 },
+      true,
     );
     poller.queue
       .upsertJobScheduler('poll-changed-cases', { every: config.PRIMERO_POLL_INTERVAL_SECONDS * 1000 }, { name: 'poll', opts: { removeOnComplete: true, removeOnFail: 50, attempts: 1 } })
@@ -201,9 +204,9 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   }
 
   // Retention runs hourly on one worker at a time; upsertJobScheduler is idempotent across restarts.
-  const gatewayQueues = running.map((r) => r.queue);
+  const gatewayQueues = queues.all();
   const retention = { completedMs: config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
-  const maintenance = run(QUEUES.maintenance, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 });
+  const maintenance = run(QUEUES.maintenance, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 }, true);
   maintenance.queue
     .upsertJobScheduler('retention', { every: 3_600_000 }, { name: 'purge-expired', opts: { removeOnComplete: true, removeOnFail: 10 } })
     .catch((err: Error) => logger.warn({ err }, 'could not schedule the retention job'));
