@@ -1,22 +1,12 @@
 import { PrimeroStandIn } from '../../bench/primero-standin';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
-import { burst, freePort, spawnGateway, TOKEN, until, type GatewayProcess } from './helpers';
+import { chaosEnv, burst, freePort, spawnGateway, until, type GatewayProcess } from './helpers';
 
 describe('the API process SIGKILLed during a burst', () => {
   it('every request answered 2xx ends as exactly one case', async () => {
     const redis = await PrivateRedis.start();
     const primero = new PrimeroStandIn();
-    const env = {
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'chaos',
-      PRIMERO_URL: `http://127.0.0.1:${await primero.start()}`,
-      PRIMERO_USER: 'u',
-      PRIMERO_PASSWORD: 'p',
-      RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
-      PRIMERO_POLL_INTERVAL_SECONDS: '0',
-      INTAKE_CONCURRENCY: '32',
-      PRIMERO_RATE_PER_SECOND: '1000',
-    };
+    const env = chaosEnv(redis.url, `http://127.0.0.1:${await primero.start()}`, { INTAKE_CONCURRENCY: '32', PRIMERO_RATE_PER_SECOND: '1000' });
     const port = await freePort();
     const api = spawnGateway('api', { ...env, PORT: String(port) });
     let worker: GatewayProcess | null = null;

@@ -7,6 +7,20 @@ import { randomUUID } from 'node:crypto';
 export const ROOT = path.join(__dirname, '..', '..');
 export const TOKEN = 'chaos-token-0123456789';
 
+/** The settings every chaos scenario shares: its own Redis, a Primero (stand-in) URL, no poller. */
+export function chaosEnv(redisUrl: string, primeroUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: 'chaos',
+    PRIMERO_URL: primeroUrl,
+    PRIMERO_USER: 'u',
+    PRIMERO_PASSWORD: 'p',
+    RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
+    PRIMERO_POLL_INTERVAL_SECONDS: '0',
+    ...extra,
+  };
+}
+
 export const freePort = () =>
   new Promise<number>((resolve) => {
     const s = createServer();

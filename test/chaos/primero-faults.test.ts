@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { PrimeroStandIn } from '../../bench/primero-standin';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
-import { burst, freePort, spawnGateway, TOKEN, until } from './helpers';
+import { chaosEnv, burst, freePort, spawnGateway, until } from './helpers';
 
 describe('Primero failing 30% of calls (500s and timeouts) during a burst', () => {
   it('every message ends as exactly one case, none as a dead letter', async () => {
@@ -10,21 +10,17 @@ describe('Primero failing 30% of calls (500s and timeouts) during a burst', () =
     // 15% answer 500; 15% hang past the client timeout, after storing the case (the retry meets 409).
     primero.faults = { errorRate: 0.15, hangRate: 0.15, hangMs: 700 };
     const port = await freePort();
-    const gateway = spawnGateway('all', {
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'chaos',
-      PORT: String(port),
-      PRIMERO_URL: `http://127.0.0.1:${await primero.start()}`,
-      PRIMERO_USER: 'u',
-      PRIMERO_PASSWORD: 'p',
-      PRIMERO_TIMEOUT_MS: '300',
-      RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
-      RETRY_BASE_MS: '50',
-      RETRY_MAX_MS: '500',
-      INTAKE_CONCURRENCY: '32',
-      PRIMERO_RATE_PER_SECOND: '1000',
-      PRIMERO_POLL_INTERVAL_SECONDS: '0',
-    });
+    const gateway = spawnGateway(
+      'all',
+      chaosEnv(redis.url, `http://127.0.0.1:${await primero.start()}`, {
+        PORT: String(port),
+        PRIMERO_TIMEOUT_MS: '300',
+        RETRY_BASE_MS: '50',
+        RETRY_MAX_MS: '500',
+        INTAKE_CONCURRENCY: '32',
+        PRIMERO_RATE_PER_SECOND: '1000',
+      }),
+    );
     const queue = new Queue('intake', { connection: { url: redis.url }, prefix: 'chaos' });
     try {
       await until(() => gateway.output().includes('API listening'), 20000, 'the gateway');

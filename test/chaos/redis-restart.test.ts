@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
-import { burst, freePort, spawnGateway, TOKEN, until, type Answer } from './helpers';
+import { chaosEnv, burst, freePort, spawnGateway, until, type Answer } from './helpers';
 
 const AOF = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
 
@@ -8,16 +8,7 @@ async function restartUnderLoad(signal: NodeJS.Signals) {
   const redis = await PrivateRedis.start(AOF);
   const port = await freePort();
   // API only: jobs stay in the queue, so every acknowledged message can be looked up afterwards.
-  const api = spawnGateway('api', {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: 'chaos',
-    PORT: String(port),
-    PRIMERO_URL: 'http://127.0.0.1:9',
-    PRIMERO_USER: 'u',
-    PRIMERO_PASSWORD: 'p',
-    RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
-    ENQUEUE_TIMEOUT_MS: '500',
-  });
+  const api = spawnGateway('api', chaosEnv(redis.url, 'http://127.0.0.1:9', { PORT: String(port), ENQUEUE_TIMEOUT_MS: '500' }));
   const queue = new Queue('intake', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix: 'chaos' });
   queue.on('error', () => undefined);
   try {

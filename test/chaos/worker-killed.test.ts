@@ -1,24 +1,14 @@
 import { Queue } from 'bullmq';
 import { PrimeroStandIn } from '../../bench/primero-standin';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
-import { freePort, spawnGateway, TOKEN, until, burst } from './helpers';
+import { chaosEnv, freePort, spawnGateway, until, burst } from './helpers';
 
 describe('a worker SIGKILLed mid-job', () => {
   it('the job is recovered after the lock expires and exactly one case exists', async () => {
     const redis = await PrivateRedis.start();
     const primero = new PrimeroStandIn();
     primero.delayMs = 1500;
-    const env = {
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'chaos',
-      PRIMERO_URL: `http://127.0.0.1:${await primero.start()}`,
-      PRIMERO_USER: 'u',
-      PRIMERO_PASSWORD: 'p',
-      RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
-      JOB_LOCK_MS: '2000',
-      PRIMERO_TIMEOUT_MS: '5000',
-      PRIMERO_POLL_INTERVAL_SECONDS: '0',
-    };
+    const env = chaosEnv(redis.url, `http://127.0.0.1:${await primero.start()}`, { JOB_LOCK_MS: '2000', PRIMERO_TIMEOUT_MS: '5000' });
     const port = await freePort();
     const api = spawnGateway('api', { ...env, PORT: String(port) });
     const queue = new Queue('intake', { connection: { url: redis.url }, prefix: 'chaos' });
