@@ -4,7 +4,11 @@ import { foldText } from './text-fold';
 import { phoneFromUrn } from './urn';
 
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Primero field name');
-const optionTable = z.record(z.string(), z.array(z.string()));
+/** Lookup ids with their aliases, folded once when the mapping is read, in the file's order. */
+export type OptionIndex = ReadonlyArray<{ id: string; folded: ReadonlySet<string> }>;
+const indexOptions = (table: Record<string, string[]>): OptionIndex =>
+  Object.entries(table).map(([id, aliases]) => ({ id, folded: new Set([id, ...aliases].map(foldText)) }));
+const optionTable = z.record(z.string(), z.array(z.string())).transform(indexOptions);
 
 const ruleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('person_name'), first: fieldName, last: fieldName.optional() }),
@@ -16,13 +20,24 @@ const ruleSchema = z.discriminatedUnion('type', [
     label: z.string(),
     options: optionTable,
     // Values that already are lookup ids of this shape (e.g. location codes) pass through unchanged.
-    id_pattern: z.string().optional(),
+    id_pattern: z
+      .string()
+      .refine((p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a valid regular expression')
+      .transform((p) => new RegExp(p))
+      .optional(),
   }),
   z.object({
     type: z.literal('narrative'),
     field: fieldName,
     other_value: z.string(),
-    options: optionTable.default({}),
+    options: optionTable.default(() => []),
   }),
   z.object({
     type: z.literal('yes_no'),
@@ -34,7 +49,7 @@ const ruleSchema = z.discriminatedUnion('type', [
     consent: z.boolean().default(false),
     // 'always': the answer is also written as a line of text (e.g. a callback request caseworkers must see).
     note: z.enum(['always', 'unclear']).default('unclear'),
-  }),
+  }).transform((rule) => ({ ...rule, answers: indexOptions({ yes: rule.yes, no: rule.no }) })),
   z.object({
     type: z.literal('category'),
     field: fieldName,
@@ -89,12 +104,9 @@ export interface MappedCase {
   category: string | null;
 }
 
-function matchOption(values: string[], options: Record<string, string[]>): string | null {
+function matchOption(values: string[], options: OptionIndex): string | null {
   const candidates = values.map(foldText).filter((s) => s !== '');
-  for (const [id, aliases] of Object.entries(options)) {
-    const folded = [id, ...aliases].map(foldText);
-    if (candidates.some((c) => folded.includes(c))) return id;
-  }
+  for (const { id, folded } of options) if (candidates.some((c) => folded.has(c))) return id;
   return null;
 }
 
@@ -160,7 +172,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
         if (value) data[rule.field] = value;
         break;
       case 'lookup': {
-        const id = matchOption(resultValues(result), rule.options) ?? (rule.id_pattern && new RegExp(rule.id_pattern).test(value) ? value : null);
+        const id = matchOption(resultValues(result), rule.options) ?? (rule.id_pattern?.test(value) ? value : null);
         if (id) data[rule.field] = id;
         else unmatched.push(`${rule.label}: ${value || result.category}`);
         break;
@@ -170,7 +182,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
         if (value) appendText(data, mapping.text_field, value);
         break;
       case 'yes_no': {
-        const answer = matchOption(resultValues(result), { yes: rule.yes, no: rule.no });
+        const answer = matchOption(resultValues(result), rule.answers);
         // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
         const yes = answer === 'yes';
         if (rule.consent) consentGiven = yes;
