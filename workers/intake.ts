@@ -11,7 +11,7 @@ import type { TraceStore } from '../src/store/trace';
 import type { SnapshotStore } from '../src/store/snapshots';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import { planForNewRecord, type PlanContext } from '../src/domain/notification-plan';
-import { snapshotOf } from '../src/domain/record-events';
+import { displayIdOf, snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
 
@@ -85,8 +85,7 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
   const record = await deps.primero.getRecord(mapped.recordType, recordId);
   const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
-  const display = mapped.recordType === 'case' ? record.case_id_display : (record.short_id ?? record.incident_code);
-  const caseIdDisplay = typeof display === 'string' ? display : null;
+  const caseIdDisplay = displayIdOf(record, mapped.recordType);
   // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
   if (snapshot) await deps.snapshots.swap(snapshot);
   // Before the link is saved: if the job dies in between, the retry dispatches again and the keys dedupe.

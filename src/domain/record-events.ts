@@ -45,6 +45,12 @@ export function deriveEvents(before: RecordSnapshot | null, after: RecordSnapsho
   return events;
 }
 
+/** The short id caseworkers see: `case_id_display` for cases, `short_id` (or `incident_code`) for incidents. */
+export function displayIdOf(record: Record<string, unknown>, type: 'case' | 'incident'): string | null {
+  const candidates = type === 'case' ? [record.case_id_display, record.short_id] : [record.short_id, record.incident_code];
+  return (candidates.find((v) => typeof v === 'string' && v !== '') as string | undefined) ?? null;
+}
+
 /** Picks the fields the gateway keeps from a Primero record (webhook body or API read); nothing personal. */
 export function snapshotOf(record: Record<string, unknown>, fallbackType: 'case' | 'incident' = 'case'): RecordSnapshot | null {
   const id = record.record_id ?? record.id;
@@ -61,7 +67,7 @@ export function snapshotOf(record: Record<string, unknown>, fallbackType: 'case'
     assignedUserNames: Array.isArray(record.assigned_user_names) ? record.assigned_user_names.filter((u): u is string => typeof u === 'string') : [],
     status: str(record.status),
     workflow: str(record.workflow),
-    caseIdDisplay: str(record.case_id_display) ?? str(record.short_id),
+    caseIdDisplay: displayIdOf(record, type),
     urgent: urgentFlag === true || urgentFlag === 'true' || urgentFlag === 'yes' || record.risk_level === 'high',
   };
 }

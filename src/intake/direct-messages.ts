@@ -87,9 +87,8 @@ export class DirectIntake {
       receivedAt: msg.receivedAt.toISOString(),
       simulation: false,
     });
-    const { count, optedOut } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
+    const { count, optedOut, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
     const flooding = count > this.opts.rateLimit;
-    const sender = await this.contacts.urnHash(msg.urn);
     this.logger.info(
       { reference: accepted.reference, channel: msg.channel, intent: c.intent ?? 'referral', keyword: c.intent !== null, language: c.language, duplicate: accepted.duplicate, sender },
       'message accepted',

@@ -48,9 +48,10 @@ export class ContactStore {
 
   /**
    * Counts a new message from the sender in a fixed window and reports the opt-out in the same round trip.
-   * `count` is how many messages the sender sent in the current window, this one included.
+   * `count` is how many messages the sender sent in the current window, this one included; `sender` is the
+   * keyed hash, for log lines.
    */
-  async recordInbound(urn: string, windowSeconds: number, countThisOne: boolean): Promise<{ count: number; optedOut: boolean }> {
+  async recordInbound(urn: string, windowSeconds: number, countThisOne: boolean): Promise<{ count: number; optedOut: boolean; sender: string }> {
     const hash = await this.urnHash(urn);
     const rateKey = gatewayKey(this.prefix, 'rate', hash);
     const tx = this.redis.multi();
@@ -60,7 +61,7 @@ export class ContactStore {
     const results = (await tx.exec()) ?? [];
     const count = Number(results[0]?.[1] ?? 0);
     const optedOut = results.at(-1)?.[1] === 1;
-    return { count, optedOut };
+    return { count, optedOut, sender: hash };
   }
 
   private refsKey(hash: string): string {
