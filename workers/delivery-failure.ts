@@ -4,8 +4,10 @@ import type { Logger } from '../src/logger';
 
 /**
  * Turns a failed call into BullMQ's vocabulary, the same way for every destination:
- * - permanent → dead letter now, with the destination's own reason;
- * - configuration (401/403) → pause the whole queue and shout: every job would fail the same way;
+ * - permanent → dead letter now, with the destination's own reason (this includes a Primero 403 on one
+ *   record: that record is out of scope, the others are not, so nothing pauses);
+ * - configuration (a 401, or a 403 on a call naming no record) → pause the whole queue and shout: every
+ *   job would fail the same way;
  * - 429/503 with Retry-After → the destination is saturated for everyone: pause the queue that long;
  * - anything else → rethrow, and the backoff policy retries this job.
  */

@@ -2,7 +2,10 @@
  * How a failed call to another system should be handled:
  * - transient: timeouts, connection errors, 5xx, 429: retry with backoff (not before `retryAfterMs`);
  * - permanent: the content was refused (4xx): retrying cannot help, keep it as a dead letter;
- * - configuration: 401/403, our credentials or role are wrong: pause the queue and say so loudly.
+ * - configuration: a 401, or a 403 on a call that names no record (a create, a search): our credentials
+ *   or role are wrong for every job alike: pause the queue and say so loudly.
+ * A 403 on one record is CanCan's AccessDenied for that record (out of the API user's scope, e.g. assigned
+ * away): permanent for that job only, since every other record may be fine.
  * Messages name the system and the status, never the request's content.
  */
 export type FailureKind = 'transient' | 'permanent' | 'configuration';
@@ -20,7 +23,13 @@ export class DeliveryError extends Error {
   }
 }
 
-export function classifyStatus(service: string, status: number, what: string, retryAfterMs: number | null, detail = ''): DeliveryError {
+/** What the failed call targeted: one existing record, or the service as a whole. */
+export type CallTarget = 'record' | 'service';
+
+export function classifyStatus(service: string, status: number, what: string, retryAfterMs: number | null, detail = '', target: CallTarget = 'service'): DeliveryError {
+  if (status === 403 && target === 'record') {
+    return new DeliveryError(service, 'permanent', status, `${service} refused access to the record on ${what} (403): it is outside the API user's scope`);
+  }
   if (status === 401 || status === 403) {
     return new DeliveryError(service, 'configuration', status, `${service} refused our credentials or role (${status}) on ${what}`);
   }

@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
-import { classifyStatus, type CallObserver, type DeliveryError } from './delivery-error';
+import { classifyStatus, type CallObserver, type CallTarget, type DeliveryError } from './delivery-error';
 import { observedRequest, outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
@@ -39,9 +39,13 @@ function describeErrors(body: unknown): string {
     .join('; ');
 }
 
-function classify(res: AxiosResponse, what: string): DeliveryError {
+/**
+ * `target` is the evidence a 403 is judged by: on a call naming one record it is that record's access
+ * (CanCan::AccessDenied), on a create or a search it is the account's role.
+ */
+function classify(res: AxiosResponse, what: string, target: CallTarget): DeliveryError {
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-  return classifyStatus('Primero', res.status, what, retryAfterMs, res.status < 500 ? describeErrors(res.data) : '');
+  return classifyStatus('Primero', res.status, what, retryAfterMs, res.status < 500 ? describeErrors(res.data) : '', target);
 }
 
 /** A thin client for Primero API v2 with HTTP Basic auth: no login, no session, no CSRF. */
@@ -67,14 +71,14 @@ export class PrimeroClient {
     const res = await this.call('post', `/${PATHS[type]}`, what, { data });
     if (res.status >= 200 && res.status < 300) return 'created';
     if (res.status === 409) return 'exists';
-    throw classify(res, what);
+    throw classify(res, what, 'service');
   }
 
   /** The record's data as this API user may read it. Callers take what they need and log none of it. */
   async getRecord(type: RecordType, id: string): Promise<Record<string, unknown>> {
     const what = `the ${type} read`;
     const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}`, what);
-    if (res.status !== 200) throw classify(res, what);
+    if (res.status !== 200) throw classify(res, what, 'record');
     const data = (res.data as { data?: unknown } | null)?.data;
     return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
   }
@@ -83,21 +87,21 @@ export class PrimeroClient {
     const what = `the ${type} update`;
     const res = await this.call('patch', `/${PATHS[type]}/${encodeURIComponent(id)}`, what, { data });
     if (res.status >= 200 && res.status < 300) return;
-    throw classify(res, what);
+    throw classify(res, what, 'record');
   }
 
   async flag(type: RecordType, id: string, message: string, date: string): Promise<void> {
     const what = `the ${type} flag`;
     const res = await this.call('post', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what, { data: { date, message } });
     if (res.status >= 200 && res.status < 300) return;
-    throw classify(res, what);
+    throw classify(res, what, 'record');
   }
 
   /** Assign makes the user the owner and Primero notifies them; unlike a referral it needs no consent. */
   async assign(caseId: string, userName: string, notes: string): Promise<void> {
     const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/assigns`, 'the assignment', { data: { transitioned_to: userName, notes } });
     if (res.status >= 200 && res.status < 300) return;
-    throw classify(res, 'the assignment');
+    throw classify(res, 'the assignment', 'record');
   }
 
   /** Cases changed in [from, to], oldest first, with only the fields change detection needs. */
@@ -112,14 +116,14 @@ export class PrimeroClient {
       fields: 'id,last_updated_at,owned_by,assigned_user_names,status,workflow,case_id_display,urgent_protection_concern,risk_level',
     });
     const res = await this.call('get', `/cases?${params.toString()}`, what);
-    if (res.status !== 200) throw classify(res, what);
+    if (res.status !== 200) throw classify(res, what, 'service');
     const list = (res.data as { data?: unknown } | null)?.data;
     return Array.isArray(list) ? (list as Array<Record<string, unknown>>) : [];
   }
 
   async listReferrals(caseId: string): Promise<PrimeroReferral[]> {
     const res = await this.call('get', `/cases/${encodeURIComponent(caseId)}/referrals`, 'the referral list');
-    if (res.status !== 200) throw classify(res, 'the referral list');
+    if (res.status !== 200) throw classify(res, 'the referral list', 'record');
     const list = (res.data as { data?: unknown } | null)?.data;
     return Array.isArray(list) ? (list as PrimeroReferral[]) : [];
   }
@@ -128,6 +132,6 @@ export class PrimeroClient {
   async refer(caseId: string, target: ReferralTarget): Promise<void> {
     const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/referrals`, 'the referral', { data: { ...target } });
     if (res.status >= 200 && res.status < 300) return;
-    throw classify(res, 'the referral');
+    throw classify(res, 'the referral', 'record');
   }
 }

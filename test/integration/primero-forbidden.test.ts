@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { primeroAnswer } from '../support/primero-fake';
+
+// Long enough that a wrongly paused queue cannot finish the next message inside the test's wait.
+const PAUSE_MS = 8000;
+
+function referral(run = randomUUID()) {
+  return {
+    contact: { uuid: randomUUID(), urn: 'tel:+254700111222', language: 'eng' },
+    flow: { uuid: randomUUID(), name: 'Primero Gateway Referral' },
+    run: { uuid: run },
+    results: { name: { value: 'Zawadi', category: 'All Responses' }, consent: { value: 'yes', category: 'Yes' } },
+  };
+}
+
+describe('a Primero 403 is judged by the call it answered', () => {
+  let gw: Gateway;
+  const post = (body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    const mappings = shippedMappings();
+    mappings.set('referral', { ...mappings.get('referral')!, referral: { transitioned_to: 'cp_caseworker', notes: 'From SMS intake' } });
+    gw = await startGateway({ prefix: uniquePrefix('forbidden'), mappings, env: { AUTH_FAILURE_PAUSE_MS: String(PAUSE_MS) } });
+  });
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    await gw.close();
+    nock.enableNetConnect();
+    expect(gw.logs.text).not.toContain('Zawadi');
+  });
+
+  it('dead-letters the one job whose record is out of scope, with the reason, and keeps intake running', async () => {
+    let forbiddenCase = '';
+    const referred: string[] = [];
+    nock(PRIMERO)
+      .persist()
+      .post('/api/v2/cases').reply(204)
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-403' } })
+      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
+      .reply((uri) => {
+        const id = uri.split('/')[4]!;
+        if (!forbiddenCase) forbiddenCase = id;
+        if (id === forbiddenCase) return primeroAnswer('forbidden', uri);
+        referred.push(id);
+        return [200, { data: { id: randomUUID(), type: 'Referral', status: 'in_progress', record_id: id, record_type: 'case' } }];
+      });
+    const first = await post(referral());
+    const jobId = `m-${first.body.reference}`;
+    const failed = await eventually(async () => ((await gw.queue.getJobState(jobId)) === 'failed' ? gw.queue.getJob(jobId) : undefined));
+    expect(failed!.failedReason).toBe("Primero refused access to the record on the referral (403): it is outside the API user's scope");
+    expect(failed!.attemptsMade).toBe(1);
+
+    const started = Date.now();
+    const second = await post(referral());
+    await eventually(async () => (await gw.references.get(second.body.reference))?.steps.referredAt, PAUSE_MS / 2);
+    expect(Date.now() - started).toBeLessThan(PAUSE_MS / 2);
+    expect(referred).toHaveLength(1);
+    expect(gw.logs.text).not.toContain('CONFIGURATION FAULT');
+  });
+
+  it('pauses intake on a 403 to a create (the role cannot create cases), and resumes once Primero accepts', async () => {
+    nock(PRIMERO)
+      .post('/api/v2/cases').reply((uri) => primeroAnswer('forbidden', uri))
+      .post('/api/v2/cases').reply(204)
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-after-403' } })
+      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: { status: 'in_progress' } });
+    const res = await post(referral());
+    await eventually(() => gw.logs.text.includes('PRIMERO CONFIGURATION FAULT'));
+    // Beyond the 1 s window of the queue's own rate limiter: this is the configuration pause.
+    expect(await gw.queue.getRateLimitTtl()).toBeGreaterThan(1000);
+    const link = await eventually(() => gw.references.get(res.body.reference), PAUSE_MS + 5000);
+    expect(link.caseIdDisplay).toBe('cp-after-403');
+  }, 20000);
+});
