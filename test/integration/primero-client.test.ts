@@ -41,7 +41,7 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
     ['the update', () => client.updateRecord('case', ID, { x: 1 }), nock(PRIMERO).patch(`/api/v2/cases/${ID}`)],
     ['the flag', () => client.flag('case', ID, 'm', '2026-01-01'), nock(PRIMERO).post(`/api/v2/cases/${ID}/flags`)],
     ['the assignment', () => client.assign(ID, 'fp', 'n'), nock(PRIMERO).post(`/api/v2/cases/${ID}/assigns`)],
-    ['the referral', () => client.refer(ID, { transitioned_to: 'cp' }), nock(PRIMERO).post(`/api/v2/cases/${ID}/referrals`)],
+    ['the referral', () => client.refer(ID, { transitioned_to: 'cp', notes: 'n' }), nock(PRIMERO).post(`/api/v2/cases/${ID}/referrals`)],
     ['the referral list', () => client.listReferrals(ID), nock(PRIMERO).get(`/api/v2/cases/${ID}/referrals`)],
   ] as const)('fails only that job on a 403 for one record (%s): the record is out of scope', async (_what, call, interceptor) => {
     interceptor.reply((uri) => primeroAnswer('forbidden', uri));
