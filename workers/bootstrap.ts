@@ -142,7 +142,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
 
   run(
     QUEUES.primeroEvents,
-    () => primeroEventProcessor({ snapshots, references, dispatcher: notifications.dispatcher, trace, plan: notifications.plan, logger }),
+    (queue) => primeroEventProcessor({ snapshots, references, dispatcher: notifications.dispatcher, trace, plan: notifications.plan, logger, primero, queue, configPauseMs }),
     { concurrency: 4 },
   );
 

@@ -1,11 +1,13 @@
-import type { Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import type { PrimeroClient } from '../src/clients/primero';
 import { planForRecordEvents, type PlanContext, type RecordOrigin } from '../src/domain/notification-plan';
-import { deriveEvents, type RecordSnapshot } from '../src/domain/record-events';
+import { deriveEvents, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type RecordSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import type { ReferenceStore } from '../src/store/references';
 import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
+import { rethrowForQueue } from './delivery-failure';
 
 export interface PrimeroEventDeps {
   snapshots: SnapshotStore;
@@ -14,6 +16,9 @@ export interface PrimeroEventDeps {
   trace: TraceStore;
   plan: PlanContext;
   logger: Logger;
+  primero: Pick<PrimeroClient, 'getRecord'>;
+  queue: Queue;
+  configPauseMs: number;
 }
 
 /** Where the record came from, if the gateway created it: the person to tell, and whether it is sensitive. */
@@ -24,12 +29,30 @@ export async function originOf(references: ReferenceStore, recordId: string): Pr
 }
 
 /**
+ * A webhook body that lacked a field the diff reads says nothing about that field: the record is read with
+ * the API user's fields, and that whole view replaces the partial one. What the read lacks is empty.
+ */
+async function completed(deps: PrimeroEventDeps, look: RecordLook): Promise<RecordSnapshot> {
+  const { missing, ...snapshot } = look;
+  if (!missing?.length) return snapshot;
+  const record = await deps.primero.getRecord(look.recordType, look.recordId, snapshotFieldNames(look.recordType));
+  const read = snapshotOf({ last_updated_at: look.lastUpdatedAt, ...record, id: look.recordId, record_type: look.recordType }, look.recordType);
+  return read ?? snapshot;
+}
+
+/**
  * One look at a record: swapped in atomically against the last look, so whether it came by webhook or by
  * poller, a change is diffed (and notified) once.
  */
 export function primeroEventProcessor(deps: PrimeroEventDeps) {
   return async (job: Job): Promise<string> => {
-    const snapshot = job.data as RecordSnapshot;
+    let snapshot: RecordSnapshot;
+    try {
+      snapshot = await completed(deps, job.data as RecordLook);
+    } catch (err) {
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
+    }
+    if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, await deps.snapshots.get(snapshot.recordId));
     const { applied, before } = await deps.snapshots.swap(snapshot);
     if (!applied) return 'already-seen';
     const events = deriveEvents(before, snapshot);

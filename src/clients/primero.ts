@@ -1,5 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
+import { snapshotFieldNames } from '../domain/record-events';
 import { classifyStatus, type CallObserver, type CallTarget, type DeliveryError } from './delivery-error';
 import { observedRequest, outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
@@ -75,9 +76,10 @@ export class PrimeroClient {
   }
 
   /** The record's data as this API user may read it. Callers take what they need and log none of it. */
-  async getRecord(type: RecordType, id: string): Promise<Record<string, unknown>> {
+  async getRecord(type: RecordType, id: string, fields?: string[]): Promise<Record<string, unknown>> {
     const what = `the ${type} read`;
-    const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}`, what);
+    const query = fields ? `?${new URLSearchParams({ fields: fields.join(',') }).toString()}` : '';
+    const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}${query}`, what);
     if (res.status !== 200) throw classify(res, what, 'record');
     const data = (res.data as { data?: unknown } | null)?.data;
     return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
@@ -113,7 +115,7 @@ export class PrimeroClient {
       order: 'asc',
       page: String(page),
       per: String(per),
-      fields: 'id,last_updated_at,owned_by,assigned_user_names,status,workflow,case_id_display,urgent_protection_concern,risk_level',
+      fields: snapshotFieldNames('case').join(','),
     });
     const res = await this.call('get', `/cases?${params.toString()}`, what);
     if (res.status !== 200) throw classify(res, what, 'service');

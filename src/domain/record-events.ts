@@ -14,6 +14,43 @@ export interface RecordSnapshot {
   urgent: boolean;
 }
 
+/**
+ * A look as it arrived. A webhook body holds only what the webhook role's forms permit, and Primero drops a
+ * permitted field that has no value, so `missing` names the fields the diff reads that the body lacked: such a
+ * look is completed by reading the record before it is compared with anything.
+ */
+export type RecordLook = RecordSnapshot & { missing?: string[] };
+
+// The Primero fields a snapshot is made of; the first four are what deriveEvents compares.
+const DIFF_FIELDS = ['owned_by', 'assigned_user_names', 'status', 'workflow'];
+const DISPLAY_FIELDS: Record<RecordSnapshot['recordType'], string[]> = { case: ['case_id_display', 'short_id'], incident: ['short_id', 'incident_code'] };
+
+/** The `fields=` list that reads everything a snapshot needs, ids and update time included. */
+export function snapshotFieldNames(type: RecordSnapshot['recordType']): string[] {
+  return ['id', 'last_updated_at', ...DIFF_FIELDS, ...DISPLAY_FIELDS[type], 'urgent_protection_concern', 'risk_level'];
+}
+
+/**
+ * The fields the diff reads that `record` does not carry at all. The display id is not among them: Primero
+ * never changes it after creation, so an earlier look's is as good.
+ */
+export function missingSnapshotFields(record: Record<string, unknown>): string[] {
+  return DIFF_FIELDS.filter((f) => !(f in record));
+}
+
+/** A webhook body as a look: its snapshot, and what it lacked. */
+export function lookOf(record: Record<string, unknown>): RecordLook | null {
+  const snapshot = snapshotOf(record);
+  if (!snapshot) return null;
+  const missing = missingSnapshotFields(record);
+  return missing.length ? { ...snapshot, missing } : snapshot;
+}
+
+/** A look without a display id takes the earlier look's (immutable in Primero: `UPDATE_FORBIDDEN` fields). */
+export function withDisplayOf(snapshot: RecordSnapshot, earlier: RecordSnapshot | null): RecordSnapshot {
+  return snapshot.caseIdDisplay === null && earlier?.caseIdDisplay ? { ...snapshot, caseIdDisplay: earlier.caseIdDisplay } : snapshot;
+}
+
 export type RecordEvent =
   | { kind: 'assigned'; user: string }
   | { kind: 'in_progress' }

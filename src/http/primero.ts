@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { snapshotOf } from '../domain/record-events';
+import { lookOf } from '../domain/record-events';
 import type { Logger } from '../logger';
 import type { PrimeroEventProducer } from '../queues/primero-events';
 import { secretMatcher } from './auth';
@@ -14,7 +14,8 @@ export interface PrimeroWebhookDeps {
   logger: Logger;
 }
 
-// Primero posts every field its webhook role may read; only the ids and the fields change detection needs are kept.
+// Primero posts the fields its webhook role may read (and that have a value); only the ids and the fields change
+// detection needs are kept, with the names of those it lacked.
 const bodySchema = z.object({
   data: z.looseObject({
     record_id: z.string().min(1),
@@ -37,9 +38,9 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
   }, rawBody, async (req, res) => {
     const parsed = bodySchema.safeParse(parseJsonBody(req.body));
     if (!parsed.success) throw new HttpError(422, 'invalid_body', 'The body is not a Primero webhook body ({"data":{"record_id","last_updated_at",…}}).', validationDetails(parsed.error));
-    const snapshot = snapshotOf(parsed.data.data);
-    if (!snapshot) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
-    const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(snapshot));
+    const look = lookOf(parsed.data.data);
+    if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
+    const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));
     res.locals.duplicate = !fresh;
     res.status(202).json({ status: 'accepted', duplicate: !fresh });
   });

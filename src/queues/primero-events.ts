@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { deduplicationId } from '../domain/idempotency';
-import type { RecordSnapshot } from '../domain/record-events';
+import type { RecordLook } from '../domain/record-events';
 import { withinDeadline } from './deadline';
 import { notificationJobOptions, type JobRetention } from './job-defaults';
 
@@ -17,7 +17,7 @@ export class PrimeroEventProducer {
   ) {}
 
   /** Returns false when this change was already queued (a duplicate webhook, or the poller saw it first). */
-  async submit(snapshot: RecordSnapshot): Promise<boolean> {
+  async submit(snapshot: RecordLook): Promise<boolean> {
     const key = `primero-change:${snapshot.recordId}:${snapshot.lastUpdatedAt}`;
     // A fresh id per call: a duplicate add returns the first job's id, which is how a repeat is told apart.
     const jobId = `c-${deduplicationId(key).slice(0, 24)}-${randomUUID().slice(0, 8)}`;

@@ -27,6 +27,11 @@ export class SnapshotStore {
     return gatewayKey(this.prefix, 'snapshot', recordId);
   }
 
+  async get(recordId: string): Promise<RecordSnapshot | null> {
+    const stored = await this.redis.get(this.key(recordId));
+    return stored ? (JSON.parse(stored) as RecordSnapshot) : null;
+  }
+
   /**
    * Stores `next` if it is newer than what is stored. Returns `{ applied, before }`: `applied` false means
    * this change was already seen (or is older), and nothing should be derived from it.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import nock from 'nock';
 
 /**
  * Primero's answers as its own code renders them (shapes and sources: test/fixtures/primero/README.md), for
@@ -34,4 +35,46 @@ export function primeroAnswer(kind: PrimeroAnswer, uri?: string, headers: Record
 export function primeroWebhookBody(kind: 'full' | 'partial', recordId: string, lastUpdatedAt: string, over: Record<string, unknown> = {}): { data: Record<string, unknown> } {
   const { data } = primeroFixture(`webhook-case-update-${kind}.json`) as { data: Record<string, unknown> };
   return { data: { ...data, record_id: recordId, id: recordId, last_updated_at: lastUpdatedAt, ...over } };
+}
+
+/**
+ * A Primero on nock that keeps the cases it is sent. Like Primero's `show` (app/controllers/api/v2/concerns/
+ * record.rb with FieldSelectionService), a read returns only the `fields=` asked for, and a key the record
+ * has no value for is absent; a case in `forbidden` answers 403 AccessDenied. `reads` logs every read's fields.
+ */
+export class RecordingPrimero {
+  readonly records = new Map<string, Record<string, unknown>>();
+  readonly forbidden = new Set<string>();
+  readonly reads: Array<{ id: string; fields: string[] | null }> = [];
+
+  constructor(base: string, display: (n: number) => string = (n) => `cp-${n}`) {
+    nock(base)
+      .persist()
+      .post('/api/v2/cases')
+      .reply((uri, body) => {
+        const data = (body as { data: Record<string, unknown> }).data;
+        const id = String(data.id);
+        if (this.records.has(id)) return primeroAnswer('conflict', uri);
+        this.records.set(id, { ...data, case_id_display: display(this.records.size + 1), owned_by: 'sms_gateway', status: 'open', workflow: 'new', last_updated_at: new Date().toISOString() });
+        return [204, ''];
+      })
+      .get(/^\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
+      .reply((uri) => {
+        const url = new URL(uri, base);
+        const id = url.pathname.split('/').pop()!;
+        const fields = url.searchParams.get('fields')?.split(',') ?? null;
+        this.reads.push({ id, fields });
+        if (this.forbidden.has(id)) return primeroAnswer('forbidden', url.pathname);
+        const record = this.records.get(id);
+        if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
+        return [200, { data: fields ? Object.fromEntries(Object.entries(record).filter(([k]) => fields.includes(k))) : record }];
+      });
+  }
+
+  /** Changes a case as a caseworker would in Primero; returns its new `last_updated_at`. */
+  change(id: string, fields: Record<string, unknown>): string {
+    const at = new Date(Date.parse(String(this.records.get(id)!.last_updated_at)) + 60_000).toISOString();
+    this.records.set(id, { ...this.records.get(id)!, ...fields, last_updated_at: at });
+    return at;
+  }
 }

@@ -1,4 +1,4 @@
-import { deriveEvents, snapshotOf, type RecordSnapshot } from '../../src/domain/record-events';
+import { deriveEvents, lookOf, snapshotOf, withDisplayOf, type RecordSnapshot } from '../../src/domain/record-events';
 
 const base: RecordSnapshot = {
   recordId: 'r1',
@@ -41,5 +41,13 @@ describe('deriving events from record snapshots', () => {
     expect(s).toEqual({ recordId: 'x', recordType: 'case', lastUpdatedAt: 't', ownedBy: 'u', assignedUserNames: ['u'], status: null, workflow: null, caseIdDisplay: null, urgent: true });
     expect(JSON.stringify(s)).not.toContain('Amina');
     expect(snapshotOf({ record_id: 'x' })).toBeNull();
+  });
+
+  it('names what a webhook body lacks, so it is read before diffing, and takes the display id from an earlier look', () => {
+    const partial = lookOf({ record_id: 'x', record_type: 'case', last_updated_at: 't', status: 'open', owned_by: 'u' });
+    expect(partial!.missing).toEqual(['assigned_user_names', 'workflow']);
+    expect(lookOf({ record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [], workflow: 'new' })!.missing).toBeUndefined();
+    expect(withDisplayOf({ ...base, caseIdDisplay: null }, base).caseIdDisplay).toBe('cp-1');
+    expect(withDisplayOf({ ...base, caseIdDisplay: 'cp-2' }, base).caseIdDisplay).toBe('cp-2');
   });
 });
