@@ -80,6 +80,8 @@ export const configSchema = z.object({
   PRIMERO_WEBHOOK_API_KEY: optionalSecret,
   // How often the poller reads cases changed since its cursor (0 = off): notifications flow even without webhooks.
   PRIMERO_POLL_INTERVAL_SECONDS: intWithDefault(300, 0, 86400),
+  // Each poll re-reads this far behind its cursor, for changes Primero committed after stamping them.
+  PRIMERO_POLL_OVERLAP_SECONDS: intWithDefault(120, 0, 86400),
 
   RAPIDPRO_URL: httpUrl.optional(),
   RAPIDPRO_TOKEN: optionalSecret,

@@ -18,6 +18,7 @@ import { ContactStore } from '../src/store/contacts';
 import { ReferenceStore } from '../src/store/references';
 import { SharedCounters } from '../src/store/counters';
 import { TraceStore } from '../src/store/trace';
+import { WebhookSightings } from '../src/store/webhook-sightings';
 import { codecFromConfig } from '../src/security/codec-from-config';
 import { intakeProcessor } from './intake';
 import { primeroEventProcessor } from './primero-events';
@@ -194,7 +195,18 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   if (config.PRIMERO_POLL_INTERVAL_SECONDS > 0) {
     const poller = run(
       QUEUES.primeroPoll,
-      () => pollerProcessor({ primero, events: notifications.events, redis: shared, prefix: config.QUEUE_PREFIX, logger, initialLookbackMs: 86_400_000 }),
+      () =>
+        pollerProcessor({
+          primero,
+          events: notifications.events,
+          redis: shared,
+          prefix: config.QUEUE_PREFIX,
+          logger,
+          initialLookbackMs: 86_400_000,
+          overlapMs: config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
+          sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
+          counters,
+        }),
       { concurrency: 1 },
       true,
     );

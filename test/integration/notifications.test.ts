@@ -4,6 +4,8 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
+import { SharedCounters } from '../../src/store/counters';
+import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poller';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { FakePushService } from '../../demo/sandbox/push-service';
@@ -172,6 +174,9 @@ describe('notifications', () => {
       prefix: gw.config.QUEUE_PREFIX,
       logger: createLogger('silent'),
       initialLookbackMs: 86_400_000,
+      overlapMs: 0,
+      sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
+      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
     });
     expect(await poll()).toBe('queued 0');
     await eventually(() => flowStarts.find((f) => f.body.params.reference === reference && f.body.params.status === 'closed'));
