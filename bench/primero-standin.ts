@@ -25,7 +25,7 @@ export class PrimeroStandIn {
         const roll = Math.random();
         const f = this.faults;
         if (f && roll < f.errorRate) {
-          res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"errors":[{"status":500,"message":"boom"}]}');
+          res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ errors: [{ status: 500, resource: req.url, message: 'boom' }] }));
           return;
         }
         const hang = f !== null && roll < f.errorRate + f.hangRate;
@@ -34,7 +34,8 @@ export class PrimeroStandIn {
             const data = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { id: string; other_agency_id?: string } }).data;
             if (this.created.has(data.id)) {
               this.duplicates++;
-              res.writeHead(409).end('{"errors":[{"status":409}]}');
+              // As Primero's ErrorService renders ActiveRecord::RecordNotUnique (test/fixtures/primero/error-409-conflict.json).
+              res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify({ errors: [{ status: 409, resource: req.url, message: 'Conflict: A record with this id already exists' }] }));
               return;
             }
             this.created.set(data.id, data.other_agency_id ?? '');

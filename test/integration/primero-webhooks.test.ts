@@ -70,6 +70,22 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     expect((await timeline(reference)).filter((e) => e === 'case_assigned')).toHaveLength(1);
   });
 
+  it('keeps a change it may not read (403 on that case) as a dead letter, and goes on with the others', async () => {
+    const hidden = await newCase();
+    const other = await newCase();
+    primero.forbidden.add(hidden.recordId);
+    const events = gw.services.registry.get('primero-events');
+    await webhook(primeroWebhookBody('partial', hidden.recordId, primero.change(hidden.recordId, { workflow: 'case_plan' })));
+    await webhook(primeroWebhookBody('partial', other.recordId, primero.change(other.recordId, { workflow: 'case_plan' })));
+    await eventually(async () => (await timeline(other.reference)).includes('case_in_progress'));
+    const [failed] = await eventually(async () => {
+      const jobs = await events.getFailed();
+      return jobs.length ? jobs : undefined;
+    });
+    expect(failed!.failedReason).toBe("Primero refused access to the record on the case read (403): it is outside the API user's scope");
+    expect(JSON.stringify(failed!.data)).not.toContain('Neema');
+  });
+
   it('diffs a full body without reading the record', async () => {
     const { recordId } = await newCase();
     const at = primero.change(recordId, { status: 'closed' });
