@@ -195,7 +195,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   if (config.PRIMERO_POLL_INTERVAL_SECONDS > 0) {
     const poller = run(
       QUEUES.primeroPoll,
-      () =>
+      (queue) =>
         pollerProcessor({
           primero,
           events: notifications.events,
@@ -206,6 +206,8 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
           overlapMs: config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
           sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
           counters,
+          queue,
+          configPauseMs,
         }),
       { concurrency: 1 },
       true,

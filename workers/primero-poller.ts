@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PrimeroClient } from '../src/clients/primero';
 import { snapshotOf } from '../src/domain/record-events';
@@ -6,6 +7,7 @@ import type { PrimeroEventProducer } from '../src/queues/primero-events';
 import type { SharedCounters } from '../src/store/counters';
 import { gatewayKey } from '../src/store/keys';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
+import { rethrowForQueue } from './delivery-failure';
 
 export interface PollerDeps {
   primero: Pick<PrimeroClient, 'listChangedCases'>;
@@ -20,6 +22,9 @@ export interface PollerDeps {
   sightings: WebhookSightings;
   counters: SharedCounters;
   pageSize?: number;
+  /** A 401 or 403 on the search is the role's fault: the poll queue pauses this long and says so. */
+  queue: Queue;
+  configPauseMs: number;
 }
 
 const PAGE = 100;
@@ -46,7 +51,7 @@ export function pollerProcessor(deps: PollerDeps) {
     let page = 1;
     let queued = 0;
     for (let calls = 0; calls < MAX_PAGES; calls++) {
-      const records = await deps.primero.listChangedCases(since, to, page, per);
+      const records = await deps.primero.listChangedCases(since, to, page, per).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs));
       for (const r of records) {
         const snapshot = snapshotOf(r, 'case');
         if (!snapshot || seen.has(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`)) continue;

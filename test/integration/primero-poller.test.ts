@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { RateLimitError } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
 import type { RecordSnapshot } from '../../src/domain/record-events';
@@ -9,8 +10,8 @@ import { SharedCounters } from '../../src/store/counters';
 import { gatewayKey } from '../../src/store/keys';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poller';
-import { PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
-import { primeroWebhookBody } from '../support/primero-fake';
+import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { primeroAnswer, primeroWebhookBody } from '../support/primero-fake';
 
 const KEY = 'primero-webhook-key-3';
 
@@ -39,6 +40,7 @@ function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () =>
 
 describe('the Primero poller', () => {
   let gw: Gateway;
+  const logs = new LogCapture();
   const client = new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 });
 
   function poller(events: Pick<PrimeroEventProducer, 'submit'>) {
@@ -47,12 +49,14 @@ describe('the Primero poller', () => {
       events: events as PrimeroEventProducer,
       redis: gw.redis,
       prefix: gw.config.QUEUE_PREFIX,
-      logger: createLogger('silent'),
+      logger: createLogger('info', logs),
       initialLookbackMs: 3_600_000,
       overlapMs: 120_000,
       sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
       counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
       pageSize: 100,
+      queue: gw.services.registry.get('primero-poll'),
+      configPauseMs: 60_000,
     });
   }
 
@@ -100,6 +104,15 @@ describe('the Primero poller', () => {
     const metrics = (await request(gw.app).get('/metrics')).text;
     expect(metrics).toContain('gateway_primero_poll_suspect_total{reason="empty_despite_webhooks"} 1');
     expect(metrics).not.toContain(recordId);
+  });
+
+  it('pauses polling and says so when Primero refuses the search (403: the role may not list cases)', async () => {
+    nock(PRIMERO).get('/api/v2/cases').query(true).reply((uri) => primeroAnswer('forbidden', uri));
+    const poll = poller({ submit: async () => true });
+    await expect(poll()).rejects.toThrow(RateLimitError);
+    expect(logs.text).toContain('PRIMERO CONFIGURATION FAULT');
+    expect(await gw.services.registry.get('primero-poll').getRateLimitTtl()).toBeGreaterThan(50_000);
+    expect(await gw.redis.get(gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor'))).toBeNull();
   });
 
   it('does not count a quiet window as suspect', async () => {
