@@ -21,7 +21,7 @@ export interface RecordSnapshot {
  */
 export type RecordLook = RecordSnapshot & { missing?: string[] };
 
-// The Primero fields a snapshot is made of; the first four are what deriveEvents compares.
+// What deriveEvents compares; a look lacking any of these cannot be diffed as it is.
 const DIFF_FIELDS = ['owned_by', 'assigned_user_names', 'status', 'workflow'];
 const DISPLAY_FIELDS: Record<RecordSnapshot['recordType'], string[]> = { case: ['case_id_display', 'short_id'], incident: ['short_id', 'incident_code'] };
 
