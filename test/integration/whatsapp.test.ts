@@ -182,10 +182,10 @@ describe('WhatsApp Cloud API', () => {
 
   it.each([
     ['voice.json', '+254711200001', 'Attachment: whatsapp-media:voice:media-voice-1'],
-    ['image-caption.json', '+254711200002', 'this is where it happens\nAttachment: whatsapp-media:image:media-image-1'],
-    ['audio-caption.json', '+254711200003', 'listen to what he says\nAttachment: whatsapp-media:audio:media-audio-1'],
-    ['video-caption.json', '+254711200004', 'this happened at the market\nAttachment: whatsapp-media:video:media-video-1'],
-    ['document.json', '+254711200005', 'the letter they gave me\nAttachment: whatsapp-media:document:media-document-1'],
+    ['image-caption.json', '+254711200002', 'this is where it happens | Attachment: whatsapp-media:image:media-image-1'],
+    ['audio-caption.json', '+254711200003', 'listen to what he says | Attachment: whatsapp-media:audio:media-audio-1'],
+    ['video-caption.json', '+254711200004', 'this happened at the market | Attachment: whatsapp-media:video:media-video-1'],
+    ['document.json', '+254711200005', 'the letter they gave me | Attachment: whatsapp-media:document:media-document-1'],
     ['sticker.json', '+254711200006', 'Attachment: whatsapp-media:sticker:media-sticker-1'],
     ['interactive-nfm-reply.json', '+254711200007', 'Sent'],
   ])('keeps %s as a case: every caption as text, media by type and id, never a link or the form data', async (file, phone, text) => {
