@@ -198,7 +198,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
 
   if (rapidProNotifyEnabled(config)) {
     const client = new RapidProClient({ baseUrl: config.RAPIDPRO_URL!, token: config.RAPIDPRO_TOKEN!, timeoutMs: 15000, observe: observe('rapidpro') });
-    // Evenly spaced to the workspace quota (default 3,600/hour), shared by every worker through Redis.
+    // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
       (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs }),
