@@ -12,6 +12,7 @@ import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
+import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices extends OperatorServices {
@@ -19,6 +20,7 @@ export interface ApiServices extends OperatorServices {
   producer: IntakeProducer;
   direct: DirectIntake;
   whatsappReplies: WhatsAppReplyProducer | null;
+  whatsappUnreadable: WhatsAppUnreadableProducer;
   metrics: GatewayMetrics;
   notifications: NotificationServices;
   close(): Promise<void>;
@@ -48,6 +50,11 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
         enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
       })
     : null;
+  const whatsappUnreadable = new WhatsAppUnreadableProducer(operator.registry.get(QUEUES.whatsappUnreadable), codec, {
+    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
+    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  });
   const direct = new DirectIntake(
     intake,
     contacts,
@@ -66,6 +73,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     producer,
     direct,
     whatsappReplies,
+    whatsappUnreadable,
     async close() {
       await operator.registry.close();
     },

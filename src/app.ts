@@ -67,6 +67,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
         appSecret: config.WHATSAPP_APP_SECRET,
         direct: services.direct,
         replies: services.whatsappReplies,
+        unreadable: services.whatsappUnreadable,
         logger,
       }),
     );

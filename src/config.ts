@@ -86,7 +86,9 @@ export const configSchema = z.object({
   RAPIDPRO_URL: httpUrl.optional(),
   RAPIDPRO_TOKEN: optionalSecret,
   RAPIDPRO_NOTIFY_FLOW_UUID: optionalText.refine((v) => v === undefined || /^[0-9a-f-]{36}$/i.test(v), 'must be a flow UUID'),
-  RAPIDPRO_RATE_PER_HOUR: intWithDefault(3600, 1, 1_000_000),
+  // RapidPro's v2 API bucket (3,600/hour) is one per workspace, shared by every token and integration
+  // (nyaruka/rapidpro: temba/api/support.py, OrgUserRateThrottle): take a third of it, not all of it.
+  RAPIDPRO_RATE_PER_HOUR: intWithDefault(1200, 1, 1_000_000),
 
   VAPID_PUBLIC_KEY: optionalText,
   VAPID_PRIVATE_KEY: optionalText,

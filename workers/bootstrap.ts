@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PrimeroClient } from '../src/clients/primero';
@@ -27,6 +28,10 @@ import { pushProcessor } from './push';
 import { rapidProNotifyProcessor } from './rapidpro-notify';
 import { purgeExpired } from './retention';
 import { whatsappReplyProcessor } from './whatsapp-replies';
+import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
+import { buildApiServices, type ApiServices } from '../src/api-services';
+import { storeWhatsAppMessage } from '../src/intake/whatsapp-intake';
+import { loadKeywordTable } from '../src/keyword-table';
 
 export interface RunningWorkers {
   close(deadlineMs: number): Promise<void>;
@@ -162,6 +167,16 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     });
   }
 
+  // A replayed unreadable WhatsApp message is stored exactly as the webhook route stores one, so this worker
+  // builds the same intake the API has.
+  let intakeSide: ApiServices | null = null;
+  if (config.WHATSAPP_APP_SECRET) {
+    const keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
+    const api = buildApiServices(config, shared, logger, keywords, mappings);
+    intakeSide = api;
+    run(QUEUES.whatsappUnreadable, () => whatsappUnreadableProcessor({ codec, logger, store: (m) => storeWhatsAppMessage(api.direct, api.whatsappReplies, m) }), { concurrency: 1 });
+  }
+
   if (pushEnabled(config)) {
     const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, observe('push'));
     run(
@@ -184,7 +199,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
 
   if (rapidProNotifyEnabled(config)) {
     const client = new RapidProClient({ baseUrl: config.RAPIDPRO_URL!, token: config.RAPIDPRO_TOKEN!, timeoutMs: 15000, observe: observe('rapidpro') });
-    // Evenly spaced to the workspace quota (default 3,600/hour), shared by every worker through Redis.
+    // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
       (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs }),
@@ -237,6 +252,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       clearTimeout(timer);
       if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
       await queues.close();
+      if (intakeSide) await intakeSide.close();
       await Promise.all([shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
     },
   };

@@ -13,7 +13,8 @@ export interface SandboxFlowStart {
 /**
  * A stand-in for RapidPro's REST API v2 flow starts (../shared/reference/rapidpro.md §3): `Authorization:
  * Token`, 403 {"detail":"Invalid token"} otherwise, ≤ 100 URNs, 201 with a pending start, and a 429 with
- * Retry-After on demand, as a workspace over its quota answers.
+ * Retry-After on demand, as a workspace over its quota answers. `GET /api/v2/flows.json?uuid=` describes any
+ * flow as the imported flows/notify.flow.json: a background flow (nyaruka/rapidpro FlowReadSerializer).
  */
 export class RapidProSandbox {
   readonly starts: SandboxFlowStart[] = [];
@@ -26,6 +27,11 @@ export class RapidProSandbox {
   async start(): Promise<void> {
     const app = express();
     app.use(express.json());
+    app.get('/api/v2/flows.json', (req, res) => {
+      if (req.get('authorization') !== `Token ${this.token}`) return res.status(403).json({ detail: 'Invalid token' });
+      const uuid = typeof req.query.uuid === 'string' ? req.query.uuid : randomUUID();
+      res.json({ next: null, previous: null, results: [{ uuid, name: 'Primero Gateway Case Update', type: 'background', archived: false }] });
+    });
     app.post('/api/v2/flow_starts.json', (req, res) => {
       if (req.get('authorization') !== `Token ${this.token}`) return res.status(403).json({ detail: 'Invalid token' });
       if (this.throttled > 0) {

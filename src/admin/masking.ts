@@ -1,7 +1,7 @@
 import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 
 /** Fields that hold a person's data in any gateway payload (messages, replies, notifications). */
-export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, 'waId', 'urns', 'sealed']);
+export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, 'waId', 'wamid', 'urns', 'sealed']);
 
 function mask(value: unknown): unknown {
   if (typeof value === 'string') return `[masked: ${value.length} characters]`;

@@ -22,13 +22,29 @@ export class RapidProClient {
     });
   }
 
-  /** Starts a flow for up to 100 URNs with the same params. */
-  async startFlow(flow: string, urns: string[], params: Record<string, string>): Promise<void> {
+  /**
+   * The flow's type as `GET /flows.json` names it ("message", "background", "voice", "survey"), or null when the
+   * workspace has no such flow (nyaruka/rapidpro: temba/api/v2/serializers.py, FlowReadSerializer).
+   */
+  async flowType(flow: string): Promise<string | null> {
+    const what = 'the flow lookup';
+    const res = await observedRequest(this.http, { method: 'get', url: '/flows.json', params: { uuid: flow } }, { service: 'RapidPro', what, observe: this.opts.observe });
+    if (res.status < 200 || res.status >= 300) throw classifyStatus('RapidPro', res.status, what, parseRetryAfter(res.headers['retry-after']));
+    const first = (res.data as { results?: Array<{ type?: unknown }> } | null)?.results?.[0];
+    return typeof first?.type === 'string' ? first.type : null;
+  }
+
+  /**
+   * Starts a flow for up to 100 URNs with the same params. `restart_participants` stays true: the same person
+   * gets a later status too. `excludeActive` maps to mailroom's "in a flow" exclusion, which skips (never
+   * defers) a contact waiting in any flow.
+   */
+  async startFlow(flow: string, urns: string[], params: Record<string, string>, opts: { excludeActive: boolean }): Promise<void> {
     if (urns.length === 0 || urns.length > 100) throw new RangeError('a flow start takes 1 to 100 URNs');
     const what = 'the flow start';
     const res = await observedRequest(
       this.http,
-      { method: 'post', url: '/flow_starts.json', data: { flow, urns, params, restart_participants: true } },
+      { method: 'post', url: '/flow_starts.json', data: { flow, urns, params, restart_participants: true, exclude_active: opts.excludeActive } },
       { service: 'RapidPro', what, observe: this.opts.observe },
     );
     if (res.status >= 200 && res.status < 300) return;

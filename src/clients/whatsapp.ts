@@ -1,3 +1,4 @@
+import { isBusinessScopedId } from '../domain/whatsapp-webhook';
 import type { AxiosInstance } from 'axios';
 import { classifyStatus, type CallObserver } from './delivery-error';
 import { observedRequest, outboundHttp } from './http-client';
@@ -30,7 +31,9 @@ export class WhatsAppClient {
       {
         method: 'post',
         url: `/${encodeURIComponent(this.opts.phoneNumberId)}/messages`,
-        data: { messaging_product: 'whatsapp', recipient_type: 'individual', to: waId, type: 'text', text: { preview_url: false, body } },
+        // A business-scoped user id goes in `recipient`, a phone number in `to` (nyaruka/courier:
+        // handlers/meta/whatsapp/payloads.go, RecipientFields).
+        data: { messaging_product: 'whatsapp', recipient_type: 'individual', ...(isBusinessScopedId(waId) ? { recipient: waId } : { to: waId }), type: 'text', text: { preview_url: false, body } },
       },
       { service: 'WhatsApp', what, observe: this.opts.observe },
     );

@@ -100,6 +100,8 @@ export interface MappedCase {
   data: Record<string, unknown>;
   /** Consent as the flow recorded it; false when the answer was missing or unclear. */
   consentGiven: boolean;
+  /** What the person answered to the consent question: a clear no is not the same as an unclear answer. */
+  consent: 'yes' | 'no' | 'unclear' | 'missing';
   /** The feedback category, when the mapping has a category rule. */
   category: string | null;
 }
@@ -112,9 +114,17 @@ function matchOption(values: string[], options: OptionIndex): string | null {
 
 const resultValues = (r: FlowResult) => [r.category, r.value];
 
+/**
+ * The mapping's text field is a Primero `text_field` (protection_concerns_other is one): a single-line input,
+ * where line breaks vanish and lines run together. Lines are joined, and breaks inside one replaced, with this.
+ */
+export const TEXT_SEPARATOR = ' | ';
+
 function appendText(data: Record<string, unknown>, field: string, line: string): void {
   const current = typeof data[field] === 'string' ? (data[field] as string) : '';
-  data[field] = current ? `${current}\n${line}` : line;
+  const flat = line.trim().replace(/\s*[\r\n]+\s*/g, TEXT_SEPARATOR);
+  if (!flat) return;
+  data[field] = current ? `${current}${TEXT_SEPARATOR}${flat}` : flat;
 }
 
 /**
@@ -146,6 +156,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
   if (phone) data[mapping.phone_field] = phone;
   const unmatched: string[] = [];
   let consentGiven = false;
+  let consent: MappedCase['consent'] = 'missing';
 
   for (const [key, rule] of Object.entries(mapping.results)) {
     if (rule.type === 'category') {
@@ -185,9 +196,13 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
         const answer = matchOption(resultValues(result), rule.answers);
         // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
         const yes = answer === 'yes';
-        if (rule.consent) consentGiven = yes;
+        if (rule.consent) {
+          consentGiven = yes;
+          consent = answer === 'yes' ? 'yes' : answer === 'no' ? 'no' : 'unclear';
+        }
         for (const f of rule.fields) data[f] = yes;
-        if (rule.note === 'always' && answer) unmatched.push(`${rule.label}: ${answer}`);
+        // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
+        if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
         else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
         break;
       }
@@ -196,7 +211,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
   if (message.text) appendText(data, mapping.text_field, message.text);
   for (const link of message.attachments) appendText(data, mapping.text_field, `Attachment: ${link}`);
   for (const line of unmatched) appendText(data, mapping.text_field, line);
-  return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, category };
+  return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, consent, category };
 }
 
 /** The result keys a mapping reads; the flow export must write every one of them. */

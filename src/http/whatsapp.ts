@@ -1,11 +1,13 @@
 import { Router } from 'express';
-import { whatsappMessages, whatsappSignature, whatsappWebhookSchema } from '../domain/whatsapp-webhook';
+import { readWhatsAppWebhook, whatsappSignature } from '../domain/whatsapp-webhook';
 import type { DirectIntake } from '../intake/direct-messages';
+import { storeWhatsAppMessage } from '../intake/whatsapp-intake';
 import type { Logger } from '../logger';
 import type { WhatsAppReplyProducer } from '../queues/whatsapp-replies';
+import type { WhatsAppUnreadableProducer } from '../queues/whatsapp-unreadable';
 import { secretsEqual } from './auth';
 import { HttpError } from './errors';
-import { parseJsonBody, rawBody, validationDetails } from './json-body';
+import { rawBody } from './json-body';
 import { storeOr503 } from './unavailable';
 
 export interface WhatsAppRouteDeps {
@@ -14,7 +16,18 @@ export interface WhatsAppRouteDeps {
   direct: DirectIntake;
   /** null when WHATSAPP_ACCESS_TOKEN is unset: messages are taken, acknowledgements are not sent. */
   replies: WhatsAppReplyProducer | null;
+  /** Where a message we cannot read is kept, as a dead letter, instead of refusing the batch it came in. */
+  unreadable: WhatsAppUnreadableProducer;
   logger: Logger;
+}
+
+function jsonOrText(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return text;
+  }
 }
 
 /** `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp` (signed events). */
@@ -42,26 +55,20 @@ export function whatsappRouter(deps: WhatsAppRouteDeps): Router {
       if (!given || !secretsEqual(given, whatsappSignature(appSecret, raw))) {
         throw new HttpError(403, 'invalid_signature', 'X-Hub-Signature-256 is missing or does not match the body.');
       }
-      const parsed = whatsappWebhookSchema.safeParse(parseJsonBody(raw));
-      if (!parsed.success) throw new HttpError(422, 'invalid_body', 'The body is not a WhatsApp Cloud API webhook.', validationDetails(parsed.error));
-      // Delivery statuses and other fields carry no message: nothing to store, nothing to create.
-      const messages = whatsappMessages(parsed.data, new Date());
+      // Signed, so Meta sent it: whatever we cannot read is kept aside, never refused. A non-2xx makes Meta
+      // retry the whole batch and, in time, disable the webhook (courier answers 200 for the same reason:
+      // nyaruka/courier handlers/meta/handlers.go). Statuses and other fields carry no message.
+      const batch = readWhatsAppWebhook(jsonOrText(raw), new Date());
       let stored = 0;
-      for (const m of messages) {
-        await storeOr503(deps.logger, 'whatsapp', async () => {
-          const outcome = await deps.direct.receive({
-            channel: 'whatsapp',
-            providerId: m.wamid,
-            urn: `whatsapp:${m.waId}`,
-            text: m.text,
-            attachments: m.attachments,
-            receivedAt: m.receivedAt,
-          });
-          if (outcome.reply && deps.replies) await deps.replies.enqueue(m.wamid, { waId: m.waId, text: outcome.reply, reference: outcome.reference });
-        });
+      for (const m of batch.messages) {
+        await storeOr503(deps.logger, 'whatsapp', () => storeWhatsAppMessage(deps.direct, deps.replies, m));
         stored++;
       }
-      res.status(200).json({ status: 'ok', stored });
+      for (const item of batch.unreadable) {
+        await storeOr503(deps.logger, 'whatsapp', () => deps.unreadable.keep(item));
+        deps.logger.warn({ channel: 'whatsapp', reason: item.reason }, 'unreadable WhatsApp message kept as a dead letter');
+      }
+      res.status(200).json({ status: 'ok', stored, kept_unreadable: batch.unreadable.length });
     });
   }
   return router;

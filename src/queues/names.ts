@@ -2,6 +2,7 @@
 export const QUEUES = {
   intake: 'intake',
   whatsappReplies: 'whatsapp-replies',
+  whatsappUnreadable: 'whatsapp-unreadable',
   primeroEvents: 'primero-events',
   primeroPoll: 'primero-poll',
   push: 'push',

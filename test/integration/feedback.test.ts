@@ -114,7 +114,7 @@ describe('feedback and complaints', () => {
       module_id: 'primeromodule-cp',
       name_first: 'Feedback',
       other_id_no: `feedback-${category}`,
-      protection_concerns_other: `${description}\nCallback requested: yes`,
+      protection_concerns_other: `${description} | Callback requested: yes`,
     });
     expect(link.sensitive).toBe(false);
     expect(calls.flags.find((f) => f.id === link.caseId)).toBeUndefined();
@@ -164,7 +164,7 @@ describe('feedback and complaints', () => {
 
     const link = await eventually(() => gw.references.get(first.body.reference));
     const patch = await eventually(() => calls.patches.find((p) => p.id === link.caseId));
-    expect(patch.body.data.protection_concerns_other).toBe('no water at the site\nCallback requested: yes\n\nstill no water today\nCallback requested: yes');
+    expect(patch.body.data.protection_concerns_other).toBe('no water at the site | Callback requested: yes\n\nstill no water today | Callback requested: yes');
     expect(calls.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
 
     // Another category is another report.

@@ -20,6 +20,7 @@ interface FlowStartBody {
   flow: string;
   urns: string[];
   params: Record<string, string>;
+  exclude_active?: boolean;
 }
 
 describe('notifications', () => {
@@ -71,6 +72,10 @@ describe('notifications', () => {
       .reply((uri) => [200, { data: records.get(uri.split('/').pop()!) ?? {} }]);
     nock(RAPIDPRO)
       .persist()
+      // The shipped notify flow, as GET /api/v2/flows.json describes it once imported.
+      .get('/api/v2/flows.json')
+      .query({ uuid: FLOW })
+      .reply(200, { next: null, previous: null, results: [{ uuid: FLOW, name: 'Primero Gateway Case Update', type: 'background', archived: false }] })
       .post('/api/v2/flow_starts.json')
       .reply(function (_uri, body) {
         const scripted = rapidproScript.shift();
@@ -145,7 +150,8 @@ describe('notifications', () => {
 
     const start = await eventually(() => flowStarts.find((f) => f.body.params.reference === reference));
     expect(start.auth).toBe('Token rapidpro-api-token-1');
-    expect(start.body).toMatchObject({ flow: FLOW, urns: [`tel:${CHILD.phone}`], params: { reference, status: 'received' } });
+    // A background flow never interrupts, and exclude_active would drop the message for anyone in a flow.
+    expect(start.body).toMatchObject({ flow: FLOW, urns: [`tel:${CHILD.phone}`], params: { reference, status: 'received' }, exclude_active: false });
     expect(Object.keys(start.body.params).sort()).toEqual(['reference', 'status']);
   });
 

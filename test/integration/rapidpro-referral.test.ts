@@ -102,7 +102,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
       age: 14,
       sex: 'female',
       protection_concerns: ['other'],
-      protection_concerns_other: `${CHILD.concern}\nLocation as given: ${CHILD.location}`,
+      protection_concerns_other: `${CHILD.concern} | Location as given: ${CHILD.location}`,
       consent_for_services: true,
       disclosure_other_orgs: true,
     });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
@@ -19,6 +21,9 @@ function postTwilio(gw: Gateway, form: Record<string, string>, signature?: strin
   const sig = signature ?? twilioSignature(TWILIO_TOKEN, `${PUBLIC_URL}/webhooks/twilio/sms`, params);
   return request(gw.app).post('/webhooks/twilio/sms').set('X-Twilio-Signature', sig).type('form').send(params.toString());
 }
+
+/** Bodies shaped like courier's handler tests (see test/fixtures/sms/README.md). */
+const form = (name: string) => readFileSync(path.join(__dirname, '..', 'fixtures', 'sms', name), 'utf8').trim();
 
 const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1] ?? null;
 
@@ -45,7 +50,7 @@ describe('SMS channels', () => {
     await gw.close();
     nock.cleanAll();
     nock.enableNetConnect();
-    for (const secret of [SENDER, '254711000111', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733']) expect(gw.logs.text).not.toContain(secret);
+    for (const secret of [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733']) expect(gw.logs.text).not.toContain(secret);
   });
 
   it('stores a signed Twilio SMS and answers TwiML in the keyword language', async () => {
@@ -133,6 +138,26 @@ describe('SMS channels', () => {
     const missing = await request(gw.app).post(`/webhooks/africastalking/sms?token=${AT_TOKEN}`).type('form').send({ text: 'x' });
     expect(missing.status).toBe(422);
     expect(missing.body.error.details.map((d: { path: string }) => d.path)).toEqual(['id', 'from', 'to']);
+  });
+
+  it.each(['twilio-receive.form', 'twilio-whatsapp-receive.form'])("stores %s, every field Twilio posts, as courier's tests send it", async (file) => {
+    const body = form(file);
+    const params = new URLSearchParams(body);
+    const sig = twilioSignature(TWILIO_TOKEN, `${PUBLIC_URL}/webhooks/twilio/sms`, params);
+    const res = await request(gw.app).post('/webhooks/twilio/sms').set('X-Twilio-Signature', sig).type('form').send(body);
+    expect(res.status).toBe(200);
+    const reference = /([2-9A-HJ-NP-Z]{8})\./.exec(messageOf(res.text)!)![1]!;
+    const link = await eventually(() => gw.references.get(reference));
+    const from = params.get('From')!;
+    expect(link).toMatchObject({ channel: 'twilio', urn: from.startsWith('whatsapp:') ? `whatsapp:${from.slice(10).replace('+', '')}` : `tel:${from}` });
+  });
+
+  it.each(['africastalking-receive.form', 'africastalking-receive-space-date.form'])("stores %s in both of Africa's Talking's date formats", async (file) => {
+    const params = new URLSearchParams(form(file));
+    const res = await request(gw.app).post(`/webhooks/africastalking/sms?token=${AT_TOKEN}`).type('form').send(form(file));
+    expect(res.status).toBe(200);
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(link).toMatchObject({ channel: 'africastalking', urn: `tel:${params.get('from')}` });
   });
 
   it('answers 400 to an empty Twilio body', async () => {

@@ -8,6 +8,9 @@ import { HttpRecorder } from '../support/http-recorder';
 
 const APP_SECRET = 'fb_app_secret';
 const fixtureBytes = readFileSync(path.join(__dirname, '..', 'fixtures', 'rapidpro', 'whatsapp-cloud-inbound-text.json'));
+/** Shapes from nyaruka/courier handlers/meta/testdata/wac/ (see test/fixtures/whatsapp/README.md). */
+const waFixture = (name: string) => readFileSync(path.join(__dirname, '..', 'fixtures', 'whatsapp', name));
+const ADMIN = 'admin-token-whatsapp-0001';
 
 const sign = (body: Buffer | string) => `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
 
@@ -37,6 +40,7 @@ describe('WhatsApp Cloud API', () => {
         WHATSAPP_ACCESS_TOKEN: 'graph-access-token',
         WHATSAPP_PHONE_NUMBER_ID: '1234567890',
         WHATSAPP_GRAPH_URL: graph.url,
+        ADMIN_TOKEN: ADMIN,
       },
     });
   });
@@ -46,7 +50,8 @@ describe('WhatsApp Cloud API', () => {
     await graph.stop();
     nock.cleanAll();
     nock.enableNetConnect();
-    for (const secret of ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token']) expect(gw.logs.text).not.toContain(secret);
+    const secrets = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000'];
+    for (const secret of secrets) expect(gw.logs.text).not.toContain(secret);
   });
 
   it('answers the verification handshake only with the right token', async () => {
@@ -61,7 +66,7 @@ describe('WhatsApp Cloud API', () => {
     expect(sign(fixtureBytes)).toBe('sha256=700efab27306b2b1518621a77de8c4cb9b1ac6f421c234a8518cdc915bde1cfe');
     const res = await post(gw, fixtureBytes);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', stored: 1 });
+    expect(res.body).toEqual({ status: 'ok', stored: 1, kept_unreadable: 0 });
   });
 
   it('refuses a body re-serialised after signing, and an unsigned one, with 403', async () => {
@@ -102,13 +107,13 @@ describe('WhatsApp Cloud API', () => {
       expect(graph.requests.filter((r) => JSON.parse(r.body.toString()).to === to)).toHaveLength(1);
     }
     const withMedia = await eventually(() => created.find((c) => c.telephone_current === '+250788555004'));
-    expect(withMedia.protection_concerns_other).toBe('Attachment: whatsapp-media:media-77');
+    expect(withMedia.protection_concerns_other).toBe('Attachment: whatsapp-media:image:media-77');
   });
 
   it('ignores delivery statuses without creating anything', async () => {
     const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
     const res = await post(gw, inbound([], [{ id: 'wamid.out', recipient_id: '250788555001', status: 'delivered', timestamp: '1764150001' }]));
-    expect(res.body).toEqual({ status: 'ok', stored: 0 });
+    expect(res.body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 0 });
     expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
   });
 
@@ -121,8 +126,90 @@ describe('WhatsApp Cloud API', () => {
     expect(tries).toHaveLength(2);
   });
 
-  it('answers 422 to a body that is not a WhatsApp webhook', async () => {
+  const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
+  const unreadableLetters = async () =>
+    (await admin(request(gw.app).get('/admin/dead-letters').query({ queue: 'whatsapp-unreadable' }))).body.dead_letters as Array<{ id: string; error: string }>;
+
+  it('stores the rest of a batch when one message has no sender, and keeps that one as a dead letter an operator can see', async () => {
+    const res = await post(gw, waFixture('batch-with-unreadable.json'));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', stored: 2, kept_unreadable: 1 });
+    await eventually(() => created.find((c) => c.telephone_current === '+254711200010'));
+    await eventually(() => created.find((c) => c.telephone_current === '+254711200011'));
+    const letters = await eventually(async () => ((await unreadableLetters()).length ? unreadableLetters() : null));
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.error).toBe('WhatsApp message has neither from nor from_user_id');
+    const shown = await admin(request(gw.app).get(`/admin/dead-letters/${letters[0]!.id}`));
+    expect(JSON.stringify(shown.body)).not.toContain('nobody sent this');
+    const revealed = await admin(request(gw.app).get(`/admin/dead-letters/${letters[0]!.id}`).query({ reveal: 'true' }));
+    expect(JSON.parse(revealed.body.data.text)).toMatchObject({ id: 'wamid.fx-batch-2', text: { body: 'nobody sent this' } });
+    // Re-delivery of the same batch keeps no second copy.
+    await post(gw, waFixture('batch-with-unreadable.json'));
+    expect(await unreadableLetters()).toHaveLength(1);
+    await admin(request(gw.app).delete(`/admin/dead-letters/${letters[0]!.id}`));
+  });
+
+  it('answers 200 to a signed body that is not a WhatsApp webhook, and keeps it whole', async () => {
     const res = await post(gw, JSON.stringify({ object: 'page', entry: [] }));
-    expect(res.status).toBe(422);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 1 });
+    const letters = await eventually(async () => ((await unreadableLetters()).length ? unreadableLetters() : null));
+    expect(letters[0]!.error).toBe('body is not a WhatsApp Cloud API webhook (fields object)');
+    await admin(request(gw.app).delete(`/admin/dead-letters/${letters[0]!.id}`));
+  });
+
+  it('stores a kept message once the parser reads it, as a replay after a parser fix does', async () => {
+    const kept = JSON.parse(waFixture('voice.json').toString()).entry[0].changes[0].value.messages[0];
+    kept.id = 'wamid.fx-replayed';
+    kept.from = '254711200012';
+    const job = await gw.services.whatsappUnreadable.queue.add('unreadable', { wamid: kept.id, reason: 'older parser', waId: kept.from, text: JSON.stringify(kept) }, { attempts: 1 });
+    await eventually(async () => (await job.getState()) === 'completed');
+    const record = await eventually(() => created.find((c) => c.telephone_current === '+254711200012'));
+    expect(record.protection_concerns_other).toBe('Attachment: whatsapp-media:voice:media-voice-1');
+  });
+
+  it('takes a sender with only a business-scoped user id as whatsapp:<user id>, and answers them by recipient', async () => {
+    expect((await post(gw, waFixture('from-user-id-no-from.json'))).body).toEqual({ status: 'ok', stored: 1, kept_unreadable: 0 });
+    const sent = await eventually(() => graph.requests.find((r) => JSON.parse(r.body.toString()).recipient === 'KE.fx4711'));
+    expect(JSON.parse(sent.body.toString()).to).toBeUndefined();
+    const reference = /([2-9A-HJ-NP-Z]{8})/.exec(JSON.parse(sent.body.toString()).text.body)![1]!;
+    const link = await eventually(() => gw.references.get(reference));
+    expect(link).toMatchObject({ urn: 'whatsapp:KE.fx4711' });
+    const record = created.find((c) => c.other_agency_id === reference)!;
+    expect(record.telephone_current).toBeUndefined();
+    expect(record.protection_concerns_other).toBe('naomba msaada');
+  });
+
+  it.each([
+    ['voice.json', '+254711200001', 'Attachment: whatsapp-media:voice:media-voice-1'],
+    ['image-caption.json', '+254711200002', 'this is where it happens | Attachment: whatsapp-media:image:media-image-1'],
+    ['audio-caption.json', '+254711200003', 'listen to what he says | Attachment: whatsapp-media:audio:media-audio-1'],
+    ['video-caption.json', '+254711200004', 'this happened at the market | Attachment: whatsapp-media:video:media-video-1'],
+    ['document.json', '+254711200005', 'the letter they gave me | Attachment: whatsapp-media:document:media-document-1'],
+    ['sticker.json', '+254711200006', 'Attachment: whatsapp-media:sticker:media-sticker-1'],
+    ['interactive-nfm-reply.json', '+254711200007', 'Sent'],
+  ])('keeps %s as a case: every caption as text, media by type and id, never a link or the form data', async (file, phone, text) => {
+    expect((await post(gw, waFixture(file))).body).toMatchObject({ status: 'ok', stored: 1 });
+    const record = await eventually(() => created.filter((c) => c.telephone_current === phone).at(-1));
+    expect(record.protection_concerns_other).toBe(text);
+    expect(JSON.stringify(record)).not.toMatch(/wamedia|https?:|flow_token|Zawadi/);
+  });
+
+  it('reads a timestamp in milliseconds as milliseconds', async () => {
+    await post(gw, waFixture('timestamp-milliseconds.json'));
+    const received = await eventually(async () => {
+      for (const j of await gw.queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])) {
+        const data = gw.services.codec.decode(j.data) as { urn?: string; receivedAt?: string };
+        if (data.urn === 'whatsapp:254711200009') return data.receivedAt;
+      }
+      return null;
+    });
+    expect(received).toBe('2025-11-26T09:40:09.000Z');
+  });
+
+  it('creates nothing for delivery statuses in courier\'s shape', async () => {
+    const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+    expect((await post(gw, waFixture('statuses.json'))).body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 0 });
+    expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
   });
 });

@@ -43,6 +43,23 @@ describe('the shipped referral mapping', () => {
     expect(buildCaseRecord(message({}), mapping, 'id').consentGiven).toBe(false);
   });
 
+  it('keeps a clear no apart from an unclear answer, and writes the no down for the caseworker', () => {
+    const no = buildCaseRecord(message({ consent: ['Hapana', 'No'] }), mapping, 'id');
+    expect(no).toMatchObject({ consentGiven: false, consent: 'no' });
+    expect(no.data.protection_concerns_other).toBe('Consent as given: no');
+    const unclear = buildCaseRecord(message({ consent: ['perhaps later', 'Other'] }), mapping, 'id');
+    expect(unclear).toMatchObject({ consentGiven: false, consent: 'unclear' });
+    expect(buildCaseRecord(message({ consent: ['oui', 'Yes'] }), mapping, 'id').consent).toBe('yes');
+    expect(buildCaseRecord(message({}), mapping, 'id').consent).toBe('missing');
+  });
+
+  it("writes several lines into Primero's single-line text field with a visible separator, never a line break", () => {
+    const msg = { ...message({ location: ['Goma', 'All Responses'], consent: ['maybe', 'Other'] }), text: 'he hits me\nevery night\r\n\r\nplease help' };
+    const text = buildCaseRecord(msg, mapping, 'id').data.protection_concerns_other as string;
+    expect(text).toBe('he hits me | every night | please help | Location as given: Goma | Consent as given: maybe');
+    expect(text).not.toMatch(/[\r\n]/);
+  });
+
   it('takes the phone from tel: and whatsapp: URNs only, in E.164', () => {
     expect(buildCaseRecord(message({}, 'whatsapp:250788123124'), mapping, 'id').data.telephone_current).toBe('+250788123124');
     expect(buildCaseRecord(message({}, 'tel:+250788123123#Grace'), mapping, 'id').data.telephone_current).toBe('+250788123123');

@@ -11,6 +11,8 @@ describe('configuration', () => {
     expect(result.config.PRIMERO_URL).toBe('https://primero.example.org');
     expect(result.config.IDEMPOTENCY_WINDOW_HOURS).toBeGreaterThanOrEqual(24);
     expect(result.config.RAPIDPRO_WEBHOOK_TOKEN).toBeUndefined();
+    // A share of RapidPro's per-workspace bucket (3,600/hour, shared by every token), not all of it.
+    expect(result.config.RAPIDPRO_RATE_PER_HOUR).toBe(1200);
   });
 
   it('names every missing or malformed setting on its own line, without its value', () => {

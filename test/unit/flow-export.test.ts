@@ -1,63 +1,214 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { resultKeysRead } from '../../src/domain/case-mapping';
 import { loadMappings } from '../../src/mappings';
 
-type Exit = { uuid: string; destination_uuid?: string | null };
-type Node = {
-  uuid: string;
-  actions?: Array<{ type: string; [k: string]: unknown }>;
-  router?: { result_name?: string; operand?: string; categories: Array<{ uuid: string; name: string; exit_uuid: string }>; cases: Array<{ category_uuid: string; arguments: string[] }>; default_category_uuid: string };
-  exits: Exit[];
+/*
+ * Reads every shipped flow export the way RapidPro's importer and goflow do, so a flow that would be refused
+ * or misroute on import fails here first. Rules and their sources (checked at nyaruka/rapidpro v26.3.54,
+ * nyaruka/goflow v0.293.0):
+ * - export version "3".."13", flow types from `Flow.GOFLOW_TYPES`, expiry choices `Flow.EXPIRES_CHOICES`
+ *   (rapidpro: temba/orgs/models.py, temba/flows/models.py);
+ * - spec versions goflow reads: >= 11.0.0 < 14.5.0 (goflow: flows/definition/flow.go); RapidPro migrates older
+ *   specs forward, so we declare the lowest one the flows need: 14.1.0, where webhook routers split on
+ *   `@webhook.status` with the result on the router (goflow: flows/definition/migrations/14.x.go, Migrate14_1_0);
+ * - unique action/exit UUIDs, exits to known nodes, categories to known exits (goflow: flows/definition/node.go,
+ *   flows/routers/base.go);
+ * - actions and waits allowed per flow type: background flows take no waits and no interactive actions
+ *   (goflow: flows/actions/base.go, flows/routers/base.go).
+ */
+
+type Category = { uuid: string; name: string; exit_uuid: string };
+type Case = { uuid: string; type: string; category_uuid: string; arguments: string[] };
+type Router = {
+  type: string;
+  operand?: string;
+  result_name?: string;
+  wait?: { type: string; timeout?: { category_uuid: string } };
+  categories: Category[];
+  cases?: Case[];
+  default_category_uuid?: string;
 };
+type Action = { uuid: string; type: string; [k: string]: unknown };
+type Node = { uuid: string; actions?: Action[]; router?: Router; exits: Array<{ uuid: string; destination_uuid?: string | null }> };
+type Flow = {
+  uuid: string;
+  name: string;
+  spec_version: string;
+  type: string;
+  language: string;
+  expire_after_minutes: number;
+  localization: Record<string, Record<string, Record<string, string[]>>>;
+  nodes: Node[];
+  _ui: { nodes: Record<string, unknown> };
+};
+type Export = { version: string; flows: Flow[]; triggers: Array<{ flow: { uuid: string }; keywords?: string[] }> };
 
 const flowsDir = path.join(__dirname, '..', '..', 'flows');
+const exportFiles = readdirSync(flowsDir).filter((f) => f.endsWith('.flow.json')).sort();
+const read = (file: string): Export => JSON.parse(readFileSync(path.join(flowsDir, file), 'utf8'));
+const flowOf = (file: string): Flow => read(file).flows[0]!;
+
+const GOFLOW_TYPES = ['messaging', 'messaging_background', 'messaging_offline', 'voice'];
+const MESSAGE_EXPIRES = [5, 10, 15, 30, 60, 180, 360, 720, 1080, 1440, 2880, 4320, 10080, 20160];
+const INTERACTIVE_ONLY = new Set(['add_input_labels']);
+const ONLINE_ONLY = new Set(['call_llm', 'call_resthook', 'call_webhook', 'open_ticket', 'request_optin', 'send_broadcast', 'send_email', 'set_contact_channel', 'start_session', 'transfer_airtime']);
+const VOICE_ONLY = new Set(['play_audio', 'say_msg']);
+
+const semver = (v: string) => v.split('.').map(Number) as [number, number, number];
+const below = (a: string, b: string) => {
+  const [x, y] = [semver(a), semver(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return false;
+};
 
 /** goflow snakifies result names: "Favorite Color" → favorite_color. */
 const snakify = (name: string) => name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
 
-describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) => {
-  const exported = JSON.parse(readFileSync(path.join(flowsDir, `${intent}.flow.json`), 'utf8'));
-  const flow = exported.flows[0];
-  const nodes: Node[] = flow.nodes;
+/** Problems RapidPro's importer or goflow would have with one export; empty when it imports and routes. */
+function exportProblems(exported: Export): string[] {
+  const problems: string[] = [];
+  const version = Number(exported.version);
+  if (!(Number.isInteger(version) && version >= 3 && version <= 13)) problems.push(`export version ${exported.version} is not one RapidPro imports`);
+  const flowUuids = new Set(exported.flows.map((f) => f.uuid));
+  for (const t of exported.triggers ?? []) if (!flowUuids.has(t.flow.uuid)) problems.push(`trigger points at unknown flow ${t.flow.uuid}`);
+  for (const t of exported.triggers ?? []) for (const k of t.keywords ?? []) if (!/^[\p{L}\p{N}_]{1,16}$/u.test(k)) problems.push(`trigger keyword ${k} is not one word of ≤ 16 letters`);
 
-  it('is an export RapidPro imports: version 13, spec 14.4.1', () => {
-    expect(exported.version).toBe('13');
-    expect(flow.spec_version).toBe('14.4.1');
+  for (const flow of exported.flows) {
+    const where = (s: string) => `${flow.name}: ${s}`;
+    if (!/^\d+\.\d+\.\d+$/.test(flow.spec_version) || below(flow.spec_version, '11.0.0') || !below(flow.spec_version, '14.5.0')) {
+      problems.push(where(`spec ${flow.spec_version} is not one goflow reads`));
+    }
+    if (!GOFLOW_TYPES.includes(flow.type)) problems.push(where(`flow type ${flow.type} is unknown`));
+    if (flow.type === 'messaging' && !MESSAGE_EXPIRES.includes(flow.expire_after_minutes)) problems.push(where(`expiry ${flow.expire_after_minutes} is not a choice`));
+
+    const nodes = new Map(flow.nodes.map((n) => [n.uuid, n]));
+    const seen = new Set<string>();
+    const unique = (id: string, what: string) => {
+      if (seen.has(id)) problems.push(where(`${what} UUID ${id} is not unique`));
+      seen.add(id);
+    };
+    const localizable = new Set<string>();
+    for (const n of flow.nodes) {
+      unique(n.uuid, 'node');
+      if (!flow._ui?.nodes?.[n.uuid]) problems.push(where(`node ${n.uuid} has no editor position`));
+      for (const a of n.actions ?? []) {
+        unique(a.uuid, 'action');
+        localizable.add(a.uuid);
+        if (flow.type === 'messaging_background' && INTERACTIVE_ONLY.has(a.type)) problems.push(where(`action ${a.type} is not allowed in a background flow`));
+        if (flow.type === 'messaging_offline' && ONLINE_ONLY.has(a.type)) problems.push(where(`action ${a.type} is not allowed offline`));
+        if (flow.type !== 'voice' && VOICE_ONLY.has(a.type)) problems.push(where(`action ${a.type} is voice only`));
+      }
+      const exits = new Set(n.exits.map((e) => e.uuid));
+      for (const e of n.exits) {
+        unique(e.uuid, 'exit');
+        if (e.destination_uuid && !nodes.has(e.destination_uuid)) problems.push(where(`exit ${e.uuid} leads to unknown node ${e.destination_uuid}`));
+      }
+      const r = n.router;
+      if (!r) {
+        if (n.exits.length !== 1) problems.push(where(`action node ${n.uuid} must have exactly one exit`));
+      } else {
+        if (r.wait && flow.type === 'messaging_background') problems.push(where(`node ${n.uuid} waits, and a background flow cannot`));
+        const cats = new Map(r.categories.map((c) => [c.uuid, c]));
+        const names = r.categories.map((c) => c.name.trim().toLowerCase());
+        for (const dup of names.filter((x, i) => names.indexOf(x) !== i)) problems.push(where(`router ${n.uuid} has two categories named ${dup}`));
+        for (const c of r.categories) {
+          localizable.add(c.uuid);
+          if (!exits.has(c.exit_uuid)) problems.push(where(`category ${c.name} points at unknown exit`));
+        }
+        const reached = new Set<string>();
+        for (const c of r.cases ?? []) {
+          localizable.add(c.uuid);
+          if (!cats.has(c.category_uuid)) problems.push(where(`case ${c.uuid} points at unknown category`));
+          reached.add(c.category_uuid);
+        }
+        if (r.default_category_uuid) {
+          if (!cats.has(r.default_category_uuid)) problems.push(where(`router ${n.uuid} default category is unknown`));
+          reached.add(r.default_category_uuid);
+        }
+        if (r.wait?.timeout) reached.add(r.wait.timeout.category_uuid);
+        if (r.type === 'random') r.categories.forEach((c) => reached.add(c.uuid));
+        for (const c of r.categories) if (!reached.has(c.uuid)) problems.push(where(`category ${c.name} of ${n.uuid} can never be reached`));
+        for (const e of n.exits) if (!r.categories.some((c) => c.exit_uuid === e.uuid)) problems.push(where(`exit ${e.uuid} has no category`));
+      }
+
+      const hooks = (n.actions ?? []).filter((a) => a.type === 'call_webhook' || a.type === 'call_resthook');
+      if (hooks.length) {
+        const cases = r?.cases ?? [];
+        const byName = new Map((r?.categories ?? []).map((c) => [c.name, c.uuid]));
+        const ok =
+          n.actions!.length === 1 &&
+          !!r &&
+          (r.operand === '@webhook.status' || r.operand === '@(default(webhook.status, 0))') &&
+          r.categories.map((c) => c.name).join() === 'Success,Failure' &&
+          cases.length === 1 &&
+          cases[0]!.type === 'has_number_between' &&
+          cases[0]!.arguments.join() === '200,299' &&
+          cases[0]!.category_uuid === byName.get('Success') &&
+          r.default_category_uuid === byName.get('Failure');
+        if (!ok) problems.push(where(`webhook node ${n.uuid} is not followed by a Success (200-299) / Failure split on @webhook.status`));
+      }
+    }
+    for (const id of Object.keys(flow._ui?.nodes ?? {})) if (!nodes.has(id)) problems.push(where(`editor position for unknown node ${id}`));
+    for (const [lang, items] of Object.entries(flow.localization ?? {})) {
+      if (!/^[a-z]{3}$/.test(lang)) problems.push(where(`localization language ${lang} is not ISO 639-3`));
+      for (const id of Object.keys(items)) if (!localizable.has(id)) problems.push(where(`${lang} translation for unknown item ${id}`));
+    }
+  }
+  return problems;
+}
+
+describe('every shipped flow export imports and routes as RapidPro and goflow read it', () => {
+  it('ships the three flows', () => {
+    expect(exportFiles).toEqual(['feedback.flow.json', 'notify.flow.json', 'referral.flow.json']);
+  });
+
+  it.each(exportFiles)('%s has no import or routing problem', (file) => {
+    expect(exportProblems(read(file))).toEqual([]);
+  });
+
+  it.each(exportFiles)('%s declares spec 14.1.0, the lowest its webhook routers need, so older RapidPro servers import it', (file) => {
+    expect(flowOf(file).spec_version).toBe('14.1.0');
+  });
+
+  it('catches what the checker exists for (a checker that finds nothing proves nothing)', () => {
+    const broken = read('feedback.flow.json');
+    const flow = broken.flows[0]!;
+    flow.spec_version = '14.5.0';
+    flow.type = 'messaging_background';
+    const hook = flow.nodes.find((n) => n.actions?.some((a) => a.type === 'call_webhook'))!;
+    hook.router!.operand = '@webhook.json.status';
+    const category = flow.nodes.find((n) => n.router?.result_name === 'Category')!.router!;
+    category.categories[1]!.name = 'complaint';
+    category.cases = category.cases!.filter((c) => c.category_uuid !== category.categories[2]!.uuid);
+    flow.nodes[0]!.exits[0]!.destination_uuid = '00000000-0000-4000-8000-000000000000';
+    const problems = exportProblems(broken).join('\n');
+    for (const expected of ['spec 14.5.0', 'waits, and a background flow cannot', 'not followed by a Success', 'two categories named complaint', 'can never be reached', 'leads to unknown node']) {
+      expect(problems).toContain(expected);
+    }
+  });
+});
+
+describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) => {
+  const flow = flowOf(`${intent}.flow.json`);
+  const nodes = flow.nodes;
+
+  it('is a messaging flow (it waits for answers)', () => {
     expect(flow.type).toBe('messaging');
   });
 
-  it('links every exit to a node that exists, and every router category to an exit', () => {
-    const ids = new Set(nodes.map((n) => n.uuid));
-    for (const n of nodes) {
-      for (const e of n.exits) if (e.destination_uuid) expect(ids.has(e.destination_uuid)).toBe(true);
-      if (!n.router) continue;
-      const exits = new Set(n.exits.map((e) => e.uuid));
-      const cats = new Set(n.router.categories.map((c) => c.uuid));
-      for (const c of n.router.categories) expect(exits.has(c.exit_uuid)).toBe(true);
-      for (const c of n.router.cases) expect(cats.has(c.category_uuid)).toBe(true);
-      expect(cats.has(n.router.default_category_uuid)).toBe(true);
-      expect(flow._ui.nodes[n.uuid]).toBeDefined();
-    }
-  });
-
-  it('posts run uuid, its own node and the results to its route with the token header, and routes on the status', () => {
+  it('posts run uuid, its own node (as RapidPro numbers it after import) and the results to its route with the token header', () => {
     const hooks = nodes.filter((n) => n.actions?.some((a) => a.type === 'call_webhook'));
     expect(hooks).toHaveLength(1);
-    const hook = hooks[0]!;
-    const action = hook.actions![0]!;
+    const action = hooks[0]!.actions![0]!;
     expect(action.method).toBe('POST');
     expect(action.url).toBe(`@globals.gateway_url/webhooks/rapidpro/${intent}`);
     expect((action.headers as Record<string, string>).Authorization).toMatch(/^Token @globals\./);
     expect(action.body).toContain('"run", object("uuid", run.uuid)');
-    expect(action.body).toContain(`"node", "${hook.uuid}"`);
+    // RapidPro gives imported nodes new UUIDs: a hard-coded one would no longer name the node.
+    expect(action.body).toContain('"node", node.uuid');
+    expect(String(action.body)).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(action.body).toContain('"results", foreach_value(results, extract_object, "value", "category")');
-    expect(hook.router!.operand).toBe('@webhook.status');
-    expect(hook.router!.categories.map((c) => c.name)).toEqual(['Success', 'Failure']);
-    expect(hook.router!.cases[0]!.arguments).toEqual(['200', '299']);
-    const success = hook.exits.find((e) => e.uuid === hook.router!.categories[0]!.exit_uuid)!;
-    const reply = nodes.find((n) => n.uuid === success.destination_uuid)!;
-    expect(reply.actions![0]!.text).toMatch(/\bwebhook\.json\.reference\b/);
   });
 
   it('writes every result the mapping reads', () => {
@@ -67,18 +218,73 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) 
   });
 });
 
-describe('flows/notify.flow.json', () => {
-  const exported = JSON.parse(readFileSync(path.join(flowsDir, 'notify.flow.json'), 'utf8'));
-  const flow = exported.flows[0];
-  const nodes: Node[] = flow.nodes;
+describe('flows/referral.flow.json consent', () => {
+  const flow = flowOf('referral.flow.json');
+  const byId = new Map(flow.nodes.map((n) => [n.uuid, n]));
+  const languages = ['fra', 'spa', 'por', 'swa', 'ara'];
+  const hook = flow.nodes.find((n) => n.actions?.some((a) => a.type === 'call_webhook'))!;
+  const successExit = hook.router!.categories.find((c) => c.name === 'Success')!.exit_uuid;
+  const split = byId.get(hook.exits.find((e) => e.uuid === successExit)!.destination_uuid!)!;
+  const replyFor = (answer: 'Yes' | 'No' | 'Other') => {
+    const exit = split.router!.categories.find((c) => c.name === answer)!.exit_uuid;
+    return byId.get(split.exits.find((e) => e.uuid === exit)!.destination_uuid!)!.actions![0]!;
+  };
+  const texts = (action: Action) => [String(action.text), ...languages.map((l) => flow.localization[l]?.[action.uuid]?.text?.[0] ?? '')];
 
-  it('is an export RapidPro imports, started by the gateway with params, and says only the reference and status', () => {
-    expect(exported.version).toBe('13');
-    expect(flow.spec_version).toBe('14.4.1');
-    const split = nodes[0]!;
+  it('after the case is stored, answers by what the person said about consent', () => {
+    expect(split.router!.operand).toBe('@results.consent.category');
+    expect(split.router!.categories.map((c) => c.name)).toEqual(['Yes', 'No', 'Other']);
+    expect(new Set([replyFor('Yes').uuid, replyFor('No').uuid, replyFor('Other').uuid]).size).toBe(3);
+  });
+
+  it('promises a caseworker only to a yes; no and unclear are told nobody is referred, and how to ask for help, in six languages', () => {
+    for (const text of texts(replyFor('Yes'))) expect(text).toContain('@webhook.json.reference');
+    expect(replyFor('Yes').text).toMatch(/caseworker will follow up/);
+    const helpWords = ['HELP', 'AIDE', 'AYUDA', 'AJUDA', 'MSAADA', 'مساعدة'];
+    for (const answer of ['No', 'Other'] as const) {
+      const all = texts(replyFor(answer));
+      all.forEach((text, i) => {
+        expect(text).toContain('@webhook.json.reference');
+        expect(text).toContain(helpWords[i]);
+      });
+      expect(all[0]).toMatch(/nobody (will be|has been) referred/);
+      expect(all[0]).not.toMatch(/caseworker will follow up/i);
+    }
+    expect(replyFor('No').text).not.toBe(replyFor('Other').text);
+  });
+
+  it('asks the consent question and reads YES/NO in the same six languages', () => {
+    const consent = flow.nodes.find((n) => n.router?.result_name === 'Consent')!;
+    const question = flow.nodes.find((n) => n.exits.some((e) => e.destination_uuid === consent.uuid))!.actions![0]!;
+    for (const l of languages) {
+      expect(flow.localization[l]?.[question.uuid]?.text?.[0]).toBeTruthy();
+      for (const c of consent.router!.cases!) expect(flow.localization[l]?.[c.uuid]?.arguments?.[0]).toBeTruthy();
+    }
+  });
+});
+
+describe('flows/feedback.flow.json categories', () => {
+  it('names the fallback category Other, so results.category tells a chosen complaint from an unrecognised answer', () => {
+    const router = flowOf('feedback.flow.json').nodes.find((n) => n.router?.result_name === 'Category')!.router!;
+    const fallback = router.categories.find((c) => c.uuid === router.default_category_uuid)!;
+    expect(fallback.name).toBe('Other');
+  });
+});
+
+describe('flows/notify.flow.json', () => {
+  const flow = flowOf('notify.flow.json');
+
+  it('is a background flow, so starting it never interrupts the referral or feedback run a child is answering', () => {
+    // mailroom starts non-background flows in interrupt mode (mailroom: core/tasks/start_flow_batch.go).
+    expect(flow.type).toBe('messaging_background');
+    expect(flow.nodes.some((n) => n.router?.wait)).toBe(false);
+  });
+
+  it('is started with params and says only the reference and status', () => {
+    const split = flow.nodes[0]!;
     expect(split.router!.operand).toBe('@trigger.params.status');
     expect(split.router!.categories.map((c) => c.name)).toEqual(['received', 'in_progress', 'closed', 'Other']);
-    const texts = nodes.flatMap((n) => n.actions ?? []).map((a) => String(a.text));
+    const texts = flow.nodes.flatMap((n) => n.actions ?? []).map((a) => String(a.text));
     expect(texts).toHaveLength(3);
     for (const text of texts) {
       expect(text).toContain('@trigger.params.reference');

@@ -1,0 +1,53 @@
+import type { Queue } from 'bullmq';
+import { canonicalJson, deduplicationId } from '../domain/idempotency';
+import type { WhatsAppUnreadable } from '../domain/whatsapp-webhook';
+import type { PayloadCodec } from '../security/payload-codec';
+import { withinDeadline } from './deadline';
+
+/**
+ * A WhatsApp message we could not read, kept whole so an operator can inspect it and, once the parser reads
+ * it, replay it into intake. `text` is the message as Meta sent it (JSON), `waId` the sender when one is there
+ * and `wamid` its id (which encodes the phone number): all sealed with DATA_KEY and masked in the admin API;
+ * `reason` names fields, never content.
+ */
+export interface WhatsAppUnreadableJob {
+  wamid: string | null;
+  reason: string;
+  waId: string | null;
+  text: string;
+}
+
+export interface WhatsAppUnreadableOptions {
+  idempotencyWindowMs: number;
+  deadLetterRetentionDays: number;
+  enqueueTimeoutMs: number;
+}
+
+export class WhatsAppUnreadableProducer {
+  constructor(
+    readonly queue: Queue,
+    private readonly codec: PayloadCodec,
+    private readonly opts: WhatsAppUnreadableOptions,
+  ) {}
+
+  /**
+   * One job per message (a re-delivered webhook adds none). Its one attempt fails at once, so it lives in the
+   * failed set — the dead letters — until replayed, discarded or past DEAD_LETTER_RETENTION_DAYS (retention job).
+   */
+  async keep(item: WhatsAppUnreadable): Promise<void> {
+    const raw = canonicalJson(item.message ?? null);
+    const sender = (item.message as { from?: unknown; from_user_id?: unknown } | null) ?? {};
+    const waId = typeof sender.from === 'string' && sender.from ? sender.from : typeof sender.from_user_id === 'string' ? sender.from_user_id : null;
+    const job: WhatsAppUnreadableJob = { wamid: item.wamid, reason: item.reason, waId, text: raw };
+    await withinDeadline(
+      () =>
+        this.queue.add('unreadable', this.codec.encode({ ...job }, ['wamid', 'waId', 'text']), {
+          attempts: 1,
+          deduplication: { id: deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs },
+          removeOnComplete: true,
+          removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
+        }),
+      this.opts.enqueueTimeoutMs,
+    );
+  }
+}

@@ -1,0 +1,42 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type WhatsAppInbound } from '../src/domain/whatsapp-webhook';
+import type { Logger } from '../src/logger';
+import type { WhatsAppUnreadableJob } from '../src/queues/whatsapp-unreadable';
+import type { PayloadCodec } from '../src/security/payload-codec';
+
+export interface WhatsAppUnreadableDeps {
+  codec: PayloadCodec;
+  /** Stores a message that reads now, exactly as the webhook route would have. */
+  store: (m: WhatsAppInbound) => Promise<void>;
+  logger: Logger;
+}
+
+function fromOne(read: ReturnType<typeof readWhatsAppMessage>): WhatsAppBatch {
+  if (read.kind === 'message') return { messages: [read.message], unreadable: [] };
+  return { messages: [], unreadable: read.kind === 'unreadable' ? [{ wamid: null, reason: read.reason, message: null }] : [] };
+}
+
+/**
+ * Reads a kept WhatsApp message again with today's parser. Still unreadable: fail at once, so it stays a dead
+ * letter with its reason. Readable (a replay after a fix): it becomes a message like any other.
+ */
+export function whatsappUnreadableProcessor(deps: WhatsAppUnreadableDeps) {
+  return async (job: Job): Promise<string> => {
+    const { text } = deps.codec.decode(job.data) as unknown as WhatsAppUnreadableJob;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new UnrecoverableError('kept WhatsApp message is not JSON');
+    }
+    // The time Meta gave is in the message; the job's own time stands in only when it has none.
+    const at = new Date(job.timestamp);
+    // A whole body was kept when its envelope did not read; otherwise one message.
+    const isBody = !!raw && typeof raw === 'object' && 'object' in raw;
+    const batch = isBody ? readWhatsAppWebhook(raw, at) : fromOne(readWhatsAppMessage(raw, at));
+    if (batch.unreadable.length > 0) throw new UnrecoverableError(batch.unreadable[0]!.reason);
+    for (const m of batch.messages) await deps.store(m);
+    deps.logger.info({ queue: job.queueName, jobId: job.id, stored: batch.messages.length }, 'kept WhatsApp message read again');
+    return batch.messages.length ? 'stored' : 'skipped';
+  };
+}
