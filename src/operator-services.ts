@@ -5,13 +5,14 @@ import { ForgetContact } from './admin/forget';
 import type { Config } from './config';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
+import { hasherFromConfig, type IdentifierHasher } from './security/identifier-hash';
 import type { PayloadCodec } from './security/payload-codec';
 import { AuditLog } from './store/audit';
 import { ContactStore } from './store/contacts';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
-export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
+export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
 
 /** What both the admin API and the `npm run admin` CLI work on: the stores and every gateway queue. */
 export interface OperatorServices {
@@ -19,6 +20,7 @@ export interface OperatorServices {
   registry: QueueRegistry;
   queues: Queue[];
   codec: PayloadCodec;
+  hasher: IdentifierHasher;
   references: ReferenceStore;
   contacts: ContactStore;
   trace: TraceStore;
@@ -30,7 +32,8 @@ export interface OperatorServices {
 export function buildOperatorServices(config: OperatorConfig, redis: Redis): OperatorServices {
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
-  const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
+  const hasher = hasherFromConfig(config);
+  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher);
   const registry = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const queues = registry.all();
   const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
@@ -39,6 +42,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     registry,
     queues,
     codec,
+    hasher,
     references,
     contacts,
     trace,

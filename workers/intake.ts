@@ -5,7 +5,7 @@ import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
-import type { PayloadCodec } from '../src/security/payload-codec';
+import { sealContext, type PayloadCodec } from '../src/security/payload-codec';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SnapshotStore } from '../src/store/snapshots';
@@ -128,7 +128,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mappi
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
-  const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data));
+  const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data, sealContext.job(job.queueName)));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
   // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.

@@ -1,5 +1,5 @@
 import type { JobType, Queue } from 'bullmq';
-import type { PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AuditLog } from '../store/audit';
 import type { ContactStore } from '../store/contacts';
 import type { ReferenceStore } from '../store/references';
@@ -49,7 +49,7 @@ export class ForgetContact {
         if (!job) continue;
         let payload: Record<string, unknown>;
         try {
-          payload = this.codec.decode(job.data);
+          payload = this.codec.decode(job.data, sealContext.job(job.queueName));
         } catch {
           continue;
         }
