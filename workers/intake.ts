@@ -104,7 +104,8 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     steps: {},
   };
   await deps.references.saveLink(link);
-  if (message.urn) await deps.contacts.indexReference(message.urn, message.reference, deps.referenceRetentionDays);
+  // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
+  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
   deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
   return link;
