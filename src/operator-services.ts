@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetters } from './admin/dead-letters';
 import { ForgetContact } from './admin/forget';
+import { Reseal } from './admin/reseal';
 import type { Config } from './config';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
@@ -9,6 +10,7 @@ import { hasherFromConfig, type IdentifierHasher } from './security/identifier-h
 import type { PayloadCodec } from './security/payload-codec';
 import { AuditLog } from './store/audit';
 import { ContactStore } from './store/contacts';
+import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
@@ -27,6 +29,7 @@ export interface OperatorServices {
   audit: AuditLog;
   deadLetters: DeadLetters;
   forget: ForgetContact;
+  reseal: Reseal;
 }
 
 export function buildOperatorServices(config: OperatorConfig, redis: Redis): OperatorServices {
@@ -49,5 +52,6 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
+    reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS),
   };
 }

@@ -79,6 +79,18 @@ export class ContactStore {
     await this.redis.multi().sadd(key, reference).expire(key, retentionDays * 86400).exec();
   }
 
+  /**
+   * After a hash-key rotation: indexes the reference under the current hash too, expiring no earlier than
+   * the link it points to. Nothing to do (false) when no previous key is configured.
+   */
+  async reindex(urn: string, reference: string, ttlMs: number): Promise<boolean> {
+    const [current, ...previous] = this.hasher.candidates(urn);
+    if (!previous.length) return false;
+    const key = this.refsKey(current!);
+    const results = (await this.redis.multi().sadd(key, reference).pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT').exec()) ?? [];
+    return results[0]?.[1] === 1;
+  }
+
   async referencesOf(urn: string): Promise<string[]> {
     const found = await Promise.all(this.hasher.candidates(urn).map((h) => this.redis.smembers(this.refsKey(h))));
     return [...new Set(found.flat())];

@@ -107,7 +107,7 @@ export class ReferenceStore {
    * Rewrites every link's sealed URN under the current key; `visit` sees each URN that opened (reseal uses
    * it to re-index the sender under the current hash key). Reports the links whose URN could not be opened.
    */
-  async reseal(visit: (reference: string, urn: string) => Promise<void>): Promise<{ resealed: number; current: number; unreadable: string[] }> {
+  async reseal(visit: (reference: string, urn: string, ttlMs: number | null) => Promise<void>): Promise<{ resealed: number; current: number; unreadable: string[] }> {
     const out = { resealed: 0, current: 0, unreadable: [] as string[] };
     const head = this.key('');
     let cursor = '0';
@@ -132,7 +132,8 @@ export class ReferenceStore {
         else {
           if (await replaceFieldIfUnchanged(this.redis, key, 'urn', stored, updated)) out.resealed++;
         }
-        await visit(reference, urn);
+        const ttl = await this.redis.pttl(key);
+        await visit(reference, urn, ttl > 0 ? ttl : null);
       }
     } while (cursor !== '0');
     return out;
