@@ -5,7 +5,7 @@ import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
-import { sealContext, type PayloadCodec } from '../src/security/payload-codec';
+import type { PayloadCodec } from '../src/security/payload-codec';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SnapshotStore } from '../src/store/snapshots';
@@ -14,6 +14,7 @@ import { planForNewRecord, type PlanContext } from '../src/domain/notification-p
 import { displayIdOf, snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
+import { openJob } from './open-job';
 
 export interface SensitiveHandling {
   /** Module sensitive reports are created in; the mapping's own module when unset. */
@@ -129,7 +130,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mappi
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
-  const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data, sealContext.job(job.queueName)));
+  const parsed = inboundMessageSchema.safeParse(openJob(deps.codec, job));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
   // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.

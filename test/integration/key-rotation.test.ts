@@ -128,8 +128,15 @@ describe('DATA_KEY rotation', () => {
 
   it('without the reseal, a device sealed under the removed key is skipped and counted; the case is still referred', async () => {
     const prefix = uniquePrefix('rotate-lost');
-    await enroll(await gatewayWith(prefix, { DATA_KEY: OLD_KEY }, false), 'triage1', 'lost-phone');
+    const before = await gatewayWith(prefix, { DATA_KEY: OLD_KEY }, false);
+    await enroll(before, 'triage1', 'lost-phone');
+    const stranded = await referral(before);
     const gw = await gatewayWith(prefix, { DATA_KEY: NEW_KEY }, true);
+
+    // The message queued under the removed key cannot open on any retry: a dead letter at once, with the reason.
+    const job = await eventually(async () => ((await gw.queue.getJobState(`m-${stranded}`)) === 'failed' ? gw.queue.getJob(`m-${stranded}`) : null));
+    expect(job!.failedReason).toMatch(/^the stored payload cannot be opened: sealed with key [0-9a-f]{8}, which is not configured/);
+    expect(job!.attemptsMade).toBe(1);
 
     const reference = await referral(gw);
     const link = await eventually(async () => {
@@ -138,11 +145,12 @@ describe('DATA_KEY rotation', () => {
     });
     expect(referred).toContain(link.caseId);
     await eventually(async () => (await gw.queue.getCompletedCount()) >= 1);
-    expect(await gw.queue.getFailedCount()).toBe(0);
+    expect(await gw.queue.getFailedCount()).toBe(1);
     expect(push.deliveries.find((d) => d.device === 'lost-phone')).toBeUndefined();
 
     const report = JSON.parse((await reseal(gw, { DATA_KEY: NEW_KEY })).stdout);
     expect(report.pushSubscriptions.unreadable).toEqual([expect.stringMatching(/^triage1\/[0-9a-f]{32}$/)]);
     expect(report.pushSubscriptions.resealed).toBe(0);
+    expect(report.jobs.unreadable).toEqual([`intake.m-${stranded}`]);
   }, 30000);
 });
