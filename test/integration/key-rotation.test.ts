@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import nock from 'nock';
 import request from 'supertest';
@@ -153,4 +153,32 @@ describe('DATA_KEY rotation', () => {
     expect(report.pushSubscriptions.resealed).toBe(0);
     expect(report.jobs.unreadable).toEqual([`intake.m-${stranded}`]);
   }, 30000);
+
+  it('HASH_KEY rotation, from the key earlier versions kept in Redis: opt-outs and references are still found', async () => {
+    const prefix = uniquePrefix('rotate-hash');
+    const legacy = randomBytes(32).toString('hex');
+    const linked = 'tel:+256700333444';
+    const unlinked = 'tel:+256700555666';
+    const first = await gatewayWith(prefix, { DATA_KEY: NEW_KEY }, false);
+    // What an earlier version left: its hash key in Redis, and opt-outs hashed with it.
+    const legacyHash = (urn: string) => createHmac('sha256', Buffer.from(legacy, 'hex')).update(urn).digest('hex').slice(0, 24);
+    await first.redis.set(`${prefix}:gw:urn-hash-key`, legacy);
+    await first.redis.sadd(`${prefix}:gw:optout`, legacyHash(linked), legacyHash(unlinked));
+    await first.references.saveLink({ reference: 'HASH2222', recordType: 'case', caseId: randomUUID(), caseIdDisplay: null, urn: linked, channel: 'rapidpro', intent: 'referral', sensitive: false, createdAt: new Date().toISOString(), steps: {} });
+
+    const HASH_KEY = randomBytes(32).toString('base64');
+    const rotated = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY, HASH_KEY_PREVIOUS: legacy }, false);
+    expect(await rotated.services.contacts.isOptedOut(linked)).toBe(true);
+    expect(await rotated.services.contacts.isOptedOut(unlinked)).toBe(true);
+    const report = await rotated.services.reseal.run('ops');
+    expect(report).toMatchObject({ sendersReindexed: 1, optOutsMigrated: 1, legacyHashKeyRemoved: true });
+    expect(await rotated.redis.exists(`${prefix}:gw:urn-hash-key`)).toBe(0);
+
+    // With the old key gone, the person a link names is still opted out and still found by "forget".
+    const after = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY }, false);
+    expect(await after.services.contacts.isOptedOut(linked)).toBe(true);
+    expect(await after.services.contacts.referencesOf(linked)).toEqual(['HASH2222']);
+    // One who never had a case is known only by the old hash: why HASH_KEY_PREVIOUS stays configured.
+    expect(await after.services.contacts.isOptedOut(unlinked)).toBe(false);
+  });
 });
