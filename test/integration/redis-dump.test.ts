@@ -242,6 +242,21 @@ describe('a copy of Redis', () => {
     }
     expect(found).toEqual([]);
     expect(text).toMatch(/"sealed":"s2\./);
+    // The operator's views show what is stored: the masked dead letters and the queue dashboard name no wamid.
+    const auth = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
+    const letters = (await auth(request(gw.app).get('/admin/dead-letters'))).body.dead_letters as Array<{ id: string }>;
+    expect(letters.length).toBeGreaterThanOrEqual(2);
+    const views = [JSON.stringify(letters)];
+    for (const l of letters) views.push(JSON.stringify((await auth(request(gw.app).get(`/admin/dead-letters/${encodeURIComponent(l.id)}`))).body));
+    for (const queue of [QUEUES.intake, QUEUES.whatsappReplies]) {
+      for (const status of ['failed', 'delayed']) {
+        const page = await auth(request(gw.app).get('/admin/queues/api/queues').query({ activeQueue: queue, status, page: 1 }));
+        expect(page.status).toBe(200);
+        views.push(page.text);
+      }
+    }
+    expect(views.join('\n')).toContain('idempotencyKey');
+    for (const s of [...wamids, PEOPLE.whatsapp.phone.slice(1), `tel:${PEOPLE.referral.phone}`]) expect(views.join('\n')).not.toContain(s);
     expect(gw.logs.text).not.toContain(PEOPLE.whatsapp.phone.slice(1));
     expect(gw.logs.text).not.toContain(wamids[0]);
   }, 30000);
