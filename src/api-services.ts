@@ -28,8 +28,8 @@ export interface ApiServices extends OperatorServices {
 
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
-  const { codec, references, contacts } = operator;
-  const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), redis, references, codec, {
+  const { codec, hasher, references, contacts } = operator;
+  const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), redis, references, codec, hasher, {
     attempts: config.INTAKE_ATTEMPTS,
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
@@ -43,14 +43,14 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
   });
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
-    ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, {
+    ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, hasher, {
         attempts: config.REPLY_ATTEMPTS,
         idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
         deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
         enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
       })
     : null;
-  const whatsappUnreadable = new WhatsAppUnreadableProducer(operator.registry.get(QUEUES.whatsappUnreadable), codec, {
+  const whatsappUnreadable = new WhatsAppUnreadableProducer(operator.registry.get(QUEUES.whatsappUnreadable), codec, hasher, {
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,

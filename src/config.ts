@@ -104,13 +104,19 @@ export const configSchema = z.object({
   DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
     .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
     .refine((keys) => keys.every(isDataKey), 'each key must be 32 bytes: 64 hex characters or base64'),
+  // 32 bytes: keys the hashes of phone numbers and provider ids (derived from DATA_KEY when unset). Never in Redis.
+  HASH_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
+  HASH_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .refine((keys) => keys.every(isDataKey), 'each key must be 32 bytes: 64 hex characters or base64'),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 /** Settings that only make sense together; each problem names the variable to set. */
-function crossFieldProblems(c: Config): string[] {
+function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
+  if (env.NODE_ENV === 'production' && !c.HASH_KEY && !c.DATA_KEY) problems.push('HASH_KEY: is required when NODE_ENV=production (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
   if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_URL) problems.push('RAPIDPRO_URL: is required when RAPIDPRO_TOKEN is set');
@@ -126,7 +132,7 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) {
-    const problems = crossFieldProblems(parsed.data);
+    const problems = crossFieldProblems(parsed.data, env);
     return problems.length ? { ok: false, problems } : { ok: true, config: parsed.data };
   }
   const problems = parsed.error.issues.map((issue) => {

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
 
   // Settings that are valid but leave a promise unkept: say so once, loudly, at start.
   if (!config.DATA_KEY) logger.warn('DATA_KEY is not set: messages (and sensitive reports) are stored in clear in Redis until they reach Primero');
+  if (!config.HASH_KEY && !config.DATA_KEY) logger.warn('HASH_KEY is not set: sender hashes use a public development key, so anyone can recompute them from a phone number');
   if (mappings.has('feedback') && config.SENSITIVE_CATEGORIES.length && !config.SENSITIVE_FOCAL_POINT) {
     logger.warn('SENSITIVE_FOCAL_POINT is not set: sensitive reports are created and flagged but assigned to nobody');
   }

@@ -2,16 +2,19 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetters } from './admin/dead-letters';
 import { ForgetContact } from './admin/forget';
+import { Reseal } from './admin/reseal';
 import type { Config } from './config';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
+import { hasherFromConfig, type IdentifierHasher } from './security/identifier-hash';
 import type { PayloadCodec } from './security/payload-codec';
 import { AuditLog } from './store/audit';
 import { ContactStore } from './store/contacts';
+import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
-export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
+export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
 
 /** What both the admin API and the `npm run admin` CLI work on: the stores and every gateway queue. */
 export interface OperatorServices {
@@ -19,18 +22,21 @@ export interface OperatorServices {
   registry: QueueRegistry;
   queues: Queue[];
   codec: PayloadCodec;
+  hasher: IdentifierHasher;
   references: ReferenceStore;
   contacts: ContactStore;
   trace: TraceStore;
   audit: AuditLog;
   deadLetters: DeadLetters;
   forget: ForgetContact;
+  reseal: Reseal;
 }
 
 export function buildOperatorServices(config: OperatorConfig, redis: Redis): OperatorServices {
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
-  const contacts = new ContactStore(redis, config.QUEUE_PREFIX);
+  const hasher = hasherFromConfig(config);
+  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher);
   const registry = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const queues = registry.all();
   const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
@@ -39,11 +45,13 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     registry,
     queues,
     codec,
+    hasher,
     references,
     contacts,
     trace,
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
+    reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS),
   };
 }

@@ -21,6 +21,7 @@ import { SharedCounters } from '../src/store/counters';
 import { TraceStore } from '../src/store/trace';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import { codecFromConfig } from '../src/security/codec-from-config';
+import { hasherFromConfig } from '../src/security/identifier-hash';
 import { intakeProcessor } from './intake';
 import { primeroEventProcessor } from './primero-events';
 import { pollerProcessor } from './primero-poller';
@@ -101,7 +102,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   shared.on('error', () => undefined);
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
-  const contacts = new ContactStore(shared, config.QUEUE_PREFIX);
+  const contacts = new ContactStore(shared, config.QUEUE_PREFIX, hasherFromConfig(config));
   const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
   const snapshots = new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);

@@ -14,6 +14,7 @@ import { planForNewRecord, type PlanContext } from '../src/domain/notification-p
 import { displayIdOf, snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import { rethrowForQueue } from './delivery-failure';
+import { openJob } from './open-job';
 
 export interface SensitiveHandling {
   /** Module sensitive reports are created in; the mapping's own module when unset. */
@@ -104,7 +105,8 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     steps: {},
   };
   await deps.references.saveLink(link);
-  if (message.urn) await deps.contacts.indexReference(message.urn, message.reference, deps.referenceRetentionDays);
+  // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
+  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
   deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
   return link;
@@ -128,7 +130,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mappi
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
-  const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data));
+  const parsed = inboundMessageSchema.safeParse(openJob(deps.codec, job));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
   // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.

@@ -3,6 +3,7 @@ import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { FlowStartJob } from '../src/queues/rapidpro-notify';
 import type { PayloadCodec } from '../src/security/payload-codec';
+import { openJob } from './open-job';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from './delivery-failure';
@@ -44,7 +45,7 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
     return known.excludeActive;
   };
   return async (job: Job): Promise<string> => {
-    const { urn, reference, status } = deps.codec.decode(job.data) as unknown as FlowStartJob;
+    const { urn, reference, status } = openJob(deps.codec, job) as unknown as FlowStartJob;
     if (await deps.contacts.isOptedOut(urn)) {
       await deps.trace.record(reference, 'flow_start_skipped', { status, reason: 'opted_out' });
       return 'skipped-opted-out';

@@ -4,6 +4,7 @@ import type { Logger } from '../src/logger';
 import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
 import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
+import { openJob } from './open-job';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from './delivery-failure';
 
@@ -20,7 +21,7 @@ export interface WhatsAppReplyDeps {
 /** Sends one acknowledgement; an opt-out recorded after the reply was queued still wins. */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
   return async (job: Job): Promise<string> => {
-    const { waId, text, reference } = deps.codec.decode(job.data) as unknown as WhatsAppReplyJob;
+    const { waId, text, reference } = openJob(deps.codec, job) as unknown as WhatsAppReplyJob;
     if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';

@@ -3,6 +3,7 @@ import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type What
 import type { Logger } from '../src/logger';
 import type { WhatsAppUnreadableJob } from '../src/queues/whatsapp-unreadable';
 import type { PayloadCodec } from '../src/security/payload-codec';
+import { openJob } from './open-job';
 
 export interface WhatsAppUnreadableDeps {
   codec: PayloadCodec;
@@ -22,7 +23,7 @@ function fromOne(read: ReturnType<typeof readWhatsAppMessage>): WhatsAppBatch {
  */
 export function whatsappUnreadableProcessor(deps: WhatsAppUnreadableDeps) {
   return async (job: Job): Promise<string> => {
-    const { text } = deps.codec.decode(job.data) as unknown as WhatsAppUnreadableJob;
+    const { text } = openJob(deps.codec, job) as unknown as WhatsAppUnreadableJob;
     let raw: unknown;
     try {
       raw = JSON.parse(text);

@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { referenceOfJobId } from '../queues/intake';
-import type { PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { maskPersonal } from './masking';
 import type { AuditLog } from '../store/audit';
 import type { TraceStore } from '../store/trace';
@@ -99,7 +99,7 @@ export class DeadLetters {
   async show(id: string, actor: string, reveal: boolean): Promise<(DeadLetterSummary & { data: Record<string, unknown> }) | null> {
     const job = await this.find(id);
     if (!job) return null;
-    const decoded = this.codec.decode(job.data);
+    const decoded = this.codec.decode(job.data, sealContext.job(job.queueName));
     const data = reveal ? decoded : maskPersonal(decoded);
     if (reveal) await this.audit.record({ actor, action: 'dead_letter.reveal', target: id });
     return { ...this.summary(job), data };

@@ -1,5 +1,5 @@
 import type { JobType, Queue } from 'bullmq';
-import type { PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AuditLog } from '../store/audit';
 import type { ContactStore } from '../store/contacts';
 import type { ReferenceStore } from '../store/references';
@@ -9,6 +9,8 @@ import { parseUrn } from '../domain/urn';
 export interface ForgetReport {
   references: string[];
   jobsRemoved: number;
+  /** Jobs whose sealed payload no key opens: they may be this person's; restore the key, or discard them. */
+  jobsUndecodable: string[];
   /** Jobs running right now cannot be removed; run forget again once they finish. */
   jobsActiveSkipped: number;
   keysRemoved: number;
@@ -17,11 +19,22 @@ export interface ForgetReport {
 
 const STATES: JobType[] = ['wait', 'waiting', 'delayed', 'prioritized', 'failed', 'completed', 'waiting-children', 'active'];
 
-/** The WhatsApp id a reply job addresses is the same person as `whatsapp:<id>`. */
-function urnOfPayload(data: Record<string, unknown>): string | null {
-  if (typeof data.urn === 'string') return data.urn;
-  if (typeof data.waId === 'string') return `whatsapp:${data.waId}`;
-  return null;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it). */
+export function forgetTarget(text: string): string | null {
+  const trimmed = text.trim();
+  if (UUID.test(trimmed)) return trimmed.toLowerCase();
+  return parseUrn(trimmed) ? trimmed : null;
+}
+
+/** Who a payload is about: its URN (a reply job's WhatsApp id is `whatsapp:<id>`) and its RapidPro contact. */
+function identitiesOfPayload(data: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if (typeof data.urn === 'string') out.push(data.urn);
+  if (typeof data.waId === 'string') out.push(`whatsapp:${data.waId}`);
+  if (typeof data.contactUuid === 'string') out.push(data.contactUuid.toLowerCase());
+  return out;
 }
 
 /**
@@ -39,9 +52,12 @@ export class ForgetContact {
     private readonly audit: AuditLog,
   ) {}
 
-  async forget(urn: string, actor: string): Promise<ForgetReport> {
-    const target = parseUrn(urn) ? urn.trim() : urn;
+  async forget(urnOrContact: string, actor: string): Promise<ForgetReport> {
+    const target = forgetTarget(urnOrContact) ?? urnOrContact;
     const references = new Set(await this.contacts.referencesOf(target));
+    // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs.
+    const identities = new Set([target]);
+    const jobsUndecodable: string[] = [];
     let jobsRemoved = 0;
     let jobsActiveSkipped = 0;
     for (const queue of this.queues) {
@@ -49,11 +65,14 @@ export class ForgetContact {
         if (!job) continue;
         let payload: Record<string, unknown>;
         try {
-          payload = this.codec.decode(job.data);
+          payload = this.codec.decode(job.data, sealContext.job(job.queueName));
         } catch {
+          jobsUndecodable.push(`${queue.name}.${job.id}`);
           continue;
         }
-        if (urnOfPayload(payload) !== target) continue;
+        const about = identitiesOfPayload(payload);
+        if (!about.includes(target)) continue;
+        for (const who of about) identities.add(who);
         if (typeof payload.reference === 'string') references.add(payload.reference);
         if (await job.isActive()) {
           jobsActiveSkipped++;
@@ -64,14 +83,18 @@ export class ForgetContact {
       }
     }
     let keysRemoved = 0;
+    for (const who of identities) {
+      if (who !== target) for (const r of await this.contacts.referencesOf(who)) references.add(r);
+    }
     for (const reference of references) {
       keysRemoved += await this.references.remove(reference);
       keysRemoved += await this.trace.remove(reference);
     }
-    keysRemoved += await this.contacts.forgetKeys(target);
+    for (const who of identities) keysRemoved += await this.contacts.forgetKeys(who);
     const optOutKept = await this.contacts.isOptedOut(target);
-    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsActiveSkipped, keysRemoved, optOutKept };
-    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved } });
+    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable, jobsActiveSkipped, keysRemoved, optOutKept };
+    // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
+    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.length } });
     return report;
   }
 }

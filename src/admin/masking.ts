@@ -3,6 +3,9 @@ import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 /** Fields that hold a person's data in any gateway payload (messages, replies, notifications). */
 export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, 'waId', 'wamid', 'urns', 'sealed']);
 
+/** What the gateway now stores as a provider's id: an HMAC-SHA256, hex. */
+const KEYED_HASH = /^[0-9a-f]{64}$/;
+
 function mask(value: unknown): unknown {
   if (typeof value === 'string') return `[masked: ${value.length} characters]`;
   if (Array.isArray(value)) return `[masked: ${value.length} items]`;
@@ -10,7 +13,10 @@ function mask(value: unknown): unknown {
   return value === null || value === undefined ? value : '[masked]';
 }
 
+/** A job queued before provider ids were hashed still holds the raw one (a wamid encodes a phone number). */
+const isPersonal = (field: string, value: unknown) => PERSONAL_FIELDS.has(field) || (field === 'idempotencyKey' && !(typeof value === 'string' && KEYED_HASH.test(value)));
+
 /** A payload as an operator may see it without revealing: routing fields shown, personal ones described. */
 export function maskPersonal(payload: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, PERSONAL_FIELDS.has(k) ? mask(v) : v]));
+  return Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, isPersonal(k, v) ? mask(v) : v]));
 }

@@ -7,7 +7,8 @@
  *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run)
  *   npm run admin -- dead-letters discard <id>
  *   npm run admin -- trace <reference>
- *   npm run admin -- forget <urn>
+ *   npm run admin -- forget <urn | RapidPro contact uuid>
+ *   npm run admin -- reseal          (after a DATA_KEY / HASH_KEY rotation: rewrites every sealed value)
  *   npm run admin -- audit [--limit 50]
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
@@ -23,10 +24,10 @@ import { createRedis, waitForRedis } from '../queues/connection';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
 
 function usage(): never {
-  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       const record = (result as { record: { urn?: unknown } | null }).record;
       if (record) delete record.urn;
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
+    else if (command === 'reseal') result = await ops.reseal.run(actor);
     else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);

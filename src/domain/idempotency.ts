@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -16,7 +16,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The key BullMQ deduplicates on: a hash, so no personal data ends up in a Redis key name. */
-export function deduplicationId(idempotencyKey: string): string {
-  return sha256Hex(idempotencyKey);
+/**
+ * What a provider's message id is stored as (job payload, deduplication ledger, every view): a keyed hash,
+ * because a WhatsApp wamid encodes the sender's number and a plain hash of it is brute-forced from a dump.
+ * The key is the deployment's identifier-hash key (never in Redis), passed in so this stays pure.
+ */
+export function deduplicationId(key: Uint8Array, idempotencyKey: string): string {
+  return createHmac('sha256', key).update(idempotencyKey, 'utf8').digest('hex');
 }

@@ -1,7 +1,7 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
-import type { ForgetContact } from '../admin/forget';
+import { forgetTarget, type ForgetContact } from '../admin/forget';
 import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
 import type { AuditLog } from '../store/audit';
@@ -110,9 +110,13 @@ export function adminRouter(deps: AdminDeps): Router {
   });
 
   router.post('/admin/contacts/forget', json, async (req, res) => {
-    const urn = (req.body as { urn?: unknown } | undefined)?.urn;
-    if (typeof urn !== 'string' || !/^[a-z]+:.+/.test(urn)) throw new HttpError(422, 'invalid_urn', 'Send {"urn": "tel:+…"} (a RapidPro-style URN).');
-    const report = await deps.forget.forget(urn, actorOf(req));
+    const body = req.body as { urn?: unknown; contact_uuid?: unknown } | undefined;
+    const given = body?.urn ?? body?.contact_uuid;
+    const target = typeof given === 'string' ? forgetTarget(given) : null;
+    if (!target || (body?.urn !== undefined && !/^[a-z]+:.+/.test(target))) {
+      throw new HttpError(422, 'invalid_urn', 'Send {"urn": "tel:+…"} (a RapidPro-style URN) or {"contact_uuid": "…"} (a RapidPro contact UUID).');
+    }
+    const report = await deps.forget.forget(target, actorOf(req));
     deps.logger.info({ references: report.references.length, jobsRemoved: report.jobsRemoved }, 'contact forgotten');
     res.json(report);
   });

@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { maskPersonal } from '../admin/masking';
-import type { PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { ADMIN_COOKIE, adminAuth } from './admin';
 import { secretsEqual } from './auth';
 
@@ -21,7 +21,7 @@ export function queueDashboard(queues: Queue[], token: string, codec: PayloadCod
     const adapter = new BullMQAdapter(q, { allowRetries: true });
     adapter.setFormatter('data', (data: unknown) => {
       try {
-        return maskPersonal(codec.decode(data));
+        return maskPersonal(codec.decode(data, sealContext.job(q.name)));
       } catch {
         return '[encrypted]';
       }

@@ -4,7 +4,6 @@ import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
 import type { Accepted, IntakeProducer } from '../queues/intake';
 import type { ContactStore } from '../store/contacts';
-import { gatewayKey } from '../store/keys';
 
 export interface IntakeServiceOptions {
   prefix: string;
@@ -43,7 +42,7 @@ export class IntakeService {
     const sender = message.urn ?? message.contactUuid;
     const merge =
       category !== null && sender && this.opts.feedbackMergeWindowSeconds > 0
-        ? { key: gatewayKey(this.opts.prefix, 'feedback-window', await this.contacts.urnHash(sender), category), windowSeconds: this.opts.feedbackMergeWindowSeconds }
+        ? { key: this.contacts.feedbackWindowKey(sender, category), windowSeconds: this.opts.feedbackMergeWindowSeconds }
         : undefined;
     const accepted = await this.producer.submit({ ...message, sensitive }, merge);
     return { ...accepted, sensitive };

@@ -1,8 +1,8 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { deduplicationId } from '../domain/idempotency';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
-import { PERSONAL_MESSAGE_FIELDS, type PayloadCodec } from '../security/payload-codec';
+import type { IdentifierHasher } from '../security/identifier-hash';
+import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { ReferenceStore } from '../store/references';
 import { QueueUnavailableError, withinDeadline } from './deadline';
 
@@ -50,6 +50,7 @@ export class IntakeProducer {
     private readonly redis: Redis,
     private readonly references: ReferenceStore,
     private readonly codec: PayloadCodec,
+    private readonly hasher: IdentifierHasher,
     private readonly opts: IntakeOptions,
   ) {
     this.jobOptions = {
@@ -72,11 +73,13 @@ export class IntakeProducer {
       const earlier = merge ? await this.redis.set(merge.key, own, 'EX', merge.windowSeconds, 'NX', 'GET') : null;
       const reference = earlier ?? own;
       const jobId = earlier ? `m-${earlier}-${own}` : `m-${own}`;
-      const data = this.codec.encode({ ...message, reference, mergeInto: earlier } as InboundMessage, PERSONAL_MESSAGE_FIELDS);
+      // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash.
+      const idempotencyKey = this.hasher.deduplicationId(message.idempotencyKey);
+      const data = this.codec.encode({ ...message, idempotencyKey, reference, mergeInto: earlier } as InboundMessage, PERSONAL_MESSAGE_FIELDS, sealContext.job(this.queue.name));
       const job = await this.queue.add(INTAKE_JOB, data, {
         ...this.jobOptions,
         jobId,
-        deduplication: { id: deduplicationId(message.idempotencyKey), ttl: this.opts.idempotencyWindowMs },
+        deduplication: { id: idempotencyKey, ttl: this.opts.idempotencyWindowMs },
       });
       const storedId = job.id ?? jobId;
       return { reference: referenceOfJobId(storedId), duplicate: storedId !== jobId, merged: earlier !== null && storedId === jobId };

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import { deduplicationId } from '../domain/idempotency';
+import { sha256Hex } from '../domain/idempotency';
 import { GATEWAY_BACKOFF } from './intake';
 
 export interface JobRetention {
@@ -16,6 +16,7 @@ export function notificationJobOptions(key: string, r: JobRetention): JobsOption
     backoff: { type: GATEWAY_BACKOFF },
     removeOnComplete: true,
     removeOnFail: { age: r.deadLetterRetentionDays * 86400 },
-    deduplication: { id: deduplicationId(key), ttl: r.dedupeWindowMs },
+    // Notification keys name references, record ids and device hashes, never a person: a plain hash will do.
+    deduplication: { id: sha256Hex(key), ttl: r.dedupeWindowMs },
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { deduplicationId } from '../domain/idempotency';
+import { sha256Hex } from '../domain/idempotency';
 import type { RecordLook } from '../domain/record-events';
 import { withinDeadline } from './deadline';
 import { notificationJobOptions, type JobRetention } from './job-defaults';
@@ -20,7 +20,7 @@ export class PrimeroEventProducer {
   async submit(snapshot: RecordLook): Promise<boolean> {
     const key = `primero-change:${snapshot.recordId}:${snapshot.lastUpdatedAt}`;
     // A fresh id per call: a duplicate add returns the first job's id, which is how a repeat is told apart.
-    const jobId = `c-${deduplicationId(key).slice(0, 24)}-${randomUUID().slice(0, 8)}`;
+    const jobId = `c-${sha256Hex(key).slice(0, 24)}-${randomUUID().slice(0, 8)}`;
     return withinDeadline(async () => {
       const job = await this.queue.add('record-changed', snapshot, { ...notificationJobOptions(key, this.retention), jobId });
       return job.id === jobId;

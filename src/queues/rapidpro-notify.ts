@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { CommunityStatus } from '../domain/notification-plan';
-import type { PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { notificationJobOptions, type JobRetention } from './job-defaults';
 
 /** The URN is sealed with DATA_KEY; params carry the reference and a status word, nothing else. */
@@ -18,6 +18,6 @@ export class RapidProNotifyProducer {
   ) {}
 
   async notify(start: FlowStartJob, key: string): Promise<void> {
-    await this.queue.add('flow-start', this.codec.encode({ ...start }, ['urn']), notificationJobOptions(`flow:${key}`, this.retention));
+    await this.queue.add('flow-start', this.codec.encode({ ...start }, ['urn'], sealContext.job(this.queue.name)), notificationJobOptions(`flow:${key}`, this.retention));
   }
 }

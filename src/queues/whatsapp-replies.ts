@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { deduplicationId } from '../domain/idempotency';
-import type { PayloadCodec } from '../security/payload-codec';
+import type { IdentifierHasher } from '../security/identifier-hash';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
 import { GATEWAY_BACKOFF } from './intake';
 
@@ -22,6 +22,7 @@ export class WhatsAppReplyProducer {
   constructor(
     readonly queue: Queue,
     private readonly codec: PayloadCodec,
+    private readonly hasher: IdentifierHasher,
     private readonly opts: WhatsAppReplyOptions,
   ) {}
 
@@ -29,10 +30,10 @@ export class WhatsAppReplyProducer {
   async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
     await withinDeadline(
       () =>
-        this.queue.add('reply', this.codec.encode({ ...job }, ['waId', 'text']), {
+        this.queue.add('reply', this.codec.encode({ ...job }, ['waId', 'text'], sealContext.job(this.queue.name)), {
           attempts: this.opts.attempts,
           backoff: { type: GATEWAY_BACKOFF },
-          deduplication: { id: deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },
+          deduplication: { id: this.hasher.deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },
           removeOnComplete: true,
           removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
         }),

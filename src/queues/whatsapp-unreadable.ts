@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
-import { canonicalJson, deduplicationId } from '../domain/idempotency';
+import { canonicalJson } from '../domain/idempotency';
 import type { WhatsAppUnreadable } from '../domain/whatsapp-webhook';
-import type { PayloadCodec } from '../security/payload-codec';
+import type { IdentifierHasher } from '../security/identifier-hash';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
 
 /**
@@ -27,6 +28,7 @@ export class WhatsAppUnreadableProducer {
   constructor(
     readonly queue: Queue,
     private readonly codec: PayloadCodec,
+    private readonly hasher: IdentifierHasher,
     private readonly opts: WhatsAppUnreadableOptions,
   ) {}
 
@@ -41,9 +43,9 @@ export class WhatsAppUnreadableProducer {
     const job: WhatsAppUnreadableJob = { wamid: item.wamid, reason: item.reason, waId, text: raw };
     await withinDeadline(
       () =>
-        this.queue.add('unreadable', this.codec.encode({ ...job }, ['wamid', 'waId', 'text']), {
+        this.queue.add('unreadable', this.codec.encode({ ...job }, ['wamid', 'waId', 'text'], sealContext.job(this.queue.name)), {
           attempts: 1,
-          deduplication: { id: deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs },
+          deduplication: { id: this.hasher.deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs },
           removeOnComplete: true,
           removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
         }),

@@ -14,3 +14,13 @@ export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void
     if (keys.length) await redis.del(...keys);
   } while (cursor !== '0');
 }
+
+const REPLACE_FIELD = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0`;
+
+/**
+ * Sets a hash field only if it still holds `expected`: a rewrite (reseal) never recreates an expired key
+ * without its TTL, nor overwrites a value written meanwhile. True when it replaced.
+ */
+export async function replaceFieldIfUnchanged(redis: Redis, key: string, field: string, expected: string, value: string): Promise<boolean> {
+  return (await redis.eval(REPLACE_FIELD, 1, key, field, expected, value)) === 1;
+}

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { referenceFromSequence } from '../domain/reference';
-import type { PayloadCodec } from '../security/payload-codec';
-import { gatewayKey } from './keys';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
+import { gatewayKey, replaceFieldIfUnchanged } from './keys';
 
 export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt'] as const;
 export type Step = (typeof STEPS)[number];
@@ -77,7 +77,7 @@ export class ReferenceStore {
       recordType: link.recordType,
       caseId: link.caseId,
       caseIdDisplay: link.caseIdDisplay ?? '',
-      urn: link.urn ? this.codec.sealValue(link.urn) : '',
+      urn: link.urn ? this.codec.sealValue(link.urn, sealContext.referenceUrn(link.reference)) : '',
       channel: link.channel,
       intent: link.intent,
       sensitive: link.sensitive ? '1' : '',
@@ -103,6 +103,42 @@ export class ReferenceStore {
     return this.redis.del(this.key(reference), ...(link ? [gatewayKey(this.prefix, 'record-ref', link.caseId)] : []));
   }
 
+  /**
+   * Rewrites every link's sealed URN under the current key; `visit` sees each URN that opened (reseal uses
+   * it to re-index the sender under the current hash key). Reports the links whose URN could not be opened.
+   */
+  async reseal(visit: (reference: string, urn: string, ttlMs: number | null) => Promise<void>): Promise<{ resealed: number; current: number; unreadable: string[] }> {
+    const out = { resealed: 0, current: 0, unreadable: [] as string[] };
+    const head = this.key('');
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const reference = key.slice(head.length);
+        const stored = await this.redis.hget(key, 'urn');
+        if (!stored) continue;
+        const context = sealContext.referenceUrn(reference);
+        let urn: string;
+        let updated: string | null;
+        try {
+          urn = this.codec.openValue(stored, context);
+          updated = this.codec.resealValue(stored, context);
+        } catch {
+          out.unreadable.push(reference);
+          continue;
+        }
+        if (updated === null) out.current++;
+        else {
+          if (await replaceFieldIfUnchanged(this.redis, key, 'urn', stored, updated)) out.resealed++;
+        }
+        const ttl = await this.redis.pttl(key);
+        await visit(reference, urn, ttl > 0 ? ttl : null);
+      }
+    } while (cursor !== '0');
+    return out;
+  }
+
   async get(reference: string): Promise<CaseLink | null> {
     const h = await this.redis.hgetall(this.key(reference));
     if (!h.caseId) return null;
@@ -113,7 +149,7 @@ export class ReferenceStore {
       recordType: h.recordType === 'incident' ? 'incident' : 'case',
       caseId: h.caseId,
       caseIdDisplay: h.caseIdDisplay || null,
-      urn: h.urn ? this.codec.openValue(h.urn) : null,
+      urn: h.urn ? this.codec.openValue(h.urn, sealContext.referenceUrn(reference)) : null,
       channel: h.channel ?? '',
       intent: h.intent ?? '',
       sensitive: h.sensitive === '1',

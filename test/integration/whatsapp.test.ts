@@ -5,6 +5,7 @@ import nock from 'nock';
 import request from 'supertest';
 import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
+import { sealContext } from '../../src/security/payload-codec';
 
 const APP_SECRET = 'fb_app_secret';
 const fixtureBytes = readFileSync(path.join(__dirname, '..', 'fixtures', 'rapidpro', 'whatsapp-cloud-inbound-text.json'));
@@ -199,7 +200,7 @@ describe('WhatsApp Cloud API', () => {
     await post(gw, waFixture('timestamp-milliseconds.json'));
     const received = await eventually(async () => {
       for (const j of await gw.queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])) {
-        const data = gw.services.codec.decode(j.data) as { urn?: string; receivedAt?: string };
+        const data = gw.services.codec.decode(j.data, sealContext.job(j.queueName)) as { urn?: string; receivedAt?: string };
         if (data.urn === 'whatsapp:254711200009') return data.receivedAt;
       }
       return null;

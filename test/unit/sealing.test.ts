@@ -1,36 +1,79 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { PayloadCodec } from '../../src/security/payload-codec';
-import { parseDataKey, Sealer } from '../../src/security/sealing';
+import { parseDataKey, Sealer, type DataKey } from '../../src/security/sealing';
 
 const keyA = parseDataKey(randomBytes(32).toString('base64'));
 const keyB = parseDataKey(randomBytes(32).toString('hex'));
 
+/** What versions before context binding wrote: `s1`, no AAD, and whatever tag length the writer chose. */
+function legacySeal(key: DataKey, value: unknown, tagLength = 16): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.key, iv, { authTagLength: tagLength });
+  const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return ['s1', key.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+}
+
 describe('sealing personal data at rest', () => {
   it('round-trips and hides the content', () => {
     const sealer = new Sealer(keyA);
-    const sealed = sealer.seal({ urn: 'tel:+250788123123' });
+    const sealed = sealer.seal({ urn: 'tel:+250788123123' }, 'job:intake');
+    expect(sealed).toMatch(/^s2\./);
     expect(sealed).not.toContain('250788123123');
-    expect(sealer.open(sealed)).toEqual({ urn: 'tel:+250788123123' });
+    expect(sealer.open(sealed, 'job:intake')).toEqual({ urn: 'tel:+250788123123' });
   });
 
   it('opens what the previous key sealed after a rotation, and refuses an unknown key', () => {
-    const old = new Sealer(keyA).seal('x');
-    expect(new Sealer(keyB, [keyA]).open(old)).toBe('x');
-    expect(() => new Sealer(keyB).open(old)).toThrow(/not configured/);
+    const old = new Sealer(keyA).seal('x', 'c');
+    expect(new Sealer(keyB, [keyA]).open(old, 'c')).toBe('x');
+    expect(() => new Sealer(keyB).open(old, 'c')).toThrow(/not configured/);
   });
 
   it('detects tampering', () => {
-    const sealed = new Sealer(keyA).seal('secret');
+    const sealed = new Sealer(keyA).seal('secret', 'c');
     const parts = sealed.split('.');
     parts[4] = Buffer.from('tampered').toString('base64url');
-    expect(() => new Sealer(keyA).open(parts.join('.'))).toThrow();
+    expect(() => new Sealer(keyA).open(parts.join('.'), 'c')).toThrow();
+  });
+
+  it('refuses a value moved to another field or record: the context is authenticated', () => {
+    const sealer = new Sealer(keyA);
+    const sealed = sealer.seal('tel:+250788123123', 'ref-urn:AAAA2222');
+    expect(() => sealer.open(sealed, 'ref-urn:BBBB3333')).toThrow();
+    expect(() => sealer.open(sealed, 'push:amina:0123')).toThrow();
+  });
+
+  it('refuses a key id swapped in the header, even when that key is configured', () => {
+    const sealer = new Sealer(keyA, [keyB]);
+    const parts = sealer.seal('x', 'c').split('.');
+    parts[1] = keyB.id;
+    expect(() => sealer.open(parts.join('.'), 'c')).toThrow();
+  });
+
+  it('requires the full 16-byte tag: a 4-byte tag is refused', () => {
+    const sealer = new Sealer(keyA);
+    const short = legacySeal(keyA, 'x', 4);
+    expect(() => sealer.open(short, 'c')).toThrow(/tag/);
+    const parts = sealer.seal('x', 'c').split('.');
+    parts[3] = Buffer.from(parts[3]!, 'base64url').subarray(0, 4).toString('base64url');
+    expect(() => sealer.open(parts.join('.'), 'c')).toThrow(/tag/);
+  });
+
+  it('still opens values sealed the old way (s1) so queued data survives the upgrade; reseal upgrades them', () => {
+    const codec = new PayloadCodec(new Sealer(keyA));
+    const old = legacySeal(keyA, 'tel:+1');
+    expect(codec.openValue(old, 'anything')).toBe('tel:+1');
+    const upgraded = codec.resealValue(old, 'ref-urn:X')!;
+    expect(upgraded).toMatch(/^s2\./);
+    expect(codec.openValue(upgraded, 'ref-urn:X')).toBe('tel:+1');
+    expect(codec.resealValue(upgraded, 'ref-urn:X')).toBeNull();
   });
 
   it('seals only the personal fields of a payload', () => {
     const codec = new PayloadCodec(new Sealer(keyA));
-    const stored = codec.encode({ reference: 'ABCD2345', urn: 'tel:+1', text: 'words' }, ['urn', 'text']);
-    expect(stored).toEqual({ reference: 'ABCD2345', sealed: expect.stringMatching(/^s1\./) });
-    expect(codec.decode(stored)).toEqual({ reference: 'ABCD2345', urn: 'tel:+1', text: 'words' });
+    const stored = codec.encode({ reference: 'ABCD2345', urn: 'tel:+1', text: 'words' }, ['urn', 'text'], 'job:intake');
+    expect(stored).toEqual({ reference: 'ABCD2345', sealed: expect.stringMatching(/^s2\./) });
+    expect(codec.decode(stored, 'job:intake')).toEqual({ reference: 'ABCD2345', urn: 'tel:+1', text: 'words' });
+    expect(() => codec.decode(stored, 'job:whatsapp-replies')).toThrow();
   });
 
   it('rejects keys that are not 32 bytes', () => {

@@ -1,0 +1,83 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import { PayloadCodec, sealContext } from '../../src/security/payload-codec';
+import { parseDataKey, Sealer } from '../../src/security/sealing';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+
+const ADMIN = 'admin-token-forget-1';
+
+/**
+ * Issue #13 item 5. A RapidPro flow that passes no URN leaves the gateway only the contact UUID: forget
+ * must find that person's links, jobs and feedback windows by it, report the jobs it cannot open instead of
+ * passing over them in silence, and leave in the audit trail only a hash whose key is not in Redis.
+ * Body shape: nyaruka/goflow `flows/actions/testdata/call_webhook.json` (contact without urn).
+ */
+describe('forget a person', () => {
+  let gw: Gateway;
+  let primeroUp = true;
+  const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`).set('X-Operator', 'dpo');
+
+  const feedback = (contactUuid: string, category: string, words: string) =>
+    request(gw.app)
+      .post('/webhooks/rapidpro/feedback')
+      .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
+      .type('json')
+      .send({
+        contact: { uuid: contactUuid },
+        flow: { uuid: randomUUID() },
+        run: { uuid: randomUUID() },
+        results: { category: { value: category, category }, description: { value: words, category: 'All Responses' }, callback: { value: 'no', category: 'No' } },
+      });
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    nock(PRIMERO)
+      .persist()
+      .post('/api/v2/cases')
+      .reply(() => (primeroUp ? [204, ''] : [422, { errors: [{ status: 422, detail: 'other_id_no', message: ['is invalid'] }] }]))
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+      .reply(200, { data: { case_id_display: 'cp-forget' } });
+    gw = await startGateway({ prefix: uniquePrefix('forget'), env: { ADMIN_TOKEN: ADMIN, DATA_KEY: randomBytes(32).toString('base64'), PRIMERO_POLL_INTERVAL_SECONDS: '0' } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('finds a RapidPro contact known only by its UUID, its jobs and feedback windows; reports what it cannot open', async () => {
+    const contact = randomUUID();
+    const first = (await feedback(contact, 'complaint', 'the clinic sends girls away')).body.reference as string;
+    await eventually(() => gw.references.get(first));
+    primeroUp = false;
+    const second = (await feedback(contact, 'suggestion', 'open the clinic on saturdays')).body.reference as string;
+    await eventually(async () => (await gw.queue.getJobState(`m-${second}`)) === 'failed');
+    const windows = async () => (await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:feedback-window:*`)).length;
+    expect(await windows()).toBe(2);
+
+    // A dead letter sealed under a key this deployment no longer has: forget cannot tell whose it is.
+    const lost = new PayloadCodec(new Sealer(parseDataKey(randomBytes(32).toString('base64'))));
+    await gw.queue.add('inbound-message', lost.encode({ v: 1, reference: 'ZZZZ2222', urn: 'tel:+256700999888' }, ['urn'], sealContext.job('intake')), { jobId: 'm-ZZZZ2222' });
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ contact_uuid: contact.toUpperCase() }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ references: [first, second].sort(), jobsRemoved: 2, jobsUndecodable: ['intake.m-ZZZZ2222'], jobsActiveSkipped: 0 });
+    expect(await gw.references.get(first)).toBeNull();
+    expect(await gw.queue.getJob(`m-${second}`)).toBeUndefined();
+    expect(await windows()).toBe(0);
+    expect(await gw.services.contacts.referencesOf(contact)).toEqual([]);
+
+    const [entry] = await gw.services.audit.recent(1);
+    expect(entry).toMatchObject({ action: 'contact.forget', actor: 'dpo', target: gw.services.hasher.hash(contact) });
+    expect(JSON.stringify(entry)).not.toContain(contact);
+    expect(gw.logs.text).not.toContain(contact);
+    expect(await gw.redis.exists(`${gw.config.QUEUE_PREFIX}:gw:urn-hash-key`)).toBe(0);
+
+    const bad = await admin(request(gw.app).post('/admin/contacts/forget').send({ contact_uuid: 'not-a-uuid' }));
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.code).toBe('invalid_urn');
+  }, 20000);
+});
