@@ -184,6 +184,27 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(textOf(primero, link.caseId)).toContain('no soap at the clinic');
   });
 
+  it('#11.2 a report merged into one whose store was withdrawn at the deadline still opens its record', async () => {
+    const urn = newPhone();
+    const add = gw.queue.add.bind(gw.queue);
+    let late: Promise<Job> | undefined;
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
+      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
+      return late;
+    });
+    const first = post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump is broken')).then((r) => r);
+    await eventually(() => late !== undefined);
+    // While the first report's store hangs, the same sender writes again: merged into the first.
+    const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we walk two hours for water'));
+    expect((await first).status).toBe(503);
+    expect(second.status).toBe(202);
+    await late;
+    const link = await eventually(() => gw.references.get(second.body.reference), 5000);
+    await drained(gw);
+    expect(textOf(primero, link.caseId)).toContain('we walk two hours for water');
+    expect(textOf(primero, link.caseId)).not.toContain('the pump is broken');
+  });
+
   it('#11.3 a re-delivery after the retention purge removed the completed job answers the first reference', async () => {
     const body = referralBody();
     const first = await post(gw, 'referral', body);
@@ -338,10 +359,13 @@ describe('notifications after a new referral (issue #13.3)', () => {
       .post('/api/v2/flow_starts.json')
       .reply((_uri, body, cb) => {
         const reference = (body as { params: { reference: string } }).params.reference;
-        gw.references.get(reference).then((l) => {
-          seen.push({ linked: l !== null, referred: !!l?.steps.referredAt });
-          cb(null, [201, { uuid: randomUUID(), status: 'pending' }]);
-        }, cb);
+        gw.references.get(reference).then(
+          (l) => {
+            seen.push({ linked: l !== null, referred: !!l?.steps.referredAt });
+            cb(null, [201, { uuid: randomUUID(), status: 'pending' }]);
+          },
+          (err: Error) => cb(err, [500, '']),
+        );
       });
     try {
       await post(gw, 'referral', referralBody());
