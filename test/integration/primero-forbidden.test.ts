@@ -41,6 +41,7 @@ describe('a Primero 403 is judged by the call it answered', () => {
       .persist()
       .post('/api/v2/cases').reply(204)
       .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-403' } })
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: [] })
       .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
       .reply((uri) => {
         const id = uri.split('/')[4]!;

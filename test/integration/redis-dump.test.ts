@@ -208,7 +208,7 @@ describe('a copy of Redis', () => {
     const stored = await dump();
     const text = stored.join('\n');
     // What the dump must cover for the search to mean something: the people's sealed data and their indexes.
-    for (const kind of [':gw:ref:', ':gw:contact-refs:', ':gw:optout', ':gw:feedback-window:', ':gw:push:user:', ':intake:de:', ':whatsapp-replies:', ':rapidpro-notify:']) {
+    for (const kind of [':gw:ref:', ':gw:contact-refs:', ':gw:optout', ':gw:feedback-window:', ':gw:push:user:', ':gw:accepted:', ':whatsapp-replies:', ':rapidpro-notify:']) {
       expect({ kind, present: stored.some((s) => s.includes(kind)) }).toEqual({ kind, present: true });
     }
     const secrets: string[] = [...wamids, ...wamids.map((w) => w.slice(6, 30)), ...Object.values(contactUuids), 'Contact Name Secret'];

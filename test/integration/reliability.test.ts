@@ -160,9 +160,9 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       primero.readDelayMs = 0;
     }
     // The two concurrent merges: neither overwrote the other.
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food at the distribution\nCallback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the latrines are locked at night\nCallback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food\nCallback requested: yes');
+    expect(textOf(primero, link.caseId)).toContain('the guard takes food at the distribution | Callback requested: yes');
+    expect(textOf(primero, link.caseId)).toContain('the latrines are locked at night | Callback requested: yes');
+    expect(textOf(primero, link.caseId)).toContain('the guard takes food | Callback requested: yes');
 
     // The same words again, sent in a new run: a new report, acknowledged, so it must be on the record too
     // (recognised by its own reference, not skipped because its words are already there).
@@ -170,7 +170,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(c.body).toMatchObject({ reference: first.body.reference, duplicate: false });
     await drained(gw);
     const text = textOf(primero, link.caseId);
-    expect(text.match(/the guard takes food\nCallback requested: yes/g)).toHaveLength(2);
+    expect(text.match(/the guard takes food \| Callback requested: yes/g)).toHaveLength(2);
     expect(text.match(/\[gateway message [2-9A-HJ-NP-Z]{8}\]/g)).toHaveLength(3);
   });
 
@@ -225,7 +225,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const body = referralBody();
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // What a process killed right after the claim leaves behind: a ledger entry, no job, no answer sent.
-    const { acceptance } = await ledger.claim(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body)), 'ZZZZ2345', randomUUID());
+    const { acceptance } = await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ2345', randomUUID());
     const again = await post(gw, 'referral', body);
     expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2345', duplicate: true });
     const link = await eventually(() => gw.references.get('ZZZZ2345'));
@@ -378,13 +378,17 @@ describe('notifications after a new referral (issue #13.3)', () => {
     const mappings = shippedMappings();
     const referral = mappings.get('referral')!;
     mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    const flow = randomUUID();
     const gw = await startGateway({
       prefix: uniquePrefix('notify-order'),
       mappings,
-      env: { RAPIDPRO_URL: 'http://rapidpro.test', RAPIDPRO_TOKEN: 'rapidpro-token', RAPIDPRO_NOTIFY_FLOW_UUID: randomUUID(), RAPIDPRO_RATE_PER_HOUR: '360000', PRIMERO_TIMEOUT_MS: '2000' },
+      env: { RAPIDPRO_URL: 'http://rapidpro.test', RAPIDPRO_TOKEN: 'rapidpro-token', RAPIDPRO_NOTIFY_FLOW_UUID: flow, RAPIDPRO_RATE_PER_HOUR: '360000', PRIMERO_TIMEOUT_MS: '2000' },
     });
     nock('http://rapidpro.test')
       .persist()
+      .get('/api/v2/flows.json')
+      .query({ uuid: flow })
+      .reply(200, { next: null, previous: null, results: [{ uuid: flow, name: 'Primero Gateway Case Update', type: 'background', archived: false }] })
       .post('/api/v2/flow_starts.json')
       .reply((_uri, body, cb) => {
         const reference = (body as { params: { reference: string } }).params.reference;
