@@ -56,7 +56,7 @@ async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: Store
     record = await deps.primero.getRecord(look.recordType, look.recordId, snapshotFieldNames(look.recordType));
   } catch (err) {
     if (!isRecordForbidden(err)) throw err;
-    deps.counters.increment('gateway_primero_events_out_of_scope_total', {});
+    deps.counters.increment('gateway_primero_events_out_of_scope_total', { record_type: look.recordType });
     return { snapshot: { ...filledFrom(asSent, missing, [stored]), outOfScope: true }, readable: false };
   }
   const read = snapshotOf({ last_updated_at: look.lastUpdatedAt, ...record, id: look.recordId, record_type: look.recordType }, look.recordType);
