@@ -7,7 +7,6 @@ import { adminRouter } from './http/admin';
 import { africasTalkingRouter } from './http/africastalking';
 import { queueDashboard } from './http/queue-dashboard';
 import { primeroWebhookRouter } from './http/primero';
-import { WebhookSightings } from './store/webhook-sightings';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
 import { errorHandler, notFound } from './http/errors';
@@ -73,7 +72,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
     );
   }
   if (config.PRIMERO_WEBHOOK_API_KEY) {
-    app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, sightings: new WebhookSightings(redis, config.QUEUE_PREFIX), logger }));
+    app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
   }
   if (pushEnabled(config)) {
     app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, logger }));

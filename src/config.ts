@@ -82,6 +82,9 @@ export const configSchema = z.object({
   PRIMERO_POLL_INTERVAL_SECONDS: intWithDefault(300, 0, 86400),
   // Each poll re-reads this far behind its cursor, for changes Primero committed after stamping them.
   PRIMERO_POLL_OVERLAP_SECONDS: intWithDefault(120, 0, 86400),
+  // Record changes handled per second, all workers together: a bulk reassign sends one webhook per case, and a
+  // partial body costs a read of the case; this keeps those reads from crowding out intake's calls.
+  PRIMERO_EVENTS_RATE_PER_SECOND: intWithDefault(10, 1, 10000),
 
   RAPIDPRO_URL: httpUrl.optional(),
   RAPIDPRO_TOKEN: optionalSecret,

@@ -154,8 +154,21 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
 
   run(
     QUEUES.primeroEvents,
-    (queue) => primeroEventProcessor({ snapshots, references, dispatcher: notifications.dispatcher, trace, plan: notifications.plan, logger, primero, queue, configPauseMs }),
-    { concurrency: 4 },
+    (queue) =>
+      primeroEventProcessor({
+        snapshots,
+        references,
+        dispatcher: notifications.dispatcher,
+        trace,
+        plan: notifications.plan,
+        logger,
+        primero,
+        queue,
+        configPauseMs,
+        counters,
+        sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
+      }),
+    { concurrency: 4, limiter: { max: config.PRIMERO_EVENTS_RATE_PER_SECOND, duration: 1000 } },
   );
 
   if (config.WHATSAPP_ACCESS_TOKEN && config.WHATSAPP_PHONE_NUMBER_ID) {

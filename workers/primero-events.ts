@@ -1,12 +1,15 @@
 import type { Job, Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
 import { planForRecordEvents, type PlanContext, type RecordOrigin } from '../src/domain/notification-plan';
-import { deriveEvents, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type RecordSnapshot } from '../src/domain/record-events';
+import { DeliveryError } from '../src/clients/delivery-error';
+import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type StoredSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
+import type { SharedCounters } from '../src/store/counters';
 import type { ReferenceStore } from '../src/store/references';
 import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
+import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from './delivery-failure';
 
 export interface PrimeroEventDeps {
@@ -19,6 +22,8 @@ export interface PrimeroEventDeps {
   primero: Pick<PrimeroClient, 'getRecord'>;
   queue: Queue;
   configPauseMs: number;
+  counters: SharedCounters;
+  sightings: WebhookSightings;
 }
 
 /** Where the record came from, if the gateway created it: the person to tell, and whether it is sensitive. */
@@ -28,33 +33,69 @@ export async function originOf(references: ReferenceStore, recordId: string): Pr
   return link ? { reference: link.reference, urn: link.urn, sensitive: link.sensitive } : null;
 }
 
+/** A look ready to diff, and whether the API user could read the record in this job (null: no read needed). */
+interface Completed {
+  snapshot: StoredSnapshot;
+  readable: boolean | null;
+}
+
+const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+
 /**
- * A webhook body that lacked a field the diff reads says nothing about that field: the record is read with
- * the API user's fields, and that whole view replaces the partial one. What the read lacks is empty.
+ * A webhook body that lacked a field the diff reads says nothing about that field, and neither does a read
+ * that lacks it (Primero returns only the requested fields this API user may read): each such field comes
+ * from the read, else the body, else the stored look, and is never taken as empty. A 403 on the read is the
+ * record being out of the API user's scope (webhooks come for every case in the module): the body is laid
+ * over the stored look, and the job is done.
  */
-async function completed(deps: PrimeroEventDeps, look: RecordLook): Promise<RecordSnapshot> {
-  const { missing, ...snapshot } = look;
-  if (!missing?.length) return snapshot;
-  const record = await deps.primero.getRecord(look.recordType, look.recordId, snapshotFieldNames(look.recordType));
+async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: StoredSnapshot | null): Promise<Completed> {
+  const { missing, ...asSent } = look;
+  if (!missing?.length) return { snapshot: stored?.outOfScope ? { ...asSent, outOfScope: true } : asSent, readable: null };
+  let record: Record<string, unknown>;
+  try {
+    record = await deps.primero.getRecord(look.recordType, look.recordId, snapshotFieldNames(look.recordType));
+  } catch (err) {
+    if (!isRecordForbidden(err)) throw err;
+    deps.counters.increment('gateway_primero_events_out_of_scope_total', { record_type: look.recordType });
+    return { snapshot: { ...filledFrom(asSent, missing, [stored]), outOfScope: true }, readable: false };
+  }
   const read = snapshotOf({ last_updated_at: look.lastUpdatedAt, ...record, id: look.recordId, record_type: look.recordType }, look.recordType);
-  return read ?? snapshot;
+  if (!read) return { snapshot: filledFrom(asSent, missing, [stored]), readable: true };
+  return { snapshot: filledFrom(read, missingSnapshotFields(record), [look, stored]), readable: true };
+}
+
+/**
+ * Evidence for the poller's empty-answer check, only for a record its search can return: one read in this
+ * job, or one the gateway created and was never refused.
+ */
+async function sighted(deps: PrimeroEventDeps, done: Completed): Promise<void> {
+  const { snapshot, readable } = done;
+  const visible = readable ?? (!snapshot.outOfScope && (await deps.references.referenceOfRecord(snapshot.recordId)) !== null);
+  if (!visible) return;
+  await deps.sightings.record(snapshot.recordId, snapshot.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
 }
 
 /**
  * One look at a record: swapped in atomically against the last look, so whether it came by webhook or by
- * poller, a change is diffed (and notified) once.
+ * poller, a change is diffed (and notified) once. A look no newer than the stored one is dropped before
+ * anything is read for it.
  */
 export function primeroEventProcessor(deps: PrimeroEventDeps) {
   return async (job: Job): Promise<string> => {
-    let snapshot: RecordSnapshot;
+    const look = job.data as RecordLook;
+    const stored = (await deps.snapshots.get(look.recordId)) as StoredSnapshot | null;
+    if (stored && Date.parse(stored.lastUpdatedAt) >= Date.parse(look.lastUpdatedAt)) return 'already-seen';
+    let done: Completed;
     try {
-      snapshot = await completed(deps, job.data as RecordLook);
+      done = await completed(deps, look, stored);
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
     }
-    if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, await deps.snapshots.get(snapshot.recordId));
+    let snapshot = done.snapshot;
+    if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);
     const { applied, before } = await deps.snapshots.swap(snapshot);
     if (!applied) return 'already-seen';
+    await sighted(deps, done);
     const events = deriveEvents(before, snapshot);
     if (events.length === 0) return 'no-change';
     const origin = await originOf(deps.references, snapshot.recordId);

@@ -21,6 +21,12 @@ export interface RecordSnapshot {
  */
 export type RecordLook = RecordSnapshot & { missing?: string[] };
 
+/**
+ * A stored look the API user was refused (403) the last time it was read: Primero sends webhooks for every
+ * case in the module whatever the API user's scope, so such a record is known only by its webhook bodies.
+ */
+export type StoredSnapshot = RecordSnapshot & { outOfScope?: boolean };
+
 // What deriveEvents compares; a look lacking any of these cannot be diffed as it is.
 const DIFF_FIELDS = ['owned_by', 'assigned_user_names', 'status', 'workflow'];
 const DISPLAY_FIELDS: Record<RecordSnapshot['recordType'], string[]> = { case: ['case_id_display', 'short_id'], incident: ['short_id', 'incident_code'] };
@@ -44,6 +50,28 @@ export function lookOf(record: Record<string, unknown>): RecordLook | null {
   if (!snapshot) return null;
   const missing = missingSnapshotFields(record);
   return missing.length ? { ...snapshot, missing } : snapshot;
+}
+
+const FIELD_OF: Record<string, 'ownedBy' | 'assignedUserNames' | 'status' | 'workflow'> = {
+  owned_by: 'ownedBy',
+  assigned_user_names: 'assignedUserNames',
+  status: 'status',
+  workflow: 'workflow',
+};
+
+/**
+ * `look` with each diff field named in `absent` taken from the first of `sources` that has it (a source
+ * lists the fields it lacks in its own `missing`; a stored snapshot lacks none). A field no source has
+ * stays as `look` has it: with no earlier look there is nothing better than empty.
+ */
+export function filledFrom(look: RecordSnapshot, absent: string[], sources: Array<RecordLook | null>): RecordSnapshot {
+  const filled: RecordSnapshot = { ...look };
+  for (const field of absent) {
+    const key = FIELD_OF[field];
+    const source = key && sources.find((s) => s && !s.missing?.includes(field));
+    if (key && source) (filled as unknown as Record<string, unknown>)[key] = source[key];
+  }
+  return filled;
 }
 
 /** A look without a display id takes the earlier look's (immutable in Primero: `UPDATE_FORBIDDEN` fields). */

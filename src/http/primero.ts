@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { lookOf } from '../domain/record-events';
 import type { Logger } from '../logger';
 import type { PrimeroEventProducer } from '../queues/primero-events';
-import type { WebhookSightings } from '../store/webhook-sightings';
 import { secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { parseJsonBody, rawBody, validationDetails } from './json-body';
@@ -12,7 +11,6 @@ import { storeOr503 } from './unavailable';
 export interface PrimeroWebhookDeps {
   apiKey: string;
   events: PrimeroEventProducer;
-  sightings: WebhookSightings;
   logger: Logger;
 }
 
@@ -43,8 +41,6 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
     const look = lookOf(parsed.data.data);
     if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
     const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));
-    // Only evidence for the poller's self-check: losing it must not turn a stored change into an error.
-    await deps.sightings.record(look.recordId, look.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
     res.locals.duplicate = !fresh;
     res.status(202).json({ status: 'accepted', duplicate: !fresh });
   });

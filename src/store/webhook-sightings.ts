@@ -5,9 +5,10 @@ import { gatewayKey } from './keys';
 const KEEP_MS = 2 * 86_400_000;
 
 /**
- * Which record changes (record id and `last_updated_at`, nothing else) Primero's webhooks announced, so the
- * poller can tell an empty answer for a window with changes in it (Primero turns a failed query into an
- * empty 200) from a quiet one. One sorted set scored by the change's time; every write drops what is older
+ * Which record changes (record id and `last_updated_at`, nothing else) Primero's webhooks announced for
+ * cases the poller's search can return (written by the events worker, for cases the gateway created or could
+ * read), so the poller can tell an empty answer for a window with changes in it (Primero turns a failed
+ * query into an empty 200) from a quiet one. One sorted set scored by the change's time; every write drops what is older
  * than two days and renews the key's expiry, so it ends by itself when webhooks stop.
  */
 export class WebhookSightings {

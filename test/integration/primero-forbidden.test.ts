@@ -63,6 +63,26 @@ describe('a Primero 403 is judged by the call it answered', () => {
     expect(referred).toHaveLength(1);
     expect(gw.logs.text).not.toContain('CONFIGURATION FAULT');
   });
+});
+
+// Its own gateway with a short pause: the test waits the pause out, and the 1 s limiter window must stay below it.
+const CREATE_PAUSE_MS = 2500;
+
+describe('a Primero 403 on a create', () => {
+  let gw: Gateway;
+  const post = (body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    gw = await startGateway({ prefix: uniquePrefix('forbidden-create'), env: { AUTH_FAILURE_PAUSE_MS: String(CREATE_PAUSE_MS) } });
+  });
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    await gw.close();
+    nock.enableNetConnect();
+    expect(gw.logs.text).not.toContain('Zawadi');
+  });
 
   it('pauses intake on a 403 to a create (the role cannot create cases), and resumes once Primero accepts', async () => {
     nock(PRIMERO)
@@ -74,7 +94,7 @@ describe('a Primero 403 is judged by the call it answered', () => {
     await eventually(() => gw.logs.text.includes('PRIMERO CONFIGURATION FAULT'));
     // Beyond the 1 s window of the queue's own rate limiter: this is the configuration pause.
     expect(await gw.queue.getRateLimitTtl()).toBeGreaterThan(1000);
-    const link = await eventually(() => gw.references.get(res.body.reference), PAUSE_MS + 5000);
+    const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
     expect(link.caseIdDisplay).toBe('cp-after-403');
-  }, 20000);
+  });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { RateLimitError } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
@@ -9,33 +9,46 @@ import type { PrimeroEventProducer } from '../../src/queues/primero-events';
 import { SharedCounters } from '../../src/store/counters';
 import { gatewayKey } from '../../src/store/keys';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
-import { pollerProcessor } from '../../workers/primero-poller';
+import { pollerProcessor, type PollerDeps } from '../../workers/primero-poller';
 import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
-import { primeroAnswer, primeroWebhookBody } from '../support/primero-fake';
+import { primeroAnswer } from '../support/primero-fake';
 
 const KEY = 'primero-webhook-key-3';
 
 type Row = { id: string; last_updated_at: string; owned_by: string; status: string; workflow: string };
+type Call = { from: string; to: string; page: number; per: number };
+
+const row = (at: number | string): Row => ({ id: randomUUID(), last_updated_at: new Date(at).toISOString(), owned_by: 'sms_gateway', status: 'open', workflow: 'new' });
+
+// A different order for each query, stable within it: what Postgres may do with rows equal under ORDER BY.
+const shuffleKey = (id: string, query: number) => createHash('sha1').update(`${query}:${id}`).digest('hex');
 
 /**
  * `GET /api/v2/cases` as Primero answers it: `last_updated_at=a..b` is an inclusive range, the rows are
- * ordered by `order_by`, and `page`/`per` are an offset into that (app/controllers/api/v2/concerns/pagination.rb).
+ * sorted by `order_by` alone and `page`/`per` are a limit/offset into that, `per` capped at 1000
+ * (app/controllers/api/v2/concerns/pagination.rb, app/services/search/search_result.rb). Rows with equal
+ * timestamps come in a different order on every query, as Postgres gives no stable order among ties.
  */
-function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined) {
+function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined): Call[] {
+  const calls: Call[] = [];
   nock(PRIMERO)
     .persist()
     .get('/api/v2/cases')
     .query(true)
     .reply((uri) => {
       const q = new URL(uri, PRIMERO).searchParams;
-      const [from, to] = q.get('last_updated_at')!.split('..').map((t) => Date.parse(t));
+      const [fromText, toText] = q.get('last_updated_at')!.split('..') as [string, string];
+      const [from, to] = [Date.parse(fromText), Date.parse(toText)];
       const page = Number(q.get('page'));
-      const per = Number(q.get('per'));
+      const per = Math.min(Number(q.get('per')), 1000);
+      calls.push({ from: fromText, to: toText, page, per: Number(q.get('per')) });
       onPage(page);
-      const inWindow = rows.filter((r) => Date.parse(r.last_updated_at) >= from! && Date.parse(r.last_updated_at) <= to!);
-      inWindow.sort((a, b) => Date.parse(a.last_updated_at) - Date.parse(b.last_updated_at));
+      const query = calls.length;
+      const inWindow = rows.filter((r) => Date.parse(r.last_updated_at) >= from && Date.parse(r.last_updated_at) <= to);
+      inWindow.sort((a, b) => Date.parse(a.last_updated_at) - Date.parse(b.last_updated_at) || shuffleKey(a.id, query).localeCompare(shuffleKey(b.id, query)));
       return [200, { data: inWindow.slice((page - 1) * per, page * per), metadata: { total: inWindow.length, per, page } }];
     });
+  return calls;
 }
 
 describe('the Primero poller', () => {
@@ -43,7 +56,15 @@ describe('the Primero poller', () => {
   const logs = new LogCapture();
   const client = new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 });
 
-  function poller(events: Pick<PrimeroEventProducer, 'submit'>) {
+  const cursorKey = () => gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor');
+  const metric = async (name: string, reason: string): Promise<number> =>
+    Number((await request(gw.app).get('/metrics')).text.match(new RegExp(`${name}\\{reason="${reason}"\\} (\\d+)`))?.[1] ?? '0');
+  const collect = () => {
+    const submitted: RecordSnapshot[] = [];
+    return { submitted, events: { submit: async (s: RecordSnapshot) => (submitted.push(s), true) } };
+  };
+
+  function poller(events: Pick<PrimeroEventProducer, 'submit'>, over: Partial<PollerDeps> = {}) {
     return pollerProcessor({
       primero: client,
       events: events as PrimeroEventProducer,
@@ -57,6 +78,7 @@ describe('the Primero poller', () => {
       pageSize: 100,
       queue: gw.services.registry.get('primero-poll'),
       configPauseMs: 60_000,
+      ...over,
     });
   }
 
@@ -65,9 +87,10 @@ describe('the Primero poller', () => {
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     gw = await startGateway({ prefix: uniquePrefix('poller'), workers: false, env: { PRIMERO_WEBHOOK_API_KEY: KEY, PRIMERO_POLL_INTERVAL_SECONDS: '0' } });
   });
+  // Each test starts from no cursor, or sets the one it is about; tests that poll twice run the overlap path.
   afterEach(async () => {
     nock.cleanAll();
-    await gw.redis.del(gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor'));
+    await gw.redis.del(cursorKey());
   });
   afterAll(async () => {
     await gw.close();
@@ -96,14 +119,81 @@ describe('the Primero poller', () => {
 
   it('says in a metric when Primero answers empty for a window its webhooks announced changes in', async () => {
     const recordId = randomUUID();
-    const at = new Date(Date.now() - 60_000).toISOString();
-    const res = await request(gw.app).post('/webhooks/primero').set('x-api-key', KEY).type('json').send(JSON.stringify(primeroWebhookBody('full', recordId, at)));
-    expect(res.status).toBe(202);
-    offsetPagingPrimero([]);
-    await poller({ submit: async () => true })();
-    const metrics = (await request(gw.app).get('/metrics')).text;
-    expect(metrics).toContain('gateway_primero_poll_suspect_total{reason="empty_despite_webhooks"} 1');
-    expect(metrics).not.toContain(recordId);
+    const before = await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks');
+    // What the events worker records for a change to a case the API user has read.
+    await new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX).record(recordId, new Date(Date.now() - 60_000).toISOString());
+    const calls = offsetPagingPrimero([]);
+    await poller({ submit: async () => true }, { pageSize: undefined })();
+    expect(await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before + 1);
+    expect((await request(gw.app).get('/metrics')).text).not.toContain(recordId);
+    // Primero's largest page: fewer calls for the same rows, and fewer chances for an offset to shift.
+    expect(calls[0]!.per).toBe(1000);
+  });
+
+  it('re-reads the overlap behind its cursor: a change stamped before the cursor but seen late is read', async () => {
+    const cursor = Date.now() - 10 * 60_000;
+    const early = row(cursor - 30_000);
+    const rows = [row(cursor - 60 * 60_000), early, row(cursor + 1000)];
+    await gw.redis.set(cursorKey(), new Date(cursor).toISOString());
+    offsetPagingPrimero(rows);
+    const { submitted, events } = collect();
+    await poller(events)();
+    expect(submitted.map((s) => s.recordId).sort()).toEqual([early.id, rows[2]!.id].sort());
+    expect(await gw.redis.get(cursorKey())).toBe(rows[2]!.last_updated_at);
+  });
+
+  it('reads every case of a page that is all one timestamp, however Primero orders ties', async () => {
+    const at = Date.now() - 20 * 60_000;
+    const tied = Array.from({ length: 35 }, () => row(at));
+    const later = Array.from({ length: 5 }, (_, i) => row(at + (i + 1) * 1000));
+    const calls = offsetPagingPrimero([...tied, ...later]);
+    const { submitted, events } = collect();
+    await poller(events, { pageSize: 10 })();
+    expect(new Set(submitted.map((s) => s.recordId))).toEqual(new Set([...tied, ...later].map((r) => r.id)));
+    expect(calls).toContainEqual(expect.objectContaining({ from: new Date(at).toISOString(), to: new Date(at).toISOString(), page: 1, per: 1000 }));
+  });
+
+  it('holds the cursor and raises an alarm when even Primero\'s largest page cannot hold one timestamp', async () => {
+    const at = Date.now() - 20 * 60_000;
+    const tied = Array.from({ length: 1001 }, () => row(at));
+    const later = [row(at + 1000), row(at + 2000)];
+    offsetPagingPrimero([...tied, ...later]);
+    const before = await metric('gateway_primero_poll_incomplete_total', 'equal_timestamps');
+    const { submitted, events } = collect();
+    await poller(events, { pageSize: 10 })();
+    expect(await metric('gateway_primero_poll_incomplete_total', 'equal_timestamps')).toBe(before + 1);
+    expect(logs.text).toContain('full page of cases changed at one instant');
+    expect(await gw.redis.get(cursorKey())).toBe(new Date(at).toISOString());
+    // What changed after that instant is still read.
+    expect(submitted.map((s) => s.recordId)).toEqual(expect.arrayContaining(later.map((r) => r.id)));
+  });
+
+  it('gets past its cursor when the overlap behind it holds more changes than a poll may read (a bulk reassign)', async () => {
+    const cursor = Date.now() - 10 * 60_000;
+    // 600 cases re-stamped within the 2 minutes behind the cursor, then three real new changes.
+    const bulk = Array.from({ length: 600 }, (_, i) => row(cursor - 100_000 + i * 100));
+    const fresh = [row(cursor + 1000), row(cursor + 2000), row(cursor + 3000)];
+    await gw.redis.set(cursorKey(), new Date(cursor).toISOString());
+    offsetPagingPrimero([...bulk, ...fresh]);
+    const { submitted, events } = collect();
+    await poller(events, { pageSize: 10 })();
+    expect(submitted.map((s) => s.recordId)).toEqual(expect.arrayContaining(fresh.map((r) => r.id)));
+    expect(await gw.redis.get(cursorKey())).toBe(fresh[2]!.last_updated_at);
+  });
+
+  it('counts a poll stopped by its page budget, and the next poll goes on from where it stopped', async () => {
+    const start = Date.now() - 40 * 60_000;
+    const rows = Array.from({ length: 700 }, (_, i) => row(start + i * 1000));
+    offsetPagingPrimero(rows);
+    const before = await metric('gateway_primero_poll_incomplete_total', 'max_pages');
+    const { submitted, events } = collect();
+    await poller(events, { pageSize: 10 })();
+    expect(await metric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before + 1);
+    const firstPoll = new Set(submitted.map((s) => s.recordId)).size;
+    expect(firstPoll).toBeLessThan(700);
+    await poller(events, { pageSize: 10 })();
+    expect(new Set(submitted.map((s) => s.recordId)).size).toBe(700);
+    expect(await metric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before + 1);
   });
 
   it('pauses polling and says so when Primero refuses the search (403: the role may not list cases)', async () => {
@@ -117,10 +207,9 @@ describe('the Primero poller', () => {
 
   it('does not count a quiet window as suspect', async () => {
     offsetPagingPrimero([]);
-    const before = (await request(gw.app).get('/metrics')).text.match(/gateway_primero_poll_suspect_total\{[^}]*\} (\d+)/)?.[1] ?? '0';
+    const before = await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks');
     await gw.redis.del(gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'webhook-seen'));
     await poller({ submit: async () => true })();
-    const after = (await request(gw.app).get('/metrics')).text.match(/gateway_primero_poll_suspect_total\{[^}]*\} (\d+)/)?.[1] ?? '0';
-    expect(after).toBe(before);
+    expect(await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before);
   });
 });

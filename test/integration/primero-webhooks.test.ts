@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { PrimeroClient } from '../../src/clients/primero';
+import { createLogger } from '../../src/logger';
+import { SharedCounters } from '../../src/store/counters';
+import { WebhookSightings } from '../../src/store/webhook-sightings';
+import { pollerProcessor } from '../../workers/primero-poller';
 import { primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 
 const ADMIN = 'admin-token-webhooks-1';
@@ -27,6 +32,8 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     return { reference: res.body.reference, recordId: link.caseId };
   }
 
+  const metric = async (name: string, reason?: string): Promise<number> =>
+    Number((await request(gw.app).get('/metrics')).text.match(new RegExp(`${name}\\{${reason ? `reason="${reason}"` : '[^}]*'}\\} (\\d+)`))?.[1] ?? '0');
   const drained = () => eventually(async () => {
     const q = gw.services.registry.get('primero-events');
     const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -70,20 +77,89 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     expect((await timeline(reference)).filter((e) => e === 'case_assigned')).toHaveLength(1);
   });
 
-  it('keeps a change it may not read (403 on that case) as a dead letter, and goes on with the others', async () => {
+  it('lays a body it may not complete (403 on the read: the case is out of scope) over the last look, with no dead letter', async () => {
     const hidden = await newCase();
     const other = await newCase();
+    const display = primero.records.get(hidden.recordId)!.case_id_display;
+    await webhook(primeroWebhookBody('full', hidden.recordId, primero.change(hidden.recordId, { assigned_user_names: ['cp_worker'], workflow: 'case_plan' }), { case_id_display: display }));
+    await drained();
+    const before = await metric('gateway_primero_events_out_of_scope_total');
+    // Handed to a focal point: the API user may no longer read it, and Primero still sends its webhooks.
     primero.forbidden.add(hidden.recordId);
     const events = gw.services.registry.get('primero-events');
-    await webhook(primeroWebhookBody('partial', hidden.recordId, primero.change(hidden.recordId, { workflow: 'case_plan' })));
+    await webhook(primeroWebhookBody('partial', hidden.recordId, primero.change(hidden.recordId, { status: 'closed' }), { status: 'closed' }));
     await webhook(primeroWebhookBody('partial', other.recordId, primero.change(other.recordId, { workflow: 'case_plan' })));
     await eventually(async () => (await timeline(other.reference)).includes('case_in_progress'));
-    const [failed] = await eventually(async () => {
-      const jobs = await events.getFailed();
-      return jobs.length ? jobs : undefined;
+    await eventually(async () => (await timeline(hidden.reference)).includes('case_closed'));
+    await drained();
+    expect(await events.getFailedCount()).toBe(0);
+    expect(await metric('gateway_primero_events_out_of_scope_total')).toBe(before + 1);
+    // The assignee the body lacked is the last look's, not empty: a later full body announces nothing again.
+    await webhook(primeroWebhookBody('full', hidden.recordId, primero.change(hidden.recordId, { risk_level: 'low' }), { case_id_display: display, status: 'closed', assigned_user_names: ['cp_worker'] }));
+    await drained();
+    expect((await timeline(hidden.reference)).filter((e) => e === 'case_assigned')).toHaveLength(1);
+  });
+
+  it('takes a field the read lacks too (the API user may not read it) from the last look, never as empty', async () => {
+    const { reference, recordId } = await newCase();
+    const display = primero.records.get(recordId)!.case_id_display;
+    await webhook(primeroWebhookBody('full', recordId, primero.change(recordId, { assigned_user_names: ['cp_worker'], workflow: 'case_plan' }), { case_id_display: display }));
+    await drained();
+    primero.unreadable.set(recordId, ['assigned_user_names']);
+    await webhook(primeroWebhookBody('partial', recordId, primero.change(recordId, { risk_level: 'high' })));
+    await drained();
+    expect(primero.reads.filter((r) => r.id === recordId && r.fields?.includes('assigned_user_names'))).not.toHaveLength(0);
+    primero.unreadable.delete(recordId);
+    await webhook(primeroWebhookBody('full', recordId, primero.change(recordId, { risk_level: 'low' }), { case_id_display: display }));
+    await drained();
+    expect((await timeline(reference)).filter((e) => e === 'case_assigned')).toHaveLength(1);
+  });
+
+  it('does not read the record for a partial body older than the look it has', async () => {
+    const { recordId } = await newCase();
+    const older = primero.change(recordId, { workflow: 'case_plan' }, 1000);
+    const newer = primero.change(recordId, { workflow: 'service_provision' });
+    await webhook(primeroWebhookBody('full', recordId, newer, { workflow: 'service_provision', assigned_user_names: [] }));
+    await drained();
+    const readsBefore = primero.reads.filter((r) => r.id === recordId).length;
+    await webhook(primeroWebhookBody('partial', recordId, older));
+    await drained();
+    expect(primero.reads.filter((r) => r.id === recordId)).toHaveLength(readsBefore);
+  });
+
+  it('counts as announced only changes to cases the API user can read, so an out-of-scope case cannot make a poll look suspect', async () => {
+    nock(PRIMERO).persist().get('/api/v2/cases').query(true).reply(200, { data: [], metadata: { total: 0, per: 1000, page: 1 } });
+    const poll = pollerProcessor({
+      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
+      events: gw.services.notifications.events,
+      redis: gw.redis,
+      prefix: gw.config.QUEUE_PREFIX,
+      logger: createLogger('silent'),
+      initialLookbackMs: 3_600_000,
+      overlapMs: 120_000,
+      sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
+      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
+      queue: gw.services.registry.get('primero-poll'),
+      configPauseMs: 1000,
     });
-    expect(failed!.failedReason).toBe("Primero refused access to the record on the case read (403): it is outside the API user's scope");
-    expect(JSON.stringify(failed!.data)).not.toContain('Neema');
+    const suspect = () => metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks');
+    const before = await suspect();
+    // A case of the module the API user was never given: Primero's webhook still announces it.
+    const elsewhere = randomUUID();
+    primero.forbidden.add(elsewhere);
+    await webhook(primeroWebhookBody('partial', elsewhere, new Date(Date.now() - 60_000).toISOString()));
+    await drained();
+    await poll();
+    expect(await suspect()).toBe(before);
+    // A case the gateway created and can read: its change is evidence an empty poll is wrong.
+    const { recordId } = await newCase();
+    const at = primero.change(recordId, { workflow: 'case_plan' }, 5);
+    await webhook(primeroWebhookBody('partial', recordId, at));
+    await drained();
+    await eventually(() => Date.now() > Date.parse(at) + 5);
+    await poll();
+    expect(await suspect()).toBe(before + 1);
+    nock.removeInterceptor({ hostname: 'primero.test', path: '/api/v2/cases', method: 'GET' });
   });
 
   it('diffs a full body without reading the record', async () => {

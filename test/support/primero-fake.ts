@@ -40,12 +40,14 @@ export function primeroWebhookBody(kind: 'full' | 'partial', recordId: string, l
 /**
  * A Primero on nock that keeps the cases it is sent. Like Primero's `show` (app/controllers/api/v2/concerns/
  * record.rb with FieldSelectionService), a read returns only the `fields=` asked for, and a key the record
- * has no value for is absent; a case in `forbidden` answers 403 AccessDenied. `reads` logs every read's fields.
+ * has no value for is absent, and so is a field the API user's role may not read (`unreadable`, as
+ * PermittedFieldService drops it); a case in `forbidden` answers 403 AccessDenied. `reads` logs every read.
  */
 export class RecordingPrimero {
   readonly records = new Map<string, Record<string, unknown>>();
   readonly forbidden = new Set<string>();
-  readonly reads: Array<{ id: string; fields: string[] | null }> = [];
+  readonly unreadable = new Map<string, string[]>();
+  readonly reads: Array<{ id: string; fields: string[] | null; at: number }> = [];
 
   constructor(base: string, display: (n: number) => string = (n) => `cp-${n}`) {
     nock(base)
@@ -63,17 +65,19 @@ export class RecordingPrimero {
         const url = new URL(uri, base);
         const id = url.pathname.split('/').pop()!;
         const fields = url.searchParams.get('fields')?.split(',') ?? null;
-        this.reads.push({ id, fields });
+        this.reads.push({ id, fields, at: Date.now() });
         if (this.forbidden.has(id)) return primeroAnswer('forbidden', url.pathname);
         const record = this.records.get(id);
         if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
-        return [200, { data: fields ? Object.fromEntries(Object.entries(record).filter(([k]) => fields.includes(k))) : record }];
+        const hidden = this.unreadable.get(id) ?? [];
+        const readable = Object.entries(record).filter(([k]) => !hidden.includes(k) && (!fields || fields.includes(k)));
+        return [200, { data: Object.fromEntries(readable) }];
       });
   }
 
-  /** Changes a case as a caseworker would in Primero; returns its new `last_updated_at`. */
-  change(id: string, fields: Record<string, unknown>): string {
-    const at = new Date(Date.parse(String(this.records.get(id)!.last_updated_at)) + 60_000).toISOString();
+  /** Changes a case as a caseworker would in Primero (a minute after its last change, unless `afterMs`); returns its new `last_updated_at`. */
+  change(id: string, fields: Record<string, unknown>, afterMs = 60_000): string {
+    const at = new Date(Date.parse(String(this.records.get(id)!.last_updated_at)) + afterMs).toISOString();
     this.records.set(id, { ...this.records.get(id)!, ...fields, last_updated_at: at });
     return at;
   }

@@ -1,4 +1,4 @@
-import { deriveEvents, lookOf, snapshotOf, withDisplayOf, type RecordSnapshot } from '../../src/domain/record-events';
+import { deriveEvents, filledFrom, lookOf, snapshotOf, withDisplayOf, type RecordSnapshot } from '../../src/domain/record-events';
 
 const base: RecordSnapshot = {
   recordId: 'r1',
@@ -49,5 +49,20 @@ describe('deriving events from record snapshots', () => {
     expect(lookOf({ record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [], workflow: 'new' })!.missing).toBeUndefined();
     expect(withDisplayOf({ ...base, caseIdDisplay: null }, base).caseIdDisplay).toBe('cp-1');
     expect(withDisplayOf({ ...base, caseIdDisplay: 'cp-2' }, base).caseIdDisplay).toBe('cp-2');
+  });
+});
+
+describe('filling the fields a look lacks', () => {
+  const stored = { ...base, assignedUserNames: ['cp_worker'], workflow: 'case_plan' };
+  const read = next({ assignedUserNames: [], workflow: null, status: 'closed' });
+
+  it('takes each lacking field from the first source that has it, never as empty', () => {
+    const body = { ...next({ workflow: 'service_provision' }), missing: ['assigned_user_names'] };
+    expect(filledFrom(read, ['assigned_user_names', 'workflow'], [body, stored])).toMatchObject({ assignedUserNames: ['cp_worker'], workflow: 'service_provision', status: 'closed' });
+  });
+
+  it('keeps the look as it is where no source has the field', () => {
+    expect(filledFrom(read, ['workflow'], [null])).toEqual(read);
+    expect(filledFrom(read, [], [stored])).toEqual(read);
   });
 });
