@@ -123,6 +123,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
     VAPID_SUBJECT: 'mailto:demo@example.org',
+    // The sandbox push service is on this machine: only a host named here may be plain http on a local address.
+    PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
     PUSH_TRIAGE_USERS: 'triage_officer',
     ADMIN_TOKEN: secrets.admin,
     DATA_KEY: randomBytes(32).toString('base64'),

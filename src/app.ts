@@ -9,6 +9,7 @@ import { queueDashboard } from './http/queue-dashboard';
 import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
+import { pushEndpointPolicy } from './security/push-endpoint';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -74,7 +75,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
     app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
   }
   if (pushEnabled(config)) {
-    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, logger }));
+    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), logger }));
   }
   if (config.AFRICASTALKING_WEBHOOK_TOKEN) {
     app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));

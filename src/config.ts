@@ -93,6 +93,10 @@ export const configSchema = z.object({
   PUSH_SENSITIVE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
   PUSH_TTL_SECONDS: intWithDefault(86400, 0, 2_419_200),
   ENROLLMENT_TTL_HOURS: intWithDefault(72, 1, 24 * 30),
+  // Hosts (or host:port) of push services beyond the browsers' own; only these may be http or internal addresses.
+  PUSH_ENDPOINT_HOSTS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
+  // A device that does not re-subscribe within this many days stops receiving alerts.
+  PUSH_SUBSCRIPTION_TTL_DAYS: intWithDefault(90, 1, 3650),
 
   ADMIN_TOKEN: optionalSecret,
   // 32 bytes (openssl rand -base64 32): seals personal data in Redis. Rotation: new key here, old in DATA_KEY_PREVIOUS.

@@ -4,6 +4,7 @@ import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { PushTexts } from '../domain/push-texts';
 import type { Logger } from '../logger';
+import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
@@ -12,6 +13,7 @@ export interface PushRouteDeps {
   vapidPublicKey: string;
   subscriptions: PushSubscriptionStore;
   texts: PushTexts;
+  endpoints: PushEndpointPolicy;
   logger: Logger;
 }
 
@@ -94,6 +96,13 @@ export function pushRouter(deps: PushRouteDeps): Router {
   router.post('/push/subscriptions', json, async (req, res) => {
     const parsed = subscriptionSchema.safeParse(req.body);
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"enrollment_token", "subscription": {endpoint, keys: {p256dh, auth}}}.', validationDetails(parsed.error));
+    // Before the token is spent, so a browser on an unsupported push service can be told without burning its link.
+    const verdict = await deps.endpoints.check(parsed.data.subscription.endpoint);
+    if (!verdict.ok) {
+      throw new HttpError(422, 'endpoint_refused', `The subscription endpoint ${verdict.reason}: only https endpoints of the browsers' push services (or PUSH_ENDPOINT_HOSTS) are accepted.`, [
+        { path: 'subscription.endpoint', problem: verdict.reason },
+      ]);
+    }
     const user = await deps.subscriptions.consumeEnrollment(parsed.data.enrollment_token);
     if (!user) throw new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
     const language = parsed.data.language && deps.texts.languages[parsed.data.language] ? parsed.data.language : deps.texts.default_language;
