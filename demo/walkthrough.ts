@@ -267,7 +267,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       say(`  curl -s '${gatewayUrl}/admin/messages/${reference}' -H 'Authorization: Bearer ${secrets.admin}'`);
       say(`  curl -s '${gatewayUrl}/admin/dead-letters' -H 'Authorization: Bearer ${secrets.admin}'`);
       say(`  curl -s '${gatewayUrl}/metrics'`);
-      say(`  Queue dashboard: ${gatewayUrl}/admin/queues?token=${secrets.admin}`);
+      say(`  Queue dashboard (read-only; log in with the admin token ${secrets.admin}): ${gatewayUrl}/admin/queues`);
       say(`  Enrollment page (a one-time link): ${String(enrollment.body.url)}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

@@ -10,6 +10,7 @@ import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
 import { pushEndpointPolicy } from './security/push-endpoint';
+import { AdminSessionStore } from './store/admin-sessions';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -33,13 +34,23 @@ export interface AppDeps {
 export function createApp({ config, logger, redis, services, intents }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS-terminating proxy: req.secure (the dashboard cookie's Secure flag) and req.ip from X-Forwarded-*.
+  if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
   app.use(healthRouter(redis));
   app.get('/metrics', async (_req, res) => {
     res.type('text/plain; version=0.0.4').send(await services.metrics.render());
   });
   app.use(services.metrics.observeWebhooks());
   if (config.ADMIN_TOKEN) {
-    app.use(queueDashboard(services.queues, config.ADMIN_TOKEN, services.codec));
+    app.use(
+      queueDashboard({
+        queues: services.queues,
+        token: config.ADMIN_TOKEN,
+        codec: services.codec,
+        sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
+        sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
+      }),
+    );
     app.use(
       adminRouter({
         token: config.ADMIN_TOKEN,

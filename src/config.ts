@@ -99,6 +99,10 @@ export const configSchema = z.object({
   PUSH_SUBSCRIPTION_TTL_DAYS: intWithDefault(90, 1, 3650),
 
   ADMIN_TOKEN: optionalSecret,
+  // Lifetime of a queue-dashboard browser session (the cookie holds a random id, never the token).
+  ADMIN_SESSION_TTL_HOURS: intWithDefault(8, 1, 24 * 7),
+  // Express "trust proxy": hop count, true, or comma-separated proxy addresses/subnets (loopback, 10.0.0.0/8, …).
+  TRUST_PROXY: optionalText.transform((v) => (v === undefined ? undefined : v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
   // 32 bytes (openssl rand -base64 32): seals personal data in Redis. Rotation: new key here, old in DATA_KEY_PREVIOUS.
   DATA_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
   DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())

@@ -26,19 +26,16 @@ export interface AdminDeps {
   logger: Logger;
 }
 
-export const ADMIN_COOKIE = 'pmg_admin';
-
-function cookieToken(req: Request): string | null {
-  const m = new RegExp(`(?:^|;\\s*)${ADMIN_COOKIE}=([^;]+)`).exec(req.get('cookie') ?? '');
-  return m ? decodeURIComponent(m[1]!) : null;
+/** The token of `Authorization: Bearer <t>`; never a query parameter (it would land in proxy logs and browser history). */
+export function bearerToken(req: Request): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
 }
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`; the queue dashboard, opened in a browser, may use the cookie it sets. */
-export function adminAuth(token: string, allowCookie = false): RequestHandler {
+/** `Authorization: Bearer <ADMIN_TOKEN>`. */
+export function adminAuth(token: string): RequestHandler {
   const tokenMatches = secretMatcher(token);
   return (req, _res, next) => {
-    const header = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
-    const given = header ?? (allowCookie ? cookieToken(req) : null);
+    const given = bearerToken(req);
     if (!given || !tokenMatches(given)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
     next();
   };
