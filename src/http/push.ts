@@ -8,6 +8,7 @@ import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
+import { own } from '../domain/own';
 
 export interface PushRouteDeps {
   vapidPublicKey: string;
@@ -41,10 +42,10 @@ const removalSchema = z.object({ endpoint: z.url().max(2000), keys: z.object({ a
 
 function languageOf(req: Request, texts: PushTexts): string {
   const asked = typeof req.query.lang === 'string' ? req.query.lang : null;
-  if (asked && texts.languages[asked]) return asked;
+  if (asked && own(texts.languages, asked)) return asked;
   for (const tag of req.acceptsLanguages()) {
-    const code = BCP47[tag.slice(0, 2).toLowerCase()];
-    if (code && texts.languages[code]) return code;
+    const code = own(BCP47, tag.slice(0, 2).toLowerCase());
+    if (code && own(texts.languages, code)) return code;
   }
   return texts.default_language;
 }
@@ -105,7 +106,7 @@ export function pushRouter(deps: PushRouteDeps): Router {
     }
     const user = await deps.subscriptions.consumeEnrollment(parsed.data.enrollment_token);
     if (!user) throw new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
-    const language = parsed.data.language && deps.texts.languages[parsed.data.language] ? parsed.data.language : deps.texts.default_language;
+    const language = parsed.data.language && own(deps.texts.languages, parsed.data.language) ? parsed.data.language : deps.texts.default_language;
     await deps.subscriptions.add(user, parsed.data.subscription, language);
     deps.logger.info({ user }, 'push device enrolled');
     res.status(201).json({ status: 'subscribed', user_name: user });
