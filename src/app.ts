@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
+import { DeviceAdmin } from './admin/devices';
 import { adminRouter } from './http/admin';
 import { africasTalkingRouter } from './http/africastalking';
 import { queueDashboard } from './http/queue-dashboard';
@@ -61,6 +62,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
         audit: services.audit,
         intakeQueue: services.producer.queue,
         enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
+        devices: pushEnabled(config) ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
         logger,
       }),
     );
@@ -86,7 +88,7 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
     app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
   }
   if (pushEnabled(config)) {
-    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), logger }));
+    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), audit: services.audit, logger }));
   }
   if (config.AFRICASTALKING_WEBHOOK_TOKEN) {
     app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));

@@ -9,6 +9,8 @@
  *   npm run admin -- trace <reference>
  *   npm run admin -- forget <urn>
  *   npm run admin -- audit [--limit 50]
+ *   npm run admin -- devices list <user_name>
+ *   npm run admin -- devices revoke <device id>
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
  */
@@ -18,15 +20,17 @@ import { configSchema } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
+import { PushSubscriptionStore } from '../store/push-subscriptions';
+import { DEVICE_ID, DeviceAdmin, USER_NAME } from '../admin/devices';
 import { createRedis, waitForRedis } from '../queues/connection';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
 
 function usage(): never {
-  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | audit | devices list|revoke> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -78,7 +82,12 @@ async function main(): Promise<void> {
       const record = (result as { record: { urn?: unknown } | null }).record;
       if (record) delete record.urn;
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
-    else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
+    else if (command === 'devices' && arg) {
+      const devices = new DeviceAdmin(new PushSubscriptionStore(redis, parsed.data.QUEUE_PREFIX, ops.codec, parsed.data.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400), ops.audit);
+      if (sub === 'list' && USER_NAME.test(arg)) result = await devices.list(arg, actor);
+      else if (sub === 'revoke' && DEVICE_ID.test(arg)) result = await devices.revoke(arg, actor);
+      else usage();
+    } else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
     if (result === null) process.exitCode = 1;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { PushTexts } from '../domain/push-texts';
 import type { Logger } from '../logger';
 import type { PushEndpointPolicy } from '../security/push-endpoint';
+import type { AuditLog } from '../store/audit';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
@@ -15,6 +16,7 @@ export interface PushRouteDeps {
   subscriptions: PushSubscriptionStore;
   texts: PushTexts;
   endpoints: PushEndpointPolicy;
+  audit: AuditLog;
   logger: Logger;
 }
 
@@ -107,8 +109,9 @@ export function pushRouter(deps: PushRouteDeps): Router {
     const user = await deps.subscriptions.consumeEnrollment(parsed.data.enrollment_token);
     if (!user) throw new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
     const language = parsed.data.language && own(deps.texts.languages, parsed.data.language) ? parsed.data.language : deps.texts.default_language;
-    await deps.subscriptions.add(user, parsed.data.subscription, language);
-    deps.logger.info({ user }, 'push device enrolled');
+    const { id, previousOwner } = await deps.subscriptions.enroll(user, parsed.data.subscription, language);
+    await deps.audit.record({ actor: user, action: 'push.device_enrolled', target: id, detail: { user_name: user, moved_from: previousOwner } });
+    deps.logger.info({ user, device: id, movedFrom: previousOwner }, 'push device enrolled');
     res.status(201).json({ status: 'subscribed', user_name: user });
   });
 
