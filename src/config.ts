@@ -25,6 +25,9 @@ const intWithDefault = (def: number, min: number, max: number) =>
 
 export const configSchema = z.object({
   PORT: intWithDefault(3000, 0, 65535),
+  // /admin, the queue dashboard and /metrics on their own listener (0: on PORT, with /metrics behind ADMIN_TOKEN).
+  ADMIN_PORT: intWithDefault(0, 0, 65535),
+  ADMIN_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('127.0.0.1')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - and {} (for a Redis Cluster hash tag) only').default('pmg'),
@@ -115,6 +118,7 @@ export type Config = z.infer<typeof configSchema>;
 /** Settings that only make sense together; each problem names the variable to set. */
 function crossFieldProblems(c: Config): string[] {
   const problems: string[] = [];
+  if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
   if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_URL) problems.push('RAPIDPRO_URL: is required when RAPIDPRO_TOKEN is set');

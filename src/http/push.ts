@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { PushTexts } from '../domain/push-texts';
 import type { Logger } from '../logger';
+import { packageRoot } from '../package-root';
 import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { AuditLog } from '../store/audit';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
@@ -20,8 +21,7 @@ export interface PushRouteDeps {
   logger: Logger;
 }
 
-// public/ sits at the project root both when run from src/ (tsx) and from dist/src/ (the build).
-const ASSETS = [path.join(__dirname, '..', '..', 'public', 'push'), path.join(__dirname, '..', '..', '..', 'public', 'push')].find((d) => existsSync(d))!;
+const ASSETS = path.join(packageRoot(), 'public', 'push');
 const RTL = new Set(['ara']);
 // Browser language tags to the ISO 639-3 codes the text tables use.
 const BCP47: Record<string, string> = { en: 'eng', fr: 'fra', es: 'spa', pt: 'por', sw: 'swa', ar: 'ara' };
