@@ -266,7 +266,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       say(`  curl -s -X POST '${gatewayUrl}/webhooks/africastalking/sms?token=${secrets.at}' -d 'id=${randomUUID()}&from=%2B254700000099&to=21512&text=AIDE+bonjour'`);
       say(`  curl -s '${gatewayUrl}/admin/messages/${reference}' -H 'Authorization: Bearer ${secrets.admin}'`);
       say(`  curl -s '${gatewayUrl}/admin/dead-letters' -H 'Authorization: Bearer ${secrets.admin}'`);
-      say(`  curl -s '${gatewayUrl}/metrics'`);
+      say(`  curl -s '${gatewayUrl}/metrics' -H 'Authorization: Bearer ${secrets.admin}'`);
       say(`  Queue dashboard (read-only; log in with the admin token ${secrets.admin}): ${gatewayUrl}/admin/queues`);
       say(`  Enrollment page (a one-time link): ${String(enrollment.body.url)}`);
       await new Promise<void>((resolve) => {
