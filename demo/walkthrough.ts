@@ -123,6 +123,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
     VAPID_SUBJECT: 'mailto:demo@example.org',
+    // The sandbox push service is on this machine: only a host named here may be plain http on a local address.
+    PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
     PUSH_TRIAGE_USERS: 'triage_officer',
     ADMIN_TOKEN: secrets.admin,
     DATA_KEY: randomBytes(32).toString('base64'),
@@ -264,8 +266,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       say(`  curl -s -X POST '${gatewayUrl}/webhooks/africastalking/sms?token=${secrets.at}' -d 'id=${randomUUID()}&from=%2B254700000099&to=21512&text=AIDE+bonjour'`);
       say(`  curl -s '${gatewayUrl}/admin/messages/${reference}' -H 'Authorization: Bearer ${secrets.admin}'`);
       say(`  curl -s '${gatewayUrl}/admin/dead-letters' -H 'Authorization: Bearer ${secrets.admin}'`);
-      say(`  curl -s '${gatewayUrl}/metrics'`);
-      say(`  Queue dashboard: ${gatewayUrl}/admin/queues?token=${secrets.admin}`);
+      say(`  curl -s '${gatewayUrl}/metrics' -H 'Authorization: Bearer ${secrets.admin}'`);
+      say(`  Queue dashboard (read-only; log in with the admin token ${secrets.admin}): ${gatewayUrl}/admin/queues`);
       say(`  Enrollment page (a one-time link): ${String(enrollment.body.url)}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

@@ -1,14 +1,17 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
-import { adminRouter } from './http/admin';
+import { DeviceAdmin } from './admin/devices';
+import { adminAuth, adminRouter } from './http/admin';
 import { africasTalkingRouter } from './http/africastalking';
 import { queueDashboard } from './http/queue-dashboard';
 import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
+import { pushEndpointPolicy } from './security/push-endpoint';
+import { AdminSessionStore } from './store/admin-sessions';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -23,22 +26,43 @@ export interface AppDeps {
   services: ApiServices;
   /** Intents with a mapping; each gets its RapidPro route. */
   intents: ReadonlyArray<InboundMessage['intent']>;
+  /**
+   * Which routes this listener serves: `public` (webhooks, push enrollment), `admin` (/admin, the dashboard,
+   * /metrics without a token: its listener is private) or `all` (one port for both: /metrics then needs the
+   * admin token). Default `all`.
+   */
+  surface?: 'all' | 'public' | 'admin';
 }
 
 /**
  * Builds the HTTP app without listening, so tests drive the very app production runs. A channel whose
  * secret is unset is off: its routes are never mounted and fall through to 404.
  */
-export function createApp({ config, logger, redis, services, intents }: AppDeps): Express {
+export function createApp({ config, logger, redis, services, intents, surface = 'all' }: AppDeps): Express {
+  const inbound = surface !== 'admin';
+  const operator = surface !== 'public';
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS-terminating proxy: req.secure (the dashboard cookie's Secure flag) and req.ip from X-Forwarded-*.
+  if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
   app.use(healthRouter(redis));
-  app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await services.metrics.render());
-  });
-  app.use(services.metrics.observeWebhooks());
-  if (config.ADMIN_TOKEN) {
-    app.use(queueDashboard(services.queues, config.ADMIN_TOKEN, services.codec));
+  if (surface === 'admin' || (surface === 'all' && config.ADMIN_TOKEN)) {
+    const metricsAuth: RequestHandler = surface === 'admin' ? (_req, _res, next) => next() : adminAuth(config.ADMIN_TOKEN!);
+    app.get('/metrics', metricsAuth, async (_req, res) => {
+      res.type('text/plain; version=0.0.4').send(await services.metrics.render());
+    });
+  }
+  if (inbound) app.use(services.metrics.observeWebhooks());
+  if (operator && config.ADMIN_TOKEN) {
+    app.use(
+      queueDashboard({
+        queues: services.queues,
+        token: config.ADMIN_TOKEN,
+        codec: services.codec,
+        sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
+        sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
+      }),
+    );
     app.use(
       adminRouter({
         token: config.ADMIN_TOKEN,
@@ -49,17 +73,18 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
         audit: services.audit,
         intakeQueue: services.producer.queue,
         enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
+        devices: pushEnabled(config) ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
         logger,
       }),
     );
   }
-  if (config.RAPIDPRO_WEBHOOK_TOKEN) {
+  if (inbound && config.RAPIDPRO_WEBHOOK_TOKEN) {
     app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger }));
   }
-  if (config.TWILIO_AUTH_TOKEN && config.PUBLIC_URL) {
+  if (inbound && config.TWILIO_AUTH_TOKEN && config.PUBLIC_URL) {
     app.use(twilioRouter({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, direct: services.direct, logger }));
   }
-  if (config.WHATSAPP_APP_SECRET || config.WHATSAPP_VERIFY_TOKEN) {
+  if (inbound && (config.WHATSAPP_APP_SECRET || config.WHATSAPP_VERIFY_TOKEN)) {
     app.use(
       whatsappRouter({
         verifyToken: config.WHATSAPP_VERIFY_TOKEN,
@@ -71,13 +96,13 @@ export function createApp({ config, logger, redis, services, intents }: AppDeps)
       }),
     );
   }
-  if (config.PRIMERO_WEBHOOK_API_KEY) {
+  if (inbound && config.PRIMERO_WEBHOOK_API_KEY) {
     app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
   }
-  if (pushEnabled(config)) {
-    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, logger }));
+  if (inbound && pushEnabled(config)) {
+    app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), audit: services.audit, logger }));
   }
-  if (config.AFRICASTALKING_WEBHOOK_TOKEN) {
+  if (inbound && config.AFRICASTALKING_WEBHOOK_TOKEN) {
     app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));
   }
   app.use(notFound());

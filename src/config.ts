@@ -25,6 +25,9 @@ const intWithDefault = (def: number, min: number, max: number) =>
 
 export const configSchema = z.object({
   PORT: intWithDefault(3000, 0, 65535),
+  // /admin, the queue dashboard and /metrics on their own listener (0: on PORT, with /metrics behind ADMIN_TOKEN).
+  ADMIN_PORT: intWithDefault(0, 0, 65535),
+  ADMIN_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('127.0.0.1')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - and {} (for a Redis Cluster hash tag) only').default('pmg'),
@@ -100,8 +103,16 @@ export const configSchema = z.object({
   PUSH_SENSITIVE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
   PUSH_TTL_SECONDS: intWithDefault(86400, 0, 2_419_200),
   ENROLLMENT_TTL_HOURS: intWithDefault(72, 1, 24 * 30),
+  // Hosts (or host:port) of push services beyond the browsers' own; only these may be http or internal addresses.
+  PUSH_ENDPOINT_HOSTS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
+  // A device that does not re-subscribe within this many days stops receiving alerts.
+  PUSH_SUBSCRIPTION_TTL_DAYS: intWithDefault(90, 1, 3650),
 
   ADMIN_TOKEN: optionalSecret,
+  // Lifetime of a queue-dashboard browser session (the cookie holds a random id, never the token).
+  ADMIN_SESSION_TTL_HOURS: intWithDefault(8, 1, 24 * 7),
+  // Express "trust proxy": hop count, true, or comma-separated proxy addresses/subnets (loopback, 10.0.0.0/8, …).
+  TRUST_PROXY: optionalText.transform((v) => (v === undefined ? undefined : v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
   // 32 bytes (openssl rand -base64 32): seals personal data in Redis. Rotation: new key here, old in DATA_KEY_PREVIOUS.
   DATA_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
   DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
@@ -120,6 +131,7 @@ export type Config = z.infer<typeof configSchema>;
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (env.NODE_ENV === 'production' && !c.HASH_KEY && !c.DATA_KEY) problems.push('HASH_KEY: is required when NODE_ENV=production (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone');
+  if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
   if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_URL) problems.push('RAPIDPRO_URL: is required when RAPIDPRO_TOKEN is set');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
+import type { Express } from 'express';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
@@ -33,18 +34,29 @@ function readConfig(): Config {
   process.exit(1);
 }
 
+function listen(app: Express, port: number, host?: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = host ? app.listen(port, host) : app.listen(port);
+    server.once('listening', () => resolve(server)).once('error', reject);
+  });
+}
+
 async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);
   const services = buildApiServices(config, redis, logger, keywords, mappings);
-  const app = createApp({ config, logger, redis, services, intents: [...mappings.keys()] });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.PORT, () => resolve(s));
-  });
+  const intents = [...mappings.keys()];
+  const separate = config.ADMIN_PORT !== 0;
+  const app = createApp({ config, logger, redis, services, intents, surface: separate ? 'public' : 'all' });
+  const servers: Server[] = [await listen(app, config.PORT)];
   logger.info({ port: config.PORT }, 'API listening');
+  if (separate) {
+    servers.push(await listen(createApp({ config, logger, redis, services, intents, surface: 'admin' }), config.ADMIN_PORT, config.ADMIN_HOST));
+    logger.info({ port: config.ADMIN_PORT, host: config.ADMIN_HOST }, 'admin and metrics listening');
+  }
   return async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await services.close();
     await redis.quit().catch(() => undefined);
   };

@@ -5,6 +5,7 @@ import { PrimeroClient } from '../src/clients/primero';
 import { WhatsAppClient } from '../src/clients/whatsapp';
 import { RapidProClient } from '../src/clients/rapidpro';
 import { WebPushClient } from '../src/clients/webpush';
+import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { buildNotificationServices, pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
 import { SnapshotStore } from '../src/store/snapshots';
 import type { Config } from '../src/config';
@@ -197,7 +198,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   }
 
   if (pushEnabled(config)) {
-    const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, observe('push'));
+    const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), observe('push'));
     run(
       QUEUES.push,
       (queue) =>

@@ -43,6 +43,12 @@ export function pushProcessor(deps: PushDeps) {
     });
     const s = result.status;
     const record = (event: string) => (reference ? deps.trace.record(reference, event, { event: notice.event, user }) : Promise.resolve());
+    if (result.refused) {
+      // Never retried: an endpoint outside the policy (or resolving inside our network) is an operator's call to revoke.
+      deps.logger.warn({ user, device: endpointHash, reason: result.refused }, 'push endpoint refused by policy');
+      await record('push_refused');
+      throw new UnrecoverableError(`the push endpoint was refused: it ${result.refused}`);
+    }
     if (s !== null && s >= 200 && s < 300) {
       await record('push_sent');
       return 'sent';

@@ -10,6 +10,8 @@
  *   npm run admin -- forget <urn | RapidPro contact uuid>
  *   npm run admin -- reseal          (after a DATA_KEY / HASH_KEY rotation: rewrites every sealed value)
  *   npm run admin -- audit [--limit 50]
+ *   npm run admin -- devices list <user_name>
+ *   npm run admin -- devices revoke <device id>
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
  */
@@ -19,15 +21,17 @@ import { configSchema } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
+import { PushSubscriptionStore } from '../store/push-subscriptions';
+import { DEVICE_ID, DeviceAdmin, USER_NAME } from '../admin/devices';
 import { createRedis, waitForRedis } from '../queues/connection';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
 
 function usage(): never {
-  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -80,7 +84,12 @@ async function main(): Promise<void> {
       if (record) delete record.urn;
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
     else if (command === 'reseal') result = await ops.reseal.run(actor);
-    else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
+    else if (command === 'devices' && arg) {
+      const devices = new DeviceAdmin(new PushSubscriptionStore(redis, parsed.data.QUEUE_PREFIX, ops.codec, parsed.data.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400), ops.audit);
+      if (sub === 'list' && USER_NAME.test(arg)) result = await devices.list(arg, actor);
+      else if (sub === 'revoke' && DEVICE_ID.test(arg)) result = await devices.revoke(arg, actor);
+      else usage();
+    } else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
     if (result === null) process.exitCode = 1;

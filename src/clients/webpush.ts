@@ -1,5 +1,7 @@
+import https from 'node:https';
 import type { AxiosInstance } from 'axios';
 import webpush from 'web-push';
+import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { PushSubscription } from '../store/push-subscriptions';
 import { outcomeOf, type CallObserver } from './delivery-error';
 import { outboundHttp } from './http-client';
@@ -20,6 +22,8 @@ export interface PushOptions {
 export interface PushResult {
   status: number | null;
   retryAfterMs: number | null;
+  /** Set when the endpoint fails the endpoint policy: nothing was sent. */
+  refused?: string;
 }
 
 /**
@@ -29,16 +33,22 @@ export interface PushResult {
  */
 export class WebPushClient {
   private readonly http: AxiosInstance;
+  /** For hosts not named in PUSH_ENDPOINT_HOSTS: the address is checked in the socket's own lookup (no DNS rebinding window). */
+  private readonly guardedAgent: https.Agent;
 
   constructor(
     private readonly vapid: VapidKeys,
     timeoutMs: number,
+    private readonly policy: PushEndpointPolicy,
     private readonly observe: CallObserver = () => undefined,
   ) {
     this.http = outboundHttp({ timeoutMs });
+    this.guardedAgent = new https.Agent({ keepAlive: true, lookup: policy.guardedLookup });
   }
 
   async send(subscription: PushSubscription, payload: string, opts: PushOptions): Promise<PushResult> {
+    const verdict = await this.policy.check(subscription.endpoint);
+    if (!verdict.ok) return { status: null, retryAfterMs: null, refused: verdict.reason };
     const details = webpush.generateRequestDetails(subscription, payload, {
       vapidDetails: this.vapid,
       TTL: opts.ttlSeconds,
@@ -47,10 +57,14 @@ export class WebPushClient {
       contentEncoding: 'aes128gcm',
     });
     try {
-      const res = await this.http.post(details.endpoint, details.body, { headers: details.headers as Record<string, string> });
+      const res = await this.http.post(details.endpoint, details.body, {
+        headers: details.headers as Record<string, string>,
+        ...(verdict.named ? {} : { httpsAgent: this.guardedAgent }),
+      });
       this.observe(outcomeOf(res.status));
       return { status: res.status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
-    } catch {
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'EPUSHINTERNAL') return { status: null, retryAfterMs: null, refused: 'resolves to an internal address' };
       this.observe('network');
       return { status: null, retryAfterMs: null };
     }

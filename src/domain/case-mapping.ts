@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FlowResult, InboundMessage } from './inbound-message';
 import { foldText } from './text-fold';
 import { phoneFromUrn } from './urn';
+import { own } from './own';
 
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Primero field name');
 /** Lookup ids with their aliases, folded once when the mapping is read, in the file's order. */
@@ -134,7 +135,7 @@ function appendText(data: Record<string, unknown>, field: string, line: string):
 export function categoryOf(message: Pick<InboundMessage, 'results' | 'text'>, mapping: CaseMapping): string | null {
   for (const [key, rule] of Object.entries(mapping.results)) {
     if (rule.type !== 'category') continue;
-    const result = message.results[key];
+    const result = own(message.results, key);
     const firstWord = message.text?.trim().split(/\s+/)[0] ?? '';
     return (result ? matchOption(resultValues(result), rule.options) : matchOption([firstWord], rule.options)) ?? rule.default;
   }
@@ -144,7 +145,7 @@ export function categoryOf(message: Pick<InboundMessage, 'results' | 'text'>, ma
 /** Pure: turns an envelope into the Primero record the mapping describes. */
 export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, recordId: string): MappedCase {
   const category = categoryOf(message, mapping);
-  const override = category ? mapping.category_overrides[category] : undefined;
+  const override = category ? own(mapping.category_overrides, category) : undefined;
   const data: Record<string, unknown> = {
     id: recordId,
     module_id: override?.module_id ?? mapping.module_id,
@@ -163,7 +164,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
       data[rule.field] = `${rule.prefix}${category}`;
       continue;
     }
-    const result = message.results[key];
+    const result = own(message.results, key);
     const value = result?.value.trim() ?? '';
     if (!result || (value === '' && result.category.trim() === '')) continue;
     switch (rule.type) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { foldText } from './text-fold';
+import { own } from './own';
 
 export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin'] as const;
 export type KeywordIntent = (typeof KEYWORD_INTENTS)[number];
@@ -111,6 +112,6 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
 
 /** The acknowledgement: fixed text per language with only the reference filled in, never the sender's words. */
 export function replyText(table: KeywordTable, language: string, kind: ReplyKind, reference: string | null): string {
-  const replies = table.replies[language] ?? table.replies[table.default_language]!;
+  const replies = own(table.replies, language) ?? table.replies[table.default_language]!;
   return replies[kind].replace('{reference}', reference ?? '');
 }

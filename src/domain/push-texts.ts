@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { own } from './own';
 
 export const PUSH_EVENTS = ['assigned', 'new_referral', 'new_sensitive_report'] as const;
 export type PushEvent = (typeof PUSH_EVENTS)[number];
@@ -27,7 +28,7 @@ export const MAX_PUSH_PLAINTEXT = 3993;
  * from the notice (ids and an event name), so it cannot carry a name, a number, concerns or words.
  */
 export function pushPayload(notice: PushNotice, language: string, texts: PushTexts, primeroUrl: string): string {
-  const t = texts.languages[language] ?? texts.languages[texts.default_language]!;
+  const t = own(texts.languages, language) ?? texts.languages[texts.default_language]!;
   const display = notice.caseIdDisplay ?? notice.recordId.slice(0, 8);
   const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${notice.recordId}`;
   const payload = JSON.stringify({

@@ -36,9 +36,8 @@ export const rapidProWebhookSchema = z.object({
 export type RapidProWebhookBody = z.infer<typeof rapidProWebhookSchema>;
 
 function normaliseResults(body: RapidProWebhookBody): Record<string, FlowResult> {
-  const out: Record<string, FlowResult> = {};
-  for (const [key, r] of Object.entries(body.results)) out[key] = { value: r.value ?? '', category: r.category ?? '' };
-  return out;
+  // fromEntries defines own properties: a result named "__proto__" stays a result, not the object's prototype.
+  return Object.fromEntries(Object.entries(body.results).map(([key, r]) => [key, { value: r.value ?? '', category: r.category ?? '' }]));
 }
 
 /**

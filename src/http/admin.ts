@@ -1,6 +1,7 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
+import { DEVICE_ID, USER_NAME, type DeviceAdmin } from '../admin/devices';
 import { forgetTarget, type ForgetContact } from '../admin/forget';
 import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
@@ -23,22 +24,21 @@ export interface AdminDeps {
   intakeQueue: Queue;
   /** null when VAPID keys are unset: enrollment is off. */
   enrollment: { subscriptions: PushSubscriptionStore; publicUrl: string | undefined; ttlHours: number } | null;
+  /** null when web push is off. */
+  devices: DeviceAdmin | null;
   logger: Logger;
 }
 
-export const ADMIN_COOKIE = 'pmg_admin';
-
-function cookieToken(req: Request): string | null {
-  const m = new RegExp(`(?:^|;\\s*)${ADMIN_COOKIE}=([^;]+)`).exec(req.get('cookie') ?? '');
-  return m ? decodeURIComponent(m[1]!) : null;
+/** The token of `Authorization: Bearer <t>`; never a query parameter (it would land in proxy logs and browser history). */
+export function bearerToken(req: Request): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
 }
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`; the queue dashboard, opened in a browser, may use the cookie it sets. */
-export function adminAuth(token: string, allowCookie = false): RequestHandler {
+/** `Authorization: Bearer <ADMIN_TOKEN>`. */
+export function adminAuth(token: string): RequestHandler {
   const tokenMatches = secretMatcher(token);
   return (req, _res, next) => {
-    const header = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
-    const given = header ?? (allowCookie ? cookieToken(req) : null);
+    const given = bearerToken(req);
     if (!given || !tokenMatches(given)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
     next();
   };
@@ -129,6 +129,28 @@ export function adminRouter(deps: AdminDeps): Router {
     const token = await deps.enrollment.subscriptions.createEnrollment(user, ttl);
     await deps.audit.record({ actor: actorOf(req), action: 'push.enrollment_created', target: user });
     res.status(201).json({ token, url: `${deps.enrollment.publicUrl ?? ''}/push?token=${token}`, expires_at: new Date(Date.now() + ttl * 1000).toISOString() });
+  });
+
+  const devicesOn = (): DeviceAdmin => {
+    if (!deps.devices) throw new HttpError(404, 'push_disabled', 'Web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT).');
+    return deps.devices;
+  };
+
+  router.get('/admin/devices', async (req, res) => {
+    const devices = devicesOn();
+    const user = req.query.user_name;
+    if (typeof user !== 'string' || !USER_NAME.test(user)) throw new HttpError(422, 'invalid_user_name', 'Send ?user_name=<Primero user name>.');
+    const listed = await devices.list(user, actorOf(req));
+    res.json({ user_name: user, count: listed.length, devices: listed });
+  });
+
+  router.delete('/admin/devices/:id', async (req, res) => {
+    const devices = devicesOn();
+    const id = req.params.id as string;
+    if (!DEVICE_ID.test(id)) throw new HttpError(422, 'invalid_device_id', 'A device id is the "id" GET /admin/devices lists.');
+    const revoked = await devices.revoke(id, actorOf(req));
+    if (!revoked) throw new HttpError(404, 'not_found', 'No device with this id (already revoked or expired?).');
+    res.json({ status: 'revoked', device: revoked });
   });
 
   router.get('/admin/audit', async (req, res) => {

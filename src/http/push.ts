@@ -1,22 +1,27 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { PushTexts } from '../domain/push-texts';
 import type { Logger } from '../logger';
+import { packageRoot } from '../package-root';
+import type { PushEndpointPolicy } from '../security/push-endpoint';
+import type { AuditLog } from '../store/audit';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
+import { own } from '../domain/own';
 
 export interface PushRouteDeps {
   vapidPublicKey: string;
   subscriptions: PushSubscriptionStore;
   texts: PushTexts;
+  endpoints: PushEndpointPolicy;
+  audit: AuditLog;
   logger: Logger;
 }
 
-// public/ sits at the project root both when run from src/ (tsx) and from dist/src/ (the build).
-const ASSETS = [path.join(__dirname, '..', '..', 'public', 'push'), path.join(__dirname, '..', '..', '..', 'public', 'push')].find((d) => existsSync(d))!;
+const ASSETS = path.join(packageRoot(), 'public', 'push');
 const RTL = new Set(['ara']);
 // Browser language tags to the ISO 639-3 codes the text tables use.
 const BCP47: Record<string, string> = { en: 'eng', fr: 'fra', es: 'spa', pt: 'por', sw: 'swa', ar: 'ara' };
@@ -39,10 +44,10 @@ const removalSchema = z.object({ endpoint: z.url().max(2000), keys: z.object({ a
 
 function languageOf(req: Request, texts: PushTexts): string {
   const asked = typeof req.query.lang === 'string' ? req.query.lang : null;
-  if (asked && texts.languages[asked]) return asked;
+  if (asked && own(texts.languages, asked)) return asked;
   for (const tag of req.acceptsLanguages()) {
-    const code = BCP47[tag.slice(0, 2).toLowerCase()];
-    if (code && texts.languages[code]) return code;
+    const code = own(BCP47, tag.slice(0, 2).toLowerCase());
+    if (code && own(texts.languages, code)) return code;
   }
   return texts.default_language;
 }
@@ -94,11 +99,19 @@ export function pushRouter(deps: PushRouteDeps): Router {
   router.post('/push/subscriptions', json, async (req, res) => {
     const parsed = subscriptionSchema.safeParse(req.body);
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"enrollment_token", "subscription": {endpoint, keys: {p256dh, auth}}}.', validationDetails(parsed.error));
+    // Before the token is spent, so a browser on an unsupported push service can be told without burning its link.
+    const verdict = await deps.endpoints.check(parsed.data.subscription.endpoint);
+    if (!verdict.ok) {
+      throw new HttpError(422, 'endpoint_refused', `The subscription endpoint ${verdict.reason}: only https endpoints of the browsers' push services (or PUSH_ENDPOINT_HOSTS) are accepted.`, [
+        { path: 'subscription.endpoint', problem: verdict.reason },
+      ]);
+    }
     const user = await deps.subscriptions.consumeEnrollment(parsed.data.enrollment_token);
     if (!user) throw new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
-    const language = parsed.data.language && deps.texts.languages[parsed.data.language] ? parsed.data.language : deps.texts.default_language;
-    await deps.subscriptions.add(user, parsed.data.subscription, language);
-    deps.logger.info({ user }, 'push device enrolled');
+    const language = parsed.data.language && own(deps.texts.languages, parsed.data.language) ? parsed.data.language : deps.texts.default_language;
+    const { id, previousOwner } = await deps.subscriptions.enroll(user, parsed.data.subscription, language);
+    await deps.audit.record({ actor: user, action: 'push.device_enrolled', target: id, detail: { user_name: user, moved_from: previousOwner } });
+    deps.logger.info({ user, device: id, movedFrom: previousOwner }, 'push device enrolled');
     res.status(201).json({ status: 'subscribed', user_name: user });
   });
 

@@ -8,6 +8,29 @@ export interface PushSubscription {
   keys: { p256dh: string; auth: string };
 }
 
+/** An enrolled device as an operator sees it: its id (a hash, never the endpoint) and the push service's host. */
+export interface DeviceView {
+  id: string;
+  user_name: string;
+  service: string;
+  language: string;
+  expires_at: string | null;
+}
+
+/**
+ * One owner per endpoint, atomically: the endpoint's owner key moves to the new user (with the device's expiry)
+ * and the previous owner's entry goes. KEYS: new user's hash, owner key; ARGV: field, value, user, ttl, the
+ * user-hash key prefix. Returns the previous owner, if another.
+ */
+const ENROLL = `
+local previous = redis.call('GET', KEYS[2])
+if previous and previous ~= ARGV[3] then redis.call('HDEL', ARGV[5] .. previous, ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+if previous and previous ~= ARGV[3] then return previous end
+return false`;
+
 export interface StoredSubscription {
   endpointHash: string;
   subscription: PushSubscription;
@@ -25,6 +48,8 @@ export class PushSubscriptionStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly codec: PayloadCodec,
+    /** PUSH_SUBSCRIPTION_TTL_DAYS: the owner key's expiry, renewed at each (re-)subscription. */
+    private readonly ttlSeconds = 90 * 86_400,
   ) {}
 
   private userKey(user: string): string {
@@ -47,10 +72,61 @@ export class PushSubscriptionStore {
   }
 
   async add(user: string, subscription: PushSubscription, language: string): Promise<string> {
+    return (await this.enroll(user, subscription, language)).id;
+  }
+
+  /**
+   * Stores a device for `user`, taking it from any other user it was enrolled for. The owner key (with the
+   * expiry) is what makes an entry live; the user's hash expires with its newest device, and an entry whose
+   * owner key has gone or moved is dropped when next read.
+   */
+  async enroll(user: string, subscription: PushSubscription, language: string): Promise<{ id: string; previousOwner: string | null }> {
     const endpointHash = hash(subscription.endpoint);
     const value = this.codec.sealValue(JSON.stringify({ subscription, language }), sealContext.pushSubscription(user, endpointHash));
-    await this.redis.multi().hset(this.userKey(user), endpointHash, value).set(this.ownerKey(endpointHash), user).exec();
-    return endpointHash;
+    const previous = (await this.redis.eval(ENROLL, 2, this.userKey(user), this.ownerKey(endpointHash), endpointHash, value, user, this.ttlSeconds, this.userKey(''))) as string | null;
+    return { id: endpointHash, previousOwner: previous ?? null };
+  }
+
+  /**
+   * The entries of `user` that are still live (owner key present and naming this user); stale ones are removed.
+   * An owner key from before expiries existed gets one now, so old devices age out too.
+   */
+  private async live(user: string, endpointHashes: string[]): Promise<Map<string, number | null>> {
+    const alive = new Map<string, number | null>();
+    if (endpointHashes.length === 0) return alive;
+    const read = this.redis.pipeline();
+    for (const h of endpointHashes) read.get(this.ownerKey(h)).pttl(this.ownerKey(h));
+    const answers = ((await read.exec()) ?? []).map(([, v]) => v);
+    const stale: string[] = [];
+    const adopt = this.redis.pipeline();
+    endpointHashes.forEach((h, i) => {
+      const owner = answers[2 * i] as string | null;
+      const pttl = answers[2 * i + 1] as number;
+      if (owner !== user) return void stale.push(h);
+      if (pttl === -1) adopt.expire(this.ownerKey(h), this.ttlSeconds);
+      alive.set(h, pttl > 0 ? Date.now() + pttl : pttl === -1 ? Date.now() + this.ttlSeconds * 1000 : null);
+    });
+    if (stale.length) adopt.hdel(this.userKey(user), ...stale);
+    if (adopt.length) await adopt.exec();
+    return alive;
+  }
+
+  /** The live devices of `user`, for an operator: ids, push service hosts, languages and expiries. */
+  async devices(user: string): Promise<DeviceView[]> {
+    const listed = await this.list(user);
+    const expiry = await this.live(user, listed.map((d) => d.endpointHash));
+    return listed.map((d) => {
+      const at = expiry.get(d.endpointHash);
+      return { id: d.endpointHash, user_name: user, service: new URL(d.subscription.endpoint).host, language: d.language, expires_at: at ? new Date(at).toISOString() : null };
+    });
+  }
+
+  /** Revokes a device by its id, whoever it belongs to; returns its owner, or null if unknown. */
+  async revoke(id: string): Promise<string | null> {
+    const user = await this.redis.get(this.ownerKey(id));
+    if (!user) return null;
+    await this.redis.multi().hdel(this.userKey(user), id).del(this.ownerKey(id)).exec();
+    return user;
   }
 
   /**
@@ -58,16 +134,17 @@ export class PushSubscriptionStore {
    * counted by `reseal`), so a lost key costs that device its notifications, never someone's referral.
    */
   async list(user: string): Promise<StoredSubscription[]> {
-    const all = await this.redis.hgetall(this.userKey(user));
-    return Object.entries(all).flatMap(([endpointHash, value]) => {
-      const stored = this.open(user, endpointHash, value);
-      return stored ? [stored] : [];
+    const stored = await this.redis.hgetall(this.userKey(user));
+    const alive = await this.live(user, Object.keys(stored));
+    return Object.entries(stored).flatMap(([endpointHash, value]) => {
+      const opened = alive.has(endpointHash) ? this.open(user, endpointHash, value) : null;
+      return opened ? [opened] : [];
     });
   }
 
   async get(user: string, endpointHash: string): Promise<StoredSubscription | null> {
     const value = await this.redis.hget(this.userKey(user), endpointHash);
-    return value ? this.open(user, endpointHash, value) : null;
+    return value && (await this.live(user, [endpointHash])).has(endpointHash) ? this.open(user, endpointHash, value) : null;
   }
 
   private open(user: string, endpointHash: string, value: string): StoredSubscription | null {

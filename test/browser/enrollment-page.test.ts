@@ -28,7 +28,7 @@ describe('the enrollment page in headless Chromium', () => {
     gw = await startGateway({
       prefix: uniquePrefix('browser'),
       workers: false,
-      env: { ADMIN_TOKEN: ADMIN, VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@example.org' },
+      env: { ADMIN_TOKEN: ADMIN, VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@example.org', PUSH_ENDPOINT_HOSTS: new URL(push.origin).host },
     });
     server = gw.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

@@ -96,6 +96,7 @@ describe('notifications', () => {
         PUSH_TRIAGE_USERS: 'triage1',
         PUSH_SENSITIVE_USERS: 'psea_fp',
         PUSH_TTL_SECONDS: '3600',
+        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
         RAPIDPRO_URL: RAPIDPRO,
         RAPIDPRO_TOKEN: 'rapidpro-api-token-1',
         RAPIDPRO_NOTIFY_FLOW_UUID: FLOW,

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import webpush from 'web-push';
+import { WebPushClient } from '../../src/clients/webpush';
+import { pushEndpointPolicy } from '../../src/security/push-endpoint';
+import { QUEUES } from '../../src/queues/names';
+import { FakePushService } from '../../demo/sandbox/push-service';
+import { HttpRecorder } from '../support/http-recorder';
+import { eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+
+const ADMIN = 'admin-token-ssrf-1';
+
+/** SSRF through push subscriptions: the gateway must not be a way to POST into its own network. */
+describe('push endpoint policy', () => {
+  const vapid = webpush.generateVAPIDKeys();
+  let gw: Gateway;
+  let internal: HttpRecorder;
+  let push: FakePushService;
+
+  const keysOf = (device: string) => push.subscribe(device).keys;
+  const enrollmentToken = async (user: string) =>
+    (await request(gw.app).post('/admin/enrollments').set('Authorization', `Bearer ${ADMIN}`).send({ user_name: user })).body.token as string;
+
+  beforeAll(async () => {
+    internal = await HttpRecorder.start({ status: 201, body: '' });
+    push = await FakePushService.start(vapid.publicKey);
+    gw = await startGateway({
+      prefix: uniquePrefix('ssrf'),
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        VAPID_PUBLIC_KEY: vapid.publicKey,
+        VAPID_PRIVATE_KEY: vapid.privateKey,
+        VAPID_SUBJECT: 'mailto:ops@example.org',
+        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    await internal.stop();
+    await push.stop();
+  });
+
+  it.each([
+    ['a local listener', () => `${internal.url}/push/x`],
+    ['the same listener over https', () => `${internal.url.replace('http:', 'https:')}/push/x`],
+    ['the cloud metadata address', () => 'https://169.254.169.254/latest/meta-data'],
+    ['an IPv4-mapped loopback', () => `https://[::ffff:127.0.0.1]:${new URL(internal.url).port}/x`],
+    ['IPv6 loopback', () => 'https://[::1]/x'],
+    ['a private address', () => 'https://10.0.0.8/x'],
+    ['a known service over http', () => 'http://fcm.googleapis.com/fcm/send/abc'],
+    ['a known service on another port', () => 'https://fcm.googleapis.com:8443/fcm/send/abc'],
+    ['a look-alike host', () => 'https://fcm.googleapis.com.evil.example/fcm/send/abc'],
+    ['a named host on another port', () => `http://127.0.0.1:${new URL(internal.url).port}/x`],
+  ])('refuses to subscribe %s, and the enrollment link still works', async (_what, endpoint) => {
+    const token = await enrollmentToken('cp_worker');
+    const res = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: token, subscription: { endpoint: endpoint(), keys: keysOf('d') } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('endpoint_refused');
+    expect(JSON.stringify(res.body)).not.toContain(new URL(endpoint()).hostname);
+    const ok = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: token, subscription: push.subscribe(`ok-${randomUUID()}`) });
+    expect(ok.status).toBe(201);
+    expect(internal.requests).toEqual([]);
+  });
+
+  it('at send time refuses a stored endpoint on a local listener: no request arrives and the job is dead-lettered', async () => {
+    // As a subscription stored before the policy existed would be.
+    await gw.services.notifications.subscriptions.add('legacy_user', { endpoint: `${internal.url}/push/legacy`, keys: keysOf('legacy') }, 'eng');
+    const queue = gw.services.registry.get(QUEUES.push);
+    const sent = await gw.services.notifications.push!.notify('legacy_user', { event: 'assigned', recordType: 'case', recordId: randomUUID(), caseIdDisplay: 'cp-1', urgent: false }, randomUUID(), null);
+    expect(sent).toBe(1);
+    const failed = await eventually(async () => (await queue.getFailed()).find((j) => j.data.user === 'legacy_user'));
+    expect(failed.failedReason).toMatch(/refused/);
+    expect(await queue.getJobCounts('waiting', 'active', 'delayed')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    expect(internal.requests).toEqual([]);
+  });
+
+  it('checks the address in the socket lookup, so a name that re-resolves to loopback after the check reaches nothing', async () => {
+    const real = pushEndpointPolicy([]);
+    // The check passed (as with a public answer a moment ago); the connection's own lookup now says 127.0.0.1.
+    const rebinding = { check: async () => ({ ok: true as const, named: false }), guardedLookup: real.guardedLookup };
+    const client = new WebPushClient({ subject: 'mailto:ops@example.org', publicKey: vapid.publicKey, privateKey: vapid.privateKey }, 2000, rebinding);
+    const result = await client.send({ endpoint: `https://localhost:${new URL(internal.url).port}/push/rebound`, keys: keysOf('rebound') }, '{}', { ttlSeconds: 60, urgency: 'normal', topic: 't' });
+    expect(result.refused).toMatch(/internal/);
+    expect(internal.requests).toEqual([]);
+  });
+
+  it('accepts a known push service only when it resolves to public addresses', async () => {
+    const publicDns = pushEndpointPolicy([], (async () => [{ address: '142.250.180.10', family: 4 }]) as never);
+    const privateDns = pushEndpointPolicy([], (async () => [{ address: '142.250.180.10', family: 4 }, { address: '::ffff:10.0.0.1', family: 6 }]) as never);
+    const endpoint = 'https://fcm.googleapis.com/fcm/send/abc';
+    expect(await publicDns.check(endpoint)).toEqual({ ok: true, named: false });
+    expect(await publicDns.check('https://wns2-par02p.notify.windows.com/w/?token=x')).toEqual({ ok: true, named: false });
+    expect(await privateDns.check(endpoint)).toEqual({ ok: false, reason: 'resolves to an internal address' });
+  });
+});

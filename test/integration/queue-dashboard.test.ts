@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+
+const ADMIN = 'admin-token-dashboard-1';
+const PHONE = '+243810000777';
+const WORDS = 'nobody at home will listen to me';
+
+describe('the queue dashboard', () => {
+  let gw: Gateway;
+  let reference: string;
+
+  const login = async (forwardedProto?: string) => {
+    const r = request(gw.app).post('/admin/queues/login').type('form');
+    if (forwardedProto) r.set('X-Forwarded-Proto', forwardedProto);
+    return r.send({ token: ADMIN });
+  };
+  const cookieOf = (res: request.Response) => String(res.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    nock(PRIMERO).persist().post('/api/v2/cases').reply(422, { errors: [{ status: 422, detail: 'sex', message: ['is invalid'] }] });
+    gw = await startGateway({ prefix: uniquePrefix('dashboard'), env: { ADMIN_TOKEN: ADMIN, TRUST_PROXY: 'loopback' } });
+    const res = await request(gw.app)
+      .post('/webhooks/rapidpro/referral')
+      .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
+      .type('json')
+      .send({ contact: { uuid: randomUUID(), urn: `tel:${PHONE}` }, flow: { uuid: randomUUID() }, run: { uuid: randomUUID() }, results: { concern: { value: WORDS, category: 'All Responses' } } });
+    reference = res.body.reference;
+    await eventually(async () => (await gw.queue.getJobState(`m-${reference}`)) === 'failed');
+  });
+  afterAll(async () => {
+    await gw.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('shows masked job data to a logged-in browser, whose cookie holds a session id, not the token', async () => {
+    expect((await request(gw.app).get('/admin/queues')).status).toBe(401);
+    expect((await request(gw.app).get(`/admin/queues?token=${ADMIN}`)).status).toBe(401);
+    expect((await request(gw.app).post('/admin/queues/login').type('form').send({ token: 'wrong-token-123' })).status).toBe(401);
+    const res = await login();
+    expect(res.status).toBe(303);
+    const setCookie = String(res.headers['set-cookie']![0]);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).not.toContain(ADMIN);
+    expect(setCookie).not.toContain(encodeURIComponent(ADMIN));
+    const cookie = cookieOf(res);
+    expect((await request(gw.app).get('/admin/queues').set('Cookie', cookie)).text).toContain('<html');
+    const api = await request(gw.app).get('/admin/queues/api/queues').query({ activeQueue: 'intake', status: 'failed', page: 1 }).set('Cookie', cookie);
+    expect(api.status).toBe(200);
+    expect(api.text).toContain('[masked');
+    expect(api.text).not.toContain(WORDS);
+    expect(api.text).not.toContain(PHONE);
+    // The raw token as a cookie (what the old dashboard set) opens nothing.
+    expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', `pmg_admin=${ADMIN}; pmg_admin_session=${ADMIN}`)).status).toBe(401);
+    await request(gw.app).post('/admin/queues/logout').set('Cookie', cookie);
+    expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(401);
+  });
+
+  it('marks the cookie Secure behind a TLS proxy named by TRUST_PROXY', async () => {
+    expect(String((await login('https')).headers['set-cookie']![0])).toMatch(/;\s*Secure/);
+    expect(String((await login()).headers['set-cookie']![0])).not.toMatch(/Secure/);
+  });
+
+  it('refuses every write, so a message changes only through the audited admin routes', async () => {
+    const id = `m-${reference}`;
+    const before = (await gw.queue.getJob(id))!.data;
+    const writes: Array<['put' | 'patch' | 'post', string, object?]> = [
+      ['patch', `/admin/queues/api/queues/intake/${id}/update-data`, { jobData: { masked: true } }],
+      ['put', `/admin/queues/api/queues/intake/${id}/retry`],
+      ['put', `/admin/queues/api/queues/intake/${id}/clean`],
+      ['put', `/admin/queues/api/queues/intake/${id}/promote`],
+      ['put', '/admin/queues/api/queues/intake/retry/failed'],
+      ['put', '/admin/queues/api/queues/intake/clean/failed'],
+      ['put', '/admin/queues/api/queues/intake/empty'],
+      ['put', '/admin/queues/api/queues/intake/obliterate'],
+      ['put', '/admin/queues/api/queues/intake/pause'],
+      ['put', '/admin/queues/api/queues/pause'],
+      ['post', '/admin/queues/api/queues/intake/add', { name: 'referral', data: {} }],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await request(gw.app)[method](path).set('Authorization', `Bearer ${ADMIN}`).send(body ?? {});
+      expect([path, res.status]).toEqual([path, 405]);
+    }
+    const after = await gw.queue.getJob(id);
+    expect(after?.data).toEqual(before);
+    expect(await after!.getState()).toBe('failed');
+    expect(await gw.queue.isPaused()).toBe(false);
+    expect(await gw.queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
+  });
+});

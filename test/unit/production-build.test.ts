@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.join(__dirname, '..', '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+const compose = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+
+describe('production runs compiled JavaScript', () => {
+  it.each(['start', 'start:api', 'start:worker'])('npm run %s runs node on dist/, built first when stale', (script) => {
+    expect(pkg.scripts[script]).toMatch(/^node dist\/src\/main\.js (all|api|worker)$/);
+    expect(pkg.scripts[`pre${script}`]).toBe('node scripts/build-if-stale.mjs');
+  });
+
+  it('keeps tsx out of the production dependencies', () => {
+    expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
+    expect(Object.keys(pkg.devDependencies)).toContain('tsx');
+  });
+
+  it('builds the image on a supported Node LTS and starts it without tsx', () => {
+    const bases = [...dockerfile.matchAll(/^FROM\s+node:(\d+)/gm)].map((m) => Number(m[1]));
+    expect(bases.length).toBeGreaterThan(0);
+    for (const major of bases) expect([22, 24]).toContain(major);
+    expect(dockerfile).toMatch(/ENTRYPOINT \[.*"dist\/src\/main\.js"\]/);
+    expect(dockerfile).not.toMatch(/tsx/);
+  });
+});
+
+describe('the compose file is safe by default', () => {
+  it('gives Redis a password and a memory ceiling, so noeviction applies', () => {
+    expect(compose).toMatch(/- --requirepass\n\s+- \$\{REDIS_PASSWORD:\?/);
+    expect(compose).toMatch(/- --maxmemory\n\s+- \$\{REDIS_MAXMEMORY:-\d+[mg]b\}/);
+    expect(compose).toMatch(/- --maxmemory-policy\n\s+- noeviction/);
+    expect(compose.match(/REDIS_URL: redis:\/\/:\$\{REDIS_PASSWORD\}@redis:6379/g)).toHaveLength(2);
+  });
+
+  it('publishes no port on every interface by default, and the admin port on loopback only', () => {
+    const ports = [...compose.matchAll(/^\s+- "([^"]*:\d+)"$/gm)].map((m) => m[1]!);
+    expect(ports).toEqual(['${GATEWAY_BIND:-127.0.0.1}:${PORT:-3000}:3000', '127.0.0.1:${ADMIN_PUBLISH_PORT:-9090}:9090']);
+    expect(compose).toMatch(/ADMIN_PORT: "9090"/);
+  });
+});
