@@ -10,7 +10,7 @@ import { SharedCounters } from '../../src/store/counters';
 import { gatewayKey } from '../../src/store/keys';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor, type PollerDeps } from '../../workers/primero-poller';
-import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
 import { primeroAnswer } from '../support/primero-fake';
 
 const KEY = 'primero-webhook-key-3';
@@ -58,7 +58,7 @@ describe('the Primero poller', () => {
 
   const cursorKey = () => gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor');
   const metric = async (name: string, reason: string): Promise<number> =>
-    Number((await request(gw.app).get('/metrics')).text.match(new RegExp(`${name}\\{reason="${reason}"\\} (\\d+)`))?.[1] ?? '0');
+    Number((await scrapeMetrics(gw)).match(new RegExp(`${name}\\{reason="${reason}"\\} (\\d+)`))?.[1] ?? '0');
   const collect = () => {
     const submitted: RecordSnapshot[] = [];
     return { submitted, events: { submit: async (s: RecordSnapshot) => (submitted.push(s), true) } };
@@ -125,7 +125,7 @@ describe('the Primero poller', () => {
     const calls = offsetPagingPrimero([]);
     await poller({ submit: async () => true }, { pageSize: undefined })();
     expect(await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before + 1);
-    expect((await request(gw.app).get('/metrics')).text).not.toContain(recordId);
+    expect((await scrapeMetrics(gw))).not.toContain(recordId);
     // Primero's largest page: fewer calls for the same rows, and fewer chances for an offset to shift.
     expect(calls[0]!.per).toBe(1000);
   });

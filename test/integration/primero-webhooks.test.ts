@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
@@ -33,7 +33,7 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
   }
 
   const metric = async (name: string, reason?: string): Promise<number> =>
-    Number((await request(gw.app).get('/metrics')).text.match(new RegExp(`${name}\\{${reason ? `reason="${reason}"` : '[^}]*'}\\} (\\d+)`))?.[1] ?? '0');
+    Number((await scrapeMetrics(gw)).match(new RegExp(`${name}\\{${reason ? `reason="${reason}"` : '[^}]*'}\\} (\\d+)`))?.[1] ?? '0');
   const drained = () => eventually(async () => {
     const q = gw.services.registry.get('primero-events');
     const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');

@@ -6,7 +6,7 @@ import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../workers/retention';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
@@ -305,7 +305,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.refuseCreates).toBe(0);
     expect(await gw.queue.getJobState(firstId)).toBe('failed');
 
-    const metrics = (await request(gw.app).get('/metrics')).text;
+    const metrics = (await scrapeMetrics(gw));
     const count = Number(/^gateway_dead_letters\{queue="intake"\} (\d+)$/m.exec(metrics)?.[1]);
     const age = Number(/^gateway_dead_letter_oldest_age_seconds\{queue="intake"\} (\d+)$/m.exec(metrics)?.[1]);
     expect(count).toBeGreaterThanOrEqual(2);

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import nock from 'nock';
+import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -19,6 +20,8 @@ import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PRIMERO = 'http://primero.test';
 export const WEBHOOK_TOKEN = 'test-webhook-token-123';
+/** Admin routes and /metrics (on the shared port) need it; a test may override it. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
   const result = loadConfig({
@@ -34,6 +37,7 @@ export function testConfig(prefix: string, overrides: Record<string, string> = {
     AUTH_FAILURE_PAUSE_MS: '200',
     PRIMERO_RATE_PER_SECOND: '1000',
     LOG_LEVEL: 'debug',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     ...overrides,
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));
@@ -149,4 +153,11 @@ export async function eventually<T>(check: () => Promise<T | Pending> | T | Pend
     if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** What Prometheus scrapes (with the admin token the shared port asks for); a refused scrape fails the test. */
+export async function scrapeMetrics(gw: Pick<Gateway, 'app' | 'config'>): Promise<string> {
+  const res = await request(gw.app).get('/metrics').set('Authorization', `Bearer ${gw.config.ADMIN_TOKEN}`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text;
 }
