@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RateLimitError } from 'bullmq';
 import nock from 'nock';
-import request from 'supertest';
 import type { RecordSnapshot } from '../../src/domain/record-events';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
