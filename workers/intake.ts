@@ -16,6 +16,7 @@ import type { CaseLink, ReferenceStore } from '../src/store/references';
 import type { AcceptanceLedger } from '../src/store/acceptances';
 import type { RecordLocks } from '../src/store/record-locks';
 import { ownReferenceOfJobId } from '../src/queues/intake';
+import { DeliveryError } from '../src/clients/delivery-error';
 import { rethrowForQueue } from './delivery-failure';
 import { openJob } from './open-job';
 
@@ -101,10 +102,17 @@ async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void>
   }
 }
 
+/** CanCan's AccessDenied on one record: out of the API user's scope (see src/clients/delivery-error.ts). */
+const outOfScope = (err: unknown) => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+
 async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
-  const record = await deps.primero.getRecord(mapped.recordType, recordId);
+  const record = await deps.primero.getRecord(mapped.recordType, recordId).catch((err: unknown) => {
+    // The API user created this record a moment ago and owns it: a 403 here is its role, true of every job.
+    if (outOfScope(err)) throw new DeliveryError('primero', 'configuration', 403, 'Primero refused the read of a case the API user just created (403): its role lacks read access');
+    throw err;
+  });
   const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
   const caseIdDisplay = displayIdOf(record, mapped.recordType);
   // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
@@ -175,7 +183,18 @@ async function adoptReference(deps: IntakeDeps, message: InboundMessage, mapped:
 async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
   const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, message, mapped, recordId));
   if (link.caseId === recordId) return notifyOnce(deps, message, link);
-  await appendToRecord(deps, message, mapping, mapped, link, mergeMarker(ownReferenceOfJobId(job.id ?? '') ?? message.reference));
+  const own = ownReferenceOfJobId(job.id ?? '');
+  try {
+    await appendToRecord(deps, message, mapping, mapped, link, mergeMarker(own ?? message.reference));
+  } catch (err) {
+    // The earlier record has left the API user's scope (a caseworker reassigned it): these words cannot join it,
+    // and a dead letter could only be discarded. They become a record of their own, under the report's own reference.
+    if (!outOfScope(err) || !own) throw err;
+    await deps.trace.record(link.reference, 'merge_out_of_scope', { recordId: link.caseId });
+    const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
+    const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
+    await notifyOnce(deps, alone, ownLink);
+  }
 }
 
 /** After the link and the follow-up steps are recorded: a notification never names a step not yet taken. */

@@ -97,4 +97,20 @@ describe('a Primero 403 on a create', () => {
     const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
     expect(link.caseIdDisplay).toBe('cp-after-403');
   });
+
+  it('pauses intake on a 403 to reading back the case it just created (the role cannot read cases), never a dead letter', async () => {
+    nock(PRIMERO)
+      .post('/api/v2/cases').reply(204)
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply((uri) => primeroAnswer('forbidden', uri))
+      .post('/api/v2/cases').reply(409, { errors: [{ status: 409, resource: '/api/v2/cases', message: 'Conflict' }] })
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-read-403' } })
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: [] })
+      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: { status: 'in_progress' } });
+    const before = gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length;
+    const res = await post(referral());
+    await eventually(() => gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length > before);
+    const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
+    expect(link.caseIdDisplay).toBe('cp-read-403');
+    expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+  });
 });

@@ -25,10 +25,14 @@ interface FakePrimero {
   readDelayMs: number;
   /** The next this many creates are refused with 422 (a permanent failure: a dead letter). */
   refuseCreates: number;
+  /** Records out of the API user's scope: reads and updates answer CanCan's 403. */
+  forbidden: Set<string>;
 }
 
+const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
+
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0 };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set() };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -58,11 +62,13 @@ function fakePrimero(): FakePrimero {
     .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
     .reply((uri, _b, cb) => {
       const record = p.records.get(idOf(uri));
+      if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
       setTimeout(() => cb(null, [200, { data: record ? { ...record } : {} }]), p.readDelayMs);
     })
     .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
     .reply((uri, body) => {
       const id = idOf(uri);
+      if (p.forbidden.has(id)) return [...FORBIDDEN];
       p.patches.push(id);
       p.records.set(id, { ...p.records.get(id), ...(body as { data: Record<string, unknown> }).data });
       return [200, { data: p.records.get(id) }];
@@ -335,6 +341,26 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const secondLink = await eventually(() => gw.references.get(second.body.reference));
     expect(secondLink.caseId).not.toBe(firstLink.caseId);
     expect(primero.patches).not.toContain(firstLink.caseId);
+  });
+
+  it('#12.1 a report merged into a record a caseworker has since taken out of scope (403) becomes a record of its own, not a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the tap at the school is broken'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.forbidden.add(firstLink.caseId);
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'still broken this week'));
+      expect(second.body).toMatchObject({ reference: first.body.reference, duplicate: false });
+      const own = await eventually(() => primero.created.find((c) => String(c.protection_concerns_other).includes('still broken this week')));
+      expect(own.other_agency_id).not.toBe(first.body.reference);
+      expect(await eventually(() => gw.references.get(String(own.other_agency_id)))).toMatchObject({ caseId: own.id });
+      await drained(gw);
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+      expect(await gw.queue.isPaused()).toBe(false);
+    } finally {
+      primero.forbidden.delete(firstLink.caseId);
+    }
   });
 });
 
