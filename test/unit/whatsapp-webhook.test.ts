@@ -36,6 +36,6 @@ describe('WhatsApp Cloud API messages, one at a time', () => {
   it('skips reactions and group messages, and reads statuses as no message at all', () => {
     expect(readWhatsAppMessage({ id: 'r', from: '254711000000', type: 'reaction', reaction: { message_id: 'm', emoji: '👍' } }, now)).toEqual({ kind: 'skip' });
     expect(readWhatsAppMessage({ id: 'g', from: '254711000000', group_id: '555', type: 'text', text: { body: 'x' } }, now)).toEqual({ kind: 'skip' });
-    expect(readWhatsAppWebhook(fixture('statuses.json'), now)).toEqual({ messages: [], unreadable: [] });
+    expect(readWhatsAppWebhook(fixture('statuses.json'), now)).toEqual({ messages: [], sources: [], unreadable: [] });
   });
 });
