@@ -208,7 +208,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
-      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs }),
+      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs, counters }),
       { concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / config.RAPIDPRO_RATE_PER_HOUR)) } },
     );
   }

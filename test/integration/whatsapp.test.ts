@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { JobType } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
 import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
@@ -129,7 +130,7 @@ describe('WhatsApp Cloud API', () => {
   });
 
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
-  const ALL_STATES = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'paused'] as const;
+  const ALL_STATES: JobType[] = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized'];
   const unreadableJobs = () => gw.services.whatsappUnreadable.queue;
   const unreadableLetters = async () =>
     (await admin(request(gw.app).get('/admin/dead-letters').query({ queue: 'whatsapp-unreadable' }))).body.dead_letters as Array<{ id: string; error: string }>;
