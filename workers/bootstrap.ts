@@ -35,6 +35,7 @@ import { whatsappReplyProcessor } from './whatsapp-replies';
 import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
 import { buildApiServices, type ApiServices } from '../src/api-services';
 import { storeWhatsAppMessage } from '../src/intake/whatsapp-intake';
+import type { WhatsAppInbound } from '../src/domain/whatsapp-webhook';
 import { loadKeywordTable } from '../src/keyword-table';
 
 export interface RunningWorkers {
@@ -187,15 +188,19 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     });
   }
 
-  // A replayed unreadable WhatsApp message is stored exactly as the webhook route stores one, so this worker
-  // builds the same intake the API has.
+  // Always running, whatever this process's WhatsApp settings: an API with WHATSAPP_APP_SECRET keeps jobs here,
+  // and they must reach the failed set (the dead letters an operator sees) even when this worker's env lacks
+  // the secret. Reading one needs only the codec; the intake a readable replay is stored through is built on
+  // first need, exactly as the webhook route's.
   let intakeSide: ApiServices | null = null;
-  if (config.WHATSAPP_APP_SECRET) {
-    const keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
-    const api = buildApiServices(config, shared, logger, keywords, mappings);
-    intakeSide = api;
-    run(QUEUES.whatsappUnreadable, () => whatsappUnreadableProcessor({ codec, logger, store: (m) => storeWhatsAppMessage(api.direct, api.whatsappReplies, m) }), { concurrency: 1 });
-  }
+  const storeReplayed = (m: WhatsAppInbound) => {
+    if (!intakeSide) {
+      const keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
+      intakeSide = buildApiServices(config, shared, logger, keywords, mappings);
+    }
+    return storeWhatsAppMessage(intakeSide.direct, intakeSide.whatsappReplies, m);
+  };
+  run(QUEUES.whatsappUnreadable, () => whatsappUnreadableProcessor({ codec, logger, store: storeReplayed }), { concurrency: 1 });
 
   if (pushEnabled(config)) {
     const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), observe('push'));
@@ -222,7 +227,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
-      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs }),
+      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs, counters }),
       { concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / config.RAPIDPRO_RATE_PER_HOUR)) } },
     );
   }
@@ -272,7 +277,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       clearTimeout(timer);
       if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
       await queues.close();
-      if (intakeSide) await intakeSide.close();
+      if (intakeSide) await (intakeSide as ApiServices).close();
       await Promise.all([shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
     },
   };

@@ -1,4 +1,4 @@
-import type { Job, Queue } from 'bullmq';
+import { RateLimitError, type Job, type Queue } from 'bullmq';
 import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { FlowStartJob } from '../src/queues/rapidpro-notify';
@@ -6,6 +6,7 @@ import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from './open-job';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
+import type { SharedCounters } from '../src/store/counters';
 import { rethrowForQueue } from './delivery-failure';
 
 export interface RapidProNotifyDeps {
@@ -17,9 +18,10 @@ export interface RapidProNotifyDeps {
   logger: Logger;
   queue: Queue;
   configPauseMs: number;
+  counters: SharedCounters;
 }
 
-/** How long the notify flow's type is trusted before it is read again (an operator may re-import it). */
+/** How long a background notify flow is trusted before its type is read again (an operator may re-import it). */
 const FLOW_TYPE_TTL_MS = 3_600_000;
 
 /**
@@ -27,22 +29,36 @@ const FLOW_TYPE_TTL_MS = 3_600_000;
  * limiter keeps to the workspace quota; a 429 pauses the whole queue (the quota is the workspace's).
  */
 export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
-  let known: { excludeActive: boolean; at: number } | null = null;
+  let backgroundSince: number | null = null;
   /*
    * mailroom starts a non-background flow in interrupt mode, ending the referral or feedback run the person is
-   * answering (nyaruka/mailroom: core/tasks/start_flow_batch.go); a background flow never interrupts. The API
-   * has no "don't interrupt" switch, only exclude_active, which drops the start for anyone in a flow. So: a
-   * background notify flow goes to everyone; any other type is started with exclude_active, and a skipped
-   * status message is the price of not cutting a child's answers off.
+   * answering (nyaruka/mailroom: core/tasks/start_flow_batch.go); a background flow never interrupts. The
+   * start API's only other switch, exclude_active, drops the start for anyone in a flow, so a status message
+   * would vanish while the trace said "started". Anything but a background flow (or no flow at all) is a
+   * configuration fault: every job would go wrong alike, so the queue pauses until it is fixed, and jobs wait.
+   * Only a background answer is cached, so a re-imported flow is picked up at the next try.
    */
-  const excludeActive = async (): Promise<boolean> => {
-    if (known && Date.now() - known.at < FLOW_TYPE_TTL_MS) return known.excludeActive;
+  const isBackground = async (): Promise<{ ok: true } | { ok: false; type: string | null }> => {
+    if (backgroundSince !== null && Date.now() - backgroundSince < FLOW_TYPE_TTL_MS) return { ok: true };
     const type = await deps.client.flowType(deps.flowUuid);
-    known = { excludeActive: type !== 'background', at: Date.now() };
-    if (known.excludeActive) {
-      deps.logger.warn({ flowType: type }, 'RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow: people in another flow are skipped, not interrupted; import flows/notify.flow.json');
+    if (type === 'background') {
+      backgroundSince = Date.now();
+      return { ok: true };
     }
-    return known.excludeActive;
+    backgroundSince = null;
+    return { ok: false, type };
+  };
+  const configurationFault = async (type: string | null): Promise<never> => {
+    const reason = type === null ? 'flow_not_found' : 'flow_not_background';
+    deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });
+    deps.logger.error(
+      { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.configPauseMs },
+      type === null
+        ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
+        : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
+    );
+    await deps.queue.rateLimit(deps.configPauseMs);
+    throw new RateLimitError();
   };
   return async (job: Job): Promise<string> => {
     const { urn, reference, status } = openJob(deps.codec, job) as unknown as FlowStartJob;
@@ -50,11 +66,15 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
       await deps.trace.record(reference, 'flow_start_skipped', { status, reason: 'opted_out' });
       return 'skipped-opted-out';
     }
+    let flow: Awaited<ReturnType<typeof isBackground>>;
     try {
-      await deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: await excludeActive() });
+      // A failed lookup (5xx, 429, a bad token's 403) is handled like a failed start.
+      flow = await isBackground();
+      if (flow.ok) await deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false });
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
     }
+    if (!flow.ok) return configurationFault(flow.type);
     await deps.trace.record(reference, 'flow_started', { status });
     deps.logger.info({ reference, status }, 'community notification flow started');
     return 'started';

@@ -13,8 +13,8 @@ export interface WhatsAppUnreadableDeps {
 }
 
 function fromOne(read: ReturnType<typeof readWhatsAppMessage>): WhatsAppBatch {
-  if (read.kind === 'message') return { messages: [read.message], unreadable: [] };
-  return { messages: [], unreadable: read.kind === 'unreadable' ? [{ wamid: null, reason: read.reason, message: null }] : [] };
+  if (read.kind === 'message') return { messages: [read.message], sources: [null], unreadable: [] };
+  return { messages: [], sources: [], unreadable: read.kind === 'unreadable' ? [{ wamid: null, reason: read.reason, message: null }] : [] };
 }
 
 /**
@@ -35,7 +35,8 @@ export function whatsappUnreadableProcessor(deps: WhatsAppUnreadableDeps) {
     // A whole body was kept when its envelope did not read; otherwise one message.
     const isBody = !!raw && typeof raw === 'object' && 'object' in raw;
     const batch = isBody ? readWhatsAppWebhook(raw, at) : fromOne(readWhatsAppMessage(raw, at));
-    if (batch.unreadable.length > 0) throw new UnrecoverableError(batch.unreadable[0]!.reason);
+    const [first, ...more] = batch.unreadable;
+    if (first) throw new UnrecoverableError(more.length ? `${more.length + 1} unreadable WhatsApp messages in one body (first: ${first.reason})` : first.reason);
     for (const m of batch.messages) await deps.store(m);
     deps.logger.info({ queue: job.queueName, jobId: job.id, stored: batch.messages.length }, 'kept WhatsApp message read again');
     return batch.messages.length ? 'stored' : 'skipped';

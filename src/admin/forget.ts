@@ -54,7 +54,10 @@ export class ForgetContact {
 
   async forget(urnOrContact: string, actor: string): Promise<ForgetReport> {
     const target = forgetTarget(urnOrContact) ?? urnOrContact;
-    const references = new Set(await this.contacts.referencesOf(target));
+    // Their own hashes and those of identities linked to them (a WhatsApp number and its user id).
+    const hashes = new Set(await this.contacts.identityHashes(target));
+    const references = new Set(await this.contacts.referencesOfHashes([...hashes]));
+    const isThem = (who: string) => who === target || this.contacts.hashesOf(who).some((h) => hashes.has(h));
     // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs.
     const identities = new Set([target]);
     const jobsUndecodable: string[] = [];
@@ -71,7 +74,9 @@ export class ForgetContact {
           continue;
         }
         const about = identitiesOfPayload(payload);
-        if (!about.includes(target)) continue;
+        // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
+        const senders = Array.isArray(payload.senders) ? payload.senders : [];
+        if (!about.some(isThem) && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
         for (const who of about) identities.add(who);
         if (typeof payload.reference === 'string') references.add(payload.reference);
         if (await job.isActive()) {
@@ -91,6 +96,7 @@ export class ForgetContact {
       keysRemoved += await this.trace.remove(reference);
     }
     for (const who of identities) keysRemoved += await this.contacts.forgetKeys(who);
+    keysRemoved += await this.contacts.forgetKeysOfHashes([...hashes]);
     const optOutKept = await this.contacts.isOptedOut(target);
     const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable, jobsActiveSkipped, keysRemoved, optOutKept };
     // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.

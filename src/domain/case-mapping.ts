@@ -101,8 +101,6 @@ export interface MappedCase {
   data: Record<string, unknown>;
   /** Consent as the flow recorded it; false when the answer was missing or unclear. */
   consentGiven: boolean;
-  /** What the person answered to the consent question: a clear no is not the same as an unclear answer. */
-  consent: 'yes' | 'no' | 'unclear' | 'missing';
   /** The feedback category, when the mapping has a category rule. */
   category: string | null;
 }
@@ -157,7 +155,6 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
   if (phone) data[mapping.phone_field] = phone;
   const unmatched: string[] = [];
   let consentGiven = false;
-  let consent: MappedCase['consent'] = 'missing';
 
   for (const [key, rule] of Object.entries(mapping.results)) {
     if (rule.type === 'category') {
@@ -197,10 +194,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
         const answer = matchOption(resultValues(result), rule.answers);
         // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
         const yes = answer === 'yes';
-        if (rule.consent) {
-          consentGiven = yes;
-          consent = answer === 'yes' ? 'yes' : answer === 'no' ? 'no' : 'unclear';
-        }
+        if (rule.consent) consentGiven = yes;
         for (const f of rule.fields) data[f] = yes;
         // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
         if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
@@ -212,7 +206,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
   if (message.text) appendText(data, mapping.text_field, message.text);
   for (const link of message.attachments) appendText(data, mapping.text_field, `Attachment: ${link}`);
   for (const line of unmatched) appendText(data, mapping.text_field, line);
-  return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, consent, category };
+  return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, category };
 }
 
 /** The result keys a mapping reads; the flow export must write every one of them. */

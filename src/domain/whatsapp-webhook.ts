@@ -59,6 +59,12 @@ export interface WhatsAppInbound {
   wamid: string;
   /** Phone digits, or a business-scoped user id (`US.1234`): both are `whatsapp:` URN paths. */
   waId: string;
+  /**
+   * The sender's other WhatsApp identity when Meta named both (`from` and `from_user_id`): courier keeps
+   * `from` as the URN and adds `whatsapp:<from_user_id>` (nyaruka/courier handlers/meta/handlers.go). Once
+   * the person adopts a username Meta stops sending `from`, so the two must be linked while both come.
+   */
+  otherIds: string[];
   text: string;
   /** `whatsapp-media:<type>:<media id>`: that media came and which, never its bytes or a download link. */
   attachments: string[];
@@ -74,6 +80,8 @@ export interface WhatsAppUnreadable {
 
 export interface WhatsAppBatch {
   messages: WhatsAppInbound[];
+  /** The message each of `messages` was read from, in the same order: kept as unreadable if storing it fails. */
+  sources: unknown[];
   unreadable: WhatsAppUnreadable[];
 }
 
@@ -87,11 +95,23 @@ const KNOWN_TYPES = new Set(['text', 'image', 'audio', 'voice', 'video', 'docume
 /** Reactions and Meta's own notices carry nothing a person wrote to us. */
 const NOT_MESSAGES = new Set(['reaction', 'system', 'ephemeral', 'request_welcome']);
 
-/** Meta documents seconds but sometimes sends milliseconds (courier: handlers/meta/whatsapp/api.go, parseTimestamp). */
+/** Messages whose content we do not take (other people's contact cards, a cart): the case says one was sent. */
+const NOTED_TYPES = new Set(['contacts', 'order', 'unsupported', 'unknown']);
+
+/** Earliest and latest times a message can carry: WhatsApp Cloud did not exist before 2009; none come from the future. */
+const EARLIEST_MS = Date.UTC(2009, 0, 1);
+const FUTURE_SLACK_MS = 86_400_000;
+
+/**
+ * Meta documents seconds but sometimes sends milliseconds (courier: handlers/meta/whatsapp/api.go, parseTimestamp).
+ * A time outside what a real message can carry (or no Date at all) falls back to the receive time.
+ */
 export function whatsappTime(timestamp: string | number | undefined, now: Date): Date {
   const n = typeof timestamp === 'number' ? timestamp : /^\d{1,16}$/.test(timestamp ?? '') ? Number(timestamp) : NaN;
   if (!Number.isFinite(n) || n <= 0) return now;
-  return new Date(n >= 1_000_000_000_000 ? n : n * 1000);
+  const ms = n >= 1_000_000_000_000 ? n : n * 1000;
+  if (ms < EARLIEST_MS || ms > now.getTime() + FUTURE_SLACK_MS) return now;
+  return new Date(ms);
 }
 
 type Parsed = { kind: 'message'; message: WhatsAppInbound } | { kind: 'skip' } | { kind: 'unreadable'; reason: string };
@@ -107,6 +127,11 @@ export function readWhatsAppMessage(raw: unknown, now: Date): Parsed {
   if (m.group_id || NOT_MESSAGES.has(m.type)) return { kind: 'skip' };
   const sender = m.from || m.from_user_id || '';
   if (!SENDER.test(sender)) return { kind: 'unreadable', reason: sender ? 'WhatsApp sender id is not a phone number or user id' : 'WhatsApp message has neither from nor from_user_id' };
+  // A malformed second id is dropped, not the message: the sender is already known by `from`.
+  const otherIds = m.from && m.from_user_id && m.from_user_id !== m.from && SENDER.test(m.from_user_id) ? [m.from_user_id] : [];
+  const base = { wamid: m.id, waId: sender, otherIds, receivedAt: whatsappTime(m.timestamp, now) };
+  // What it held is not ours to keep (another person's number, a cart), but a child who sent it still gets a case.
+  if (NOTED_TYPES.has(m.type)) return { kind: 'message', message: { ...base, text: '', attachments: [`whatsapp-message:${m.type}`] } };
 
   const media = MEDIA_TYPES.flatMap((type) => (m[type] ? [{ type, ...m[type] }] : []));
   const parts = [
@@ -121,13 +146,7 @@ export function readWhatsAppMessage(raw: unknown, now: Date): Parsed {
   if (parts.length === 0 && media.length === 0) return { kind: 'unreadable', reason: `WhatsApp message of type ${KNOWN_TYPES.has(m.type) ? m.type : '(unknown)'} has no text or media we read` };
   return {
     kind: 'message',
-    message: {
-      wamid: m.id,
-      waId: sender,
-      text: parts.join('\n'),
-      attachments: media.map((x) => `whatsapp-media:${x.type}:${x.id}`),
-      receivedAt: whatsappTime(m.timestamp, now),
-    },
+    message: { ...base, text: parts.join('\n'), attachments: media.map((x) => `whatsapp-media:${x.type}:${x.id}`) },
   };
 }
 
@@ -140,19 +159,21 @@ export function readWhatsAppWebhook(body: unknown, now: Date): WhatsAppBatch {
   const parsed = whatsappWebhookSchema.safeParse(body);
   if (parsed.success) return whatsappMessages(parsed.data, now);
   const fields = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '(body)')))].join(', ');
-  return { messages: [], unreadable: [{ wamid: null, reason: `body is not a WhatsApp Cloud API webhook (fields ${fields})`, message: body }] };
+  return { messages: [], sources: [], unreadable: [{ wamid: null, reason: `body is not a WhatsApp Cloud API webhook (fields ${fields})`, message: body }] };
 }
 
 /** Every message of a webhook, read one by one; delivery statuses and other fields carry no message. */
 export function whatsappMessages(body: WhatsAppWebhook, now: Date): WhatsAppBatch {
-  const batch: WhatsAppBatch = { messages: [], unreadable: [] };
+  const batch: WhatsAppBatch = { messages: [], sources: [], unreadable: [] };
   for (const entry of body.entry) {
     for (const change of entry.changes) {
       if (change.field !== 'messages') continue;
       for (const raw of change.value.messages ?? []) {
         const read = readWhatsAppMessage(raw, now);
-        if (read.kind === 'message') batch.messages.push(read.message);
-        else if (read.kind === 'unreadable') {
+        if (read.kind === 'message') {
+          batch.messages.push(read.message);
+          batch.sources.push(raw);
+        } else if (read.kind === 'unreadable') {
           const id = (raw as { id?: unknown } | null)?.id;
           batch.unreadable.push({ wamid: typeof id === 'string' && id ? id : null, reason: read.reason, message: raw });
         }
@@ -160,4 +181,36 @@ export function whatsappMessages(body: WhatsAppWebhook, now: Date): WhatsAppBatc
     }
   }
   return batch;
+}
+
+const MAX_SENDERS = 1000;
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const field = (v: unknown, name: string): unknown => (v && typeof v === 'object' ? (v as Record<string, unknown>)[name] : undefined);
+
+/**
+ * Every WhatsApp identity a kept item names: a message's `from`/`from_user_id`, or, for a whole body, each of
+ * its messages' and `contacts[]`' ids. Only the known paths are read (never a walk of the whole tree), so a
+ * deep or huge body costs no more than its messages. What forget matches a dead letter by.
+ */
+export function whatsappSenders(kept: unknown): string[] {
+  const ids = new Set<string>();
+  const add = (v: unknown) => {
+    if (typeof v === 'string' && SENDER.test(v) && ids.size < MAX_SENDERS) ids.add(v);
+  };
+  const fromMessage = (m: unknown) => {
+    add(field(m, 'from'));
+    add(field(m, 'from_user_id'));
+  };
+  fromMessage(kept);
+  for (const entry of asList(field(kept, 'entry'))) {
+    for (const change of asList(field(entry, 'changes'))) {
+      const value = field(change, 'value');
+      for (const m of asList(field(value, 'messages'))) fromMessage(m);
+      for (const c of asList(field(value, 'contacts'))) {
+        add(field(c, 'wa_id'));
+        add(field(c, 'user_id'));
+      }
+    }
+  }
+  return [...ids];
 }

@@ -1,8 +1,9 @@
 import { Router } from 'express';
-import { readWhatsAppWebhook, whatsappSignature } from '../domain/whatsapp-webhook';
+import { readWhatsAppWebhook, whatsappSignature, type WhatsAppUnreadable } from '../domain/whatsapp-webhook';
 import type { DirectIntake } from '../intake/direct-messages';
 import { storeWhatsAppMessage } from '../intake/whatsapp-intake';
 import type { Logger } from '../logger';
+import { QueueUnavailableError } from '../queues/deadline';
 import type { WhatsAppReplyProducer } from '../queues/whatsapp-replies';
 import type { WhatsAppUnreadableProducer } from '../queues/whatsapp-unreadable';
 import { secretsEqual } from './auth';
@@ -19,6 +20,20 @@ export interface WhatsAppRouteDeps {
   /** Where a message we cannot read is kept, as a dead letter, instead of refusing the batch it came in. */
   unreadable: WhatsAppUnreadableProducer;
   logger: Logger;
+}
+
+/** Beyond this many unreadable messages in one body, the body is kept once, whole, instead of one job each. */
+export const MAX_UNREADABLE_PER_BODY = 20;
+
+/**
+ * withinDeadline reports every failure as Redis being away; one that came from the content (a RangeError, a
+ * TypeError, a zod refusal) would fail the same way on every re-delivery, so that item is set aside instead.
+ */
+function contentFault(err: unknown): string | null {
+  const cause = err instanceof QueueUnavailableError ? err.cause : err;
+  if (cause instanceof RangeError || cause instanceof TypeError || cause instanceof SyntaxError) return cause.name;
+  if ((cause as { name?: unknown } | undefined)?.name === 'ZodError') return 'ZodError';
+  return null;
 }
 
 function jsonOrText(raw: Buffer): unknown {
@@ -58,17 +73,35 @@ export function whatsappRouter(deps: WhatsAppRouteDeps): Router {
       // Signed, so Meta sent it: whatever we cannot read is kept aside, never refused. A non-2xx makes Meta
       // retry the whole batch and, in time, disable the webhook (courier answers 200 for the same reason:
       // nyaruka/courier handlers/meta/handlers.go). Statuses and other fields carry no message.
-      const batch = readWhatsAppWebhook(jsonOrText(raw), new Date());
+      const body = jsonOrText(raw);
+      const batch = readWhatsAppWebhook(body, new Date());
+      const setAside: WhatsAppUnreadable[] = [...batch.unreadable];
       let stored = 0;
-      for (const m of batch.messages) {
-        await storeOr503(deps.logger, 'whatsapp', () => storeWhatsAppMessage(deps.direct, deps.replies, m));
-        stored++;
+      for (const [i, m] of batch.messages.entries()) {
+        const fault = await storeOr503(deps.logger, 'whatsapp', async () => {
+          try {
+            await storeWhatsAppMessage(deps.direct, deps.replies, m);
+            return null;
+          } catch (err) {
+            const name = contentFault(err);
+            if (!name) throw err;
+            return name;
+          }
+        });
+        if (fault) setAside.push({ wamid: m.wamid, reason: `WhatsApp message could not be stored (${fault})`, message: batch.sources[i] });
+        else stored++;
       }
-      for (const item of batch.unreadable) {
+      // One body cannot fill the dead letters: past the bound it is kept once, whole (its stored messages are
+      // deduplicated by the ledger should an operator replay it).
+      const keep =
+        setAside.length > MAX_UNREADABLE_PER_BODY
+          ? [{ wamid: null, reason: `${setAside.length} unreadable WhatsApp messages in one body: kept whole`, message: body }]
+          : setAside;
+      for (const item of keep) {
         await storeOr503(deps.logger, 'whatsapp', () => deps.unreadable.keep(item));
         deps.logger.warn({ channel: 'whatsapp', reason: item.reason }, 'unreadable WhatsApp message kept as a dead letter');
       }
-      res.status(200).json({ status: 'ok', stored, kept_unreadable: batch.unreadable.length });
+      res.status(200).json({ status: 'ok', stored, kept_unreadable: keep.length });
     });
   }
   return router;

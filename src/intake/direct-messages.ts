@@ -16,6 +16,8 @@ export interface DirectInbound {
   text: string;
   attachments: string[];
   receivedAt: Date;
+  /** The same sender's other URNs in this message (WhatsApp `from_user_id` next to `from`): linked, never a second person. */
+  otherUrns?: string[];
 }
 
 export interface DirectOutcome {
@@ -67,6 +69,8 @@ export class DirectIntake {
   private async handle(msg: DirectInbound, deadlineAt: number): Promise<DirectOutcome> {
     const c = this.classify(msg.text);
     const loop = this.isLoop(msg.urn);
+    // Linked before anything reads the opt-out: a STOP in this very message is recorded under both ids.
+    if (msg.otherUrns?.length) await this.contacts.link(msg.urn, msg.otherUrns);
     if (c.intent === 'optout' || c.intent === 'optin') {
       if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
       else await this.contacts.optIn(msg.urn);

@@ -11,6 +11,7 @@ export async function storeWhatsAppMessage(direct: DirectIntake, replies: WhatsA
     text: m.text,
     attachments: m.attachments,
     receivedAt: m.receivedAt,
+    otherUrns: m.otherIds.map((id) => `whatsapp:${id}`),
   });
   if (outcome.reply && replies) await replies.enqueue(m.wamid, { waId: m.waId, text: outcome.reply, reference: outcome.reference });
 }

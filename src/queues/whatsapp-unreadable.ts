@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { canonicalJson } from '../domain/idempotency';
-import type { WhatsAppUnreadable } from '../domain/whatsapp-webhook';
+import { whatsappSenders, type WhatsAppUnreadable } from '../domain/whatsapp-webhook';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
@@ -16,6 +16,11 @@ export interface WhatsAppUnreadableJob {
   reason: string;
   waId: string | null;
   text: string;
+  /**
+   * Keyed hashes of every `whatsapp:` identity the kept item names (a whole body may hold many people's
+   * messages and contacts): what forget matches this dead letter by. Hashes, so unsealed.
+   */
+  senders: string[];
 }
 
 export interface WhatsAppUnreadableOptions {
@@ -40,7 +45,8 @@ export class WhatsAppUnreadableProducer {
     const raw = canonicalJson(item.message ?? null);
     const sender = (item.message as { from?: unknown; from_user_id?: unknown } | null) ?? {};
     const waId = typeof sender.from === 'string' && sender.from ? sender.from : typeof sender.from_user_id === 'string' ? sender.from_user_id : null;
-    const job: WhatsAppUnreadableJob = { wamid: item.wamid, reason: item.reason, waId, text: raw };
+    const senders = whatsappSenders(item.message).map((id) => this.hasher.hash(`whatsapp:${id}`));
+    const job: WhatsAppUnreadableJob = { wamid: item.wamid, reason: item.reason, waId, text: raw, senders };
     await withinDeadline(
       () =>
         this.queue.add('unreadable', this.codec.encode({ ...job }, ['wamid', 'waId', 'text'], sealContext.job(this.queue.name)), {

@@ -19,20 +19,52 @@ export class ContactStore {
     return this.hasher.hash(urn);
   }
 
+  /** The sender's hash under each configured key, for matching a stored hash (a dead letter's senders). */
+  hashesOf(urn: string): string[] {
+    return this.hasher.candidates(urn);
+  }
+
   private optOutKey(): string {
     return gatewayKey(this.prefix, 'optout');
   }
 
+  private linkKey(hash: string): string {
+    return gatewayKey(this.prefix, 'urn-link', hash);
+  }
+
+  /**
+   * Records that two URNs are one person (a WhatsApp sender named by both `from` and `from_user_id`), by
+   * their keyed hashes, both ways. Never expires and forget keeps it, like the opt-out it exists to carry
+   * over: once Meta sends only the user id, this is how "STOP" said under the number still holds. Two SADDs
+   * in one MULTI, so a crash leaves both directions or neither.
+   */
+  async link(urn: string, others: string[]): Promise<void> {
+    if (!others.length) return;
+    const hash = this.hasher.hash(urn);
+    const tx = this.redis.multi().sadd(this.linkKey(hash), ...others.map((o) => this.hasher.hash(o)));
+    for (const other of others) tx.sadd(this.linkKey(this.hasher.hash(other)), hash);
+    await tx.exec();
+  }
+
+  /** Every hash the sender is known by: their own (under each configured key) and those linked to them. */
+  async identityHashes(urn: string): Promise<string[]> {
+    const own = this.hasher.candidates(urn);
+    const linked = await Promise.all(own.map((h) => this.redis.smembers(this.linkKey(h))));
+    return [...new Set([...own, ...linked.flat()])];
+  }
+
+  /** Recorded under every identity the sender is linked to, so it holds whichever id Meta sends next. */
   async optOut(urn: string): Promise<void> {
-    await this.redis.sadd(this.optOutKey(), this.hasher.hash(urn));
+    const linked = (await this.identityHashes(urn)).slice(this.hasher.candidates(urn).length);
+    await this.redis.sadd(this.optOutKey(), this.hasher.hash(urn), ...linked);
   }
 
   async optIn(urn: string): Promise<void> {
-    await this.redis.srem(this.optOutKey(), ...this.hasher.candidates(urn));
+    await this.redis.srem(this.optOutKey(), ...(await this.identityHashes(urn)));
   }
 
   async isOptedOut(urn: string): Promise<boolean> {
-    return (await this.redis.smismember(this.optOutKey(), ...this.hasher.candidates(urn))).includes(1);
+    return (await this.redis.smismember(this.optOutKey(), ...(await this.identityHashes(urn)))).includes(1);
   }
 
   /**
@@ -51,7 +83,7 @@ export class ContactStore {
    * keyed hash, for log lines.
    */
   async recordInbound(urn: string, windowSeconds: number, countThisOne: boolean): Promise<{ count: number; optedOut: boolean; sender: string }> {
-    const hashes = this.hasher.candidates(urn);
+    const hashes = await this.identityHashes(urn);
     const hash = hashes[0]!;
     const rateKey = gatewayKey(this.prefix, 'rate', hash);
     const tx = this.redis.multi();
@@ -92,14 +124,24 @@ export class ContactStore {
   }
 
   async referencesOf(urn: string): Promise<string[]> {
-    const found = await Promise.all(this.hasher.candidates(urn).map((h) => this.redis.smembers(this.refsKey(h))));
+    return this.referencesOfHashes(this.hasher.candidates(urn));
+  }
+
+  /** The references indexed under any of these sender hashes (a person's linked identities included). */
+  async referencesOfHashes(hashes: string[]): Promise<string[]> {
+    const found = await Promise.all(hashes.map((h) => this.redis.smembers(this.refsKey(h))));
     return [...new Set(found.flat())];
   }
 
   /** Everything kept about the sender, under every configured hash key, except the opt-out, which must outlive a deletion request. */
   async forgetKeys(urn: string): Promise<number> {
+    return this.forgetKeysOfHashes(this.hasher.candidates(urn));
+  }
+
+  /** forgetKeys for identities known only by hash (the other side of a link). The links themselves stay. */
+  async forgetKeysOfHashes(hashes: string[]): Promise<number> {
     const keys: string[] = [];
-    for (const hash of this.hasher.candidates(urn)) {
+    for (const hash of hashes) {
       keys.push(this.refsKey(hash), gatewayKey(this.prefix, 'rate', hash));
       let cursor = '0';
       do {

@@ -1,19 +1,26 @@
 import nock from 'nock';
+import request from 'supertest';
 import { eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const RAPIDPRO = 'http://rapidpro-notify.test';
 const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
 
-/*
- * An operator who imported an older notify flow (type "message") still has it: starting it would end the
- * referral or feedback run the person is answering (mailroom starts non-background flows in interrupt mode).
- */
-describe('community notification flow start safeguard', () => {
-  let gw: Gateway;
-  const starts: Array<Record<string, unknown>> = [];
-  let lookups = 0;
+type Answer = [number, unknown];
+/** `GET /api/v2/flows.json?uuid=` as RapidPro answers it (nyaruka/rapidpro: temba/api/v2/views.py FlowsEndpoint, FlowReadSerializer). */
+const flowOfType = (type: string): Answer => [200, { next: null, previous: null, results: [{ uuid: FLOW, name: 'Primero Gateway Case Update', type, archived: false }] }];
+const noSuchFlow: Answer = [200, { next: null, previous: null, results: [] }];
 
-  beforeAll(async () => {
+/*
+ * A notify flow that is not `background` would interrupt the run the person is answering (mailroom starts
+ * non-background flows in interrupt mode), and exclude_active would drop the message silently. Either is the
+ * operator's to fix: the queue pauses, loudly, and nothing is sent or lost meanwhile.
+ */
+describe('community notification flow: only a background flow is started', () => {
+  const starts: Array<Record<string, unknown>> = [];
+  let lookups: Answer[] = [];
+  let lookupCount = 0;
+
+  beforeAll(() => {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     nock(RAPIDPRO)
@@ -21,34 +28,70 @@ describe('community notification flow start safeguard', () => {
       .get('/api/v2/flows.json')
       .query({ uuid: FLOW })
       .reply(() => {
-        lookups++;
-        return [200, { next: null, previous: null, results: [{ uuid: FLOW, name: 'Primero Gateway Case Update', type: 'message' }] }];
+        lookupCount++;
+        return lookups.length > 1 ? lookups.shift()! : lookups[0]!;
       })
       .post('/api/v2/flow_starts.json')
       .reply((_uri, body) => {
         starts.push(body as Record<string, unknown>);
         return [201, { uuid: '0f2a7a60-2d8e-4d2b-9f4f-5a4b7c1d9e01', status: 'pending' }];
       });
-    gw = await startGateway({
-      prefix: uniquePrefix('rp-notify'),
-      env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000' },
-    });
   });
 
-  afterAll(async () => {
-    await gw.close();
+  afterAll(() => {
     nock.cleanAll();
     nock.enableNetConnect();
   });
 
-  it('starts a non-background notify flow with exclude_active, reads the type once, and says why in the log', async () => {
-    const producer = gw.services.notifications.rapidpro!;
-    await producer.notify({ urn: 'tel:+250788000111', reference: 'K7M2P9QX', status: 'received' }, 'k1');
-    await producer.notify({ urn: 'tel:+250788000112', reference: 'K7M2P9QY', status: 'in_progress' }, 'k2');
-    await eventually(() => starts.length === 2);
-    for (const body of starts) expect(body).toMatchObject({ flow: FLOW, restart_participants: true, exclude_active: true });
-    expect(lookups).toBe(1);
-    expect(gw.logs.text).toContain('is not a background flow');
-    expect(gw.logs.text).not.toContain('250788000111');
-  });
+  /** A fresh gateway per case: each process reads the flow's type afresh. */
+  async function withGateway(answers: Answer[], run: (gw: Gateway) => Promise<void>): Promise<void> {
+    lookups = answers;
+    lookupCount = 0;
+    starts.length = 0;
+    const gw = await startGateway({
+      prefix: uniquePrefix('rp-notify'),
+      env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000' },
+    });
+    try {
+      await run(gw);
+      expect(gw.logs.text).not.toContain('250788000111');
+    } finally {
+      await gw.close();
+    }
+  }
+
+  const notify = (gw: Gateway, reference: string) => gw.services.notifications.rapidpro!.notify({ urn: 'tel:+250788000111', reference, status: 'received' }, `k-${reference}`);
+
+  it.each([
+    ['a message flow', flowOfType('message'), 'flow_not_background', 'is not a background flow'],
+    ['no flow at all', noSuchFlow, 'flow_not_found', 'names no flow in this workspace'],
+  ])('pauses the queue for %s, sends nothing, and starts the flow once it is fixed', async (_what, wrong, reason, says) =>
+    withGateway([wrong as Answer, wrong as Answer, flowOfType('background')], async (gw) => {
+      await notify(gw, 'K7M2P9QA');
+      // Only the third lookup finds a background flow: nothing was started before it, and the job waited.
+      await eventually(() => starts.length === 1, 15000);
+      expect(lookupCount).toBe(3);
+      expect(starts[0]).toMatchObject({ flow: FLOW, urns: ['tel:+250788000111'], exclude_active: false });
+      await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QA')).includes('flow_started'));
+      expect(gw.logs.text).toContain(`RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID ${says}`);
+      const metrics = (await request(gw.app).get('/metrics')).text;
+      expect(metrics).toMatch(new RegExp(`gateway_configuration_faults_total\\{[^}]*reason="${reason}"[^}]*\\} 2`));
+    }),
+  );
+
+  it('retries a lookup that fails with 503, then reads a background flow once for every start', () =>
+    withGateway([[503, { detail: 'Service unavailable' }], flowOfType('background')], async (gw) => {
+      await notify(gw, 'K7M2P9QC');
+      await notify(gw, 'K7M2P9QD');
+      await eventually(() => starts.length === 2, 15000);
+      expect(lookupCount).toBe(2);
+      expect(gw.logs.text).not.toContain('CONFIGURATION FAULT');
+    }));
+
+  it('pauses on a lookup refused with 403 (a bad token), as on any RapidPro configuration fault', () =>
+    withGateway([[403, { detail: 'Invalid token' }], flowOfType('background')], async (gw) => {
+      await notify(gw, 'K7M2P9QE');
+      await eventually(() => starts.length === 1, 15000);
+      expect(gw.logs.text).toContain("RAPIDPRO CONFIGURATION FAULT: the credentials or the account's role are wrong");
+    }));
 });

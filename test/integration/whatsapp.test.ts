@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { JobType } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
 import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
 import { sealContext } from '../../src/security/payload-codec';
+import { MAX_UNREADABLE_PER_BODY } from '../../src/http/whatsapp';
 
 const APP_SECRET = 'fb_app_secret';
 const fixtureBytes = readFileSync(path.join(__dirname, '..', 'fixtures', 'rapidpro', 'whatsapp-cloud-inbound-text.json'));
@@ -51,7 +53,7 @@ describe('WhatsApp Cloud API', () => {
     await graph.stop();
     nock.cleanAll();
     nock.enableNetConnect();
-    const secrets = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000'];
+    const secrets = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000', 'Baraka', '254722000999', 'KE.fx5820'];
     for (const secret of secrets) expect(gw.logs.text).not.toContain(secret);
   });
 
@@ -128,6 +130,8 @@ describe('WhatsApp Cloud API', () => {
   });
 
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
+  const ALL_STATES: JobType[] = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized'];
+  const unreadableJobs = () => gw.services.whatsappUnreadable.queue;
   const unreadableLetters = async () =>
     (await admin(request(gw.app).get('/admin/dead-letters').query({ queue: 'whatsapp-unreadable' }))).body.dead_letters as Array<{ id: string; error: string }>;
 
@@ -144,9 +148,9 @@ describe('WhatsApp Cloud API', () => {
     expect(JSON.stringify(shown.body)).not.toContain('nobody sent this');
     const revealed = await admin(request(gw.app).get(`/admin/dead-letters/${letters[0]!.id}`).query({ reveal: 'true' }));
     expect(JSON.parse(revealed.body.data.text)).toMatchObject({ id: 'wamid.fx-batch-2', text: { body: 'nobody sent this' } });
-    // Re-delivery of the same batch keeps no second copy.
-    await post(gw, waFixture('batch-with-unreadable.json'));
-    expect(await unreadableLetters()).toHaveLength(1);
+    // Re-delivery of the same batch keeps no second copy, in any state (the 200 comes after the keep).
+    expect((await post(gw, waFixture('batch-with-unreadable.json'))).body.kept_unreadable).toBe(1);
+    expect(await unreadableJobs().getJobCountByTypes(...ALL_STATES)).toBe(1);
     await admin(request(gw.app).delete(`/admin/dead-letters/${letters[0]!.id}`));
   });
 
@@ -163,8 +167,7 @@ describe('WhatsApp Cloud API', () => {
     const kept = JSON.parse(waFixture('voice.json').toString()).entry[0].changes[0].value.messages[0];
     kept.id = 'wamid.fx-replayed';
     kept.from = '254711200012';
-    const job = await gw.services.whatsappUnreadable.queue.add('unreadable', { wamid: kept.id, reason: 'older parser', waId: kept.from, text: JSON.stringify(kept) }, { attempts: 1 });
-    await eventually(async () => (await job.getState()) === 'completed');
+    await gw.services.whatsappUnreadable.keep({ wamid: kept.id, reason: 'older parser', message: kept });
     const record = await eventually(() => created.find((c) => c.telephone_current === '+254711200012'));
     expect(record.protection_concerns_other).toBe('Attachment: whatsapp-media:voice:media-voice-1');
   });
@@ -206,6 +209,97 @@ describe('WhatsApp Cloud API', () => {
       return null;
     });
     expect(received).toBe('2025-11-26T09:40:09.000Z');
+  });
+
+  const repliesTo = (recipient: string) => graph.requests.filter((r) => JSON.stringify(JSON.parse(r.body.toString())).includes(recipient));
+  const forget = (urn: string) => admin(request(gw.app).post('/admin/contacts/forget').send({ urn }));
+
+  it('links a sender named by both from and from_user_id: a STOP under the number holds when only the user id comes, and forget takes both', async () => {
+    expect((await post(gw, waFixture('from-and-user-id.json'))).body).toMatchObject({ status: 'ok', stored: 1 });
+    const replyJobs = gw.services.whatsappReplies!.queue;
+    // Later Meta sends only the user id (the person adopted a username).
+    const later = inbound([{ from_user_id: 'KE.fx5820', id: 'wamid.fx-user-id-later', timestamp: '1764150030', type: 'text', text: { body: 'HELP mjini sasa' } }]);
+    expect((await post(gw, later)).body).toMatchObject({ stored: 1 });
+    // Acknowledgements are queued before the 200: once that queue is drained, any would have been sent.
+    await eventually(async () => (await replyJobs.getJobCountByTypes('wait', 'active', 'delayed', 'prioritized')) === 0);
+    // Forget leaves a running job alone: wait for the case to be made first.
+    await eventually(async () => {
+      for (const j of await gw.queue.getJobs(['completed'])) {
+        const data = gw.services.codec.decode(j.data, sealContext.job(j.queueName)) as { urn?: string };
+        if (data.urn === 'whatsapp:KE.fx5820') return true;
+      }
+      return null;
+    });
+    expect(repliesTo('KE.fx5820')).toHaveLength(0);
+    // Forgetting the number forgets what came under the user id too.
+    const report = await forget('whatsapp:254711200020');
+    expect(report.status).toBe(200);
+    expect(report.body.optOutKept).toBe(true);
+    expect(report.body.jobsRemoved).toBeGreaterThanOrEqual(1);
+    for (const j of await gw.queue.getJobs([...ALL_STATES])) {
+      const data = gw.services.codec.decode(j.data, sealContext.job(j.queueName)) as { urn?: string };
+      expect(data.urn).not.toBe('whatsapp:KE.fx5820');
+    }
+  });
+
+  it('forgets a sender whose message sits in a dead letter kept whole (a body that is not a WhatsApp webhook)', async () => {
+    const body = JSON.stringify({ object: 'whatsapp_business_acct', entry: [{ changes: [{ field: 'messages', value: { contacts: [{ profile: { name: 'Zawadi' }, wa_id: '254711200031' }], messages: [{ from: '254711200031', id: 'wamid.fx-whole', type: 'text', text: { body: 'naomba msaada' } }] } }] }] });
+    expect((await post(gw, body)).body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 1 });
+    await eventually(async () => (await unreadableJobs().getJobCountByTypes('failed')) === 1);
+    const report = await forget('whatsapp:254711200031');
+    expect(report.body.jobsRemoved).toBe(1);
+    expect(await unreadableJobs().getJobCountByTypes(...ALL_STATES)).toBe(0);
+  });
+
+  it('takes a 16-digit timestamp as the receive time instead of failing the POST', async () => {
+    const before = Date.now();
+    const res = await post(gw, inbound([{ from: '254711200032', id: 'wamid.fx-ts16', timestamp: '9999999999999999', type: 'text', text: { body: 'HELP' } }]));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', stored: 1, kept_unreadable: 0 });
+    const received = await eventually(async () => {
+      for (const j of await gw.queue.getJobs([...ALL_STATES])) {
+        const data = gw.services.codec.decode(j.data, sealContext.job(j.queueName)) as { urn?: string; receivedAt?: string };
+        if (data.urn === 'whatsapp:254711200032') return data.receivedAt;
+      }
+      return null;
+    });
+    expect(Date.parse(received)).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it('keeps a deeply nested unreadable message as a dead letter and answers 200', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const body = inbound([]).replace('"metadata"', `"messages":[{"id":"wamid.fx-deep","from":"254711200033","type":"text","text":{"body":${deep}}}],"metadata"`);
+    const res = await post(gw, body);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 1 });
+    await eventually(async () => (await unreadableJobs().getJobCountByTypes('failed')) === 1);
+    const [letter] = await unreadableLetters();
+    expect(letter!.error).toBe('unreadable WhatsApp message (fields text.body)');
+    await admin(request(gw.app).delete(`/admin/dead-letters/${letter!.id}`));
+  });
+
+  it('keeps a body with more unreadable messages than the bound once, whole, not one dead letter each', async () => {
+    const many = Array.from({ length: MAX_UNREADABLE_PER_BODY + 5 }, (_, i) => ({ id: `wamid.fx-many-${i}`, type: 'text', text: { body: 'nobody sent this' } }));
+    const res = await post(gw, inbound(many));
+    expect(res.body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 1 });
+    expect(await unreadableJobs().getJobCountByTypes(...ALL_STATES)).toBe(1);
+    await eventually(async () => (await unreadableJobs().getJobCountByTypes('failed')) === 1);
+    const [letter] = await unreadableLetters();
+    expect(letter!.error).toBe(`${MAX_UNREADABLE_PER_BODY + 5} unreadable WhatsApp messages in one body (first: WhatsApp message has neither from nor from_user_id)`);
+    await admin(request(gw.app).delete(`/admin/dead-letters/${letter!.id}`));
+  });
+
+  it('makes a contacts message a case that says one was sent, without the shared contact', async () => {
+    expect((await post(gw, waFixture('contacts.json'))).body).toEqual({ status: 'ok', stored: 1, kept_unreadable: 0 });
+    const record = await eventually(() => created.find((c) => c.telephone_current === '+254711200021'));
+    expect(record.protection_concerns_other).toBe('Attachment: whatsapp-message:contacts');
+    expect(JSON.stringify(record)).not.toMatch(/Baraka|254722000999|Amani/);
+    for (const type of ['order', 'unsupported']) {
+      const from = type === 'order' ? '254711200034' : '254711200035';
+      expect((await post(gw, inbound([{ from, id: `wamid.fx-${type}`, type, [type]: { catalog_id: 'c1' } }]))).body).toMatchObject({ stored: 1, kept_unreadable: 0 });
+      const r = await eventually(() => created.find((c) => c.telephone_current === `+${from}`));
+      expect(r.protection_concerns_other).toBe(`Attachment: whatsapp-message:${type}`);
+    }
   });
 
   it('creates nothing for delivery statuses in courier\'s shape', async () => {

@@ -153,9 +153,36 @@ function exportProblems(exported: Export): string[] {
     for (const [lang, items] of Object.entries(flow.localization ?? {})) {
       if (!/^[a-z]{3}$/.test(lang)) problems.push(where(`localization language ${lang} is not ISO 639-3`));
       for (const id of Object.keys(items)) if (!localizable.has(id)) problems.push(where(`${lang} translation for unknown item ${id}`));
+      // A declared language is the person's whole conversation: goflow falls back to the base text per item,
+      // so one untranslated question switches a child mid-flow into a language they may not read.
+      for (const need of mustTranslate(flow)) {
+        const got = items[need.uuid]?.[need.key];
+        if (!got || got.length !== need.count || got.some((t) => t.trim() === '')) problems.push(where(`${lang} has no ${need.key} for ${need.what} ${need.uuid}`));
+      }
     }
   }
   return problems;
+}
+
+/**
+ * What a person reads or answers in words: every send_msg text and quick replies, and the arguments of every
+ * case a wait router tests the person's words with (numbers and webhook/result splits are not language).
+ */
+function mustTranslate(flow: Flow): Array<{ uuid: string; key: string; count: number; what: string }> {
+  const out: Array<{ uuid: string; key: string; count: number; what: string }> = [];
+  for (const node of flow.nodes) {
+    for (const a of node.actions ?? []) {
+      if (a.type !== 'send_msg') continue;
+      out.push({ uuid: a.uuid, key: 'text', count: 1, what: 'send_msg' });
+      const replies = Array.isArray(a.quick_replies) ? a.quick_replies : [];
+      if (replies.length) out.push({ uuid: a.uuid, key: 'quick_replies', count: replies.length, what: 'send_msg' });
+    }
+    if (!node.router?.wait) continue;
+    for (const c of node.router.cases ?? []) {
+      if (c.arguments.some((arg) => !/^-?\d+(\.\d+)?$/.test(arg.trim()))) out.push({ uuid: c.uuid, key: 'arguments', count: c.arguments.length, what: `case ${c.type}` });
+    }
+  }
+  return out;
 }
 
 describe('every shipped flow export imports and routes as RapidPro and goflow read it', () => {
@@ -186,6 +213,18 @@ describe('every shipped flow export imports and routes as RapidPro and goflow re
     for (const expected of ['spec 14.5.0', 'waits, and a background flow cannot', 'not followed by a Success', 'two categories named complaint', 'can never be reached', 'leads to unknown node']) {
       expect(problems).toContain(expected);
     }
+  });
+
+  it('finds a question or an answer word left untranslated in a language the flow declares', () => {
+    const broken = read('referral.flow.json');
+    const flow = broken.flows[0]!;
+    const question = flow.nodes.flatMap((n) => n.actions ?? []).find((a) => a.type === 'send_msg')!;
+    const word = flow.nodes.flatMap((n) => (n.router?.wait ? (n.router.cases ?? []) : [])).find((c) => c.type === 'has_any_word')!;
+    delete flow.localization.swa![question.uuid];
+    flow.localization.ara![word.uuid] = { arguments: [' '] };
+    const problems = exportProblems(broken).join('\n');
+    expect(problems).toContain(`swa has no text for send_msg ${question.uuid}`);
+    expect(problems).toContain(`ara has no arguments for case has_any_word ${word.uuid}`);
   });
 });
 
@@ -218,6 +257,9 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) 
   });
 });
 
+/** "It will not be / has not been shared", as the six languages said it before. */
+const NOT_SHARED = /not (be|been) shared|ne sera pas partagé|n'a pas été partagé|no se compartirá|no se ha compartido|não será partilhada|não foi partilhada|hautashirikiwa|haujashirikiwa|لن تتم مشاركتها|لم تتم مشاركتها/;
+
 describe('flows/referral.flow.json consent', () => {
   const flow = flowOf('referral.flow.json');
   const byId = new Map(flow.nodes.map((n) => [n.uuid, n]));
@@ -247,8 +289,11 @@ describe('flows/referral.flow.json consent', () => {
         expect(text).toContain('@webhook.json.reference');
         expect(text).toContain(helpWords[i]);
       });
-      expect(all[0]).toMatch(/nobody (will be|has been) referred/);
+      expect(all[0]).toMatch(/kept in our case system/);
+      expect(all[0]).toMatch(/not (be|been) referred to any service/);
       expect(all[0]).not.toMatch(/caseworker will follow up/i);
+      // The report is in Primero, where caseworkers read it: no language may promise it is not shared.
+      all.forEach((text) => expect(text).not.toMatch(NOT_SHARED));
     }
     expect(replyFor('No').text).not.toBe(replyFor('Other').text);
   });
