@@ -53,7 +53,6 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     : null;
   const whatsappUnreadable = new WhatsAppUnreadableProducer(operator.registry.get(QUEUES.whatsappUnreadable), codec, hasher, {
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
-    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   });
   const direct = new DirectIntake(

@@ -25,7 +25,6 @@ export interface WhatsAppUnreadableJob {
 
 export interface WhatsAppUnreadableOptions {
   idempotencyWindowMs: number;
-  deadLetterRetentionDays: number;
   enqueueTimeoutMs: number;
 }
 
@@ -39,7 +38,7 @@ export class WhatsAppUnreadableProducer {
 
   /**
    * One job per message (a re-delivered webhook adds none). Its one attempt fails at once, so it lives in the
-   * failed set — the dead letters — until replayed, discarded or past DEAD_LETTER_RETENTION_DAYS (retention job).
+   * failed set — the dead letters — until an operator replays or discards it.
    */
   async keep(item: WhatsAppUnreadable): Promise<void> {
     const raw = canonicalJson(item.message ?? null);
@@ -53,7 +52,8 @@ export class WhatsAppUnreadableProducer {
           attempts: 1,
           deduplication: { id: this.hasher.deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs },
           removeOnComplete: true,
-          removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
+          // The only copy of a message Meta was answered 200 for: kept until an operator replays or discards it.
+          removeOnFail: false,
         }),
       this.opts.enqueueTimeoutMs,
     );

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { createLogger } from '../../src/logger';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { purgeExpired } from '../../workers/retention';
 import { eventually, LogCapture, shippedMappings, startGateway, testConfig, uniquePrefix, type Gateway } from '../support/gateway';
 
 const APP_SECRET = 'fb_app_secret_worker';
@@ -33,5 +34,10 @@ describe('unreadable WhatsApp messages on a worker without WHATSAPP_APP_SECRET',
     const queue = gw.services.whatsappUnreadable.queue;
     await eventually(async () => (await queue.getJobCountByTypes('failed')) === 1);
     expect(await queue.getJobCountByTypes('wait', 'active', 'delayed', 'prioritized')).toBe(0);
+    // The only copy of a message Meta was told we have: no purge and no failed-job age limit may delete it.
+    await purgeExpired([queue], { completedMs: 0, deadLetterMs: 0 }, createLogger('silent'));
+    const [kept] = await queue.getJobs(['failed']);
+    expect(kept!.opts.removeOnFail).toBe(false);
+    expect(await queue.getJobCountByTypes('failed')).toBe(1);
   });
 });
