@@ -1,6 +1,5 @@
 import nock from 'nock';
-import request from 'supertest';
-import { eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
 
 const RAPIDPRO = 'http://rapidpro-notify.test';
 const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
@@ -74,7 +73,7 @@ describe('community notification flow: only a background flow is started', () =>
       expect(starts[0]).toMatchObject({ flow: FLOW, urns: ['tel:+250788000111'], exclude_active: false });
       await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QA')).includes('flow_started'));
       expect(gw.logs.text).toContain(`RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID ${says}`);
-      const metrics = (await request(gw.app).get('/metrics')).text;
+      const metrics = (await scrapeMetrics(gw));
       expect(metrics).toMatch(new RegExp(`gateway_configuration_faults_total\\{[^}]*reason="${reason}"[^}]*\\} 2`));
     }),
   );
