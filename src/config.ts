@@ -113,10 +113,22 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/**
+ * The identifier-hash key. Production keeps it apart from DATA_KEY, so removing an old DATA_KEY never
+ * changes the hashes the opt-outs are stored under; the public development key is for NODE_ENV=development
+ * or test only (npm start or a systemd unit without NODE_ENV must not fall back to it). Shared with the CLI.
+ */
+export function keyProblems(c: Pick<Config, 'HASH_KEY' | 'DATA_KEY'>, env: NodeJS.ProcessEnv): string[] {
+  if (env.NODE_ENV === 'production' && !c.HASH_KEY) return ['HASH_KEY: is required when NODE_ENV=production (it is never derived from DATA_KEY there)'];
+  const developing = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
+  if (!developing && !c.HASH_KEY && !c.DATA_KEY) return ['HASH_KEY: is required unless NODE_ENV is development or test (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone'];
+  return [];
+}
+
 /** Settings that only make sense together; each problem names the variable to set. */
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  if (env.NODE_ENV === 'production' && !c.HASH_KEY && !c.DATA_KEY) problems.push('HASH_KEY: is required when NODE_ENV=production (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone');
+  problems.push(...keyProblems(c, env));
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
   if (c.RAPIDPRO_TOKEN && !c.RAPIDPRO_URL) problems.push('RAPIDPRO_URL: is required when RAPIDPRO_TOKEN is set');

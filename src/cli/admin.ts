@@ -15,7 +15,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { configSchema } from '../config';
+import { configSchema, keyProblems } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
@@ -36,6 +36,12 @@ async function main(): Promise<void> {
   const parsed = schema.safeParse(process.env);
   if (!parsed.success) {
     for (const i of parsed.error.issues) say(`${i.path.join('.')}: ${i.message}`);
+    process.exit(1);
+  }
+  // The same key rules as the gateway's start: the CLI must never hash or reseal under the public development key.
+  const problems = keyProblems(parsed.data, process.env);
+  if (problems.length) {
+    for (const p of problems) say(p);
     process.exit(1);
   }
   const { values, positionals } = parseArgs({

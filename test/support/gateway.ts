@@ -22,6 +22,7 @@ export const WEBHOOK_TOKEN = 'test-webhook-token-123';
 
 export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
   const result = loadConfig({
+    NODE_ENV: 'test',
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
     PRIMERO_URL: PRIMERO,
