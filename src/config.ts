@@ -104,6 +104,8 @@ export const configSchema = z.object({
   DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
     .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
     .refine((keys) => keys.every(isDataKey), 'each key must be 32 bytes: 64 hex characters or base64'),
+  // Opens `s1` seals (written before context binding); set false once `reseal` reports none left.
+  SEAL_ACCEPT_LEGACY: z.preprocess((v) => (v === '' || v === undefined ? 'true' : v), z.enum(['true', 'false'], { error: 'must be true or false' })).transform((v) => v === 'true'),
   // 32 bytes: keys the hashes of phone numbers and provider ids (derived from DATA_KEY when unset). Never in Redis.
   HASH_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
   HASH_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())

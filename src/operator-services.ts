@@ -14,7 +14,7 @@ import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
-export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
+export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'SEAL_ACCEPT_LEGACY' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
 
 /** What both the admin API and the `npm run admin` CLI work on: the stores and every gateway queue. */
 export interface OperatorServices {

@@ -24,7 +24,7 @@ import { createRedis, waitForRedis } from '../queues/connection';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true });
 
 function usage(): never {
   say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit> … (see src/cli/admin.ts)');

@@ -33,6 +33,8 @@ export class Sealer {
   constructor(
     private readonly current: DataKey,
     previous: DataKey[] = [],
+    /** SEAL_ACCEPT_LEGACY: `s1` binds no context, so once reseal reports none left they are refused. */
+    private readonly acceptLegacy = true,
   ) {
     this.byId = new Map([current, ...previous].map((k) => [k.id, k.key]));
   }
@@ -52,6 +54,7 @@ export class Sealer {
   open(sealed: string, context: string): unknown {
     const [version, keyId, iv, tag, ct, extra] = sealed.split('.');
     if ((version !== 's1' && version !== 's2') || !keyId || !iv || !tag || ct === undefined || extra !== undefined) throw new Error('not a sealed value');
+    if (version === 's1' && !this.acceptLegacy) throw new Error('sealed the old way (s1), which SEAL_ACCEPT_LEGACY=false refuses');
     const key = this.byId.get(keyId);
     if (!key) throw new Error(`sealed with key ${keyId}, which is not configured (DATA_KEY / DATA_KEY_PREVIOUS)`);
     const tagBytes = Buffer.from(tag, 'base64url');

@@ -1,8 +1,11 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config';
+import { codecFromConfig } from '../../src/security/codec-from-config';
 import { PayloadCodec } from '../../src/security/payload-codec';
 import { parseDataKey, Sealer, type DataKey } from '../../src/security/sealing';
 
-const keyA = parseDataKey(randomBytes(32).toString('base64'));
+const keyText = randomBytes(32).toString('base64');
+const keyA = parseDataKey(keyText);
 const keyB = parseDataKey(randomBytes(32).toString('hex'));
 
 /** What versions before context binding wrote: `s1`, no AAD, and whatever tag length the writer chose. */
@@ -66,6 +69,17 @@ describe('sealing personal data at rest', () => {
     expect(upgraded).toMatch(/^s2\./);
     expect(codec.openValue(upgraded, 'ref-urn:X')).toBe('tel:+1');
     expect(codec.resealValue(upgraded, 'ref-urn:X')).toBeNull();
+  });
+
+  it('refuses s1 values once SEAL_ACCEPT_LEGACY=false, and still opens s2', () => {
+    const old = legacySeal(keyA, 'tel:+1');
+    const strict = codecFromConfig({ DATA_KEY: keyText, DATA_KEY_PREVIOUS: [], SEAL_ACCEPT_LEGACY: false });
+    expect(() => strict.openValue(old, 'anything')).toThrow(/SEAL_ACCEPT_LEGACY/);
+    expect(strict.openValue(strict.sealValue('tel:+1', 'c'), 'c')).toBe('tel:+1');
+    const parsed = loadConfig({ NODE_ENV: 'test', PRIMERO_URL: 'https://p.example.org', PRIMERO_USER: 'u', PRIMERO_PASSWORD: 'p', DATA_KEY: keyText, SEAL_ACCEPT_LEGACY: 'false' });
+    expect(parsed.ok && parsed.config.SEAL_ACCEPT_LEGACY).toBe(false);
+    const lenient = loadConfig({ NODE_ENV: 'test', PRIMERO_URL: 'https://p.example.org', PRIMERO_USER: 'u', PRIMERO_PASSWORD: 'p', DATA_KEY: keyText });
+    expect(lenient.ok && codecFromConfig(lenient.config).openValue(old, 'anything')).toBe('tel:+1');
   });
 
   it('seals only the personal fields of a payload', () => {
