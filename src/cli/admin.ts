@@ -85,7 +85,12 @@ async function main(): Promise<void> {
       const record = (result as { record: { urn?: unknown } | null }).record;
       if (record) delete record.urn;
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
-    else if (command === 'reseal') result = await ops.reseal.run(actor);
+    else if (command === 'reseal') {
+      const report = await ops.reseal.run(actor);
+      result = report;
+      // Old keys may be removed only after a run that verified nothing is left under them.
+      if (report.verified.notCurrent.length) process.exitCode = 1;
+    }
     else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);

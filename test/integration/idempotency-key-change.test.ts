@@ -37,8 +37,8 @@ describe('a re-delivery after a hash-key change', () => {
   });
 
   it.each([
-    ['HASH_KEY rotated', (a: string, b: string) => [{ HASH_KEY: a }, { HASH_KEY: b, HASH_KEY_PREVIOUS: a }]],
-    ['DATA_KEY rotated, HASH_KEY unset', (a: string, b: string) => [{ DATA_KEY: a }, { DATA_KEY: b, DATA_KEY_PREVIOUS: a }]],
+    ['HASH_KEY rotated', (a: string, b: string): Array<Record<string, string>> => [{ HASH_KEY: a }, { HASH_KEY: b, HASH_KEY_PREVIOUS: a }]],
+    ['DATA_KEY rotated, HASH_KEY unset', (a: string, b: string): Array<Record<string, string>> => [{ DATA_KEY: a }, { DATA_KEY: b, DATA_KEY_PREVIOUS: a }]],
   ])('%s: answers the first reference and queues nothing more', async (_name, envs) => {
     const prefix = uniquePrefix('idem-rotate');
     const [before, after] = envs(key(), key());
