@@ -36,7 +36,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const hasher = hasherFromConfig(config);
-  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher);
+  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher, codec);
   const registry = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const queues = registry.all();
   const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);

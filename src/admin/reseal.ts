@@ -26,6 +26,8 @@ export interface ResealReport {
   /** Senders whose references were indexed again under the current hash key (after a HASH_KEY rotation). */
   sendersReindexed: number;
   optOutsMigrated: number;
+  /** Opt-outs whose sealed URN was re-hashed under the current hash key (and resealed under the current DATA_KEY). */
+  optOuts: { rehashed: number; current: number; unreadable: string[] };
   /** The URN hash key earlier versions kept in Redis, deleted (it reversed every hash in a dump). */
   legacyHashKeyRemoved: boolean;
   /** The verifying second pass: what is still not under the current key. Empty means the old keys may go. */
@@ -69,10 +71,12 @@ export class Reseal {
       ...second.jobs.unreadable.map((j) => `job ${j}`),
       ...second.references.unreadable.map((r) => `reference ${r}`),
       ...second.pushSubscriptions.unreadable.map((s) => `push subscription ${s}`),
+      ...second.optOuts.unreadable.map((h) => `opt-out ${h}`),
     ];
-    const rewrittenAgain = second.jobs.resealed + second.references.resealed + second.pushSubscriptions.resealed;
+    const rewrittenAgain = second.jobs.resealed + second.references.resealed + second.pushSubscriptions.resealed + second.optOuts.rehashed;
     if (rewrittenAgain > 0) notCurrent.push(`${rewrittenAgain} value(s) written under an old key during the run (a process still has the old DATA_KEY?): run reseal again`);
     const legacyHashKeyRemoved = await this.contacts.removeLegacyHashKey();
+    if ((await this.contacts.legacyHashKey()) === 'unconfigured') notCurrent.push('the hash key earlier versions kept in Redis (urn-hash-key) is not configured: copy it into HASH_KEY_PREVIOUS');
     const report: ResealReport = { ...first, legacyHashKeyRemoved, verified: { notCurrent } };
     await this.audit.record({
       actor,
@@ -114,7 +118,8 @@ export class Reseal {
       if (await this.contacts.migrateOptOut(urn)) optOutsMigrated++;
     });
     const pushSubscriptions = await this.subscriptions.reseal();
-    return { jobs, references, pushSubscriptions, sendersReindexed, optOutsMigrated };
+    const optOuts = await this.contacts.rehashOptOuts();
+    return { jobs, references, pushSubscriptions, sendersReindexed, optOutsMigrated, optOuts };
   }
 
   private async resealJob(queue: Queue, job: Job, out: ResealReport['jobs']): Promise<void> {

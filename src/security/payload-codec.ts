@@ -62,6 +62,8 @@ export const sealContext = {
   job: (queueName: string) => `job:${queueName}`,
   referenceUrn: (reference: string) => `ref-urn:${reference}`,
   pushSubscription: (user: string, endpointHash: string) => `push:${user}:${endpointHash}`,
+  // Not bound to its hash field: reseal moves the value to a new field when the hash key changes.
+  optOutUrn: () => 'optout-urn',
 };
 
 /** The envelope fields that are personal data: sealed at rest, masked in the admin API, never logged. */
