@@ -115,6 +115,7 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     caseId: recordId,
     caseIdDisplay,
     urn: message.urn,
+    contactUuid: message.contactUuid?.toLowerCase() ?? null,
     channel: message.channel,
     intent: message.intent,
     sensitive: message.sensitive,

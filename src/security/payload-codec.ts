@@ -61,6 +61,7 @@ export class PayloadCodec {
 export const sealContext = {
   job: (queueName: string) => `job:${queueName}`,
   referenceUrn: (reference: string) => `ref-urn:${reference}`,
+  referenceContact: (reference: string) => `ref-contact:${reference}`,
   pushSubscription: (user: string, endpointHash: string) => `push:${user}:${endpointHash}`,
   // Not bound to its hash field: reseal moves the value to a new field when the hash key changes.
   optOutUrn: () => 'optout-urn',
