@@ -124,17 +124,14 @@ export class Reseal {
 
   private async resealJob(queue: Queue, job: Job, out: ResealReport['jobs']): Promise<void> {
     let updated: Record<string, unknown> | null;
+    const raw = this.rawIdempotencyKey(queue, job.data);
     try {
-      updated = this.codec.resealPayload(job.data, sealContext.job(queue.name));
+      updated = this.codec.resealPayload(job.data, sealContext.job(queue.name), raw === null ? {} : this.hashedIdentity(job.data, raw));
     } catch {
       out.unreadable.push(`${queue.name}.${job.id}`);
       return;
     }
-    const raw = this.rawIdempotencyKey(queue, updated ?? job.data);
-    if (raw !== null) {
-      updated = { ...(updated ?? job.data), ...this.hashedIdentity(updated ?? job.data, raw) };
-      out.idsHashed++;
-    }
+    if (raw !== null) out.idsHashed++;
     if (updated === null) {
       out.current++;
       return;
