@@ -129,6 +129,8 @@ export class Reseal {
       updated = this.codec.resealPayload(job.data, sealContext.job(queue.name), raw === null ? {} : this.hashedIdentity(job.data, raw));
     } catch {
       out.unreadable.push(`${queue.name}.${job.id}`);
+      // Its raw wamid goes all the same: a seal from before #13 binds no plain field, so restoring the key still opens it.
+      if (raw !== null && (await job.updateData({ ...job.data, ...this.hashedIdentity(job.data, raw) }).then(() => true, () => false))) out.idsHashed++;
       return;
     }
     if (raw !== null) out.idsHashed++;

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import nock from 'nock';
 import { uuidV5 } from '../../src/domain/uuid';
 import { PERSONAL_MESSAGE_FIELDS, sealContext } from '../../src/security/payload-codec';
+import { parseDataKey, Sealer } from '../../src/security/sealing';
 import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 /**
@@ -67,6 +68,20 @@ describe('reseal', () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toMatch(/^HASH_KEY: is required unless NODE_ENV is development or test/m);
   }, 30000);
+
+  it('hashes the raw provider id of a job no configured key opens, and names the job as unreadable', async () => {
+    const gw = await gateway(uniquePrefix('reseal-lost'), { DATA_KEY: NEW_KEY });
+    const { urn, text, ...plain } = legacyMessage('LOST2345');
+    // Sealed by an earlier version (s2: plain fields not bound) under a key this deployment no longer has.
+    const lost = new Sealer(parseDataKey(randomBytes(32).toString('base64'))).seal({ urn, text }, sealContext.job('intake'));
+    await gw.queue.add('inbound-message', { ...plain, sealed: lost }, { jobId: 'm-LOST2345', delay: 3_600_000 });
+    const report = await gw.services.reseal.run('ops');
+    expect(report.jobs).toMatchObject({ unreadable: ['intake.m-LOST2345'], idsHashed: 1 });
+    expect(report.verified.notCurrent).toEqual(['job intake.m-LOST2345']);
+    const stored = (await gw.queue.getJob('m-LOST2345'))!;
+    expect(JSON.stringify(stored.data)).not.toContain(WAMID);
+    expect(stored.data).toMatchObject({ idempotencyKey: gw.services.hasher.deduplicationId(plain.idempotencyKey), recordId: uuidV5(plain.idempotencyKey) });
+  });
 
   it('replaces a raw provider id by its keyed hash and keeps the record the job creates', async () => {
     const prefix = uniquePrefix('reseal-rawid');
