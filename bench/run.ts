@@ -9,7 +9,7 @@
  * BENCH_REQUESTS, BENCH_ROUNDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis (default local).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
@@ -183,6 +183,8 @@ async function main(): Promise<void> {
     RAPIDPRO_WEBHOOK_TOKEN: TOKEN,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     PRIMERO_POLL_INTERVAL_SECONDS: '0',
+    // Without NODE_ENV=development/test the gateway refuses the public development hash key: hash as production does.
+    HASH_KEY: randomBytes(32).toString('base64'),
   };
   try {
     // 1. Ingest: gateway (durable enqueue, production log level) and bare express, alternating.

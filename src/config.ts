@@ -118,6 +118,8 @@ export const configSchema = z.object({
   DATA_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
     .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
     .refine((keys) => keys.every(isDataKey), 'each key must be 32 bytes: 64 hex characters or base64'),
+  // Opens `s1` seals (written before context binding); set false once `reseal` reports none left.
+  SEAL_ACCEPT_LEGACY: z.preprocess((v) => (v === '' || v === undefined ? 'true' : v), z.enum(['true', 'false'], { error: 'must be true or false' })).transform((v) => v === 'true'),
   // 32 bytes: keys the hashes of phone numbers and provider ids (derived from DATA_KEY when unset). Never in Redis.
   HASH_KEY: optionalText.refine((v) => v === undefined || isDataKey(v), 'must be 32 bytes: 64 hex characters or base64 (openssl rand -base64 32)'),
   HASH_KEY_PREVIOUS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string())
@@ -127,10 +129,22 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/**
+ * The identifier-hash key. Production keeps it apart from DATA_KEY, so removing an old DATA_KEY never
+ * changes the hashes the opt-outs are stored under; the public development key is for NODE_ENV=development
+ * or test only (npm start or a systemd unit without NODE_ENV must not fall back to it). Shared with the CLI.
+ */
+export function keyProblems(c: Pick<Config, 'HASH_KEY' | 'DATA_KEY'>, env: NodeJS.ProcessEnv): string[] {
+  if (env.NODE_ENV === 'production' && !c.HASH_KEY) return ['HASH_KEY: is required when NODE_ENV=production (it is never derived from DATA_KEY there)'];
+  const developing = env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
+  if (!developing && !c.HASH_KEY && !c.DATA_KEY) return ['HASH_KEY: is required unless NODE_ENV is development or test (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone'];
+  return [];
+}
+
 /** Settings that only make sense together; each problem names the variable to set. */
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  if (env.NODE_ENV === 'production' && !c.HASH_KEY && !c.DATA_KEY) problems.push('HASH_KEY: is required when NODE_ENV=production (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone');
+  problems.push(...keyProblems(c, env));
   if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');

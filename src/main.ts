@@ -11,6 +11,7 @@ import { buildApiServices } from './api-services';
 import type { KeywordTable } from './domain/keywords';
 import { loadKeywordTable } from './keyword-table';
 import { startWorkers, type RunningWorkers } from '../workers/bootstrap';
+import { legacyHashKeyProblem } from './security/legacy-hash-key';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -81,6 +82,12 @@ async function main(): Promise<void> {
   if (!config.HASH_KEY && !config.DATA_KEY) logger.warn('HASH_KEY is not set: sender hashes use a public development key, so anyone can recompute them from a phone number');
   if (mappings.has('feedback') && config.SENSITIVE_CATEGORIES.length && !config.SENSITIVE_FOCAL_POINT) {
     logger.warn('SENSITIVE_FOCAL_POINT is not set: sensitive reports are created and flagged but assigned to nobody');
+  }
+
+  const legacyKey = await legacyHashKeyProblem(config);
+  if (legacyKey) {
+    say(`The gateway cannot start:\n  - ${legacyKey}`);
+    process.exit(1);
   }
 
   const stops: Array<(deadlineMs: number) => Promise<void>> = [];

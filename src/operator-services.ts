@@ -14,7 +14,7 @@ import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
-export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
+export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'SEAL_ACCEPT_LEGACY' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
 
 /** What both the admin API and the `npm run admin` CLI work on: the stores and every gateway queue. */
 export interface OperatorServices {
@@ -36,7 +36,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const hasher = hasherFromConfig(config);
-  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher);
+  const contacts = new ContactStore(redis, config.QUEUE_PREFIX, hasher, codec);
   const registry = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const queues = registry.all();
   const trace = new TraceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
@@ -52,6 +52,6 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
-    reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS),
+    reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS, hasher, redis),
   };
 }

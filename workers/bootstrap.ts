@@ -106,7 +106,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   shared.on('error', () => undefined);
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
-  const contacts = new ContactStore(shared, config.QUEUE_PREFIX, hasherFromConfig(config));
+  const contacts = new ContactStore(shared, config.QUEUE_PREFIX, hasherFromConfig(config), codec);
   const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
   const snapshots = new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);

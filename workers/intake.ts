@@ -123,6 +123,7 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     caseId: recordId,
     caseIdDisplay,
     urn: message.urn,
+    contactUuid: message.contactUuid?.toLowerCase() ?? null,
     channel: message.channel,
     intent: message.intent,
     sensitive: message.sensitive,
@@ -224,7 +225,7 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const mapping = mappingFor(deps, message);
   // One record per acceptance: every attempt of this job names the same record (a retry meets 409), and a
   // new acceptance of the same content (a resend after the window) names a new one.
-  const recordId = uuidV5(message.acceptanceId ?? message.idempotencyKey);
+  const recordId = message.recordId ?? uuidV5(message.acceptanceId ?? message.idempotencyKey);
   const mapped = buildCaseRecord(message, mapping, recordId);
 
   if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);

@@ -87,10 +87,31 @@ export class ForgetContact {
         jobsRemoved++;
       }
     }
-    let keysRemoved = 0;
-    for (const who of identities) {
-      if (who !== target) for (const r of await this.contacts.referencesOf(who)) references.add(r);
+    // Each link names its URN and contact UUID: the other identifier's keys (contact-refs, rate, feedback
+    // windows) are found even when no job of the person is left. Until no new identity or reference appears.
+    const opened = new Set<string>();
+    const searched = new Set([target]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const who of identities) {
+        if (searched.has(who)) continue;
+        searched.add(who);
+        for (const r of await this.contacts.referencesOf(who)) if (!references.has(r)) references.add(r);
+        grew = true;
+      }
+      for (const reference of references) {
+        if (opened.has(reference)) continue;
+        opened.add(reference);
+        const link = await this.references.get(reference).catch(() => null);
+        for (const who of [link?.urn, link?.contactUuid?.toLowerCase()]) {
+          if (who && !identities.has(who)) {
+            identities.add(who);
+            grew = true;
+          }
+        }
+      }
     }
+    let keysRemoved = 0;
     for (const reference of references) {
       keysRemoved += await this.references.remove(reference);
       keysRemoved += await this.trace.remove(reference);

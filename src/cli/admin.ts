@@ -17,7 +17,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { configSchema } from '../config';
+import { configSchema, keyProblems } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
@@ -28,7 +28,7 @@ import { createRedis, waitForRedis } from '../queues/connection';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
 
 function usage(): never {
   say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke> … (see src/cli/admin.ts)');
@@ -40,6 +40,12 @@ async function main(): Promise<void> {
   const parsed = schema.safeParse(process.env);
   if (!parsed.success) {
     for (const i of parsed.error.issues) say(`${i.path.join('.')}: ${i.message}`);
+    process.exit(1);
+  }
+  // The same key rules as the gateway's start: the CLI must never hash or reseal under the public development key.
+  const problems = keyProblems(parsed.data, process.env);
+  if (problems.length) {
+    for (const p of problems) say(p);
     process.exit(1);
   }
   const { values, positionals } = parseArgs({
@@ -83,8 +89,12 @@ async function main(): Promise<void> {
       const record = (result as { record: { urn?: unknown } | null }).record;
       if (record) delete record.urn;
     } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
-    else if (command === 'reseal') result = await ops.reseal.run(actor);
-    else if (command === 'devices' && arg) {
+    else if (command === 'reseal') {
+      const report = await ops.reseal.run(actor);
+      result = report;
+      // Old keys may be removed only after a run that verified nothing is left under them.
+      if (report.verified.notCurrent.length) process.exitCode = 1;
+    } else if (command === 'devices' && arg) {
       const devices = new DeviceAdmin(new PushSubscriptionStore(redis, parsed.data.QUEUE_PREFIX, ops.codec, parsed.data.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400), ops.audit);
       if (sub === 'list' && USER_NAME.test(arg)) result = await devices.list(arg, actor);
       else if (sub === 'revoke' && DEVICE_ID.test(arg)) result = await devices.revoke(arg, actor);

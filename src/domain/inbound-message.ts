@@ -32,6 +32,8 @@ export const inboundMessageSchema = z.object({
   mergeInto: z.string().nullable().default(null),
   /** Names this acceptance (the ledger's); the record id derives from it. Absent on jobs stored before it existed. */
   acceptanceId: z.string().nullable().default(null),
+  /** Written by reseal into a job queued before acceptance ids, when it hashes the raw idempotencyKey the record id came from. */
+  recordId: z.string().optional(),
 });
 
 export type InboundMessage = z.infer<typeof inboundMessageSchema>;

@@ -66,7 +66,8 @@ export function rapidProToMessage(
     channel: 'rapidpro',
     idempotencyKey: rapidProIdempotencyKey(intent, body),
     urn: body.contact.urn ?? null,
-    contactUuid: body.contact.uuid,
+    // Lowercase, as "forget" normalises it: the feedback-window and contact-refs keys hash this form.
+    contactUuid: body.contact.uuid.toLowerCase(),
     language: body.contact.language ?? null,
     // The legacy body's input is only the last answer given (often "yes"); the results carry the content.
     text: null,

@@ -2,6 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
+import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AcceptanceLedger } from '../store/acceptances';
@@ -56,7 +57,7 @@ export const WITHDRAW_ANSWER_MS = 250;
 interface Attempt {
   abandoned: boolean;
   /** Set just before the claim is sent, so a deadline that fires while it is in flight still undoes it. */
-  claim: { acceptanceId: string; own: string; mergeKey?: string } | null;
+  claim: { acceptanceId: string; own: string; mergeKey?: string; key: string } | null;
   accepted: Accepted | null;
 }
 
@@ -92,14 +93,14 @@ export class IntakeProducer {
     // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash: in the job and the ledger.
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
     const attempt: Attempt = { abandoned: false, claim: null, accepted: null };
-    const work = this.store(message, merge, attempt);
+    const work = this.store(message, merge, attempt, this.earlierIds(unhashed.idempotencyKey));
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
       attempt.abandoned = true;
       const claim = attempt.claim;
       if (!claim) throw err;
-      const outcome = await withinDeadline(() => this.ledger.withdraw(message.idempotencyKey, claim.acceptanceId, claim.own, claim.mergeKey), WITHDRAW_ANSWER_MS).catch(
+      const outcome = await withinDeadline(() => this.ledger.withdraw(claim.key, claim.acceptanceId, claim.own, claim.mergeKey), WITHDRAW_ANSWER_MS).catch(
         () => 'unanswered' as const,
       );
       if ((outcome === 'started' || outcome === 'stored') && attempt.accepted) return attempt.accepted;
@@ -107,11 +108,29 @@ export class IntakeProducer {
     }
   }
 
-  private async store(message: UnreferencedMessage, merge: MergeWindow | undefined, attempt: Attempt): Promise<Accepted> {
+  /**
+   * Where an earlier delivery of the same id may be recorded: the ledger under every configured hash key
+   * (a HASH_KEY or DATA_KEY change moves the current one), and BullMQ's deduplication key as versions before
+   * the ledger wrote it (`<prefix>:<queue>:de:<id>`, id = sha256 of the raw key, or its keyed hash) — a
+   * re-delivery inside the window after the upgrade is still a duplicate.
+   */
+  private earlierIds(raw: string): { hashes: string[]; legacyDedupKeys: string[] } {
+    const hashes = this.hasher.deduplicationCandidates(raw);
+    const dedup = (id: string) => `${this.queue.qualifiedName}:de:${id}`;
+    return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
+  }
+
+  private async store(message: UnreferencedMessage, merge: MergeWindow | undefined, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
     const own = await this.references.next();
     if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-    attempt.claim = { acceptanceId: randomUUID(), own, mergeKey: merge?.key };
-    const { fresh, acceptance } = await this.ledger.claim(message.idempotencyKey, own, attempt.claim.acceptanceId, merge);
+    const acceptanceId = randomUUID();
+    attempt.claim = { acceptanceId, own, mergeKey: merge?.key, key: message.idempotencyKey };
+    const { fresh, acceptance, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, acceptanceId, merge, earlier);
+    attempt.claim.key = key;
+    if (legacyJobId !== undefined) {
+      attempt.accepted = { reference: referenceOfJobId(legacyJobId), duplicate: true, merged: false };
+      return attempt.accepted;
+    }
     attempt.accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
     // A repeat whose first delivery may have died between its claim and its add puts the same job back
     // (same id, so a no-op when it exists); the worker acts once per acceptance either way.
@@ -124,7 +143,7 @@ export class IntakeProducer {
       );
       await this.queue.add(INTAKE_JOB, data, { ...this.jobOptions, jobId: acceptance.jobId });
       if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-      if (!(await this.ledger.markStored(message.idempotencyKey, acceptance.acceptanceId))) throw new QueueUnavailableError('the acceptance was withdrawn');
+      if (!(await this.ledger.markStored(key, acceptance.acceptanceId))) throw new QueueUnavailableError('the acceptance was withdrawn');
     }
     return attempt.accepted;
   }

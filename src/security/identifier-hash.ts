@@ -31,6 +31,16 @@ export class IdentifierHasher {
   deduplicationId(idempotencyKey: string): string {
     return deduplicationId(this.keys[0]!, idempotencyKey);
   }
+
+  /** Whether `key` is one of the configured hash keys (current or previous). */
+  knows(key: Buffer): boolean {
+    return this.keys.some((k) => k.length === key.length && k.equals(key));
+  }
+
+  /** The current id first, then each previous key's: where an earlier delivery's ledger entry may be. */
+  deduplicationCandidates(idempotencyKey: string): string[] {
+    return [...new Set(this.keys.map((k) => deduplicationId(k, idempotencyKey)))];
+  }
 }
 
 const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex').slice(0, 24);

@@ -18,16 +18,27 @@ export interface Acceptance {
 export type Withdrawal = 'withdrawn' | 'started' | 'stored';
 
 // The ledger entry and the sender's merge claim are written together: either both exist or neither.
+// KEYS: the entry under the current hash, ARGV[5] entries under earlier hash keys, ARGV[6] BullMQ
+// deduplication keys of versions before the ledger (their value is the job id), then the merge key.
+// An entry found under any of them is the acceptance; the last number returned says which key held it.
 const CLAIM = `
-local e = redis.call('HMGET', KEYS[1], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored')
-if e[1] then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or ''} end
+local alternates, legacy = tonumber(ARGV[5]), tonumber(ARGV[6])
+for i = 1, 1 + alternates do
+  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored')
+  if e[1] then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', i} end
+end
+for i = 2 + alternates, 1 + alternates + legacy do
+  local jobId = redis.call('GET', KEYS[i])
+  if jobId then return {0, '', '', jobId, '', '', '1', i} end
+end
 local earlier = false
-if #KEYS > 1 then earlier = redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4], 'NX', 'GET') end
+local mergeKey = KEYS[2 + alternates + legacy]
+if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET') end
 local reference, jobId, mergeInto = ARGV[1], 'm-' .. ARGV[1], ''
 if earlier then reference = earlier; jobId = 'm-' .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
 redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], ''}
+return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', 1}
 `;
 
 const MARK_STORED = `
@@ -72,12 +83,38 @@ export class AcceptanceLedger {
     return gatewayKey(this.prefix, 'acceptance', acceptanceId);
   }
 
-  /** The first delivery claims (fresh); a later one reads the first acceptance. */
-  async claim(idempotencyKey: string, own: string, acceptanceId: string, merge?: { key: string; windowSeconds: number }): Promise<{ fresh: boolean; acceptance: Acceptance }> {
-    const keys = merge ? [this.key(idempotencyKey), merge.key] : [this.key(idempotencyKey)];
-    const r = (await this.redis.eval(CLAIM, keys.length, ...keys, own, acceptanceId, this.windowSeconds, merge?.windowSeconds ?? 0)) as [number, string, string, string, string, string, string];
+  /**
+   * The first delivery claims (fresh); a later one reads the first acceptance — also when it was recorded
+   * under an earlier hash key (`earlier.hashes`, after a HASH_KEY or DATA_KEY change) or, during the upgrade,
+   * by an older version's BullMQ deduplication key (`earlier.legacyDedupKeys`, whose value is the job id; its
+   * reference is read from the id). `key` is the hashed id the entry lives under: mark and withdraw use it.
+   */
+  async claim(
+    idempotencyKey: string,
+    own: string,
+    acceptanceId: string,
+    merge?: { key: string; windowSeconds: number },
+    earlier: { hashes: string[]; legacyDedupKeys: string[] } = { hashes: [], legacyDedupKeys: [] },
+  ): Promise<{ fresh: boolean; acceptance: Acceptance; key: string; legacyJobId?: string }> {
+    const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
+    const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [merge.key] : [])];
+    const r = (await this.redis.eval(CLAIM, keys.length, ...keys, own, acceptanceId, this.windowSeconds, merge?.windowSeconds ?? 0, hashes.length - 1, earlier.legacyDedupKeys.length)) as [
+      number,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      number,
+    ];
+    if (r[7] > hashes.length) {
+      // An older version's job: its id names the reference (the caller reads it); stored, never this ledger's to withdraw.
+      return { fresh: false, key: idempotencyKey, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true } };
+    }
     return {
       fresh: r[0] === 1,
+      key: hashes[r[7] - 1]!,
       acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1' },
     };
   }

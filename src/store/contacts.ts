@@ -1,6 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { IdentifierHasher } from '../security/identifier-hash';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey } from './keys';
+
+// Moves one opt-out to the current hash, only if its sealed URN is still what was read (an opt-in meanwhile wins).
+const REHASH_OPT_OUT = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('SADD', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+if ARGV[1] ~= ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[1]) end
+return 1
+`;
+
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * What the gateway remembers about a sender (a URN, or a RapidPro contact UUID when the flow gave no URN),
@@ -12,6 +24,8 @@ export class ContactStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly hasher: IdentifierHasher,
+    /** Seals each opt-out's URN (with DATA_KEY only), so reseal can re-hash every opt-out after a key change. */
+    private readonly codec: PayloadCodec | null = null,
   ) {}
 
   /** The sender as it may appear in logs and key names. */
@@ -53,14 +67,61 @@ export class ContactStore {
     return [...new Set([...own, ...linked.flat()])];
   }
 
+  /**
+   * `gw:optout-urns` (hash): opt-out hash → the URN, sealed. Written with the opt-out in one transaction,
+   * deleted by opt-in; it outlives "forget", as the opt-out does. Without DATA_KEY nothing is written (the
+   * URN would be in clear), and such opt-outs follow a hash-key change only while HASH_KEY_PREVIOUS keeps
+   * the old key — as do opt-outs recorded before this version.
+   */
+  private optOutUrnsKey(): string {
+    return gatewayKey(this.prefix, 'optout-urns');
+  }
+
   /** Recorded under every identity the sender is linked to, so it holds whichever id Meta sends next. */
   async optOut(urn: string): Promise<void> {
+    const hash = this.hasher.hash(urn);
     const linked = (await this.identityHashes(urn)).slice(this.hasher.candidates(urn).length);
-    await this.redis.sadd(this.optOutKey(), this.hasher.hash(urn), ...linked);
+    const tx = this.redis.multi().sadd(this.optOutKey(), hash, ...linked);
+    if (this.codec?.encrypts) tx.hset(this.optOutUrnsKey(), hash, this.codec.sealValue(urn, sealContext.optOutUrn()));
+    await tx.exec();
   }
 
   async optIn(urn: string): Promise<void> {
-    await this.redis.srem(this.optOutKey(), ...(await this.identityHashes(urn)));
+    const hashes = await this.identityHashes(urn);
+    await this.redis.multi().srem(this.optOutKey(), ...hashes).hdel(this.optOutUrnsKey(), ...hashes).exec();
+  }
+
+  /**
+   * For reseal: every opt-out whose URN is sealed is recorded under the current hash key and its URN sealed
+   * under the current DATA_KEY, so neither old key is needed to honour it afterwards.
+   */
+  async rehashOptOuts(): Promise<{ rehashed: number; current: number; unreadable: string[] }> {
+    const out = { rehashed: 0, current: 0, unreadable: [] as string[] };
+    if (!this.codec?.encrypts) return out;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.optOutUrnsKey(), cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const [hash, sealed] = [flat[i]!, flat[i + 1]!];
+        let urn: string;
+        let fresh: string;
+        try {
+          urn = this.codec.openValue(sealed, sealContext.optOutUrn());
+          fresh = this.codec.resealValue(sealed, sealContext.optOutUrn()) ?? sealed;
+        } catch {
+          out.unreadable.push(hash);
+          continue;
+        }
+        const current = this.hasher.hash(urn);
+        if (current === hash && fresh === sealed) {
+          out.current++;
+          continue;
+        }
+        if ((await this.redis.eval(REHASH_OPT_OUT, 2, this.optOutKey(), this.optOutUrnsKey(), hash, sealed, current, fresh)) === 1) out.rehashed++;
+      }
+    } while (cursor !== '0');
+    return out;
   }
 
   async isOptedOut(urn: string): Promise<boolean> {
@@ -153,8 +214,22 @@ export class ContactStore {
     return this.redis.del(...keys);
   }
 
-  /** Until this version the hash key was kept in Redis, which is what let a dump be reversed: reseal deletes it. */
+  /**
+   * Before #13 the hash key was kept in Redis (`gw:urn-hash-key`, 32 bytes as hex), which is what let a dump
+   * be reversed. While it is there and not configured (HASH_KEY_PREVIOUS), every opt-out hashed with it
+   * would be missed: the gateway refuses to start.
+   */
+  async legacyHashKey(): Promise<'absent' | 'configured' | 'unconfigured'> {
+    const stored = await this.redis.get(gatewayKey(this.prefix, 'urn-hash-key'));
+    if (stored === null) return 'absent';
+    return this.hasher.knows(Buffer.from(stored, 'hex')) ? 'configured' : 'unconfigured';
+  }
+
+  /** Reseal deletes the legacy key, but only when it is a configured one: the hashes it made are still looked up. */
   async removeLegacyHashKey(): Promise<boolean> {
-    return (await this.redis.del(gatewayKey(this.prefix, 'urn-hash-key'))) === 1;
+    const key = gatewayKey(this.prefix, 'urn-hash-key');
+    const stored = await this.redis.get(key);
+    if (stored === null || !this.hasher.knows(Buffer.from(stored, 'hex'))) return false;
+    return (await this.redis.eval(DELETE_IF_EQUAL, 1, key, stored)) === 1;
   }
 }

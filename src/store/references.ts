@@ -13,6 +13,8 @@ export interface CaseLink {
   caseId: string;
   caseIdDisplay: string | null;
   urn: string | null;
+  /** The RapidPro contact UUID (lowercase), sealed like the URN: "forget" by URN finds its contact-refs by it. */
+  contactUuid?: string | null;
   channel: string;
   intent: string;
   sensitive: boolean;
@@ -81,6 +83,7 @@ export class ReferenceStore {
       caseId: link.caseId,
       caseIdDisplay: link.caseIdDisplay ?? '',
       urn: link.urn ? this.codec.sealValue(link.urn, sealContext.referenceUrn(link.reference)) : '',
+      contact: link.contactUuid ? this.codec.sealValue(link.contactUuid, sealContext.referenceContact(link.reference)) : '',
       channel: link.channel,
       intent: link.intent,
       sensitive: link.sensitive ? '1' : '',
@@ -103,8 +106,9 @@ export class ReferenceStore {
   }
 
   async remove(reference: string): Promise<number> {
-    const link = await this.get(reference);
-    return this.redis.del(this.key(reference), ...(link ? [gatewayKey(this.prefix, 'record-ref', link.caseId)] : []));
+    // The record id is plain: a link whose sealed fields no key opens is removed all the same.
+    const caseId = await this.redis.hget(this.key(reference), 'caseId');
+    return this.redis.del(this.key(reference), ...(caseId ? [gatewayKey(this.prefix, 'record-ref', caseId)] : []));
   }
 
   /**
@@ -120,7 +124,16 @@ export class ReferenceStore {
       cursor = next;
       for (const key of keys) {
         const reference = key.slice(head.length);
-        const stored = await this.redis.hget(key, 'urn');
+        const [stored, contact] = await this.redis.hmget(key, 'urn', 'contact');
+        if (contact) {
+          try {
+            const updated = this.codec.resealValue(contact, sealContext.referenceContact(reference));
+            if (updated === null) out.current++;
+            else if (await replaceFieldIfUnchanged(this.redis, key, 'contact', contact, updated)) out.resealed++;
+          } catch {
+            out.unreadable.push(`${reference} (contact)`);
+          }
+        }
         if (!stored) continue;
         const context = sealContext.referenceUrn(reference);
         let urn: string;
@@ -154,6 +167,7 @@ export class ReferenceStore {
       caseId: h.caseId,
       caseIdDisplay: h.caseIdDisplay || null,
       urn: h.urn ? this.codec.openValue(h.urn, sealContext.referenceUrn(reference)) : null,
+      contactUuid: h.contact ? this.codec.openValue(h.contact, sealContext.referenceContact(reference)) : null,
       channel: h.channel ?? '',
       intent: h.intent ?? '',
       sensitive: h.sensitive === '1',

@@ -10,6 +10,8 @@ export const TOKEN = 'chaos-token-0123456789';
 /** The settings every chaos scenario shares: its own Redis, a Primero (stand-in) URL, no poller. */
 export function chaosEnv(redisUrl: string, primeroUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
+    // The public development hash key is refused outside development and test (src/config.ts keyProblems).
+    NODE_ENV: 'test',
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: 'chaos',
     PRIMERO_URL: primeroUrl,

@@ -80,4 +80,66 @@ describe('forget a person', () => {
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe('invalid_urn');
   }, 20000);
+
+  /** A RapidPro referral that carries both identifiers (shape: nyaruka/goflow call_webhook testdata, contact with urn). */
+  const referralWith = (contactUuid: string, urn: string) =>
+    request(gw.app)
+      .post('/webhooks/rapidpro/referral')
+      .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
+      .type('json')
+      .send({
+        contact: { uuid: contactUuid, urn },
+        flow: { uuid: randomUUID() },
+        run: { uuid: randomUUID() },
+        results: { name: { value: 'Forget Child', category: 'All Responses' }, consent: { value: 'yes', category: 'Yes' } },
+      });
+
+  const keysOf = async (who: string) => {
+    const hash = gw.services.hasher.hash(who);
+    return (await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:*${hash}*`)).sort();
+  };
+
+  it('by contact UUID, also removes what is kept under the URN its links name (contact-refs, rate, feedback windows)', async () => {
+    primeroUp = true;
+    const contact = randomUUID();
+    const urn = 'tel:+256700246810';
+    const reference = (await referralWith(contact, urn)).body.reference as string;
+    await eventually(() => gw.references.get(reference));
+    await eventually(async () => (await gw.queue.getJobState(`m-${reference}`)) === 'completed');
+    await gw.queue.clean(0, 1000, 'completed');
+    // Left under the URN's hash by other messages of the same person (an SMS, a feedback window).
+    await gw.services.contacts.recordInbound(urn, 60, true);
+    await gw.redis.set(gw.services.contacts.feedbackWindowKey(urn, 'complaint'), 'ABCD2345', 'EX', 60);
+    expect(await keysOf(urn)).toHaveLength(3);
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ contact_uuid: contact }));
+    expect(res.body.references).toEqual([reference]);
+    expect(await keysOf(urn)).toEqual([]);
+    expect(await keysOf(contact)).toEqual([]);
+  }, 20000);
+
+  it('by URN, also removes the contact-refs of the contact UUID its links name, with no job left', async () => {
+    primeroUp = true;
+    const contact = randomUUID();
+    const urn = 'tel:+256700135790';
+    const reference = (await referralWith(contact, urn)).body.reference as string;
+    await eventually(async () => (await gw.queue.getJobState(`m-${reference}`)) === 'completed');
+    await gw.queue.clean(0, 1000, 'completed');
+    expect(await keysOf(contact)).toHaveLength(1);
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ urn }));
+    expect(res.body.references).toEqual([reference]);
+    expect(await keysOf(contact)).toEqual([]);
+    expect(await keysOf(urn)).toEqual([]);
+  }, 20000);
+
+  it('a contact UUID sent in upper case is kept lowercase, so forget finds its feedback window', async () => {
+    primeroUp = false;
+    const contact = randomUUID();
+    await feedback(contact.toUpperCase(), 'complaint', 'nobody answers the hotline');
+    expect(await keysOf(contact)).toEqual([expect.stringContaining(':gw:feedback-window:')]);
+    await admin(request(gw.app).post('/admin/contacts/forget').send({ contact_uuid: contact.toUpperCase() }));
+    expect(await keysOf(contact)).toEqual([]);
+    expect(await keysOf(contact.toUpperCase())).toEqual([]);
+  }, 20000);
 });

@@ -5,6 +5,7 @@ import nock from 'nock';
 import request from 'supertest';
 import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
+import { legacyHashKeyProblem } from '../../src/security/legacy-hash-key';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-rotation-1';
@@ -148,7 +149,14 @@ describe('DATA_KEY rotation', () => {
     expect(await gw.queue.getFailedCount()).toBe(1);
     expect(push.deliveries.find((d) => d.device === 'lost-phone')).toBeUndefined();
 
-    const report = JSON.parse((await reseal(gw, { DATA_KEY: NEW_KEY })).stdout);
+    // Not everything is under the current key: the CLI says so and exits non-zero, so a script stops there.
+    const failed = (await reseal(gw, { DATA_KEY: NEW_KEY }).then(
+      () => null,
+      (err: { code: number; stdout: string }) => err,
+    ))!;
+    expect(failed.code).toBe(1);
+    const report = JSON.parse(failed.stdout);
+    expect(report.verified.notCurrent).toEqual(expect.arrayContaining([`job intake.m-${stranded}`, expect.stringMatching(/^push subscription triage1\//)]));
     expect(report.pushSubscriptions.unreadable).toEqual([expect.stringMatching(/^triage1\/[0-9a-f]{32}$/)]);
     expect(report.pushSubscriptions.resealed).toBe(0);
     expect(report.jobs.unreadable).toEqual([`intake.m-${stranded}`]);
@@ -159,7 +167,10 @@ describe('DATA_KEY rotation', () => {
     const legacy = randomBytes(32).toString('hex');
     const linked = 'tel:+256700333444';
     const unlinked = 'tel:+256700555666';
+    const optedOutNow = 'tel:+256700777888';
     const first = await gatewayWith(prefix, { DATA_KEY: NEW_KEY }, false);
+    // Opted out through this version (hash key derived from DATA_KEY): no reference link names this person.
+    await first.services.contacts.optOut(optedOutNow);
     // What an earlier version left: its hash key in Redis, and opt-outs hashed with it.
     const legacyHash = (urn: string) => createHmac('sha256', Buffer.from(legacy, 'hex')).update(urn).digest('hex').slice(0, 24);
     await first.redis.set(`${prefix}:gw:urn-hash-key`, legacy);
@@ -171,14 +182,48 @@ describe('DATA_KEY rotation', () => {
     expect(await rotated.services.contacts.isOptedOut(linked)).toBe(true);
     expect(await rotated.services.contacts.isOptedOut(unlinked)).toBe(true);
     const report = await rotated.services.reseal.run('ops');
-    expect(report).toMatchObject({ sendersReindexed: 1, optOutsMigrated: 1, legacyHashKeyRemoved: true });
+    expect(report).toMatchObject({ sendersReindexed: 1, optOutsMigrated: 1, legacyHashKeyRemoved: true, optOuts: { rehashed: 1, unreadable: [] }, verified: { notCurrent: [] } });
     expect(await rotated.redis.exists(`${prefix}:gw:urn-hash-key`)).toBe(0);
 
-    // With the old key gone, the person a link names is still opted out and still found by "forget".
+    // With every previous hash key gone, the person a link names and the one opted out through this version
+    // (their URN sealed beside the opt-out, re-hashed by reseal) are still opted out; forget still finds the first.
     const after = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY }, false);
     expect(await after.services.contacts.isOptedOut(linked)).toBe(true);
+    expect(await after.services.contacts.isOptedOut(optedOutNow)).toBe(true);
     expect(await after.services.contacts.referencesOf(linked)).toEqual(['HASH2222']);
-    // One who never had a case is known only by the old hash: why HASH_KEY_PREVIOUS stays configured.
-    expect(await after.services.contacts.isOptedOut(unlinked)).toBe(false);
+    // An opt-out recorded before this version has no sealed URN: it is honoured while HASH_KEY_PREVIOUS keeps its key.
+    const kept = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY, HASH_KEY_PREVIOUS: legacy }, false);
+    expect(await kept.services.contacts.isOptedOut(unlinked)).toBe(true);
   });
+
+  it('DATA_KEY rotation with HASH_KEY unset (development): an opt-out survives the removal of the old DATA_KEY', async () => {
+    const prefix = uniquePrefix('rotate-derived');
+    const urn = 'tel:+256700999000';
+    await (await gatewayWith(prefix, { DATA_KEY: OLD_KEY }, false)).services.contacts.optOut(urn);
+    const rotated = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, DATA_KEY_PREVIOUS: OLD_KEY }, false);
+    expect((await rotated.services.reseal.run('ops')).optOuts).toEqual({ rehashed: 1, current: 0, unreadable: [] });
+    const after = await gatewayWith(prefix, { DATA_KEY: NEW_KEY }, false);
+    expect(await after.services.contacts.isOptedOut(urn)).toBe(true);
+  });
+
+  it('an unconfigured hash key left in Redis by an earlier version stops the start and is never deleted', async () => {
+    const prefix = uniquePrefix('rotate-legacy');
+    const legacy = randomBytes(32).toString('hex');
+    const gw = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY: randomBytes(32).toString('base64') }, false);
+    await gw.redis.set(`${prefix}:gw:urn-hash-key`, legacy);
+    expect(await legacyHashKeyProblem(gw.config)).toMatch(/^HASH_KEY_PREVIOUS: Redis holds the hash key of an earlier version/);
+    const report = await gw.services.reseal.run('ops');
+    expect(report.legacyHashKeyRemoved).toBe(false);
+    expect(report.verified.notCurrent).toEqual([expect.stringMatching(/urn-hash-key\) is not configured/)]);
+    expect(await gw.redis.get(`${prefix}:gw:urn-hash-key`)).toBe(legacy);
+    // The process itself refuses to start, naming the setting and no value.
+    const env = { ...process.env, ...Object.fromEntries(Object.entries(gw.config).filter(([, v]) => typeof v === 'string' || typeof v === 'number').map(([k, v]) => [k, String(v)])) };
+    const failed = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], { env, cwd: `${__dirname}/../..` }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain('HASH_KEY_PREVIOUS: Redis holds the hash key of an earlier version');
+    expect(failed?.stderr).not.toContain(legacy);
+  }, 30000);
 });

@@ -241,7 +241,7 @@ describe('a copy of Redis', () => {
       }
     }
     expect(found).toEqual([]);
-    expect(text).toMatch(/"sealed":"s2\./);
+    expect(text).toMatch(/"sealed":"s3\./);
     // The operator's views show what is stored: the masked dead letters and the queue dashboard name no wamid.
     const auth = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
     const letters = (await auth(request(gw.app).get('/admin/dead-letters'))).body.dead_letters as Array<{ id: string }>;

@@ -25,6 +25,7 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
   const result = loadConfig({
+    NODE_ENV: 'test',
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
     PRIMERO_URL: PRIMERO,

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
 
-const minimal = { PRIMERO_URL: 'https://primero.example.org/', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'pw' };
+const minimal = { NODE_ENV: 'test', PRIMERO_URL: 'https://primero.example.org/', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'pw' };
 
 describe('configuration', () => {
   it('applies defaults and trims the trailing slash of URLs', () => {

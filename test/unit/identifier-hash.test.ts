@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config';
 import { deduplicationId } from '../../src/domain/idempotency';
 import { hasherFromConfig } from '../../src/security/identifier-hash';
 
-const minimal = { PRIMERO_URL: 'https://primero.example.org', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'secret-password' };
+const minimal = { NODE_ENV: 'test', PRIMERO_URL: 'https://primero.example.org', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'secret-password' };
 const key = () => randomBytes(32).toString('base64');
 const hashing = (env: Record<string, string>) => {
   const result = loadConfig({ ...minimal, ...env });
@@ -13,13 +13,26 @@ const hashing = (env: Record<string, string>) => {
 };
 
 describe('identifier hashes', () => {
-  it('refuse to start in production without a hash key (HASH_KEY, or DATA_KEY to derive it from)', () => {
+  it('refuse to start in production without a separate HASH_KEY: never derived from DATA_KEY there', () => {
     const refused = loadConfig({ ...minimal, NODE_ENV: 'production' });
     expect(refused.ok).toBe(false);
     if (!refused.ok) expect(refused.problems).toEqual([expect.stringMatching(/^HASH_KEY: is required when NODE_ENV=production/)]);
     expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: key() }).ok).toBe(true);
-    expect(loadConfig({ ...minimal, NODE_ENV: 'production', DATA_KEY: key() }).ok).toBe(true);
+    // Derived from DATA_KEY, the hash key would vanish with the old DATA_KEY and take the opt-outs with it.
+    expect(loadConfig({ ...minimal, NODE_ENV: 'production', DATA_KEY: key() }).ok).toBe(false);
     expect(loadConfig({ ...minimal, HASH_KEY: 'short' }).ok).toBe(false);
+  });
+
+  it('use the public development key only when NODE_ENV is explicitly development or test', () => {
+    for (const NODE_ENV of [undefined, '', 'staging', 'Production']) {
+      const refused = loadConfig({ ...minimal, NODE_ENV });
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.problems).toEqual([expect.stringMatching(/^HASH_KEY: is required unless NODE_ENV is development or test/)]);
+    }
+    expect(loadConfig({ ...minimal, NODE_ENV: 'development' }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, NODE_ENV: 'test' }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, NODE_ENV: undefined, DATA_KEY: key() }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, NODE_ENV: undefined, HASH_KEY: key() }).ok).toBe(true);
   });
 
   it('depend on the key: two deployments hash the same number differently', () => {
