@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { violations } from './model-check/invariants';
+import { execute, scheduleArb, type Command, type Run } from './model-check/schedule';
+import { World } from './model-check/world';
+
+/**
+ * The randomized model check (issue #11): bounded random schedules of messages, re-deliveries, Primero
+ * faults, process kills, Redis stalls and restarts, purges and replays, against the real gateway
+ * processes; after each schedule quiesces, what Primero and the dead letters hold is checked against what
+ * the senders were answered. MODEL_CHECK_RUNS sets how many random schedules run (CI: the default),
+ * MODEL_CHECK_SEED replays one.
+ */
+const RUNS = Number(process.env.MODEL_CHECK_RUNS ?? 6);
+const SEED = process.env.MODEL_CHECK_SEED ? Number(process.env.MODEL_CHECK_SEED) : Date.now() % 2 ** 31;
+const BUDGET_MS = Number(process.env.MODEL_CHECK_BUDGET_MS ?? Math.max(150_000, RUNS * 25_000));
+
+let world: World;
+
+beforeAll(async () => {
+  world = new World();
+  await world.start();
+}, 90_000);
+
+afterAll(async () => {
+  await world?.stop();
+}, 60_000);
+
+/** Runs one schedule from a clean Primero and returns the broken promises. */
+async function check(schedule: Command[]): Promise<string[]> {
+  world.primero.reset();
+  const run: Run = { salt: randomBytes(3).toString('hex'), messages: [], epoch: 0, deadLetters: new Map(), refusals: false };
+  for (const c of schedule) await execute(world, run, c);
+  await execute(world, run, { t: 'settle' });
+  const found = await violations(world, run);
+  // A schedule that leaves Primero refusing or Redis refusing must not leak into the next one.
+  world.primero.reset();
+  return found;
+}
+
+async function expectHolds(schedule: Command[]): Promise<void> {
+  expect(await check(schedule)).toEqual([]);
+}
+
+describe('model check: what was acknowledged reaches Primero exactly once', () => {
+  test(`${RUNS} random schedules (seed ${SEED})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(scheduleArb, async (schedule) => {
+        const found = await check(schedule);
+        if (found.length) throw new Error(`broken promises:\n  ${found.join('\n  ')}`);
+      }),
+      { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false, verbose: 1 },
+    );
+  }, BUDGET_MS + 120_000);
+
+  describe('named schedules, one per defect of issue #11', () => {
+    test('1. two reports merged at once, and a report whose words are part of an earlier one, all stay in the record', () =>
+      expectHolds([
+        { t: 'send', intent: 'feedback', sender: 0 },
+        { t: 'settle' },
+        { t: 'together', sends: [{ intent: 'feedback', sender: 0 }, { intent: 'feedback', sender: 0 }, { intent: 'feedback', sender: 0 }] },
+        { t: 'send', intent: 'feedback', sender: 0, prefixOf: 0 },
+      ]));
+
+    test('2. a report whose store failed does not poison its sender\'s merge window', () =>
+      expectHolds([
+        { t: 'refuseScripts', intent: 'feedback', sender: 1 },
+        { t: 'send', intent: 'feedback', sender: 1 },
+      ]));
+
+    test('3. a re-delivery after the retention purge, inside the window, answers the first reference', () =>
+      expectHolds([
+        { t: 'send', intent: 'referral', sender: 0 },
+        { t: 'settle' },
+        { t: 'purge' },
+        { t: 'redeliver', of: 0 },
+      ]));
+
+    test('4. the same answers (editor body, no run) sent again after the window are a new report with its own record', () =>
+      expectHolds([
+        { t: 'send', intent: 'referral', sender: 0, runless: true },
+        { t: 'windowPasses' },
+        { t: 'redeliver', of: 0 },
+      ]));
+
+    test('5. a worker killed after Primero committed the referral does not refer twice', () =>
+      expectHolds([
+        { t: 'fault', route: 'refer', fault: 'commit-then-hang', n: 1 },
+        { t: 'send', intent: 'referral', sender: 0 },
+        { t: 'killWorker', whenPrimeroSees: 'refer' },
+      ]));
+
+    test('6. a message answered 503 (Redis stalled past the deadline) produces no record', () =>
+      expectHolds([{ t: 'stallRedis', intent: 'referral', sender: 0 }]));
+
+    test('7. the retention purge keeps unreviewed dead letters', () =>
+      expectHolds([
+        { t: 'fault', route: 'create', fault: '422', n: 1 },
+        { t: 'send', intent: 'referral', sender: 0 },
+        { t: 'settle' },
+        { t: 'purge' },
+      ]));
+
+    test('8. a simulator run is answered and creates nothing', () => expectHolds([{ t: 'simulate', intent: 'referral', sender: 0 }]));
+  });
+});
