@@ -43,16 +43,6 @@ async function expectHolds(schedule: Command[]): Promise<void> {
 }
 
 describe('model check: what was acknowledged reaches Primero exactly once', () => {
-  test(`${RUNS} random schedules (seed ${SEED})`, async () => {
-    await fc.assert(
-      fc.asyncProperty(scheduleArb, async (schedule) => {
-        const found = await check(schedule);
-        if (found.length) throw new Error(`broken promises:\n  ${found.join('\n  ')}`);
-      }),
-      { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false, verbose: 1 },
-    );
-  }, BUDGET_MS + 120_000);
-
   describe('named schedules, one per defect of issue #11', () => {
     test('1. two reports merged at once, and a report whose words are part of an earlier one, all stay in the record', () =>
       expectHolds([
@@ -103,4 +93,19 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
 
     test('8. a simulator run is answered and creates nothing', () => expectHolds([{ t: 'simulate', intent: 'referral', sender: 0 }]));
   });
+
+  test(`${RUNS} random schedules (seed ${SEED})`, async () => {
+    let ran = 0;
+    const started = Date.now();
+    await fc.assert(
+      fc.asyncProperty(scheduleArb, async (schedule) => {
+        ran++;
+        const found = await check(schedule);
+        if (found.length) throw new Error(`broken promises:\n  ${found.join('\n  ')}`);
+      }),
+      { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false, verbose: 1 },
+    );
+    // An interrupted check (past its time budget) passes with fewer schedules: say how many really ran.
+    process.stderr.write(`model check: ${ran} schedules (seed ${SEED}) in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  }, BUDGET_MS + 120_000);
 });

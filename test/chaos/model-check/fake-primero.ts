@@ -114,7 +114,7 @@ export class FakePrimero {
         const newId = String(d.id);
         if (this.records.has(newId)) return [409, { errors: [{ status: 409, resource: '/api/v2/cases', message: 'Conflict: A record with this id already exists' }] }];
         this.records.set(newId, { id: newId, data: { ...d, case_id_display: `cd${++this.displayIds}`, status: 'open', owned_by: 'gateway' }, referrals: [], patches: 0 });
-        return [200, { data: { id: newId } }];
+        return [204];
       }
       case 'read':
         return record ? [200, { data: { ...record.data, last_updated_at: new Date().toISOString() } }] : [404, { errors: [{ status: 404 }] }];

@@ -83,7 +83,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ t: 'replay' as const }) },
 );
 
-export const scheduleArb = fc.array(commandArb, { minLength: 3, maxLength: 10 });
+export const scheduleArb = fc.array(commandArb, { minLength: 1, maxLength: 10 });
 
 const WORDS = ['the guard', 'takes food', 'at the distribution', 'near the water point', 'every evening', 'from the children', 'and shouts'];
 
