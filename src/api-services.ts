@@ -11,6 +11,7 @@ import { IntakeService } from './intake/intake-service';
 import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
+import { AcceptanceLedger } from './store/acceptances';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
@@ -33,7 +34,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
-  });
+  }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600));
   const intake = new IntakeService(producer, contacts, mappings, {
     prefix: config.QUEUE_PREFIX,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,

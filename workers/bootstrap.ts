@@ -15,6 +15,8 @@ import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { QueueRegistry } from '../src/queues/registry';
 import { ContactStore } from '../src/store/contacts';
+import { AcceptanceLedger } from '../src/store/acceptances';
+import { RecordLocks } from '../src/store/record-locks';
 import { ReferenceStore } from '../src/store/references';
 import { SharedCounters } from '../src/store/counters';
 import { TraceStore } from '../src/store/trace';
@@ -136,6 +138,9 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         queue,
         authFailurePauseMs: configPauseMs,
         sensitive: { moduleId: config.SENSITIVE_MODULE_ID, focalPoint: config.SENSITIVE_FOCAL_POINT },
+        ledger: new AcceptanceLedger(shared, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600),
+        locks: new RecordLocks(shared, config.QUEUE_PREFIX),
+        mergeLockMs: 3 * config.PRIMERO_TIMEOUT_MS + 5000,
       }),
     { concurrency: config.INTAKE_CONCURRENCY, limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 } },
   );

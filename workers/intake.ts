@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
 import { buildCaseRecord, type CaseMapping, type MappedCase } from '../src/domain/case-mapping';
 import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound-message';
@@ -13,6 +13,9 @@ import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import { planForNewRecord, type PlanContext } from '../src/domain/notification-plan';
 import { displayIdOf, snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
+import type { AcceptanceLedger } from '../src/store/acceptances';
+import type { RecordLocks } from '../src/store/record-locks';
+import { ownReferenceOfJobId } from '../src/queues/intake';
 import { rethrowForQueue } from './delivery-failure';
 
 export interface SensitiveHandling {
@@ -38,6 +41,10 @@ export interface IntakeDeps {
   snapshots: SnapshotStore;
   dispatcher: NotificationDispatcher;
   plan: PlanContext;
+  ledger: AcceptanceLedger;
+  locks: RecordLocks;
+  /** Longer than a read and a write to Primero: a merge holds its record that long at most. */
+  mergeLockMs: number;
 }
 
 // Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
@@ -48,16 +55,29 @@ class OriginalNotReadyError extends Error {
   override readonly name = 'OriginalNotReadyError';
 }
 
+class RecordBusyError extends Error {
+  override readonly name = 'RecordBusyError';
+}
+
+/** Written after a merged report's words: a retry recognises its own append by it, never by the words. */
+export function mergeMarker(ownReference: string): string {
+  return `[gateway message ${ownReference}]`;
+}
+
 function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
   const mapping = deps.mappings.get(message.intent);
   if (!mapping) throw new UnrecoverableError(`no mapping is configured for intent "${message.intent}"`);
   return mapping;
 }
 
-/** Referral only once: after a crash between refer and mark, Primero's own list says whether it happened. */
-async function referOnce(deps: IntakeDeps, job: Job, link: CaseLink, mapping: CaseMapping): Promise<void> {
+/**
+ * Referral only once. `attemptsMade` counts finished attempts only (a stalled first attempt leaves it at 0),
+ * so Primero's own list is asked on every attempt until the step is recorded as done.
+ */
+async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping): Promise<void> {
   const target = mapping.referral!;
-  const existing = job.attemptsMade > 0 ? await deps.primero.listReferrals(link.caseId) : [];
+  if (!link.steps.referringAt) await deps.references.mark(link.reference, 'referringAt');
+  const existing = await deps.primero.listReferrals(link.caseId);
   if (!existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked')) {
     await deps.primero.refer(link.caseId, target);
     deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
@@ -88,9 +108,6 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
   const caseIdDisplay = displayIdOf(record, mapped.recordType);
   // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
   if (snapshot) await deps.snapshots.swap(snapshot);
-  // Before the link is saved: if the job dies in between, the retry dispatches again and the keys dedupe.
-  const facts = { recordType: mapped.recordType, recordId, caseIdDisplay, urgent: snapshot?.urgent ?? false };
-  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
   const link: CaseLink = {
     reference: message.reference,
     recordType: mapped.recordType,
@@ -101,6 +118,7 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     intent: message.intent,
     sensitive: message.sensitive,
     createdAt: new Date().toISOString(),
+    urgent: snapshot?.urgent ?? false,
     steps: {},
   };
   await deps.references.saveLink(link);
@@ -112,47 +130,78 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
 
 /**
  * A later report from the same sender and category: its words are added to the first record. The PATCH
- * replaces the text field, so the current text is read first; a retry finds its words already there.
+ * replaces the text field, so the text is read and written back under the record's lock (two merges at
+ * once would lose one); a retry finds its own marker and adds nothing.
  */
-async function mergeIntoEarlier(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase): Promise<void> {
+async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase): Promise<void> {
   const link = await deps.references.get(message.mergeInto!);
   if (!link) throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
-  const current = (await deps.primero.getRecord(link.recordType, link.caseId))[mapping.text_field];
-  const before = typeof current === 'string' ? current : '';
-  if (before.includes(addition)) return;
-  await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}\n\n${addition}` : addition });
+  const marker = mergeMarker(ownReferenceOfJobId(job.id ?? '') ?? message.idempotencyKey);
+  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is being added to this record');
+  try {
+    const current = (await deps.primero.getRecord(link.recordType, link.caseId))[mapping.text_field];
+    const before = typeof current === 'string' ? current : '';
+    if (before.includes(marker)) return;
+    const appended = `${addition}\n${marker}`;
+    await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}\n\n${appended}` : appended });
+  } finally {
+    await deps.locks.release(link.caseId, token);
+  }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+/** After the link and the follow-up steps are recorded: a notification never names a step not yet taken. */
+async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseLink): Promise<void> {
+  if (link.steps.notifiedAt) return;
+  const facts = { recordType: link.recordType, recordId: link.caseId, caseIdDisplay: link.caseIdDisplay, urgent: link.urgent ?? false };
+  // A retry after a crash here dispatches again; the notification keys dedupe.
+  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
+  await deps.references.mark(link.reference, 'notifiedAt');
 }
 
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const parsed = inboundMessageSchema.safeParse(deps.codec.decode(job.data));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
+  // Its delivery was answered 503 after the deadline and the job withdrawn: nothing may come of it.
+  if (message.acceptanceId && !(await deps.ledger.begin(message.acceptanceId))) {
+    await deps.trace.record(message.reference, 'withdrawn', { queue: job.queueName });
+    deps.logger.info({ reference: message.reference, jobId: job.id }, 'withdrawn job skipped: its delivery was answered 503');
+    return;
+  }
   // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.
   if (job.attemptsStarted <= 1 && !message.mergeInto) {
     await deps.trace.record(message.reference, 'received', { channel: message.channel, intent: message.intent }, new Date(message.receivedAt));
     await deps.trace.record(message.reference, 'stored', { queue: job.queueName }, new Date(job.timestamp));
   }
   const mapping = mappingFor(deps, message);
-  // Deterministic: every attempt, and every re-delivery outside the dedupe window, names the same record.
-  const recordId = uuidV5(message.idempotencyKey);
+  // One record per acceptance: every attempt of this job names the same record (a retry meets 409), and a
+  // new acceptance of the same content (a resend after the window) names a new one.
+  const recordId = uuidV5(message.acceptanceId ?? message.idempotencyKey);
   const mapped = buildCaseRecord(message, mapping, recordId);
 
-  if (message.mergeInto) return mergeIntoEarlier(deps, message, mapping, mapped);
+  if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped);
 
   const link = (await deps.references.get(message.reference)) ?? (await createRecord(deps, message, mapped, recordId));
   if (message.sensitive) await protectSensitive(deps, link);
-  else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, job, link, mapping);
+  else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
+  await notifyOnce(deps, message, link);
 }
 
 export function intakeProcessor(deps: IntakeDeps) {
-  return async (job: Job): Promise<void> => {
+  return async (job: Job, token?: string): Promise<void> => {
     try {
       await handle(deps, job);
     } catch (err) {
+      // Waiting for another merge to finish is not a failed attempt: the job comes back shortly, attempts intact.
+      if (err instanceof RecordBusyError && token) {
+        await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
+        throw new DelayedError();
+      }
       await rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
   };

@@ -30,6 +30,8 @@ export const inboundMessageSchema = z.object({
   sensitive: z.boolean().default(false),
   /** Set when this message adds to an earlier report's record (same sender and category within the window). */
   mergeInto: z.string().nullable().default(null),
+  /** Names this acceptance (the ledger's); the record id derives from it. Absent on jobs stored before it existed. */
+  acceptanceId: z.string().nullable().default(null),
 });
 
 export type InboundMessage = z.infer<typeof inboundMessageSchema>;

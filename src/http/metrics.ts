@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { SCHEDULED_QUEUES } from '../queues/names';
 import type { SharedCounters } from '../store/counters';
 
 const CHANNELS = new Set(['rapidpro', 'twilio', 'whatsapp', 'africastalking', 'primero']);
@@ -57,6 +58,23 @@ export class GatewayMetrics {
     };
   }
 
+  /**
+   * Dead letters wait for an operator (nothing purges them): how many, and how long the oldest has waited,
+   * per message queue, so an alert can fire on a letter nobody reviewed.
+   */
+  private async deadLetterLines(): Promise<string[]> {
+    const count = ['# HELP gateway_dead_letters Dead letters awaiting replay or discard', '# TYPE gateway_dead_letters gauge'];
+    const age = ['# HELP gateway_dead_letter_oldest_age_seconds Age of the oldest dead letter (0 when there is none)', '# TYPE gateway_dead_letter_oldest_age_seconds gauge'];
+    const now = Date.now();
+    for (const q of this.queues) {
+      if (SCHEDULED_QUEUES.has(q.name)) continue;
+      const [oldest] = await q.getJobs(['failed'], 0, 0, true);
+      count.push(`gateway_dead_letters{queue="${q.name}"} ${await q.getFailedCount()}`);
+      age.push(`gateway_dead_letter_oldest_age_seconds{queue="${q.name}"} ${oldest ? Math.max(0, Math.round((now - (oldest.finishedOn ?? oldest.timestamp)) / 1000)) : 0}`);
+    }
+    return [...count, ...age];
+  }
+
   async render(): Promise<string> {
     const lines: string[] = [];
     lines.push('# HELP gateway_queue_jobs Jobs per queue and state (failed = dead letters)', '# TYPE gateway_queue_jobs gauge');
@@ -64,6 +82,7 @@ export class GatewayMetrics {
       const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
       for (const [state, n] of Object.entries(counts)) lines.push(`gateway_queue_jobs{queue="${q.name}",state="${state}"} ${n}`);
     }
+    lines.push(...(await this.deadLetterLines()));
     const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
     for (const c of await this.shared.all()) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
     for (const [name, series] of byName) {

@@ -39,6 +39,11 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       const simulation = req.get('x-mailroom-mode') === 'simulation';
       const message = rapidProToMessage(intent, parsed.data, new Date(), simulation);
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message));
+      if (accepted.simulated) {
+        deps.logger.info({ channel: 'rapidpro', intent, simulated: true }, 'simulator call answered; nothing stored');
+        res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: false, simulated: true });
+        return;
+      }
       deps.logger.info({ reference: accepted.reference, channel: 'rapidpro', intent, duplicate: accepted.duplicate, merged: accepted.merged }, 'message accepted');
       res.locals.duplicate = accepted.duplicate;
       res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate });

@@ -4,6 +4,7 @@ import type { InboundMessage } from '../domain/inbound-message';
 import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
 import { withinDeadline } from '../queues/deadline';
+import { WITHDRAW_ANSWER_MS } from '../queues/intake';
 import type { IntakeService } from './intake-service';
 import type { ContactStore } from '../store/contacts';
 
@@ -58,10 +59,12 @@ export class DirectIntake {
 
   /** Everything here touches Redis; when Redis is away the provider gets 503 and keeps the message. */
   async receive(msg: DirectInbound): Promise<DirectOutcome> {
-    return withinDeadline(() => this.handle(msg), this.opts.enqueueTimeoutMs);
+    // The producer's deadline decides (it withdraws a late job); this one only bounds the rest, a little later.
+    const deadlineAt = Date.now() + this.opts.enqueueTimeoutMs;
+    return withinDeadline(() => this.handle(msg, deadlineAt), this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100);
   }
 
-  private async handle(msg: DirectInbound): Promise<DirectOutcome> {
+  private async handle(msg: DirectInbound, deadlineAt: number): Promise<DirectOutcome> {
     const c = this.classify(msg.text);
     const loop = this.isLoop(msg.urn);
     if (c.intent === 'optout' || c.intent === 'optin') {
@@ -86,7 +89,7 @@ export class DirectIntake {
       flowUuid: null,
       receivedAt: msg.receivedAt.toISOString(),
       simulation: false,
-    });
+    }, deadlineAt);
     const { count, optedOut, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
     const flooding = count > this.opts.rateLimit;
     this.logger.info(

@@ -1,8 +1,10 @@
+import { randomInt } from 'node:crypto';
 import { categoryOf } from '../domain/case-mapping';
 import type { UnreferencedMessage } from '../domain/inbound-message';
+import { referenceFromSequence } from '../domain/reference';
 import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
-import type { Accepted, IntakeProducer } from '../queues/intake';
+import type { Accepted, IntakeProducer, MergeWindow } from '../queues/intake';
 import type { ContactStore } from '../store/contacts';
 import { gatewayKey } from '../store/keys';
 
@@ -30,22 +32,43 @@ export class IntakeService {
     private readonly opts: IntakeServiceOptions,
   ) {}
 
-  async accept(message: UnreferencedMessage): Promise<AcceptedMessage> {
-    // Referrals go straight to the producer (which has its own deadline); feedback reads Redis first.
-    if (message.intent !== 'feedback') return { ...(await this.producer.submit({ ...message, sensitive: false })), sensitive: false };
-    return withinDeadline(() => this.classifyAndSubmit(message), this.opts.enqueueTimeoutMs);
+  /**
+   * `deadlineAt` is the caller's whole budget: the producer's own deadline is the one that decides, because
+   * only it knows how to make a late 503 true (see IntakeProducer.submit).
+   */
+  async accept(message: UnreferencedMessage, deadlineAt = Date.now() + this.opts.enqueueTimeoutMs): Promise<AcceptedMessage> {
+    const remaining = () => Math.max(1, deadlineAt - Date.now());
+    if (message.simulation) return this.simulated(message);
+    if (message.intent !== 'feedback') return { ...(await this.producer.submit({ ...message, sensitive: false }, undefined, remaining())), sensitive: false };
+    const { sensitive, merge } = await withinDeadline(() => this.classify(message), remaining());
+    const accepted = await this.producer.submit({ ...message, sensitive }, merge, remaining());
+    return { ...accepted, sensitive };
   }
 
-  private async classifyAndSubmit(message: UnreferencedMessage): Promise<AcceptedMessage> {
+  private sensitivity(message: UnreferencedMessage): { category: string | null; sensitive: boolean } {
     const mapping = message.intent === 'feedback' ? this.mappings.get('feedback') : undefined;
     const category = mapping ? categoryOf({ results: message.results, text: message.text }, mapping) : null;
-    const sensitive = category !== null && this.opts.sensitiveCategories.has(category);
+    return { category, sensitive: category !== null && this.opts.sensitiveCategories.has(category) };
+  }
+
+  /**
+   * RapidPro's simulator (the flow editor) calls for real: it gets an answer that looks like the real one,
+   * marked simulated, and nothing is stored, created or notified.
+   */
+  private simulated(message: UnreferencedMessage): AcceptedMessage {
+    const reference = referenceFromSequence(randomInt(1, 2 ** 40));
+    return { reference, duplicate: false, merged: false, simulated: true, sensitive: this.sensitivity(message).sensitive };
+  }
+
+  private async classify(message: UnreferencedMessage): Promise<{ sensitive: boolean; merge: MergeWindow | undefined }> {
+    const { category, sensitive } = this.sensitivity(message);
     const sender = message.urn ?? message.contactUuid;
+    // A sensitive report is never merged: merging reads the earlier record back, and that record has been
+    // handed to the focal point (out of the gateway's scope); each sensitive report gets its own record.
     const merge =
-      category !== null && sender && this.opts.feedbackMergeWindowSeconds > 0
+      category !== null && !sensitive && sender && this.opts.feedbackMergeWindowSeconds > 0
         ? { key: gatewayKey(this.opts.prefix, 'feedback-window', await this.contacts.urnHash(sender), category), windowSeconds: this.opts.feedbackMergeWindowSeconds }
         : undefined;
-    const accepted = await this.producer.submit({ ...message, sensitive }, merge);
-    return { ...accepted, sensitive };
+    return { sensitive, merge };
   }
 }

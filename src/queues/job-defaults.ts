@@ -15,7 +15,8 @@ export function notificationJobOptions(key: string, r: JobRetention): JobsOption
     attempts: r.attempts,
     backoff: { type: GATEWAY_BACKOFF },
     removeOnComplete: true,
-    removeOnFail: { age: r.deadLetterRetentionDays * 86400 },
+    // Dead letters stay until an operator replays or discards them (DEAD_LETTER_RETENTION_DAYS only makes them overdue).
+    removeOnFail: false,
     deduplication: { id: deduplicationId(key), ttl: r.dedupeWindowMs },
   };
 }

@@ -10,3 +10,6 @@ export const QUEUES = {
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** Queues whose jobs carry no message (a scheduled run): their failures are not dead letters. */
+export const SCHEDULED_QUEUES: ReadonlySet<string> = new Set<QueueName>([QUEUES.primeroPoll, QUEUES.maintenance]);

@@ -34,7 +34,7 @@ export class WhatsAppReplyProducer {
           backoff: { type: GATEWAY_BACKOFF },
           deduplication: { id: deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },
           removeOnComplete: true,
-          removeOnFail: { age: this.opts.deadLetterRetentionDays * 86400 },
+          removeOnFail: false,
         }),
       this.opts.enqueueTimeoutMs,
     );

@@ -3,7 +3,8 @@ import { referenceFromSequence } from '../domain/reference';
 import type { PayloadCodec } from '../security/payload-codec';
 import { gatewayKey } from './keys';
 
-export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt'] as const;
+// `referringAt` is written before the referral call, `referredAt` after it; `notifiedAt` once notifications are queued.
+export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'notifiedAt'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface CaseLink {
@@ -16,6 +17,8 @@ export interface CaseLink {
   intent: string;
   sensitive: boolean;
   createdAt: string;
+  /** Read from the record at creation; the notifications sent after the follow-up steps need it. */
+  urgent?: boolean;
   /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */
   steps: Partial<Record<Step, string>>;
 }
@@ -82,6 +85,7 @@ export class ReferenceStore {
       intent: link.intent,
       sensitive: link.sensitive ? '1' : '',
       createdAt: link.createdAt,
+      urgent: link.urgent ? '1' : '',
     };
     for (const [step, at] of Object.entries(link.steps)) fields[`step:${step}`] = at;
     const key = this.key(link.reference);
@@ -118,6 +122,7 @@ export class ReferenceStore {
       intent: h.intent ?? '',
       sensitive: h.sensitive === '1',
       createdAt: h.createdAt ?? '',
+      urgent: h.urgent === '1',
       steps,
     };
   }

@@ -164,7 +164,7 @@ describe('feedback and complaints', () => {
 
     const link = await eventually(() => gw.references.get(first.body.reference));
     const patch = await eventually(() => calls.patches.find((p) => p.id === link.caseId));
-    expect(patch.body.data.protection_concerns_other).toBe('no water at the site\nCallback requested: yes\n\nstill no water today\nCallback requested: yes');
+    expect(patch.body.data.protection_concerns_other).toMatch(/^no water at the site\nCallback requested: yes\n\nstill no water today\nCallback requested: yes\n\[gateway message [2-9A-HJ-NP-Z]{8}\]$/);
     expect(calls.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
 
     // Another category is another report.

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { uuidV5 } from '../../src/domain/uuid';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rapidpro');
@@ -93,7 +92,8 @@ describe('POST /webhooks/rapidpro/referral', () => {
     expect(scope.isDone()).toBe(true);
     const data = received[0]!.data;
     expect(data).toEqual({
-      id: uuidV5(`rapidpro:referral:run:${body.run.uuid}:${body.node}`),
+      // Derived from this acceptance (the ledger's), not from the run: a new acceptance is a new record.
+      id: (await eventually(() => gw.references.get(reference))).caseId,
       module_id: 'primeromodule-cp',
       other_agency_id: reference,
       telephone_current: CHILD.phone,
@@ -126,7 +126,9 @@ describe('POST /webhooks/rapidpro/referral', () => {
     const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `token ${WEBHOOK_TOKEN}`).type('json').send(legacyBody);
     expect(res.status).toBe(202);
     await eventually(() => scope.isDone());
-    expect(received[0]!.data.id).toBe(uuidV5('rapidpro:referral:run:01969b47-113b-76f8-95cf-9fca95f1c30a:c0781400-737f-4940-9a6c-1ec1c3df0325'));
+    expect(received[0]!.data.id).toBe((await eventually(() => gw.references.get(res.body.reference))).caseId);
+    const again = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `token ${WEBHOOK_TOKEN}`).type('json').send(legacyBody);
+    expect(again.body).toEqual({ status: 'accepted', reference: res.body.reference, duplicate: true });
     expect(received[0]!.data.telephone_current).toBe('+12024561111');
   });
 
@@ -232,6 +234,8 @@ describe('referral to a configured recipient', () => {
     const { scope } = primeroAccepts();
     const referrals: unknown[] = [];
     const refer = nock(PRIMERO)
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
+      .reply(200, { data: [] })
       .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/, (b) => {
         referrals.push(b);
         return true;

@@ -23,6 +23,7 @@ function message(results: Record<string, [string, string]>, urn: string | null =
     simulation: false,
     sensitive: false,
     mergeInto: null,
+    acceptanceId: null,
   };
 }
 
