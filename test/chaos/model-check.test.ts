@@ -33,6 +33,11 @@ async function check(schedule: Command[]): Promise<string[]> {
   for (const c of schedule) await execute(world, run, c);
   await execute(world, run, { t: 'settle' });
   const found = await violations(world, run);
+  if (found.length && process.env.MODEL_CHECK_DEBUG) {
+    const messages = run.messages.map((m, i) => ({ i, text: m.text, epoch: m.epoch, answers: m.deliveries.map((d) => [d.status, d.reference, d.duplicate]) }));
+    const records = [...world.primero.records.values()].map((r) => ({ ref: r.data.other_agency_id, text: r.data.protection_concerns_other, referrals: r.referrals.length, patches: r.patches }));
+    process.stderr.write(`${JSON.stringify({ schedule, messages, records, deadLetters: await world.deadLetters() }, null, 1)}\n`);
+  }
   // A schedule that leaves Primero refusing or Redis refusing must not leak into the next one.
   world.primero.reset();
   return found;
@@ -91,6 +96,8 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
         { t: 'purge' },
       ]));
 
+    if (process.env.MODEL_CHECK_SCHEDULE) test('the schedule in MODEL_CHECK_SCHEDULE (a counterexample, as printed)', () => expectHolds(JSON.parse(process.env.MODEL_CHECK_SCHEDULE!) as Command[]));
+
     test('8. a simulator run is answered and creates nothing', () => expectHolds([{ t: 'simulate', intent: 'referral', sender: 0 }]));
   });
 
@@ -103,7 +110,7 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
         const found = await check(schedule);
         if (found.length) throw new Error(`broken promises:\n  ${found.join('\n  ')}`);
       }),
-      { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false, verbose: 1 },
+      { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false, verbose: 1, endOnFailure: Boolean(process.env.MODEL_CHECK_NO_SHRINK) },
     );
     // An interrupted check (past its time budget) passes with fewer schedules: say how many really ran.
     process.stderr.write(`model check: ${ran} schedules (seed ${SEED}) in ${Math.round((Date.now() - started) / 1000)} s\n`);

@@ -113,7 +113,11 @@ function textFor(run: Run, m: NewMessage): string {
 
 function newMessageIn(run: Run, m: NewMessage, simulated = false): Message {
   const text = textFor(run, m);
-  const msg: Message = { intent: m.intent, body: bodyOf(run, m, text, m.runless ? null : randomUUID()), text, epoch: run.epoch, simulated, deliveries: [] };
+  const body = bodyOf(run, m, text, m.runless ? null : randomUUID());
+  // The same words from the same sender in an editor body are the same body: a re-delivery, not a new message.
+  const same = run.messages.find((x) => x.body === body && x.epoch === run.epoch && x.simulated === simulated);
+  if (same) return same;
+  const msg: Message = { intent: m.intent, body, text, epoch: run.epoch, simulated, deliveries: [] };
   run.messages.push(msg);
   return msg;
 }
