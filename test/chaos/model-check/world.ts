@@ -63,8 +63,10 @@ export class World {
       ENQUEUE_TIMEOUT_MS: String(ENQUEUE_TIMEOUT_MS),
       PRIMERO_TIMEOUT_MS: '500',
       RETRY_BASE_MS: '50',
-      RETRY_MAX_MS: '300',
-      INTAKE_ATTEMPTS: '6',
+      // About 5 s of attempts: longer than a killed worker's job takes to come back (two lock periods),
+      // as production's 30 attempts are, so a merge does not give up on a report that is on its way.
+      RETRY_MAX_MS: '800',
+      INTAKE_ATTEMPTS: '9',
       INTAKE_CONCURRENCY: '8',
       JOB_LOCK_MS: String(JOB_LOCK_MS),
       AUTH_FAILURE_PAUSE_MS: '300',
