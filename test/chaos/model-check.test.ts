@@ -11,9 +11,10 @@ import { World } from './model-check/world';
  * the senders were answered. MODEL_CHECK_RUNS sets how many random schedules run (CI: the default),
  * MODEL_CHECK_SEED replays one.
  */
-const RUNS = Number(process.env.MODEL_CHECK_RUNS ?? 6);
+const RUNS = Number(process.env.MODEL_CHECK_RUNS ?? 40);
 const SEED = process.env.MODEL_CHECK_SEED ? Number(process.env.MODEL_CHECK_SEED) : Date.now() % 2 ** 31;
-const BUDGET_MS = Number(process.env.MODEL_CHECK_BUDGET_MS ?? Math.max(150_000, RUNS * 25_000));
+// About 2 s per schedule on 2 cores; the budget bounds shrinking a failure too (the best shrink so far is printed).
+const BUDGET_MS = Number(process.env.MODEL_CHECK_BUDGET_MS ?? Math.max(180_000, RUNS * 4_000));
 
 let world: World;
 
