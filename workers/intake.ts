@@ -129,16 +129,12 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
 }
 
 /**
- * A later report from the same sender and category: its words are added to the first record. The PATCH
- * replaces the text field, so the text is read and written back under the record's lock (two merges at
- * once would lose one); a retry finds its own marker and adds nothing.
+ * Adds a report's words to a record it did not create. The PATCH replaces the text field, so the text is read
+ * and written back under the record's lock (two at once would lose one); a retry finds its own marker.
  */
-async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase): Promise<void> {
-  const link = await deps.references.get(message.mergeInto!);
-  if (!link) throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
+async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, marker: string): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
-  const marker = mergeMarker(ownReferenceOfJobId(job.id ?? '') ?? message.idempotencyKey);
   const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is being added to this record');
   try {
@@ -152,6 +148,31 @@ async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMess
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+/**
+ * The earlier report has no record and never will (its store failed or was withdrawn after a 503, or its API
+ * died between claim and job): the first report merged into it opens the record under the reference the
+ * sender was given. One at a time per reference; a late earlier job then finds the record and appends.
+ */
+async function adoptReference(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  const earlier = message.mergeInto!;
+  const state = await deps.queue.getJobState(`m-${earlier}`);
+  if (state !== 'unknown' && state !== 'completed') throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
+  const token = await deps.locks.acquire(`reference-${earlier}`, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is opening this reference');
+  try {
+    return (await deps.references.get(earlier)) ?? (await createRecord(deps, message, mapped, recordId));
+  } finally {
+    await deps.locks.release(`reference-${earlier}`, token);
+  }
+}
+
+/** A later report from the same sender and category: its words are added to the first record. */
+async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
+  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, message, mapped, recordId));
+  if (link.caseId === recordId) return notifyOnce(deps, message, link);
+  await appendToRecord(deps, message, mapping, mapped, link, mergeMarker(ownReferenceOfJobId(job.id ?? '') ?? message.reference));
 }
 
 /** After the link and the follow-up steps are recorded: a notification never names a step not yet taken. */
@@ -184,9 +205,12 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const recordId = uuidV5(message.acceptanceId ?? message.idempotencyKey);
   const mapped = buildCaseRecord(message, mapping, recordId);
 
-  if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped);
+  if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);
 
-  const link = (await deps.references.get(message.reference)) ?? (await createRecord(deps, message, mapped, recordId));
+  const existing = await deps.references.get(message.reference);
+  // A report merged into this one opened the record while this job was late: these words join it.
+  if (existing && existing.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, existing, mergeMarker(message.reference));
+  const link = existing ?? (await createRecord(deps, message, mapped, recordId));
   if (message.sensitive) await protectSensitive(deps, link);
   else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
   await notifyOnce(deps, message, link);

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/logger';
 import { purgeExpired } from '../../workers/retention';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, LogCapture, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-for-tests-1';
 const PHONE = '+243810000321';
@@ -186,14 +186,18 @@ describe('operating the gateway', () => {
     expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
   }, 30000);
 
-  it('purges dead letters past their retention and keeps the others', async () => {
+  it('keeps dead letters through the retention purge whatever their age, and warns once they are overdue', async () => {
     const failed = await gw.queue.getFailed();
     expect(failed.length).toBeGreaterThan(0);
-    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 14 * 86_400_000 }, createLogger('silent'));
+    const quiet = new LogCapture();
+    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 14 * 86_400_000 }, createLogger('info', quiet));
     expect(await gw.queue.getFailedCount()).toBe(failed.length);
+    expect(quiet.text).not.toContain('awaiting review');
     await new Promise((r) => setTimeout(r, 5));
-    const removed = await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 1 }, createLogger('silent'));
-    expect(removed.intake).toBeGreaterThanOrEqual(failed.length);
-    expect(await gw.queue.getFailedCount()).toBe(0);
+    // Past DEAD_LETTER_RETENTION_DAYS a dead letter is overdue: reported, never deleted unread (#11.7).
+    const overdue = new LogCapture();
+    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 1 }, createLogger('info', overdue));
+    expect(await gw.queue.getFailedCount()).toBe(failed.length);
+    expect(overdue.text).toContain('dead letters awaiting review past DEAD_LETTER_RETENTION_DAYS');
   });
 });

@@ -1,0 +1,379 @@
+import { randomUUID } from 'node:crypto';
+import type { Job } from 'bullmq';
+import nock from 'nock';
+import request from 'supertest';
+import { createLogger } from '../../src/logger';
+import { purgeExpired } from '../../workers/retention';
+import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+
+/**
+ * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
+ * that keeps its records, so what a caseworker would find is what is checked.
+ */
+
+interface FakePrimero {
+  records: Map<string, Record<string, unknown>>;
+  created: Array<Record<string, unknown>>;
+  patches: string[];
+  referrals: Map<string, Array<{ transitioned_to: string; status: string }>>;
+  referralPosts: string[];
+  /** Runs when a referral is posted, before Primero answers; resolve to answer. */
+  onRefer: (caseId: string) => Promise<void>;
+  /** How long a record read takes (a slow read is what lets two merges overlap). */
+  readDelayMs: number;
+  /** The next this many creates are refused with 422 (a permanent failure: a dead letter). */
+  refuseCreates: number;
+}
+
+function fakePrimero(): FakePrimero {
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0 };
+  const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
+  nock(PRIMERO)
+    .persist()
+    .post('/api/v2/cases')
+    .reply((_uri, body) => {
+      const data = (body as { data: Record<string, unknown> }).data;
+      const id = data.id as string;
+      if (p.refuseCreates > 0 && p.refuseCreates--) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }];
+      // Primero's own rule: a second create with the same id is a 409 (app/controllers/api/v2/children_controller.rb).
+      if (p.records.has(id)) return [409, { errors: [{ status: 409, resource: '/api/v2/cases', message: 'Conflict' }] }];
+      p.created.push(data);
+      p.records.set(id, { ...data, case_id_display: `cp-${p.records.size + 1}` });
+      return [204, ''];
+    })
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
+    .reply((uri) => [200, { data: p.referrals.get(idOf(uri)) ?? [] }])
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
+    .reply((uri, body, cb) => {
+      const id = idOf(uri);
+      p.referralPosts.push(id);
+      p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
+      p.onRefer(id).then(
+        () => cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]),
+        () => cb(null, [200, {}]),
+      );
+    })
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+    .reply((uri, _b, cb) => {
+      const record = p.records.get(idOf(uri));
+      setTimeout(() => cb(null, [200, { data: record ? { ...record } : {} }]), p.readDelayMs);
+    })
+    .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+    .reply((uri, body) => {
+      const id = idOf(uri);
+      p.patches.push(id);
+      p.records.set(id, { ...p.records.get(id), ...(body as { data: Record<string, unknown> }).data });
+      return [200, { data: p.records.get(id) }];
+    })
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/(flags|assigns)$/)
+    .reply(200, { data: { status: 'done' } });
+  return p;
+}
+
+function useNock(): void {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+}
+
+function releaseNock(): void {
+  nock.cleanAll();
+  nock.enableNetConnect();
+}
+
+// Body shapes: nyaruka/goflow flows/actions/testdata/call_webhook.json (the editor's default body:
+// contact, flow, results) and our shipped flows, which add run and node.
+function feedbackBody(urn: string, category: string, description: string, run = randomUUID()) {
+  return {
+    contact: { uuid: randomUUID(), urn, language: 'eng' },
+    flow: { uuid: '3c1f6a2e-2b0d-4c55-9a1e-7c4f3b2d1e00' },
+    run: { uuid: run },
+    results: {
+      category: { value: category === 'sea' ? '4' : category, category },
+      description: { value: description, category: 'All Responses' },
+      callback: { value: 'yes', category: 'Yes' },
+    },
+  };
+}
+
+function referralBody(opts: { contact?: string; run?: string | null; concern?: string } = {}) {
+  return {
+    contact: { uuid: opts.contact ?? randomUUID(), urn: 'tel:+254700111222', language: 'eng' },
+    flow: { uuid: '2b6e8c4e-8f65-4c1e-9a56-0a4b6f3f2d11', name: 'Primero Gateway Referral' },
+    ...(opts.run === null ? {} : { run: { uuid: opts.run ?? randomUUID() }, node: 'd1aa3a56-0947-4bad-9030-16a505d51b9b' }),
+    results: {
+      name: { value: 'Test Child', category: 'All Responses' },
+      age: { value: '13', category: 'Valid' },
+      concern: { value: opts.concern ?? 'they beat me', category: 'All Responses' },
+      consent: { value: 'yes', category: 'Yes' },
+    },
+  };
+}
+
+const post = (gw: Gateway, intent: 'referral' | 'feedback', body: unknown, headers: Record<string, string> = {}) =>
+  request(gw.app).post(`/webhooks/rapidpro/${intent}`).set('Authorization', `Token ${WEBHOOK_TOKEN}`).set(headers).type('json').send(JSON.stringify(body));
+
+let phones = 0;
+const newPhone = () => `tel:+2547331${String(10000 + phones++)}`;
+const textOf = (p: FakePrimero, caseId: string) => String(p.records.get(caseId)?.protection_concerns_other ?? '');
+
+/** Waits until no intake job is waiting, delayed or running: "nothing happened" is read from a drained queue. */
+async function drained(gw: Gateway): Promise<void> {
+  await eventually(async () => {
+    const c = await gw.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return Object.values(c).every((n) => n === 0);
+  });
+}
+
+describe('reliability of acknowledged messages (issue #11)', () => {
+  let gw: Gateway;
+  let primero: FakePrimero;
+
+  beforeAll(async () => {
+    useNock();
+    primero = fakePrimero();
+    gw = await startGateway({ prefix: uniquePrefix('reliability'), env: { FEEDBACK_MERGE_WINDOW_SECONDS: '600', ENQUEUE_TIMEOUT_MS: '300', PRIMERO_TIMEOUT_MS: '1500' } });
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  afterAll(async () => {
+    await gw.close();
+    releaseNock();
+    for (const secret of ['guard takes food', 'latrines', 'they beat me', '2547331']) expect(gw.logs.text).not.toContain(secret);
+  });
+
+  it('#11.1 two reports merged at the same time both reach the record, and repeated words from a new run are still added', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food at the distribution'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    primero.readDelayMs = 250;
+    try {
+      const [a, b] = await Promise.all([
+        post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food')),
+        post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines are locked at night')),
+      ]);
+      expect([a.body.reference, b.body.reference]).toEqual([first.body.reference, first.body.reference]);
+      await drained(gw);
+    } finally {
+      primero.readDelayMs = 0;
+    }
+    // The two concurrent merges: neither overwrote the other.
+    expect(textOf(primero, link.caseId)).toContain('the guard takes food at the distribution\nCallback requested: yes');
+    expect(textOf(primero, link.caseId)).toContain('the latrines are locked at night\nCallback requested: yes');
+    expect(textOf(primero, link.caseId)).toContain('the guard takes food\nCallback requested: yes');
+
+    // The same words again, sent in a new run: a new report, acknowledged, so it must be on the record too
+    // (recognised by its own reference, not skipped because its words are already there).
+    const c = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food'));
+    expect(c.body).toMatchObject({ reference: first.body.reference, duplicate: false });
+    await drained(gw);
+    const text = textOf(primero, link.caseId);
+    expect(text.match(/the guard takes food\nCallback requested: yes/g)).toHaveLength(2);
+    expect(text.match(/\[gateway message [2-9A-HJ-NP-Z]{8}\]/g)).toHaveLength(3);
+  });
+
+  it('#11.2 a store that fails after the merge claim leaves the sender a fresh report on the retry', async () => {
+    const urn = newPhone();
+    const body = feedbackBody(urn, 'complaint', 'no soap at the clinic');
+    jest.spyOn(gw.queue, 'add').mockRejectedValueOnce(new Error('Connection is closed.'));
+    const failed = await post(gw, 'feedback', body);
+    expect(failed.status).toBe(503);
+    const retried = await post(gw, 'feedback', body);
+    expect(retried.status).toBe(202);
+    const link = await eventually(() => gw.references.get(retried.body.reference), 5000);
+    expect(textOf(primero, link.caseId)).toContain('no soap at the clinic');
+  });
+
+  it('#11.2 a report merged into one whose store was withdrawn at the deadline still opens its record', async () => {
+    const urn = newPhone();
+    const add = gw.queue.add.bind(gw.queue);
+    let late: Promise<Job> | undefined;
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
+      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
+      return late;
+    });
+    const first = post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump is broken')).then((r) => r);
+    await eventually(() => late !== undefined);
+    // While the first report's store hangs, the same sender writes again: merged into the first.
+    const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we walk two hours for water'));
+    expect((await first).status).toBe(503);
+    expect(second.status).toBe(202);
+    await late;
+    const link = await eventually(() => gw.references.get(second.body.reference), 5000);
+    await drained(gw);
+    expect(textOf(primero, link.caseId)).toContain('we walk two hours for water');
+    expect(textOf(primero, link.caseId)).not.toContain('the pump is broken');
+  });
+
+  it('#11.3 a re-delivery after the retention purge removed the completed job answers the first reference', async () => {
+    const body = referralBody();
+    const first = await post(gw, 'referral', body);
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    await purgeExpired([gw.queue], { completedMs: 0, deadLetterMs: 86_400_000 }, createLogger('silent'));
+    expect(await gw.queue.getJobState(`m-${first.body.reference}`)).toBe('unknown');
+    const again = await post(gw, 'referral', body);
+    expect(again.body).toEqual({ status: 'accepted', reference: first.body.reference, duplicate: true });
+    await drained(gw);
+    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
+    expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
+  });
+
+  it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
+    // The editor's default body has no run: its idempotency key is a hash of contact, flow and results.
+    const body = referralBody({ run: null });
+    const first = await post(gw, 'referral', body);
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    // The window ends: the ledger entry (and BullMQ's deduplication key) expire; this is what expiry does.
+    for (const pattern of [`${gw.config.QUEUE_PREFIX}:gw:accepted:*`, `${gw.config.QUEUE_PREFIX}:intake:de:*`]) {
+      const keys = await gw.redis.keys(pattern);
+      if (keys.length) await gw.redis.del(...keys);
+    }
+    const second = await post(gw, 'referral', body);
+    expect(second.body.duplicate).toBe(false);
+    expect(second.body.reference).not.toBe(first.body.reference);
+    const secondLink = await eventually(() => gw.references.get(second.body.reference));
+    expect(secondLink.caseId).not.toBe(firstLink.caseId);
+    expect(primero.created.filter((c) => c.other_agency_id === second.body.reference)).toHaveLength(1);
+  });
+
+  it('#11.6 a 503 answered after the enqueue deadline means the late write creates nothing', async () => {
+    const contact = randomUUID();
+    const add = gw.queue.add.bind(gw.queue);
+    let late: Promise<Job> | undefined;
+    // Redis answers the add only after the deadline (a stall); the add itself still lands.
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
+      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
+      return late;
+    });
+    const refused = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
+    expect(refused.status).toBe(503);
+    const job = await late!;
+    await eventually(async () => (await gw.queue.getJobState(job.id!)) === 'completed');
+    // The shipped flow tells the child to try again: a new run with the same answers.
+    const resent = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
+    expect(resent.status).toBe(202);
+    await eventually(() => gw.references.get(resent.body.reference));
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
+  });
+
+  it('#11.7 dead letters outlive the retention purge and the failed-job age limit, and are counted in /metrics', async () => {
+    primero.refuseCreates = 2;
+    const first = await post(gw, 'referral', referralBody());
+    const firstId = `m-${first.body.reference}`;
+    await eventually(async () => (await gw.queue.getJobState(firstId)) === 'failed');
+    await purgeExpired([gw.queue], { completedMs: 0, deadLetterMs: 0 }, createLogger('silent'));
+    expect(await gw.queue.getJobState(firstId)).toBe('failed');
+
+    // Twenty days later, another message fails: BullMQ's removeOnFail age would drop the first one now.
+    const twentyDaysAgo = Date.now() - 20 * 86_400_000;
+    await gw.redis.zadd(`${gw.config.QUEUE_PREFIX}:intake:failed`, twentyDaysAgo, firstId);
+    await gw.redis.hset(`${gw.config.QUEUE_PREFIX}:intake:${firstId}`, 'finishedOn', twentyDaysAgo);
+    const second = await post(gw, 'referral', referralBody());
+    await eventually(async () => (await gw.queue.getJobState(`m-${second.body.reference}`)) === 'failed');
+    expect(primero.refuseCreates).toBe(0);
+    expect(await gw.queue.getJobState(firstId)).toBe('failed');
+
+    const metrics = (await request(gw.app).get('/metrics')).text;
+    const count = Number(/^gateway_dead_letters\{queue="intake"\} (\d+)$/m.exec(metrics)?.[1]);
+    const age = Number(/^gateway_dead_letter_oldest_age_seconds\{queue="intake"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(count).toBeGreaterThanOrEqual(2);
+    expect(age).toBeGreaterThanOrEqual(20 * 86_400 - 60);
+    await gw.services.deadLetters.discard(`intake.${firstId}`, 'test');
+    await gw.services.deadLetters.discard(`intake.m-${second.body.reference}`, 'test');
+  });
+
+  it('#11.8 a RapidPro simulator call gets a simulated reference and creates, stores and notifies nothing', async () => {
+    const before = await gw.queue.getJobCounts();
+    const createdBefore = primero.created.length;
+    const res = await post(gw, 'referral', referralBody(), { 'X-Mailroom-Mode': 'simulation' });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ status: 'accepted', reference: expect.stringMatching(/^[2-9A-HJ-NP-Z]{8}$/), duplicate: false, simulated: true });
+    await drained(gw);
+    expect(await gw.queue.getJobCounts()).toEqual(before);
+    expect(primero.created.length).toBe(createdBefore);
+    expect(await gw.references.get(res.body.reference)).toBeNull();
+  });
+
+  it('#12.1 a second sensitive report in the merge window gets its own record; the first is never read back', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'sea', 'report one'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    const second = await post(gw, 'feedback', feedbackBody(urn, 'sea', 'report two'));
+    expect(second.body.reference).not.toBe(first.body.reference);
+    const secondLink = await eventually(() => gw.references.get(second.body.reference));
+    expect(secondLink.caseId).not.toBe(firstLink.caseId);
+    expect(primero.patches).not.toContain(firstLink.caseId);
+  });
+});
+
+describe('a referral whose worker dies during the referral call (issue #11.5)', () => {
+  it('#11.5 is not referred again by the attempt that picks up the stalled job', async () => {
+    useNock();
+    const primero = fakePrimero();
+    const mappings = shippedMappings();
+    const referral = mappings.get('referral')!;
+    mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    const gw = await startGateway({ prefix: uniquePrefix('refer-stall'), mappings, env: { JOB_LOCK_MS: '1000', PRIMERO_TIMEOUT_MS: '4000' } });
+    try {
+      // Primero commits the referral and then hangs; meanwhile the worker's job lock lapses, exactly as when
+      // the worker is killed: BullMQ's stalled check hands the job on with attemptsMade still 0.
+      primero.onRefer = async (caseId) => {
+        primero.onRefer = async () => undefined;
+        const reference = await gw.references.referenceOfRecord(caseId);
+        await gw.redis.del(`${gw.config.QUEUE_PREFIX}:intake:m-${reference}:lock`);
+        await new Promise((r) => setTimeout(r, 4500));
+      };
+      const res = await post(gw, 'referral', referralBody());
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.referredAt ? l : undefined;
+      }, 15000);
+      expect(primero.referrals.get(link.caseId)).toHaveLength(1);
+      expect(primero.referralPosts).toHaveLength(1);
+    } finally {
+      await gw.close();
+      releaseNock();
+    }
+  });
+});
+
+describe('notifications after a new referral (issue #13.3)', () => {
+  it('#13.3 the sender is told only once the reference link and the referral are recorded', async () => {
+    useNock();
+    const primero = fakePrimero();
+    primero.onRefer = () => new Promise((r) => setTimeout(r, 600));
+    const seen: Array<{ linked: boolean; referred: boolean }> = [];
+    const mappings = shippedMappings();
+    const referral = mappings.get('referral')!;
+    mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    const gw = await startGateway({
+      prefix: uniquePrefix('notify-order'),
+      mappings,
+      env: { RAPIDPRO_URL: 'http://rapidpro.test', RAPIDPRO_TOKEN: 'rapidpro-token', RAPIDPRO_NOTIFY_FLOW_UUID: randomUUID(), RAPIDPRO_RATE_PER_HOUR: '360000', PRIMERO_TIMEOUT_MS: '2000' },
+    });
+    nock('http://rapidpro.test')
+      .persist()
+      .post('/api/v2/flow_starts.json')
+      .reply((_uri, body, cb) => {
+        const reference = (body as { params: { reference: string } }).params.reference;
+        gw.references.get(reference).then(
+          (l) => {
+            seen.push({ linked: l !== null, referred: !!l?.steps.referredAt });
+            cb(null, [201, { uuid: randomUUID(), status: 'pending' }]);
+          },
+          (err: Error) => cb(err, [500, '']),
+        );
+      });
+    try {
+      await post(gw, 'referral', referralBody());
+      await eventually(() => seen.length > 0);
+      expect(seen).toEqual([{ linked: true, referred: true }]);
+    } finally {
+      await gw.close();
+      releaseNock();
+    }
+  });
+});
