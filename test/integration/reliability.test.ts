@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
+import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/rapidpro-webhook';
 import { createLogger } from '../../src/logger';
+import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../workers/retention';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
@@ -219,6 +221,18 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
   });
 
+  it('#11.3 a repeat after the API died between its ledger claim and its job puts the job back under the claimed reference', async () => {
+    const body = referralBody();
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // What a process killed right after the claim leaves behind: a ledger entry, no job, no answer sent.
+    const { acceptance } = await ledger.claim(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body)), 'ZZZZ2345', randomUUID());
+    const again = await post(gw, 'referral', body);
+    expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2345', duplicate: true });
+    const link = await eventually(() => gw.references.get('ZZZZ2345'));
+    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
+    expect(acceptance.jobId).toBe('m-ZZZZ2345');
+  });
+
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
     // The editor's default body has no run: its idempotency key is a hash of contact, flow and results.
     const body = referralBody({ run: null });
@@ -257,6 +271,21 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     await eventually(() => gw.references.get(resent.body.reference));
     await drained(gw);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
+  });
+
+  it('#11.6 a store answered after the deadline whose job a worker already began is answered with its reference', async () => {
+    const add = gw.queue.add.bind(gw.queue);
+    // The add lands at once and a worker takes the job, but Redis's answer reaches the API only after the deadline.
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      await eventually(async () => (await gw.queue.getJobState(job.id!)) !== 'waiting');
+      await new Promise((r) => setTimeout(r, 400));
+      return job;
+    });
+    const res = await post(gw, 'referral', referralBody({ concern: 'answered late' }));
+    expect(res.status).toBe(202);
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
   });
 
   it('#11.7 dead letters outlive the retention purge and the failed-job age limit, and are counted in /metrics', async () => {
