@@ -102,6 +102,16 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
     test('8. a simulator run is answered and creates nothing', () => expectHolds([{ t: 'simulate', intent: 'referral', sender: 0 }]));
   });
 
+  describe('named schedules for what the model check found beyond issue #11', () => {
+    test('a message in flight during two worker crashes still reaches Primero (not a "stalled" dead letter)', () =>
+      expectHolds([
+        { t: 'fault', route: 'create', fault: 'commit-then-hang', n: 2 },
+        { t: 'send', intent: 'referral', sender: 0 },
+        { t: 'killWorker', whenPrimeroSees: 'create' },
+        { t: 'killWorker', whenPrimeroSees: 'create' },
+      ]));
+  });
+
   test(`${RUNS} random schedules (seed ${SEED})`, async () => {
     let ran = 0;
     const started = Date.now();
