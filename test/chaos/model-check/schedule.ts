@@ -134,6 +134,8 @@ function again(run: Run, of: number): Message | null {
   if (!candidates.length) return null;
   const msg = candidates[of % candidates.length]!;
   if (msg.epoch === run.epoch) return msg;
+  const resent = run.messages.find((m) => m.body === msg.body && m.epoch === run.epoch && !m.simulated);
+  if (resent) return resent;
   const fresh: Message = { ...msg, epoch: run.epoch, deliveries: [] };
   run.messages.push(fresh);
   return fresh;
