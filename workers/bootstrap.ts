@@ -151,7 +151,9 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         locks: new RecordLocks(shared, config.QUEUE_PREFIX),
         mergeLockMs: 3 * config.PRIMERO_TIMEOUT_MS + 5000,
       }),
-    { concurrency: config.INTAKE_CONCURRENCY, limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 } },
+    // BullMQ fails a job that stalls twice (maxStalledCount 1): two worker crashes while a message is in
+    // flight would dead-letter it though nothing refused it. Crashes get a budget as large as the attempts.
+    { concurrency: config.INTAKE_CONCURRENCY, limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 }, maxStalledCount: config.INTAKE_ATTEMPTS },
   );
 
   run(
