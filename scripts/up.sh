@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f .env ]; then
   cp .env.example .env
+  # Fresh keys of this deployment's own: personal data is sealed and phone numbers hashed from the first message.
+  key() { node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('base64'))"; }
+  sed -i -e "s|^DATA_KEY=\$|DATA_KEY=$(key)|" -e "s|^HASH_KEY=\$|HASH_KEY=$(key)|" .env
+  echo "Generated DATA_KEY and HASH_KEY in .env: keep a copy in a secret store, apart from Redis backups."
   echo "Created .env from .env.example. Fill in PRIMERO_URL, PRIMERO_USER, PRIMERO_PASSWORD and RAPIDPRO_WEBHOOK_TOKEN, then run this again."
   exit 1
 fi
