@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import webpush from 'web-push';
@@ -74,6 +75,8 @@ describe('listeners: what each port serves', () => {
       PRIMERO_USER: 'u',
       PRIMERO_PASSWORD: 'p',
       ADMIN_TOKEN: ADMIN,
+      // As production starts: its own hash key (outside development and test the start refuses without one).
+      HASH_KEY: randomBytes(32).toString('base64'),
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'silent',

@@ -5,7 +5,7 @@ import nock from 'nock';
 import { uuidV5 } from '../../src/domain/uuid';
 import { PERSONAL_MESSAGE_FIELDS, sealContext } from '../../src/security/payload-codec';
 import { parseDataKey, Sealer } from '../../src/security/sealing';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway, TEST_REDIS_URL } from '../support/gateway';
 
 /**
  * Review of #13, findings 4 and 5: reseal never reports "all current" while old-key data or raw provider
@@ -60,7 +60,7 @@ describe('reseal', () => {
   });
 
   it('the CLI refuses the public development key outside development and test', async () => {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', REDIS_URL: process.env.REDIS_URL ?? '', QUEUE_PREFIX: uniquePrefix('reseal-cli') };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: uniquePrefix('reseal-cli') };
     const failed = await promisify(execFile)('npx', ['tsx', 'src/cli/admin.ts', 'reseal'], { env, cwd: `${__dirname}/../..` }).then(
       () => null,
       (err: { code: number; stderr: string }) => err,
