@@ -130,7 +130,9 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     urgent: snapshot?.urgent ?? false,
     steps: {},
   };
-  await deps.references.saveLink(link);
+  // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
+  const prior = await deps.references.saveLink(link);
+  if (prior) return prior;
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
   for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
@@ -170,12 +172,20 @@ async function adoptReference(deps: IntakeDeps, message: InboundMessage, mapped:
   const earlier = message.mergeInto!;
   const state = await deps.queue.getJobState(`m-${earlier}`);
   if (state !== 'unknown' && state !== 'completed') throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
-  const token = await deps.locks.acquire(`reference-${earlier}`, deps.mergeLockMs);
+  return linkOrCreate(deps, earlier, message, mapped, recordId);
+}
+
+/**
+ * The record a reference names, created if it has none: one job at a time per reference, so the earlier
+ * message's own job and a report adopting its reference cannot both create one.
+ */
+async function linkOrCreate(deps: IntakeDeps, reference: string, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  const token = await deps.locks.acquire(`reference-${reference}`, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is opening this reference');
   try {
-    return (await deps.references.get(earlier)) ?? (await createRecord(deps, message, mapped, recordId));
+    return (await deps.references.get(reference)) ?? (await createRecord(deps, message, mapped, recordId));
   } finally {
-    await deps.locks.release(`reference-${earlier}`, token);
+    await deps.locks.release(`reference-${reference}`, token);
   }
 }
 
@@ -229,10 +239,9 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
 
   if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);
 
-  const existing = await deps.references.get(message.reference);
+  const link = await linkOrCreate(deps, message.reference, message, mapped, recordId);
   // A report merged into this one opened the record while this job was late: these words join it.
-  if (existing && existing.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, existing, mergeMarker(message.reference));
-  const link = existing ?? (await createRecord(deps, message, mapped, recordId));
+  if (link.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, link, mergeMarker(message.reference));
   if (message.sensitive) await protectSensitive(deps, link);
   else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
   await notifyOnce(deps, message, link);

@@ -239,6 +239,31 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(acceptance.jobId).toBe('m-ZZZZ2345');
   });
 
+  it('review #6 a repeat of the earlier report while a merged report is adopting its reference opens no second record', async () => {
+    const urn = newPhone();
+    const body = feedbackBody(urn, 'complaint', 'the water point is dirty');
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The earlier report's API died between its claim (with the sender's merge window) and its job.
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
+    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    primero.readDelayMs = 1200;
+    try {
+      const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'children drink from the river'));
+      expect(merged.body.reference).toBe('ZZZZ3456');
+      // The merged report is adopting the reference (its create landed, its read-back is slow) when the repeat comes.
+      await eventually(() => primero.created.some((c) => c.other_agency_id === 'ZZZZ3456'));
+      const repeat = await post(gw, 'feedback', body);
+      expect(repeat.body).toMatchObject({ reference: 'ZZZZ3456', duplicate: true });
+      await drained(gw);
+    } finally {
+      primero.readDelayMs = 0;
+    }
+    expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ3456')).toHaveLength(1);
+    const link = (await gw.references.get('ZZZZ3456'))!;
+    expect(textOf(primero, link.caseId)).toContain('the water point is dirty');
+    expect(textOf(primero, link.caseId)).toContain('children drink from the river');
+  });
+
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
     // The editor's default body has no run: its idempotency key is a hash of contact, flow and results.
     const body = referralBody({ run: null });
