@@ -112,6 +112,8 @@ export class IntakeProducer {
     if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
     attempt.claim = { acceptanceId: randomUUID(), own, mergeKey: merge?.key };
     const { fresh, acceptance } = await this.ledger.claim(message.idempotencyKey, own, attempt.claim.acceptanceId, merge);
+    // A repeat re-adds the FIRST acceptance's job: a withdrawal must name that acceptance, not this delivery's draw.
+    attempt.claim = { acceptanceId: acceptance.acceptanceId, own: acceptance.own, mergeKey: merge?.key };
     attempt.accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
     // A repeat whose first delivery may have died between its claim and its add puts the same job back
     // (same id, so a no-op when it exists); the worker acts once per acceptance either way.

@@ -42,7 +42,10 @@ const WITHDRAW = `
 local acc = redis.call('HGET', KEYS[1], 'acceptance')
 if acc == ARGV[1] and redis.call('HGET', KEYS[1], 'stored') == '1' then return 'stored' end
 local prior = redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[3], 'NX', 'GET')
-if prior == 'started' then return 'started' end
+if prior == 'started' then
+  if acc == ARGV[1] then redis.call('HSET', KEYS[1], 'stored', '1') end
+  return 'started'
+end
 if acc == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if #KEYS > 2 and redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
 return 'withdrawn'

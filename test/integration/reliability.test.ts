@@ -283,25 +283,59 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => c.other_agency_id === second.body.reference)).toHaveLength(1);
   });
 
-  it('#11.6 a 503 answered after the enqueue deadline means the late write creates nothing', async () => {
-    const contact = randomUUID();
+  /**
+   * The real order of a slow store: the add lands in Redis at once, its answer reaches the API only after
+   * the deadline, and the withdrawal lands after the add. The queue is paused meanwhile so no worker begins
+   * before the withdrawal (a worker that does begin first is the next test).
+   */
+  async function storedThenAnsweredLate<T>(send: () => Promise<T>): Promise<{ answer: T; jobId: string }> {
     const add = gw.queue.add.bind(gw.queue);
-    let late: Promise<Job> | undefined;
-    // Redis answers the add only after the deadline (a stall); the add itself still lands.
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
-      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
-      return late;
+    let jobId: string | undefined;
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      jobId = job.id!;
+      await new Promise((r) => setTimeout(r, Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200));
+      return job;
     });
-    const refused = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
+    await gw.queue.pause();
+    try {
+      const answer = await send();
+      expect(jobId).toBeDefined();
+      return { answer, jobId: jobId! };
+    } finally {
+      await gw.queue.resume();
+    }
+  }
+
+  it('#11.6 a 503 answered after the enqueue deadline means the write that landed first creates nothing', async () => {
+    const contact = randomUUID();
+    const { answer: refused, jobId } = await storedThenAnsweredLate(() => post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' })));
     expect(refused.status).toBe(503);
-    const job = await late!;
-    await eventually(async () => (await gw.queue.getJobState(job.id!)) === 'completed');
+    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
     // The shipped flow tells the child to try again: a new run with the same answers.
     const resent = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(resent.status).toBe(202);
     await eventually(() => gw.references.get(resent.body.reference));
     await drained(gw);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
+  });
+
+  it('review #1 a repeat that re-adds an unstored acceptance and is answered 503 withdraws that acceptance, so nothing is created', async () => {
+    const body = referralBody({ concern: 'they beat me on the way' });
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The first delivery's API died between its claim and its job: the repeat finds the entry unstored.
+    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ4567', randomUUID());
+    const { answer: refused, jobId } = await storedThenAnsweredLate(() => post(gw, 'referral', body));
+    expect(refused.status).toBe(503);
+    expect(jobId).toBe('m-ZZZZ4567');
+    await drained(gw);
+    expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567')).toHaveLength(0);
+    // The provider's retry is a fresh acceptance that is stored and created once.
+    const retried = await post(gw, 'referral', body);
+    expect(retried.status).toBe(202);
+    await eventually(() => gw.references.get(retried.body.reference));
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me on the way'))).toHaveLength(1);
   });
 
   it('#11.6 a store answered after the deadline whose job a worker already began is answered with its reference', async () => {
@@ -313,10 +347,17 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       await new Promise((r) => setTimeout(r, 400));
       return job;
     });
-    const res = await post(gw, 'referral', referralBody({ concern: 'answered late' }));
+    const body = referralBody({ concern: 'answered late' });
+    const res = await post(gw, 'referral', body);
     expect(res.status).toBe(202);
     const link = await eventually(() => gw.references.get(res.body.reference));
     expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
+    // The withdrawal that found the worker started confirmed the acceptance: a repeat adds nothing back.
+    await drained(gw);
+    await purgeExpired([gw.queue], { completedMs: 0, deadLetterMs: 86_400_000 }, createLogger('silent'));
+    const again = await post(gw, 'referral', body);
+    expect(again.body).toMatchObject({ reference: res.body.reference, duplicate: true });
+    expect(await gw.queue.getJobState(`m-${res.body.reference}`)).toBe('unknown');
   });
 
   it('#11.7 dead letters outlive the retention purge and the failed-job age limit, and are counted in /metrics', async () => {
