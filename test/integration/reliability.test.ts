@@ -396,6 +396,12 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(await gw.queue.getJobCounts()).toEqual(before);
     expect(primero.created.length).toBe(createdBefore);
     expect(await gw.references.get(res.body.reference)).toBeNull();
+    // A token holder sending the header drops real messages: it is counted and warned about, without content.
+    expect(await scrapeMetrics(gw)).toMatch(/^gateway_simulated_total\{channel="rapidpro",intent="referral"\} 1$/m);
+    const warned = gw.logs.text.split('\n').filter((l) => l.includes('X-Mailroom-Mode: simulation'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 40, intent: 'referral' });
+    expect(warned[0]).not.toMatch(/Test Child|they beat me|254700111222/);
   });
 
   it('#12.1 a second sensitive report in the merge window gets its own record; the first is never read back', async () => {
