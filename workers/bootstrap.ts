@@ -149,6 +149,8 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         ledger: new AcceptanceLedger(shared, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600),
         locks: new RecordLocks(shared, config.QUEUE_PREFIX),
         mergeLockMs: 3 * config.PRIMERO_TIMEOUT_MS + 5000,
+        // A call our client gave up on (after PRIMERO_TIMEOUT_MS) may still commit in Primero: this long after it started, it has.
+        stepSettleMs: 2 * config.PRIMERO_TIMEOUT_MS + 1000,
       }),
     { concurrency: config.INTAKE_CONCURRENCY, limiter: { max: config.PRIMERO_RATE_PER_SECOND, duration: 1000 } },
   );

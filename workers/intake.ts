@@ -47,6 +47,8 @@ export interface IntakeDeps {
   locks: RecordLocks;
   /** Longer than a read and a write to Primero: a merge holds its record that long at most. */
   mergeLockMs: number;
+  /** Past this after a referral or flag call began, that call has landed in Primero or never will. */
+  stepSettleMs: number;
 }
 
 // Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
@@ -59,6 +61,24 @@ class OriginalNotReadyError extends Error {
 
 class RecordBusyError extends Error {
   override readonly name = 'RecordBusyError';
+}
+
+/** The job must wait until `until` (not a failed attempt): an earlier call may still land in Primero. */
+class NotYetError extends Error {
+  override readonly name = 'NotYetError';
+  constructor(readonly until: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A step whose call began at `since` and was never recorded as done may still be committing in Primero
+ * after our client gave up on it: Primero's own list is trusted only once that call can no longer land.
+ */
+function settledSince(deps: IntakeDeps, since: string | undefined, what: string): void {
+  if (!since) return;
+  const until = Date.parse(since) + deps.stepSettleMs;
+  if (Date.now() < until) throw new NotYetError(until, `${what} begun by an earlier attempt may still land in Primero; waiting`);
 }
 
 /** Written after a merged report's words: a retry recognises its own append by it, never by the words. */
@@ -78,9 +98,11 @@ function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
  */
 async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping): Promise<void> {
   const target = mapping.referral!;
-  if (!link.steps.referringAt) await deps.references.mark(link.reference, 'referringAt');
+  settledSince(deps, link.steps.referringAt, 'a referral');
   const existing = await deps.primero.listReferrals(link.caseId);
   if (!existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked')) {
+    // Written before every call, so the next attempt waits for this one to land before it lists.
+    await deps.references.mark(link.reference, 'referringAt');
     await deps.primero.refer(link.caseId, target);
     deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
   }
@@ -90,7 +112,13 @@ async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping)
 
 async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void> {
   if (!link.steps.flaggedAt) {
-    await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
+    // A crash between the flag and its mark must not flag twice: Primero's flags say whether it landed.
+    settledSince(deps, link.steps.flaggingAt, 'a flag');
+    const flags = await deps.primero.listFlags(link.recordType, link.caseId);
+    if (!flags.some((f) => f.message === SENSITIVE_FLAG && !f.removed)) {
+      await deps.references.mark(link.reference, 'flaggingAt');
+      await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
+    }
     await deps.references.mark(link.reference, 'flaggedAt');
     await deps.trace.record(link.reference, 'flagged_sensitive');
   }
@@ -255,6 +283,11 @@ export function intakeProcessor(deps: IntakeDeps) {
       // Waiting for another merge to finish is not a failed attempt: the job comes back shortly, attempts intact.
       if (err instanceof RecordBusyError && token) {
         await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
+        throw new DelayedError();
+      }
+      if (err instanceof NotYetError && token) {
+        deps.logger.info({ jobId: job.id, until: new Date(err.until).toISOString() }, err.message);
+        await job.moveToDelayed(err.until, token);
         throw new DelayedError();
       }
       await rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);

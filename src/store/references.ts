@@ -4,7 +4,7 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged } from './keys';
 
 // `referringAt` is written before the referral call, `referredAt` after it; `notifiedAt` once notifications are queued.
-export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'notifiedAt'] as const;
+export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'flaggingAt', 'notifiedAt'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface CaseLink {

@@ -40,6 +40,9 @@ function fakePrimero(): PrimeroCalls {
       records.set(id, { ...records.get(id), ...b.data });
       return [200, { data: records.get(id) }];
     })
+    // Primero's flag list (primeroIMS/primero app/controllers/api/v2/docs/flags/get.md): what was flagged here.
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri) => [200, { data: calls.flags.filter((f) => f.id === uri.split('/')[4]).map((f) => ({ ...(f.body as { data: object }).data, removed: false })) }])
     .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
     .reply((uri, body) => {
       calls.flags.push({ id: uri.split('/')[4]!, body });

@@ -27,12 +27,19 @@ interface FakePrimero {
   refuseCreates: number;
   /** Records out of the API user's scope: reads and updates answer CanCan's 403. */
   forbidden: Set<string>;
+  /** Primero commits a posted referral only this long after the POST, and answers only then (0: at once). */
+  referralCommitsAfterMs: number;
+  /** Flags per record, listed by GET …/flags as Primero lists them (message, removed). */
+  flags: Map<string, Array<{ message: string; removed: boolean }>>;
+  flagPosts: string[];
+  /** Primero commits a posted flag at once and answers only this long after (0: at once). */
+  flagAnswersAfterMs: number;
 }
 
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set() };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0 };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -53,11 +60,29 @@ function fakePrimero(): FakePrimero {
     .reply((uri, body, cb) => {
       const id = idOf(uri);
       p.referralPosts.push(id);
-      p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
+      const commit = () => p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
+      if (p.referralCommitsAfterMs > 0) {
+        setTimeout(() => {
+          commit();
+          cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]);
+        }, p.referralCommitsAfterMs);
+        return;
+      }
+      commit();
       p.onRefer(id).then(
         () => cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]),
         () => cb(null, [200, {}]),
       );
+    })
+    // Shape: primeroIMS/primero app/controllers/api/v2/docs/flags/get.md.
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri) => [200, { data: (p.flags.get(idOf(uri)) ?? []).map((f) => ({ record_id: idOf(uri), record_type: 'Child', flagged_by: 'gateway', ...f })) }])
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri, body, cb) => {
+      const id = idOf(uri);
+      p.flagPosts.push(id);
+      p.flags.set(id, [...(p.flags.get(id) ?? []), { message: (body as { data: { message: string } }).data.message, removed: false }]);
+      setTimeout(() => cb(null, [200, { data: { id: p.flagPosts.length } }]), p.flagAnswersAfterMs);
     })
     .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
     .reply((uri, _b, cb) => {
@@ -73,7 +98,7 @@ function fakePrimero(): FakePrimero {
       p.records.set(id, { ...p.records.get(id), ...(body as { data: Record<string, unknown> }).data });
       return [200, { data: p.records.get(id) }];
     })
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/(flags|assigns)$/)
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
     .reply(200, { data: { status: 'done' } });
   return p;
 }
@@ -463,6 +488,59 @@ describe('a referral whose worker dies during the referral call (issue #11.5)', 
     } finally {
       await gw.close();
       releaseNock();
+    }
+  });
+});
+
+describe('a referral or flag call still in flight when its attempt gives up (review of #11, item 7)', () => {
+  let gw: Gateway;
+  let primero: FakePrimero;
+
+  beforeAll(async () => {
+    useNock();
+    primero = fakePrimero();
+    const mappings = shippedMappings();
+    const referral = mappings.get('referral')!;
+    mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    releaseNock();
+  });
+
+  it('a referral Primero commits after our client gave up is not made again by the retry', async () => {
+    // Primero takes the POST, our client times out (600 ms), the retry comes ~50 ms later, Primero commits at 1.5 s.
+    primero.referralCommitsAfterMs = 1500;
+    try {
+      const res = await post(gw, 'referral', referralBody());
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.referredAt ? l : undefined;
+      }, 10000);
+      expect(primero.referralPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(primero.referrals.get(link.caseId)).toHaveLength(1);
+      // Waiting for the call to land is not a failed attempt.
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      primero.referralCommitsAfterMs = 0;
+    }
+  });
+
+  it('a sensitive report whose flag landed but whose attempt died before recording it is not flagged twice', async () => {
+    // The flag commits at once; the answer comes after our client gave up: the attempt fails after the flag landed.
+    primero.flagAnswersAfterMs = 1000;
+    try {
+      const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'report in flight'));
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.flaggedAt ? l : undefined;
+      }, 10000);
+      await drained(gw);
+      expect(primero.flagPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+    } finally {
+      primero.flagAnswersAfterMs = 0;
     }
   });
 });
