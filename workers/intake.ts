@@ -81,10 +81,18 @@ function settledSince(deps: IntakeDeps, since: string | undefined, what: string)
   if (Date.now() < until) throw new NotYetError(until, `${what} begun by an earlier attempt may still land in Primero; waiting`);
 }
 
-/** Written after a merged report's words: a retry recognises its own append by it, never by the words. */
+/** Written after a merged report's words (text_append merges only): a retry recognises its own append by it, never by the words. */
 export function mergeMarker(ownReference: string): string {
   return `[gateway message ${ownReference}]`;
 }
+
+/** The subform entry a merged report becomes: its id is its own reference's, so a retry rewrites it, never adds one. */
+export function mergedEntryId(ownReference: string): string {
+  return uuidV5(`merged-report:${ownReference}`);
+}
+
+/** A 4xx answer is a definite refusal: Primero did not apply the write. Anything else may still land. */
+const definitelyRefused = (err: unknown) => err instanceof DeliveryError && err.status !== null && err.status >= 400 && err.status < 500;
 
 function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
   const mapping = deps.mappings.get(message.intent);
@@ -169,26 +177,54 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
 }
 
 /**
- * Adds a report's words to a record it did not create. The PATCH replaces the text field, so the text is read
- * and written back under the record's lock (two at once would lose one); a retry finds its own marker.
+ * Adds a report's words to a record it did not create, as the mapping's `merge_into` says. `own` is the
+ * report's own reference: what makes the addition idempotent and independent of order.
  */
-async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, marker: string): Promise<void> {
+async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
-  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
-  if (!token) throw new RecordBusyError('another report is being added to this record');
-  try {
-    const current = (await deps.primero.getRecord(link.recordType, link.caseId))[mapping.text_field];
-    const before = typeof current === 'string' ? current : '';
-    if (before.includes(marker)) return;
-    // Primero's text fields are single-line: reports are joined as the mapping joins lines.
-    const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
-    await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}${TEXT_SEPARATOR}${appended}` : appended });
-  } finally {
-    await deps.locks.release(link.caseId, token);
+  const target = mapping.merge_into;
+  if (target.mode === 'subform') {
+    // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
+    const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
+    if (target.date_field) entry[target.date_field] = message.receivedAt;
+    await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  } else {
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+/**
+ * The `text_append` fallback: the PATCH replaces the field, so it is read and written back under the record's
+ * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
+ * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
+ */
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string): Promise<void> {
+  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is being added to this record');
+  let release = true;
+  try {
+    const record = await deps.primero.getRecord(link.recordType, link.caseId);
+    const current = record[mapping.text_field];
+    // The gateway created this record with the field set: absent means the role cannot read it, and writing
+    // it back would replace everything it holds with this one report.
+    if (typeof current !== 'string') {
+      throw new UnrecoverableError(`the linked record's ${mapping.text_field} could not be read (the API user's role may not read it); use merge_into mode "subform"`);
+    }
+    if (current.includes(marker)) return;
+    // Primero's text fields are single-line: reports are joined as the mapping joins lines.
+    const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
+    try {
+      await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended });
+    } catch (err) {
+      release = definitelyRefused(err);
+      throw err;
+    }
+  } finally {
+    if (release) await deps.locks.release(link.caseId, token);
+  }
 }
 
 /**
@@ -223,7 +259,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMess
   if (link.caseId === recordId) return notifyOnce(deps, message, link);
   const own = ownReferenceOfJobId(job.id ?? '');
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, mergeMarker(own ?? message.reference));
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
   } catch (err) {
     // The earlier record has left the API user's scope (a caseworker reassigned it): these words cannot join it,
     // and a dead letter could only be discarded. They become a record of their own, under the report's own reference.
@@ -269,7 +305,7 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
 
   const link = await linkOrCreate(deps, message.reference, message, mapped, recordId);
   // A report merged into this one opened the record while this job was late: these words join it.
-  if (link.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, link, mergeMarker(message.reference));
+  if (link.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, link, message.reference);
   if (message.sensitive) await protectSensitive(deps, link);
   else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
   await notifyOnce(deps, message, link);

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../workers/retention';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
+import { primeroMerge } from '../support/primero-merge';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
@@ -34,12 +35,18 @@ interface FakePrimero {
   flagPosts: string[];
   /** Primero commits a posted flag at once and answers only this long after (0: at once). */
   flagAnswersAfterMs: number;
+  /** Primero applies a PATCH only this long after it arrives, and answers then (0: at once). */
+  patchCommitsAfterMs: number;
+  /** Record ids of the PATCHes applied so far (`patches` lists those that arrived). */
+  applied: string[];
+  /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
+  unreadable: Set<string>;
 }
 
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0 };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set() };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -88,15 +95,19 @@ function fakePrimero(): FakePrimero {
     .reply((uri, _b, cb) => {
       const record = p.records.get(idOf(uri));
       if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
-      setTimeout(() => cb(null, [200, { data: record ? { ...record } : {} }]), p.readDelayMs);
+      const readable = Object.fromEntries(Object.entries(record ?? {}).filter(([k]) => !p.unreadable.has(k)));
+      setTimeout(() => cb(null, [200, { data: readable }]), p.readDelayMs);
     })
     .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply((uri, body) => {
+    .reply((uri, body, cb) => {
       const id = idOf(uri);
-      if (p.forbidden.has(id)) return [...FORBIDDEN];
+      if (p.forbidden.has(id)) return cb(null, [...FORBIDDEN]);
       p.patches.push(id);
-      p.records.set(id, { ...p.records.get(id), ...(body as { data: Record<string, unknown> }).data });
-      return [200, { data: p.records.get(id) }];
+      setTimeout(() => {
+        p.records.set(id, primeroMerge(p.records.get(id) ?? {}, (body as { data: Record<string, unknown> }).data) as Record<string, unknown>);
+        p.applied.push(id);
+        cb(null, [200, { data: p.records.get(id) }]);
+      }, p.patchCommitsAfterMs);
     })
     .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
     .reply(200, { data: { status: 'done' } });
@@ -148,6 +159,10 @@ const post = (gw: Gateway, intent: 'referral' | 'feedback', body: unknown, heade
 let phones = 0;
 const newPhone = () => `tel:+2547331${String(10000 + phones++)}`;
 const textOf = (p: FakePrimero, caseId: string) => String(p.records.get(caseId)?.protection_concerns_other ?? '');
+/** The merged reports on a record: its notes_section entries (the feedback mapping's merge_into). */
+const notesOf = (p: FakePrimero, caseId: string) => (p.records.get(caseId)?.notes_section ?? []) as Array<{ unique_id: string; note_subject: string; note_text: string }>;
+/** Everything a caseworker reads on the record: its own text and every merged report. */
+const wordsOf = (p: FakePrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
 /** Waits until no intake job is waiting, delayed or running: "nothing happened" is read from a drained queue. */
 async function drained(gw: Gateway): Promise<void> {
@@ -191,18 +206,36 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       primero.readDelayMs = 0;
     }
     // The two concurrent merges: neither overwrote the other.
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food at the distribution | Callback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the latrines are locked at night | Callback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food | Callback requested: yes');
+    expect(textOf(primero, link.caseId)).toBe('the guard takes food at the distribution | Callback requested: yes');
+    expect(notesOf(primero, link.caseId).map((n) => n.note_text).sort()).toEqual(['the guard takes food | Callback requested: yes', 'the latrines are locked at night | Callback requested: yes']);
 
     // The same words again, sent in a new run: a new report, acknowledged, so it must be on the record too
     // (recognised by its own reference, not skipped because its words are already there).
     const c = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food'));
     expect(c.body).toMatchObject({ reference: first.body.reference, duplicate: false });
     await drained(gw);
-    const text = textOf(primero, link.caseId);
-    expect(text.match(/the guard takes food \| Callback requested: yes/g)).toHaveLength(2);
-    expect(text.match(/\[gateway message [2-9A-HJ-NP-Z]{8}\]/g)).toHaveLength(3);
+    const notes = notesOf(primero, link.caseId);
+    expect(notes.filter((n) => n.note_text === 'the guard takes food | Callback requested: yes')).toHaveLength(2);
+    // One entry per merged report, named by its own reference.
+    expect(notes.map((n) => n.note_subject)).toEqual(expect.arrayContaining([expect.stringMatching(/^Further report \([2-9A-HJ-NP-Z]{8}\)$/)]));
+    expect(new Set(notes.map((n) => n.unique_id)).size).toBe(3);
+  });
+
+  it('review #5 a report merged into a record whose text the role cannot read leaves the record\'s words as they were', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the teacher hits us'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unreadable.add('protection_concerns_other');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'again today'));
+      expect(second.body.reference).toBe(first.body.reference);
+      await drained(gw);
+    } finally {
+      primero.unreadable.delete('protection_concerns_other');
+    }
+    expect(wordsOf(primero, link.caseId)).toContain('the teacher hits us | Callback requested: yes');
+    expect(wordsOf(primero, link.caseId)).toContain('again today | Callback requested: yes');
   });
 
   it('#11.2 a store that fails after the merge claim leaves the sender a fresh report on the retry', async () => {
@@ -234,8 +267,8 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     await late;
     const link = await eventually(() => gw.references.get(second.body.reference), 5000);
     await drained(gw);
-    expect(textOf(primero, link.caseId)).toContain('we walk two hours for water');
-    expect(textOf(primero, link.caseId)).not.toContain('the pump is broken');
+    expect(wordsOf(primero, link.caseId)).toContain('we walk two hours for water');
+    expect(wordsOf(primero, link.caseId)).not.toContain('the pump is broken');
   });
 
   it('#11.3 a re-delivery after the retention purge removed the completed job answers the first reference', async () => {
@@ -285,8 +318,8 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     }
     expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ3456')).toHaveLength(1);
     const link = (await gw.references.get('ZZZZ3456'))!;
-    expect(textOf(primero, link.caseId)).toContain('the water point is dirty');
-    expect(textOf(primero, link.caseId)).toContain('children drink from the river');
+    expect(wordsOf(primero, link.caseId)).toContain('the water point is dirty');
+    expect(wordsOf(primero, link.caseId)).toContain('children drink from the river');
   });
 
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
@@ -528,6 +561,25 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     }
   });
 
+  it('review #4 a merge whose PATCH commits after our client gave up loses no other report merged meanwhile', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the gate is locked'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    // The first merge's PATCH lands at 1.2 s, after our 600 ms timeout; the second merge runs in between.
+    primero.patchCommitsAfterMs = 1200;
+    const a = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we cannot get in'));
+    await eventually(() => primero.patches.includes(link.caseId));
+    primero.patchCommitsAfterMs = 0;
+    const b = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'still locked at noon'));
+    expect([a.body.reference, b.body.reference]).toEqual([first.body.reference, first.body.reference]);
+    await drained(gw);
+    // The late PATCH is the last write: once it has landed, every report must still be there.
+    const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
+    await eventually(() => count(primero.applied) === count(primero.patches), 5000);
+    for (const words of ['the gate is locked', 'we cannot get in', 'still locked at noon']) expect(wordsOf(primero, link.caseId)).toContain(`${words} | Callback requested: yes`);
+  });
+
   it('a sensitive report whose flag landed but whose attempt died before recording it is not flagged twice', async () => {
     // The flag commits at once; the answer comes after our client gave up: the attempt fails after the flag landed.
     primero.flagAnswersAfterMs = 1000;
@@ -543,6 +595,60 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
       primero.flagAnswersAfterMs = 0;
     }
   });
+});
+
+describe('the text_append merge fallback (review of #11, items 4 and 5)', () => {
+  let gw: Gateway;
+  let primero: FakePrimero;
+
+  beforeAll(async () => {
+    useNock();
+    primero = fakePrimero();
+    const mappings = shippedMappings();
+    mappings.set('feedback', { ...mappings.get('feedback')!, merge_into: { mode: 'text_append' } });
+    gw = await startGateway({ prefix: uniquePrefix('text-append'), mappings, env: { FEEDBACK_MERGE_WINDOW_SECONDS: '600', PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    releaseNock();
+  });
+
+  it('a linked record whose text field cannot be read is a dead letter, never a PATCH that replaces the field', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the food is spoiled'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unreadable.add('protection_concerns_other');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'and the rice too'));
+      expect(second.body.reference).toBe(first.body.reference);
+      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      expect(failed.failedReason).toMatch(/protection_concerns_other could not be read/);
+      expect(failed.failedReason).not.toContain('rice');
+      await gw.services.deadLetters.discard(`intake.${failed.id}`, 'test');
+    } finally {
+      primero.unreadable.delete('protection_concerns_other');
+    }
+    expect(primero.patches).not.toContain(link.caseId);
+    expect(textOf(primero, link.caseId)).toBe('the food is spoiled | Callback requested: yes');
+  });
+
+  it('keeps the record locked after a PATCH that timed out, so a merge meanwhile cannot read the text before it lands', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the fence is down'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.patchCommitsAfterMs = 1200;
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'animals come in'));
+    await eventually(() => primero.patches.includes(link.caseId));
+    primero.patchCommitsAfterMs = 0;
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'a child was bitten'));
+    await drained(gw);
+    const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
+    await eventually(() => count(primero.applied) === count(primero.patches), 5000);
+    for (const words of ['the fence is down', 'animals come in', 'a child was bitten']) expect(textOf(primero, link.caseId)).toContain(`${words} | Callback requested: yes`);
+  }, 20000);
 });
 
 describe('notifications after a new referral (issue #13.3)', () => {
