@@ -280,12 +280,25 @@ async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseL
   await deps.references.mark(link.reference, 'notifiedAt');
 }
 
+/**
+ * Waits for the acceptance's verdict (the API confirms right after its add, so usually at once; at most until
+ * the claim's confirmation window ends, when no verdict means withdrawn). The wait stays inside this attempt:
+ * it is short (ENQUEUE_TIMEOUT_MS at most), uses no attempt and keeps the first start the first start.
+ */
+async function confirmed(deps: IntakeDeps, idempotencyKey: string, acceptanceId: string): Promise<boolean> {
+  for (;;) {
+    const verdict = await deps.ledger.begin(idempotencyKey, acceptanceId);
+    if (verdict !== 'proceed' && verdict !== 'withdrawn') await new Promise((r) => setTimeout(r, Math.min(verdict, 25)));
+    else return verdict === 'proceed';
+  }
+}
+
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const parsed = inboundMessageSchema.safeParse(openJob(deps.codec, job));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
-  // Its delivery was answered 503 after the deadline and the job withdrawn: nothing may come of it.
-  if (message.acceptanceId && !(await deps.ledger.begin(message.acceptanceId))) {
+  // Only a confirmed acceptance is acted on: one withdrawn (its delivery was answered 503) never is.
+  if (message.acceptanceId && !(await confirmed(deps, message.idempotencyKey, message.acceptanceId))) {
     await deps.trace.record(message.reference, 'withdrawn', { queue: job.queueName });
     deps.logger.info({ reference: message.reference, jobId: job.id }, 'withdrawn job skipped: its delivery was answered 503');
     return;

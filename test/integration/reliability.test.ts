@@ -289,7 +289,8 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const body = referralBody();
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // What a process killed right after the claim leaves behind: a ledger entry, no job, no answer sent.
-    const { acceptance } = await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ2345', randomUUID());
+    // The repeat comes while that claim's confirmation window is still open.
+    const { acceptance } = await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ2345', randomUUID(), 60_000);
     const again = await post(gw, 'referral', body);
     expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2345', duplicate: true });
     const link = await eventually(() => gw.references.get('ZZZZ2345'));
@@ -303,7 +304,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report's API died between its claim (with the sender's merge window) and its job.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
     primero.readDelayMs = 1200;
     try {
       const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'children drink from the river'));
@@ -342,34 +343,40 @@ describe('reliability of acknowledged messages (issue #11)', () => {
   });
 
   /**
-   * The real order of a slow store: the add lands in Redis at once, its answer reaches the API only after
-   * the deadline, and the withdrawal lands after the add. The queue is paused meanwhile so no worker begins
-   * before the withdrawal (a worker that does begin first is the next test).
+   * The real order of a slow store: the add lands in Redis at once (a worker may take the job), its answer
+   * reaches the API only after the deadline, and the confirmation is sent after that answer.
    */
-  async function storedThenAnsweredLate<T>(send: () => Promise<T>): Promise<{ answer: T; jobId: string }> {
+  function addAnsweredLate(lateMs = Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200): { jobId: () => string } {
     const add = gw.queue.add.bind(gw.queue);
     let jobId: string | undefined;
     jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
       const job = await add(...args);
       jobId = job.id!;
-      await new Promise((r) => setTimeout(r, Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200));
+      await new Promise((r) => setTimeout(r, lateMs));
       return job;
     });
-    await gw.queue.pause();
-    try {
-      const answer = await send();
-      expect(jobId).toBeDefined();
-      return { answer, jobId: jobId! };
-    } finally {
-      await gw.queue.resume();
-    }
+    return { jobId: () => jobId! };
   }
 
-  it('#11.6 a 503 answered after the enqueue deadline means the write that landed first creates nothing', async () => {
+  /** The ledger scripts (claim, confirmation) on the API's connection: `mode` says what Redis does with them. */
+  function ledgerCalls(mode: { fail: boolean; answerAfterMs: number }): void {
+    const evalReal = gw.redis.eval.bind(gw.redis) as (...a: unknown[]) => Promise<unknown>;
+    jest.spyOn(gw.redis, 'eval').mockImplementation((async (...args: unknown[]) => {
+      if (mode.fail) throw new Error('Connection is closed.');
+      const r = await evalReal(...args);
+      if (mode.answerAfterMs) await new Promise((res) => setTimeout(res, mode.answerAfterMs));
+      return r;
+    }) as never);
+  }
+
+  const trace = async (reference: string) => (await gw.services.trace.timeline(reference)).map((e) => e.event);
+
+  it('#11.6 a 503 answered after the enqueue deadline means the write that landed first creates nothing, though a worker took the job', async () => {
     const contact = randomUUID();
-    const { answer: refused, jobId } = await storedThenAnsweredLate(() => post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' })));
+    const late = addAnsweredLate();
+    const refused = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(refused.status).toBe(503);
-    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     // The shipped flow tells the child to try again: a new run with the same answers.
     const resent = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(resent.status).toBe(202);
@@ -378,44 +385,81 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
   });
 
-  it('review #1 a repeat that re-adds an unstored acceptance and is answered 503 withdraws that acceptance, so nothing is created', async () => {
+  it('review #2 a worker that begins before a verdict that comes late (slow Redis) does nothing, and the 503 is true', async () => {
+    // The add lands and a worker takes the job; the add's answer, and the answer to what follows, come late.
+    const add = gw.queue.add.bind(gw.queue);
+    const mode = { fail: false, answerAfterMs: 0 };
+    let jobId = '';
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      jobId = job.id!;
+      mode.answerAfterMs = 400;
+      await eventually(async () => (await gw.queue.getJobState(jobId)) !== 'waiting');
+      await new Promise((r) => setTimeout(r, Number(gw.config.ENQUEUE_TIMEOUT_MS) + 100));
+      return job;
+    });
+    ledgerCalls(mode);
+    const res = await post(gw, 'referral', referralBody({ concern: 'answered late' }));
+    expect(res.status).toBe(503);
+    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    mode.answerAfterMs = 0;
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('answered late'))).toHaveLength(0);
+  });
+
+  it('review #2 a confirmation that fails at once after the add landed (Redis restarting) is a true 503', async () => {
+    const add = gw.queue.add.bind(gw.queue);
+    const mode = { fail: false, answerAfterMs: 0 };
+    let jobId = '';
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      jobId = job.id!;
+      mode.fail = true;
+      return job;
+    });
+    ledgerCalls(mode);
+    const res = await post(gw, 'referral', referralBody({ concern: 'redis went away' }));
+    mode.fail = false;
+    expect(res.status).toBe(503);
+    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('redis went away'))).toHaveLength(0);
+  });
+
+  it('review #2 a delivery that finds an acceptance never confirmed in its window claims afresh', async () => {
+    const body = referralBody({ concern: 'claimed and lost' });
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // A process killed right after its claim, whose window (1 ms) has passed: nobody was told ZZZZ5678.
+    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ5678', randomUUID(), 1);
+    const again = await post(gw, 'referral', body);
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ duplicate: false });
+    expect(again.body.reference).not.toBe('ZZZZ5678');
+    await eventually(() => gw.references.get(again.body.reference));
+    await drained(gw);
+    expect(await gw.references.get('ZZZZ5678')).toBeNull();
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('claimed and lost'))).toHaveLength(1);
+  });
+
+  it('review #1 a repeat that re-adds an unconfirmed acceptance and is answered 503 leaves it withdrawn, so nothing is created', async () => {
     const body = referralBody({ concern: 'they beat me on the way' });
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
-    // The first delivery's API died between its claim and its job: the repeat finds the entry unstored.
-    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ4567', randomUUID());
-    const { answer: refused, jobId } = await storedThenAnsweredLate(() => post(gw, 'referral', body));
+    // The first delivery's API died between its claim and its job: the repeat finds the entry unconfirmed.
+    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ4567', randomUUID(), Number(gw.config.ENQUEUE_TIMEOUT_MS));
+    const late = addAnsweredLate();
+    const refused = await post(gw, 'referral', body);
     expect(refused.status).toBe(503);
-    expect(jobId).toBe('m-ZZZZ4567');
+    expect(late.jobId()).toBe('m-ZZZZ4567');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     await drained(gw);
     expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567')).toHaveLength(0);
+    expect(await trace('ZZZZ4567')).toContain('withdrawn');
     // The provider's retry is a fresh acceptance that is stored and created once.
     const retried = await post(gw, 'referral', body);
     expect(retried.status).toBe(202);
     await eventually(() => gw.references.get(retried.body.reference));
     await drained(gw);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me on the way'))).toHaveLength(1);
-  });
-
-  it('#11.6 a store answered after the deadline whose job a worker already began is answered with its reference', async () => {
-    const add = gw.queue.add.bind(gw.queue);
-    // The add lands at once and a worker takes the job, but Redis's answer reaches the API only after the deadline.
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
-      const job = await add(...args);
-      await eventually(async () => (await gw.queue.getJobState(job.id!)) !== 'waiting');
-      await new Promise((r) => setTimeout(r, 400));
-      return job;
-    });
-    const body = referralBody({ concern: 'answered late' });
-    const res = await post(gw, 'referral', body);
-    expect(res.status).toBe(202);
-    const link = await eventually(() => gw.references.get(res.body.reference));
-    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
-    // The withdrawal that found the worker started confirmed the acceptance: a repeat adds nothing back.
-    await drained(gw);
-    await purgeExpired([gw.queue], { completedMs: 0, deadLetterMs: 86_400_000 }, createLogger('silent'));
-    const again = await post(gw, 'referral', body);
-    expect(again.body).toMatchObject({ reference: res.body.reference, duplicate: true });
-    expect(await gw.queue.getJobState(`m-${res.body.reference}`)).toBe('unknown');
   });
 
   it('#11.7 dead letters outlive the retention purge and the failed-job age limit, and are counted in /metrics', async () => {
