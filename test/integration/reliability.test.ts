@@ -253,18 +253,19 @@ describe('reliability of acknowledged messages (issue #11)', () => {
   it('#11.2 a report merged into one whose store was withdrawn at the deadline still opens its record', async () => {
     const urn = newPhone();
     const add = gw.queue.add.bind(gw.queue);
-    let late: Promise<Job> | undefined;
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
-      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
-      return late;
+    let landed: Job | undefined;
+    // The real order: the first report's add lands at once, Redis's answer to it comes after the deadline.
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      landed = await add(...args);
+      await new Promise((r) => setTimeout(r, 700));
+      return landed;
     });
     const first = post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump is broken')).then((r) => r);
-    await eventually(() => late !== undefined);
+    await eventually(() => landed !== undefined);
     // While the first report's store hangs, the same sender writes again: merged into the first.
     const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we walk two hours for water'));
     expect((await first).status).toBe(503);
     expect(second.status).toBe(202);
-    await late;
     const link = await eventually(() => gw.references.get(second.body.reference), 5000);
     await drained(gw);
     expect(wordsOf(primero, link.caseId)).toContain('we walk two hours for water');
