@@ -63,7 +63,7 @@ export class DirectIntake {
    * message that is already in a case): without a reply when the reply could not be prepared in time.
    */
   async receive(msg: DirectInbound): Promise<DirectOutcome> {
-    // The producer's deadline decides (it withdraws a late job); the outer bound only covers the rest, a little later.
+    // The store's answer is the producer's (from the acceptance's verdict); the bound here covers the rest, a little later.
     const deadlineAt = Date.now() + this.opts.enqueueTimeoutMs;
     const boundMs = this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100;
     const c = this.classify(msg.text);
