@@ -442,6 +442,17 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => JSON.stringify(c).includes('claimed and lost'))).toHaveLength(1);
   });
 
+  it('review #1 a concurrent re-delivery confirms the same acceptance: one reference, one record', async () => {
+    const body = referralBody({ concern: 'sent twice at once' });
+    const [a, b] = await Promise.all([post(gw, 'referral', body), post(gw, 'referral', body)]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.reference).toBe(b.body.reference);
+    expect([a.body.duplicate, b.body.duplicate].sort()).toEqual([false, true]);
+    await eventually(() => gw.references.get(a.body.reference));
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('sent twice at once'))).toHaveLength(1);
+  });
+
   it('review #1 a repeat that re-adds an unconfirmed acceptance and is answered 503 leaves it withdrawn, so nothing is created', async () => {
     const body = referralBody({ concern: 'they beat me on the way' });
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
