@@ -79,7 +79,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
     );
   }
   if (inbound && config.RAPIDPRO_WEBHOOK_TOKEN) {
-    app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger }));
+    app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger, metrics: services.metrics }));
   }
   if (inbound && config.TWILIO_AUTH_TOKEN && config.PUBLIC_URL) {
     app.use(twilioRouter({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, direct: services.direct, logger }));

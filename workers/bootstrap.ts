@@ -150,6 +150,8 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         ledger: new AcceptanceLedger(shared, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600),
         locks: new RecordLocks(shared, config.QUEUE_PREFIX),
         mergeLockMs: 3 * config.PRIMERO_TIMEOUT_MS + 5000,
+        // A call our client gave up on (after PRIMERO_TIMEOUT_MS) may still commit in Primero: this long after it started, it has.
+        stepSettleMs: 2 * config.PRIMERO_TIMEOUT_MS + 1000,
       }),
     // BullMQ fails a job that stalls twice (maxStalledCount 1): two worker crashes while a message is in
     // flight would dead-letter it though nothing refused it. Crashes get a budget as large as the attempts.

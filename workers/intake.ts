@@ -47,6 +47,8 @@ export interface IntakeDeps {
   locks: RecordLocks;
   /** Longer than a read and a write to Primero: a merge holds its record that long at most. */
   mergeLockMs: number;
+  /** Past this after a referral or flag call began, that call has landed in Primero or never will. */
+  stepSettleMs: number;
 }
 
 // Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
@@ -61,10 +63,36 @@ class RecordBusyError extends Error {
   override readonly name = 'RecordBusyError';
 }
 
-/** Written after a merged report's words: a retry recognises its own append by it, never by the words. */
+/** The job must wait until `until` (not a failed attempt): an earlier call may still land in Primero. */
+class NotYetError extends Error {
+  override readonly name = 'NotYetError';
+  constructor(readonly until: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A step whose call began at `since` and was never recorded as done may still be committing in Primero
+ * after our client gave up on it: Primero's own list is trusted only once that call can no longer land.
+ */
+function settledSince(deps: IntakeDeps, since: string | undefined, what: string): void {
+  if (!since) return;
+  const until = Date.parse(since) + deps.stepSettleMs;
+  if (Date.now() < until) throw new NotYetError(until, `${what} begun by an earlier attempt may still land in Primero; waiting`);
+}
+
+/** Written after a merged report's words (text_append merges only): a retry recognises its own append by it, never by the words. */
 export function mergeMarker(ownReference: string): string {
   return `[gateway message ${ownReference}]`;
 }
+
+/** The subform entry a merged report becomes: its id is its own reference's, so a retry rewrites it, never adds one. */
+export function mergedEntryId(ownReference: string): string {
+  return uuidV5(`merged-report:${ownReference}`);
+}
+
+/** A 4xx answer is a definite refusal: Primero did not apply the write. Anything else may still land. */
+const definitelyRefused = (err: unknown) => err instanceof DeliveryError && err.status !== null && err.status >= 400 && err.status < 500;
 
 function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
   const mapping = deps.mappings.get(message.intent);
@@ -78,9 +106,11 @@ function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
  */
 async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping): Promise<void> {
   const target = mapping.referral!;
-  if (!link.steps.referringAt) await deps.references.mark(link.reference, 'referringAt');
+  settledSince(deps, link.steps.referringAt, 'a referral');
   const existing = await deps.primero.listReferrals(link.caseId);
   if (!existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked')) {
+    // Written before every call, so the next attempt waits for this one to land before it lists.
+    await deps.references.mark(link.reference, 'referringAt');
     await deps.primero.refer(link.caseId, target);
     deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
   }
@@ -90,7 +120,13 @@ async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping)
 
 async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void> {
   if (!link.steps.flaggedAt) {
-    await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
+    // A crash between the flag and its mark must not flag twice: Primero's flags say whether it landed.
+    settledSince(deps, link.steps.flaggingAt, 'a flag');
+    const flags = await deps.primero.listFlags(link.recordType, link.caseId);
+    if (!flags.some((f) => f.message === SENSITIVE_FLAG && !f.removed)) {
+      await deps.references.mark(link.reference, 'flaggingAt');
+      await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
+    }
     await deps.references.mark(link.reference, 'flaggedAt');
     await deps.trace.record(link.reference, 'flagged_sensitive');
   }
@@ -131,7 +167,9 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
     urgent: snapshot?.urgent ?? false,
     steps: {},
   };
-  await deps.references.saveLink(link);
+  // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
+  const prior = await deps.references.saveLink(link);
+  if (prior) return prior;
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
   for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
@@ -140,26 +178,54 @@ async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: M
 }
 
 /**
- * Adds a report's words to a record it did not create. The PATCH replaces the text field, so the text is read
- * and written back under the record's lock (two at once would lose one); a retry finds its own marker.
+ * Adds a report's words to a record it did not create, as the mapping's `merge_into` says. `own` is the
+ * report's own reference: what makes the addition idempotent and independent of order.
  */
-async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, marker: string): Promise<void> {
+async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
-  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
-  if (!token) throw new RecordBusyError('another report is being added to this record');
-  try {
-    const current = (await deps.primero.getRecord(link.recordType, link.caseId))[mapping.text_field];
-    const before = typeof current === 'string' ? current : '';
-    if (before.includes(marker)) return;
-    // Primero's text fields are single-line: reports are joined as the mapping joins lines.
-    const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
-    await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: before ? `${before}${TEXT_SEPARATOR}${appended}` : appended });
-  } finally {
-    await deps.locks.release(link.caseId, token);
+  const target = mapping.merge_into;
+  if (target.mode === 'subform') {
+    // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
+    const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
+    if (target.date_field) entry[target.date_field] = message.receivedAt;
+    await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  } else {
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+/**
+ * The `text_append` fallback: the PATCH replaces the field, so it is read and written back under the record's
+ * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
+ * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
+ */
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string): Promise<void> {
+  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is being added to this record');
+  let release = true;
+  try {
+    const record = await deps.primero.getRecord(link.recordType, link.caseId);
+    const current = record[mapping.text_field];
+    // The gateway created this record with the field set: absent means the role cannot read it, and writing
+    // it back would replace everything it holds with this one report.
+    if (typeof current !== 'string') {
+      throw new UnrecoverableError(`the linked record's ${mapping.text_field} could not be read (the API user's role may not read it); use merge_into mode "subform"`);
+    }
+    if (current.includes(marker)) return;
+    // Primero's text fields are single-line: reports are joined as the mapping joins lines.
+    const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
+    try {
+      await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended });
+    } catch (err) {
+      release = definitelyRefused(err);
+      throw err;
+    }
+  } finally {
+    if (release) await deps.locks.release(link.caseId, token);
+  }
 }
 
 /**
@@ -171,12 +237,20 @@ async function adoptReference(deps: IntakeDeps, message: InboundMessage, mapped:
   const earlier = message.mergeInto!;
   const state = await deps.queue.getJobState(`m-${earlier}`);
   if (state !== 'unknown' && state !== 'completed') throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
-  const token = await deps.locks.acquire(`reference-${earlier}`, deps.mergeLockMs);
+  return linkOrCreate(deps, earlier, message, mapped, recordId);
+}
+
+/**
+ * The record a reference names, created if it has none: one job at a time per reference, so the earlier
+ * message's own job and a report adopting its reference cannot both create one.
+ */
+async function linkOrCreate(deps: IntakeDeps, reference: string, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  const token = await deps.locks.acquire(`reference-${reference}`, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is opening this reference');
   try {
-    return (await deps.references.get(earlier)) ?? (await createRecord(deps, message, mapped, recordId));
+    return (await deps.references.get(reference)) ?? (await createRecord(deps, message, mapped, recordId));
   } finally {
-    await deps.locks.release(`reference-${earlier}`, token);
+    await deps.locks.release(`reference-${reference}`, token);
   }
 }
 
@@ -186,7 +260,7 @@ async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMess
   if (link.caseId === recordId) return notifyOnce(deps, message, link);
   const own = ownReferenceOfJobId(job.id ?? '');
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, mergeMarker(own ?? message.reference));
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
   } catch (err) {
     // The earlier record has left the API user's scope (a caseworker reassigned it): these words cannot join it,
     // and a dead letter could only be discarded. They become a record of their own, under the report's own reference.
@@ -207,12 +281,25 @@ async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseL
   await deps.references.mark(link.reference, 'notifiedAt');
 }
 
+/**
+ * Waits for the acceptance's verdict (the API confirms right after its add, so usually at once; at most until
+ * the claim's confirmation window ends, when no verdict means withdrawn). The wait stays inside this attempt:
+ * it is short (ENQUEUE_TIMEOUT_MS at most), uses no attempt and keeps the first start the first start.
+ */
+async function confirmed(deps: IntakeDeps, idempotencyKey: string, acceptanceId: string): Promise<boolean> {
+  for (;;) {
+    const verdict = await deps.ledger.begin(idempotencyKey, acceptanceId);
+    if (verdict !== 'proceed' && verdict !== 'withdrawn') await new Promise((r) => setTimeout(r, Math.min(verdict, 25)));
+    else return verdict === 'proceed';
+  }
+}
+
 async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   const parsed = inboundMessageSchema.safeParse(openJob(deps.codec, job));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
-  // Its delivery was answered 503 after the deadline and the job withdrawn: nothing may come of it.
-  if (message.acceptanceId && !(await deps.ledger.begin(message.acceptanceId))) {
+  // Only a confirmed acceptance is acted on: one withdrawn (its delivery was answered 503) never is.
+  if (message.acceptanceId && !(await confirmed(deps, message.idempotencyKey, message.acceptanceId))) {
     await deps.trace.record(message.reference, 'withdrawn', { queue: job.queueName });
     deps.logger.info({ reference: message.reference, jobId: job.id }, 'withdrawn job skipped: its delivery was answered 503');
     return;
@@ -230,10 +317,9 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
 
   if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);
 
-  const existing = await deps.references.get(message.reference);
+  const link = await linkOrCreate(deps, message.reference, message, mapped, recordId);
   // A report merged into this one opened the record while this job was late: these words join it.
-  if (existing && existing.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, existing, mergeMarker(message.reference));
-  const link = existing ?? (await createRecord(deps, message, mapped, recordId));
+  if (link.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, link, message.reference);
   if (message.sensitive) await protectSensitive(deps, link);
   else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
   await notifyOnce(deps, message, link);
@@ -247,6 +333,11 @@ export function intakeProcessor(deps: IntakeDeps) {
       // Waiting for another merge to finish is not a failed attempt: the job comes back shortly, attempts intact.
       if (err instanceof RecordBusyError && token) {
         await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
+        throw new DelayedError();
+      }
+      if (err instanceof NotYetError && token) {
+        deps.logger.info({ jobId: job.id, until: new Date(err.until).toISOString() }, err.message);
+        await job.moveToDelayed(err.until, token);
         throw new DelayedError();
       }
       await rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);

@@ -16,6 +16,12 @@ export interface PrimeroClientOptions {
 export type RecordType = 'case' | 'incident';
 const PATHS: Record<RecordType, string> = { case: 'cases', incident: 'incidents' };
 
+/** One of a record's flags, as `GET /api/v2/:recordType/:id/flags` lists them (primeroIMS/primero app/controllers/api/v2/docs/flags/get.md). */
+export interface PrimeroFlag {
+  message?: string;
+  removed?: boolean;
+}
+
 export interface PrimeroReferral {
   transitioned_to?: string;
   status?: string;
@@ -97,6 +103,14 @@ export class PrimeroClient {
     const res = await this.call('post', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what, { data: { date, message } });
     if (res.status >= 200 && res.status < 300) return;
     throw classify(res, what, 'record');
+  }
+
+  async listFlags(type: RecordType, id: string): Promise<PrimeroFlag[]> {
+    const what = `the ${type} flag list`;
+    const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what);
+    if (res.status !== 200) throw classify(res, what, 'record');
+    const list = (res.data as { data?: unknown } | null)?.data;
+    return Array.isArray(list) ? (list as PrimeroFlag[]) : [];
   }
 
   /** Assign makes the user the owner and Primero notifies them; unlike a referral it needs no consent. */

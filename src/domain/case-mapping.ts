@@ -78,6 +78,25 @@ const recordTarget = {
   static_fields: z.record(fieldName, z.unknown()).default({}),
 };
 
+/**
+ * How a later report joins a record it did not create. `subform` (the default) PATCHes one subform entry per
+ * report, keyed by a `unique_id` derived from the report's own reference: Primero merges subform arrays by
+ * `unique_id` (app/services/record_merge_data_hash_service.rb), so appends need no read, no lock, and a retry
+ * rewrites its own entry. `text_append` reads the text field and writes it back longer (needs read access to
+ * the field, and one writer at a time): only for a deployment whose form has no usable subform.
+ */
+export const mergeTargetSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('subform'),
+    subform: fieldName.default('notes_section'),
+    subject_field: fieldName.default('note_subject'),
+    text_field: fieldName.default('note_text'),
+    date_field: fieldName.nullable().default('note_date'),
+  }),
+  z.object({ mode: z.literal('text_append') }),
+]);
+export type MergeTarget = z.infer<typeof mergeTargetSchema>;
+
 export const caseMappingSchema = z.object({
   intent: z.enum(['referral', 'feedback']),
   ...recordTarget,
@@ -87,6 +106,7 @@ export const caseMappingSchema = z.object({
   text_field: fieldName,
   results: z.record(z.string(), ruleSchema),
   referral: referralSchema.nullable().default(null),
+  merge_into: mergeTargetSchema.default({ mode: 'subform', subform: 'notes_section', subject_field: 'note_subject', text_field: 'note_text', date_field: 'note_date' }),
   /** Per category (see the `category` rule): another record type, module or fixed fields. */
   category_overrides: z
     .record(z.string(), z.object({ record_type: recordTarget.record_type.optional(), module_id: z.string().min(1).optional(), static_fields: recordTarget.static_fields.optional() }))

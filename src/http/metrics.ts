@@ -15,12 +15,16 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly received: Counter<'channel' | 'outcome'>;
   private readonly latency: Histogram<'channel'>;
+  private readonly simulated: Counter<'channel' | 'intent'>;
 
   constructor(
     private readonly queues: Queue[],
     private readonly shared: SharedCounters,
   ) {
     this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
+    // Any holder of the webhook token can claim to be RapidPro's simulator, and a simulated call stores nothing:
+    // a rise here outside flow editing is real messages being dropped.
+    this.simulated = new Counter({ name: 'gateway_simulated_total', help: 'Webhook calls marked X-Mailroom-Mode: simulation (answered, nothing stored)', labelNames: ['channel', 'intent'], registers: [this.registry] });
     this.latency = new Histogram({
       name: 'gateway_ack_latency_seconds',
       help: 'Time from request to acknowledgement on inbound webhooks',
@@ -56,6 +60,11 @@ export class GatewayMetrics {
       });
       next();
     };
+  }
+
+  /** `intent` is the route's own (one of the configured intents), never caller input. */
+  countSimulated(channel: string, intent: string): void {
+    this.simulated.labels({ channel, intent }).inc();
   }
 
   /**

@@ -3,6 +3,7 @@ import type { InboundMessage } from '../domain/inbound-message';
 import { rapidProToMessage, rapidProWebhookSchema } from '../domain/rapidpro-webhook';
 import type { Logger } from '../logger';
 import type { IntakeService } from '../intake/intake-service';
+import type { GatewayMetrics } from './metrics';
 import { presentedToken, secretMatcher } from './auth';
 import { HttpError } from './errors';
 import { parseJsonBody, rawBody, validationDetails } from './json-body';
@@ -13,6 +14,7 @@ export interface RapidProRouteDeps {
   intents: ReadonlyArray<InboundMessage['intent']>;
   intake: IntakeService;
   logger: Logger;
+  metrics: Pick<GatewayMetrics, 'countSimulated'>;
 }
 
 /**
@@ -40,7 +42,9 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       const message = rapidProToMessage(intent, parsed.data, new Date(), simulation);
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message));
       if (accepted.simulated) {
-        deps.logger.info({ channel: 'rapidpro', intent, simulated: true }, 'simulator call answered; nothing stored');
+        // Warned, not informed: the header is the caller's word, and a token holder sending it drops real messages.
+        deps.metrics.countSimulated('rapidpro', intent);
+        deps.logger.warn({ channel: 'rapidpro', intent, simulated: true }, 'simulator call (X-Mailroom-Mode: simulation) answered; nothing stored');
         res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: false, simulated: true });
         return;
       }

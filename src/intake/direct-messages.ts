@@ -5,7 +5,7 @@ import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
 import { withinDeadline } from '../queues/deadline';
 import { WITHDRAW_ANSWER_MS } from '../queues/intake';
-import type { IntakeService } from './intake-service';
+import type { AcceptedMessage, IntakeService } from './intake-service';
 import type { ContactStore } from '../store/contacts';
 
 /** What an SMS or WhatsApp provider told us, before any interpretation. */
@@ -59,24 +59,20 @@ export class DirectIntake {
     return shortCode || this.opts.ownAddresses.has(address);
   }
 
-  /** Everything here touches Redis; when Redis is away the provider gets 503 and keeps the message. */
+  /**
+   * Everything here touches Redis; when Redis is away the provider gets 503 and keeps the message. Once the
+   * message is stored the answer is 2xx whatever happens next (a 503 then would make the provider resend a
+   * message that is already in a case): without a reply when the reply could not be prepared in time.
+   */
   async receive(msg: DirectInbound): Promise<DirectOutcome> {
-    // The producer's deadline decides (it withdraws a late job); this one only bounds the rest, a little later.
+    // The store's answer is the producer's (from the acceptance's verdict); the bound here covers the rest, a little later.
     const deadlineAt = Date.now() + this.opts.enqueueTimeoutMs;
-    return withinDeadline(() => this.handle(msg, deadlineAt), this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100);
-  }
-
-  private async handle(msg: DirectInbound, deadlineAt: number): Promise<DirectOutcome> {
+    const boundMs = this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100;
     const c = this.classify(msg.text);
     const loop = this.isLoop(msg.urn);
     // Linked before anything reads the opt-out: a STOP in this very message is recorded under both ids.
-    if (msg.otherUrns?.length) await this.contacts.link(msg.urn, msg.otherUrns);
-    if (c.intent === 'optout' || c.intent === 'optin') {
-      if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
-      else await this.contacts.optIn(msg.urn);
-      this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
-      return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent, null) };
-    }
+    if (msg.otherUrns?.length) await withinDeadline(() => this.contacts.link(msg.urn, msg.otherUrns!), boundMs);
+    if (c.intent === 'optout' || c.intent === 'optin') return withinDeadline(() => this.preference(msg, c, loop), boundMs);
 
     const accepted = await this.intake.accept({
       v: 1,
@@ -94,6 +90,21 @@ export class DirectIntake {
       receivedAt: msg.receivedAt.toISOString(),
       simulation: false,
     }, deadlineAt);
+    const reply = await withinDeadline(() => this.replyFor(msg, c, loop, accepted), Math.max(WITHDRAW_ANSWER_MS, deadlineAt + WITHDRAW_ANSWER_MS + 100 - Date.now())).catch((err: unknown) => {
+      this.logger.warn({ reference: accepted.reference, channel: msg.channel, error: err instanceof Error ? err.name : 'unknown' }, 'message stored; no reply sent: the sender counters could not be read in time');
+      return null;
+    });
+    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+  }
+
+  private async preference(msg: DirectInbound, c: Classification, loop: boolean): Promise<DirectOutcome> {
+    if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
+    else await this.contacts.optIn(msg.urn);
+    this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
+    return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null) };
+  }
+
+  private async replyFor(msg: DirectInbound, c: Classification, loop: boolean, accepted: AcceptedMessage): Promise<string | null> {
     const { count, optedOut, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
     const flooding = count > this.opts.rateLimit;
     this.logger.info(
@@ -103,7 +114,6 @@ export class DirectIntake {
     if (flooding && count === this.opts.rateLimit + 1) this.logger.warn({ sender, channel: msg.channel }, 'sender over the rate limit: stored, not answered');
     // A sensitive report is acknowledged with its reference only: nothing about what was reported.
     const kind: ReplyKind = accepted.sensitive ? 'feedback_sensitive' : (c.intent ?? 'unknown');
-    const reply = loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
-    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+    return loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
   }
 }

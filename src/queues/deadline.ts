@@ -1,5 +1,10 @@
 export class QueueUnavailableError extends Error {
-  override readonly name = 'QueueUnavailableError';
+  override readonly name: string = 'QueueUnavailableError';
+}
+
+/** The deadline passed with the work still pending (as opposed to Redis refusing it). */
+export class DeadlinePassedError extends QueueUnavailableError {
+  override readonly name = 'DeadlinePassedError';
 }
 
 /**
@@ -9,7 +14,7 @@ export class QueueUnavailableError extends Error {
 export async function withinDeadline<T>(work: () => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError('Redis did not answer in time')), ms);
+    timer = setTimeout(() => reject(new DeadlinePassedError('Redis did not answer in time')), ms);
   });
   try {
     return await Promise.race([work(), deadline]);

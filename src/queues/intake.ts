@@ -7,7 +7,7 @@ import type { IdentifierHasher } from '../security/identifier-hash';
 import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AcceptanceLedger } from '../store/acceptances';
 import type { ReferenceStore } from '../store/references';
-import { QueueUnavailableError, withinDeadline } from './deadline';
+import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
 
 export { QueueUnavailableError };
 
@@ -51,14 +51,19 @@ export function ownReferenceOfJobId(jobId: string): string | null {
   return jobId.startsWith('m-') ? (jobId.slice(2).split('-')[1] ?? null) : null;
 }
 
-/** Bounds the wait for a withdrawal's answer after the deadline: past it, 503 stands (the withdrawal still lands). */
+/**
+ * After the confirmation window (which ends at most this long after the claim's answer, by Redis's clock),
+ * how long the API still waits for the verdict before answering 503 without one.
+ */
 export const WITHDRAW_ANSWER_MS = 250;
 
 interface Attempt {
+  /** The local deadline passed before the claim was sent: nothing is sent. */
   abandoned: boolean;
-  /** Set just before the claim is sent, so a deadline that fires while it is in flight still undoes it. */
-  claim: { acceptanceId: string; own: string; mergeKey?: string; key: string } | null;
-  accepted: Accepted | null;
+  /** Given up waiting for the verdict: no confirmation may be sent any more. */
+  gaveUp: boolean;
+  /** When the claim's answer arrived, and the window it opened (ms): the verdict is due by their sum. */
+  claimed: { at: number; windowMs: number } | null;
 }
 
 /** The only way a message enters the gateway: stored in Redis before anyone is told it was accepted. */
@@ -72,7 +77,7 @@ export class IntakeProducer {
     private readonly codec: PayloadCodec,
     private readonly hasher: IdentifierHasher,
     private readonly opts: IntakeOptions,
-    /** On the same connection as `queue`: the withdrawal must land after the add it withdraws. */
+    /** Confirms an acceptance only after its add was answered: a confirmed acceptance always has its job. */
     private readonly ledger: AcceptanceLedger,
   ) {
     this.jobOptions = {
@@ -86,25 +91,33 @@ export class IntakeProducer {
 
   /**
    * Stores the message once per idempotency key (the ledger, not BullMQ's deduplication, which `clean`
-   * removes with the job). Past the deadline the answer is 503 and it is true: the late job is withdrawn
-   * before any worker acts on it, or, when a worker already began, the answer is its reference.
+   * removes with the job). The answer is the ledger's verdict, decided in Redis by Redis's clock: `stored`
+   * (the add landed and was confirmed within the window a worker waits out) or `withdrawn` (503, and no worker
+   * ever acts on the job). Only when no verdict reaches the API in time is 503 an answer it cannot prove.
    */
   async submit(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs): Promise<Accepted> {
     // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash: in the job and the ledger.
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
-    const attempt: Attempt = { abandoned: false, claim: null, accepted: null };
-    const work = this.store(message, merge, attempt, this.earlierIds(unhashed.idempotencyKey));
+    const deadlineAt = Date.now() + timeoutMs;
+    const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
+    const work = this.store(message, merge, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
       attempt.abandoned = true;
-      const claim = attempt.claim;
-      if (!claim) throw err;
-      const outcome = await withinDeadline(() => this.ledger.withdraw(claim.key, claim.acceptanceId, claim.own, claim.mergeKey), WITHDRAW_ANSWER_MS).catch(
-        () => 'unanswered' as const,
-      );
-      if ((outcome === 'started' || outcome === 'stored') && attempt.accepted) return attempt.accepted;
-      throw err;
+      const claimed = attempt.claimed;
+      if (!claimed || !(err instanceof DeadlinePassedError)) {
+        // Answered 503 now: a claim still in flight must never be confirmed.
+        attempt.gaveUp = true;
+        throw err;
+      }
+      // The claim was answered: its verdict decides, and it is due by the end of its window.
+      const wait = Math.max(1, claimed.at + claimed.windowMs + WITHDRAW_ANSWER_MS - Date.now());
+      try {
+        return await withinDeadline(() => work, wait);
+      } finally {
+        attempt.gaveUp = true;
+      }
     }
   }
 
@@ -120,31 +133,29 @@ export class IntakeProducer {
     return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
   }
 
-  private async store(message: UnreferencedMessage, merge: MergeWindow | undefined, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
+  private async store(message: UnreferencedMessage, merge: MergeWindow | undefined, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
     const own = await this.references.next();
     if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-    const acceptanceId = randomUUID();
-    attempt.claim = { acceptanceId, own, mergeKey: merge?.key, key: message.idempotencyKey };
-    const { fresh, acceptance, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, acceptanceId, merge, earlier);
-    attempt.claim.key = key;
-    if (legacyJobId !== undefined) {
-      attempt.accepted = { reference: referenceOfJobId(legacyJobId), duplicate: true, merged: false };
-      return attempt.accepted;
-    }
-    attempt.accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
-    // A repeat whose first delivery may have died between its claim and its add puts the same job back
-    // (same id, so a no-op when it exists); the worker acts once per acceptance either way.
-    if (fresh || !acceptance.stored) {
-      if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-      const data = this.codec.encode(
-        { ...message, reference: acceptance.reference, mergeInto: acceptance.mergeInto, acceptanceId: acceptance.acceptanceId } as InboundMessage,
-        PERSONAL_MESSAGE_FIELDS,
-        sealContext.job(this.queue.name),
-      );
-      await this.queue.add(INTAKE_JOB, data, { ...this.jobOptions, jobId: acceptance.jobId });
-      if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-      if (!(await this.ledger.markStored(key, acceptance.acceptanceId))) throw new QueueUnavailableError('the acceptance was withdrawn');
-    }
-    return attempt.accepted;
+    // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
+    const windowMs = Math.max(1, deadlineAt - Date.now());
+    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, merge, earlier);
+    if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
+    // An older version's job holds this message: its id names the reference; it was stored then.
+    if (legacyJobId !== undefined) return { reference: referenceOfJobId(legacyJobId), duplicate: true, merged: false };
+    attempt.claimed = { at: Date.now(), windowMs: left };
+    const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
+    if (acceptance.stored) return accepted;
+    // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
+    // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
+    const data = this.codec.encode(
+      // Under the hash its ledger entry lives under (an earlier key's, after a key change): the worker asks that entry.
+      { ...message, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, acceptanceId: acceptance.acceptanceId } as InboundMessage,
+      PERSONAL_MESSAGE_FIELDS,
+      sealContext.job(this.queue.name),
+    );
+    await this.queue.add(INTAKE_JOB, data, { ...this.jobOptions, jobId: acceptance.jobId });
+    if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
+    if ((await this.ledger.markStored(key, acceptance.acceptanceId)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
+    return accepted;
   }
 }

@@ -11,61 +11,89 @@ export interface Acceptance {
   mergeInto: string | null;
   /** The message's own reference (equal to `reference` unless merged). */
   own: string;
-  /** The job was seen in Redis by the API that claimed it (a claim without it may have lost its job in a crash). */
+  /** Confirmed: its job is in Redis and a worker may act on it. */
   stored: boolean;
 }
 
-export type Withdrawal = 'withdrawn' | 'started' | 'stored';
+/** What was decided about an acceptance: only a confirmed one is ever acted on. */
+export type Verdict = 'stored' | 'withdrawn';
 
-// The ledger entry and the sender's merge claim are written together: either both exist or neither.
-// KEYS: the entry under the current hash, ARGV[5] entries under earlier hash keys, ARGV[6] BullMQ
-// deduplication keys of versions before the ledger (their value is the job id), then the merge key.
-// An entry found under any of them is the acceptance; the last number returned says which key held it.
-const CLAIM = `
-local alternates, legacy = tonumber(ARGV[5]), tonumber(ARGV[6])
+// Redis's own clock, in ms: the API's and the worker's clocks never decide a verdict.
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// The ledger entry and the sender's merge claim are written together: either both exist or neither. An entry
+// that was withdrawn, or never confirmed before its `confirmBy`, names nothing: a later delivery starts afresh
+// (and takes back the merge window it had opened).
+// KEYS: the entry under the current hash, then ARGV[6] entries under earlier hash keys (a HASH_KEY or DATA_KEY
+// change), then ARGV[7] BullMQ deduplication keys of versions before the ledger (their value is the job id),
+// then the merge key. The last number returned says which key held the acceptance.
+const CLAIM = `${NOW}
+local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
+local mergeKey = KEYS[2 + alternates + legacy]
 for i = 1, 1 + alternates do
-  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored')
-  if e[1] then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', i} end
+  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy')
+  if e[1] then
+    local dead = e[7] == '1' or (e[6] ~= '1' and now >= tonumber(e[8] or '0'))
+    if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i} end
+    if mergeKey and redis.call('GET', mergeKey) == (e[5] or e[1]) then redis.call('DEL', mergeKey) end
+    -- The current key is claimed afresh below; an earlier key's entry stays, withdrawn, for its job to find.
+    if i == 1 then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[i], 'withdrawn', '1') end
+  end
 end
 for i = 2 + alternates, 1 + alternates + legacy do
   local jobId = redis.call('GET', KEYS[i])
-  if jobId then return {0, '', '', jobId, '', '', '1', i} end
+  if jobId then return {0, '', '', jobId, '', '', '1', 0, i} end
 end
 local earlier = false
-local mergeKey = KEYS[2 + alternates + legacy]
 if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET') end
 local reference, jobId, mergeInto = ARGV[1], 'm-' .. ARGV[1], ''
 if earlier then reference = earlier; jobId = 'm-' .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
-redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1])
+redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1], 'confirmBy', string.format('%.0f', now + tonumber(ARGV[5])))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', 1}
+return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1}
 `;
 
-const MARK_STORED = `
-if redis.call('HGET', KEYS[1], 'acceptance') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'stored', '1')
-return 1
-`;
-
-// Atomic against the worker's start (same marker key): either the worker began, and the answer is the
-// reference, or the withdrawal wins, the worker will skip the job, and the claims are undone.
-const WITHDRAW = `
-local acc = redis.call('HGET', KEYS[1], 'acceptance')
-if acc == ARGV[1] and redis.call('HGET', KEYS[1], 'stored') == '1' then return 'stored' end
-local prior = redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[3], 'NX', 'GET')
-if prior == 'started' then return 'started' end
-if acc == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if #KEYS > 2 and redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
+// The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all.
+const MARK_STORED = `${NOW}
+local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
+if e[1] ~= ARGV[1] then return 'withdrawn' end
+if e[2] == '1' then return 'stored' end
+if e[3] == '1' then return 'withdrawn' end
+if now < tonumber(e[4] or '0') then
+  redis.call('HSET', KEYS[1], 'stored', '1')
+  return 'stored'
+end
+redis.call('HSET', KEYS[1], 'withdrawn', '1')
 return 'withdrawn'
+`;
+
+// The worker's question before acting: proceed only on a confirmed acceptance. No verdict past confirmBy is
+// withdrawn (written, so a confirmation still in flight finds it); before confirmBy, the ms left to wait.
+const BEGIN = `${NOW}
+local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
+if not e[1] then return 'proceed' end
+if e[1] ~= ARGV[1] then return 'withdrawn' end
+if e[2] == '1' then return 'proceed' end
+if e[3] == '1' then return 'withdrawn' end
+local by = tonumber(e[4] or '0')
+if now >= by then
+  redis.call('HSET', KEYS[1], 'withdrawn', '1')
+  return 'withdrawn'
+end
+return string.format('%.0f', by - now)
 `;
 
 /**
  * The idempotency ledger: idempotency key → the acceptance, for exactly IDEMPOTENCY_WINDOW_HOURS and
- * independent of the job (whose removal by retention must not shorten the window). Keys:
- * - `gw:accepted:<deduplicationId>` (hash): written by the API at claim, deleted only by its TTL or by the
- *   API's own withdrawal when it answers 503;
- * - `gw:acceptance:<acceptanceId>` ("started" | "withdrawn"): the race between a late job and its 503,
- *   written by the worker's first start or by the withdrawal, deleted by its TTL (the same window).
+ * independent of the job (whose removal by retention must not shorten the window). One key,
+ * `gw:accepted:<deduplicationId>` (hash), written by the API at claim (with `confirmBy`, Redis time), given its
+ * verdict (`stored` or `withdrawn`) by the API's confirmation or the worker's first look, replaced only by a
+ * later delivery's claim when it names nothing, deleted only by its TTL. A process that dies after the claim
+ * leaves an unconfirmed entry: past `confirmBy` it counts as withdrawn and the provider's retry claims afresh.
+ * An entry gone (the window is over) lets a job that is still around proceed: it was confirmed back then.
  */
 export class AcceptanceLedger {
   constructor(
@@ -79,60 +107,56 @@ export class AcceptanceLedger {
     return gatewayKey(this.prefix, 'accepted', hashedKey);
   }
 
-  private marker(acceptanceId: string): string {
-    return gatewayKey(this.prefix, 'acceptance', acceptanceId);
-  }
-
   /**
-   * The first delivery claims (fresh); a later one reads the first acceptance — also when it was recorded
-   * under an earlier hash key (`earlier.hashes`, after a HASH_KEY or DATA_KEY change) or, during the upgrade,
-   * by an older version's BullMQ deduplication key (`earlier.legacyDedupKeys`, whose value is the job id; its
-   * reference is read from the id). `key` is the hashed id the entry lives under: mark and withdraw use it.
+   * The first delivery claims (fresh) and must be confirmed within `confirmWithinMs` (Redis time from the
+   * claim); a later one reads the first acceptance while it stands — also when it was recorded under an earlier
+   * hash key (`earlier.hashes`) or, during the upgrade, by an older version's BullMQ deduplication key
+   * (`earlier.legacyDedupKeys`, whose value is the job id). `key` is the hashed id the entry lives under: the
+   * job carries it, and the confirmation and the worker's `begin` use it.
    */
   async claim(
     idempotencyKey: string,
     own: string,
     acceptanceId: string,
+    confirmWithinMs: number,
     merge?: { key: string; windowSeconds: number },
     earlier: { hashes: string[]; legacyDedupKeys: string[] } = { hashes: [], legacyDedupKeys: [] },
-  ): Promise<{ fresh: boolean; acceptance: Acceptance; key: string; legacyJobId?: string }> {
+  ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
     const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [merge.key] : [])];
-    const r = (await this.redis.eval(CLAIM, keys.length, ...keys, own, acceptanceId, this.windowSeconds, merge?.windowSeconds ?? 0, hashes.length - 1, earlier.legacyDedupKeys.length)) as [
-      number,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      number,
-    ];
-    if (r[7] > hashes.length) {
-      // An older version's job: its id names the reference (the caller reads it); stored, never this ledger's to withdraw.
-      return { fresh: false, key: idempotencyKey, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true } };
+    const r = (await this.redis.eval(
+      CLAIM,
+      keys.length,
+      ...keys,
+      own,
+      acceptanceId,
+      this.windowSeconds,
+      merge?.windowSeconds ?? 0,
+      Math.max(1, Math.floor(confirmWithinMs)),
+      hashes.length - 1,
+      earlier.legacyDedupKeys.length,
+    )) as [number, string, string, string, string, string, string, number, number];
+    if (r[8] > hashes.length) {
+      // An older version's job: its id names the reference (the caller reads it); it was stored back then.
+      return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true } };
     }
     return {
       fresh: r[0] === 1,
-      key: hashes[r[7] - 1]!,
+      key: hashes[r[8] - 1]!,
+      /** What is left of the acceptance's confirmation window (a repeat's is its first delivery's). */
+      windowMs: Number(r[7]),
       acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1' },
     };
   }
 
-  /** False when the acceptance was withdrawn meanwhile (its delivery was answered 503). */
-  async markStored(idempotencyKey: string, acceptanceId: string): Promise<boolean> {
-    return (await this.redis.eval(MARK_STORED, 1, this.key(idempotencyKey), acceptanceId)) === 1;
+  /** Sent after the add: `stored` only when it lands before the claim's confirmBy. */
+  async markStored(idempotencyKey: string, acceptanceId: string): Promise<Verdict> {
+    return (await this.redis.eval(MARK_STORED, 1, this.key(idempotencyKey), acceptanceId)) as Verdict;
   }
 
-  /** Sent on the connection that sent the job, after it: it lands after the add, however late that is. */
-  async withdraw(idempotencyKey: string, acceptanceId: string, own: string, mergeKey?: string): Promise<Withdrawal> {
-    const keys = [this.key(idempotencyKey), this.marker(acceptanceId), ...(mergeKey ? [mergeKey] : [])];
-    return (await this.redis.eval(WITHDRAW, keys.length, ...keys, acceptanceId, own, this.windowSeconds)) as Withdrawal;
-  }
-
-  /** The worker's first word on a job: false when its acceptance was withdrawn and nothing may be done. */
-  async begin(acceptanceId: string): Promise<boolean> {
-    const prior = await this.redis.set(this.marker(acceptanceId), 'started', 'EX', this.windowSeconds, 'NX', 'GET');
-    return prior !== 'withdrawn';
+  /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */
+  async begin(idempotencyKey: string, acceptanceId: string): Promise<'proceed' | 'withdrawn' | number> {
+    const r = (await this.redis.eval(BEGIN, 1, this.key(idempotencyKey), acceptanceId)) as string;
+    return r === 'proceed' || r === 'withdrawn' ? r : Number(r);
   }
 }

@@ -4,7 +4,7 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged } from './keys';
 
 // `referringAt` is written before the referral call, `referredAt` after it; `notifiedAt` once notifications are queued.
-export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'notifiedAt'] as const;
+export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'flaggingAt', 'notifiedAt'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface CaseLink {
@@ -30,6 +30,15 @@ export interface CaseLink {
  * (REFERENCE_RETENTION_DAYS), so a later case event can find the person who wrote in.
  */
 const REFERENCE_BLOCK = 100;
+
+// Create-if-absent: two jobs that each opened a record for one reference must not leave the later one linked.
+const SAVE_LINK_IF_ABSENT = `
+if redis.call('HEXISTS', KEYS[1], 'caseId') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+return 1
+`;
 
 export class ReferenceStore {
   private block = { next: 1, end: 0 };
@@ -75,8 +84,13 @@ export class ReferenceStore {
     return gatewayKey(this.prefix, 'ref', reference);
   }
 
-  /** Saves the link and the record → reference index together. */
-  async saveLink(link: CaseLink): Promise<void> {
+  /**
+   * Saves the link and the record → reference index together, only when the reference has no link yet:
+   * the first record linked to a reference keeps it, and the caller gets that link back (null when this
+   * one was saved). Both keys expire with the retention; a crash between the two writes cannot happen
+   * (one Lua script).
+   */
+  async saveLink(link: CaseLink): Promise<CaseLink | null> {
     const fields: Record<string, string> = {
       reference: link.reference,
       recordType: link.recordType,
@@ -93,7 +107,9 @@ export class ReferenceStore {
     for (const [step, at] of Object.entries(link.steps)) fields[`step:${step}`] = at;
     const key = this.key(link.reference);
     const ttl = this.retentionDays * 86400;
-    await this.redis.multi().hset(key, fields).expire(key, ttl).set(gatewayKey(this.prefix, 'record-ref', link.caseId), link.reference, 'EX', ttl).exec();
+    const flat = Object.entries(fields).flat();
+    const saved = await this.redis.eval(SAVE_LINK_IF_ABSENT, 2, key, gatewayKey(this.prefix, 'record-ref', link.caseId), ttl, link.reference, ...flat);
+    return saved === 1 ? null : this.get(link.reference);
   }
 
   /** Primero record id → reference (written with the link), so a later event on the record finds the person. */

@@ -3,6 +3,7 @@ import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { primeroMerge } from '../support/primero-merge';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0002';
@@ -13,12 +14,14 @@ interface PrimeroCalls {
   flags: Array<{ id: string; body: unknown }>;
   assigns: Array<{ id: string; body: unknown }>;
   patches: Array<{ id: string; body: { data: Record<string, unknown> } }>;
+  /** Each record as Primero holds it after the PATCHes (subforms merged by unique_id). */
+  records: Map<string, Record<string, unknown>>;
 }
 
 /** A small Primero stand-in on nock that remembers records, so reads see earlier writes. */
 function fakePrimero(): PrimeroCalls {
-  const calls: PrimeroCalls = { created: [], flags: [], assigns: [], patches: [] };
   const records = new Map<string, Record<string, unknown>>();
+  const calls: PrimeroCalls = { created: [], flags: [], assigns: [], patches: [], records };
   nock(PRIMERO)
     .persist()
     .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
@@ -37,9 +40,12 @@ function fakePrimero(): PrimeroCalls {
       const id = uri.split('/').pop()!;
       const b = body as { data: Record<string, unknown> };
       calls.patches.push({ id, body: b });
-      records.set(id, { ...records.get(id), ...b.data });
+      records.set(id, primeroMerge(records.get(id) ?? {}, b.data) as Record<string, unknown>);
       return [200, { data: records.get(id) }];
     })
+    // Primero's flag list (primeroIMS/primero app/controllers/api/v2/docs/flags/get.md): what was flagged here.
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri) => [200, { data: calls.flags.filter((f) => f.id === uri.split('/')[4]).map((f) => ({ ...(f.body as { data: object }).data, removed: false })) }])
     .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
     .reply((uri, body) => {
       calls.flags.push({ id: uri.split('/')[4]!, body });
@@ -164,7 +170,11 @@ describe('feedback and complaints', () => {
 
     const link = await eventually(() => gw.references.get(first.body.reference));
     const patch = await eventually(() => calls.patches.find((p) => p.id === link.caseId));
-    expect(patch.body.data.protection_concerns_other).toMatch(/^no water at the site \| Callback requested: yes \| still no water today \| Callback requested: yes \| \[gateway message [2-9A-HJ-NP-Z]{8}\]$/);
+    // One notes_section entry per merged report, keyed by its own reference: nothing else on the record is written.
+    expect(patch.body.data).toEqual({
+      notes_section: [{ unique_id: expect.stringMatching(/^[0-9a-f-]{36}$/), note_subject: expect.stringMatching(/^Further report \([2-9A-HJ-NP-Z]{8}\)$/), note_text: 'still no water today | Callback requested: yes', note_date: expect.any(String) }],
+    });
+    expect(calls.records.get(link.caseId)).toMatchObject({ protection_concerns_other: 'no water at the site | Callback requested: yes', notes_section: patch.body.data.notes_section });
     expect(calls.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
 
     // Another category is another report.

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../workers/retention';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
+import { primeroMerge } from '../support/primero-merge';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
@@ -27,12 +28,25 @@ interface FakePrimero {
   refuseCreates: number;
   /** Records out of the API user's scope: reads and updates answer CanCan's 403. */
   forbidden: Set<string>;
+  /** Primero commits a posted referral only this long after the POST, and answers only then (0: at once). */
+  referralCommitsAfterMs: number;
+  /** Flags per record, listed by GET …/flags as Primero lists them (message, removed). */
+  flags: Map<string, Array<{ message: string; removed: boolean }>>;
+  flagPosts: string[];
+  /** Primero commits a posted flag at once and answers only this long after (0: at once). */
+  flagAnswersAfterMs: number;
+  /** Primero applies a PATCH only this long after it arrives, and answers then (0: at once). */
+  patchCommitsAfterMs: number;
+  /** Record ids of the PATCHes applied so far (`patches` lists those that arrived). */
+  applied: string[];
+  /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
+  unreadable: Set<string>;
 }
 
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set() };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set() };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -53,27 +67,49 @@ function fakePrimero(): FakePrimero {
     .reply((uri, body, cb) => {
       const id = idOf(uri);
       p.referralPosts.push(id);
-      p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
+      const commit = () => p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
+      if (p.referralCommitsAfterMs > 0) {
+        setTimeout(() => {
+          commit();
+          cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]);
+        }, p.referralCommitsAfterMs);
+        return;
+      }
+      commit();
       p.onRefer(id).then(
         () => cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]),
         () => cb(null, [200, {}]),
       );
     })
+    // Shape: primeroIMS/primero app/controllers/api/v2/docs/flags/get.md.
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri) => [200, { data: (p.flags.get(idOf(uri)) ?? []).map((f) => ({ record_id: idOf(uri), record_type: 'Child', flagged_by: 'gateway', ...f })) }])
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
+    .reply((uri, body, cb) => {
+      const id = idOf(uri);
+      p.flagPosts.push(id);
+      p.flags.set(id, [...(p.flags.get(id) ?? []), { message: (body as { data: { message: string } }).data.message, removed: false }]);
+      setTimeout(() => cb(null, [200, { data: { id: p.flagPosts.length } }]), p.flagAnswersAfterMs);
+    })
     .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
     .reply((uri, _b, cb) => {
       const record = p.records.get(idOf(uri));
       if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
-      setTimeout(() => cb(null, [200, { data: record ? { ...record } : {} }]), p.readDelayMs);
+      const readable = Object.fromEntries(Object.entries(record ?? {}).filter(([k]) => !p.unreadable.has(k)));
+      setTimeout(() => cb(null, [200, { data: readable }]), p.readDelayMs);
     })
     .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply((uri, body) => {
+    .reply((uri, body, cb) => {
       const id = idOf(uri);
-      if (p.forbidden.has(id)) return [...FORBIDDEN];
+      if (p.forbidden.has(id)) return cb(null, [...FORBIDDEN]);
       p.patches.push(id);
-      p.records.set(id, { ...p.records.get(id), ...(body as { data: Record<string, unknown> }).data });
-      return [200, { data: p.records.get(id) }];
+      setTimeout(() => {
+        p.records.set(id, primeroMerge(p.records.get(id) ?? {}, (body as { data: Record<string, unknown> }).data) as Record<string, unknown>);
+        p.applied.push(id);
+        cb(null, [200, { data: p.records.get(id) }]);
+      }, p.patchCommitsAfterMs);
     })
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/(flags|assigns)$/)
+    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
     .reply(200, { data: { status: 'done' } });
   return p;
 }
@@ -123,6 +159,10 @@ const post = (gw: Gateway, intent: 'referral' | 'feedback', body: unknown, heade
 let phones = 0;
 const newPhone = () => `tel:+2547331${String(10000 + phones++)}`;
 const textOf = (p: FakePrimero, caseId: string) => String(p.records.get(caseId)?.protection_concerns_other ?? '');
+/** The merged reports on a record: its notes_section entries (the feedback mapping's merge_into). */
+const notesOf = (p: FakePrimero, caseId: string) => (p.records.get(caseId)?.notes_section ?? []) as Array<{ unique_id: string; note_subject: string; note_text: string }>;
+/** Everything a caseworker reads on the record: its own text and every merged report. */
+const wordsOf = (p: FakePrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
 /** Waits until no intake job is waiting, delayed or running: "nothing happened" is read from a drained queue. */
 async function drained(gw: Gateway): Promise<void> {
@@ -166,18 +206,36 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       primero.readDelayMs = 0;
     }
     // The two concurrent merges: neither overwrote the other.
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food at the distribution | Callback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the latrines are locked at night | Callback requested: yes');
-    expect(textOf(primero, link.caseId)).toContain('the guard takes food | Callback requested: yes');
+    expect(textOf(primero, link.caseId)).toBe('the guard takes food at the distribution | Callback requested: yes');
+    expect(notesOf(primero, link.caseId).map((n) => n.note_text).sort()).toEqual(['the guard takes food | Callback requested: yes', 'the latrines are locked at night | Callback requested: yes']);
 
     // The same words again, sent in a new run: a new report, acknowledged, so it must be on the record too
     // (recognised by its own reference, not skipped because its words are already there).
     const c = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food'));
     expect(c.body).toMatchObject({ reference: first.body.reference, duplicate: false });
     await drained(gw);
-    const text = textOf(primero, link.caseId);
-    expect(text.match(/the guard takes food \| Callback requested: yes/g)).toHaveLength(2);
-    expect(text.match(/\[gateway message [2-9A-HJ-NP-Z]{8}\]/g)).toHaveLength(3);
+    const notes = notesOf(primero, link.caseId);
+    expect(notes.filter((n) => n.note_text === 'the guard takes food | Callback requested: yes')).toHaveLength(2);
+    // One entry per merged report, named by its own reference.
+    expect(notes.map((n) => n.note_subject)).toEqual(expect.arrayContaining([expect.stringMatching(/^Further report \([2-9A-HJ-NP-Z]{8}\)$/)]));
+    expect(new Set(notes.map((n) => n.unique_id)).size).toBe(3);
+  });
+
+  it('review #5 a report merged into a record whose text the role cannot read leaves the record\'s words as they were', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the teacher hits us'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unreadable.add('protection_concerns_other');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'again today'));
+      expect(second.body.reference).toBe(first.body.reference);
+      await drained(gw);
+    } finally {
+      primero.unreadable.delete('protection_concerns_other');
+    }
+    expect(wordsOf(primero, link.caseId)).toContain('the teacher hits us | Callback requested: yes');
+    expect(wordsOf(primero, link.caseId)).toContain('again today | Callback requested: yes');
   });
 
   it('#11.2 a store that fails after the merge claim leaves the sender a fresh report on the retry', async () => {
@@ -195,22 +253,23 @@ describe('reliability of acknowledged messages (issue #11)', () => {
   it('#11.2 a report merged into one whose store was withdrawn at the deadline still opens its record', async () => {
     const urn = newPhone();
     const add = gw.queue.add.bind(gw.queue);
-    let late: Promise<Job> | undefined;
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
-      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
-      return late;
+    let landed: Job | undefined;
+    // The real order: the first report's add lands at once, Redis's answer to it comes after the deadline.
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      landed = await add(...args);
+      await new Promise((r) => setTimeout(r, 700));
+      return landed;
     });
     const first = post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump is broken')).then((r) => r);
-    await eventually(() => late !== undefined);
+    await eventually(() => landed !== undefined);
     // While the first report's store hangs, the same sender writes again: merged into the first.
     const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we walk two hours for water'));
     expect((await first).status).toBe(503);
     expect(second.status).toBe(202);
-    await late;
     const link = await eventually(() => gw.references.get(second.body.reference), 5000);
     await drained(gw);
-    expect(textOf(primero, link.caseId)).toContain('we walk two hours for water');
-    expect(textOf(primero, link.caseId)).not.toContain('the pump is broken');
+    expect(wordsOf(primero, link.caseId)).toContain('we walk two hours for water');
+    expect(wordsOf(primero, link.caseId)).not.toContain('the pump is broken');
   });
 
   it('#11.3 a re-delivery after the retention purge removed the completed job answers the first reference', async () => {
@@ -231,12 +290,38 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const body = referralBody();
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // What a process killed right after the claim leaves behind: a ledger entry, no job, no answer sent.
-    const { acceptance } = await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ2345', randomUUID());
+    // The repeat comes while that claim's confirmation window is still open.
+    const { acceptance } = await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ2345', randomUUID(), 60_000);
     const again = await post(gw, 'referral', body);
     expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2345', duplicate: true });
     const link = await eventually(() => gw.references.get('ZZZZ2345'));
     expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
     expect(acceptance.jobId).toBe('m-ZZZZ2345');
+  });
+
+  it('review #6 a repeat of the earlier report while a merged report is adopting its reference opens no second record', async () => {
+    const urn = newPhone();
+    const body = feedbackBody(urn, 'complaint', 'the water point is dirty');
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The earlier report's API died between its claim (with the sender's merge window) and its job.
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
+    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    primero.readDelayMs = 1200;
+    try {
+      const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'children drink from the river'));
+      expect(merged.body.reference).toBe('ZZZZ3456');
+      // The merged report is adopting the reference (its create landed, its read-back is slow) when the repeat comes.
+      await eventually(() => primero.created.some((c) => c.other_agency_id === 'ZZZZ3456'));
+      const repeat = await post(gw, 'feedback', body);
+      expect(repeat.body).toMatchObject({ reference: 'ZZZZ3456', duplicate: true });
+      await drained(gw);
+    } finally {
+      primero.readDelayMs = 0;
+    }
+    expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ3456')).toHaveLength(1);
+    const link = (await gw.references.get('ZZZZ3456'))!;
+    expect(wordsOf(primero, link.caseId)).toContain('the water point is dirty');
+    expect(wordsOf(primero, link.caseId)).toContain('children drink from the river');
   });
 
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
@@ -258,19 +343,41 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => c.other_agency_id === second.body.reference)).toHaveLength(1);
   });
 
-  it('#11.6 a 503 answered after the enqueue deadline means the late write creates nothing', async () => {
-    const contact = randomUUID();
+  /**
+   * The real order of a slow store: the add lands in Redis at once (a worker may take the job), its answer
+   * reaches the API only after the deadline, and the confirmation is sent after that answer.
+   */
+  function addAnsweredLate(lateMs = Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200): { jobId: () => string } {
     const add = gw.queue.add.bind(gw.queue);
-    let late: Promise<Job> | undefined;
-    // Redis answers the add only after the deadline (a stall); the add itself still lands.
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce((...args: Parameters<typeof add>) => {
-      late = new Promise((r) => setTimeout(r, 700)).then(() => add(...args));
-      return late;
+    let jobId: string | undefined;
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      jobId = job.id!;
+      await new Promise((r) => setTimeout(r, lateMs));
+      return job;
     });
+    return { jobId: () => jobId! };
+  }
+
+  /** The ledger scripts (claim, confirmation) on the API's connection: `mode` says what Redis does with them. */
+  function ledgerCalls(mode: { fail: boolean; answerAfterMs: number }): void {
+    const evalReal = gw.redis.eval.bind(gw.redis) as (...a: unknown[]) => Promise<unknown>;
+    jest.spyOn(gw.redis, 'eval').mockImplementation((async (...args: unknown[]) => {
+      if (mode.fail) throw new Error('Connection is closed.');
+      const r = await evalReal(...args);
+      if (mode.answerAfterMs) await new Promise((res) => setTimeout(res, mode.answerAfterMs));
+      return r;
+    }) as never);
+  }
+
+  const trace = async (reference: string) => (await gw.services.trace.timeline(reference)).map((e) => e.event);
+
+  it('#11.6 a 503 answered after the enqueue deadline means the write that landed first creates nothing, though a worker took the job', async () => {
+    const contact = randomUUID();
+    const late = addAnsweredLate();
     const refused = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(refused.status).toBe(503);
-    const job = await late!;
-    await eventually(async () => (await gw.queue.getJobState(job.id!)) === 'completed');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     // The shipped flow tells the child to try again: a new run with the same answers.
     const resent = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(resent.status).toBe(202);
@@ -279,19 +386,92 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
   });
 
-  it('#11.6 a store answered after the deadline whose job a worker already began is answered with its reference', async () => {
+  it('review #2 a worker that begins before a verdict that comes late (slow Redis) does nothing, and the 503 is true', async () => {
+    // The add lands and a worker takes the job; the add's answer, and the answer to what follows, come late.
     const add = gw.queue.add.bind(gw.queue);
-    // The add lands at once and a worker takes the job, but Redis's answer reaches the API only after the deadline.
+    const mode = { fail: false, answerAfterMs: 0 };
+    let jobId = '';
     jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
       const job = await add(...args);
-      await eventually(async () => (await gw.queue.getJobState(job.id!)) !== 'waiting');
-      await new Promise((r) => setTimeout(r, 400));
+      jobId = job.id!;
+      mode.answerAfterMs = 400;
+      await eventually(async () => (await gw.queue.getJobState(jobId)) !== 'waiting');
+      await new Promise((r) => setTimeout(r, Number(gw.config.ENQUEUE_TIMEOUT_MS) + 100));
       return job;
     });
+    ledgerCalls(mode);
     const res = await post(gw, 'referral', referralBody({ concern: 'answered late' }));
-    expect(res.status).toBe(202);
-    const link = await eventually(() => gw.references.get(res.body.reference));
-    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
+    expect(res.status).toBe(503);
+    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    mode.answerAfterMs = 0;
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('answered late'))).toHaveLength(0);
+  });
+
+  it('review #2 a confirmation that fails at once after the add landed (Redis restarting) is a true 503', async () => {
+    const add = gw.queue.add.bind(gw.queue);
+    const mode = { fail: false, answerAfterMs: 0 };
+    let jobId = '';
+    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
+      const job = await add(...args);
+      jobId = job.id!;
+      mode.fail = true;
+      return job;
+    });
+    ledgerCalls(mode);
+    const res = await post(gw, 'referral', referralBody({ concern: 'redis went away' }));
+    mode.fail = false;
+    expect(res.status).toBe(503);
+    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('redis went away'))).toHaveLength(0);
+  });
+
+  it('review #2 a delivery that finds an acceptance never confirmed in its window claims afresh', async () => {
+    const body = referralBody({ concern: 'claimed and lost' });
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // A process killed right after its claim, whose window (1 ms) has passed: nobody was told ZZZZ5678.
+    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ5678', randomUUID(), 1);
+    const again = await post(gw, 'referral', body);
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ duplicate: false });
+    expect(again.body.reference).not.toBe('ZZZZ5678');
+    await eventually(() => gw.references.get(again.body.reference));
+    await drained(gw);
+    expect(await gw.references.get('ZZZZ5678')).toBeNull();
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('claimed and lost'))).toHaveLength(1);
+  });
+
+  it('review #1 a concurrent re-delivery confirms the same acceptance: one reference, one record', async () => {
+    const body = referralBody({ concern: 'sent twice at once' });
+    const [a, b] = await Promise.all([post(gw, 'referral', body), post(gw, 'referral', body)]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.reference).toBe(b.body.reference);
+    expect([a.body.duplicate, b.body.duplicate].sort()).toEqual([false, true]);
+    await eventually(() => gw.references.get(a.body.reference));
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('sent twice at once'))).toHaveLength(1);
+  });
+
+  it('review #1 a repeat that re-adds an unconfirmed acceptance and is answered 503 leaves it withdrawn, so nothing is created', async () => {
+    const body = referralBody({ concern: 'they beat me on the way' });
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The first delivery's API died between its claim and its job: the repeat finds the entry unconfirmed.
+    await ledger.claim(gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body))), 'ZZZZ4567', randomUUID(), Number(gw.config.ENQUEUE_TIMEOUT_MS));
+    const late = addAnsweredLate();
+    const refused = await post(gw, 'referral', body);
+    expect(refused.status).toBe(503);
+    expect(late.jobId()).toBe('m-ZZZZ4567');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
+    await drained(gw);
+    expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567')).toHaveLength(0);
+    expect(await trace('ZZZZ4567')).toContain('withdrawn');
+    // The provider's retry is a fresh acceptance that is stored and created once.
+    const retried = await post(gw, 'referral', body);
+    expect(retried.status).toBe(202);
+    await eventually(() => gw.references.get(retried.body.reference));
+    await drained(gw);
+    expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me on the way'))).toHaveLength(1);
   });
 
   it('#11.7 dead letters outlive the retention purge and the failed-job age limit, and are counted in /metrics', async () => {
@@ -330,6 +510,12 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(await gw.queue.getJobCounts()).toEqual(before);
     expect(primero.created.length).toBe(createdBefore);
     expect(await gw.references.get(res.body.reference)).toBeNull();
+    // A token holder sending the header drops real messages: it is counted and warned about, without content.
+    expect(await scrapeMetrics(gw)).toMatch(/^gateway_simulated_total\{channel="rapidpro",intent="referral"\} 1$/m);
+    const warned = gw.logs.text.split('\n').filter((l) => l.includes('X-Mailroom-Mode: simulation'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 40, intent: 'referral' });
+    expect(warned[0]).not.toMatch(/Test Child|they beat me|254700111222/);
   });
 
   it('#12.1 a second sensitive report in the merge window gets its own record; the first is never read back', async () => {
@@ -393,6 +579,132 @@ describe('a referral whose worker dies during the referral call (issue #11.5)', 
       releaseNock();
     }
   });
+});
+
+describe('a referral or flag call still in flight when its attempt gives up (review of #11, item 7)', () => {
+  let gw: Gateway;
+  let primero: FakePrimero;
+
+  beforeAll(async () => {
+    useNock();
+    primero = fakePrimero();
+    const mappings = shippedMappings();
+    const referral = mappings.get('referral')!;
+    mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
+    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    releaseNock();
+  });
+
+  it('a referral Primero commits after our client gave up is not made again by the retry', async () => {
+    // Primero takes the POST, our client times out (600 ms), the retry comes ~50 ms later, Primero commits at 1.5 s.
+    primero.referralCommitsAfterMs = 1500;
+    try {
+      const res = await post(gw, 'referral', referralBody());
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.referredAt ? l : undefined;
+      }, 10000);
+      expect(primero.referralPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(primero.referrals.get(link.caseId)).toHaveLength(1);
+      // Waiting for the call to land is not a failed attempt.
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      primero.referralCommitsAfterMs = 0;
+    }
+  });
+
+  it('review #4 a merge whose PATCH commits after our client gave up loses no other report merged meanwhile', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the gate is locked'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    // The first merge's PATCH lands at 1.2 s, after our 600 ms timeout; the second merge runs in between.
+    primero.patchCommitsAfterMs = 1200;
+    const a = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we cannot get in'));
+    await eventually(() => primero.patches.includes(link.caseId));
+    primero.patchCommitsAfterMs = 0;
+    const b = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'still locked at noon'));
+    expect([a.body.reference, b.body.reference]).toEqual([first.body.reference, first.body.reference]);
+    await drained(gw);
+    // The late PATCH is the last write: once it has landed, every report must still be there.
+    const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
+    await eventually(() => count(primero.applied) === count(primero.patches), 5000);
+    for (const words of ['the gate is locked', 'we cannot get in', 'still locked at noon']) expect(wordsOf(primero, link.caseId)).toContain(`${words} | Callback requested: yes`);
+  });
+
+  it('a sensitive report whose flag landed but whose attempt died before recording it is not flagged twice', async () => {
+    // The flag commits at once; the answer comes after our client gave up: the attempt fails after the flag landed.
+    primero.flagAnswersAfterMs = 1000;
+    try {
+      const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'report in flight'));
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.flaggedAt ? l : undefined;
+      }, 10000);
+      await drained(gw);
+      expect(primero.flagPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+    } finally {
+      primero.flagAnswersAfterMs = 0;
+    }
+  });
+});
+
+describe('the text_append merge fallback (review of #11, items 4 and 5)', () => {
+  let gw: Gateway;
+  let primero: FakePrimero;
+
+  beforeAll(async () => {
+    useNock();
+    primero = fakePrimero();
+    const mappings = shippedMappings();
+    mappings.set('feedback', { ...mappings.get('feedback')!, merge_into: { mode: 'text_append' } });
+    gw = await startGateway({ prefix: uniquePrefix('text-append'), mappings, env: { FEEDBACK_MERGE_WINDOW_SECONDS: '600', PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    releaseNock();
+  });
+
+  it('a linked record whose text field cannot be read is a dead letter, never a PATCH that replaces the field', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the food is spoiled'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unreadable.add('protection_concerns_other');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'and the rice too'));
+      expect(second.body.reference).toBe(first.body.reference);
+      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      expect(failed.failedReason).toMatch(/protection_concerns_other could not be read/);
+      expect(failed.failedReason).not.toContain('rice');
+      await gw.services.deadLetters.discard(`intake.${failed.id}`, 'test');
+    } finally {
+      primero.unreadable.delete('protection_concerns_other');
+    }
+    expect(primero.patches).not.toContain(link.caseId);
+    expect(textOf(primero, link.caseId)).toBe('the food is spoiled | Callback requested: yes');
+  });
+
+  it('keeps the record locked after a PATCH that timed out, so a merge meanwhile cannot read the text before it lands', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the fence is down'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.patchCommitsAfterMs = 1200;
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'animals come in'));
+    await eventually(() => primero.patches.includes(link.caseId));
+    primero.patchCommitsAfterMs = 0;
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'a child was bitten'));
+    await drained(gw);
+    const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
+    await eventually(() => count(primero.applied) === count(primero.patches), 5000);
+    for (const words of ['the fence is down', 'animals come in', 'a child was bitten']) expect(textOf(primero, link.caseId)).toContain(`${words} | Callback requested: yes`);
+  }, 20000);
 });
 
 describe('notifications after a new referral (issue #13.3)', () => {

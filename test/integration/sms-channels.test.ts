@@ -160,6 +160,26 @@ describe('SMS channels', () => {
     expect(link).toMatchObject({ channel: 'africastalking', urn: `tel:${params.get('from')}` });
   });
 
+  it('review of #11, item 3: a stored SMS is answered 200 (without the reply) when the sender counters fail after the store', async () => {
+    const spy = jest.spyOn(gw.services.contacts, 'recordInbound').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const f = twilioForm('MSAADA maji hakuna shuleni', '+254722000333');
+      const res = await postTwilio(gw, f);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('<Response/>');
+      // The message is in a case: a 503 would have made Twilio resend a message already stored.
+      const stored = await eventually(() => created.find((c) => c.protection_concerns_other === 'maji hakuna shuleni'));
+      expect(stored.telephone_current).toBe('+254722000333');
+      // And Twilio's own retry of it is a duplicate, not a second case.
+      const again = await postTwilio(gw, f);
+      expect(again.status).toBe(200);
+      expect(messageOf(again.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+      expect(created.filter((c) => c.protection_concerns_other === 'maji hakuna shuleni')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('answers 400 to an empty Twilio body', async () => {
     const res = await request(gw.app).post('/webhooks/twilio/sms').set('X-Twilio-Signature', 'x');
     expect(res.status).toBe(400);
