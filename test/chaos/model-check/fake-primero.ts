@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { primeroMerge } from '../../support/primero-merge';
 
 /**
  * A Primero that keeps what it is sent, as a real HTTP server, so the model check can count records and
@@ -120,7 +121,8 @@ export class FakePrimero {
         return record ? [200, { data: { ...record.data, last_updated_at: new Date().toISOString() } }] : [404, { errors: [{ status: 404 }] }];
       case 'update':
         if (!record) return [404, { errors: [{ status: 404 }] }];
-        Object.assign(record.data, data());
+        // As Primero applies a PATCH: subform arrays (a merged report's notes_section entry) merge by unique_id.
+        record.data = primeroMerge(record.data, data()) as Record<string, unknown>;
         record.patches++;
         return [200, { data: record.data }];
       case 'refer':

@@ -5,10 +5,11 @@ import type { World } from './world';
 const TEXT_FIELD = 'protection_concerns_other';
 const ok = (s: number | null) => s !== null && s >= 200 && s < 300;
 
-/** The reports a record holds, one per appended report (the gateway separates them with a blank line). */
+/** The reports a record holds: the first in its text field, each merged one as a notes_section entry. */
 function segmentsOf(record: FakeRecord): string[] {
   const text = record.data[TEXT_FIELD];
-  return typeof text === 'string' && text ? text.split('\n\n') : [];
+  const notes = Array.isArray(record.data.notes_section) ? (record.data.notes_section as Array<{ note_text?: unknown }>) : [];
+  return [...(typeof text === 'string' && text ? [text] : []), ...notes.map((n) => String(n.note_text ?? ''))];
 }
 
 /**
