@@ -101,6 +101,9 @@ export function pushRouter(deps: PushRouteDeps): Router {
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"enrollment_token", "subscription": {endpoint, keys: {p256dh, auth}}}.', validationDetails(parsed.error));
     // Before the token is spent, so a browser on an unsupported push service can be told without burning its link.
     const verdict = await deps.endpoints.check(parsed.data.subscription.endpoint);
+    if (!verdict.ok && verdict.transient) {
+      throw new HttpError(503, 'endpoint_unresolved', 'The push service could not be looked up just now; try again in a minute (the enrollment link is still valid).');
+    }
     if (!verdict.ok) {
       throw new HttpError(422, 'endpoint_refused', `The subscription endpoint ${verdict.reason}: only https endpoints of the browsers' push services (or PUSH_ENDPOINT_HOSTS) are accepted.`, [
         { path: 'subscription.endpoint', problem: verdict.reason },
