@@ -12,6 +12,11 @@ describe('production runs compiled JavaScript', () => {
     expect(pkg.scripts[`pre${script}`]).toBe('node scripts/build-if-stale.mjs');
   });
 
+  it('emits nothing when the build has type errors, so a broken build never replaces a working dist/', () => {
+    const build = JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+    expect(build.compilerOptions.noEmitOnError).toBe(true);
+  });
+
   it('keeps tsx out of the production dependencies', () => {
     expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
     expect(Object.keys(pkg.devDependencies)).toContain('tsx');
