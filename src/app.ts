@@ -12,6 +12,7 @@ import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
 import { pushEndpointPolicy } from './security/push-endpoint';
 import { AdminSessionStore } from './store/admin-sessions';
+import { LoginThrottle } from './store/login-throttle';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
@@ -61,6 +62,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
         codec: services.codec,
         sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
         sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
+        loginThrottle: new LoginThrottle(redis, config.QUEUE_PREFIX),
       }),
     );
     app.use(

@@ -127,10 +127,14 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Shorter admin tokens are refused in production and warned about elsewhere: they guard every operator route. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
 /** Settings that only make sense together; each problem names the variable to set. */
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (env.NODE_ENV === 'production' && !c.HASH_KEY && !c.DATA_KEY) problems.push('HASH_KEY: is required when NODE_ENV=production (or set DATA_KEY): without it phone-number hashes can be recomputed by anyone');
+  if (env.NODE_ENV === 'production' && c.ADMIN_TOKEN && c.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production (openssl rand -hex 32)`);
   if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
