@@ -123,6 +123,8 @@ export function pushRouter(deps: PushRouteDeps): Router {
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"endpoint", "keys": {"auth"}} of the device to remove.', validationDetails(parsed.error));
     const removed = await deps.subscriptions.removeByDevice(parsed.data.endpoint, parsed.data.keys.auth);
     if (!removed) throw new HttpError(404, 'not_found', 'No such subscription.');
+    await deps.audit.record({ actor: removed.user, action: 'push.device_unsubscribed', target: removed.id, detail: { user_name: removed.user } });
+    deps.logger.info({ user: removed.user, device: removed.id }, 'push device unsubscribed');
     res.json({ status: 'removed' });
   });
   return router;
