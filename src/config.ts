@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDataKey } from './security/sealing';
 
@@ -30,6 +31,8 @@ export const configSchema = z.object({
   ADMIN_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('127.0.0.1')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  // A file holding only the Redis password (a Docker/compose secret): kept out of REDIS_URL, the environment and docker inspect.
+  REDIS_PASSWORD_FILE: optionalText,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - and {} (for a Redis Cluster hash tag) only').default('pmg'),
   PUBLIC_URL: httpUrl.optional(),
   MAPPING_DIR: z.string().min(1).default('flows'),
@@ -147,12 +150,35 @@ function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
+/**
+ * REDIS_URL with the password of REDIS_PASSWORD_FILE in it, percent-encoded (so any character is safe), for
+ * every connection the process opens. Throws a one-line message naming the setting, never the password.
+ */
+export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined }>(c: T): T {
+  if (!c.REDIS_PASSWORD_FILE) return c;
+  let password: string;
+  try {
+    password = readFileSync(c.REDIS_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new Error(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!password) throw new Error('REDIS_PASSWORD_FILE: the file is empty');
+  const url = new URL(c.REDIS_URL);
+  url.password = encodeURIComponent(password);
+  return { ...c, REDIS_URL: url.toString() };
+}
+
 /** Validates the environment; every problem is one line naming the variable, never its value. */
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) {
     const problems = crossFieldProblems(parsed.data, env);
-    return problems.length ? { ok: false, problems } : { ok: true, config: parsed.data };
+    if (problems.length) return { ok: false, problems };
+    try {
+      return { ok: true, config: withRedisPasswordFile(parsed.data) };
+    } catch (err) {
+      return { ok: false, problems: [(err as Error).message] };
+    }
   }
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';

@@ -18,7 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { configSchema } from '../config';
+import { configSchema, withRedisPasswordFile } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
@@ -30,7 +30,7 @@ import { AdminSessionStore } from '../store/admin-sessions';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, REDIS_PASSWORD_FILE: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
 
 function usage(): never {
   say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
     maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
   };
-  const redis = createRedis(parsed.data.REDIS_URL, 'worker');
+  const redis = createRedis(withRedisPasswordFile(parsed.data).REDIS_URL, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   const ops = buildOperatorServices(parsed.data, redis);
