@@ -16,6 +16,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY flows ./flows
 COPY public ./public
+# npm start's prestart runs it: with no sources in the image it does nothing, and without it npm start cannot start.
+COPY scripts ./scripts
 USER node
 # 3000: webhooks and the push page; 9090: /admin, the queue dashboard and /metrics when ADMIN_PORT=9090.
 # The operator tool in the image: node dist/src/cli/admin.js <command> (npm run admin needs the dev dependencies).

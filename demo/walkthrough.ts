@@ -82,7 +82,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     say(`• Started a private redis-server for the demo on ${redisUrl}.`);
   }
 
-  const secrets = { webhook: randomBytes(12).toString('hex'), primeroKey: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex'), at: randomBytes(12).toString('hex'), rapidpro: randomBytes(12).toString('hex') };
+  const secrets = { webhook: randomBytes(12).toString('hex'), primeroKey: randomBytes(12).toString('hex'), admin: randomBytes(16).toString('hex'), at: randomBytes(12).toString('hex'), rapidpro: randomBytes(12).toString('hex') };
   const vapid = webpush.generateVAPIDKeys();
   const primeroUser = 'sms_gateway';
   const primeroPassword = randomBytes(9).toString('base64url');

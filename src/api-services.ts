@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GatewayMetrics } from './http/metrics';
-import { buildNotificationServices, type NotificationServices } from './notifications/services';
+import { buildNotificationServices, pushEnabled, type NotificationServices } from './notifications/services';
 import { buildOperatorServices, type OperatorServices } from './operator-services';
 import { SharedCounters } from './store/counters';
 import { QUEUES } from './queues/names';
@@ -63,8 +63,8 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
     logger,
   );
-  const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX));
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
+  const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX), pushEnabled(config) ? notifications.subscriptions : null);
   return {
     ...operator,
     metrics,

@@ -12,12 +12,15 @@ import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
 import { pushEndpointPolicy } from './security/push-endpoint';
 import { AdminSessionStore } from './store/admin-sessions';
+import { LoginThrottle } from './store/login-throttle';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
 import { rapidProRouter } from './http/rapidpro';
 import { twilioRouter } from './http/twilio';
 import { whatsappRouter } from './http/whatsapp';
 import type { Logger } from './logger';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export interface AppDeps {
   config: Config;
@@ -28,8 +31,8 @@ export interface AppDeps {
   intents: ReadonlyArray<InboundMessage['intent']>;
   /**
    * Which routes this listener serves: `public` (webhooks, push enrollment), `admin` (/admin, the dashboard,
-   * /metrics without a token: its listener is private) or `all` (one port for both: /metrics then needs the
-   * admin token). Default `all`.
+   * /metrics: without a token when ADMIN_HOST is loopback, else with it) or `all` (one port for both: /metrics
+   * then needs the admin token). Default `all`.
    */
   surface?: 'all' | 'public' | 'admin';
 }
@@ -46,8 +49,10 @@ export function createApp({ config, logger, redis, services, intents, surface = 
   // Behind a TLS-terminating proxy: req.secure (the dashboard cookie's Secure flag) and req.ip from X-Forwarded-*.
   if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
   app.use(healthRouter(redis));
-  if (surface === 'admin' || (surface === 'all' && config.ADMIN_TOKEN)) {
-    const metricsAuth: RequestHandler = surface === 'admin' ? (_req, _res, next) => next() : adminAuth(config.ADMIN_TOKEN!);
+  // Open only on an admin listener bound to loopback: bound wider (a container's 0.0.0.0), every neighbour reaches it.
+  const privateMetrics = surface === 'admin' && LOOPBACK.has(config.ADMIN_HOST.toLowerCase());
+  if (privateMetrics || (surface !== 'public' && config.ADMIN_TOKEN)) {
+    const metricsAuth: RequestHandler = privateMetrics ? (_req, _res, next) => next() : adminAuth(config.ADMIN_TOKEN!);
     app.get('/metrics', metricsAuth, async (_req, res) => {
       res.type('text/plain; version=0.0.4').send(await services.metrics.render());
     });
@@ -61,6 +66,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
         codec: services.codec,
         sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
         sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
+        loginThrottle: new LoginThrottle(redis, config.QUEUE_PREFIX),
       }),
     );
     app.use(

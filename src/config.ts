@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDataKey } from './security/sealing';
 
@@ -30,6 +31,8 @@ export const configSchema = z.object({
   ADMIN_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('127.0.0.1')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  // A file holding only the Redis password (a Docker/compose secret): kept out of REDIS_URL, the environment and docker inspect.
+  REDIS_PASSWORD_FILE: optionalText,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - and {} (for a Redis Cluster hash tag) only').default('pmg'),
   PUBLIC_URL: httpUrl.optional(),
   MAPPING_DIR: z.string().min(1).default('flows'),
@@ -141,10 +144,14 @@ export function keyProblems(c: Pick<Config, 'HASH_KEY' | 'DATA_KEY'>, env: NodeJ
   return [];
 }
 
+/** Shorter admin tokens are refused in production and warned about elsewhere: they guard every operator route. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
 /** Settings that only make sense together; each problem names the variable to set. */
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   problems.push(...keyProblems(c, env));
+  if (env.NODE_ENV === 'production' && c.ADMIN_TOKEN && c.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production (openssl rand -hex 32)`);
   if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
   if (c.WHATSAPP_ACCESS_TOKEN && !c.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: is required when WHATSAPP_ACCESS_TOKEN is set');
@@ -157,12 +164,35 @@ function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
+/**
+ * REDIS_URL with the password of REDIS_PASSWORD_FILE in it, percent-encoded (so any character is safe), for
+ * every connection the process opens. Throws a one-line message naming the setting, never the password.
+ */
+export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined }>(c: T): T {
+  if (!c.REDIS_PASSWORD_FILE) return c;
+  let password: string;
+  try {
+    password = readFileSync(c.REDIS_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new Error(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!password) throw new Error('REDIS_PASSWORD_FILE: the file is empty');
+  const url = new URL(c.REDIS_URL);
+  url.password = encodeURIComponent(password);
+  return { ...c, REDIS_URL: url.toString() };
+}
+
 /** Validates the environment; every problem is one line naming the variable, never its value. */
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) {
     const problems = crossFieldProblems(parsed.data, env);
-    return problems.length ? { ok: false, problems } : { ok: true, config: parsed.data };
+    if (problems.length) return { ok: false, problems };
+    try {
+      return { ok: true, config: withRedisPasswordFile(parsed.data) };
+    } catch (err) {
+      return { ok: false, problems: [(err as Error).message] };
+    }
   }
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';

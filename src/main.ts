@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { createApp } from './app';
-import { loadConfig, type Config } from './config';
+import { loadConfig, MIN_ADMIN_TOKEN_LENGTH, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { loadMappings, type MappingSet } from './mappings';
 import { createRedis, waitForRedis } from './queues/connection';
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
   // Settings that are valid but leave a promise unkept: say so once, loudly, at start.
   if (!config.DATA_KEY) logger.warn('DATA_KEY is not set: messages (and sensitive reports) are stored in clear in Redis until they reach Primero');
   if (!config.HASH_KEY && !config.DATA_KEY) logger.warn('HASH_KEY is not set: sender hashes use a public development key, so anyone can recompute them from a phone number');
+  if (config.ADMIN_TOKEN && config.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) logger.warn(`ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters: it guards /admin, the dashboard and /metrics; use openssl rand -hex 32 (refused when NODE_ENV=production)`);
   if (mappings.has('feedback') && config.SENSITIVE_CATEGORIES.length && !config.SENSITIVE_FOCAL_POINT) {
     logger.warn('SENSITIVE_FOCAL_POINT is not set: sensitive reports are created and flagged but assigned to nobody');
   }

@@ -50,6 +50,8 @@ export function pushProcessor(deps: PushDeps) {
       throw new UnrecoverableError(`the push endpoint was refused: it ${result.refused}`);
     }
     if (s !== null && s >= 200 && s < 300) {
+      // A device in use never expires; one nothing reaches for PUSH_SUBSCRIPTION_TTL_DAYS does.
+      await deps.subscriptions.renew(user, endpointHash);
       await record('push_sent');
       return 'sent';
     }

@@ -12,26 +12,28 @@
  *   npm run admin -- audit [--limit 50]
  *   npm run admin -- devices list <user_name>
  *   npm run admin -- devices revoke <device id>
+ *   npm run admin -- sessions end-all   (logs every browser out of the queue dashboard, e.g. after an ADMIN_TOKEN rotation)
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { configSchema, keyProblems } from '../config';
+import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices } from '../operator-services';
 import { PushSubscriptionStore } from '../store/push-subscriptions';
 import { DEVICE_ID, DeviceAdmin, USER_NAME } from '../admin/devices';
 import { createRedis, waitForRedis } from '../queues/connection';
+import { AdminSessionStore } from '../store/admin-sessions';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
+const schema = configSchema.pick({ REDIS_URL: true, REDIS_PASSWORD_FILE: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
 
 function usage(): never {
-  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
     minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
     maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
   };
-  const redis = createRedis(parsed.data.REDIS_URL, 'worker');
+  const redis = createRedis(withRedisPasswordFile(parsed.data).REDIS_URL, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   const ops = buildOperatorServices(parsed.data, redis);
@@ -99,6 +101,10 @@ async function main(): Promise<void> {
       if (sub === 'list' && USER_NAME.test(arg)) result = await devices.list(arg, actor);
       else if (sub === 'revoke' && DEVICE_ID.test(arg)) result = await devices.revoke(arg, actor);
       else usage();
+    } else if (command === 'sessions' && sub === 'end-all') {
+      const ended = await new AdminSessionStore(redis, parsed.data.QUEUE_PREFIX).endAll();
+      await ops.audit.record({ actor, action: 'admin.sessions_ended', target: 'dashboard', detail: { count: ended } });
+      result = { ended };
     } else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
     else usage();
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);

@@ -43,11 +43,17 @@ export class WebPushClient {
     private readonly observe: CallObserver = () => undefined,
   ) {
     this.http = outboundHttp({ timeoutMs });
+    // With HTTP(S)_PROXY set axios would tunnel through its own agent and guardedLookup would never run: push egress is direct.
+    this.http.defaults.proxy = false;
     this.guardedAgent = new https.Agent({ keepAlive: true, lookup: policy.guardedLookup });
   }
 
   async send(subscription: PushSubscription, payload: string, opts: PushOptions): Promise<PushResult> {
     const verdict = await this.policy.check(subscription.endpoint);
+    if (!verdict.ok && verdict.transient) {
+      this.observe('network');
+      return { status: null, retryAfterMs: null };
+    }
     if (!verdict.ok) return { status: null, retryAfterMs: null, refused: verdict.reason };
     const details = webpush.generateRequestDetails(subscription, payload, {
       vapidDetails: this.vapid,

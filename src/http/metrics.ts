@@ -20,6 +20,8 @@ export class GatewayMetrics {
   constructor(
     private readonly queues: Queue[],
     private readonly shared: SharedCounters,
+    /** With push on: counts devices close to expiry (a count only, never a user name). */
+    private readonly devices: { expiringCount(): Promise<number> } | null = null,
   ) {
     this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
     // Any holder of the webhook token can claim to be RapidPro's simulator, and a simulated call stores nothing:
@@ -92,6 +94,10 @@ export class GatewayMetrics {
       for (const [state, n] of Object.entries(counts)) lines.push(`gateway_queue_jobs{queue="${q.name}",state="${state}"} ${n}`);
     }
     lines.push(...(await this.deadLetterLines()));
+    if (this.devices) {
+      lines.push('# HELP gateway_push_devices_expiring Push devices that expire within 14 days (or half PUSH_SUBSCRIPTION_TTL_DAYS) unless a notification reaches them', '# TYPE gateway_push_devices_expiring gauge');
+      lines.push(`gateway_push_devices_expiring ${await this.devices.expiringCount()}`);
+    }
     const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
     for (const c of await this.shared.all()) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
     for (const [name, series] of byName) {

@@ -101,6 +101,9 @@ export function pushRouter(deps: PushRouteDeps): Router {
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"enrollment_token", "subscription": {endpoint, keys: {p256dh, auth}}}.', validationDetails(parsed.error));
     // Before the token is spent, so a browser on an unsupported push service can be told without burning its link.
     const verdict = await deps.endpoints.check(parsed.data.subscription.endpoint);
+    if (!verdict.ok && verdict.transient) {
+      throw new HttpError(503, 'endpoint_unresolved', 'The push service could not be looked up just now; try again in a minute (the enrollment link is still valid).');
+    }
     if (!verdict.ok) {
       throw new HttpError(422, 'endpoint_refused', `The subscription endpoint ${verdict.reason}: only https endpoints of the browsers' push services (or PUSH_ENDPOINT_HOSTS) are accepted.`, [
         { path: 'subscription.endpoint', problem: verdict.reason },
@@ -120,6 +123,8 @@ export function pushRouter(deps: PushRouteDeps): Router {
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"endpoint", "keys": {"auth"}} of the device to remove.', validationDetails(parsed.error));
     const removed = await deps.subscriptions.removeByDevice(parsed.data.endpoint, parsed.data.keys.auth);
     if (!removed) throw new HttpError(404, 'not_found', 'No such subscription.');
+    await deps.audit.record({ actor: removed.user, action: 'push.device_unsubscribed', target: removed.id, detail: { user_name: removed.user } });
+    deps.logger.info({ user: removed.user, device: removed.id }, 'push device unsubscribed');
     res.json({ status: 'removed' });
   });
   return router;

@@ -6,6 +6,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { maskPersonal } from '../admin/masking';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AdminSessionStore } from '../store/admin-sessions';
+import type { LoginThrottle } from '../store/login-throttle';
 import { bearerToken } from './admin';
 import { secretMatcher } from './auth';
 import { HttpError } from './errors';
@@ -22,6 +23,7 @@ export interface QueueDashboardDeps {
   codec: PayloadCodec;
   sessions: AdminSessionStore;
   sessionTtlSeconds: number;
+  loginThrottle: LoginThrottle;
 }
 
 function sessionId(req: Request): string | null {
@@ -67,12 +69,18 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
 
   const router = Router();
   router.post(`${BASE}/login`, readRawBody(4 * 1024), async (req, res) => {
+    // Behind a proxy this is the client's address only with TRUST_PROXY set; otherwise all share the proxy's.
+    const address = req.ip ?? 'unknown';
+    const wait = await deps.loginThrottle.blockedFor(address);
+    if (wait > 0) throw new HttpError(429, 'too_many_logins', `Too many failed logins from this address: try again in ${Math.ceil(wait / 60)} minutes.`, [], { 'Retry-After': String(wait) });
     const given = parseFormBody(req.body).get('token') ?? '';
     if (!given || !tokenMatches(given)) {
+      await deps.loginThrottle.failed(address);
       res.status(401).type('html').send(LOGIN_PAGE);
       return;
     }
-    const id = await deps.sessions.create(deps.sessionTtlSeconds);
+    await deps.loginThrottle.succeeded(address);
+    const id = await deps.sessions.create(deps.sessionTtlSeconds, deps.token);
     res.cookie(SESSION_COOKIE, id, { ...cookieOptions(req), maxAge: deps.sessionTtlSeconds * 1000 });
     res.redirect(303, BASE);
   });
@@ -86,7 +94,7 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
   const authenticated: RequestHandler = async (req, res, next) => {
     const header = bearerToken(req);
     const id = sessionId(req);
-    const ok = header !== null ? tokenMatches(header) : id !== null && (await deps.sessions.valid(id));
+    const ok = header !== null ? tokenMatches(header) : id !== null && (await deps.sessions.valid(id, deps.token));
     if (ok) return next();
     askToLogIn(req, res);
   };

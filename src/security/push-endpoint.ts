@@ -15,7 +15,7 @@ for (const [net, bits] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) INTERNAL.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2002::', 16]] as const) {
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16]] as const) {
   INTERNAL.addSubnet(net, bits, 'ipv6');
 }
 
@@ -48,14 +48,21 @@ function groups(v6: string): number[] | null {
   return all.length === 8 && all.every((g) => g >= 0 && g <= 0xffff) ? all : null;
 }
 
-/** ::ffff:a.b.c.d (mapped, in any spelling) and ::a.b.c.d (compatible) reach the IPv4 address they carry. */
+/**
+ * ::ffff:a.b.c.d (mapped, in any spelling), ::a.b.c.d (compatible) and ::ffff:0:a.b.c.d (RFC 2765 translated)
+ * reach the IPv4 address they carry.
+ */
 function embeddedIPv4(v6: string): string | null {
   const g = groups(v6);
-  if (!g || g.slice(0, 5).some((x) => x !== 0) || (g[5] !== 0 && g[5] !== 0xffff)) return null;
+  if (!g) return null;
+  const mappedOrCompatible = g.slice(0, 5).every((x) => x === 0) && (g[5] === 0 || g[5] === 0xffff);
+  const translated = g.slice(0, 4).every((x) => x === 0) && g[4] === 0xffff && g[5] === 0;
+  if (!mappedOrCompatible && !translated) return null;
   return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
 }
 
-export type EndpointVerdict = { ok: true; named: boolean } | { ok: false; reason: string };
+/** `transient`: the host could not be looked up just now (EAI_AGAIN, ENOTFOUND, a timeout), which is no policy verdict. */
+export type EndpointVerdict = { ok: true; named: boolean } | { ok: false; reason: string; transient?: true };
 
 export interface PushEndpointPolicy {
   /** Scheme, host and (for hosts not named by the operator) the resolved addresses. */
@@ -104,7 +111,8 @@ export function pushEndpointPolicy(named: readonly string[], resolve: typeof dns
         const addresses = await resolve(host, { all: true });
         if (addresses.length === 0 || addresses.some((a) => isInternalAddress(a.address))) return { ok: false, reason: 'resolves to an internal address' };
       } catch {
-        return { ok: false, reason: 'does not resolve' };
+        // A resolver hiccup must not condemn a device: the sender retries, and the socket's guardedLookup checks again.
+        return { ok: false, reason: 'does not resolve', transient: true };
       }
       return { ok: true, named: false };
     },

@@ -15,6 +15,8 @@ export interface DeviceView {
   service: string;
   language: string;
   expires_at: string | null;
+  /** Expires within `expiryWarningSeconds`: no delivery has reached it for a while; re-enroll it or let it go. */
+  expiring_soon: boolean;
 }
 
 /**
@@ -30,6 +32,16 @@ redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if previous and previous ~= ARGV[3] then return previous end
 return false`;
+
+/**
+ * A delivery proves the device is in use: its owner key gets a full TTL again, if it still names this user.
+ * KEYS: owner key, user's hash; ARGV: user, ttl. Returns 1 when renewed.
+ */
+const RENEW = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return 1`;
 
 export interface StoredSubscription {
   endpointHash: string;
@@ -48,7 +60,7 @@ export class PushSubscriptionStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly codec: PayloadCodec,
-    /** PUSH_SUBSCRIPTION_TTL_DAYS: the owner key's expiry, renewed at each (re-)subscription. */
+    /** PUSH_SUBSCRIPTION_TTL_DAYS: the owner key's expiry, renewed at each (re-)subscription and each delivery. */
     private readonly ttlSeconds = 90 * 86_400,
   ) {}
 
@@ -58,6 +70,31 @@ export class PushSubscriptionStore {
 
   private ownerKey(endpointHash: string): string {
     return gatewayKey(this.prefix, 'push', 'endpoint', endpointHash);
+  }
+
+  /** A device is "expiring soon" this long before its expiry: 14 days, or half the TTL when that is shorter. */
+  get expiryWarningSeconds(): number {
+    return Math.min(14 * 86_400, Math.floor(this.ttlSeconds / 2));
+  }
+
+  /** After a successful delivery: the device's expiry starts over (it expires only when nothing reaches it). */
+  async renew(user: string, endpointHash: string): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 2, this.ownerKey(endpointHash), this.userKey(user), user, this.ttlSeconds)) === 1;
+  }
+
+  /** How many devices, of all users, expire within expiryWarningSeconds (for a metric: a count, no names). */
+  async expiringCount(): Promise<number> {
+    let count = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.ownerKey('*'), 'COUNT', 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const read = this.redis.pipeline();
+      for (const k of keys) read.ttl(k);
+      for (const [, ttl] of (await read.exec()) ?? []) if (typeof ttl === 'number' && ttl >= 0 && ttl < this.expiryWarningSeconds) count++;
+    } while (cursor !== '0');
+    return count;
   }
 
   async createEnrollment(user: string, ttlSeconds: number): Promise<string> {
@@ -117,7 +154,8 @@ export class PushSubscriptionStore {
     const expiry = await this.live(user, listed.map((d) => d.endpointHash));
     return listed.map((d) => {
       const at = expiry.get(d.endpointHash);
-      return { id: d.endpointHash, user_name: user, service: new URL(d.subscription.endpoint).host, language: d.language, expires_at: at ? new Date(at).toISOString() : null };
+      const expiringSoon = at !== null && at !== undefined && at - Date.now() < this.expiryWarningSeconds * 1000;
+      return { id: d.endpointHash, user_name: user, service: new URL(d.subscription.endpoint).host, language: d.language, expires_at: at ? new Date(at).toISOString() : null, expiring_soon: expiringSoon };
     });
   }
 
@@ -185,15 +223,15 @@ export class PushSubscriptionStore {
     return out;
   }
 
-  /** Removes a device. The caller proves it holds the subscription by its auth secret. */
-  async removeByDevice(endpoint: string, auth: string): Promise<boolean> {
+  /** Removes a device; returns its id and owner, or null. The caller proves it holds the subscription by its auth secret. */
+  async removeByDevice(endpoint: string, auth: string): Promise<{ id: string; user: string } | null> {
     const endpointHash = hash(endpoint);
     const user = await this.redis.get(this.ownerKey(endpointHash));
-    if (!user) return false;
+    if (!user) return null;
     const stored = await this.get(user, endpointHash);
-    if (!stored || stored.subscription.keys.auth !== auth) return false;
+    if (!stored || stored.subscription.keys.auth !== auth) return null;
     await this.redis.multi().hdel(this.userKey(user), endpointHash).del(this.ownerKey(endpointHash)).exec();
-    return true;
+    return { id: endpointHash, user };
   }
 
   /** After a 404/410: removes the subscription only if it still is the one that failed (a refreshed one stays). */

@@ -5,7 +5,8 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { gatewayKey } from '../../src/store/keys';
-import { eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { QUEUES } from '../../src/queues/names';
+import { eventually, scrapeMetrics, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-devices-1';
 const DAY = 86_400;
@@ -52,7 +53,7 @@ describe('caseworker devices', () => {
     await subscribe('amina', push.subscribe('desk-browser'));
     const listed = await devicesOf('amina');
     expect(listed.count).toBe(2);
-    expect(listed.devices[0]).toEqual({ id: expect.any(String), user_name: 'amina', service: new URL(push.origin).host, language: 'eng', expires_at: expect.any(String) });
+    expect(listed.devices[0]).toEqual({ id: expect.any(String), user_name: 'amina', service: new URL(push.origin).host, language: 'eng', expires_at: expect.any(String), expiring_soon: false });
     const text = JSON.stringify(listed);
     for (const secret of [phone.endpoint, '/push/lost-phone', phone.keys.auth, phone.keys.p256dh]) expect(text).not.toContain(secret);
     const days = (Date.parse(listed.devices[0].expires_at) - Date.now()) / 86_400_000;
@@ -112,4 +113,67 @@ describe('caseworker devices', () => {
     expect(JSON.parse((await run('devices', 'revoke', listed[0]!.id)).stdout)).toEqual({ id: listed[0]!.id, user_name: 'shell_user' });
     expect(await notify('shell_user')).toBe(0);
   }, 30000);
+});
+
+/** A device in use must not stop receiving alerts at PUSH_SUBSCRIPTION_TTL_DAYS, and one about to stop must be visible. */
+describe('device expiry while alerts flow', () => {
+  const vapid = webpush.generateVAPIDKeys();
+  let gw: Gateway;
+  let push: FakePushService;
+  const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
+  const expiringGauge = async () => Number(/^gateway_push_devices_expiring (\d+)$/m.exec(await scrapeMetrics(gw))?.[1]);
+
+  beforeAll(async () => {
+    push = await FakePushService.start(vapid.publicKey);
+    gw = await startGateway({
+      prefix: uniquePrefix('devexpiry'),
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        VAPID_PUBLIC_KEY: vapid.publicKey,
+        VAPID_PRIVATE_KEY: vapid.privateKey,
+        VAPID_SUBJECT: 'mailto:ops@example.org',
+        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+        PUSH_SUBSCRIPTION_TTL_DAYS: '30',
+      },
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await push.stop();
+  });
+
+  it('renews a device at each delivery, and shows one close to expiry (listing and metric, no user names)', async () => {
+    const phone = push.subscribe('busy-phone');
+    const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: 'baraka' }));
+    expect((await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: phone })).status).toBe(201);
+    const [{ id }] = (await admin(request(gw.app).get('/admin/devices').query({ user_name: 'baraka' }))).body.devices;
+    const owner = gatewayKey(gw.config.QUEUE_PREFIX, 'push', 'endpoint', id);
+    // 29 days after enrollment, with alerts delivered all along: 1 day left.
+    await gw.redis.expire(owner, DAY);
+    expect((await admin(request(gw.app).get('/admin/devices').query({ user_name: 'baraka' }))).body.devices[0].expiring_soon).toBe(true);
+    const metrics = await scrapeMetrics(gw);
+    expect(metrics).toMatch(/^gateway_push_devices_expiring 1$/m);
+    expect(metrics).not.toMatch(/baraka/);
+
+    expect(await gw.services.notifications.push!.notify('baraka', { event: 'assigned', recordType: 'case', recordId: randomUUID(), caseIdDisplay: 'cp-9', urgent: false }, randomUUID(), null)).toBe(1);
+    const queue = gw.services.registry.get(QUEUES.push);
+    await eventually(async () => push.deliveries.some((d) => d.device === 'busy-phone'));
+    // Completed jobs are not kept: the drained queue says the worker has finished with it.
+    await eventually(async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')).every((n) => n === 0));
+    expect(await gw.redis.ttl(owner)).toBeGreaterThan(30 * DAY - 60);
+    const [device] = (await admin(request(gw.app).get('/admin/devices').query({ user_name: 'baraka' }))).body.devices;
+    expect(device.expiring_soon).toBe(false);
+    expect(await expiringGauge()).toBe(0);
+  });
+
+  it('audits a device removing itself (DELETE /push/subscriptions)', async () => {
+    const phone = push.subscribe('leaving-phone');
+    const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: 'neema' }));
+    expect((await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: phone })).status).toBe(201);
+    expect((await request(gw.app).delete('/push/subscriptions').send({ endpoint: phone.endpoint, keys: { auth: phone.keys.auth } })).status).toBe(200);
+    const entries = (await admin(request(gw.app).get('/admin/audit'))).body.entries as Array<{ actor: string; action: string; detail?: Record<string, unknown> }>;
+    const entry = entries.find((e) => e.action === 'push.device_unsubscribed');
+    expect(entry).toMatchObject({ actor: 'neema', detail: { user_name: 'neema' } });
+    expect(JSON.stringify(entries)).not.toContain(phone.endpoint);
+  });
 });

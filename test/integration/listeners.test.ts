@@ -60,6 +60,12 @@ describe('listeners: what each port serves', () => {
     expect((await request(app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send('{}')).status).toBe(404);
   });
 
+  it('the admin listener bound beyond loopback (0.0.0.0 in a container) keeps /metrics behind the admin token', async () => {
+    const app = createApp({ config: { ...gw.config, ADMIN_HOST: '0.0.0.0' }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [], surface: 'admin' });
+    expect((await request(app).get('/metrics')).status).toBe(401);
+    expect((await request(app).get('/metrics').set('Authorization', `Bearer ${ADMIN}`)).status).toBe(200);
+  });
+
   it('the compiled gateway (what npm start runs) with ADMIN_PORT binds the admin listener to 127.0.0.1 only, and finds its assets', async () => {
     const root = path.join(__dirname, '..', '..');
     // What prestart does: build dist/ when it is missing or older than the sources.

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import express from 'express';
 import request from 'supertest';
 import webpush from 'web-push';
 import { WebPushClient } from '../../src/clients/webpush';
 import { pushEndpointPolicy } from '../../src/security/push-endpoint';
+import { errorHandler } from '../../src/http/errors';
+import { pushRouter } from '../../src/http/push';
+import { createLogger } from '../../src/logger';
 import { QUEUES } from '../../src/queues/names';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { HttpRecorder } from '../support/http-recorder';
@@ -84,6 +88,51 @@ describe('push endpoint policy', () => {
     const result = await client.send({ endpoint: `https://localhost:${new URL(internal.url).port}/push/rebound`, keys: keysOf('rebound') }, '{}', { ttlSeconds: 60, urgency: 'normal', topic: 't' });
     expect(result.refused).toMatch(/internal/);
     expect(internal.requests).toEqual([]);
+  });
+
+  it('a DNS hiccup at send time is retried, not dead-lettered as refused', async () => {
+    const hiccup = pushEndpointPolicy([], (async () => {
+      throw Object.assign(new Error('getaddrinfo EAI_AGAIN fcm.googleapis.com'), { code: 'EAI_AGAIN' });
+    }) as never);
+    const client = new WebPushClient({ subject: 'mailto:ops@example.org', publicKey: vapid.publicKey, privateKey: vapid.privateKey }, 2000, hiccup);
+    const result = await client.send({ endpoint: 'https://fcm.googleapis.com/fcm/send/abc', keys: keysOf('hiccup') }, '{}', { ttlSeconds: 60, urgency: 'normal', topic: 't' });
+    // No answer and no refusal: the push worker treats it as transient and retries with backoff.
+    expect(result).toEqual({ status: null, retryAfterMs: null });
+  });
+
+  it('a DNS hiccup while subscribing asks the browser to try again and keeps the enrollment link', async () => {
+    const hiccup = pushEndpointPolicy([], (async () => {
+      throw Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' });
+    }) as never);
+    const subscriptions = gw.services.notifications.subscriptions;
+    const logger = createLogger('silent');
+    const app = express().use(pushRouter({ vapidPublicKey: vapid.publicKey, subscriptions, texts: gw.services.notifications.texts, endpoints: hiccup, audit: gw.services.audit, logger: logger })).use(errorHandler(logger));
+    const token = await enrollmentToken('cp_worker');
+    const res = await request(app).post('/push/subscriptions').send({ enrollment_token: token, subscription: { endpoint: 'https://fcm.googleapis.com/fcm/send/abc', keys: keysOf('d') } });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('endpoint_unresolved');
+    const ok = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: token, subscription: push.subscribe(`ok-${randomUUID()}`) });
+    expect(ok.status).toBe(201);
+  });
+
+  it('sends push requests directly even with HTTP(S)_PROXY set, so the proxy cannot bypass the address check', async () => {
+    const proxy = await HttpRecorder.start({ status: 201, body: '' });
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    Object.assign(process.env, { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' });
+    try {
+      const client = new WebPushClient({ subject: 'mailto:ops@example.org', publicKey: vapid.publicKey, privateKey: vapid.privateKey }, 2000, pushEndpointPolicy([new URL(internal.url).host]));
+      const result = await client.send({ endpoint: `${internal.url}/push/direct`, keys: keysOf('direct') }, '{}', { ttlSeconds: 60, urgency: 'normal', topic: 't' });
+      expect(result.status).toBe(201);
+      expect(proxy.requests).toEqual([]);
+      expect(internal.requests.map((r) => r.url)).toEqual(['/push/direct']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      internal.requests.length = 0;
+      await proxy.stop();
+    }
   });
 
   it('accepts a known push service only when it resolves to public addresses', async () => {

@@ -1,7 +1,12 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { createApp } from '../../src/app';
+import { createLogger } from '../../src/logger';
+import { eventually, PRIMERO, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-dashboard-1';
 const PHONE = '+243810000777';
@@ -91,5 +96,40 @@ describe('the queue dashboard', () => {
     expect(await after!.getState()).toBe('failed');
     expect(await gw.queue.isPaused()).toBe(false);
     expect(await gw.queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
+  });
+
+  it('ends every session when the admin token is rotated: a cookie from before opens nothing', async () => {
+    const cookie = cookieOf(await login());
+    expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(200);
+    // The same Redis, restarted with a new ADMIN_TOKEN.
+    const rotated = createApp({ config: { ...gw.config, ADMIN_TOKEN: 'rotated-admin-token-0123456789abcdef' }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
+    expect((await request(rotated).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(401);
+    // Rotating back does not revive it: the stale session was deleted on sight.
+    expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(401);
+  });
+
+  it('ends every dashboard session from the CLI (npm run admin -- sessions end-all), audited', async () => {
+    const cookies = [cookieOf(await login()), cookieOf(await login())];
+    const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'src/cli/admin.ts', 'sessions', 'end-all', '--actor', 'ops'], {
+      cwd: path.join(__dirname, '..', '..'),
+      env: { PATH: process.env.PATH, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX },
+    });
+    expect(JSON.parse(stdout).ended).toBeGreaterThanOrEqual(2);
+    for (const cookie of cookies) expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(401);
+    expect((await gw.services.audit.recent(5)).map((e) => [e.actor, e.action])).toContainEqual(['ops', 'admin.sessions_ended']);
+  }, 30_000);
+
+  it('refuses logins from an address after 10 failures, the right token included, while others still log in', async () => {
+    const from = (ip: string, token: string) => request(gw.app).post('/admin/queues/login').set('X-Forwarded-For', ip).type('form').send({ token });
+    for (let i = 0; i < 10; i++) expect((await from('203.0.113.7', `wrong-token-${i}`)).status).toBe(401);
+    const refused = await from('203.0.113.7', ADMIN);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.text).not.toContain(ADMIN);
+    expect((await from('203.0.113.8', ADMIN)).status).toBe(303);
+    // One key for the address, with an expiry: memory stays bounded.
+    const keys = await gw.redis.keys(`${gw.config.QUEUE_PREFIX}*admin-login-failures*`);
+    expect(keys).toHaveLength(1);
+    expect(await gw.redis.ttl(keys[0]!)).toBeGreaterThan(0);
   });
 });

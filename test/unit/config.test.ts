@@ -35,4 +35,12 @@ describe('configuration', () => {
     const result = loadConfig({ ...minimal, RAPIDPRO_WEBHOOK_TOKEN: '' });
     expect(result.ok && result.config.RAPIDPRO_WEBHOOK_TOKEN).toBeUndefined();
   });
+
+  it('refuses an ADMIN_TOKEN shorter than 32 characters in production', () => {
+    const short = loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), ADMIN_TOKEN: 'x'.repeat(31) });
+    expect(short.ok).toBe(false);
+    if (!short.ok) expect(short.problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN: must be at least 32 characters/)]);
+    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), ADMIN_TOKEN: 'x'.repeat(32) }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, ADMIN_TOKEN: 'x'.repeat(16) }).ok).toBe(true);
+  });
 });

@@ -12,6 +12,11 @@ describe('production runs compiled JavaScript', () => {
     expect(pkg.scripts[`pre${script}`]).toBe('node scripts/build-if-stale.mjs');
   });
 
+  it('emits nothing when the build has type errors, so a broken build never replaces a working dist/', () => {
+    const build = JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+    expect(build.compilerOptions.noEmitOnError).toBe(true);
+  });
+
   it('keeps tsx out of the production dependencies', () => {
     expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
     expect(Object.keys(pkg.devDependencies)).toContain('tsx');
@@ -28,10 +33,15 @@ describe('production runs compiled JavaScript', () => {
 
 describe('the compose file is safe by default', () => {
   it('gives Redis a password and a memory ceiling, so noeviction applies', () => {
-    expect(compose).toMatch(/- --requirepass\n\s+- \$\{REDIS_PASSWORD:\?/);
-    expect(compose).toMatch(/- --maxmemory\n\s+- \$\{REDIS_MAXMEMORY:-\d+[mg]b\}/);
-    expect(compose).toMatch(/- --maxmemory-policy\n\s+- noeviction/);
-    expect(compose.match(/REDIS_URL: redis:\/\/:\$\{REDIS_PASSWORD\}@redis:6379/g)).toHaveLength(2);
+    expect(compose).toMatch(/requirepass "%s".*"\$\$\(cat \/run\/secrets\/redis_password\)"/);
+    expect(compose).toMatch(/--maxmemory \$\{REDIS_MAXMEMORY:-\d+[mg]b\}/);
+    expect(compose).toMatch(/--maxmemory-policy noeviction/);
+  });
+
+  it('keeps the Redis password out of every argument, variable and URL (docker inspect shows them all)', () => {
+    expect(compose).not.toMatch(/--requirepass|REDISCLI_AUTH:|\$\{REDIS_PASSWORD[}:]|redis:\/\/:[^@\s]*@/);
+    expect(compose.match(/REDIS_URL: redis:\/\/redis:6379\n\s+REDIS_PASSWORD_FILE: \/run\/secrets\/redis_password/g)).toHaveLength(2);
+    expect(compose).toMatch(/^secrets:\n\s+redis_password:\n\s+file: /m);
   });
 
   it('publishes no port on every interface by default, and the admin port on loopback only', () => {
