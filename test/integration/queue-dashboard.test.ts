@@ -112,7 +112,7 @@ describe('the queue dashboard', () => {
     const cookies = [cookieOf(await login()), cookieOf(await login())];
     const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'src/cli/admin.ts', 'sessions', 'end-all', '--actor', 'ops'], {
       cwd: path.join(__dirname, '..', '..'),
-      env: { PATH: process.env.PATH, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX },
+      env: { PATH: process.env.PATH, NODE_ENV: 'test', REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX },
     });
     expect(JSON.parse(stdout).ended).toBeGreaterThanOrEqual(2);
     for (const cookie of cookies) expect((await request(gw.app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(401);

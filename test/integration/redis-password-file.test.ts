@@ -38,7 +38,7 @@ describe('REDIS_PASSWORD_FILE', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const minimal = { PRIMERO_URL: 'https://primero.example.org', PRIMERO_USER: 'u', PRIMERO_PASSWORD: 'p' };
+  const minimal = { NODE_ENV: 'test', PRIMERO_URL: 'https://primero.example.org', PRIMERO_USER: 'u', PRIMERO_PASSWORD: 'p' };
 
   it('connects with the password read from the file (trailing newline dropped, any character safe)', async () => {
     const file = path.join(dir, 'redis_password');
