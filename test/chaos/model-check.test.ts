@@ -30,7 +30,7 @@ afterAll(async () => {
 /** Runs one schedule from a clean Primero and returns the broken promises. */
 async function check(schedule: Command[]): Promise<string[]> {
   world.primero.reset();
-  const run: Run = { salt: randomBytes(3).toString('hex'), messages: [], epoch: 0, deadLetters: new Map(), refusals: false };
+  const run: Run = { salt: randomBytes(3).toString('hex'), messages: [], epoch: 0, deadLetters: new Map(), refusals: false, outOfScope: false };
   for (const c of schedule) await execute(world, run, c);
   await execute(world, run, { t: 'settle' });
   const found = await violations(world, run);

@@ -43,6 +43,15 @@ export async function violations(world: World, run: Run): Promise<string[]> {
 
   // Records: each acknowledged reference has exactly one, holding every report answered with it.
   const acknowledged = new Set(refOf.values());
+  // A merged report whose earlier record left the API user's scope is filed alone, under its own reference:
+  // exactly one record that no acknowledged reference names holds its words.
+  const filedAlone = new Set<FakeRecord>();
+  const fileAlone = (m: Message): boolean => {
+    const own = records.filter((r) => !acknowledged.has(String(r.data.other_agency_id ?? '')) && !filedAlone.has(r) && segmentsOf(r).some((s) => s.includes(m.text)));
+    if (own.length !== 1) return false;
+    filedAlone.add(own[0]!);
+    return true;
+  };
   for (const ref of acknowledged) {
     const group = real.filter((m) => refOf.get(m) === ref);
     const found = byRef.get(ref) ?? [];
@@ -60,6 +69,7 @@ export async function violations(world: World, run: Run): Promise<string[]> {
       for (const m of [...group].sort((a, b) => b.text.length - a.text.length)) {
         const fits = free.map((s, i) => [s, i] as const).filter(([s]) => s.includes(m.text)).sort((a, b) => a[0].length - b[0].length);
         if (fits.length) free.splice(fits[0]![1], 1);
+        else if (run.outOfScope && fileAlone(m)) continue;
         else if (!refused) out.push(`${name(m)}: answered 2xx, but its words are not in the record (merged reports: ${group.length}, reports held: ${segmentsOf(record).length})`);
       }
       if (free.length) out.push(`record of ${name(group[0]!)} holds ${free.length} report(s) no acknowledged message accounts for`);
@@ -74,7 +84,7 @@ export async function violations(world: World, run: Run): Promise<string[]> {
   // The fake Primero is emptied before each schedule: every record in it came from this one.
   for (const r of records) {
     const ref = String(r.data.other_agency_id ?? '');
-    if (acknowledged.has(ref)) continue;
+    if (acknowledged.has(ref) || filedAlone.has(r)) continue;
     const m = run.messages.find((x) => JSON.stringify(r.data).includes(x.text));
     out.push(`a Primero record exists for ${m ? name(m) : 'an unknown message'}, whose answers were ${m ? m.deliveries.map((d) => d.status).join('/') : '?'} and never carried its reference`);
   }

@@ -51,6 +51,11 @@ export interface Run {
   deadLetters: Map<string, string | null>;
   /** A permanent refusal was injected: a dead letter is then a legitimate outcome. */
   refusals: boolean;
+  /**
+   * A 403 was injected on an update: the record left the API user's scope, so a report merged into it is
+   * filed as a record of its own, under the report's own reference (workers/intake.ts mergeIntoEarlier).
+   */
+  outOfScope: boolean;
 }
 
 const sender = fc.integer({ min: 0, max: 1 });
@@ -175,7 +180,9 @@ export async function execute(world: World, run: Run, c: Command): Promise<void>
     case 'simulate':
       return deliver(world, newMessageIn(run, c, true));
     case 'fault':
-      if (c.fault === '422') run.refusals = true;
+      // A 422, or a 403 on one record's referral, flag or read, is Primero refusing that job: a dead letter is legitimate.
+      if (c.fault === '422' || (c.fault === '403' && c.route !== 'update' && c.route !== 'create')) run.refusals = true;
+      if (c.fault === '403' && c.route === 'update') run.outOfScope = true;
       world.primero.inject(c.route, ...Array.from({ length: c.n }, () => c.fault));
       return;
     case 'killWorker':
