@@ -13,6 +13,6 @@ if [ ! -f .env ]; then
   exit 1
 fi
 set -a; . ./.env; set +a
-bash scripts/ensure-redis.sh
+REDIS_PERSIST=1 bash scripts/ensure-redis.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 exec npm start

@@ -151,6 +151,7 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   problems.push(...keyProblems(c, env));
+  if (env.NODE_ENV === 'production' && !c.DATA_KEY) problems.push('DATA_KEY: is required when NODE_ENV=production: without it messages and dead letters sit in clear in Redis (openssl rand -base64 32)');
   if (env.NODE_ENV === 'production' && c.ADMIN_TOKEN && c.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production (openssl rand -hex 32)`);
   if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
   if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) problems.push('PUBLIC_URL: is required when TWILIO_AUTH_TOKEN is set (Twilio signs the public URL)');
@@ -183,7 +184,9 @@ export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSW
 }
 
 /** Validates the environment; every problem is one line naming the variable, never its value. */
-export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
+export function loadConfig(given: NodeJS.ProcessEnv): ConfigResult {
+  // An empty value is an unset one (`.env.example` leaves what a deployment does not use as `NAME=`).
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== ''));
   const parsed = configSchema.safeParse(env);
   if (parsed.success) {
     const problems = crossFieldProblems(parsed.data, env);

@@ -152,6 +152,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         mergeLockMs: 3 * config.PRIMERO_TIMEOUT_MS + 5000,
         // A call our client gave up on (after PRIMERO_TIMEOUT_MS) may still commit in Primero: this long after it started, it has.
         stepSettleMs: 2 * config.PRIMERO_TIMEOUT_MS + 1000,
+        confirmWindowMs: config.ENQUEUE_TIMEOUT_MS + 1000,
       }),
     // BullMQ fails a job that stalls twice (maxStalledCount 1): two worker crashes while a message is in
     // flight would dead-letter it though nothing refused it. Crashes get a budget as large as the attempts.

@@ -49,6 +49,8 @@ export interface IntakeDeps {
   mergeLockMs: number;
   /** Past this after a referral or flag call began, that call has landed in Primero or never will. */
   stepSettleMs: number;
+  /** ENQUEUE_TIMEOUT_MS and a margin: by then every acceptance claimed before a job's own is confirmed or withdrawn. */
+  confirmWindowMs: number;
 }
 
 // Fixed texts written to Primero about sensitive reports: they say how to handle the record, never what it holds.
@@ -233,10 +235,13 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
  * died between claim and job): the first report merged into it opens the record under the reference the
  * sender was given. One at a time per reference; a late earlier job then finds the record and appends.
  */
-async function adoptReference(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   const earlier = message.mergeInto!;
   const state = await deps.queue.getJobState(`m-${earlier}`);
   if (state !== 'unknown' && state !== 'completed') throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
+  // No job yet may only mean its add has not landed: the earlier report was claimed before this one, so once this
+  // job's own confirmation window has passed, the earlier one was confirmed (its job exists) or withdrawn.
+  if (Date.now() < job.timestamp + deps.confirmWindowMs) throw new OriginalNotReadyError('the earlier report may still be confirmed; retrying later');
   return linkOrCreate(deps, earlier, message, mapped, recordId);
 }
 
@@ -256,9 +261,12 @@ async function linkOrCreate(deps: IntakeDeps, reference: string, message: Inboun
 
 /** A later report from the same sender and category: its words are added to the first record. */
 async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
-  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, message, mapped, recordId));
+  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
   if (link.caseId === recordId) return notifyOnce(deps, message, link);
   const own = ownReferenceOfJobId(job.id ?? '');
+  // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
+  const filedAlone = own ? await deps.references.get(own) : null;
+  if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone);
   try {
     await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
   } catch (err) {

@@ -70,7 +70,15 @@ async function main(): Promise<void> {
     minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
     maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
   };
-  const redis = createRedis(withRedisPasswordFile(parsed.data).REDIS_URL, 'worker');
+  let redisUrl: string;
+  try {
+    redisUrl = withRedisPasswordFile(parsed.data).REDIS_URL;
+  } catch (err) {
+    // One line naming the setting (never the file's contents), as the gateway's own start says it.
+    say((err as Error).message);
+    process.exit(1);
+  }
+  const redis = createRedis(redisUrl, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   const ops = buildOperatorServices(parsed.data, redis);

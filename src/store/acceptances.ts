@@ -39,6 +39,7 @@ for i = 1, 1 + alternates do
     local dead = e[7] == '1' or (e[6] ~= '1' and now >= tonumber(e[8] or '0'))
     if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i} end
     if mergeKey and redis.call('GET', mergeKey) == (e[5] or e[1]) then redis.call('DEL', mergeKey) end
+    redis.call('SET', ARGV[8] .. e[2], 'withdrawn', 'EX', ARGV[3])
     -- The current key is claimed afresh below; an earlier key's entry stays, withdrawn, for its job to find.
     if i == 1 then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[i], 'withdrawn', '1') end
   end
@@ -56,7 +57,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1}
 `;
 
-// The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all.
+// The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all. The
+// verdict is also kept under the acceptance's own id (KEYS[2]), so a later claim of the same idempotency key
+// (a resend after the window) cannot make this acceptance's job look withdrawn.
 const MARK_STORED = `${NOW}
 local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
 if e[1] ~= ARGV[1] then return 'withdrawn' end
@@ -64,23 +67,31 @@ if e[2] == '1' then return 'stored' end
 if e[3] == '1' then return 'withdrawn' end
 if now < tonumber(e[4] or '0') then
   redis.call('HSET', KEYS[1], 'stored', '1')
+  redis.call('SET', KEYS[2], 'stored', 'EX', ARGV[2])
   return 'stored'
 end
 redis.call('HSET', KEYS[1], 'withdrawn', '1')
+redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[2])
 return 'withdrawn'
 `;
 
-// The worker's question before acting: proceed only on a confirmed acceptance. No verdict past confirmBy is
-// withdrawn (written, so a confirmation still in flight finds it); before confirmBy, the ms left to wait.
+// The worker's question before acting: proceed only on a confirmed acceptance. The acceptance's own verdict
+// decides first; then its ledger entry: no verdict past confirmBy is withdrawn (written, so a confirmation still
+// in flight finds it); before confirmBy, the ms left to wait. An entry gone, or naming a later acceptance with
+// this one's verdict expired (both older than the window), proceeds: an acknowledged message is never dropped
+// on a guess.
 const BEGIN = `${NOW}
+local v = redis.call('GET', KEYS[2])
+if v == 'stored' then return 'proceed' end
+if v == 'withdrawn' then return 'withdrawn' end
 local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
-if not e[1] then return 'proceed' end
-if e[1] ~= ARGV[1] then return 'withdrawn' end
+if not e[1] or e[1] ~= ARGV[1] then return 'proceed' end
 if e[2] == '1' then return 'proceed' end
 if e[3] == '1' then return 'withdrawn' end
 local by = tonumber(e[4] or '0')
 if now >= by then
   redis.call('HSET', KEYS[1], 'withdrawn', '1')
+  redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[2])
   return 'withdrawn'
 end
 return string.format('%.0f', by - now)
@@ -101,6 +112,11 @@ export class AcceptanceLedger {
     private readonly prefix: string,
     private readonly windowSeconds: number,
   ) {}
+
+  /** `gw:verdict:<acceptanceId>`: stored | withdrawn, written with each decision, gone with the window. */
+  private verdictKey(acceptanceId: string): string {
+    return gatewayKey(this.prefix, 'verdict', acceptanceId);
+  }
 
   /** `hashedKey` is the keyed hash of the provider's id (IdentifierHasher.deduplicationId): no raw id is a key name. */
   private key(hashedKey: string): string {
@@ -135,6 +151,7 @@ export class AcceptanceLedger {
       Math.max(1, Math.floor(confirmWithinMs)),
       hashes.length - 1,
       earlier.legacyDedupKeys.length,
+      this.verdictKey(''),
     )) as [number, string, string, string, string, string, string, number, number];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
@@ -151,12 +168,12 @@ export class AcceptanceLedger {
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy. */
   async markStored(idempotencyKey: string, acceptanceId: string): Promise<Verdict> {
-    return (await this.redis.eval(MARK_STORED, 1, this.key(idempotencyKey), acceptanceId)) as Verdict;
+    return (await this.redis.eval(MARK_STORED, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds)) as Verdict;
   }
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */
   async begin(idempotencyKey: string, acceptanceId: string): Promise<'proceed' | 'withdrawn' | number> {
-    const r = (await this.redis.eval(BEGIN, 1, this.key(idempotencyKey), acceptanceId)) as string;
+    const r = (await this.redis.eval(BEGIN, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds)) as string;
     return r === 'proceed' || r === 'withdrawn' ? r : Number(r);
   }
 }

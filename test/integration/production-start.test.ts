@@ -88,6 +88,7 @@ describe('npm start in the layouts it must work in', () => {
       QUEUE_PREFIX: prefix,
       PORT: String(port),
       HASH_KEY: 'a'.repeat(64),
+      DATA_KEY: Buffer.alloc(32, 9).toString('base64'),
       PRIMERO_URL: 'http://127.0.0.1:9',
       PRIMERO_USER: 'sms_gateway',
       PRIMERO_PASSWORD: 'secret-password',

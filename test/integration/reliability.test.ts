@@ -748,3 +748,37 @@ describe('notifications after a new referral (issue #13.3)', () => {
     }
   });
 });
+
+describe('the verdict of one acceptance outlives a later claim of the same key (final review, item 1)', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway({ prefix: uniquePrefix('verdicts'), workers: false });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+  const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+  // What the entry's TTL does when the idempotency window ends, without waiting 72 hours for it.
+  const windowEnds = (key: string) => gw.redis.del(`${gw.config.QUEUE_PREFIX}:gw:accepted:${key}`);
+
+  it('a stored acceptance replayed after its window, once the same answers were accepted again, still proceeds', async () => {
+    const key = randomUUID();
+    const first = randomUUID();
+    await ledger().claim(key, 'VRDX2345', first, 60_000);
+    expect(await ledger().markStored(key, first)).toBe('stored');
+    await windowEnds(key);
+    // A child sends the same answers again (the content-hash key) and it is a new acceptance.
+    await ledger().claim(key, 'VRDY2345', randomUUID(), 60_000);
+    // The first acceptance's dead letter is replayed: it must reach Primero, not be skipped as withdrawn.
+    expect(await ledger().begin(key, first)).toBe('proceed');
+  });
+
+  it('an acceptance never confirmed and replaced by a later claim stays withdrawn', async () => {
+    const key = randomUUID();
+    const first = randomUUID();
+    await ledger().claim(key, 'VRDZ2345', first, 1);
+    await eventually(async () => (await ledger().begin(key, first)) === 'withdrawn');
+    await ledger().claim(key, 'VRDW2345', randomUUID(), 60_000);
+    expect(await ledger().begin(key, first)).toBe('withdrawn');
+  });
+});

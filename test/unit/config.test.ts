@@ -37,10 +37,10 @@ describe('configuration', () => {
   });
 
   it('refuses an ADMIN_TOKEN shorter than 32 characters in production', () => {
-    const short = loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), ADMIN_TOKEN: 'x'.repeat(31) });
+    const short = loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), DATA_KEY: Buffer.alloc(32, 7).toString('base64'), ADMIN_TOKEN: 'x'.repeat(31) });
     expect(short.ok).toBe(false);
     if (!short.ok) expect(short.problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN: must be at least 32 characters/)]);
-    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), ADMIN_TOKEN: 'x'.repeat(32) }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), DATA_KEY: Buffer.alloc(32, 7).toString('base64'), ADMIN_TOKEN: 'x'.repeat(32) }).ok).toBe(true);
     expect(loadConfig({ ...minimal, ADMIN_TOKEN: 'x'.repeat(16) }).ok).toBe(true);
   });
 });

@@ -14,10 +14,12 @@ const hashing = (env: Record<string, string>) => {
 
 describe('identifier hashes', () => {
   it('refuse to start in production without a separate HASH_KEY: never derived from DATA_KEY there', () => {
-    const refused = loadConfig({ ...minimal, NODE_ENV: 'production' });
+    const refused = loadConfig({ ...minimal, NODE_ENV: 'production', DATA_KEY: key() });
     expect(refused.ok).toBe(false);
     if (!refused.ok) expect(refused.problems).toEqual([expect.stringMatching(/^HASH_KEY: is required when NODE_ENV=production/)]);
-    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: key() }).ok).toBe(true);
+    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: key(), DATA_KEY: key() }).ok).toBe(true);
+    // And it seals: production without DATA_KEY would keep messages in clear.
+    expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: key() })).toEqual({ ok: false, problems: [expect.stringMatching(/^DATA_KEY: is required when NODE_ENV=production/)] });
     // Derived from DATA_KEY, the hash key would vanish with the old DATA_KEY and take the opt-outs with it.
     expect(loadConfig({ ...minimal, NODE_ENV: 'production', DATA_KEY: key() }).ok).toBe(false);
     expect(loadConfig({ ...minimal, HASH_KEY: 'short' }).ok).toBe(false);
