@@ -262,11 +262,11 @@ async function linkOrCreate(deps: IntakeDeps, reference: string, message: Inboun
 /** A later report from the same sender and category: its words are added to the first record. */
 async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
   const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
-  if (link.caseId === recordId) return notifyOnce(deps, message, link);
+  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
   const own = ownReferenceOfJobId(job.id ?? '');
   // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
   const filedAlone = own ? await deps.references.get(own) : null;
-  if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone);
+  if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone, mapped.consentGiven);
   try {
     await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
   } catch (err) {
@@ -276,14 +276,14 @@ async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMess
     await deps.trace.record(link.reference, 'merge_out_of_scope', { recordId: link.caseId });
     const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
     const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
-    await notifyOnce(deps, alone, ownLink);
+    await notifyOnce(deps, alone, ownLink, mapped.consentGiven);
   }
 }
 
 /** After the link and the follow-up steps are recorded: a notification never names a step not yet taken. */
-async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseLink): Promise<void> {
+async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseLink, consentGiven: boolean): Promise<void> {
   if (link.steps.notifiedAt) return;
-  const facts = { recordType: link.recordType, recordId: link.caseId, caseIdDisplay: link.caseIdDisplay, urgent: link.urgent ?? false };
+  const facts = { recordType: link.recordType, recordId: link.caseId, caseIdDisplay: link.caseIdDisplay, urgent: link.urgent ?? false, intent: message.intent, consentGiven };
   // A retry after a crash here dispatches again; the notification keys dedupe.
   await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
   await deps.references.mark(link.reference, 'notifiedAt');
@@ -330,7 +330,7 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
   if (link.caseId !== recordId) return appendToRecord(deps, message, mapping, mapped, link, message.reference);
   if (message.sensitive) await protectSensitive(deps, link);
   else if (mapped.consentGiven && mapping.referral && !link.steps.referredAt) await referOnce(deps, link, mapping);
-  await notifyOnce(deps, message, link);
+  await notifyOnce(deps, message, link, mapped.consentGiven);
 }
 
 export function intakeProcessor(deps: IntakeDeps) {

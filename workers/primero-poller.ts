@@ -34,16 +34,22 @@ const PRIMERO_MAX_PER = 1000;
 const MAX_PAGES = 50;
 
 const moreThan = (a: string, b: string) => Date.parse(a) > Date.parse(b);
-const afterward = (t: string) => new Date(Date.parse(t) + 1).toISOString();
+// Primero compares `last_updated_at` ranges to the whole second: SearchFilters::DateValue renders the bound with
+// Time#iso8601 (no fraction) and both sides go through to_timestamp(…, 'YYYY-MM-DD"T"HH24:MI:SS')
+// (primeroIMS/primero app/models/search_filters/date_value.rb). One second is the smallest step it can tell apart.
+const secondOf = (t: string) => new Date(Math.floor(Date.parse(t) / 1000) * 1000).toISOString();
+const laterSecond = (a: string, b: string) => moreThan(secondOf(a), secondOf(b));
+const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISOString();
 
 /**
  * The fallback for lost or disabled Primero webhooks: reads cases changed since the cursor and feeds each
  * into the queue the webhooks feed. Primero sorts by `last_updated_at` alone and pages by offset (limit/offset
  * in Postgres, which keeps no stable order among equal timestamps), so paging by offset skips records.
  * Instead each page is asked for from the newest timestamp the previous page ended on (inclusive, page 1
- * again), and what is re-read is dropped by id and timestamp. A page wholly of one timestamp T cannot be
- * passed that way: T alone is read in one call of Primero's largest page, and if even that is full, the
- * cursor is held at T and an alarm raised (the rest of the poll still reads past it). The cursor is the
+ * again), and what is re-read is dropped by id and timestamp. Primero tells timestamps apart only to the
+ * second, so a page wholly of one second S cannot be passed that way: S alone is read in one call of
+ * Primero's largest page, the poll goes on from the next second, and if even that page is full, the cursor
+ * is held at S and an alarm raised (the rest of the poll still reads past it). The cursor is the
  * newest change read; the next poll starts `overlapMs` before it. If re-reading the overlap would use more
  * than half the page budget (a bulk reassign behind the cursor), the poll jumps to the cursor, so it always
  * moves on.
@@ -88,13 +94,14 @@ export function pollerProcessor(deps: PollerDeps) {
         break;
       }
       const last = records.map((r) => snapshotOf(r, 'case')?.lastUpdatedAt).filter((t): t is string => !!t).pop();
-      if (last && moreThan(last, since)) {
+      if (last && laterSecond(last, since)) {
         since = last;
         page = 1;
         continue;
       }
-      // The whole page is one timestamp: read all of it at once, where offsets cannot shift.
+      // The whole page is one second: read all of it at once, where offsets cannot shift.
       calls++;
+      since = secondOf(since);
       const same = await list(since, since, 1, PRIMERO_MAX_PER);
       await take(same);
       if (same.length >= PRIMERO_MAX_PER) {
@@ -102,7 +109,7 @@ export function pollerProcessor(deps: PollerDeps) {
         incomplete('equal_timestamps');
         deps.logger.error({ at: since, read: same.length }, 'Primero holds at least a full page of cases changed at one instant; the poll cursor stays there and some of them may be unread');
       }
-      since = afterward(since);
+      since = nextSecond(since);
       page = 1;
     }
     if (!finished) {

@@ -40,6 +40,9 @@ export interface RecordOrigin {
 
 type RecordFacts = Pick<RecordSnapshot, 'recordType' | 'recordId' | 'caseIdDisplay' | 'urgent'>;
 
+/** A record just created from a message, and whether its sender agreed to be referred (only a clear yes counts). */
+export type NewRecordFacts = RecordFacts & { intent: 'referral' | 'feedback'; consentGiven: boolean };
+
 const notice = (event: PushNotice['event'], r: RecordFacts): PushNotice => ({
   event,
   recordType: r.recordType,
@@ -62,13 +65,18 @@ function flowStart(origin: RecordOrigin | null, recordId: string, status: Commun
   return [{ urn: origin.urn, reference: origin.reference, status, key: `${recordId}:status:${status}` }];
 }
 
-/** A record the gateway just created from a message: triage is alerted, the sender hears it was received. */
-export function planForNewRecord(record: RecordFacts, origin: RecordOrigin, ctx: PlanContext): NotificationPlan {
+/**
+ * A record the gateway just created from a message: triage is alerted, the sender hears it was received.
+ * Not a referral without a clear yes: `received` says a caseworker will contact them, which the referral flow's
+ * answer to a no or an unclear reply has just told them is not so (and that answer already gave the reference).
+ */
+export function planForNewRecord(record: NewRecordFacts, origin: RecordOrigin, ctx: PlanContext): NotificationPlan {
   const users = origin.sensitive ? ctx.sensitiveUsers : ctx.triageUsers;
   const event = origin.sensitive ? 'new_sensitive_report' : 'new_referral';
+  const promised = record.intent === 'feedback' || record.consentGiven;
   return {
     pushes: users.filter((u) => u !== ctx.gatewayUser).map((user) => ({ user, notice: notice(event, record), key: `${record.recordId}:${event}:${user}` })),
-    flowStarts: flowStart(origin, record.recordId, 'received', ctx),
+    flowStarts: promised ? flowStart(origin, record.recordId, 'received', ctx) : [],
   };
 }
 

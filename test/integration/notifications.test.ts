@@ -42,7 +42,8 @@ describe('notifications', () => {
   const primeroWebhook = (data: Record<string, unknown>) =>
     request(gw.app).post('/webhooks/primero').set('x-api-key', WEBHOOK_KEY).set('Content-Type', 'application/json').send(JSON.stringify({ data }));
 
-  async function newReferral(): Promise<{ reference: string; recordId: string }> {
+  /** A referral as the shipped referral flow posts it; consent is a clear yes unless the test says otherwise. */
+  async function newReferral(consent: { value: string; category: string } = { value: 'Yes', category: 'Yes' }): Promise<{ reference: string; recordId: string }> {
     const res = await request(gw.app)
       .post('/webhooks/rapidpro/referral')
       .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
@@ -51,7 +52,7 @@ describe('notifications', () => {
         contact: { uuid: randomUUID(), urn: `tel:${CHILD.phone}` },
         flow: { uuid: randomUUID() },
         run: { uuid: randomUUID() },
-        results: { name: { value: CHILD.name, category: 'All Responses' }, concern: { value: CHILD.words, category: 'All Responses' } },
+        results: { name: { value: CHILD.name, category: 'All Responses' }, concern: { value: CHILD.words, category: 'All Responses' }, consent },
       });
     const link = await eventually(() => gw.references.get(res.body.reference));
     return { reference: res.body.reference, recordId: link.caseId };
@@ -154,6 +155,21 @@ describe('notifications', () => {
     // A background flow never interrupts, and exclude_active would drop the message for anyone in a flow.
     expect(start.body).toMatchObject({ flow: FLOW, urns: [`tel:${CHILD.phone}`], params: { reference, status: 'received' }, exclude_active: false });
     expect(Object.keys(start.body.params).sort()).toEqual(['reference', 'status']);
+  });
+
+  it.each([
+    ['said no', { value: 'No', category: 'No' }],
+    ['gave an unclear answer', { value: 'maybe later', category: 'Other' }],
+  ])('never tells a child who %s to consent that a caseworker will contact them, and still alerts triage', async (_, consent) => {
+    const { reference, recordId } = await newReferral(consent);
+    await eventually(() => push.deliveries.find((d) => d.device === 'triage-phone' && d.plaintext.includes(recordId)));
+    // Notifications are queued before the step is marked: once it is, no flow start can still be on its way.
+    await eventually(async () => (await gw.references.get(reference))?.steps.notifiedAt);
+    const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
+    const events = trace.body.timeline.map((e: { event: string }) => e.event);
+    expect(events).toContain('push_queued');
+    expect(events).not.toContain('flow_start_queued');
+    expect(flowStarts.filter((f) => f.body.params.reference === reference)).toEqual([]);
   });
 
   it('alerts a newly assigned caseworker once, however often Primero sends the same webhook', async () => {

@@ -22,8 +22,12 @@ const row = (at: number | string): Row => ({ id: randomUUID(), last_updated_at: 
 // A different order for each query, stable within it: what Postgres may do with rows equal under ORDER BY.
 const shuffleKey = (id: string, query: number) => createHash('sha1').update(`${query}:${id}`).digest('hex');
 
+// Primero compares both sides of the range as to_timestamp(…, 'YYYY-MM-DD"T"HH24:MI:SS') of Time#iso8601:
+// whole seconds (primeroIMS/primero app/models/search_filters/date_value.rb).
+const second = (t: string | number) => Math.floor((typeof t === 'number' ? t : Date.parse(t)) / 1000);
+
 /**
- * `GET /api/v2/cases` as Primero answers it: `last_updated_at=a..b` is an inclusive range, the rows are
+ * `GET /api/v2/cases` as Primero answers it: `last_updated_at=a..b` is an inclusive range of whole seconds, the rows are
  * sorted by `order_by` alone and `page`/`per` are a limit/offset into that, `per` capped at 1000
  * (app/controllers/api/v2/concerns/pagination.rb, app/services/search/search_result.rb). Rows with equal
  * timestamps come in a different order on every query, as Postgres gives no stable order among ties.
@@ -37,13 +41,13 @@ function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () =>
     .reply((uri) => {
       const q = new URL(uri, PRIMERO).searchParams;
       const [fromText, toText] = q.get('last_updated_at')!.split('..') as [string, string];
-      const [from, to] = [Date.parse(fromText), Date.parse(toText)];
+      const [from, to] = [second(fromText), second(toText)];
       const page = Number(q.get('page'));
       const per = Math.min(Number(q.get('per')), 1000);
       calls.push({ from: fromText, to: toText, page, per: Number(q.get('per')) });
       onPage(page);
       const query = calls.length;
-      const inWindow = rows.filter((r) => Date.parse(r.last_updated_at) >= from && Date.parse(r.last_updated_at) <= to);
+      const inWindow = rows.filter((r) => second(r.last_updated_at) >= from && second(r.last_updated_at) <= to);
       inWindow.sort((a, b) => Date.parse(a.last_updated_at) - Date.parse(b.last_updated_at) || shuffleKey(a.id, query).localeCompare(shuffleKey(b.id, query)));
       return [200, { data: inWindow.slice((page - 1) * per, page * per), metadata: { total: inWindow.length, per, page } }];
     });
@@ -149,7 +153,23 @@ describe('the Primero poller', () => {
     const { submitted, events } = collect();
     await poller(events, { pageSize: 10 })();
     expect(new Set(submitted.map((s) => s.recordId))).toEqual(new Set([...tied, ...later].map((r) => r.id)));
-    expect(calls).toContainEqual(expect.objectContaining({ from: new Date(at).toISOString(), to: new Date(at).toISOString(), page: 1, per: 1000 }));
+    const wholeSecond = new Date(second(at) * 1000).toISOString();
+    expect(calls).toContainEqual(expect.objectContaining({ from: wholeSecond, to: wholeSecond, page: 1, per: 1000 }));
+  });
+
+  it('reads past a second holding more than a page of changes at different milliseconds', async () => {
+    // Primero cannot tell these apart (whole seconds), so stepping by a millisecond would read this second forever.
+    const at = second(Date.now() - 20 * 60_000) * 1000;
+    const sameSecond = Array.from({ length: 35 }, (_, i) => row(at + i * 25));
+    const later = Array.from({ length: 5 }, (_, i) => row(at + (i + 1) * 1000 + 500));
+    const calls = offsetPagingPrimero([...sameSecond, ...later]);
+    const before = await metric('gateway_primero_poll_incomplete_total', 'max_pages');
+    const { submitted, events } = collect();
+    await poller(events, { pageSize: 10 })();
+    expect(new Set(submitted.map((s) => s.recordId))).toEqual(new Set([...sameSecond, ...later].map((r) => r.id)));
+    expect(await metric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before);
+    expect(await gw.redis.get(cursorKey())).toBe(later[4]!.last_updated_at);
+    expect(calls.length).toBeLessThan(10);
   });
 
   it('holds the cursor and raises an alarm when even Primero\'s largest page cannot hold one timestamp', async () => {
@@ -162,7 +182,8 @@ describe('the Primero poller', () => {
     await poller(events, { pageSize: 10 })();
     expect(await metric('gateway_primero_poll_incomplete_total', 'equal_timestamps')).toBe(before + 1);
     expect(logs.text).toContain('full page of cases changed at one instant');
-    expect(await gw.redis.get(cursorKey())).toBe(new Date(at).toISOString());
+    // Held at the second Primero can name, so the next poll reads all of it again.
+    expect(await gw.redis.get(cursorKey())).toBe(new Date(second(at) * 1000).toISOString());
     // What changed after that instant is still read.
     expect(submitted.map((s) => s.recordId)).toEqual(expect.arrayContaining(later.map((r) => r.id)));
   });

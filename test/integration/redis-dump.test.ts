@@ -177,6 +177,8 @@ describe('a copy of Redis', () => {
     const created = await rapidpro('/webhooks/rapidpro/referral', PEOPLE.created, contactUuids.created, {
       name: { value: PEOPLE.created.name, category: 'All Responses' },
       concern: { value: PEOPLE.created.words, category: 'All Responses' },
+      // A clear yes: only then is the sender told a caseworker will contact them (a flow start is queued).
+      consent: { value: 'Yes', category: 'Yes' },
     });
     await eventually(() => gw.references.get(created.body.reference));
     await eventually(async () => (await count(QUEUES.rapidproNotify, "failed")) >= 1);

@@ -337,4 +337,36 @@ describe('flows/notify.flow.json', () => {
       expect(text).not.toMatch(/@(contact|results|fields)\b/);
     }
   });
+
+  // RapidPro picks a translation by the contact's language: a child who answered the referral flow in Kiswahili
+  // must not be told about their case in English.
+  const sends = flow.nodes.flatMap((n) => n.actions ?? []).filter((a) => a.type === 'send_msg');
+  const languages = Object.keys(flow.localization).sort();
+
+  it('speaks every language the referral flow speaks, each message with its reference and nothing else', () => {
+    expect(languages).toEqual(Object.keys(flowOf('referral.flow.json').localization).sort());
+    expect(languages).toEqual(['ara', 'fra', 'por', 'spa', 'swa']);
+    for (const l of languages) {
+      for (const a of sends) {
+        const text = flow.localization[l]![a.uuid]?.text?.[0] ?? '';
+        expect(text).toContain('@trigger.params.reference');
+        expect(text).not.toMatch(/@(contact|results|fields)\b/);
+        expect(text).not.toBe(a.text);
+      }
+    }
+  });
+
+  it('routes on the status word the gateway sends in every language: goflow reads case arguments in the contact\'s language', () => {
+    // flows/routers/switch.go (nyaruka/goflow) tests run.GetTextArray(case, "arguments"): a translated status
+    // word would send a French-speaking child's update to Other, and nothing would be said.
+    const cases = flow.nodes[0]!.router!.cases!;
+    for (const l of languages) for (const c of cases) expect(flow.localization[l]![c.uuid]?.arguments ?? c.arguments).toEqual(c.arguments);
+  });
+
+  it('tells a closed case how to ask for help again with the keyword the gateway reads in that language', () => {
+    const keywords = JSON.parse(readFileSync(path.join(flowsDir, 'keywords.json'), 'utf8')) as { languages: Record<string, { referral: string[] }> };
+    const closed = flow.nodes.find((n) => n.uuid === flow.nodes[0]!.exits[2]!.destination_uuid)!.actions![0]!;
+    expect(String(closed.text)).toContain(keywords.languages.eng!.referral[0]!.toUpperCase());
+    for (const l of languages) expect(flow.localization[l]![closed.uuid]!.text![0]).toContain(keywords.languages[l]!.referral[0]!.toUpperCase());
+  });
 });

@@ -1,7 +1,7 @@
 import { planForNewRecord, planForRecordEvents, type PlanContext } from '../../src/domain/notification-plan';
 
 const ctx: PlanContext = { gatewayUser: 'sms_gateway', triageUsers: ['triage1', 'triage2'], sensitiveUsers: ['psea_fp'], notifyCommunity: true };
-const record = { recordType: 'case' as const, recordId: 'rec-1', caseIdDisplay: 'cp-9', urgent: false };
+const record = { recordType: 'case' as const, recordId: 'rec-1', caseIdDisplay: 'cp-9', urgent: false, intent: 'referral' as const, consentGiven: true };
 const origin = { reference: 'ABCD2345', urn: 'tel:+250788123123', sensitive: false };
 
 describe('who is told what', () => {
@@ -9,6 +9,18 @@ describe('who is told what', () => {
     const plan = planForNewRecord(record, origin, ctx);
     expect(plan.pushes.map((p) => [p.user, p.notice.event])).toEqual([['triage1', 'new_referral'], ['triage2', 'new_referral']]);
     expect(plan.flowStarts).toEqual([{ urn: origin.urn, reference: 'ABCD2345', status: 'received', key: 'rec-1:status:received' }]);
+  });
+
+  it('never tells a child who said no, or gave an unclear answer, that a caseworker will contact them; triage still hears of it', () => {
+    // The referral flow has already told them the truth: recorded, nobody referred without their consent.
+    const plan = planForNewRecord({ ...record, consentGiven: false }, origin, ctx);
+    expect(plan.flowStarts).toEqual([]);
+    expect(plan.pushes.map((p) => [p.user, p.notice.event])).toEqual([['triage1', 'new_referral'], ['triage2', 'new_referral']]);
+  });
+
+  it('tells the sender of feedback it was received: no consent is asked there', () => {
+    const plan = planForNewRecord({ ...record, intent: 'feedback', consentGiven: false }, origin, ctx);
+    expect(plan.flowStarts.map((f) => f.status)).toEqual(['received']);
   });
 
   it('alerts only the sensitive users about a sensitive report, and never messages its reporter', () => {
