@@ -324,6 +324,29 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(wordsOf(primero, link.caseId)).toContain('children drink from the river');
   });
 
+  it('final review #4 a merged report does not adopt a reference whose earlier report is confirmed inside its window', async () => {
+    const urn = newPhone();
+    const body = feedbackBody(urn, 'complaint', 'the nurse shouts at us');
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The earlier report is claimed (with the sender's merge window) and its add has not landed yet.
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
+    await ledger.claim(hashed, 'ZZZZ4567', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'she sends us away'));
+    expect(merged.body.reference).toBe('ZZZZ4567');
+    // The merged report's job has run (and found no record to join) before the earlier one is stored.
+    await eventually(async () => ((await gw.queue.getJobs(['delayed', 'wait', 'active', 'completed'])).find((j) => j.id?.startsWith('m-ZZZZ4567-'))?.attemptsStarted ?? 0) > 0, 1000);
+    // The earlier report's job is added and confirmed, still inside the merged job's confirmation window.
+    const repeat = await post(gw, 'feedback', body);
+    expect(repeat.body).toMatchObject({ reference: 'ZZZZ4567', duplicate: true });
+    await eventually(() => gw.references.get('ZZZZ4567'), 5000);
+    await drained(gw);
+    const records = primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567');
+    expect(records).toHaveLength(1);
+    // The record is the earlier report's own (its words as the record's text); the later one is merged into it.
+    expect(textOf(primero, String(records[0]!.id))).toContain('the nurse shouts at us');
+    expect(notesOf(primero, String(records[0]!.id)).map((n) => n.note_text)).toEqual(['she sends us away | Callback requested: yes']);
+  });
+
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
     // The editor's default body has no run: its idempotency key is a hash of contact, flow and results.
     const body = referralBody({ run: null });
