@@ -41,12 +41,16 @@ interface FakePrimero {
   applied: string[];
   /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
   unreadable: Set<string>;
+  /** Record ids of the assigns posted. */
+  assignPosts: string[];
+  /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
+  assignAnswersAfterMs: number;
 }
 
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set() };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set(), assignPosts: [], assignAnswersAfterMs: 0 };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -91,7 +95,7 @@ function fakePrimero(): FakePrimero {
       p.flags.set(id, [...(p.flags.get(id) ?? []), { message: (body as { data: { message: string } }).data.message, removed: false }]);
       setTimeout(() => cb(null, [200, { data: { id: p.flagPosts.length } }]), p.flagAnswersAfterMs);
     })
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
     .reply((uri, _b, cb) => {
       const record = p.records.get(idOf(uri));
       if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
@@ -109,8 +113,14 @@ function fakePrimero(): FakePrimero {
         cb(null, [200, { data: p.records.get(id) }]);
       }, p.patchCommitsAfterMs);
     })
+    // Shape: primeroIMS/primero app/models/assign.rb: the recipient owns the case at once; the transition is `done`.
     .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
-    .reply(200, { data: { status: 'done' } });
+    .reply((uri, body, cb) => {
+      const id = idOf(uri);
+      p.assignPosts.push(id);
+      p.records.set(id, { ...p.records.get(id), owned_by: (body as { data: { transitioned_to: string } }).data.transitioned_to });
+      setTimeout(() => cb(null, [200, { data: { id: randomUUID(), type: 'Assign', status: 'done' } }]), p.assignAnswersAfterMs);
+    });
   return p;
 }
 
@@ -614,7 +624,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     const mappings = shippedMappings();
     const referral = mappings.get('referral')!;
     mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
-    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50', SENSITIVE_FOCAL_POINT: 'focal_point' } });
   });
 
   afterAll(async () => {
@@ -638,6 +648,61 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     } finally {
       primero.referralCommitsAfterMs = 0;
     }
+  });
+
+  it('final review #2 a retry on a host whose clock runs ahead still waits for the referral in flight', async () => {
+    // The retry's clock is 10 s ahead of the one that recorded the referral's start (past the 2.2 s settle interval).
+    const real = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => real() + 10_000);
+    primero.referralCommitsAfterMs = 1500;
+    try {
+      const res = await post(gw, 'referral', referralBody());
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.referredAt ? l : undefined;
+      }, 10000);
+      expect(primero.referralPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(primero.referrals.get(link.caseId)).toHaveLength(1);
+    } finally {
+      primero.referralCommitsAfterMs = 0;
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('final review #1 a sensitive case whose assign landed but whose attempt gave up before recording it is not assigned twice', async () => {
+    // The assign commits at once; the answer comes after our client gave up: the attempt fails after the assign landed.
+    primero.assignAnswersAfterMs = 1000;
+    try {
+      const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign in flight'));
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.assignedAt ? l : undefined;
+      }, 10000);
+      await drained(gw);
+      expect(link.recordType).toBe('case');
+      expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
+      // One assign: one transition, one notification to the focal point.
+      expect(primero.assignPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      primero.assignAnswersAfterMs = 0;
+    }
+  });
+
+  it('final review #1 an assign begun but never landed is made by the retry', async () => {
+    const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign never landed'));
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    await drained(gw);
+    // What a worker killed right before its assign reached Primero leaves: the step begun, not done, no owner change.
+    primero.records.set(link.caseId, { ...primero.records.get(link.caseId), owned_by: 'sms_gateway' });
+    const posts = primero.assignPosts.length;
+    await gw.redis.hdel(`${gw.config.QUEUE_PREFIX}:gw:ref:${link.reference}`, 'step:assignedAt', 'step:notifiedAt');
+    await gw.references.mark(link.reference, 'assigningAt', new Date(Date.now() - 60_000));
+    const job = (await gw.queue.getJob(`m-${link.reference}`))!;
+    await job.retry('completed');
+    await eventually(async () => (await gw.references.get(link.reference))?.steps.assignedAt);
+    expect(primero.assignPosts.length).toBe(posts + 1);
+    expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
   });
 
   it('review #4 a merge whose PATCH commits after our client gave up loses no other report merged meanwhile', async () => {
