@@ -216,12 +216,25 @@ async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping
     // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
     const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
     if (target.date_field) entry[target.date_field] = message.receivedAt;
-    await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
   } else {
     await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+
+/**
+ * Primero answers a PATCH with the fields it changed, and drops a subform the role may not write yet answers 200.
+ * Our entry absent from that answer means unchanged (an earlier attempt stored it) or dropped: the record says which.
+ */
+async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
+  const record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
+  if (holdsEntry(record[subform], uniqueId)) return;
+  throw new UnrecoverableError(`Primero accepted the update but did not store the merged report: the record's ${subform} has no entry for it (the API user's role may not write that form)`);
 }
 
 /**

@@ -41,6 +41,8 @@ interface FakePrimero {
   applied: string[];
   /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
   unreadable: Set<string>;
+  /** Fields the API user's role may not write: a PATCH drops them and still answers 200 (Primero's params permit). */
+  unwritable: Set<string>;
   /** Record ids of the assigns posted. */
   assignPosts: string[];
   /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
@@ -50,7 +52,7 @@ interface FakePrimero {
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set(), assignPosts: [], assignAnswersAfterMs: 0 };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set(), unwritable: new Set(), assignPosts: [], assignAnswersAfterMs: 0 };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -108,9 +110,14 @@ function fakePrimero(): FakePrimero {
       if (p.forbidden.has(id)) return cb(null, [...FORBIDDEN]);
       p.patches.push(id);
       setTimeout(() => {
-        p.records.set(id, primeroMerge(p.records.get(id) ?? {}, (body as { data: Record<string, unknown> }).data) as Record<string, unknown>);
+        const before = p.records.get(id) ?? {};
+        const permitted = Object.fromEntries(Object.entries((body as { data: Record<string, unknown> }).data).filter(([k]) => !p.unwritable.has(k)));
+        const after = primeroMerge(before, permitted) as Record<string, unknown>;
+        p.records.set(id, after);
         p.applied.push(id);
-        cb(null, [200, { data: p.records.get(id) }]);
+        // As Primero answers (app/views/api/v2/records/update.json.jbuilder): the id and the readable fields this save changed.
+        const changed = Object.keys(after).filter((k) => !p.unreadable.has(k) && JSON.stringify(after[k]) !== JSON.stringify(before[k]));
+        cb(null, [200, { data: { id, ...Object.fromEntries(changed.map((k) => [k, after[k]])) } }]);
       }, p.patchCommitsAfterMs);
     })
     // Shape: primeroIMS/primero app/models/assign.rb: the recipient owns the case at once; the transition is `done`.
@@ -246,6 +253,45 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     }
     expect(wordsOf(primero, link.caseId)).toContain('the teacher hits us | Callback requested: yes');
     expect(wordsOf(primero, link.caseId)).toContain('again today | Callback requested: yes');
+  });
+
+  it('final review #3 a merged report Primero answers 200 for but did not store (the role may not write notes) is a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the clinic charges us'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unwritable.add('notes_section');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'they asked for money again'));
+      expect(second.body.reference).toBe(first.body.reference);
+      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      expect(failed.failedReason).toMatch(/did not store the merged report: the record's notes_section has no entry for it/);
+      expect(failed.failedReason).not.toContain('money');
+      expect((await gw.services.trace.timeline(first.body.reference)).map((e) => e.event)).not.toContain('report_added');
+      expect(notesOf(primero, link.caseId)).toEqual([]);
+      // Once the role may write notes, the operator's replay files it.
+      primero.unwritable.delete('notes_section');
+      await gw.services.deadLetters.replay(`intake.${failed.id}`, 'test');
+      await eventually(() => notesOf(primero, link.caseId).some((n) => n.note_text === 'they asked for money again | Callback requested: yes'));
+    } finally {
+      primero.unwritable.delete('notes_section');
+    }
+  });
+
+  it('final review #3 a merge retried after its PATCH landed (Primero answers no change) is not a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the bus driver is rude'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'he left us on the road'));
+    await drained(gw);
+    const job = (await gw.queue.getJobs(['completed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`))!;
+    expect(second.body.reference).toBe(first.body.reference);
+    // The same entry again changes nothing: Primero's answer names no notes_section; the record holds it.
+    await job.retry('completed');
+    await drained(gw);
+    expect(await gw.queue.getJobState(job.id!)).toBe('completed');
+    expect(notesOf(primero, link.caseId).map((n) => n.note_text)).toEqual(['he left us on the road | Callback requested: yes']);
   });
 
   it('#11.2 a store that fails after the merge claim leaves the sender a fresh report on the retry', async () => {
