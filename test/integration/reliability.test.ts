@@ -386,17 +386,17 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report is claimed (with the sender's merge window) and its add has not landed yet.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ4567', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
     const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'she sends us away'));
-    expect(merged.body.reference).toBe('ZZZZ4567');
+    expect(merged.body.reference).toBe('ZZZZ6789');
     // The merged report's job has run (and found no record to join) before the earlier one is stored.
-    await eventually(async () => ((await gw.queue.getJobs(['delayed', 'wait', 'active', 'completed'])).find((j) => j.id?.startsWith('m-ZZZZ4567-'))?.attemptsStarted ?? 0) > 0, 1000);
+    await eventually(async () => ((await gw.queue.getJobs(['delayed', 'wait', 'active', 'completed'])).find((j) => j.id?.startsWith('m-ZZZZ6789-'))?.attemptsStarted ?? 0) > 0, 1000);
     // The earlier report's job is added and confirmed, still inside the merged job's confirmation window.
     const repeat = await post(gw, 'feedback', body);
-    expect(repeat.body).toMatchObject({ reference: 'ZZZZ4567', duplicate: true });
-    await eventually(() => gw.references.get('ZZZZ4567'), 5000);
+    expect(repeat.body).toMatchObject({ reference: 'ZZZZ6789', duplicate: true });
+    await eventually(() => gw.references.get('ZZZZ6789'), 5000);
     await drained(gw);
-    const records = primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567');
+    const records = primero.created.filter((c) => c.other_agency_id === 'ZZZZ6789');
     expect(records).toHaveLength(1);
     // The record is the earlier report's own (its words as the record's text); the later one is merged into it.
     expect(textOf(primero, String(records[0]!.id))).toContain('the nurse shouts at us');
