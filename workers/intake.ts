@@ -65,10 +65,10 @@ class RecordBusyError extends Error {
   override readonly name = 'RecordBusyError';
 }
 
-/** The job must wait until `until` (not a failed attempt): an earlier call may still land in Primero. */
+/** The job must wait `waitMs` more (not a failed attempt): an earlier call may still land in Primero. */
 class NotYetError extends Error {
   override readonly name = 'NotYetError';
-  constructor(readonly until: number, message: string) {
+  constructor(readonly waitMs: number, message: string) {
     super(message);
   }
 }
@@ -76,11 +76,13 @@ class NotYetError extends Error {
 /**
  * A step whose call began at `since` and was never recorded as done may still be committing in Primero
  * after our client gave up on it: Primero's own list is trusted only once that call can no longer land.
+ * `since` was written on Redis's clock, possibly by another host, so it is compared with Redis's clock too.
  */
-function settledSince(deps: IntakeDeps, since: string | undefined, what: string): void {
+async function settledSince(deps: IntakeDeps, since: string | undefined, what: string): Promise<void> {
   if (!since) return;
   const until = Date.parse(since) + deps.stepSettleMs;
-  if (Date.now() < until) throw new NotYetError(until, `${what} begun by an earlier attempt may still land in Primero; waiting`);
+  const now = await deps.references.now();
+  if (now < until) throw new NotYetError(until - now, `${what} begun by an earlier attempt may still land in Primero; waiting`);
 }
 
 /** Written after a merged report's words (text_append merges only): a retry recognises its own append by it, never by the words. */
@@ -108,11 +110,11 @@ function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
  */
 async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping): Promise<void> {
   const target = mapping.referral!;
-  settledSince(deps, link.steps.referringAt, 'a referral');
+  await settledSince(deps, link.steps.referringAt, 'a referral');
   const existing = await deps.primero.listReferrals(link.caseId);
   if (!existing.some((r) => r.transitioned_to === target.transitioned_to && r.status !== 'revoked')) {
     // Written before every call, so the next attempt waits for this one to land before it lists.
-    await deps.references.mark(link.reference, 'referringAt');
+    await deps.references.markBegun(link.reference, 'referringAt');
     await deps.primero.refer(link.caseId, target);
     deps.logger.info({ reference: link.reference, caseId: link.caseId }, 'case referred');
   }
@@ -120,22 +122,45 @@ async function referOnce(deps: IntakeDeps, link: CaseLink, mapping: CaseMapping)
   await deps.trace.record(link.reference, 'referred', { to: target.transitioned_to });
 }
 
+/**
+ * Whether an assign begun by an earlier attempt landed, asked once it can no longer be in flight. Primero's
+ * Assign makes the recipient the owner at once (app/models/assign.rb); `owned_by` is readable by any role that may
+ * read the case (PermittedFieldService::PERMITTED_RECORD_INFORMATION_FIELDS).
+ */
+async function assignedTo(deps: IntakeDeps, link: CaseLink, focalPoint: string): Promise<boolean> {
+  await settledSince(deps, link.steps.assigningAt, 'an assignment');
+  try {
+    const record = await deps.primero.getRecord('case', link.caseId, ['owned_by']);
+    return record.owned_by === focalPoint;
+  } catch (err) {
+    // The API user created and owned this case; out of its scope now means it has another owner, most likely
+    // through that assign: assigning again could only be refused as well.
+    if (outOfScope(err)) return true;
+    throw err;
+  }
+}
+
 async function protectSensitive(deps: IntakeDeps, link: CaseLink): Promise<void> {
   if (!link.steps.flaggedAt) {
     // A crash between the flag and its mark must not flag twice: Primero's flags say whether it landed.
-    settledSince(deps, link.steps.flaggingAt, 'a flag');
+    await settledSince(deps, link.steps.flaggingAt, 'a flag');
     const flags = await deps.primero.listFlags(link.recordType, link.caseId);
     if (!flags.some((f) => f.message === SENSITIVE_FLAG && !f.removed)) {
-      await deps.references.mark(link.reference, 'flaggingAt');
+      await deps.references.markBegun(link.reference, 'flaggingAt');
       await deps.primero.flag(link.recordType, link.caseId, SENSITIVE_FLAG, new Date().toISOString().slice(0, 10));
     }
     await deps.references.mark(link.reference, 'flaggedAt');
     await deps.trace.record(link.reference, 'flagged_sensitive');
   }
-  if (deps.sensitive.focalPoint && link.recordType === 'case' && !link.steps.assignedAt) {
-    await deps.primero.assign(link.caseId, deps.sensitive.focalPoint, SENSITIVE_ASSIGN_NOTE);
+  const focalPoint = deps.sensitive.focalPoint;
+  if (focalPoint && link.recordType === 'case' && !link.steps.assignedAt) {
+    // A crash between the assign and its mark must not assign (and notify the focal point) twice.
+    if (!link.steps.assigningAt || !(await assignedTo(deps, link, focalPoint))) {
+      await deps.references.markBegun(link.reference, 'assigningAt');
+      await deps.primero.assign(link.caseId, focalPoint, SENSITIVE_ASSIGN_NOTE);
+    }
     await deps.references.mark(link.reference, 'assignedAt');
-    await deps.trace.record(link.reference, 'assigned', { to: deps.sensitive.focalPoint });
+    await deps.trace.record(link.reference, 'assigned', { to: focalPoint });
     deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: true }, 'assigned to the focal point');
   }
 }
@@ -191,12 +216,25 @@ async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping
     // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
     const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
     if (target.date_field) entry[target.date_field] = message.receivedAt;
-    await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
   } else {
     await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+
+/**
+ * Primero answers a PATCH with the fields it changed, and drops a subform the role may not write yet answers 200.
+ * Our entry absent from that answer means unchanged (an earlier attempt stored it) or dropped: the record says which.
+ */
+async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
+  const record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
+  if (holdsEntry(record[subform], uniqueId)) return;
+  throw new UnrecoverableError(`Primero accepted the update but did not store the merged report: the record's ${subform} has no entry for it (the API user's role may not write that form)`);
 }
 
 /**
@@ -344,8 +382,9 @@ export function intakeProcessor(deps: IntakeDeps) {
         throw new DelayedError();
       }
       if (err instanceof NotYetError && token) {
-        deps.logger.info({ jobId: job.id, until: new Date(err.until).toISOString() }, err.message);
-        await job.moveToDelayed(err.until, token);
+        deps.logger.info({ jobId: job.id, waitMs: err.waitMs }, err.message);
+        // BullMQ promotes delayed jobs on the workers' own clocks: the wait is measured, the deadline is local.
+        await job.moveToDelayed(Date.now() + err.waitMs, token);
         throw new DelayedError();
       }
       await rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);

@@ -91,11 +91,17 @@ export class PrimeroClient {
     return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
   }
 
-  async updateRecord(type: RecordType, id: string, data: Record<string, unknown>): Promise<void> {
+  /**
+   * Answers Primero's `data`: the record's id and only the fields this save changed that the role may read
+   * (app/views/api/v2/records/update.json.jbuilder, `select_updated_fields`). Fields the role may not write are
+   * dropped without an error, so a field absent here was either unchanged or not stored.
+   */
+  async updateRecord(type: RecordType, id: string, data: Record<string, unknown>): Promise<Record<string, unknown>> {
     const what = `the ${type} update`;
     const res = await this.call('patch', `/${PATHS[type]}/${encodeURIComponent(id)}`, what, { data });
-    if (res.status >= 200 && res.status < 300) return;
-    throw classify(res, what, 'record');
+    if (res.status < 200 || res.status >= 300) throw classify(res, what, 'record');
+    const changed = (res.data as { data?: unknown } | null)?.data;
+    return changed && typeof changed === 'object' ? (changed as Record<string, unknown>) : {};
   }
 
   async flag(type: RecordType, id: string, message: string, date: string): Promise<void> {

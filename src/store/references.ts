@@ -3,8 +3,9 @@ import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged } from './keys';
 
-// `referringAt` is written before the referral call, `referredAt` after it; `notifiedAt` once notifications are queued.
-export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'flaggingAt', 'notifiedAt'] as const;
+// `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
+// after it; `notifiedAt` once notifications are queued.
+export const STEPS = ['referredAt', 'flaggedAt', 'assignedAt', 'referringAt', 'flaggingAt', 'assigningAt', 'notifiedAt'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface CaseLink {
@@ -119,6 +120,20 @@ export class ReferenceStore {
 
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
     await this.redis.hset(this.key(reference), `step:${step}`, at.toISOString());
+  }
+
+  /**
+   * Redis's clock (ms): the one clock every worker host shares, so a step begun on one host is timed on another
+   * without their clocks' skew shortening the wait.
+   */
+  async now(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  /** Records that a step's call is about to begin, on Redis's clock (see `now`). */
+  async markBegun(reference: string, step: 'referringAt' | 'flaggingAt' | 'assigningAt'): Promise<void> {
+    await this.mark(reference, step, new Date(await this.now()));
   }
 
   async remove(reference: string): Promise<number> {

@@ -41,12 +41,18 @@ interface FakePrimero {
   applied: string[];
   /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
   unreadable: Set<string>;
+  /** Fields the API user's role may not write: a PATCH drops them and still answers 200 (Primero's params permit). */
+  unwritable: Set<string>;
+  /** Record ids of the assigns posted. */
+  assignPosts: string[];
+  /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
+  assignAnswersAfterMs: number;
 }
 
 const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
 
 function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set() };
+  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set(), unwritable: new Set(), assignPosts: [], assignAnswersAfterMs: 0 };
   const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
   nock(PRIMERO)
     .persist()
@@ -91,7 +97,7 @@ function fakePrimero(): FakePrimero {
       p.flags.set(id, [...(p.flags.get(id) ?? []), { message: (body as { data: { message: string } }).data.message, removed: false }]);
       setTimeout(() => cb(null, [200, { data: { id: p.flagPosts.length } }]), p.flagAnswersAfterMs);
     })
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
+    .get(/\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
     .reply((uri, _b, cb) => {
       const record = p.records.get(idOf(uri));
       if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
@@ -104,13 +110,24 @@ function fakePrimero(): FakePrimero {
       if (p.forbidden.has(id)) return cb(null, [...FORBIDDEN]);
       p.patches.push(id);
       setTimeout(() => {
-        p.records.set(id, primeroMerge(p.records.get(id) ?? {}, (body as { data: Record<string, unknown> }).data) as Record<string, unknown>);
+        const before = p.records.get(id) ?? {};
+        const permitted = Object.fromEntries(Object.entries((body as { data: Record<string, unknown> }).data).filter(([k]) => !p.unwritable.has(k)));
+        const after = primeroMerge(before, permitted) as Record<string, unknown>;
+        p.records.set(id, after);
         p.applied.push(id);
-        cb(null, [200, { data: p.records.get(id) }]);
+        // As Primero answers (app/views/api/v2/records/update.json.jbuilder): the id and the readable fields this save changed.
+        const changed = Object.keys(after).filter((k) => !p.unreadable.has(k) && JSON.stringify(after[k]) !== JSON.stringify(before[k]));
+        cb(null, [200, { data: { id, ...Object.fromEntries(changed.map((k) => [k, after[k]])) } }]);
       }, p.patchCommitsAfterMs);
     })
+    // Shape: primeroIMS/primero app/models/assign.rb: the recipient owns the case at once; the transition is `done`.
     .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
-    .reply(200, { data: { status: 'done' } });
+    .reply((uri, body, cb) => {
+      const id = idOf(uri);
+      p.assignPosts.push(id);
+      p.records.set(id, { ...p.records.get(id), owned_by: (body as { data: { transitioned_to: string } }).data.transitioned_to });
+      setTimeout(() => cb(null, [200, { data: { id: randomUUID(), type: 'Assign', status: 'done' } }]), p.assignAnswersAfterMs);
+    });
   return p;
 }
 
@@ -238,6 +255,45 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(wordsOf(primero, link.caseId)).toContain('again today | Callback requested: yes');
   });
 
+  it('final review #3 a merged report Primero answers 200 for but did not store (the role may not write notes) is a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the clinic charges us'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    primero.unwritable.add('notes_section');
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'they asked for money again'));
+      expect(second.body.reference).toBe(first.body.reference);
+      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      expect(failed.failedReason).toMatch(/did not store the merged report: the record's notes_section has no entry for it/);
+      expect(failed.failedReason).not.toContain('money');
+      expect((await gw.services.trace.timeline(first.body.reference)).map((e) => e.event)).not.toContain('report_added');
+      expect(notesOf(primero, link.caseId)).toEqual([]);
+      // Once the role may write notes, the operator's replay files it.
+      primero.unwritable.delete('notes_section');
+      await gw.services.deadLetters.replay(`intake.${failed.id}`, 'test');
+      await eventually(() => notesOf(primero, link.caseId).some((n) => n.note_text === 'they asked for money again | Callback requested: yes'));
+    } finally {
+      primero.unwritable.delete('notes_section');
+    }
+  });
+
+  it('final review #3 a merge retried after its PATCH landed (Primero answers no change) is not a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the bus driver is rude'));
+    const link = await eventually(() => gw.references.get(first.body.reference));
+    await drained(gw);
+    const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'he left us on the road'));
+    await drained(gw);
+    const job = (await gw.queue.getJobs(['completed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`))!;
+    expect(second.body.reference).toBe(first.body.reference);
+    // The same entry again changes nothing: Primero's answer names no notes_section; the record holds it.
+    await job.retry('completed');
+    await drained(gw);
+    expect(await gw.queue.getJobState(job.id!)).toBe('completed');
+    expect(notesOf(primero, link.caseId).map((n) => n.note_text)).toEqual(['he left us on the road | Callback requested: yes']);
+  });
+
   it('#11.2 a store that fails after the merge claim leaves the sender a fresh report on the retry', async () => {
     const urn = newPhone();
     const body = feedbackBody(urn, 'complaint', 'no soap at the clinic');
@@ -322,6 +378,29 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const link = (await gw.references.get('ZZZZ3456'))!;
     expect(wordsOf(primero, link.caseId)).toContain('the water point is dirty');
     expect(wordsOf(primero, link.caseId)).toContain('children drink from the river');
+  });
+
+  it('final review #4 a merged report does not adopt a reference whose earlier report is confirmed inside its window', async () => {
+    const urn = newPhone();
+    const body = feedbackBody(urn, 'complaint', 'the nurse shouts at us');
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The earlier report is claimed (with the sender's merge window) and its add has not landed yet.
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
+    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'she sends us away'));
+    expect(merged.body.reference).toBe('ZZZZ6789');
+    // The merged report's job has run (and found no record to join) before the earlier one is stored.
+    await eventually(async () => ((await gw.queue.getJobs(['delayed', 'wait', 'active', 'completed'])).find((j) => j.id?.startsWith('m-ZZZZ6789-'))?.attemptsStarted ?? 0) > 0, 1000);
+    // The earlier report's job is added and confirmed, still inside the merged job's confirmation window.
+    const repeat = await post(gw, 'feedback', body);
+    expect(repeat.body).toMatchObject({ reference: 'ZZZZ6789', duplicate: true });
+    await eventually(() => gw.references.get('ZZZZ6789'), 5000);
+    await drained(gw);
+    const records = primero.created.filter((c) => c.other_agency_id === 'ZZZZ6789');
+    expect(records).toHaveLength(1);
+    // The record is the earlier report's own (its words as the record's text); the later one is merged into it.
+    expect(textOf(primero, String(records[0]!.id))).toContain('the nurse shouts at us');
+    expect(notesOf(primero, String(records[0]!.id)).map((n) => n.note_text)).toEqual(['she sends us away | Callback requested: yes']);
   });
 
   it('#11.4 the same answers sent again after the window are a new report with a new record', async () => {
@@ -591,7 +670,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     const mappings = shippedMappings();
     const referral = mappings.get('referral')!;
     mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
-    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
+    gw = await startGateway({ prefix: uniquePrefix('in-flight'), mappings, env: { PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50', SENSITIVE_FOCAL_POINT: 'focal_point' } });
   });
 
   afterAll(async () => {
@@ -615,6 +694,61 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     } finally {
       primero.referralCommitsAfterMs = 0;
     }
+  });
+
+  it('final review #2 a retry on a host whose clock runs ahead still waits for the referral in flight', async () => {
+    // The retry's clock is 10 s ahead of the one that recorded the referral's start (past the 2.2 s settle interval).
+    const real = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => real() + 10_000);
+    primero.referralCommitsAfterMs = 1500;
+    try {
+      const res = await post(gw, 'referral', referralBody());
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.referredAt ? l : undefined;
+      }, 10000);
+      expect(primero.referralPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(primero.referrals.get(link.caseId)).toHaveLength(1);
+    } finally {
+      primero.referralCommitsAfterMs = 0;
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('final review #1 a sensitive case whose assign landed but whose attempt gave up before recording it is not assigned twice', async () => {
+    // The assign commits at once; the answer comes after our client gave up: the attempt fails after the assign landed.
+    primero.assignAnswersAfterMs = 1000;
+    try {
+      const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign in flight'));
+      const link = await eventually(async () => {
+        const l = await gw.references.get(res.body.reference);
+        return l?.steps.assignedAt ? l : undefined;
+      }, 10000);
+      await drained(gw);
+      expect(link.recordType).toBe('case');
+      expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
+      // One assign: one transition, one notification to the focal point.
+      expect(primero.assignPosts.filter((id) => id === link.caseId)).toHaveLength(1);
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      primero.assignAnswersAfterMs = 0;
+    }
+  });
+
+  it('final review #1 an assign begun but never landed is made by the retry', async () => {
+    const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign never landed'));
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    await drained(gw);
+    // What a worker killed right before its assign reached Primero leaves: the step begun, not done, no owner change.
+    primero.records.set(link.caseId, { ...primero.records.get(link.caseId), owned_by: 'sms_gateway' });
+    const posts = primero.assignPosts.length;
+    await gw.redis.hdel(`${gw.config.QUEUE_PREFIX}:gw:ref:${link.reference}`, 'step:assignedAt', 'step:notifiedAt');
+    await gw.references.mark(link.reference, 'assigningAt', new Date(Date.now() - 60_000));
+    const job = (await gw.queue.getJob(`m-${link.reference}`))!;
+    await job.retry('completed');
+    await eventually(async () => (await gw.references.get(link.reference))?.steps.assignedAt);
+    expect(primero.assignPosts.length).toBe(posts + 1);
+    expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
   });
 
   it('review #4 a merge whose PATCH commits after our client gave up loses no other report merged meanwhile', async () => {
