@@ -89,8 +89,10 @@ export class ForgetContact {
           // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
           const senders = Array.isArray(payload.senders) ? payload.senders : [];
           const ofReference = [payload.reference, ...referencesOfJobId(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
-          if (!ofReference && !about.some(isThem) && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
-          for (const who of about) identities.add(who);
+          const named = ofReference || about.some(isThem);
+          if (!named && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
+          // Matched only as one sender among many: the letter's other identities are not this person's.
+          if (named) for (const who of about) identities.add(who);
           if (typeof payload.reference === 'string') references.add(payload.reference);
           if (await job.isActive()) {
             activeSkipped.add(`${queue.name}.${job.id}`);

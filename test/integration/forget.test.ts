@@ -168,6 +168,19 @@ describe('forget a person', () => {
     expect(await gw.queue.getJob(`m-${later}`)).toBeUndefined();
   }, 20000);
 
+  it('removes a dead letter that names the person among other senders, without forgetting the others', async () => {
+    const [them, other] = ['whatsapp:256700111333', 'whatsapp:256700111444'];
+    await gw.services.contacts.recordInbound(other, 60, true);
+    // A WhatsApp item kept whole (shape of src/queues/whatsapp-unreadable.ts): sealed sender, senders by hash.
+    const kept = gw.services.registry.get(QUEUES.whatsappUnreadable);
+    const senders = [other, them].map((u) => gw.services.hasher.hash(u));
+    await kept.add('unreadable', gw.services.codec.encode({ wamid: null, reason: 'test', waId: other.slice(9), text: '{}', senders }, ['wamid', 'waId', 'text'], sealContext.job(kept.name)), { delay: 3_600_000 });
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ urn: them }));
+    expect(res.body.jobsRemoved).toBe(1);
+    expect(await keysOf(other)).toEqual([expect.stringContaining(':gw:rate:')]);
+  }, 20000);
+
   it('a contact UUID sent in upper case is kept lowercase, so forget finds its feedback window', async () => {
     primeroUp = false;
     const contact = randomUUID();
