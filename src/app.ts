@@ -50,9 +50,11 @@ export function createApp({ config, logger, redis, services, intents, surface = 
   if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
   app.use(healthRouter(redis));
   // Open only on an admin listener bound to loopback: bound wider (a container's 0.0.0.0), every neighbour reaches it.
+  // One count per client address for every admin token check on this listener, keyed by a hash the dump cannot reverse.
+  const loginThrottle = new LoginThrottle(redis, config.QUEUE_PREFIX, services.hasher);
   const privateMetrics = surface === 'admin' && LOOPBACK.has(config.ADMIN_HOST.toLowerCase());
   if (privateMetrics || (surface !== 'public' && config.ADMIN_TOKEN)) {
-    const metricsAuth: RequestHandler = privateMetrics ? (_req, _res, next) => next() : adminAuth(config.ADMIN_TOKEN!);
+    const metricsAuth: RequestHandler = privateMetrics ? (_req, _res, next) => next() : adminAuth(config.ADMIN_TOKEN!, loginThrottle);
     app.get('/metrics', metricsAuth, async (_req, res) => {
       res.type('text/plain; version=0.0.4').send(await services.metrics.render());
     });
@@ -66,12 +68,13 @@ export function createApp({ config, logger, redis, services, intents, surface = 
         codec: services.codec,
         sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
         sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
-        loginThrottle: new LoginThrottle(redis, config.QUEUE_PREFIX),
+        loginThrottle,
       }),
     );
     app.use(
       adminRouter({
         token: config.ADMIN_TOKEN,
+        loginThrottle,
         deadLetters: services.deadLetters,
         forget: services.forget,
         references: services.references,

@@ -28,6 +28,12 @@ export function forgetTarget(text: string): string | null {
   return parseUrn(trimmed) ? trimmed : null;
 }
 
+/** The references a message job's id names: `m-<reference>`, or `m-<reference>-<own>` for a merged message. */
+function referencesOfJobId(jobId: string): string[] {
+  const m = /^m-([^-]+)(?:-([^-]+))?$/.exec(jobId);
+  return m ? [m[1]!, ...(m[2] ? [m[2]] : [])] : [];
+}
+
 /** Who a payload is about: its URN (a reply job's WhatsApp id is `whatsapp:<id>`) and its RapidPro contact. */
 function identitiesOfPayload(data: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -57,60 +63,72 @@ export class ForgetContact {
     // Their own hashes and those of identities linked to them (a WhatsApp number and its user id).
     const hashes = new Set(await this.contacts.identityHashes(target));
     const references = new Set(await this.contacts.referencesOfHashes([...hashes]));
-    const isThem = (who: string) => who === target || this.contacts.hashesOf(who).some((h) => hashes.has(h));
-    // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs.
+    // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs and links.
     const identities = new Set([target]);
-    const jobsUndecodable: string[] = [];
+    const isThem = (who: string) => identities.has(who) || this.contacts.hashesOf(who).some((h) => hashes.has(h));
+    const jobsUndecodable = new Set<string>();
+    const activeSkipped = new Set<string>();
     let jobsRemoved = 0;
-    let jobsActiveSkipped = 0;
-    for (const queue of this.queues) {
-      for (const job of await queue.getJobs(STATES)) {
-        if (!job) continue;
-        let payload: Record<string, unknown>;
-        try {
-          payload = this.codec.decode(job.data, sealContext.job(job.queueName));
-        } catch {
-          jobsUndecodable.push(`${queue.name}.${job.id}`);
-          continue;
-        }
-        const about = identitiesOfPayload(payload);
-        // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
-        const senders = Array.isArray(payload.senders) ? payload.senders : [];
-        if (!about.some(isThem) && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
-        for (const who of about) identities.add(who);
-        if (typeof payload.reference === 'string') references.add(payload.reference);
-        if (await job.isActive()) {
-          jobsActiveSkipped++;
-          continue;
-        }
-        await job.remove();
-        jobsRemoved++;
-      }
-    }
-    // Each link names its URN and contact UUID: the other identifier's keys (contact-refs, rate, feedback
-    // windows) are found even when no job of the person is left. Until no new identity or reference appears.
     const opened = new Set<string>();
     const searched = new Set([target]);
+    // A job may name only an identity or a reference found after it was read (a notify job: a URN and the
+    // reference; a feedback job: the contact UUID a later link names): scan again until nothing new appears.
     for (let grew = true; grew; ) {
-      grew = false;
-      for (const who of identities) {
-        if (searched.has(who)) continue;
-        searched.add(who);
-        for (const r of await this.contacts.referencesOf(who)) if (!references.has(r)) references.add(r);
-        grew = true;
+      const known = identities.size + references.size;
+      for (const queue of this.queues) {
+        for (const job of await queue.getJobs(STATES)) {
+          if (!job) continue;
+          let payload: Record<string, unknown>;
+          try {
+            payload = this.codec.decode(job.data, sealContext.job(job.queueName));
+          } catch {
+            jobsUndecodable.add(`${queue.name}.${job.id}`);
+            continue;
+          }
+          const about = identitiesOfPayload(payload);
+          // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
+          const senders = Array.isArray(payload.senders) ? payload.senders : [];
+          const ofReference = [payload.reference, ...referencesOfJobId(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
+          const named = ofReference || about.some(isThem);
+          if (!named && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
+          // Matched only as one sender among many: the letter's other identities are not this person's.
+          if (named) for (const who of about) identities.add(who);
+          if (typeof payload.reference === 'string') references.add(payload.reference);
+          if (await job.isActive()) {
+            activeSkipped.add(`${queue.name}.${job.id}`);
+            continue;
+          }
+          await job.remove();
+          jobsRemoved++;
+        }
       }
-      for (const reference of references) {
-        if (opened.has(reference)) continue;
-        opened.add(reference);
-        const link = await this.references.get(reference).catch(() => null);
-        for (const who of [link?.urn, link?.contactUuid?.toLowerCase()]) {
-          if (who && !identities.has(who)) {
-            identities.add(who);
-            grew = true;
+      // Each link names its URN and contact UUID: the other identifier's keys (contact-refs, rate, feedback
+      // windows) are found even when no job of the person is left.
+      for (let found = true; found; ) {
+        found = false;
+        for (const who of identities) {
+          if (searched.has(who)) continue;
+          searched.add(who);
+          const theirs = await this.contacts.identityHashes(who);
+          for (const h of theirs) hashes.add(h);
+          for (const r of await this.contacts.referencesOfHashes(theirs)) references.add(r);
+          found = true;
+        }
+        for (const reference of references) {
+          if (opened.has(reference)) continue;
+          opened.add(reference);
+          const link = await this.references.get(reference).catch(() => null);
+          for (const who of [link?.urn, link?.contactUuid?.toLowerCase()]) {
+            if (who && !identities.has(who)) {
+              identities.add(who);
+              found = true;
+            }
           }
         }
       }
+      grew = identities.size + references.size > known;
     }
+    const jobsActiveSkipped = activeSkipped.size;
     let keysRemoved = 0;
     for (const reference of references) {
       keysRemoved += await this.references.remove(reference);
@@ -119,9 +137,9 @@ export class ForgetContact {
     for (const who of identities) keysRemoved += await this.contacts.forgetKeys(who);
     keysRemoved += await this.contacts.forgetKeysOfHashes([...hashes]);
     const optOutKept = await this.contacts.isOptedOut(target);
-    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable, jobsActiveSkipped, keysRemoved, optOutKept };
+    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped, keysRemoved, optOutKept };
     // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
-    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.length } });
+    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.size } });
     return report;
   }
 }

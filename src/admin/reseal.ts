@@ -28,6 +28,8 @@ export interface ResealReport {
   optOutsMigrated: number;
   /** Opt-outs whose sealed URN was re-hashed under the current hash key (and resealed under the current DATA_KEY). */
   optOuts: { rehashed: number; current: number; unreadable: string[] };
+  /** WhatsApp number↔user-id links (`urn-link`) rebuilt under the current hash key from their sealed URNs. */
+  links: { rehashed: number; current: number; unreadable: string[] };
   /** The URN hash key earlier versions kept in Redis, deleted (it reversed every hash in a dump). */
   legacyHashKeyRemoved: boolean;
   /** The verifying second pass: what is still not under the current key. Empty means the old keys may go. */
@@ -72,8 +74,9 @@ export class Reseal {
       ...second.references.unreadable.map((r) => `reference ${r}`),
       ...second.pushSubscriptions.unreadable.map((s) => `push subscription ${s}`),
       ...second.optOuts.unreadable.map((h) => `opt-out ${h}`),
+      ...second.links.unreadable.map((h) => `link ${h}`),
     ];
-    const rewrittenAgain = second.jobs.resealed + second.references.resealed + second.pushSubscriptions.resealed + second.optOuts.rehashed;
+    const rewrittenAgain = second.jobs.resealed + second.references.resealed + second.pushSubscriptions.resealed + second.optOuts.rehashed + second.links.rehashed;
     if (rewrittenAgain > 0) notCurrent.push(`${rewrittenAgain} value(s) written under an old key during the run (a process still has the old DATA_KEY?): run reseal again`);
     const legacyHashKeyRemoved = await this.contacts.removeLegacyHashKey();
     if ((await this.contacts.legacyHashKey()) === 'unconfigured') notCurrent.push('the hash key earlier versions kept in Redis (urn-hash-key) is not configured: copy it into HASH_KEY_PREVIOUS');
@@ -119,7 +122,8 @@ export class Reseal {
     });
     const pushSubscriptions = await this.subscriptions.reseal();
     const optOuts = await this.contacts.rehashOptOuts();
-    return { jobs, references, pushSubscriptions, sendersReindexed, optOutsMigrated, optOuts };
+    const links = await this.contacts.rehashLinks();
+    return { jobs, references, pushSubscriptions, sendersReindexed, optOutsMigrated, optOuts, links };
   }
 
   private async resealJob(queue: Queue, job: Job, out: ResealReport['jobs']): Promise<void> {

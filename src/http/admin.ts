@@ -10,12 +10,14 @@ import type { ReferenceStore } from '../store/references';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
-import { secretMatcher } from './auth';
+import type { LoginThrottle } from '../store/login-throttle';
+import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
 
 export interface AdminDeps {
   token: string;
+  loginThrottle: LoginThrottle;
   deadLetters: DeadLetters;
   forget: ForgetContact;
   references: ReferenceStore;
@@ -35,11 +37,10 @@ export function bearerToken(req: Request): string | null {
 }
 
 /** `Authorization: Bearer <ADMIN_TOKEN>`. */
-export function adminAuth(token: string): RequestHandler {
-  const tokenMatches = secretMatcher(token);
-  return (req, _res, next) => {
-    const given = bearerToken(req);
-    if (!given || !tokenMatches(given)) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
+export function adminAuth(token: string, throttle: LoginThrottle): RequestHandler {
+  const check = throttledTokenCheck(token, throttle);
+  return async (req, _res, next) => {
+    if (!(await check(req, bearerToken(req) ?? ''))) throw new HttpError(401, 'unauthorized', 'Send "Authorization: Bearer <ADMIN_TOKEN>".', [], { 'WWW-Authenticate': 'Bearer' });
     next();
   };
 }
@@ -64,7 +65,7 @@ export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
   router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') ? next('router') : next()));
-  router.use('/admin', adminAuth(deps.token));
+  router.use('/admin', adminAuth(deps.token, deps.loginThrottle));
 
   router.get('/admin/dead-letters', async (req, res) => {
     const items = await deps.deadLetters.list(filterOf(req.query));

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import type { LoginThrottle } from '../store/login-throttle';
+import { HttpError } from './errors';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -23,4 +25,18 @@ export function presentedToken(req: Request): string | null {
   }
   const q = req.query.token;
   return typeof q === 'string' ? q : null;
+}
+
+/**
+ * Every admin token check (dashboard login, Bearer on /admin, the dashboard and /metrics) goes through one
+ * throttle per client address; a blocked address gets 429 whatever it sent. Behind a proxy `req.ip` is the
+ * client only with TRUST_PROXY set; otherwise all clients share the proxy's count.
+ */
+export function throttledTokenCheck(expected: string, throttle: LoginThrottle): (req: Request, given: string) => Promise<boolean> {
+  const matches = secretMatcher(expected);
+  return async (req, given) => {
+    const { ok, retryAfter } = await throttle.attempt(req.ip ?? 'unknown', () => given !== '' && matches(given));
+    if (retryAfter > 0) throw new HttpError(429, 'too_many_logins', `Too many failed admin token attempts from this address: try again in ${Math.ceil(retryAfter / 60)} minutes.`, [], { 'Retry-After': String(retryAfter) });
+    return ok;
+  };
 }

@@ -8,7 +8,7 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
 import { bearerToken } from './admin';
-import { secretMatcher } from './auth';
+import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { parseFormBody } from './form-body';
 import { readRawBody } from './json-body';
@@ -64,22 +64,15 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
     return adapter;
   });
   createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'Primero gateway queues' } } });
-  const tokenMatches = secretMatcher(deps.token);
+  const tokenCheck = throttledTokenCheck(deps.token, deps.loginThrottle);
   const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: req.secure, path: BASE });
 
   const router = Router();
   router.post(`${BASE}/login`, readRawBody(4 * 1024), async (req, res) => {
-    // Behind a proxy this is the client's address only with TRUST_PROXY set; otherwise all share the proxy's.
-    const address = req.ip ?? 'unknown';
-    const wait = await deps.loginThrottle.blockedFor(address);
-    if (wait > 0) throw new HttpError(429, 'too_many_logins', `Too many failed logins from this address: try again in ${Math.ceil(wait / 60)} minutes.`, [], { 'Retry-After': String(wait) });
-    const given = parseFormBody(req.body).get('token') ?? '';
-    if (!given || !tokenMatches(given)) {
-      await deps.loginThrottle.failed(address);
+    if (!(await tokenCheck(req, parseFormBody(req.body).get('token') ?? ''))) {
       res.status(401).type('html').send(LOGIN_PAGE);
       return;
     }
-    await deps.loginThrottle.succeeded(address);
     const id = await deps.sessions.create(deps.sessionTtlSeconds, deps.token);
     res.cookie(SESSION_COOKIE, id, { ...cookieOptions(req), maxAge: deps.sessionTtlSeconds * 1000 });
     res.redirect(303, BASE);
@@ -94,7 +87,7 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
   const authenticated: RequestHandler = async (req, res, next) => {
     const header = bearerToken(req);
     const id = sessionId(req);
-    const ok = header !== null ? tokenMatches(header) : id !== null && (await deps.sessions.valid(id, deps.token));
+    const ok = header !== null ? await tokenCheck(req, header) : id !== null && (await deps.sessions.valid(id, deps.token));
     if (ok) return next();
     askToLogIn(req, res);
   };

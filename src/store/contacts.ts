@@ -57,7 +57,19 @@ export class ContactStore {
     const hash = this.hasher.hash(urn);
     const tx = this.redis.multi().sadd(this.linkKey(hash), ...others.map((o) => this.hasher.hash(o)));
     for (const other of others) tx.sadd(this.linkKey(this.hasher.hash(other)), hash);
+    if (this.codec?.encrypts) {
+      for (const u of [urn, ...others]) tx.hset(this.linkedUrnsKey(), this.hasher.hash(u), this.codec.sealValue(u, sealContext.optOutUrn()));
+    }
     await tx.exec();
+  }
+
+  /**
+   * `gw:urn-link-urns` (hash): a linked identity's hash → its URN, sealed like an opt-out's (written with the
+   * link, in its MULTI). It is what lets optOut seal the URN of every identity it opts out and reseal re-hash
+   * the link sets; so, like the links, it never expires and forget keeps it. Nothing without DATA_KEY.
+   */
+  private linkedUrnsKey(): string {
+    return gatewayKey(this.prefix, 'urn-link-urns');
   }
 
   /** Every hash the sender is known by: their own (under each configured key) and those linked to them. */
@@ -82,7 +94,12 @@ export class ContactStore {
     const hash = this.hasher.hash(urn);
     const linked = (await this.identityHashes(urn)).slice(this.hasher.candidates(urn).length);
     const tx = this.redis.multi().sadd(this.optOutKey(), hash, ...linked);
-    if (this.codec?.encrypts) tx.hset(this.optOutUrnsKey(), hash, this.codec.sealValue(urn, sealContext.optOutUrn()));
+    if (this.codec?.encrypts) {
+      tx.hset(this.optOutUrnsKey(), hash, this.codec.sealValue(urn, sealContext.optOutUrn()));
+      // The linked identities' URNs too, so reseal can move their opt-outs to a new hash key.
+      const sealed = linked.length ? await this.redis.hmget(this.linkedUrnsKey(), ...linked) : [];
+      linked.forEach((h, i) => sealed[i] && tx.hset(this.optOutUrnsKey(), h, sealed[i]!));
+    }
     await tx.exec();
   }
 
@@ -121,6 +138,48 @@ export class ContactStore {
         if ((await this.redis.eval(REHASH_OPT_OUT, 2, this.optOutKey(), this.optOutUrnsKey(), hash, sealed, current, fresh)) === 1) out.rehashed++;
       }
     } while (cursor !== '0');
+    return out;
+  }
+
+  /**
+   * For reseal: every link set whose identity's URN is sealed is rebuilt under the current hash key (its
+   * members mapped to their current hashes) and the URN resealed under the current DATA_KEY. One MULTI per
+   * identity, so a crash leaves each one old or new and the next run finishes; the old set goes with it.
+   */
+  async rehashLinks(): Promise<{ rehashed: number; current: number; unreadable: string[] }> {
+    const out = { rehashed: 0, current: 0, unreadable: [] as string[] };
+    if (!this.codec?.encrypts) return out;
+    const entries = new Map<string, { sealed: string; fresh: string; current: string }>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.linkedUrnsKey(), cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const [hash, sealed] = [flat[i]!, flat[i + 1]!];
+        try {
+          const urn = this.codec.openValue(sealed, sealContext.optOutUrn());
+          entries.set(hash, { sealed, fresh: this.codec.resealValue(sealed, sealContext.optOutUrn()) ?? sealed, current: this.hasher.hash(urn) });
+        } catch {
+          out.unreadable.push(hash);
+        }
+      }
+    } while (cursor !== '0');
+    for (const [hash, { sealed, fresh, current }] of entries) {
+      const members = await this.redis.smembers(this.linkKey(hash));
+      const mapped = members.map((m) => entries.get(m)?.current ?? m);
+      const stale = members.filter((m, i) => mapped[i] !== m);
+      if (current === hash && fresh === sealed && !stale.length) {
+        out.current++;
+        continue;
+      }
+      const tx = this.redis.multi();
+      if (mapped.length) tx.sadd(this.linkKey(current), ...mapped);
+      if (current === hash && stale.length) tx.srem(this.linkKey(current), ...stale);
+      tx.hset(this.linkedUrnsKey(), current, fresh);
+      if (current !== hash) tx.del(this.linkKey(hash)).hdel(this.linkedUrnsKey(), hash);
+      await tx.exec();
+      out.rehashed++;
+    }
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
+import { QUEUES } from '../../src/queues/names';
 import { PayloadCodec, sealContext } from '../../src/security/payload-codec';
 import { parseDataKey, Sealer } from '../../src/security/sealing';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
@@ -131,6 +132,53 @@ describe('forget a person', () => {
     expect(res.body.references).toEqual([reference]);
     expect(await keysOf(contact)).toEqual([]);
     expect(await keysOf(urn)).toEqual([]);
+  }, 20000);
+
+  it('by contact UUID, also removes a RapidPro notification dead letter that names only the URN and the reference', async () => {
+    primeroUp = false;
+    const contact = randomUUID();
+    const reference = (await feedback(contact, 'complaint', 'the teacher hits us')).body.reference as string;
+    await eventually(async () => (await gw.queue.getJobState(`m-${reference}`)) === 'failed');
+    // A flow start that could not be sent (shape of src/queues/rapidpro-notify.ts FlowStartJob): its URN is sealed.
+    const notify = gw.services.registry.get(QUEUES.rapidproNotify);
+    const job = await notify.add('flow-start', gw.services.codec.encode({ urn: 'tel:+256700864202', reference, status: 'received' }, ['urn'], sealContext.job(notify.name)), {
+      jobId: `flow:${reference}:received`,
+      delay: 3_600_000,
+    });
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ contact_uuid: contact }));
+    expect(res.body).toMatchObject({ references: [reference], jobsRemoved: 2 });
+    expect(await notify.getJob(job.id!)).toBeUndefined();
+    expect(await gw.queue.getJob(`m-${reference}`)).toBeUndefined();
+  }, 20000);
+
+  it('by URN, also removes a queued message that names only the contact UUID a link revealed', async () => {
+    primeroUp = true;
+    const contact = randomUUID();
+    const urn = 'tel:+256700975311';
+    const referred = (await referralWith(contact, urn)).body.reference as string;
+    await eventually(async () => (await gw.queue.getJobState(`m-${referred}`)) === 'completed');
+    await gw.queue.clean(0, 1000, 'completed');
+    primeroUp = false;
+    const later = (await feedback(contact, 'complaint', 'the shelter is full')).body.reference as string;
+    await eventually(async () => (await gw.queue.getJobState(`m-${later}`)) === 'failed');
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ urn }));
+    expect(res.body).toMatchObject({ references: [referred, later].sort(), jobsRemoved: 1 });
+    expect(await gw.queue.getJob(`m-${later}`)).toBeUndefined();
+  }, 20000);
+
+  it('removes a dead letter that names the person among other senders, without forgetting the others', async () => {
+    const [them, other] = ['whatsapp:256700111333', 'whatsapp:256700111444'];
+    await gw.services.contacts.recordInbound(other, 60, true);
+    // A WhatsApp item kept whole (shape of src/queues/whatsapp-unreadable.ts): sealed sender, senders by hash.
+    const kept = gw.services.registry.get(QUEUES.whatsappUnreadable);
+    const senders = [other, them].map((u) => gw.services.hasher.hash(u));
+    await kept.add('unreadable', gw.services.codec.encode({ wamid: null, reason: 'test', waId: other.slice(9), text: '{}', senders }, ['wamid', 'waId', 'text'], sealContext.job(kept.name)), { delay: 3_600_000 });
+
+    const res = await admin(request(gw.app).post('/admin/contacts/forget').send({ urn: them }));
+    expect(res.body.jobsRemoved).toBe(1);
+    expect(await keysOf(other)).toEqual([expect.stringContaining(':gw:rate:')]);
   }, 20000);
 
   it('a contact UUID sent in upper case is kept lowercase, so forget finds its feedback window', async () => {

@@ -196,6 +196,29 @@ describe('DATA_KEY rotation', () => {
     expect(await kept.services.contacts.isOptedOut(unlinked)).toBe(true);
   });
 
+  it('HASH_KEY rotation: a WhatsApp STOP said under the number still holds for the user id alone once the old key is gone', async () => {
+    const prefix = uniquePrefix('rotate-link');
+    // A Cloud API sender named by both `from` and `from_user_id` (shape: nyaruka/courier handlers/whatsapp testdata).
+    const number = 'whatsapp:256700999111';
+    const userId = 'whatsapp:US.13491208655302741918';
+    const OLD_HASH = randomBytes(32).toString('base64');
+    const HASH_KEY = randomBytes(32).toString('base64');
+    const first = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY: OLD_HASH }, false);
+    await first.services.contacts.link(number, [userId]);
+    await first.services.contacts.optOut(number);
+
+    const rotated = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY, HASH_KEY_PREVIOUS: OLD_HASH }, false);
+    const report = await rotated.services.reseal.run('ops');
+    expect(report).toMatchObject({ optOuts: { rehashed: 2, unreadable: [] }, links: { rehashed: 2, unreadable: [] }, verified: { notCurrent: [] } });
+
+    const after = await gatewayWith(prefix, { DATA_KEY: NEW_KEY, HASH_KEY }, false);
+    expect(await after.services.contacts.isOptedOut(userId)).toBe(true);
+    expect(await after.services.contacts.isOptedOut(number)).toBe(true);
+    // The link itself follows the key: an opt-in said under the user id also clears the number.
+    await after.services.contacts.optIn(userId);
+    expect(await after.services.contacts.isOptedOut(number)).toBe(false);
+  });
+
   it('DATA_KEY rotation with HASH_KEY unset (development): an opt-out survives the removal of the old DATA_KEY', async () => {
     const prefix = uniquePrefix('rotate-derived');
     const urn = 'tel:+256700999000';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import nock from 'nock';
@@ -127,9 +127,45 @@ describe('the queue dashboard', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(refused.text).not.toContain(ADMIN);
     expect((await from('203.0.113.8', ADMIN)).status).toBe(303);
-    // One key for the address, with an expiry: memory stays bounded.
+    // One key per address that failed (this one, and loopback's single wrong login in the first test), each
+    // with an expiry: memory stays bounded. The address that only succeeded leaves none.
     const keys = await gw.redis.keys(`${gw.config.QUEUE_PREFIX}*admin-login-failures*`);
-    expect(keys).toHaveLength(1);
-    expect(await gw.redis.ttl(keys[0]!)).toBeGreaterThan(0);
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(await gw.redis.ttl(key)).toBeGreaterThan(0);
+  });
+
+  const bearer = (ip: string, path: string, token: string) => request(gw.app).get(path).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${token}`);
+
+  it('counts each of many parallel wrong logins before comparing, so those past the limit get 429', async () => {
+    const address = '198.51.100.23';
+    const login = (token: string) => request(gw.app).post('/admin/queues/login').set('X-Forwarded-For', address).type('form').send({ token });
+    const statuses = await Promise.all(Array.from({ length: 15 }, (_, i) => login(`wrong-token-${i}`).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(5);
+    // The same address is blocked everywhere, the right token included.
+    expect((await bearer(address, '/admin/dead-letters', ADMIN)).status).toBe(429);
+    expect((await bearer(address, '/admin/queues/api/queues', ADMIN)).status).toBe(429);
+  });
+
+  it('counts Bearer guesses on /admin and on the dashboard alike; a success lifts no block', async () => {
+    const guesser = '198.51.100.24';
+    for (let i = 0; i < 5; i++) expect((await bearer(guesser, '/admin/dead-letters', `wrong-token-${i}`)).status).toBe(401);
+    expect((await bearer(guesser, '/admin/dead-letters', ADMIN)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await bearer(guesser, '/admin/queues/api/queues', `wrong-token-${i}`)).status).toBe(401);
+    expect((await bearer(guesser, '/admin/dead-letters', 'wrong-token-x')).status).toBe(429);
+    expect((await bearer(guesser, '/admin/dead-letters', ADMIN)).status).toBe(429);
+  });
+
+  it('keeps no key name or value holding a failing address or its unkeyed sha256', async () => {
+    const address = '198.51.100.25';
+    for (let i = 0; i < 3; i++) expect((await request(gw.app).post('/admin/queues/login').set('X-Forwarded-For', address).type('form').send({ token: `wrong-${i}` })).status).toBe(401);
+    const digest = createHash('sha256').update(address).digest('hex');
+    const keys = await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:*`);
+    const strings = (await Promise.all(keys.map(async (k) => ((await gw.redis.type(k)) === 'string' ? ((await gw.redis.get(k)) ?? '') : '')))).join('\n');
+    for (const trace of [address, digest, digest.slice(0, 32)]) {
+      expect(keys.filter((k) => k.includes(trace))).toEqual([]);
+      expect(strings).not.toContain(trace);
+    }
+    expect(keys.filter((k) => k.includes(':admin-login-failures:'))).not.toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { QUEUES, type QueueName } from '../../src/queues/names';
 import { hasherFromConfig } from '../../src/security/identifier-hash';
 import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
+import { primeroWebhookBody } from '../support/primero-fake';
 
 /**
  * Issue #13, "a copy of Redis learns nothing": the gateway runs with DATA_KEY set and takes referrals,
@@ -17,13 +18,19 @@ import { HttpRecorder } from '../support/http-recorder';
  *
  * Payload shapes: RapidPro webhook bodies as nyaruka/goflow `flows/actions/testdata/call_webhook.json`
  * builds them (contact, flow, run, results), WhatsApp Cloud `messages` as nyaruka/courier
- * `handlers/meta/testdata/wac/hello.json`, Africa's Talking form fields as nyaruka/courier
+ * `handlers/meta/testdata/wac/hello.json` (with `from_user_id` beside `from`, as Meta's username change adds
+ * it), Primero's case webhook as test/fixtures/primero says, Africa's Talking form fields as nyaruka/courier
  * `handlers/africastalking/handler_test.go` — written here, not copied.
  */
 const RAPIDPRO = 'http://rapidpro.test';
 const APP_SECRET = 'dump-app-secret-1';
 const AT_TOKEN = 'dump-at-token-123';
 const ADMIN = 'dump-admin-token-1';
+const PRIMERO_KEY = 'dump-primero-webhook-key-1';
+/** The operator's address, as the proxy named by TRUST_PROXY reports it. */
+const CLIENT = '198.51.100.77';
+/** The WhatsApp sender's Meta user id, sent beside the number (`from_user_id`). */
+const USER_ID = 'UG.namuli77';
 
 const PEOPLE = {
   created: { phone: '+256772000101', name: 'Akello Grace', words: 'my uncle takes my school fees' },
@@ -67,8 +74,8 @@ describe('a copy of Redis', () => {
               value: {
                 messaging_product: 'whatsapp',
                 metadata: { phone_number_id: '1234567890' },
-                contacts: [{ profile: { name: PEOPLE.whatsapp.name }, wa_id: PEOPLE.whatsapp.phone.slice(1) }],
-                messages: [{ from: PEOPLE.whatsapp.phone.slice(1), id: wamid, timestamp: '1764150000', type: 'text', text: { body: text } }],
+                contacts: [{ profile: { name: PEOPLE.whatsapp.name }, wa_id: PEOPLE.whatsapp.phone.slice(1), user_id: USER_ID }],
+                messages: [{ from: PEOPLE.whatsapp.phone.slice(1), from_user_id: USER_ID, id: wamid, timestamp: '1764150000', type: 'text', text: { body: text } }],
               },
             },
           ],
@@ -107,6 +114,40 @@ describe('a copy of Redis', () => {
     return out;
   }
 
+  const clientDigest = createHash('sha256').update(CLIENT).digest('hex');
+  const clientDigests = [clientDigest, clientDigest.slice(0, 32), clientDigest.slice(0, 24)];
+
+  /** Searches a dump for the people's data and the client address, and for any way to recompute its hashes; returns its text. */
+  function learnsNothing(stored: string[]): string {
+    const text = stored.join('\n');
+    const secrets: string[] = [...wamids, ...wamids.map((w) => w.slice(6, 30)), ...Object.values(contactUuids), 'Contact Name Secret', USER_ID, CLIENT, ...clientDigests];
+    for (const p of Object.values(PEOPLE)) {
+      secrets.push(p.phone, p.phone.slice(1), p.phone.slice(4), `tel:${p.phone}`, `whatsapp:${p.phone.slice(1)}`, p.words, p.words.slice(0, 20));
+      if ('name' in p) secrets.push(p.name, p.name.split(' ')[0]!);
+    }
+    for (const s of secrets) expect({ secret: s, found: text.includes(s) }).toEqual({ secret: s, found: false });
+
+    const hashes = new Set(text.match(/[0-9a-f]{24,64}/g) ?? []);
+    // Nothing in it recomputes a hash: no plain hash of a known identifier, and no stored string, taken
+    // as a key (raw, hex or base64), gives a keyed hash that appears in the dump.
+    const identifiers = Object.values(PEOPLE).flatMap((p) => [`tel:${p.phone}`, `whatsapp:${p.phone.slice(1)}`, p.phone, p.phone.slice(1)]);
+    identifiers.push(...wamids, ...wamids.map((w) => `whatsapp:${w}`), ...wamids.map((w) => `whatsapp-reply:${w}`), ...Object.values(contactUuids), `whatsapp:${USER_ID}`, CLIENT);
+    const keys = new Set<string>();
+    for (const s of stored) for (const part of [s, ...s.split(/[.:,"]/)]) if (part.length >= 16) keys.add(part);
+    const keyBytes = [...keys].flatMap((k) => [Buffer.from(k), ...(/^[0-9a-f]+$/i.test(k) && k.length % 2 === 0 ? [Buffer.from(k, 'hex')] : []), ...(/^[A-Za-z0-9+/_-]+=*$/.test(k) ? [Buffer.from(k, 'base64')] : [])]);
+    const found: string[] = [];
+    for (const id of identifiers) {
+      const plain = createHash('sha256').update(id).digest('hex');
+      for (const h of [plain, plain.slice(0, 24), plain.slice(0, 32)]) if (hashes.has(h)) found.push(`sha256(${id})`);
+      for (const key of keyBytes) {
+        const keyed = createHmac('sha256', key).update(id).digest('hex');
+        if (hashes.has(keyed) || hashes.has(keyed.slice(0, 24))) found.push(`hmac(${key.toString('hex').slice(0, 8)}…, ${id})`);
+      }
+    }
+    expect(found).toEqual([]);
+    return text;
+  }
+
   beforeAll(async () => {
     push = await FakePushService.start(vapid.publicKey);
     graph = await HttpRecorder.start({ status: 500, body: '{"error":{"message":"down"}}' });
@@ -135,6 +176,8 @@ describe('a copy of Redis', () => {
       env: {
         DATA_KEY: randomBytes(32).toString('base64'),
         ADMIN_TOKEN: ADMIN,
+        TRUST_PROXY: 'loopback',
+        PRIMERO_WEBHOOK_API_KEY: PRIMERO_KEY,
         WHATSAPP_APP_SECRET: APP_SECRET,
         WHATSAPP_VERIFY_TOKEN: 'dump-verify-token',
         WHATSAPP_ACCESS_TOKEN: 'dump-graph-token',
@@ -207,42 +250,42 @@ describe('a copy of Redis', () => {
     await eventually(async () => (await count(QUEUES.intake, 'failed')) >= 1 && (await count(QUEUES.intake, 'delayed')) >= 1 && (await count(QUEUES.whatsappReplies, 'failed')) >= 1);
     expect(await gw.services.contacts.isOptedOut(`whatsapp:${PEOPLE.whatsapp.phone.slice(1)}`)).toBe(true);
 
-    const stored = await dump();
-    const text = stored.join('\n');
-    // What the dump must cover for the search to mean something: the people's sealed data and their indexes.
-    for (const kind of [':gw:ref:', ':gw:contact-refs:', ':gw:optout', ':gw:feedback-window:', ':gw:push:user:', ':gw:accepted:', ':whatsapp-replies:', ':rapidpro-notify:']) {
-      expect({ kind, present: stored.some((s) => s.includes(kind)) }).toEqual({ kind, present: true });
-    }
-    const secrets: string[] = [...wamids, ...wamids.map((w) => w.slice(6, 30)), ...Object.values(contactUuids), 'Contact Name Secret'];
-    for (const p of Object.values(PEOPLE)) {
-      secrets.push(p.phone, p.phone.slice(1), p.phone.slice(4), `tel:${p.phone}`, `whatsapp:${p.phone.slice(1)}`, p.words, p.words.slice(0, 20));
-      if ('name' in p) secrets.push(p.name, p.name.split(' ')[0]!);
-    }
-    for (const s of secrets) expect({ secret: s, found: text.includes(s) }).toEqual({ secret: s, found: false });
+    // A Primero webhook for the case (snapshot and sightings keys), and an operator who mistypes the token
+    // once before logging in (login-throttle and session keys).
+    const recordId = (await gw.references.get(created.body.reference))!.caseId;
+    const update = primeroWebhookBody('full', recordId, new Date().toISOString(), { case_id_display: 'cp-dump-1' });
+    expect((await request(gw.app).post('/webhooks/primero').set('x-api-key', PRIMERO_KEY).type('json').send(JSON.stringify(update))).status).toBe(202);
+    const login = (token: string) => request(gw.app).post('/admin/queues/login').set('X-Forwarded-For', CLIENT).type('form').send({ token });
+    expect((await login('not-the-admin-token')).status).toBe(401);
+    expect((await login(ADMIN)).status).toBe(303);
+    const prefix = gw.config.QUEUE_PREFIX;
+    await eventually(async () => (await gw.redis.exists(`${prefix}:gw:snapshot:${recordId}`, `${prefix}:gw:poll:webhook-seen`)) === 2);
 
-    // The dump has hashes of these people in it (the check below is not vacuous)...
+    const stored = await dump();
+    // What the dump must cover for the search to mean something: the people's sealed data and their indexes.
+    const kinds = [':gw:ref:', ':gw:contact-refs:', ':gw:optout', ':gw:feedback-window:', ':gw:push:user:', ':gw:accepted:', ':whatsapp-replies:', ':rapidpro-notify:'];
+    kinds.push(':gw:urn-link:', ':gw:urn-link-urns', ':gw:admin-login-failures:', ':gw:admin-session:', ':gw:snapshot:', ':gw:poll:webhook-seen');
+    for (const kind of kinds) expect({ kind, present: stored.some((s) => s.includes(kind)) }).toEqual({ kind, present: true });
+    expect(stored).toContain(`${prefix}:gw:optout-urns`);
+    const text = learnsNothing(stored);
+    // The dump has hashes of these people in it (the check is not vacuous).
     const hashes = new Set(text.match(/[0-9a-f]{24,64}/g) ?? []);
     const withKey = hasherFromConfig(gw.config);
     expect(hashes.has(withKey.hash(`tel:${PEOPLE.created.phone}`))).toBe(true);
     expect(hashes.has(withKey.hash(`whatsapp:${PEOPLE.whatsapp.phone.slice(1)}`))).toBe(true);
+    expect(hashes.has(withKey.hash(`whatsapp:${USER_ID}`))).toBe(true);
 
-    // ...but nothing in it recomputes one: no plain hash of a known identifier, and no stored string, taken
-    // as a key (raw, hex or base64), gives a keyed hash that appears in the dump.
-    const identifiers = Object.values(PEOPLE).flatMap((p) => [`tel:${p.phone}`, `whatsapp:${p.phone.slice(1)}`, p.phone, p.phone.slice(1)]);
-    identifiers.push(...wamids, ...wamids.map((w) => `whatsapp:${w}`), ...wamids.map((w) => `whatsapp-reply:${w}`), ...Object.values(contactUuids));
-    const keys = new Set<string>();
-    for (const s of stored) for (const part of [s, ...s.split(/[.:,"]/)]) if (part.length >= 16) keys.add(part);
-    const keyBytes = [...keys].flatMap((k) => [Buffer.from(k), ...(/^[0-9a-f]+$/i.test(k) && k.length % 2 === 0 ? [Buffer.from(k, 'hex')] : []), ...(/^[A-Za-z0-9+/_-]+=*$/.test(k) ? [Buffer.from(k, 'base64')] : [])]);
-    const found: string[] = [];
-    for (const id of identifiers) {
-      const plain = createHash('sha256').update(id).digest('hex');
-      for (const h of [plain, plain.slice(0, 24), plain.slice(0, 32)]) if (hashes.has(h)) found.push(`sha256(${id})`);
-      for (const key of keyBytes) {
-        const keyed = createHmac('sha256', key).update(id).digest('hex');
-        if (hashes.has(keyed) || hashes.has(keyed.slice(0, 24))) found.push(`hmac(${key.toString('hex').slice(0, 8)}…, ${id})`);
-      }
-    }
-    expect(found).toEqual([]);
+    // Reseal rewrites what it seals and re-hashes links and opt-outs: still nothing to learn.
+    expect((await gw.services.reseal.run('ops')).verified.notCurrent).toEqual([]);
+    learnsNothing(await dump());
+    expect(await gw.services.contacts.isOptedOut(`whatsapp:${USER_ID}`)).toBe(true);
+    // After forget, what stays (the opt-out, the link) is as opaque as before.
+    const forgotten = await request(gw.app).post('/admin/contacts/forget').set('Authorization', `Bearer ${ADMIN}`).send({ urn: `whatsapp:${PEOPLE.whatsapp.phone.slice(1)}` });
+    expect(forgotten.status).toBe(200);
+    const after = await dump();
+    learnsNothing(after);
+    expect(after).toContain(`${prefix}:gw:optout-urns`);
+
     expect(text).toMatch(/"sealed":"s3\./);
     // The operator's views show what is stored: the masked dead letters and the queue dashboard name no wamid.
     const auth = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
@@ -261,5 +304,5 @@ describe('a copy of Redis', () => {
     for (const s of [...wamids, PEOPLE.whatsapp.phone.slice(1), `tel:${PEOPLE.referral.phone}`]) expect(views.join('\n')).not.toContain(s);
     expect(gw.logs.text).not.toContain(PEOPLE.whatsapp.phone.slice(1));
     expect(gw.logs.text).not.toContain(wamids[0]);
-  }, 30000);
+  }, 60000);
 });
