@@ -57,15 +57,14 @@ export interface IntakeDeps {
 const SENSITIVE_FLAG = 'Sensitive report received through the messaging gateway: restricted handling, focal point only.';
 const SENSITIVE_ASSIGN_NOTE = 'Sensitive report received through the messaging gateway.';
 
-class OriginalNotReadyError extends Error {
-  override readonly name = 'OriginalNotReadyError';
-}
+/** How often a merged report looks again for the earlier report it joins while that one is still on its way. */
+const EARLIER_REPORT_POLL_MS = 2000;
 
 class RecordBusyError extends Error {
   override readonly name = 'RecordBusyError';
 }
 
-/** The job must wait `waitMs` more (not a failed attempt): an earlier call may still land in Primero. */
+/** The job must wait `waitMs` more, which is no failed attempt: an earlier call, or the earlier report it joins, may still land. */
 class NotYetError extends Error {
   override readonly name = 'NotYetError';
   constructor(readonly waitMs: number, message: string) {
@@ -276,10 +275,14 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
 async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   const earlier = message.mergeInto!;
   const state = await deps.queue.getJobState(`m-${earlier}`);
-  if (state !== 'unknown' && state !== 'completed') throw new OriginalNotReadyError('the earlier report has no record yet; retrying later');
+  // Refused by Primero: this report can only follow it (an operator replays the earlier one, then this one).
+  if (state === 'failed') throw new UnrecoverableError('the earlier report is a dead letter: replay it first, then this one');
+  // Still on its way (waiting, retrying, or its worker died and it is coming back): waiting for it is no failed attempt.
+  if (state !== 'unknown' && state !== 'completed') throw new NotYetError(EARLIER_REPORT_POLL_MS, 'the earlier report has no record yet; waiting for it');
   // No job yet may only mean its add has not landed: the earlier report was claimed before this one, so once this
   // job's own confirmation window has passed, the earlier one was confirmed (its job exists) or withdrawn.
-  if (Date.now() < job.timestamp + deps.confirmWindowMs) throw new OriginalNotReadyError('the earlier report may still be confirmed; retrying later');
+  const until = job.timestamp + deps.confirmWindowMs;
+  if (Date.now() < until) throw new NotYetError(until - Date.now(), 'the earlier report may still be confirmed; waiting');
   return linkOrCreate(deps, earlier, message, mapped, recordId);
 }
 

@@ -110,6 +110,12 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
         { t: 'killWorker', whenPrimeroSees: 'create' },
         { t: 'killWorker', whenPrimeroSees: 'create' },
       ]));
+    test('a report merged into one whose worker died mid-create waits for it, using no attempt, and joins its record', () =>
+      expectHolds([
+        { t: 'together', sends: [{ intent: 'feedback', sender: 0 }, { intent: 'referral', sender: 0 }] },
+        { t: 'killWorker', whenPrimeroSees: 'create' },
+        { t: 'send', intent: 'feedback', sender: 0 },
+      ]));
   });
 
   test(`${RUNS} random schedules (seed ${SEED})`, async () => {
