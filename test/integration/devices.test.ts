@@ -6,7 +6,7 @@ import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { gatewayKey } from '../../src/store/keys';
 import { QUEUES } from '../../src/queues/names';
-import { eventually, scrapeMetrics, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually, scrapeMetrics, startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
 
 const ADMIN = 'admin-token-devices-1';
 const DAY = 86_400;
@@ -34,10 +34,7 @@ describe('caseworker devices', () => {
       workers: false,
       env: {
         ADMIN_TOKEN: ADMIN,
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
-        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+        ...webPushEnv(vapid, new URL(push.origin).host),
         PUSH_SUBSCRIPTION_TTL_DAYS: '30',
       },
     });
@@ -129,10 +126,7 @@ describe('device expiry while alerts flow', () => {
       prefix: uniquePrefix('devexpiry'),
       env: {
         ADMIN_TOKEN: ADMIN,
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
-        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+        ...webPushEnv(vapid, new URL(push.origin).host),
         PUSH_SUBSCRIPTION_TTL_DAYS: '30',
       },
     });

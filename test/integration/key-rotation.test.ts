@@ -6,7 +6,7 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { legacyHashKeyProblem } from '../../src/security/legacy-hash-key';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 
 const ADMIN = 'admin-token-rotation-1';
 const OLD_KEY = randomBytes(32).toString('base64');
@@ -25,9 +25,7 @@ describe('DATA_KEY rotation', () => {
 
   const env = (keys: Record<string, string>) => ({
     ADMIN_TOKEN: ADMIN,
-    VAPID_PUBLIC_KEY: vapid.publicKey,
-    VAPID_PRIVATE_KEY: vapid.privateKey,
-    VAPID_SUBJECT: 'mailto:ops@example.org',
+    ...webPushEnv(vapid),
     PUSH_TRIAGE_USERS: 'triage1',
     PRIMERO_POLL_INTERVAL_SECONDS: '0',
     // Ignored by today's config; names the local push service once endpoint hosts are restricted.

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createLogger } from '../../src/logger';
 import { deleteByPrefix } from '../../src/store/keys';
-import { eventually, shippedMappings, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, shippedMappings, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 
 const ADMIN = 'admin-token-listeners-1';
 
@@ -86,9 +86,7 @@ describe('listeners: what each port serves', () => {
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'silent',
-      VAPID_PUBLIC_KEY: vapid.publicKey,
-      VAPID_PRIVATE_KEY: vapid.privateKey,
-      VAPID_SUBJECT: 'mailto:ops@example.org',
+      ...webPushEnv(vapid),
     };
     const child = spawn(process.execPath, ['dist/src/main.js', 'api'], { cwd: root, env, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));

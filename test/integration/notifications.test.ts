@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poller';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { FakePushService } from '../../demo/sandbox/push-service';
 
 const RAPIDPRO = 'http://rapidpro.test';
@@ -91,9 +91,7 @@ describe('notifications', () => {
         PUBLIC_URL: 'https://gateway.example.org',
         PRIMERO_WEBHOOK_API_KEY: WEBHOOK_KEY,
         PRIMERO_POLL_INTERVAL_SECONDS: '0',
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
+        ...webPushEnv(vapid),
         PUSH_TRIAGE_USERS: 'triage1',
         PUSH_SENSITIVE_USERS: 'psea_fp',
         PUSH_TTL_SECONDS: '3600',

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger';
 import { QUEUES } from '../../src/queues/names';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { HttpRecorder } from '../support/http-recorder';
-import { eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
 
 const ADMIN = 'admin-token-ssrf-1';
 
@@ -32,10 +32,7 @@ describe('push endpoint policy', () => {
       prefix: uniquePrefix('ssrf'),
       env: {
         ADMIN_TOKEN: ADMIN,
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
-        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+        ...webPushEnv(vapid, new URL(push.origin).host),
       },
     });
   });

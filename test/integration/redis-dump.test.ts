@@ -5,7 +5,7 @@ import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { QUEUES, type QueueName } from '../../src/queues/names';
 import { hasherFromConfig } from '../../src/security/identifier-hash';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
 import { primeroWebhookBody } from '../support/primero-fake';
 
@@ -187,9 +187,7 @@ describe('a copy of Redis', () => {
         RAPIDPRO_URL: RAPIDPRO,
         RAPIDPRO_TOKEN: 'dump-rapidpro-token',
         RAPIDPRO_NOTIFY_FLOW_UUID: '7c9d2f3a-1e2b-4c5d-8e9f-0a1b2c3d4e5f',
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
+        ...webPushEnv(vapid),
         PUSH_TRIAGE_USERS: 'triage1',
         PUSH_SENSITIVE_USERS: 'psea_fp',
         PUSH_ENDPOINT_HOSTS: new URL(push.subscribe('probe').endpoint).host,

@@ -426,16 +426,21 @@ describe('reliability of acknowledged messages (issue #11)', () => {
    * The real order of a slow store: the add lands in Redis at once (a worker may take the job), its answer
    * reaches the API only after the deadline, and the confirmation is sent after that answer.
    */
-  function addAnsweredLate(lateMs = Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200): { jobId: () => string } {
+  /** The next add lands in Redis, then `meanwhile` runs before its answer reaches the API (a slow or late answer). */
+  function afterNextAdd(meanwhile: (jobId: string) => Promise<void> | void): { jobId: () => string } {
     const add = gw.queue.add.bind(gw.queue);
     let jobId: string | undefined;
     jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
       const job = await add(...args);
       jobId = job.id!;
-      await new Promise((r) => setTimeout(r, lateMs));
+      await meanwhile(jobId);
       return job;
     });
     return { jobId: () => jobId! };
+  }
+
+  function addAnsweredLate(lateMs = Number(gw.config.ENQUEUE_TIMEOUT_MS) + 200): { jobId: () => string } {
+    return afterNextAdd(() => new Promise((r) => setTimeout(r, lateMs)));
   }
 
   /** The ledger scripts (claim, confirmation) on the API's connection: `mode` says what Redis does with them. */
@@ -467,41 +472,31 @@ describe('reliability of acknowledged messages (issue #11)', () => {
 
   it('review #2 a worker that begins before a verdict that comes late (slow Redis) does nothing, and the 503 is true', async () => {
     // The add lands and a worker takes the job; the add's answer, and the answer to what follows, come late.
-    const add = gw.queue.add.bind(gw.queue);
     const mode = { fail: false, answerAfterMs: 0 };
-    let jobId = '';
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
-      const job = await add(...args);
-      jobId = job.id!;
+    const late = afterNextAdd(async (id) => {
       mode.answerAfterMs = 400;
-      await eventually(async () => (await gw.queue.getJobState(jobId)) !== 'waiting');
+      await eventually(async () => (await gw.queue.getJobState(id)) !== 'waiting');
       await new Promise((r) => setTimeout(r, Number(gw.config.ENQUEUE_TIMEOUT_MS) + 100));
-      return job;
     });
     ledgerCalls(mode);
     const res = await post(gw, 'referral', referralBody({ concern: 'answered late' }));
     expect(res.status).toBe(503);
-    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     mode.answerAfterMs = 0;
     await drained(gw);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('answered late'))).toHaveLength(0);
   });
 
   it('review #2 a confirmation that fails at once after the add landed (Redis restarting) is a true 503', async () => {
-    const add = gw.queue.add.bind(gw.queue);
     const mode = { fail: false, answerAfterMs: 0 };
-    let jobId = '';
-    jest.spyOn(gw.queue, 'add').mockImplementationOnce(async (...args: Parameters<typeof add>) => {
-      const job = await add(...args);
-      jobId = job.id!;
+    const late = afterNextAdd(() => {
       mode.fail = true;
-      return job;
     });
     ledgerCalls(mode);
     const res = await post(gw, 'referral', referralBody({ concern: 'redis went away' }));
     mode.fail = false;
     expect(res.status).toBe(503);
-    await eventually(async () => (await gw.queue.getJobState(jobId)) === 'completed');
+    await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     await drained(gw);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('redis went away'))).toHaveLength(0);
   });

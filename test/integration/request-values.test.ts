@@ -1,7 +1,7 @@
 import request from 'supertest';
 import webpush from 'web-push';
 import { own } from '../../src/domain/own';
-import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
 
 const ADMIN = 'admin-token-holes-1';
 const AT_TOKEN = 'at-token-holes-1';
@@ -18,10 +18,7 @@ describe('request values', () => {
       env: {
         ADMIN_TOKEN: ADMIN,
         AFRICASTALKING_WEBHOOK_TOKEN: AT_TOKEN,
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT: 'mailto:ops@example.org',
-        PUSH_ENDPOINT_HOSTS: 'push.test.local:8443',
+        ...webPushEnv(vapid, 'push.test.local:8443'),
       },
     });
   });

@@ -20,6 +20,16 @@ import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PRIMERO = 'http://primero.test';
 export const WEBHOOK_TOKEN = 'test-webhook-token-123';
+/** A test gateway's web push settings: its VAPID keys and, when given, the local push service it may reach. */
+export function webPushEnv(vapid: { publicKey: string; privateKey: string }, pushHost?: string): Record<string, string> {
+  return {
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    VAPID_SUBJECT: 'mailto:ops@example.org',
+    ...(pushHost ? { PUSH_ENDPOINT_HOSTS: pushHost } : {}),
+  };
+}
+
 /** Admin routes and /metrics (on the shared port) need it; a test may override it. */
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
