@@ -1,5 +1,6 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { scanKeys } from '../store/keys';
 import { uuidV5 } from '../domain/uuid';
 import { QUEUES } from '../queues/names';
 import type { IdentifierHasher } from '../security/identifier-hash';
@@ -102,17 +103,14 @@ export class Reseal {
     // pages are read would be skipped. BullMQ refuses `:` in job ids, so `<queue>:<id>` with no further `:` is a job.
     for (const queue of this.queues) {
       const head = `${queue.qualifiedName}:`;
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500, 'TYPE', 'hash');
-        cursor = next;
+      for await (const keys of scanKeys(this.redis, `${head}*`, { type: 'hash' })) {
         for (const key of keys) {
           const id = key.slice(head.length);
           if (id.includes(':') || id === 'meta') continue;
           const job = await Job.fromId(queue, id);
           if (job) await this.resealJob(queue, job, jobs);
         }
-      } while (cursor !== '0');
+      }
     }
     let sendersReindexed = 0;
     let optOutsMigrated = 0;

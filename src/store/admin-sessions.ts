@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { gatewayKey } from './keys';
+import { gatewayKey, scanKeys } from './keys';
 
 const digest = (id: string) => createHash('sha256').update(id).digest('hex');
 
@@ -49,12 +49,9 @@ export class AdminSessionStore {
   /** Ends every dashboard session (npm run admin -- sessions end-all); returns how many there were. */
   async endAll(): Promise<number> {
     let ended = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', gatewayKey(this.prefix, 'admin-session', '*'), 'COUNT', 500);
-      cursor = next;
+    for await (const keys of scanKeys(this.redis, gatewayKey(this.prefix, 'admin-session', '*'))) {
       if (keys.length) ended += await this.redis.del(...keys);
-    } while (cursor !== '0');
+    }
     return ended;
   }
 }

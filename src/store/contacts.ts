@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import { gatewayKey } from './keys';
+import { gatewayKey, scanKeys } from './keys';
 
 // Moves one opt-out to the current hash, only if its sealed URN is still what was read (an opt-in meanwhile wins).
 const REHASH_OPT_OUT = `
@@ -263,12 +263,9 @@ export class ContactStore {
     const keys: string[] = [];
     for (const hash of hashes) {
       keys.push(this.refsKey(hash), gatewayKey(this.prefix, 'rate', hash));
-      let cursor = '0';
-      do {
-        const [next, found] = await this.redis.scan(cursor, 'MATCH', gatewayKey(this.prefix, 'feedback-window', hash, '*'), 'COUNT', 1000);
-        cursor = next;
+      for await (const found of scanKeys(this.redis, gatewayKey(this.prefix, 'feedback-window', hash, '*'), { count: 1000 })) {
         keys.push(...found);
-      } while (cursor !== '0');
+      }
     }
     return this.redis.del(...keys);
   }

@@ -5,14 +5,21 @@ export function gatewayKey(prefix: string, ...parts: string[]): string {
   return [prefix, 'gw', ...parts].join(':');
 }
 
-/** Deletes every key under `<prefix>:` (a test's, the demo's or the bench's private prefix), in batches. */
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+/** The keys matching `pattern`, batch by batch (SCAN: never blocks Redis, may repeat a key a rewrite moved). */
+export async function* scanKeys(redis: Redis, pattern: string, opts: { count?: number; type?: 'hash' } = {}): AsyncGenerator<string[]> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, keys] = opts.type
+      ? await redis.scan(cursor, 'MATCH', pattern, 'COUNT', opts.count ?? 500, 'TYPE', opts.type)
+      : await redis.scan(cursor, 'MATCH', pattern, 'COUNT', opts.count ?? 500);
     cursor = next;
-    if (keys.length) await redis.del(...keys);
+    yield keys;
   } while (cursor !== '0');
+}
+
+/** Deletes every key under `<prefix>:` (a test's, the demo's or the bench's private prefix), in batches. */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  for await (const keys of scanKeys(redis, `${prefix}:*`, { count: 1000 })) if (keys.length) await redis.del(...keys);
 }
 
 const REPLACE_FIELD = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0`;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import { gatewayKey, replaceFieldIfUnchanged } from './keys';
+import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
 
 export interface PushSubscription {
   endpoint: string;
@@ -85,15 +85,12 @@ export class PushSubscriptionStore {
   /** How many devices, of all users, expire within expiryWarningSeconds (for a metric: a count, no names). */
   async expiringCount(): Promise<number> {
     let count = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.ownerKey('*'), 'COUNT', 500);
-      cursor = next;
+    for await (const keys of scanKeys(this.redis, this.ownerKey('*'))) {
       if (keys.length === 0) continue;
       const read = this.redis.pipeline();
       for (const k of keys) read.ttl(k);
       for (const [, ttl] of (await read.exec()) ?? []) if (typeof ttl === 'number' && ttl >= 0 && ttl < this.expiryWarningSeconds) count++;
-    } while (cursor !== '0');
+    }
     return count;
   }
 
@@ -197,10 +194,7 @@ export class PushSubscriptionStore {
   async reseal(): Promise<{ resealed: number; current: number; unreadable: string[] }> {
     const out = { resealed: 0, current: 0, unreadable: [] as string[] };
     const head = this.userKey('');
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
-      cursor = next;
+    for await (const keys of scanKeys(this.redis, `${head}*`)) {
       for (const key of keys) {
         const user = key.slice(head.length);
         for (const [endpointHash, value] of Object.entries(await this.redis.hgetall(key))) {
@@ -219,7 +213,7 @@ export class PushSubscriptionStore {
           }
         }
       }
-    } while (cursor !== '0');
+    }
     return out;
   }
 

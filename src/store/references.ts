@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import { gatewayKey, replaceFieldIfUnchanged } from './keys';
+import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
 
 // `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
 // after it; `notifiedAt` once notifications are queued.
@@ -149,10 +149,7 @@ export class ReferenceStore {
   async reseal(visit: (reference: string, urn: string, ttlMs: number | null) => Promise<void>): Promise<{ resealed: number; current: number; unreadable: string[] }> {
     const out = { resealed: 0, current: 0, unreadable: [] as string[] };
     const head = this.key('');
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
-      cursor = next;
+    for await (const keys of scanKeys(this.redis, `${head}*`)) {
       for (const key of keys) {
         const reference = key.slice(head.length);
         const [stored, contact] = await this.redis.hmget(key, 'urn', 'contact');
@@ -183,7 +180,7 @@ export class ReferenceStore {
         const ttl = await this.redis.pttl(key);
         await visit(reference, urn, ttl > 0 ? ttl : null);
       }
-    } while (cursor !== '0');
+    }
     return out;
   }
 
