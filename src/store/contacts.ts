@@ -258,8 +258,13 @@ export class ContactStore {
     return this.forgetKeysOfHashes(this.hasher.candidates(urn));
   }
 
-  /** forgetKeys for identities known only by hash (the other side of a link). The links themselves stay. */
+  /**
+   * forgetKeys for identities known only by hash (the other side of a link). The links themselves stay (they
+   * are hashes, and carry an opt-out over); the sealed URNs beside them go: an erased person's number is not kept
+   * for a rotation that might need it. An opt-out keeps its own sealed URN, as it keeps the opt-out.
+   */
   async forgetKeysOfHashes(hashes: string[]): Promise<number> {
+    if (hashes.length) await this.redis.hdel(this.linkedUrnsKey(), ...hashes);
     const keys: string[] = [];
     for (const hash of hashes) {
       keys.push(this.refsKey(hash), gatewayKey(this.prefix, 'rate', hash));

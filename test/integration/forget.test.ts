@@ -119,6 +119,18 @@ describe('forget a person', () => {
     expect(await keysOf(contact)).toEqual([]);
   }, 20000);
 
+  it('removes the sealed numbers kept beside a WhatsApp sender\'s linked ids, while the links (hashes) stay', async () => {
+    const urn = 'whatsapp:256700999001';
+    const other = 'whatsapp:user.forget-me';
+    await gw.services.contacts.link(urn, [other]);
+    const sealedUrns = `${gw.config.QUEUE_PREFIX}:gw:urn-link-urns`;
+    const hashes = [gw.services.hasher.hash(urn), gw.services.hasher.hash(other)];
+    expect(await gw.redis.hmget(sealedUrns, ...hashes)).not.toContain(null);
+    expect((await admin(request(gw.app).post('/admin/contacts/forget').send({ urn }))).status).toBe(200);
+    expect(await gw.redis.hmget(sealedUrns, ...hashes)).toEqual([null, null]);
+    expect(await gw.services.contacts.identityHashes(urn)).toContain(hashes[1]);
+  });
+
   it('by URN, also removes the contact-refs of the contact UUID its links name, with no job left', async () => {
     primeroUp = true;
     const contact = randomUUID();
