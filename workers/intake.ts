@@ -57,8 +57,9 @@ export interface IntakeDeps {
 const SENSITIVE_FLAG = 'Sensitive report received through the messaging gateway: restricted handling, focal point only.';
 const SENSITIVE_ASSIGN_NOTE = 'Sensitive report received through the messaging gateway.';
 
-/** How often a merged report looks again for the earlier report it joins while that one is still on its way. */
+/** How soon a merged report first looks again for the earlier report it joins while that one is on its way (doubling, to a minute). */
 const EARLIER_REPORT_POLL_MS = 2000;
+const EARLIER_REPORT_MAX_WAIT_MS = 60_000;
 
 class RecordBusyError extends Error {
   override readonly name = 'RecordBusyError';
@@ -132,9 +133,12 @@ async function assignedTo(deps: IntakeDeps, link: CaseLink, focalPoint: string):
     const record = await deps.primero.getRecord('case', link.caseId, ['owned_by']);
     return record.owned_by === focalPoint;
   } catch (err) {
-    // The API user created and owned this case; out of its scope now means it has another owner, most likely
-    // through that assign: assigning again could only be refused as well.
-    if (outOfScope(err)) return true;
+    // Out of the API user's scope: it has another owner, through that assign or someone else's. Marking it
+    // assigned could hide a sensitive case the focal point never got; an operator checks its owner in Primero.
+    if (outOfScope(err)) {
+      await deps.trace.record(link.reference, 'assign_unverified', { to: focalPoint });
+      throw new UnrecoverableError("the focal-point assignment could not be verified: the case is out of the API user's scope; check its owner in Primero");
+    }
     throw err;
   }
 }
@@ -278,7 +282,11 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
   // Refused by Primero: this report can only follow it (an operator replays the earlier one, then this one).
   if (state === 'failed') throw new UnrecoverableError('the earlier report is a dead letter: replay it first, then this one');
   // Still on its way (waiting, retrying, or its worker died and it is coming back): waiting for it is no failed attempt.
-  if (state !== 'unknown' && state !== 'completed') throw new NotYetError(EARLIER_REPORT_POLL_MS, 'the earlier report has no record yet; waiting for it');
+  if (state !== 'unknown' && state !== 'completed') {
+    // Backing off, so that reports waiting through a long Primero outage do not crowd out the ones they wait for.
+    const waits = Math.max(0, (job.attemptsStarted ?? 1) - 1);
+    throw new NotYetError(Math.min(EARLIER_REPORT_MAX_WAIT_MS, EARLIER_REPORT_POLL_MS * 2 ** Math.min(waits, 10)), 'the earlier report has no record yet; waiting for it');
+  }
   // No job yet may only mean its add has not landed: the earlier report was claimed before this one, so once this
   // job's own confirmation window has passed, the earlier one was confirmed (its job exists) or withdrawn.
   const until = job.timestamp + deps.confirmWindowMs;

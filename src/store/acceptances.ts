@@ -15,6 +15,12 @@ export interface Acceptance {
   stored: boolean;
 }
 
+/**
+ * How long a withdrawal is remembered: far past the window, so a withdrawn job that no worker reaches for days (a
+ * paused queue, workers down) is still skipped, instead of proceeding beside the resend that replaced it.
+ */
+const WITHDRAWN_VERDICT_SECONDS = 30 * 86_400;
+
 /** What was decided about an acceptance: only a confirmed one is ever acted on. */
 export type Verdict = 'stored' | 'withdrawn';
 
@@ -39,7 +45,7 @@ for i = 1, 1 + alternates do
     local dead = e[7] == '1' or (e[6] ~= '1' and now >= tonumber(e[8] or '0'))
     if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i} end
     if mergeKey and redis.call('GET', mergeKey) == (e[5] or e[1]) then redis.call('DEL', mergeKey) end
-    redis.call('SET', ARGV[8] .. e[2], 'withdrawn', 'EX', ARGV[3])
+    redis.call('SET', ARGV[8] .. e[2], 'withdrawn', 'EX', ARGV[9])
     -- The current key is claimed afresh below; an earlier key's entry stays, withdrawn, for its job to find.
     if i == 1 then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[i], 'withdrawn', '1') end
   end
@@ -71,7 +77,7 @@ if now < tonumber(e[4] or '0') then
   return 'stored'
 end
 redis.call('HSET', KEYS[1], 'withdrawn', '1')
-redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[2])
+redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[3])
 return 'withdrawn'
 `;
 
@@ -91,7 +97,7 @@ if e[3] == '1' then return 'withdrawn' end
 local by = tonumber(e[4] or '0')
 if now >= by then
   redis.call('HSET', KEYS[1], 'withdrawn', '1')
-  redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[2])
+  redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[3])
   return 'withdrawn'
 end
 return string.format('%.0f', by - now)
@@ -113,7 +119,7 @@ export class AcceptanceLedger {
     private readonly windowSeconds: number,
   ) {}
 
-  /** `gw:verdict:<acceptanceId>`: stored | withdrawn, written with each decision, gone with the window. */
+  /** `gw:verdict:<acceptanceId>`: stored (gone with the window) | withdrawn (kept 30 days), written with each decision. */
   private verdictKey(acceptanceId: string): string {
     return gatewayKey(this.prefix, 'verdict', acceptanceId);
   }
@@ -152,6 +158,7 @@ export class AcceptanceLedger {
       hashes.length - 1,
       earlier.legacyDedupKeys.length,
       this.verdictKey(''),
+      WITHDRAWN_VERDICT_SECONDS,
     )) as [number, string, string, string, string, string, string, number, number];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
@@ -168,12 +175,12 @@ export class AcceptanceLedger {
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy. */
   async markStored(idempotencyKey: string, acceptanceId: string): Promise<Verdict> {
-    return (await this.redis.eval(MARK_STORED, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds)) as Verdict;
+    return (await this.redis.eval(MARK_STORED, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS)) as Verdict;
   }
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */
   async begin(idempotencyKey: string, acceptanceId: string): Promise<'proceed' | 'withdrawn' | number> {
-    const r = (await this.redis.eval(BEGIN, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds)) as string;
+    const r = (await this.redis.eval(BEGIN, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS)) as string;
     return r === 'proceed' || r === 'withdrawn' ? r : Number(r);
   }
 }

@@ -746,6 +746,24 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
   });
 
+  it('final review #1 an assign that cannot be verified (the case left our scope) is a dead letter, never marked assigned', async () => {
+    const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign unverifiable'));
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    await drained(gw);
+    await gw.redis.hdel(`${gw.config.QUEUE_PREFIX}:gw:ref:${link.reference}`, 'step:assignedAt', 'step:notifiedAt');
+    await gw.references.mark(link.reference, 'assigningAt', new Date(Date.now() - 60_000));
+    primero.forbidden.add(link.caseId);
+    try {
+      const job = (await gw.queue.getJob(`m-${link.reference}`))!;
+      await job.retry('completed');
+      await eventually(async () => (await gw.queue.getJobState(job.id!)) === 'failed');
+      expect((await gw.references.get(link.reference))?.steps.assignedAt).toBeUndefined();
+      expect((await gw.queue.getJob(job.id!))!.failedReason).toMatch(/could not be verified/);
+    } finally {
+      primero.forbidden.delete(link.caseId);
+    }
+  });
+
   it('review #4 a merge whose PATCH commits after our client gave up loses no other report merged meanwhile', async () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the gate is locked'));
@@ -908,6 +926,10 @@ describe('the verdict of one acceptance outlives a later claim of the same key (
     await ledger().claim(key, 'VRDZ2345', first, 1);
     await eventually(async () => (await ledger().begin(key, first)) === 'withdrawn');
     await ledger().claim(key, 'VRDW2345', randomUUID(), 60_000);
+    expect(await ledger().begin(key, first)).toBe('withdrawn');
+    // Remembered well past the window: a job no worker reaches for days is still skipped when the entry is gone.
+    expect(await gw.redis.ttl(`${gw.config.QUEUE_PREFIX}:gw:verdict:${first}`)).toBeGreaterThan(7 * 86_400);
+    await windowEnds(key);
     expect(await ledger().begin(key, first)).toBe('withdrawn');
   });
 });
