@@ -61,6 +61,10 @@ export const configSchema = z.object({
     v.split(',').map((a) => a.trim().replace(/^\+/, '')).filter(Boolean),
   ),
   REPLY_ATTEMPTS: intWithDefault(10, 1, 1000),
+  WHATSAPP_TIMEOUT_MS: intWithDefault(10000, 100, 120000),
+  WHATSAPP_REPLY_CONCURRENCY: intWithDefault(4, 1, 256),
+  // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
+  WHATSAPP_REPLY_RATE_PER_SECOND: intWithDefault(50, 1, 10000),
 
   // Feedback categories handled apart (PSEA): own module, assigned to a focal point, acknowledged with the reference only.
   SENSITIVE_CATEGORIES: z.preprocess((v) => (typeof v === 'string' ? v : 'sea'), z.string()).transform((v) =>
@@ -91,6 +95,13 @@ export const configSchema = z.object({
   // Record changes handled per second, all workers together: a bulk reassign sends one webhook per case, and a
   // partial body costs a read of the case; this keeps those reads from crowding out intake's calls.
   PRIMERO_EVENTS_RATE_PER_SECOND: intWithDefault(10, 1, 10000),
+  PRIMERO_EVENTS_CONCURRENCY: intWithDefault(4, 1, 256),
+  // How far back the poller's first run (no cursor yet) looks for changed cases.
+  PRIMERO_POLL_INITIAL_LOOKBACK_HOURS: intWithDefault(24, 1, 24 * 90),
+  // The same record change (record id and last update) is queued once within this window.
+  PRIMERO_EVENT_DEDUPE_DAYS: intWithDefault(7, 1, 365),
+  // The same push or flow start (its notification key) is queued once within this window.
+  NOTIFICATION_DEDUPE_DAYS: intWithDefault(30, 1, 365),
 
   RAPIDPRO_URL: httpUrl.optional(),
   RAPIDPRO_TOKEN: optionalSecret,
@@ -98,6 +109,7 @@ export const configSchema = z.object({
   // RapidPro's v2 API bucket (3,600/hour) is one per workspace, shared by every token and integration
   // (nyaruka/rapidpro: temba/api/support.py, OrgUserRateThrottle): take a third of it, not all of it.
   RAPIDPRO_RATE_PER_HOUR: intWithDefault(1200, 1, 1_000_000),
+  RAPIDPRO_TIMEOUT_MS: intWithDefault(15000, 100, 120000),
 
   VAPID_PUBLIC_KEY: optionalText,
   VAPID_PRIVATE_KEY: optionalText,
@@ -105,6 +117,9 @@ export const configSchema = z.object({
   PUSH_TRIAGE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
   PUSH_SENSITIVE_USERS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),
   PUSH_TTL_SECONDS: intWithDefault(86400, 0, 2_419_200),
+  PUSH_TIMEOUT_MS: intWithDefault(10000, 100, 120000),
+  PUSH_CONCURRENCY: intWithDefault(8, 1, 256),
+  PUSH_RATE_PER_SECOND: intWithDefault(100, 1, 10000),
   ENROLLMENT_TTL_HOURS: intWithDefault(72, 1, 24 * 30),
   // Hosts (or host:port) of push services beyond the browsers' own; only these may be http or internal addresses.
   PUSH_ENDPOINT_HOSTS: z.preprocess((v) => (typeof v === 'string' ? v : ''), z.string()).transform(csv),

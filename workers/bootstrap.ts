@@ -175,7 +175,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         counters,
         sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
       }),
-    { concurrency: 4, limiter: { max: config.PRIMERO_EVENTS_RATE_PER_SECOND, duration: 1000 } },
+    { concurrency: config.PRIMERO_EVENTS_CONCURRENCY, limiter: { max: config.PRIMERO_EVENTS_RATE_PER_SECOND, duration: 1000 } },
   );
 
   if (config.WHATSAPP_ACCESS_TOKEN && config.WHATSAPP_PHONE_NUMBER_ID) {
@@ -183,13 +183,12 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       graphUrl: config.WHATSAPP_GRAPH_URL,
       phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
       accessToken: config.WHATSAPP_ACCESS_TOKEN,
-      timeoutMs: 10000,
+      timeoutMs: config.WHATSAPP_TIMEOUT_MS,
       observe: observe('whatsapp'),
     });
-    // Meta's per-number throughput is far above this; the limiter exists so a 429 can pause the queue.
     run(QUEUES.whatsappReplies, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs: configPauseMs }), {
-      concurrency: 4,
-      limiter: { max: 50, duration: 1000 },
+      concurrency: config.WHATSAPP_REPLY_CONCURRENCY,
+      limiter: { max: config.WHATSAPP_REPLY_RATE_PER_SECOND, duration: 1000 },
     });
   }
 
@@ -208,7 +207,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   run(QUEUES.whatsappUnreadable, () => whatsappUnreadableProcessor({ codec, logger, store: storeReplayed }), { concurrency: 1 });
 
   if (pushEnabled(config)) {
-    const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, 10000, pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), observe('push'));
+    const client = new WebPushClient({ subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }, config.PUSH_TIMEOUT_MS, pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), observe('push'));
     run(
       QUEUES.push,
       (queue) =>
@@ -223,12 +222,12 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
           queue,
           configPauseMs,
         }),
-      { concurrency: 8, limiter: { max: 100, duration: 1000 } },
+      { concurrency: config.PUSH_CONCURRENCY, limiter: { max: config.PUSH_RATE_PER_SECOND, duration: 1000 } },
     );
   }
 
   if (rapidProNotifyEnabled(config)) {
-    const client = new RapidProClient({ baseUrl: config.RAPIDPRO_URL!, token: config.RAPIDPRO_TOKEN!, timeoutMs: 15000, observe: observe('rapidpro') });
+    const client = new RapidProClient({ baseUrl: config.RAPIDPRO_URL!, token: config.RAPIDPRO_TOKEN!, timeoutMs: config.RAPIDPRO_TIMEOUT_MS, observe: observe('rapidpro') });
     // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
@@ -247,7 +246,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
           redis: shared,
           prefix: config.QUEUE_PREFIX,
           logger,
-          initialLookbackMs: 86_400_000,
+          initialLookbackMs: config.PRIMERO_POLL_INITIAL_LOOKBACK_HOURS * 3_600_000,
           overlapMs: config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
           sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
           counters,
