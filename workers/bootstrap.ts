@@ -30,7 +30,7 @@ import { primeroEventProcessor } from './primero-events';
 import { pollerProcessor } from './primero-poller';
 import { pushProcessor } from './push';
 import { rapidProNotifyProcessor } from './rapidpro-notify';
-import { purgeExpired } from './retention';
+import { purgeExpired } from '../src/queues/retention';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
 import { buildApiServices, type ApiServices } from '../src/api-services';
@@ -112,7 +112,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const snapshots = new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const queues = new QueueRegistry(shared, config.QUEUE_PREFIX, (err, queue) => logger.warn({ err, queue }, 'queue connection error'));
   const notifications = buildNotificationServices(config, shared, queues, codec, contacts, trace, logger);
-  const configPauseMs = config.AUTH_FAILURE_PAUSE_MS;
+  const authFailurePauseMs = config.AUTH_FAILURE_PAUSE_MS;
   const observers: Observers = { logger, trace, counters };
   const observe = (service: string) => (status: string) => counters.increment('gateway_outbound_calls_total', { service, status });
   const running: Running[] = [];
@@ -145,7 +145,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         mappings,
         logger,
         queue,
-        authFailurePauseMs: configPauseMs,
+        authFailurePauseMs,
         sensitive: { moduleId: config.SENSITIVE_MODULE_ID, focalPoint: config.SENSITIVE_FOCAL_POINT },
         ledger: new AcceptanceLedger(shared, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600),
         locks: new RecordLocks(shared, config.QUEUE_PREFIX),
@@ -171,7 +171,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
         logger,
         primero,
         queue,
-        configPauseMs,
+        authFailurePauseMs,
         counters,
         sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
       }),
@@ -186,7 +186,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       timeoutMs: config.WHATSAPP_TIMEOUT_MS,
       observe: observe('whatsapp'),
     });
-    run(QUEUES.whatsappReplies, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs: configPauseMs }), {
+    run(QUEUES.whatsappReplies, (queue) => whatsappReplyProcessor({ client, contacts, codec, trace, logger, queue, authFailurePauseMs }), {
       concurrency: config.WHATSAPP_REPLY_CONCURRENCY,
       limiter: { max: config.WHATSAPP_REPLY_RATE_PER_SECOND, duration: 1000 },
     });
@@ -220,7 +220,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
           trace,
           logger,
           queue,
-          configPauseMs,
+          configPauseMs: authFailurePauseMs,
         }),
       { concurrency: config.PUSH_CONCURRENCY, limiter: { max: config.PUSH_RATE_PER_SECOND, duration: 1000 } },
     );
@@ -231,7 +231,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
     // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
     run(
       QUEUES.rapidproNotify,
-      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, configPauseMs, counters }),
+      (queue) => rapidProNotifyProcessor({ client, flowUuid: config.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs, counters }),
       { concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / config.RAPIDPRO_RATE_PER_HOUR)) } },
     );
   }
@@ -251,7 +251,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
           sightings: new WebhookSightings(shared, config.QUEUE_PREFIX),
           counters,
           queue,
-          configPauseMs,
+          configPauseMs: authFailurePauseMs,
         }),
       { concurrency: 1 },
       true,

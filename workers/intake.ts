@@ -17,8 +17,8 @@ import type { AcceptanceLedger } from '../src/store/acceptances';
 import type { RecordLocks } from '../src/store/record-locks';
 import { ownReferenceOfJobId } from '../src/queues/intake';
 import { DeliveryError } from '../src/clients/delivery-error';
-import { rethrowForQueue } from './delivery-failure';
-import { openJob } from './open-job';
+import { rethrowForQueue } from '../src/queues/failure-policy';
+import { openJob } from '../src/queues/open-job';
 
 export interface SensitiveHandling {
   /** Module sensitive reports are created in; the mapping's own module when unset. */

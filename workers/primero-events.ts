@@ -10,7 +10,7 @@ import type { ReferenceStore } from '../src/store/references';
 import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
-import { rethrowForQueue } from './delivery-failure';
+import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface PrimeroEventDeps {
   snapshots: SnapshotStore;
@@ -21,7 +21,7 @@ export interface PrimeroEventDeps {
   logger: Logger;
   primero: Pick<PrimeroClient, 'getRecord'>;
   queue: Queue;
-  configPauseMs: number;
+  authFailurePauseMs: number;
   counters: SharedCounters;
   sightings: WebhookSightings;
 }
@@ -89,7 +89,7 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     try {
       done = await completed(deps, look, stored);
     } catch (err) {
-      return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
     let snapshot = done.snapshot;
     if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);

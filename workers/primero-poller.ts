@@ -7,7 +7,7 @@ import type { PrimeroEventProducer } from '../src/queues/primero-events';
 import type { SharedCounters } from '../src/store/counters';
 import { gatewayKey } from '../src/store/keys';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
-import { rethrowForQueue } from './delivery-failure';
+import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface PollerDeps {
   primero: Pick<PrimeroClient, 'listChangedCases'>;

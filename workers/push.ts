@@ -6,7 +6,7 @@ import type { Logger } from '../src/logger';
 import type { PushJob } from '../src/queues/push';
 import type { PushSubscriptionStore } from '../src/store/push-subscriptions';
 import type { TraceStore } from '../src/store/trace';
-import { rethrowForQueue } from './delivery-failure';
+import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface PushDeps {
   client: WebPushClient;

@@ -3,11 +3,11 @@ import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { FlowStartJob } from '../src/queues/rapidpro-notify';
 import type { PayloadCodec } from '../src/security/payload-codec';
-import { openJob } from './open-job';
+import { openJob } from '../src/queues/open-job';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
-import { rethrowForQueue } from './delivery-failure';
+import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface RapidProNotifyDeps {
   client: RapidProClient;
@@ -17,7 +17,7 @@ export interface RapidProNotifyDeps {
   trace: TraceStore;
   logger: Logger;
   queue: Queue;
-  configPauseMs: number;
+  authFailurePauseMs: number;
   counters: SharedCounters;
 }
 
@@ -52,12 +52,12 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });
     deps.logger.error(
-      { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.configPauseMs },
+      { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.authFailurePauseMs },
       type === null
         ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
         : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
     );
-    await deps.queue.rateLimit(deps.configPauseMs);
+    await deps.queue.rateLimit(deps.authFailurePauseMs);
     throw new RateLimitError();
   };
   return async (job: Job): Promise<string> => {
@@ -72,7 +72,7 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
       flow = await isBackground();
       if (flow.ok) await deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false });
     } catch (err) {
-      return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
     if (!flow.ok) return configurationFault(flow.type);
     await deps.trace.record(reference, 'flow_started', { status });

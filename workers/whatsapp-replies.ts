@@ -4,9 +4,9 @@ import type { Logger } from '../src/logger';
 import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
 import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
-import { openJob } from './open-job';
+import { openJob } from '../src/queues/open-job';
 import type { TraceStore } from '../src/store/trace';
-import { rethrowForQueue } from './delivery-failure';
+import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface WhatsAppReplyDeps {
   client: WhatsAppClient;

@@ -3,7 +3,7 @@ import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type What
 import type { Logger } from '../src/logger';
 import type { WhatsAppUnreadableJob } from '../src/queues/whatsapp-unreadable';
 import type { PayloadCodec } from '../src/security/payload-codec';
-import { openJob } from './open-job';
+import { openJob } from '../src/queues/open-job';
 
 export interface WhatsAppUnreadableDeps {
   codec: PayloadCodec;

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/logger';
-import { purgeExpired } from '../../workers/retention';
+import { purgeExpired } from '../../src/queues/retention';
 import { eventually, LogCapture, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const ADMIN = 'admin-token-for-tests-1';

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/rapidpro-webhook';
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
-import { purgeExpired } from '../../workers/retention';
+import { purgeExpired } from '../../src/queues/retention';
 import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
 import { primeroMerge } from '../support/primero-merge';
 

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { createLogger } from '../../src/logger';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
-import { purgeExpired } from '../../workers/retention';
+import { purgeExpired } from '../../src/queues/retention';
 import { eventually, LogCapture, shippedMappings, startGateway, testConfig, uniquePrefix, type Gateway } from '../support/gateway';
 
 const APP_SECRET = 'fb_app_secret_worker';

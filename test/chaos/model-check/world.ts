@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { PrivateRedis } from '../../../demo/sandbox/redis-server';
-import { purgeExpired } from '../../../workers/retention';
+import { purgeExpired } from '../../../src/queues/retention';
 import { chaosEnv, freePort, ROOT, spawnGateway, TOKEN, until, type GatewayProcess } from '../helpers';
 import { FakePrimero } from './fake-primero';
 

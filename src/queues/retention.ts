@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { Logger } from '../src/logger';
-import { SCHEDULED_QUEUES } from '../src/queues/names';
+import type { Logger } from '../logger';
+import { SCHEDULED_QUEUES } from './names';
 
 export interface RetentionPolicy {
   completedMs: number;

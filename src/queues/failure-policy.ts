@@ -1,6 +1,6 @@
 import { RateLimitError, UnrecoverableError, type Queue } from 'bullmq';
-import { DeliveryError } from '../src/clients/delivery-error';
-import type { Logger } from '../src/logger';
+import { DeliveryError } from '../clients/delivery-error';
+import type { Logger } from '../logger';
 
 /**
  * Turns a failed call into BullMQ's vocabulary, the same way for every destination:
@@ -11,15 +11,15 @@ import type { Logger } from '../src/logger';
  * - 429/503 with Retry-After → the destination is saturated for everyone: pause the queue that long;
  * - anything else → rethrow, and the backoff policy retries this job.
  */
-export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger, configPauseMs: number): Promise<never> {
+export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger, authFailurePauseMs: number): Promise<never> {
   if (!(err instanceof DeliveryError)) throw err;
   if (err.kind === 'permanent') throw new UnrecoverableError(err.message);
   if (err.kind === 'configuration') {
     logger.error(
-      { queue: queue.name, service: err.service, status: err.status, pauseMs: configPauseMs },
+      { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
       `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
     );
-    await queue.rateLimit(configPauseMs);
+    await queue.rateLimit(authFailurePauseMs);
     throw new RateLimitError();
   }
   if (err.retryAfterMs !== null && (err.status === 503 || err.status === 429)) {

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { sealContext, type PayloadCodec } from '../src/security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 
 /**
  * A job's payload, opened. One that no configured key opens (sealed under a removed DATA_KEY, or damaged)
