@@ -13,7 +13,7 @@ import { retryDelayMs } from '../src/domain/retry-policy';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import { createRedis } from '../src/queues/connection';
-import { GATEWAY_BACKOFF, referenceOfJobId } from '../src/queues/intake';
+import { GATEWAY_BACKOFF, JOB_NAMES, jobOptions, referenceOfJob, SCHEDULERS } from '../src/queues/jobs';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { QueueRegistry } from '../src/queues/registry';
 import { ContactStore } from '../src/store/contacts';
@@ -88,7 +88,7 @@ function runWorker(
   worker.on('completed', () => counters.increment('gateway_jobs_total', { queue: name, outcome: 'completed' }));
   worker.on('failed', (job: Job | undefined, err: Error) => {
     if (!job || err.name === 'RateLimitError') return;
-    const reference = name === QUEUES.intake ? referenceOfJobId(job.id ?? '') : ((job.data as { reference?: string })?.reference ?? null);
+    const reference = referenceOfJob(name, job);
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
     if (final && scheduled) {
@@ -257,7 +257,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
       true,
     );
     poller.queue
-      .upsertJobScheduler('poll-changed-cases', { every: config.PRIMERO_POLL_INTERVAL_SECONDS * 1000 }, { name: 'poll', opts: { removeOnComplete: true, removeOnFail: 50, attempts: 1 } })
+      .upsertJobScheduler(SCHEDULERS[QUEUES.primeroPoll], { every: config.PRIMERO_POLL_INTERVAL_SECONDS * 1000 }, { name: JOB_NAMES[QUEUES.primeroPoll], opts: jobOptions.primeroPoll })
       .catch((err: Error) => logger.warn({ err }, 'could not schedule the Primero poller'));
   }
 
@@ -266,7 +266,7 @@ export function startWorkers(config: Config, logger: Logger, mappings: MappingSe
   const retention = { completedMs: config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
   const maintenance = run(QUEUES.maintenance, () => async () => purgeExpired(gatewayQueues, retention, logger), { concurrency: 1 }, true);
   maintenance.queue
-    .upsertJobScheduler('retention', { every: 3_600_000 }, { name: 'purge-expired', opts: { removeOnComplete: true, removeOnFail: 10 } })
+    .upsertJobScheduler(SCHEDULERS[QUEUES.maintenance], { every: 3_600_000 }, { name: JOB_NAMES[QUEUES.maintenance], opts: jobOptions.maintenance })
     .catch((err: Error) => logger.warn({ err }, 'could not schedule the retention job'));
 
   return {

@@ -15,7 +15,7 @@ import { displayIdOf, snapshotOf } from '../src/domain/record-events';
 import type { CaseLink, ReferenceStore } from '../src/store/references';
 import type { AcceptanceLedger } from '../src/store/acceptances';
 import type { RecordLocks } from '../src/store/record-locks';
-import { ownReferenceOfJobId } from '../src/queues/intake';
+import { intakeJobId } from '../src/queues/jobs';
 import { DeliveryError } from '../src/clients/delivery-error';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
@@ -278,7 +278,7 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
  */
 async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   const earlier = message.mergeInto!;
-  const state = await deps.queue.getJobState(`m-${earlier}`);
+  const state = await deps.queue.getJobState(intakeJobId.of(earlier));
   // Refused by Primero: this report can only follow it (an operator replays the earlier one, then this one).
   if (state === 'failed') throw new UnrecoverableError('the earlier report is a dead letter: replay it first, then this one');
   // Still on its way (waiting, retrying, or its worker died and it is coming back): waiting for it is no failed attempt.
@@ -312,7 +312,7 @@ async function linkOrCreate(deps: IntakeDeps, reference: string, message: Inboun
 async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
   const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
   if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
-  const own = ownReferenceOfJobId(job.id ?? '');
+  const own = intakeJobId.ownReferenceOf(job.id ?? '');
   // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
   const filedAlone = own ? await deps.references.get(own) : null;
   if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone, mapped.consentGiven);

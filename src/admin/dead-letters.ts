@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { referenceOfJobId } from '../queues/intake';
+import { referenceOfDeadLetter } from '../queues/jobs';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { maskPersonal } from './masking';
 import type { AuditLog } from '../store/audit';
@@ -46,8 +46,7 @@ export class DeadLetters {
   }
 
   private summary(job: Job): DeadLetterSummary {
-    const data = job.data as { reference?: unknown };
-    const reference = typeof data?.reference === 'string' ? data.reference : job.id?.startsWith('m-') ? referenceOfJobId(job.id) : null;
+    const reference = referenceOfDeadLetter(job);
     return {
       id: deadLetterId(job.queueName, job.id ?? ''),
       queue: job.queueName,

@@ -5,6 +5,7 @@ import type { ContactStore } from '../store/contacts';
 import type { ReferenceStore } from '../store/references';
 import type { TraceStore } from '../store/trace';
 import { parseUrn } from '../domain/urn';
+import { intakeJobId, recipientsOfPayload } from '../queues/jobs';
 
 export interface ForgetReport {
   references: string[];
@@ -26,21 +27,6 @@ export function forgetTarget(text: string): string | null {
   const trimmed = text.trim();
   if (UUID.test(trimmed)) return trimmed.toLowerCase();
   return parseUrn(trimmed) ? trimmed : null;
-}
-
-/** The references a message job's id names: `m-<reference>`, or `m-<reference>-<own>` for a merged message. */
-function referencesOfJobId(jobId: string): string[] {
-  const m = /^m-([^-]+)(?:-([^-]+))?$/.exec(jobId);
-  return m ? [m[1]!, ...(m[2] ? [m[2]] : [])] : [];
-}
-
-/** Who a payload is about: its URN (a reply job's WhatsApp id is `whatsapp:<id>`) and its RapidPro contact. */
-function identitiesOfPayload(data: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  if (typeof data.urn === 'string') out.push(data.urn);
-  if (typeof data.waId === 'string') out.push(`whatsapp:${data.waId}`);
-  if (typeof data.contactUuid === 'string') out.push(data.contactUuid.toLowerCase());
-  return out;
 }
 
 /**
@@ -85,10 +71,10 @@ export class ForgetContact {
             jobsUndecodable.add(`${queue.name}.${job.id}`);
             continue;
           }
-          const about = identitiesOfPayload(payload);
+          const about = recipientsOfPayload(payload);
           // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
           const senders = Array.isArray(payload.senders) ? payload.senders : [];
-          const ofReference = [payload.reference, ...referencesOfJobId(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
+          const ofReference = [payload.reference, ...intakeJobId.referencesNamed(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
           const named = ofReference || about.some(isThem);
           if (!named && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
           // Matched only as one sender among many: the letter's other identities are not this person's.

@@ -6,6 +6,7 @@ import { forgetTarget, type ForgetContact } from '../admin/forget';
 import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
 import type { AuditLog } from '../store/audit';
+import { intakeJobId } from '../queues/jobs';
 import type { ReferenceStore } from '../store/references';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
@@ -100,7 +101,7 @@ export function adminRouter(deps: AdminDeps): Router {
   router.get('/admin/messages/:reference', async (req, res) => {
     const reference = normaliseReference(req.params.reference as string);
     if (!reference) throw new HttpError(422, 'invalid_reference', 'A reference is 8 characters from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ.');
-    const [link, timeline, job] = await Promise.all([deps.references.get(reference), deps.trace.timeline(reference), deps.intakeQueue.getJob(`m-${reference}`)]);
+    const [link, timeline, job] = await Promise.all([deps.references.get(reference), deps.trace.timeline(reference), deps.intakeQueue.getJob(intakeJobId.of(reference))]);
     if (!link && timeline.length === 0 && !job) throw new HttpError(404, 'not_found', 'Nothing is known about this reference (or it has been forgotten).');
     res.json({
       reference,

@@ -8,12 +8,10 @@ import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../secu
 import type { AcceptanceLedger } from '../store/acceptances';
 import type { ReferenceStore } from '../store/references';
 import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
+import { intakeJobId, jobOptions, JOB_NAMES } from './jobs';
+import { QUEUES } from './names';
 
 export { QueueUnavailableError };
-
-export const INTAKE_JOB = 'inbound-message';
-/** Marks the backoff as ours (`workers/retry-policy`), so Retry-After and the cap apply. */
-export const GATEWAY_BACKOFF = 'gateway';
 
 export interface IntakeOptions {
   attempts: number;
@@ -36,19 +34,6 @@ export interface Accepted {
 export interface MergeWindow {
   key: string;
   windowSeconds: number;
-}
-
-/**
- * Job ids carry the reference the sender was given: `m-<reference>`, or `m-<reference>-<own>` for a message
- * merged into an earlier report. A duplicate delivery learns the reference from the stored job id alone.
- */
-export function referenceOfJobId(jobId: string): string {
-  return jobId.startsWith('m-') ? jobId.slice(2).split('-')[0]! : jobId;
-}
-
-/** The merged message's own reference, from `m-<reference>-<own>` (null for a message that is not merged). */
-export function ownReferenceOfJobId(jobId: string): string | null {
-  return jobId.startsWith('m-') ? (jobId.slice(2).split('-')[1] ?? null) : null;
 }
 
 /**
@@ -80,13 +65,7 @@ export class IntakeProducer {
     /** Confirms an acceptance only after its add was answered: a confirmed acceptance always has its job. */
     private readonly ledger: AcceptanceLedger,
   ) {
-    this.jobOptions = {
-      attempts: opts.attempts,
-      backoff: { type: GATEWAY_BACKOFF },
-      removeOnComplete: { age: opts.completedRetentionSeconds },
-      // The failed set is the dead-letter store: kept until an operator replays or discards it.
-      removeOnFail: false,
-    };
+    this.jobOptions = jobOptions.intake(opts);
   }
 
   /**
@@ -141,7 +120,7 @@ export class IntakeProducer {
     const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, merge, earlier);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
-    if (legacyJobId !== undefined) return { reference: referenceOfJobId(legacyJobId), duplicate: true, merged: false };
+    if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };
     attempt.claimed = { at: Date.now(), windowMs: left };
     const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
     if (acceptance.stored) return accepted;
@@ -153,7 +132,7 @@ export class IntakeProducer {
       PERSONAL_MESSAGE_FIELDS,
       sealContext.job(this.queue.name),
     );
-    await this.queue.add(INTAKE_JOB, data, { ...this.jobOptions, jobId: acceptance.jobId });
+    await this.queue.add(JOB_NAMES[QUEUES.intake], data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
     if ((await this.ledger.markStored(key, acceptance.acceptanceId)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
     return accepted;

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { sha256Hex } from '../domain/idempotency';
-import { GATEWAY_BACKOFF } from './intake';
+import { GATEWAY_BACKOFF } from './jobs';
 
 export interface JobRetention {
   attempts: number;

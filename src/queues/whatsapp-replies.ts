@@ -2,7 +2,8 @@ import type { Queue } from 'bullmq';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
-import { GATEWAY_BACKOFF } from './intake';
+import { jobOptions, JOB_NAMES, SEALED_FIELDS } from './jobs';
+import { QUEUES } from './names';
 
 /** The job holds the recipient's WhatsApp id (needed to send) and a fixed text; it is removed once sent. */
 export interface WhatsAppReplyJob {
@@ -30,13 +31,11 @@ export class WhatsAppReplyProducer {
   async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
     await withinDeadline(
       () =>
-        this.queue.add('reply', this.codec.encode({ ...job }, ['waId', 'text'], sealContext.job(this.queue.name)), {
-          attempts: this.opts.attempts,
-          backoff: { type: GATEWAY_BACKOFF },
-          deduplication: { id: this.hasher.deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs },
-          removeOnComplete: true,
-          removeOnFail: false,
-        }),
+        this.queue.add(
+          JOB_NAMES[QUEUES.whatsappReplies],
+          this.codec.encode({ ...job }, [...SEALED_FIELDS[QUEUES.whatsappReplies]], sealContext.job(this.queue.name)),
+          jobOptions.whatsappReply(this.opts.attempts, { id: this.hasher.deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs }),
+        ),
       this.opts.enqueueTimeoutMs,
     );
   }

@@ -4,6 +4,8 @@ import { whatsappSenders, type WhatsAppUnreadable } from '../domain/whatsapp-web
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
+import { jobOptions, JOB_NAMES, SEALED_FIELDS } from './jobs';
+import { QUEUES } from './names';
 
 /**
  * A WhatsApp message we could not read, kept whole so an operator can inspect it and, once the parser reads
@@ -48,13 +50,11 @@ export class WhatsAppUnreadableProducer {
     const job: WhatsAppUnreadableJob = { wamid: item.wamid, reason: item.reason, waId, text: raw, senders };
     await withinDeadline(
       () =>
-        this.queue.add('unreadable', this.codec.encode({ ...job }, ['wamid', 'waId', 'text'], sealContext.job(this.queue.name)), {
-          attempts: 1,
-          deduplication: { id: this.hasher.deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs },
-          removeOnComplete: true,
-          // The only copy of a message Meta was answered 200 for: kept until an operator replays or discards it.
-          removeOnFail: false,
-        }),
+        this.queue.add(
+          JOB_NAMES[QUEUES.whatsappUnreadable],
+          this.codec.encode({ ...job }, [...SEALED_FIELDS[QUEUES.whatsappUnreadable]], sealContext.job(this.queue.name)),
+          jobOptions.whatsappUnreadable({ id: this.hasher.deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs }),
+        ),
       this.opts.enqueueTimeoutMs,
     );
   }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { gatewayKey } from './keys';
+import { intakeJobId } from '../queues/jobs';
 
 /** One acceptance of one message: what the sender was told and which job carries it. */
 export interface Acceptance {
@@ -35,7 +36,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // (and takes back the merge window it had opened).
 // KEYS: the entry under the current hash, then ARGV[6] entries under earlier hash keys (a HASH_KEY or DATA_KEY
 // change), then ARGV[7] BullMQ deduplication keys of versions before the ledger (their value is the job id),
-// then the merge key. The last number returned says which key held the acceptance.
+// then the merge key. ARGV[10] is the intake job-id prefix (queues/jobs.ts). The last number returned says which
+// key held the acceptance.
 const CLAIM = `${NOW}
 local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
 local mergeKey = KEYS[2 + alternates + legacy]
@@ -56,8 +58,8 @@ for i = 2 + alternates, 1 + alternates + legacy do
 end
 local earlier = false
 if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET') end
-local reference, jobId, mergeInto = ARGV[1], 'm-' .. ARGV[1], ''
-if earlier then reference = earlier; jobId = 'm-' .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
+local reference, jobId, mergeInto = ARGV[1], ARGV[10] .. ARGV[1], ''
+if earlier then reference = earlier; jobId = ARGV[10] .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
 redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1], 'confirmBy', string.format('%.0f', now + tonumber(ARGV[5])))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1}
@@ -159,6 +161,7 @@ export class AcceptanceLedger {
       earlier.legacyDedupKeys.length,
       this.verdictKey(''),
       WITHDRAWN_VERDICT_SECONDS,
+      intakeJobId.prefix,
     )) as [number, string, string, string, string, string, string, number, number];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
