@@ -1,0 +1,195 @@
+import type { JobsOptions, Processor, Queue, WorkerOptions } from 'bullmq';
+import { RapidProClient } from '../src/clients/rapidpro';
+import { WebPushClient } from '../src/clients/webpush';
+import { WhatsAppClient } from '../src/clients/whatsapp';
+import type { Config } from '../src/config';
+import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
+import { JOB_NAMES, jobOptions, SCHEDULERS } from '../src/queues/jobs';
+import { QUEUES, type QueueName } from '../src/queues/names';
+import { purgeExpired } from '../src/queues/retention';
+import { pushEndpointPolicy } from '../src/security/push-endpoint';
+import { AcceptanceLedger } from '../src/store/acceptances';
+import { RecordLocks } from '../src/store/record-locks';
+import { WebhookSightings } from '../src/store/webhook-sightings';
+import type { WorkerServices } from '../src/worker-services';
+import { intakeProcessor } from './intake';
+import { primeroEventProcessor } from './primero-events';
+import { pollerProcessor } from './primero-poller';
+import { pushProcessor } from './push';
+import { rapidProNotifyProcessor } from './rapidpro-notify';
+import { whatsappReplyProcessor } from './whatsapp-replies';
+import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
+
+/** A queue's worker: whether this process runs it, its processor, its options, and its schedule if it has one. */
+export interface Registration {
+  queue: QueueName;
+  enabled(config: Config): boolean;
+  processor(services: WorkerServices, queue: Queue): Processor;
+  options(config: Config): Partial<WorkerOptions>;
+  /** A scheduled queue's run: added every `everyMs` (upsertJobScheduler is idempotent across restarts). */
+  schedule?: Schedule;
+}
+
+export interface Schedule {
+  id: string;
+  jobName: string;
+  everyMs(config: Config): number;
+  options: JobsOptions;
+  /** Logged when the schedule cannot be written. */
+  problem: string;
+}
+
+const always = () => true;
+const perSecond = (max: number) => ({ max, duration: 1000 });
+
+const intake: Registration = {
+  queue: QUEUES.intake,
+  enabled: always,
+  processor: (s, queue) =>
+    intakeProcessor({
+      primero: s.primero,
+      references: s.references,
+      codec: s.codec,
+      trace: s.trace,
+      contacts: s.contacts,
+      snapshots: s.snapshots,
+      dispatcher: s.notifications.dispatcher,
+      plan: s.notifications.plan,
+      referenceRetentionDays: s.config.REFERENCE_RETENTION_DAYS,
+      mappings: s.mappings,
+      logger: s.logger,
+      queue,
+      authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
+      sensitive: { moduleId: s.config.SENSITIVE_MODULE_ID, focalPoint: s.config.SENSITIVE_FOCAL_POINT },
+      ledger: new AcceptanceLedger(s.shared, s.config.QUEUE_PREFIX, s.config.IDEMPOTENCY_WINDOW_HOURS * 3600),
+      locks: new RecordLocks(s.shared, s.config.QUEUE_PREFIX),
+      // A text-append merge holds the record through a read and a write, plus slack: 3 × PRIMERO_TIMEOUT_MS + 5 s.
+      mergeLockMs: 3 * s.config.PRIMERO_TIMEOUT_MS + 5000,
+      // A call our client gave up on (after PRIMERO_TIMEOUT_MS) may still commit in Primero: this long after it started, it has.
+      stepSettleMs: 2 * s.config.PRIMERO_TIMEOUT_MS + 1000,
+      // The API's confirmation window (ENQUEUE_TIMEOUT_MS) plus a second of clock slack.
+      confirmWindowMs: s.config.ENQUEUE_TIMEOUT_MS + 1000,
+    }),
+  // BullMQ fails a job that stalls twice (maxStalledCount 1): two worker crashes while a message is in
+  // flight would dead-letter it though nothing refused it. Crashes get a budget as large as the attempts.
+  options: (c) => ({ concurrency: c.INTAKE_CONCURRENCY, limiter: perSecond(c.PRIMERO_RATE_PER_SECOND), maxStalledCount: c.INTAKE_ATTEMPTS }),
+};
+
+const primeroEvents: Registration = {
+  queue: QUEUES.primeroEvents,
+  enabled: always,
+  processor: (s, queue) =>
+    primeroEventProcessor({
+      snapshots: s.snapshots,
+      references: s.references,
+      dispatcher: s.notifications.dispatcher,
+      trace: s.trace,
+      plan: s.notifications.plan,
+      logger: s.logger,
+      primero: s.primero,
+      queue,
+      authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
+      counters: s.counters,
+      sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
+    }),
+  options: (c) => ({ concurrency: c.PRIMERO_EVENTS_CONCURRENCY, limiter: perSecond(c.PRIMERO_EVENTS_RATE_PER_SECOND) }),
+};
+
+const whatsappReplies: Registration = {
+  queue: QUEUES.whatsappReplies,
+  enabled: (c) => !!(c.WHATSAPP_ACCESS_TOKEN && c.WHATSAPP_PHONE_NUMBER_ID),
+  processor: (s, queue) => {
+    const client = new WhatsAppClient({
+      graphUrl: s.config.WHATSAPP_GRAPH_URL,
+      phoneNumberId: s.config.WHATSAPP_PHONE_NUMBER_ID!,
+      accessToken: s.config.WHATSAPP_ACCESS_TOKEN!,
+      timeoutMs: s.config.WHATSAPP_TIMEOUT_MS,
+      observe: s.observe('whatsapp'),
+    });
+    return whatsappReplyProcessor({ client, contacts: s.contacts, codec: s.codec, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+  },
+  options: (c) => ({ concurrency: c.WHATSAPP_REPLY_CONCURRENCY, limiter: perSecond(c.WHATSAPP_REPLY_RATE_PER_SECOND) }),
+};
+
+// Always running, whatever this process's WhatsApp settings: an API with WHATSAPP_APP_SECRET keeps jobs here,
+// and they must reach the failed set (the dead letters an operator sees) even when this worker's env lacks the secret.
+const whatsappUnreadable: Registration = {
+  queue: QUEUES.whatsappUnreadable,
+  enabled: always,
+  processor: (s) => whatsappUnreadableProcessor({ codec: s.codec, logger: s.logger, store: (m) => s.storeReplayed(m) }),
+  options: () => ({ concurrency: 1 }),
+};
+
+const push: Registration = {
+  queue: QUEUES.push,
+  enabled: pushEnabled,
+  processor: (s, queue) => {
+    const c = s.config;
+    const client = new WebPushClient({ subject: c.VAPID_SUBJECT!, publicKey: c.VAPID_PUBLIC_KEY!, privateKey: c.VAPID_PRIVATE_KEY! }, c.PUSH_TIMEOUT_MS, pushEndpointPolicy(c.PUSH_ENDPOINT_HOSTS), s.observe('push'));
+    const { subscriptions, texts } = s.notifications;
+    return pushProcessor({ client, subscriptions, texts, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, configPauseMs: c.AUTH_FAILURE_PAUSE_MS });
+  },
+  options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND) }),
+};
+
+const rapidproNotify: Registration = {
+  queue: QUEUES.rapidproNotify,
+  enabled: rapidProNotifyEnabled,
+  processor: (s, queue) => {
+    const c = s.config;
+    const client = new RapidProClient({ baseUrl: c.RAPIDPRO_URL!, token: c.RAPIDPRO_TOKEN!, timeoutMs: c.RAPIDPRO_TIMEOUT_MS, observe: s.observe('rapidpro') });
+    const { codec, contacts, trace, logger, counters } = s;
+    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters });
+  },
+  // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
+  options: (c) => ({ concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / c.RAPIDPRO_RATE_PER_HOUR)) } }),
+};
+
+const primeroPoll: Registration = {
+  queue: QUEUES.primeroPoll,
+  enabled: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS > 0,
+  processor: (s, queue) =>
+    pollerProcessor({
+      primero: s.primero,
+      events: s.notifications.events,
+      redis: s.shared,
+      prefix: s.config.QUEUE_PREFIX,
+      logger: s.logger,
+      initialLookbackMs: s.config.PRIMERO_POLL_INITIAL_LOOKBACK_HOURS * 3_600_000,
+      overlapMs: s.config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
+      sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
+      counters: s.counters,
+      queue,
+      configPauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
+    }),
+  options: () => ({ concurrency: 1 }),
+  schedule: {
+    id: SCHEDULERS[QUEUES.primeroPoll],
+    jobName: JOB_NAMES[QUEUES.primeroPoll],
+    everyMs: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000,
+    options: jobOptions.primeroPoll,
+    problem: 'could not schedule the Primero poller',
+  },
+};
+
+// Retention runs hourly on one worker at a time.
+const maintenance: Registration = {
+  queue: QUEUES.maintenance,
+  enabled: always,
+  processor: (s) => {
+    const gatewayQueues = s.queues.all();
+    const retention = { completedMs: s.config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: s.config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
+    return async () => purgeExpired(gatewayQueues, retention, s.logger);
+  },
+  options: () => ({ concurrency: 1 }),
+  schedule: {
+    id: SCHEDULERS[QUEUES.maintenance],
+    jobName: JOB_NAMES[QUEUES.maintenance],
+    everyMs: () => 3_600_000,
+    options: jobOptions.maintenance,
+    problem: 'could not schedule the retention job',
+  },
+};
+
+/** Every queue's worker, in start order. A new queue is a new entry here and its processor file beside it. */
+export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, whatsappUnreadable, push, rapidproNotify, primeroPoll, maintenance];

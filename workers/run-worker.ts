@@ -1,0 +1,74 @@
+import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { retryDelayMs } from '../src/domain/retry-policy';
+import { createRedis } from '../src/queues/connection';
+import { GATEWAY_BACKOFF, referenceOfJob } from '../src/queues/jobs';
+import { SCHEDULED_QUEUES, type QueueName } from '../src/queues/names';
+import type { WorkerServices } from '../src/worker-services';
+
+export interface RunningWorker {
+  worker: Worker;
+  queue: Queue;
+  /** Its own connection: BullMQ's blocking commands cannot share one. */
+  connection: Redis;
+}
+
+function retryAfterOf(err: unknown): number | null {
+  const v = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof v === 'number' ? v : null;
+}
+
+/** The same final-failure policy for every queue: counted, logged, and a message's dead letter traced. */
+function watchFailures(worker: Worker, name: QueueName, { logger, trace, counters }: WorkerServices): void {
+  // A scheduled job (poll, retention) carries no message: its failure is not a dead letter.
+  const scheduled = SCHEDULED_QUEUES.has(name);
+  worker.on('error', (err) => logger.warn({ err, queue: name }, 'worker connection error'));
+  worker.on('completed', () => counters.increment('gateway_jobs_total', { queue: name, outcome: 'completed' }));
+  worker.on('failed', (job: Job | undefined, err: Error) => {
+    if (!job || err.name === 'RateLimitError') return;
+    const reference = referenceOfJob(name, job);
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
+    if (final && scheduled) {
+      logger.warn({ queue: name, err }, 'scheduled run failed; the next one will try again');
+    } else if (final) {
+      logger.error({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'message kept as a dead letter');
+      if (reference) trace.record(reference, 'dead_lettered', { queue: name, error: err.message.slice(0, 300) }).catch(() => undefined);
+    } else logger.warn({ reference, queue: name, jobId: job.id, attempts: job.attemptsMade, err }, 'attempt failed; will retry');
+  });
+}
+
+/** One worker on one queue, with the gateway's backoff, lock settings and failure policy. */
+export function runWorker(name: QueueName, services: WorkerServices, processor: Processor, options: Partial<WorkerOptions>): RunningWorker {
+  const { config } = services;
+  const queue = services.queues.get(name);
+  const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  connection.on('error', () => undefined);
+  const worker = new Worker(name, processor, {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.JOB_LOCK_MS,
+    settings: {
+      backoffStrategy: (attemptsMade, type, err) =>
+        type === GATEWAY_BACKOFF ? retryDelayMs(attemptsMade, { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS }, retryAfterOf(err)) : 0,
+    },
+    ...options,
+  });
+  watchFailures(worker, name, services);
+  return { worker, queue, connection };
+}
+
+/** Lets the workers finish what they hold; past the deadline, active jobs are abandoned to the stalled checker (they run again elsewhere). */
+export async function stopWorkers(running: RunningWorker[], services: WorkerServices, deadlineMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'late'>((r) => {
+    timer = setTimeout(() => r('late'), deadlineMs);
+  });
+  const all = Promise.all(running.map((r) => r.worker.close())).then(() => 'done' as const);
+  const outcome = await Promise.race([all, deadline]);
+  clearTimeout(timer);
+  if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
+  await services.close();
+  await Promise.all([services.shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
+}
