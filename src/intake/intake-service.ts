@@ -33,14 +33,14 @@ export class IntakeService {
 
   /**
    * `deadlineAt` is the caller's whole budget: the producer's own deadline is the one that decides, because
-   * only it knows how to make a late 503 true (see IntakeProducer.submit).
+   * only it knows how to make a late 503 true (see IntakeProducer.accept).
    */
   async accept(message: UnreferencedMessage, deadlineAt = Date.now() + this.opts.enqueueTimeoutMs): Promise<AcceptedMessage> {
     const remaining = () => Math.max(1, deadlineAt - Date.now());
     if (message.simulation) return this.simulated(message);
-    if (message.intent !== 'feedback') return { ...(await this.producer.submit({ ...message, sensitive: false }, undefined, remaining())), sensitive: false };
+    if (message.intent !== 'feedback') return { ...(await this.producer.accept({ ...message, sensitive: false }, undefined, remaining())), sensitive: false };
     const { sensitive, merge } = await withinDeadline(() => this.classify(message), remaining());
-    const accepted = await this.producer.submit({ ...message, sensitive }, merge, remaining());
+    const accepted = await this.producer.accept({ ...message, sensitive }, merge, remaining());
     return { ...accepted, sensitive };
   }
 

@@ -74,7 +74,7 @@ export class IntakeProducer {
    * (the add landed and was confirmed within the window a worker waits out) or `withdrawn` (503, and no worker
    * ever acts on the job). Only when no verdict reaches the API in time is 503 an answer it cannot prove.
    */
-  async submit(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs): Promise<Accepted> {
+  async accept(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs): Promise<Accepted> {
     // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash: in the job and the ledger.
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
     const deadlineAt = Date.now() + timeoutMs;
