@@ -16,6 +16,8 @@ import type { ContactStore } from '../store/contacts';
 import { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
 import { NotificationDispatcher } from './dispatcher';
+import { flowStartNotifier } from './flow-start-notifier';
+import { pushNotifier } from './push-notifier';
 
 export function loadPushTexts(file: string): PushTexts {
   const parsed = pushTextsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
@@ -56,7 +58,7 @@ export function buildNotificationServices(
     push,
     rapidpro,
     events,
-    dispatcher: new NotificationDispatcher(push, rapidpro, contacts, trace, logger),
+    dispatcher: new NotificationDispatcher([pushNotifier(push, trace, logger), flowStartNotifier(rapidpro, contacts, trace)]),
     plan: { gatewayUser: config.PRIMERO_USER, triageUsers: config.PUSH_TRIAGE_USERS, sensitiveUsers: config.PUSH_SENSITIVE_USERS, notifyCommunity: rapidpro !== null },
     texts: loadPushTexts(path.join(config.MAPPING_DIR, 'push-texts.json')),
   };
