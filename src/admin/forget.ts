@@ -18,6 +18,20 @@ export interface ForgetReport {
   optOutKept: boolean;
 }
 
+/** What a forget has found so far; it grows until a pass finds nothing new. */
+interface Search {
+  hashes: Set<string>;
+  references: Set<string>;
+  identities: Set<string>;
+  /** Identities whose hashes and references were looked up. */
+  searched: Set<string>;
+  /** References whose link was read. */
+  opened: Set<string>;
+  jobsUndecodable: Set<string>;
+  activeSkipped: Set<string>;
+  jobsRemoved: number;
+}
+
 const STATES: JobType[] = ['wait', 'waiting', 'delayed', 'prioritized', 'failed', 'completed', 'waiting-children', 'active'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,73 +62,98 @@ export class ForgetContact {
     const target = forgetTarget(urnOrContact) ?? urnOrContact;
     // Their own hashes and those of identities linked to them (a WhatsApp number and its user id).
     const hashes = new Set(await this.contacts.identityHashes(target));
-    const references = new Set(await this.contacts.referencesOfHashes([...hashes]));
-    // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs and links.
-    const identities = new Set([target]);
-    const isThem = (who: string) => identities.has(who) || this.contacts.hashesOf(who).some((h) => hashes.has(h));
-    const jobsUndecodable = new Set<string>();
-    const activeSkipped = new Set<string>();
-    let jobsRemoved = 0;
-    const opened = new Set<string>();
-    const searched = new Set([target]);
+    const search: Search = {
+      hashes,
+      references: new Set(await this.contacts.referencesOfHashes([...hashes])),
+      // The same person under their other identifier (URN ↔ contact UUID), learned from their jobs and links.
+      identities: new Set([target]),
+      searched: new Set([target]),
+      opened: new Set(),
+      jobsUndecodable: new Set(),
+      activeSkipped: new Set(),
+      jobsRemoved: 0,
+    };
     // A job may name only an identity or a reference found after it was read (a notify job: a URN and the
     // reference; a feedback job: the contact UUID a later link names): scan again until nothing new appears.
     for (let grew = true; grew; ) {
-      const known = identities.size + references.size;
-      for (const queue of this.queues) {
-        for (const job of await queue.getJobs(STATES)) {
-          if (!job) continue;
-          let payload: Record<string, unknown>;
-          try {
-            payload = this.codec.decode(job.data, sealContext.job(job.queueName));
-          } catch {
-            jobsUndecodable.add(`${queue.name}.${job.id}`);
-            continue;
-          }
-          const about = recipientsOfPayload(payload);
-          // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
-          const senders = Array.isArray(payload.senders) ? payload.senders : [];
-          const ofReference = [payload.reference, ...intakeJobId.referencesNamed(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
-          const named = ofReference || about.some(isThem);
-          if (!named && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
-          // Matched only as one sender among many: the letter's other identities are not this person's.
-          if (named) for (const who of about) identities.add(who);
-          if (typeof payload.reference === 'string') references.add(payload.reference);
-          if (await job.isActive()) {
-            activeSkipped.add(`${queue.name}.${job.id}`);
-            continue;
-          }
-          await job.remove();
-          jobsRemoved++;
-        }
-      }
-      // Each link names its URN and contact UUID: the other identifier's keys (contact-refs, rate, feedback
-      // windows) are found even when no job of the person is left.
-      for (let found = true; found; ) {
-        found = false;
-        for (const who of identities) {
-          if (searched.has(who)) continue;
-          searched.add(who);
-          const theirs = await this.contacts.identityHashes(who);
-          for (const h of theirs) hashes.add(h);
-          for (const r of await this.contacts.referencesOfHashes(theirs)) references.add(r);
-          found = true;
-        }
-        for (const reference of references) {
-          if (opened.has(reference)) continue;
-          opened.add(reference);
-          const link = await this.references.get(reference).catch(() => null);
-          for (const who of [link?.urn, link?.contactUuid?.toLowerCase()]) {
-            if (who && !identities.has(who)) {
-              identities.add(who);
-              found = true;
-            }
-          }
-        }
-      }
-      grew = identities.size + references.size > known;
+      const known = search.identities.size + search.references.size;
+      for (const queue of this.queues) await this.removeJobsOf(queue, search);
+      await this.followLinks(search);
+      grew = search.identities.size + search.references.size > known;
     }
-    const jobsActiveSkipped = activeSkipped.size;
+    const keysRemoved = await this.removeKeys(search);
+    const { references, jobsRemoved, jobsUndecodable } = search;
+    const optOutKept = await this.contacts.isOptedOut(target);
+    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped: search.activeSkipped.size, keysRemoved, optOutKept };
+    // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
+    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.size } });
+    return report;
+  }
+
+  private isThem(search: Search, who: string): boolean {
+    return search.identities.has(who) || this.contacts.hashesOf(who).some((h) => search.hashes.has(h));
+  }
+
+  private async removeJobsOf(queue: Queue, search: Search): Promise<void> {
+    const { identities, references, hashes } = search;
+    for (const job of await queue.getJobs(STATES)) {
+      if (!job) continue;
+      let payload: Record<string, unknown>;
+      try {
+        payload = this.codec.decode(job.data, sealContext.job(job.queueName));
+      } catch {
+        search.jobsUndecodable.add(`${queue.name}.${job.id}`);
+        continue;
+      }
+      const about = recipientsOfPayload(payload);
+      // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
+      const senders = Array.isArray(payload.senders) ? payload.senders : [];
+      const ofReference = [payload.reference, ...intakeJobId.referencesNamed(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));
+      const named = ofReference || about.some((who) => this.isThem(search, who));
+      if (!named && !senders.some((h) => typeof h === 'string' && hashes.has(h))) continue;
+      // Matched only as one sender among many: the letter's other identities are not this person's.
+      if (named) for (const who of about) identities.add(who);
+      if (typeof payload.reference === 'string') references.add(payload.reference);
+      if (await job.isActive()) {
+        search.activeSkipped.add(`${queue.name}.${job.id}`);
+        continue;
+      }
+      await job.remove();
+      search.jobsRemoved++;
+    }
+  }
+
+  /**
+   * Each link names its URN and contact UUID: the other identifier's keys (contact-refs, rate, feedback
+   * windows) are found even when no job of the person is left.
+   */
+  private async followLinks(search: Search): Promise<void> {
+    const { identities, references, hashes, searched, opened } = search;
+    for (let found = true; found; ) {
+      found = false;
+      for (const who of identities) {
+        if (searched.has(who)) continue;
+        searched.add(who);
+        const theirs = await this.contacts.identityHashes(who);
+        for (const h of theirs) hashes.add(h);
+        for (const r of await this.contacts.referencesOfHashes(theirs)) references.add(r);
+        found = true;
+      }
+      for (const reference of references) {
+        if (opened.has(reference)) continue;
+        opened.add(reference);
+        const link = await this.references.get(reference).catch(() => null);
+        for (const who of [link?.urn, link?.contactUuid?.toLowerCase()]) {
+          if (who && !identities.has(who)) {
+            identities.add(who);
+            found = true;
+          }
+        }
+      }
+    }
+  }
+
+  private async removeKeys({ references, identities, hashes }: Search): Promise<number> {
     let keysRemoved = 0;
     for (const reference of references) {
       keysRemoved += await this.references.remove(reference);
@@ -122,10 +161,6 @@ export class ForgetContact {
     }
     for (const who of identities) keysRemoved += await this.contacts.forgetKeys(who);
     keysRemoved += await this.contacts.forgetKeysOfHashes([...hashes]);
-    const optOutKept = await this.contacts.isOptedOut(target);
-    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped, keysRemoved, optOutKept };
-    // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
-    await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.size } });
-    return report;
+    return keysRemoved;
   }
 }

@@ -62,12 +62,9 @@ function filterOf(input: unknown): DeadLetterFilter {
   return { queue: f.queue, error: f.error, minAgeHours: f.min_age_hours, maxAgeHours: f.max_age_hours };
 }
 
-export function adminRouter(deps: AdminDeps): Router {
-  const router = Router();
-  const json = express.json({ limit: '16kb' });
-  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') ? next('router') : next()));
-  router.use('/admin', adminAuth(deps.token, deps.loginThrottle));
+type Json = RequestHandler;
 
+function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.get('/admin/dead-letters', async (req, res) => {
     const items = await deps.deadLetters.list(filterOf(req.query));
     res.json({ count: items.length, dead_letters: items });
@@ -97,7 +94,9 @@ export function adminRouter(deps: AdminDeps): Router {
     if (!discarded) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
     res.json({ status: 'discarded', dead_letter: discarded });
   });
+}
 
+function messageRoutes(router: Router, deps: AdminDeps): void {
   router.get('/admin/messages/:reference', async (req, res) => {
     const reference = normaliseReference(req.params.reference as string);
     if (!reference) throw new HttpError(422, 'invalid_reference', 'A reference is 8 characters from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ.');
@@ -110,7 +109,9 @@ export function adminRouter(deps: AdminDeps): Router {
       timeline,
     });
   });
+}
 
+function contactRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.post('/admin/contacts/forget', json, async (req, res) => {
     const body = req.body as { urn?: unknown; contact_uuid?: unknown } | undefined;
     const given = body?.urn ?? body?.contact_uuid;
@@ -122,9 +123,13 @@ export function adminRouter(deps: AdminDeps): Router {
     deps.logger.info({ references: report.references.length, jobsRemoved: report.jobsRemoved }, 'contact forgotten');
     res.json(report);
   });
+}
 
+const PUSH_DISABLED = 'Web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT).';
+
+function enrollmentRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.post('/admin/enrollments', json, async (req, res) => {
-    if (!deps.enrollment) throw new HttpError(404, 'push_disabled', 'Web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT).');
+    if (!deps.enrollment) throw new HttpError(404, 'push_disabled', PUSH_DISABLED);
     const user = (req.body as { user_name?: unknown } | undefined)?.user_name;
     if (typeof user !== 'string' || !/^[A-Za-z0-9._@-]{1,100}$/.test(user)) throw new HttpError(422, 'invalid_user_name', 'Send {"user_name": "<Primero user name>"}.');
     const ttl = deps.enrollment.ttlHours * 3600;
@@ -132,9 +137,11 @@ export function adminRouter(deps: AdminDeps): Router {
     await deps.audit.record({ actor: actorOf(req), action: 'push.enrollment_created', target: user });
     res.status(201).json({ token, url: `${deps.enrollment.publicUrl ?? ''}/push?token=${token}`, expires_at: new Date(Date.now() + ttl * 1000).toISOString() });
   });
+}
 
+function deviceRoutes(router: Router, deps: AdminDeps): void {
   const devicesOn = (): DeviceAdmin => {
-    if (!deps.devices) throw new HttpError(404, 'push_disabled', 'Web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT).');
+    if (!deps.devices) throw new HttpError(404, 'push_disabled', PUSH_DISABLED);
     return deps.devices;
   };
 
@@ -154,11 +161,21 @@ export function adminRouter(deps: AdminDeps): Router {
     if (!revoked) throw new HttpError(404, 'not_found', 'No device with this id (already revoked or expired?).');
     res.json({ status: 'revoked', device: revoked });
   });
+}
 
+export function adminRouter(deps: AdminDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '16kb' });
+  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') ? next('router') : next()));
+  router.use('/admin', adminAuth(deps.token, deps.loginThrottle));
+  deadLetterRoutes(router, deps, json);
+  messageRoutes(router, deps);
+  contactRoutes(router, deps, json);
+  enrollmentRoutes(router, deps, json);
+  deviceRoutes(router, deps);
   router.get('/admin/audit', async (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: await deps.audit.recent(limit) });
   });
-
   return router;
 }
