@@ -1,0 +1,130 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { TEXT_SEPARATOR, buildCaseRecord, type CaseMapping, type MappedCase } from '../domain/case-mapping';
+import type { InboundMessage } from '../domain/inbound-message';
+import { uuidV5 } from '../domain/uuid';
+import { intakeJobId } from '../queues/jobs';
+import type { CaseLink } from '../store/references';
+import { definitelyRefused, NotYetError, outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
+import { createRecord, linkOrCreate, notifyOnce } from './records';
+
+/** How soon a merged report first looks again for the earlier report it joins while that one is on its way (doubling, to a minute). */
+const EARLIER_REPORT_POLL_MS = 2000;
+const EARLIER_REPORT_MAX_WAIT_MS = 60_000;
+
+/** Written after a merged report's words (text_append merges only): a retry recognises its own append by it, never by the words. */
+export function mergeMarker(ownReference: string): string {
+  return `[gateway message ${ownReference}]`;
+}
+
+/** The subform entry a merged report becomes: its id is its own reference's, so a retry rewrites it, never adds one. */
+export function mergedEntryId(ownReference: string): string {
+  return uuidV5(`merged-report:${ownReference}`);
+}
+
+/**
+ * Adds a report's words to a record it did not create, as the mapping's `merge_into` says. `own` is the
+ * report's own reference: what makes the addition idempotent and independent of order.
+ */
+export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string): Promise<void> {
+  const addition = mapped.data[mapping.text_field];
+  if (typeof addition !== 'string' || addition === '') return;
+  const target = mapping.merge_into;
+  if (target.mode === 'subform') {
+    // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
+    const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
+    if (target.date_field) entry[target.date_field] = message.receivedAt;
+    const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
+  } else {
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
+  }
+  await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
+  deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+
+/**
+ * Primero answers a PATCH with the fields it changed, and drops a subform the role may not write yet answers 200.
+ * Our entry absent from that answer means unchanged (an earlier attempt stored it) or dropped: the record says which.
+ */
+async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
+  const record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
+  if (holdsEntry(record[subform], uniqueId)) return;
+  throw new UnrecoverableError(`Primero accepted the update but did not store the merged report: the record's ${subform} has no entry for it (the API user's role may not write that form)`);
+}
+
+/**
+ * The `text_append` fallback: the PATCH replaces the field, so it is read and written back under the record's
+ * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
+ * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
+ */
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string): Promise<void> {
+  const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is being added to this record');
+  let release = true;
+  try {
+    const record = await deps.primero.getRecord(link.recordType, link.caseId);
+    const current = record[mapping.text_field];
+    // The gateway created this record with the field set: absent means the role cannot read it, and writing
+    // it back would replace everything it holds with this one report.
+    if (typeof current !== 'string') {
+      throw new UnrecoverableError(`the linked record's ${mapping.text_field} could not be read (the API user's role may not read it); use merge_into mode "subform"`);
+    }
+    if (current.includes(marker)) return;
+    // Primero's text fields are single-line: reports are joined as the mapping joins lines.
+    const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
+    try {
+      await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended });
+    } catch (err) {
+      release = definitelyRefused(err);
+      throw err;
+    }
+  } finally {
+    if (release) await deps.locks.release(link.caseId, token);
+  }
+}
+
+/**
+ * The earlier report has no record and never will (its store failed or was withdrawn after a 503, or its API
+ * died between claim and job): the first report merged into it opens the record under the reference the
+ * sender was given. One at a time per reference; a late earlier job then finds the record and appends.
+ */
+async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  const earlier = message.mergeInto!;
+  const state = await deps.queue.getJobState(intakeJobId.of(earlier));
+  // Refused by Primero: this report can only follow it (an operator replays the earlier one, then this one).
+  if (state === 'failed') throw new UnrecoverableError('the earlier report is a dead letter: replay it first, then this one');
+  // Still on its way (waiting, retrying, or its worker died and it is coming back): waiting for it is no failed attempt.
+  if (state !== 'unknown' && state !== 'completed') {
+    // Backing off, so that reports waiting through a long Primero outage do not crowd out the ones they wait for.
+    const waits = Math.max(0, (job.attemptsStarted ?? 1) - 1);
+    throw new NotYetError(Math.min(EARLIER_REPORT_MAX_WAIT_MS, EARLIER_REPORT_POLL_MS * 2 ** Math.min(waits, 10)), 'the earlier report has no record yet; waiting for it');
+  }
+  // No job yet may only mean its add has not landed: the earlier report was claimed before this one, so once this
+  // job's own confirmation window has passed, the earlier one was confirmed (its job exists) or withdrawn.
+  const until = job.timestamp + deps.confirmWindowMs;
+  if (Date.now() < until) throw new NotYetError(until - Date.now(), 'the earlier report may still be confirmed; waiting');
+  return linkOrCreate(deps, earlier, message, mapped, recordId);
+}
+
+/** A later report from the same sender and category: its words are added to the first record. */
+export async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
+  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
+  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
+  const own = intakeJobId.ownReferenceOf(job.id ?? '');
+  // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
+  const filedAlone = own ? await deps.references.get(own) : null;
+  if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone, mapped.consentGiven);
+  try {
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
+  } catch (err) {
+    // The earlier record has left the API user's scope (a caseworker reassigned it): these words cannot join it,
+    // and a dead letter could only be discarded. They become a record of their own, under the report's own reference.
+    if (!outOfScope(err) || !own) throw err;
+    await deps.trace.record(link.reference, 'merge_out_of_scope', { recordId: link.caseId });
+    const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
+    const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
+    await notifyOnce(deps, alone, ownLink, mapped.consentGiven);
+  }
+}

@@ -1,0 +1,66 @@
+import type { MappedCase } from '../domain/case-mapping';
+import type { InboundMessage } from '../domain/inbound-message';
+import { planForNewRecord } from '../domain/notification-plan';
+import { displayIdOf, snapshotOf } from '../domain/record-events';
+import { DeliveryError } from '../clients/delivery-error';
+import type { CaseLink } from '../store/references';
+import { outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
+
+export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
+  const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
+  const record = await deps.primero.getRecord(mapped.recordType, recordId).catch((err: unknown) => {
+    // The API user created this record a moment ago and owns it: a 403 here is its role, true of every job.
+    if (outOfScope(err)) throw new DeliveryError('primero', 'configuration', 403, 'Primero refused the read of a case the API user just created (403): its role lacks read access');
+    throw err;
+  });
+  const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
+  const caseIdDisplay = displayIdOf(record, mapped.recordType);
+  // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
+  if (snapshot) await deps.snapshots.swap(snapshot);
+  const link: CaseLink = {
+    reference: message.reference,
+    recordType: mapped.recordType,
+    caseId: recordId,
+    caseIdDisplay,
+    urn: message.urn,
+    contactUuid: message.contactUuid?.toLowerCase() ?? null,
+    channel: message.channel,
+    intent: message.intent,
+    sensitive: message.sensitive,
+    createdAt: new Date().toISOString(),
+    urgent: snapshot?.urgent ?? false,
+    steps: {},
+  };
+  // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
+  const prior = await deps.references.saveLink(link);
+  if (prior) return prior;
+  // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
+  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
+  await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
+  deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
+  return link;
+}
+
+/**
+ * The record a reference names, created if it has none: one job at a time per reference, so the earlier
+ * message's own job and a report adopting its reference cannot both create one.
+ */
+export async function linkOrCreate(deps: IntakeDeps, reference: string, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
+  const token = await deps.locks.acquire(`reference-${reference}`, deps.mergeLockMs);
+  if (!token) throw new RecordBusyError('another report is opening this reference');
+  try {
+    return (await deps.references.get(reference)) ?? (await createRecord(deps, message, mapped, recordId));
+  } finally {
+    await deps.locks.release(`reference-${reference}`, token);
+  }
+}
+
+/** After the link and the follow-up steps are recorded: a notification never names a step not yet taken. */
+export async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link: CaseLink, consentGiven: boolean): Promise<void> {
+  if (link.steps.notifiedAt) return;
+  const facts = { recordType: link.recordType, recordId: link.caseId, caseIdDisplay: link.caseIdDisplay, urgent: link.urgent ?? false, intent: message.intent, consentGiven };
+  // A retry after a crash here dispatches again; the notification keys dedupe.
+  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
+  await deps.references.mark(link.reference, 'notifiedAt');
+}
