@@ -1,6 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The rooms' walls (see issue #14): pure domain code does no I/O, clients know nothing of queues, stores or
+// express, and no HTTP route reaches into a worker.
+const nodeIo = ['fs', 'fs/promises', 'http', 'https', 'net'].flatMap((name) => [name, `node:${name}`]);
+const io = ['express', 'ioredis', 'bullmq', 'axios', 'web-push', 'pino', ...nodeIo];
+const inside = (...rooms) => rooms.flatMap((room) => [`**/${room}`, `**/${room}/**`]);
+const restrict = (paths, groups, message) => ({
+  paths: paths.map((name) => ({ name, message })),
+  patterns: groups.map((group) => ({ ...group, message })),
+});
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -24,5 +34,33 @@ export default tseslint.config(
     // Scripts that print for a person: the bench, the demo, the chaos suite's measurements.
     files: ['bench/**', 'demo/**', 'test/chaos/**', 'jest.config.js'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        restrict(io, [{ group: inside('store', 'queues', 'clients', 'http', 'channels', 'notifications', 'admin', 'intake', 'workers') }], 'src/domain is pure: no I/O, and nothing from the rooms that do it.'),
+      ],
+    },
+  },
+  {
+    files: ['src/clients/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        restrict(
+          ['bullmq', 'ioredis', 'express'],
+          [{ group: inside('queues', 'http') }, { group: inside('store'), allowTypeImports: true }],
+          'A client calls one outside service: no queue, store or express code (a store type is fine).',
+        ),
+      ],
+    },
+  },
+  {
+    files: ['src/http/**/*.ts', 'src/channels/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', restrict([], [{ group: inside('workers') }], 'Routes never import workers: they store a job and answer.')],
+    },
   },
 );

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { loadDataFile } from './data-files';
 import { caseMappingSchema, type CaseMapping } from './domain/case-mapping';
 import type { InboundMessage } from './domain/inbound-message';
 
@@ -11,19 +12,9 @@ export function loadMappings(dir: string): MappingSet {
   const files = readdirSync(dir).filter((f) => f.endsWith('.mapping.json')).sort();
   for (const file of files) {
     const full = path.join(dir, file);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(full, 'utf8'));
-    } catch (err) {
-      throw new Error(`${full}: not valid JSON (${(err as Error).message})`);
-    }
-    const parsed = caseMappingSchema.safeParse(raw);
-    if (!parsed.success) {
-      const lines = parsed.error.issues.map((i) => `${full}: ${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new Error(lines.join('\n'));
-    }
-    if (set.has(parsed.data.intent)) throw new Error(`${full}: a second mapping for intent "${parsed.data.intent}"`);
-    set.set(parsed.data.intent, parsed.data);
+    const mapping = loadDataFile(full, caseMappingSchema, { unreadable: 'not valid JSON', root: '(root)' });
+    if (set.has(mapping.intent)) throw new Error(`${full}: a second mapping for intent "${mapping.intent}"`);
+    set.set(mapping.intent, mapping);
   }
   return set;
 }

@@ -1,13 +1,8 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-/**
- * The folder holding package.json, found upwards from this file: `src/` under tsx and `dist/src/` in the
- * build both lead to it, so public/ and flows/ are found the same way in either layout.
- */
-export function packageRoot(from: string = __dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
+// tsconfig's rootDir is the package root and its outDir `dist`: this file runs as src/package-root.ts
+// (tsx, ts-jest) or as dist/src/package-root.js (the build), so the root is one or two folders up.
+const SOURCE_FOLDER = path.dirname(__dirname);
+
+/** The folder holding package.json, public/ and flows/, in either layout. */
+export const PACKAGE_ROOT = path.basename(SOURCE_FOLDER) === 'dist' ? path.dirname(SOURCE_FOLDER) : SOURCE_FOLDER;

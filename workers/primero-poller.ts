@@ -5,7 +5,7 @@ import { snapshotOf } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { PrimeroEventProducer } from '../src/queues/primero-events';
 import type { SharedCounters } from '../src/store/counters';
-import { gatewayKey } from '../src/store/keys';
+import { PollCursorStore } from '../src/store/poll-cursor';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 
@@ -55,77 +55,97 @@ const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISO
  * moves on.
  */
 export function pollerProcessor(deps: PollerDeps) {
-  const cursorKey = gatewayKey(deps.prefix, 'poll', 'cursor');
+  const cursorStore = new PollCursorStore(deps.redis, deps.prefix);
   const per = Math.min(deps.pageSize ?? PRIMERO_MAX_PER, PRIMERO_MAX_PER);
   const maxPages = deps.maxPages ?? MAX_PAGES;
-  const incomplete = (reason: string) => deps.counters.increment('gateway_primero_poll_incomplete_total', { reason });
   return async (): Promise<string> => {
-    const stored = await deps.redis.get(cursorKey);
+    const stored = await cursorStore.read();
     const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
     const to = new Date().toISOString();
-    const list = (since: string, until: string, page: number, size: number) =>
-      deps.primero.listChangedCases(since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs));
-    const seen = new Set<string>();
-    let newest = stored ?? from;
-    let heldAt: string | null = null;
-    let queued = 0;
-    const take = async (records: Array<Record<string, unknown>>) => {
-      for (const r of records) {
-        const snapshot = snapshotOf(r, 'case');
-        if (!snapshot || seen.has(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`)) continue;
-        seen.add(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`);
-        if (await deps.events.submit(snapshot)) queued++;
-        if (moreThan(snapshot.lastUpdatedAt, newest)) newest = snapshot.lastUpdatedAt;
-      }
-    };
-    let since = from;
-    let page = 1;
-    let finished = false;
-    for (let calls = 0; calls < maxPages; calls++) {
-      if (stored && moreThan(stored, since) && calls >= Math.ceil(maxPages / 2)) {
-        deps.logger.warn({ from: since, cursor: stored }, 'the overlap behind the poll cursor holds more changes than half the page budget; going on from the cursor');
-        since = stored;
-        page = 1;
-      }
-      const records = await list(since, to, page, per);
-      await take(records);
-      if (records.length < per) {
-        finished = true;
-        break;
-      }
-      const last = records.map((r) => snapshotOf(r, 'case')?.lastUpdatedAt).filter((t): t is string => !!t).pop();
-      if (last && laterSecond(last, since)) {
-        since = last;
-        page = 1;
-        continue;
-      }
-      // The whole page is one second: read all of it at once, where offsets cannot shift.
-      calls++;
-      since = secondOf(since);
-      const same = await list(since, since, 1, PRIMERO_MAX_PER);
-      await take(same);
-      if (same.length >= PRIMERO_MAX_PER) {
-        heldAt ??= since;
-        incomplete('equal_timestamps');
-        deps.logger.error({ at: since, read: same.length }, 'Primero holds at least a full page of cases changed at one instant; the poll cursor stays there and some of them may be unread');
-      }
-      since = nextSecond(since);
+    const poll: Poll = { deps, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0 };
+    await readPages(poll, from);
+    const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
+    await cursorStore.write(cursor);
+    if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, from, to);
+    deps.logger.info({ queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
+    return `queued ${poll.queued}`;
+  };
+}
+
+/** One poll's progress: what it has read so far, and where its cursor may go. */
+interface Poll {
+  deps: PollerDeps;
+  stored: string | null;
+  to: string;
+  per: number;
+  maxPages: number;
+  seen: Set<string>;
+  newest: string;
+  heldAt: string | null;
+  queued: number;
+}
+
+const incomplete = (deps: PollerDeps, reason: string) => deps.counters.increment('gateway_primero_poll_incomplete_total', { reason });
+
+function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
+  const { deps } = poll;
+  return deps.primero.listChangedCases(since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs));
+}
+
+async function take(poll: Poll, records: Array<Record<string, unknown>>): Promise<void> {
+  for (const r of records) {
+    const snapshot = snapshotOf(r, 'case');
+    if (!snapshot || poll.seen.has(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`)) continue;
+    poll.seen.add(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`);
+    if (await poll.deps.events.submit(snapshot)) poll.queued++;
+    if (moreThan(snapshot.lastUpdatedAt, poll.newest)) poll.newest = snapshot.lastUpdatedAt;
+  }
+}
+
+async function readPages(poll: Poll, from: string): Promise<void> {
+  const { deps, stored, per, maxPages } = poll;
+  let since = from;
+  let page = 1;
+  for (let calls = 0; calls < maxPages; calls++) {
+    if (stored && moreThan(stored, since) && calls >= Math.ceil(maxPages / 2)) {
+      deps.logger.warn({ from: since, cursor: stored }, 'the overlap behind the poll cursor holds more changes than half the page budget; going on from the cursor');
+      since = stored;
       page = 1;
     }
-    if (!finished) {
-      incomplete('max_pages');
-      deps.logger.warn({ pages: maxPages, cursor: newest }, 'poll stopped at its page budget; the next poll goes on from its cursor');
+    const records = await list(poll, since, poll.to, page, per);
+    await take(poll, records);
+    if (records.length < per) return;
+    const last = records.map((r) => snapshotOf(r, 'case')?.lastUpdatedAt).filter((t): t is string => !!t).pop();
+    if (last && laterSecond(last, since)) {
+      since = last;
+      page = 1;
+      continue;
     }
-    const cursor = heldAt && moreThan(newest, heldAt) ? heldAt : newest;
-    await deps.redis.set(cursorKey, cursor);
-    if (seen.size === 0) {
-      const announced = await deps.sightings.countBetween(from, to);
-      if (announced > 0) {
-        deps.counters.increment('gateway_primero_poll_suspect_total', { reason: 'empty_despite_webhooks' });
-        deps.logger.warn({ from, to, announced }, 'Primero returned no changed cases for a window its webhooks announced changes in; the poll may have failed inside Primero');
-      }
-    }
-    deps.logger.info({ queued, read: seen.size, cursor }, 'poll done');
-    return `queued ${queued}`;
-  };
+    // The whole page is one second: read all of it at once, where offsets cannot shift.
+    calls++;
+    since = await readOneSecond(poll, secondOf(since));
+    page = 1;
+  }
+  incomplete(deps, 'max_pages');
+  deps.logger.warn({ pages: maxPages, cursor: poll.newest }, 'poll stopped at its page budget; the next poll goes on from its cursor');
+}
+
+/** Reads every case changed in the second `at` in one call; where the poll goes on from (the next second). */
+async function readOneSecond(poll: Poll, at: string): Promise<string> {
+  const same = await list(poll, at, at, 1, PRIMERO_MAX_PER);
+  await take(poll, same);
+  if (same.length >= PRIMERO_MAX_PER) {
+    poll.heldAt ??= at;
+    incomplete(poll.deps, 'equal_timestamps');
+    poll.deps.logger.error({ at, read: same.length }, 'Primero holds at least a full page of cases changed at one instant; the poll cursor stays there and some of them may be unread');
+  }
+  return nextSecond(at);
+}
+
+async function warnIfWebhooksSawChanges(deps: PollerDeps, from: string, to: string): Promise<void> {
+  const announced = await deps.sightings.countBetween(from, to);
+  if (announced > 0) {
+    deps.counters.increment('gateway_primero_poll_suspect_total', { reason: 'empty_despite_webhooks' });
+    deps.logger.warn({ from, to, announced }, 'Primero returned no changed cases for a window its webhooks announced changes in; the poll may have failed inside Primero');
+  }
 }

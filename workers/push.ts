@@ -21,9 +21,10 @@ export interface PushDeps {
 }
 
 /**
- * Sends one notice to one device and acts on the push service's answer: 2xx done; 404/410 the device is
- * gone (removed, if it is still the same subscription); 429 this job waits Retry-After without spending an
- * attempt; 413/400 permanent; 401/403 our VAPID setup is wrong; 5xx and no answer are retried.
+ * Sends one notice to one device and acts on the push client's DeliveryError: the device gone is removed
+ * (if it is still the same subscription); a delivery told to wait waits Retry-After without spending an
+ * attempt; an endpoint our policy refused, or a refused notice, is permanent; the rest (our VAPID setup
+ * wrong, 5xx, no answer) goes the way of every destination's failures.
  */
 export function pushProcessor(deps: PushDeps) {
   return async (job: Job, token?: string): Promise<string> => {
@@ -36,38 +37,55 @@ export function pushProcessor(deps: PushDeps) {
     } catch (err) {
       throw new UnrecoverableError((err as Error).message);
     }
-    const result = await deps.client.send(stored.subscription, payload, {
-      ttlSeconds: deps.ttlSeconds,
-      urgency: notice.urgent ? 'high' : 'normal',
-      topic: pushTopic(notice.recordId),
-    });
-    const s = result.status;
     const record = (event: string) => (reference ? deps.trace.record(reference, event, { event: notice.event, user }) : Promise.resolve());
-    if (result.refused) {
-      // Never retried: an endpoint outside the policy (or resolving inside our network) is an operator's call to revoke.
-      deps.logger.warn({ user, device: endpointHash, reason: result.refused }, 'push endpoint refused by policy');
-      await record('push_refused');
-      throw new UnrecoverableError(`the push endpoint was refused: it ${result.refused}`);
+    try {
+      await deps.client.deliver(stored.subscription, payload, {
+        ttlSeconds: deps.ttlSeconds,
+        urgency: notice.urgent ? 'high' : 'normal',
+        topic: pushTopic(notice.recordId),
+      });
+    } catch (err) {
+      return handleFailure(err, { deps, job, token, user, endpointHash, endpoint: stored.subscription.endpoint, record });
     }
-    if (s !== null && s >= 200 && s < 300) {
-      // A device in use never expires; one nothing reaches for PUSH_SUBSCRIPTION_TTL_DAYS does.
-      await deps.subscriptions.renew(user, endpointHash);
-      await record('push_sent');
-      return 'sent';
-    }
-    if (s === 404 || s === 410) {
-      const removed = await deps.subscriptions.removeIfUnchanged(user, endpointHash, stored.subscription.endpoint);
-      deps.logger.info({ user, status: s, removed }, 'push subscription gone');
-      await record('push_device_gone');
-      return 'gone';
-    }
-    if (s === 429) {
-      await job.moveToDelayed(Date.now() + (result.retryAfterMs ?? 60_000), token);
-      throw new DelayedError();
-    }
-    if (s === null || s >= 500) return rethrowForQueue(new DeliveryError('Push service', 'transient', s, `the push service answered ${s ?? 'nothing'}`), deps.queue, deps.logger, deps.configPauseMs);
-    if (s === 401 || s === 403) return rethrowForQueue(new DeliveryError('Push service', 'configuration', s, `the push service refused our VAPID credentials (${s})`), deps.queue, deps.logger, deps.configPauseMs);
-    await record('push_failed');
-    throw new UnrecoverableError(`the push service refused the notification (${s})`);
+    // A device in use never expires; one nothing reaches for PUSH_SUBSCRIPTION_TTL_DAYS does.
+    await deps.subscriptions.renew(user, endpointHash);
+    await record('push_sent');
+    return 'sent';
   };
+}
+
+interface FailedPush {
+  deps: PushDeps;
+  job: Job;
+  token: string | undefined;
+  user: string;
+  endpointHash: string;
+  endpoint: string;
+  record: (event: string) => Promise<unknown>;
+}
+
+async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
+  const { deps, user, record } = push;
+  if (!(err instanceof DeliveryError)) throw err;
+  if (err.hint?.is === 'gone') {
+    const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.endpoint);
+    deps.logger.info({ user, status: err.status, removed }, 'push subscription gone');
+    await record('push_device_gone');
+    return 'gone';
+  }
+  if (err.hint?.is === 'wait') {
+    await push.job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 60_000), push.token);
+    throw new DelayedError();
+  }
+  if (err.hint?.is === 'refused') {
+    // Never retried: an endpoint outside the policy (or resolving inside our network) is an operator's call to revoke.
+    deps.logger.warn({ user, device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
+    await record('push_refused');
+    throw new UnrecoverableError(err.message);
+  }
+  if (err.kind === 'permanent') {
+    await record('push_failed');
+    throw new UnrecoverableError(err.message);
+  }
+  return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
 }

@@ -18,10 +18,11 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Redis } from 'ioredis';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
-import { buildOperatorServices } from '../operator-services';
+import { buildOperatorServices, type OperatorServices } from '../operator-services';
 import { PushSubscriptionStore } from '../store/push-subscriptions';
 import { DEVICE_ID, DeviceAdmin, USER_NAME } from '../admin/devices';
 import { createRedis, waitForRedis } from '../queues/connection';
@@ -37,7 +38,10 @@ function usage(): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
+type Settings = ReturnType<typeof schema.parse>;
+
+/** The settings the CLI needs, from the environment (and .env); a problem stops it with one line per setting. */
+function readSettings(): Settings {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const parsed = schema.safeParse(process.env);
   if (!parsed.success) {
@@ -50,6 +54,21 @@ async function main(): Promise<void> {
     for (const p of problems) say(p);
     process.exit(1);
   }
+  return parsed.data;
+}
+
+interface Invocation {
+  command: string | undefined;
+  sub: string | undefined;
+  arg: string | undefined;
+  actor: string;
+  filter: DeadLetterFilter;
+  reveal: boolean;
+  yes: boolean;
+  limit: string | undefined;
+}
+
+function readArgs(): Invocation {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -63,16 +82,20 @@ async function main(): Promise<void> {
       actor: { type: 'string' },
     },
   });
-  const actor = values.actor ?? process.env.USER ?? 'cli';
+  const [command, sub, arg] = positionals;
   const filter: DeadLetterFilter = {
     queue: values.queue,
     error: values.error,
     minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
     maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
   };
+  return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, yes: values.yes === true, limit: values.limit };
+}
+
+async function connect(settings: Settings): Promise<Redis> {
   let redisUrl: string;
   try {
-    redisUrl = withRedisPasswordFile(parsed.data).REDIS_URL;
+    redisUrl = withRedisPasswordFile(settings).REDIS_URL;
   } catch (err) {
     // One line naming the setting (never the file's contents), as the gateway's own start says it.
     say((err as Error).message);
@@ -81,40 +104,57 @@ async function main(): Promise<void> {
   const redis = createRedis(redisUrl, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
-  const ops = buildOperatorServices(parsed.data, redis);
-  const [command, sub, arg] = positionals;
-  let result: unknown;
+  return redis;
+}
+
+/** Runs one command; what it prints (null when it found nothing). */
+async function run(call: Invocation, settings: Settings, redis: Redis, ops: OperatorServices): Promise<unknown> {
+  const { command, sub, arg, actor, filter } = call;
+  if (command === 'dead-letters') {
+    if (sub === 'list') return ops.deadLetters.list(filter);
+    if (sub === 'show' && arg) return ops.deadLetters.show(arg, actor, call.reveal);
+    if (sub === 'replay' && arg) return ops.deadLetters.replay(arg, actor);
+    if (sub === 'replay-matching') return ops.deadLetters.replayMatching(filter, actor, !call.yes);
+    if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor);
+    usage();
+  }
+  if (command === 'trace' && sub) {
+    const reference = normaliseReference(sub);
+    if (!reference) usage();
+    const result = { reference, record: await ops.references.get(reference), timeline: await ops.trace.timeline(reference) };
+    const record = (result as { record: { urn?: unknown } | null }).record;
+    if (record) delete record.urn;
+    return result;
+  }
+  if (command === 'forget' && sub) return ops.forget.forget(sub, actor);
+  if (command === 'reseal') {
+    const report = await ops.reseal.run(actor);
+    // Old keys may be removed only after a run that verified nothing is left under them.
+    if (report.verified.notCurrent.length) process.exitCode = 1;
+    return report;
+  }
+  if (command === 'devices' && arg) {
+    const devices = new DeviceAdmin(new PushSubscriptionStore(redis, settings.QUEUE_PREFIX, ops.codec, settings.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400), ops.audit);
+    if (sub === 'list' && USER_NAME.test(arg)) return devices.list(arg, actor);
+    if (sub === 'revoke' && DEVICE_ID.test(arg)) return devices.revoke(arg, actor);
+    usage();
+  }
+  if (command === 'sessions' && sub === 'end-all') {
+    const ended = await new AdminSessionStore(redis, settings.QUEUE_PREFIX).endAll();
+    await ops.audit.record({ actor, action: 'admin.sessions_ended', target: 'dashboard', detail: { count: ended } });
+    return { ended };
+  }
+  if (command === 'audit') return ops.audit.recent(Number(call.limit ?? 50));
+  usage();
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const call = readArgs();
+  const redis = await connect(settings);
+  const ops = buildOperatorServices(settings, redis);
   try {
-    if (command === 'dead-letters') {
-      if (sub === 'list') result = await ops.deadLetters.list(filter);
-      else if (sub === 'show' && arg) result = await ops.deadLetters.show(arg, actor, values.reveal === true);
-      else if (sub === 'replay' && arg) result = await ops.deadLetters.replay(arg, actor);
-      else if (sub === 'replay-matching') result = await ops.deadLetters.replayMatching(filter, actor, values.yes !== true);
-      else if (sub === 'discard' && arg) result = await ops.deadLetters.discard(arg, actor);
-      else usage();
-    } else if (command === 'trace' && sub) {
-      const reference = normaliseReference(sub);
-      if (!reference) usage();
-      result = { reference, record: await ops.references.get(reference), timeline: await ops.trace.timeline(reference) };
-      const record = (result as { record: { urn?: unknown } | null }).record;
-      if (record) delete record.urn;
-    } else if (command === 'forget' && sub) result = await ops.forget.forget(sub, actor);
-    else if (command === 'reseal') {
-      const report = await ops.reseal.run(actor);
-      result = report;
-      // Old keys may be removed only after a run that verified nothing is left under them.
-      if (report.verified.notCurrent.length) process.exitCode = 1;
-    } else if (command === 'devices' && arg) {
-      const devices = new DeviceAdmin(new PushSubscriptionStore(redis, parsed.data.QUEUE_PREFIX, ops.codec, parsed.data.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400), ops.audit);
-      if (sub === 'list' && USER_NAME.test(arg)) result = await devices.list(arg, actor);
-      else if (sub === 'revoke' && DEVICE_ID.test(arg)) result = await devices.revoke(arg, actor);
-      else usage();
-    } else if (command === 'sessions' && sub === 'end-all') {
-      const ended = await new AdminSessionStore(redis, parsed.data.QUEUE_PREFIX).endAll();
-      await ops.audit.record({ actor, action: 'admin.sessions_ended', target: 'dashboard', detail: { count: ended } });
-      result = { ended };
-    } else if (command === 'audit') result = await ops.audit.recent(Number(values.limit ?? 50));
-    else usage();
+    const result = await run(call, settings, redis, ops);
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
     if (result === null) process.exitCode = 1;
   } finally {

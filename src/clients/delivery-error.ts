@@ -10,6 +10,14 @@
  */
 export type FailureKind = 'transient' | 'permanent' | 'configuration';
 
+/**
+ * What the destination said beyond the kind, where the caller must act on it rather than only retry or stop:
+ * - gone: the addressee no longer exists (a push service's 404/410 for a subscription);
+ * - wait: only this delivery must wait `retryAfterMs` (a push service's 429 is about one subscription, not the service);
+ * - refused: our own endpoint policy refused the destination (`reason`), so nothing was sent.
+ */
+export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string };
+
 export class DeliveryError extends Error {
   override readonly name: string = 'DeliveryError';
   constructor(
@@ -18,6 +26,7 @@ export class DeliveryError extends Error {
     readonly status: number | null,
     message: string,
     readonly retryAfterMs: number | null = null,
+    readonly hint: FailureHint | null = null,
   ) {
     super(message);
   }

@@ -3,7 +3,7 @@ import type { AxiosInstance } from 'axios';
 import webpush from 'web-push';
 import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { PushSubscription } from '../store/push-subscriptions';
-import { outcomeOf, type CallObserver } from './delivery-error';
+import { DeliveryError, outcomeOf, type CallObserver } from './delivery-error';
 import { outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
@@ -26,10 +26,27 @@ export interface PushResult {
   refused?: string;
 }
 
+const PUSH_SERVICE = 'Push service';
+
+/**
+ * The push service's answer as the DeliveryError the push worker acts on; null for a 2xx. 404/410: the
+ * device is gone; 429: this delivery waits Retry-After; 5xx and no answer: transient (a Retry-After here
+ * is not the whole service's, so it pauses nothing); 401/403: our VAPID setup is wrong; other 4xx: permanent.
+ */
+export function pushFailure({ status: s, retryAfterMs, refused }: PushResult): DeliveryError | null {
+  if (refused) return new DeliveryError(PUSH_SERVICE, 'permanent', null, `the push endpoint was refused: it ${refused}`, null, { is: 'refused', reason: refused });
+  if (s !== null && s >= 200 && s < 300) return null;
+  if (s === 404 || s === 410) return new DeliveryError(PUSH_SERVICE, 'permanent', s, `the push subscription is gone (${s})`, null, { is: 'gone' });
+  if (s === 429) return new DeliveryError(PUSH_SERVICE, 'transient', s, 'the push service answered 429', retryAfterMs, { is: 'wait' });
+  if (s === null || s >= 500) return new DeliveryError(PUSH_SERVICE, 'transient', s, `the push service answered ${s ?? 'nothing'}`);
+  if (s === 401 || s === 403) return new DeliveryError(PUSH_SERVICE, 'configuration', s, `the push service refused our VAPID credentials (${s})`);
+  return new DeliveryError(PUSH_SERVICE, 'permanent', s, `the push service refused the notification (${s})`);
+}
+
 /**
  * Web push with web-push's request builder (encryption, VAPID JWT with exp under 24 h) sent by axios:
- * web-push's own sender speaks only HTTPS and hides Retry-After. A status comes back for the caller to
- * classify; `status: null` means the push service did not answer.
+ * web-push's own sender speaks only HTTPS and hides Retry-After. `send` gives the raw answer
+ * (`status: null` when the push service did not answer); `deliver` throws it as a DeliveryError.
  */
 export class WebPushClient {
   private readonly http: AxiosInstance;
@@ -46,6 +63,12 @@ export class WebPushClient {
     // With HTTP(S)_PROXY set axios would tunnel through its own agent and guardedLookup would never run: push egress is direct.
     this.http.defaults.proxy = false;
     this.guardedAgent = new https.Agent({ keepAlive: true, lookup: policy.guardedLookup });
+  }
+
+  /** Sends, and throws every answer but a 2xx as a DeliveryError (see pushFailure). */
+  async deliver(subscription: PushSubscription, payload: string, opts: PushOptions): Promise<void> {
+    const failure = pushFailure(await this.send(subscription, payload, opts));
+    if (failure) throw failure;
   }
 
   async send(subscription: PushSubscription, payload: string, opts: PushOptions): Promise<PushResult> {

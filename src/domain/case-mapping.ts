@@ -184,49 +184,63 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
     const result = own(message.results, key);
     const value = result?.value.trim() ?? '';
     if (!result || (value === '' && result.category.trim() === '')) continue;
-    switch (rule.type) {
-      case 'person_name': {
-        const [first, ...rest] = value.split(/\s+/);
-        if (first) data[rule.first] = rest.length && rule.last ? first : value;
-        if (rest.length && rule.last) data[rule.last] = rest.join(' ');
-        break;
-      }
-      case 'integer': {
-        const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
-        if (Number.isInteger(n) && n >= rule.min && n <= rule.max) data[rule.field] = n;
-        else unmatched.push(`${rule.label}: ${value}`);
-        break;
-      }
-      case 'text':
-        if (value) data[rule.field] = value;
-        break;
-      case 'lookup': {
-        const id = matchOption(resultValues(result), rule.options) ?? (rule.id_pattern?.test(value) ? value : null);
-        if (id) data[rule.field] = id;
-        else unmatched.push(`${rule.label}: ${value || result.category}`);
-        break;
-      }
-      case 'narrative':
-        data[rule.field] = [matchOption(resultValues(result), rule.options) ?? rule.other_value];
-        if (value) appendText(data, mapping.text_field, value);
-        break;
-      case 'yes_no': {
-        const answer = matchOption(resultValues(result), rule.answers);
-        // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
-        const yes = answer === 'yes';
-        if (rule.consent) consentGiven = yes;
-        for (const f of rule.fields) data[f] = yes;
-        // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
-        if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
-        else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
-        break;
-      }
-    }
+    const consent = applyResult(rule, result, value, { data, unmatched, textField: mapping.text_field });
+    if (consent !== null) consentGiven = consent;
   }
   if (message.text) appendText(data, mapping.text_field, message.text);
   for (const link of message.attachments) appendText(data, mapping.text_field, `Attachment: ${link}`);
   for (const line of unmatched) appendText(data, mapping.text_field, line);
   return { recordType: override?.record_type ?? mapping.record_type, data, consentGiven, category };
+}
+
+type ResultRule = Exclude<MappingRule, { type: 'category' }>;
+
+/** Where one answer is written: the case's fields, and the lines the caseworker must read as text. */
+interface CaseDraft {
+  data: Record<string, unknown>;
+  unmatched: string[];
+  textField: string;
+}
+
+/** Writes one flow answer into the case by its rule; for a consent question, whether consent was given (else null). */
+function applyResult(rule: ResultRule, result: FlowResult, value: string, { data, unmatched, textField }: CaseDraft): boolean | null {
+  switch (rule.type) {
+    case 'person_name': {
+      const [first, ...rest] = value.split(/\s+/);
+      if (first) data[rule.first] = rest.length && rule.last ? first : value;
+      if (rest.length && rule.last) data[rule.last] = rest.join(' ');
+      return null;
+    }
+    case 'integer': {
+      const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+      if (Number.isInteger(n) && n >= rule.min && n <= rule.max) data[rule.field] = n;
+      else unmatched.push(`${rule.label}: ${value}`);
+      return null;
+    }
+    case 'text':
+      if (value) data[rule.field] = value;
+      return null;
+    case 'lookup': {
+      const id = matchOption(resultValues(result), rule.options) ?? (rule.id_pattern?.test(value) ? value : null);
+      if (id) data[rule.field] = id;
+      else unmatched.push(`${rule.label}: ${value || result.category}`);
+      return null;
+    }
+    case 'narrative':
+      data[rule.field] = [matchOption(resultValues(result), rule.options) ?? rule.other_value];
+      if (value) appendText(data, textField, value);
+      return null;
+    case 'yes_no': {
+      const answer = matchOption(resultValues(result), rule.answers);
+      // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
+      const yes = answer === 'yes';
+      for (const f of rule.fields) data[f] = yes;
+      // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
+      if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
+      else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
+      return rule.consent ? yes : null;
+    }
+  }
 }
 
 /** The result keys a mapping reads; the flow export must write every one of them. */

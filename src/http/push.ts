@@ -4,7 +4,7 @@ import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { PushTexts } from '../domain/push-texts';
 import type { Logger } from '../logger';
-import { packageRoot } from '../package-root';
+import { PACKAGE_ROOT } from '../package-root';
 import type { PushEndpointPolicy } from '../security/push-endpoint';
 import type { AuditLog } from '../store/audit';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
@@ -21,7 +21,7 @@ export interface PushRouteDeps {
   logger: Logger;
 }
 
-const ASSETS = path.join(packageRoot(), 'public', 'push');
+const ASSETS = path.join(PACKAGE_ROOT, 'public', 'push');
 const RTL = new Set(['ara']);
 // Browser language tags to the ISO 639-3 codes the text tables use.
 const BCP47: Record<string, string> = { en: 'eng', fr: 'fra', es: 'spa', pt: 'por', sw: 'swa', ar: 'ara' };

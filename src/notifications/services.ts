@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { PlanContext } from '../domain/notification-plan';
-import { pushTextsSchema, type PushTexts } from '../domain/push-texts';
+import type { PushTexts } from '../domain/push-texts';
+import { loadPushTexts } from '../push-texts-file';
 import type { Logger } from '../logger';
 import { PrimeroEventProducer } from '../queues/primero-events';
 import { PushProducer } from '../queues/push';
@@ -18,12 +18,6 @@ import type { TraceStore } from '../store/trace';
 import { NotificationDispatcher } from './dispatcher';
 import { flowStartNotifier } from './flow-start-notifier';
 import { pushNotifier } from './push-notifier';
-
-export function loadPushTexts(file: string): PushTexts {
-  const parsed = pushTextsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${file}: ${i.path.join('.')}: ${i.message}`).join('\n'));
-  return parsed.data;
-}
 
 export interface NotificationServices {
   subscriptions: PushSubscriptionStore;

@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { createRedis, waitForRedis } from '../queues/connection';
+import { contactKeys } from '../store/contact-keys';
 import { ContactStore } from '../store/contacts';
 import { hasherFromConfig } from './identifier-hash';
 
@@ -14,7 +15,7 @@ export async function legacyHashKeyProblem(config: Config): Promise<string | nul
     await waitForRedis(redis, 30000);
     const state = await new ContactStore(redis, config.QUEUE_PREFIX, hasherFromConfig(config)).legacyHashKey();
     if (state !== 'unconfigured') return null;
-    return `HASH_KEY_PREVIOUS: Redis holds the hash key of an earlier version (${config.QUEUE_PREFIX}:gw:urn-hash-key); add its value to HASH_KEY_PREVIOUS so its opt-outs are still honoured, then run npm run admin -- reseal`;
+    return `HASH_KEY_PREVIOUS: Redis holds the hash key of an earlier version (${contactKeys(config.QUEUE_PREFIX).legacyHashKey()}); add its value to HASH_KEY_PREVIOUS so its opt-outs are still honoured, then run npm run admin -- reseal`;
   } finally {
     await redis.quit().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 import { createECDH } from 'node:crypto';
 import { MAX_PUSH_PLAINTEXT, pushPayload, pushTopic } from '../../src/domain/push-texts';
-import { loadPushTexts } from '../../src/notifications/services';
+import { loadPushTexts } from '../../src/push-texts-file';
 import { decryptAes128gcm } from '../../demo/sandbox/push-service';
 import path from 'node:path';
 

@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+import type { IdentifierHasher } from '../security/identifier-hash';
+import type { ContactKeys } from './contact-keys';
+
+/** Which references a sender has (`gw:contact-refs:<hash>`), so "forget this person" can find everything without reading content. */
+export class ContactReferenceStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ContactKeys,
+    private readonly hasher: IdentifierHasher,
+  ) {}
+
+  async indexReference(urn: string, reference: string, retentionDays: number): Promise<void> {
+    const key = this.keys.refs(this.hasher.hash(urn));
+    await this.redis.multi().sadd(key, reference).expire(key, retentionDays * 86400).exec();
+  }
+
+  /**
+   * After a hash-key rotation: indexes the reference under the current hash too, expiring no earlier than
+   * the link it points to. Nothing to do (false) when no previous key is configured.
+   */
+  async reindex(urn: string, reference: string, ttlMs: number): Promise<boolean> {
+    const [current, ...previous] = this.hasher.candidates(urn);
+    if (!previous.length) return false;
+    const key = this.keys.refs(current!);
+    const results = (await this.redis.multi().sadd(key, reference).pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT').exec()) ?? [];
+    return results[0]?.[1] === 1;
+  }
+
+  async referencesOf(urn: string): Promise<string[]> {
+    return this.referencesOfHashes(this.hasher.candidates(urn));
+  }
+
+  /** The references indexed under any of these sender hashes (a person's linked identities included). */
+  async referencesOfHashes(hashes: string[]): Promise<string[]> {
+    const found = await Promise.all(hashes.map((h) => this.redis.smembers(this.keys.refs(h))));
+    return [...new Set(found.flat())];
+  }
+}

@@ -1,0 +1,24 @@
+import type { Redis } from 'ioredis';
+import type { IdentifierHasher } from '../security/identifier-hash';
+import type { ContactKeys } from './contact-keys';
+import { scanKeys } from './keys';
+
+/** The keys that group a sender's feedback of one category within the merge window (written by the intake producer). */
+export class FeedbackWindowStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ContactKeys,
+    private readonly hasher: IdentifierHasher,
+  ) {}
+
+  key(sender: string, category: string): string {
+    return this.keys.feedbackWindow(this.hasher.hash(sender), category);
+  }
+
+  /** Every feedback window open under this sender hash, whatever its category. */
+  async keysOf(hash: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const found of scanKeys(this.redis, this.keys.feedbackWindow(hash, '*'), { count: 1000 })) keys.push(...found);
+    return keys;
+  }
+}
