@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { endFeedbackMergeWindows, eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { primeroMerge } from '../support/primero-merge';
 
 const PUBLIC_URL = 'https://gateway.example.org';
@@ -181,7 +181,7 @@ describe('feedback and complaints', () => {
     const other = await postFeedback(gw, asContact(feedbackBody(contact, 'suggestion', 'add a water point')));
     expect(other.body.reference).not.toBe(first.body.reference);
 
-    await new Promise((r) => setTimeout(r, 2100));
+    await endFeedbackMergeWindows(gw);
     const later = await postFeedback(gw, asContact(feedbackBody(contact, 'complaint', 'water again')));
     expect(later.body.reference).not.toBe(first.body.reference);
     await eventually(() => calls.created.find((c) => c.other_agency_id === later.body.reference));

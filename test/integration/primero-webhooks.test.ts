@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
+import { eventually, untilDrained, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
@@ -34,11 +34,7 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
 
   const metric = async (name: string, reason?: string): Promise<number> =>
     Number((await scrapeMetrics(gw)).match(new RegExp(`${name}\\{${reason ? `reason="${reason}"` : '[^}]*'}\\} (\\d+)`))?.[1] ?? '0');
-  const drained = () => eventually(async () => {
-    const q = gw.services.registry.get('primero-events');
-    const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return Object.values(c).every((n) => n === 0);
-  });
+  const drained = () => untilDrained(gw.services.registry.get('primero-events'));
 
   beforeAll(async () => {
     nock.disableNetConnect();

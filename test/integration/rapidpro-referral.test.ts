@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, untilGatewayDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rapidpro');
 const defaultEditorBody = readFileSync(path.join(FIXTURES, 'webhook-body-default-editor.json'), 'utf8');
@@ -253,8 +253,8 @@ describe('referral to a configured recipient', () => {
     const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
     const res = await post(gw, referralBody({ consent: 'no' }));
     const link = await eventually(() => gw.references.get(res.body.reference));
-    // Give a referral, if the worker wrongly sent one, time to be attempted.
-    await new Promise((r) => setTimeout(r, 300));
+    // A referral, had the worker wrongly sent one, is attempted before the intake job ends.
+    await untilGatewayDrained(gw);
     expect(scope.isDone()).toBe(true);
     expect(refer.isDone()).toBe(false);
     expect(link.steps.referredAt).toBeUndefined();

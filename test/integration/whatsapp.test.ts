@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { JobType } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { acceptingPrimero, eventually, untilGatewayDrained, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 import { HttpRecorder } from '../support/http-recorder';
 import { sealContext } from '../../src/security/payload-codec';
 import { MAX_UNREADABLE_PER_BODY } from '../../src/http/whatsapp';
@@ -105,7 +105,7 @@ describe('WhatsApp Cloud API', () => {
     expect((await post(gw, body)).body.stored).toBe(3);
     expect((await post(gw, body)).body.stored).toBe(3);
     await eventually(() => ['250788555002', '250788555003', '250788555004'].every((to) => graph.requests.some((r) => JSON.parse(r.body.toString()).to === to)));
-    await new Promise((r) => setTimeout(r, 300));
+    await untilGatewayDrained(gw);
     for (const to of ['250788555002', '250788555003', '250788555004']) {
       expect(graph.requests.filter((r) => JSON.parse(r.body.toString()).to === to)).toHaveLength(1);
     }

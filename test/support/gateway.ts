@@ -12,10 +12,13 @@ import { loadMappings, type MappingSet } from '../../src/mappings';
 import { createRedis, waitForRedis } from '../../src/queues/connection';
 import { buildApiServices, type ApiServices } from '../../src/api-services';
 import { loadKeywordTable } from '../../src/keyword-table';
-import { QUEUES } from '../../src/queues/names';
-import { deleteByPrefix } from '../../src/store/keys';
+import { QUEUES, SCHEDULED_QUEUES } from '../../src/queues/names';
+import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { untilDrained } from './eventually';
+
+export { eventually, untilDrained } from './eventually';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PRIMERO = 'http://primero.test';
@@ -148,22 +151,17 @@ export function uniquePrefix(name: string): string {
   return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
 }
 
-type Pending = undefined | null | false;
+/** Waits until every queue of the gateway that carries messages (not the scheduled ones) has drained. */
+export function untilGatewayDrained(gw: Pick<Gateway, 'services'>, timeoutMs?: number): Promise<void> {
+  return untilDrained(gw.services.registry.all().filter((q) => !SCHEDULED_QUEUES.has(q.name)), timeoutMs);
+}
 
-/** Polls until `check` returns a value (not undefined, null or false) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | Pending> | T | Pending, timeoutMs = 10000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== null && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/**
+ * The end of every feedback merge window (FEEDBACK_MERGE_WINDOW_SECONDS): each is a Redis key with that TTL, so
+ * expiring them now is the window passing, without a test sleeping through it.
+ */
+export async function endFeedbackMergeWindows(gw: Pick<Gateway, 'redis' | 'config'>): Promise<void> {
+  for await (const keys of scanKeys(gw.redis, gatewayKey(gw.config.QUEUE_PREFIX, 'feedback-window', '*'))) if (keys.length) await gw.redis.del(...keys);
 }
 
 /** What Prometheus scrapes (with the admin token the shared port asks for); a refused scrape fails the test. */
