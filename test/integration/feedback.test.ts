@@ -4,7 +4,7 @@ import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
 import { endFeedbackMergeWindows, eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-merge';
+import { primeroMerge } from '../support/primero-fake';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0002';

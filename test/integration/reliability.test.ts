@@ -8,7 +8,7 @@ import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../workers/retention';
 import { eventually, untilDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-merge';
+import { primeroMerge } from '../support/primero-fake';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock

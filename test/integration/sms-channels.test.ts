@@ -3,7 +3,8 @@ import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';
 
 const PUBLIC_URL = 'https://gateway.example.org';

@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import nock from 'nock';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -17,11 +16,12 @@ import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
 import { untilDrained } from './eventually';
+import { PRIMERO } from './primero-fake';
 
 export { eventually, untilDrained } from './eventually';
+export { PRIMERO };
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const PRIMERO = 'http://primero.test';
 export const WEBHOOK_TOKEN = 'test-webhook-token-123';
 /** A test gateway's web push settings: its VAPID keys and, when given, the local push service it may reach. */
 export function webPushEnv(vapid: { publicKey: string; privateKey: string }, pushHost?: string): Record<string, string> {
@@ -126,26 +126,6 @@ export async function startGateway(opts: {
   };
 }
 
-
-/**
- * A Primero on nock that accepts every case (204) and reads back `display`; the returned list fills with
- * what Primero was sent, for the test to inspect. Only the network to loopback stays open.
- */
-export function acceptingPrimero(display: string): Array<Record<string, unknown>> {
-  const created: Array<Record<string, unknown>> = [];
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  nock(PRIMERO)
-    .persist()
-    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
-      created.push(b.data);
-      return true;
-    })
-    .reply(204)
-    .get(/\/api\/v2\/cases\/.+/)
-    .reply(200, { data: { case_id_display: display } });
-  return created;
-}
 
 export function uniquePrefix(name: string): string {
   return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
