@@ -3,6 +3,7 @@ import http from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { eventually } from '../support/eventually';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const TOKEN = 'chaos-token-0123456789';
@@ -117,12 +118,7 @@ export async function burst(port: number, total: number, concurrency: number, on
   return answers;
 }
 
-export async function until<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The suites' one polling helper, under the name the chaos scenarios read best with. */
+export function until<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms: number, what: string): Promise<T> {
+  return eventually(check, ms, what);
 }

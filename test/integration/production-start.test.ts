@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
+import { eventually, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
 
 const root = path.join(__dirname, '..', '..');
 const tsc = require.resolve('typescript/bin/tsc');
@@ -45,19 +45,13 @@ function npmStart(cwd: string, env: Record<string, string>): Run {
   return { child, output: () => out, exited };
 }
 
+/** Whether `url` answers 200 within `ms`, giving up as soon as `until` settles (the process exited). */
 async function answers(url: string, until: Promise<unknown>, ms: number): Promise<boolean> {
   let over = false;
   void until.then(() => (over = true));
-  const deadline = Date.now() + ms;
-  while (!over && Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).status === 200) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
+  // A refused connection (not listening yet) throws, and eventually tries again.
+  const outcome = await eventually(async () => (over ? 'exited' : (await fetch(url)).status === 200 && 'up'), ms).catch(() => 'timed out');
+  return outcome === 'up';
 }
 
 describe('npm start in the layouts it must work in', () => {

@@ -6,8 +6,9 @@ import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../src/queues/retention';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics } from '../support/gateway';
-import { primeroMerge } from '../support/primero-merge';
+import { eventually, untilDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { expectNoPersonalData } from '../support/personal-data';
+import { primeroMerge } from '../support/primero-fake';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
@@ -181,14 +182,6 @@ const notesOf = (p: FakePrimero, caseId: string) => (p.records.get(caseId)?.note
 /** Everything a caseworker reads on the record: its own text and every merged report. */
 const wordsOf = (p: FakePrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
-/** Waits until no intake job is waiting, delayed or running: "nothing happened" is read from a drained queue. */
-async function drained(gw: Gateway): Promise<void> {
-  await eventually(async () => {
-    const c = await gw.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return Object.values(c).every((n) => n === 0);
-  });
-}
-
 describe('reliability of acknowledged messages (issue #11)', () => {
   let gw: Gateway;
   let primero: FakePrimero;
@@ -204,7 +197,6 @@ describe('reliability of acknowledged messages (issue #11)', () => {
   afterAll(async () => {
     await gw.close();
     releaseNock();
-    for (const secret of ['guard takes food', 'latrines', 'they beat me', '2547331']) expect(gw.logs.text).not.toContain(secret);
   });
 
   it('#11.1 two reports merged at the same time both reach the record, and repeated words from a new run are still added', async () => {
@@ -218,7 +210,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
         post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines are locked at night')),
       ]);
       expect([a.body.reference, b.body.reference]).toEqual([first.body.reference, first.body.reference]);
-      await drained(gw);
+      await untilDrained(gw.queue);
     } finally {
       primero.readDelayMs = 0;
     }
@@ -230,7 +222,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     // (recognised by its own reference, not skipped because its words are already there).
     const c = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes food'));
     expect(c.body).toMatchObject({ reference: first.body.reference, duplicate: false });
-    await drained(gw);
+    await untilDrained(gw.queue);
     const notes = notesOf(primero, link.caseId);
     expect(notes.filter((n) => n.note_text === 'the guard takes food | Callback requested: yes')).toHaveLength(2);
     // One entry per merged report, named by its own reference.
@@ -242,12 +234,12 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the teacher hits us'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     primero.unreadable.add('protection_concerns_other');
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'again today'));
       expect(second.body.reference).toBe(first.body.reference);
-      await drained(gw);
+      await untilDrained(gw.queue);
     } finally {
       primero.unreadable.delete('protection_concerns_other');
     }
@@ -259,7 +251,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the clinic charges us'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     primero.unwritable.add('notes_section');
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'they asked for money again'));
@@ -282,14 +274,14 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the bus driver is rude'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'he left us on the road'));
-    await drained(gw);
+    await untilDrained(gw.queue);
     const job = (await gw.queue.getJobs(['completed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`))!;
     expect(second.body.reference).toBe(first.body.reference);
     // The same entry again changes nothing: Primero's answer names no notes_section; the record holds it.
     await job.retry('completed');
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(await gw.queue.getJobState(job.id!)).toBe('completed');
     expect(notesOf(primero, link.caseId).map((n) => n.note_text)).toEqual(['he left us on the road | Callback requested: yes']);
   });
@@ -323,7 +315,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect((await first).status).toBe(503);
     expect(second.status).toBe(202);
     const link = await eventually(() => gw.references.get(second.body.reference), 5000);
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(wordsOf(primero, link.caseId)).toContain('we walk two hours for water');
     expect(wordsOf(primero, link.caseId)).not.toContain('the pump is broken');
   });
@@ -332,12 +324,12 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const body = referralBody();
     const first = await post(gw, 'referral', body);
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     await purgeExpired([gw.queue], { completedMs: 0, deadLetterMs: 86_400_000 }, createLogger('silent'));
     expect(await gw.queue.getJobState(`m-${first.body.reference}`)).toBe('unknown');
     const again = await post(gw, 'referral', body);
     expect(again.body).toEqual({ status: 'accepted', reference: first.body.reference, duplicate: true });
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
     expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
   });
@@ -370,7 +362,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       await eventually(() => primero.created.some((c) => c.other_agency_id === 'ZZZZ3456'));
       const repeat = await post(gw, 'feedback', body);
       expect(repeat.body).toMatchObject({ reference: 'ZZZZ3456', duplicate: true });
-      await drained(gw);
+      await untilDrained(gw.queue);
     } finally {
       primero.readDelayMs = 0;
     }
@@ -395,7 +387,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const repeat = await post(gw, 'feedback', body);
     expect(repeat.body).toMatchObject({ reference: 'ZZZZ6789', duplicate: true });
     await eventually(() => gw.references.get('ZZZZ6789'), 5000);
-    await drained(gw);
+    await untilDrained(gw.queue);
     const records = primero.created.filter((c) => c.other_agency_id === 'ZZZZ6789');
     expect(records).toHaveLength(1);
     // The record is the earlier report's own (its words as the record's text); the later one is merged into it.
@@ -408,7 +400,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const body = referralBody({ run: null });
     const first = await post(gw, 'referral', body);
     const firstLink = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     // The window ends: the ledger entry (and BullMQ's deduplication key) expire; this is what expiry does.
     for (const pattern of [`${gw.config.QUEUE_PREFIX}:gw:accepted:*`, `${gw.config.QUEUE_PREFIX}:intake:de:*`]) {
       const keys = await gw.redis.keys(pattern);
@@ -466,7 +458,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const resent = await post(gw, 'referral', referralBody({ contact, concern: 'they beat me at home' }));
     expect(resent.status).toBe(202);
     await eventually(() => gw.references.get(resent.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me at home'))).toHaveLength(1);
   });
 
@@ -483,7 +475,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(res.status).toBe(503);
     await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
     mode.answerAfterMs = 0;
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('answered late'))).toHaveLength(0);
   });
 
@@ -497,7 +489,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     mode.fail = false;
     expect(res.status).toBe(503);
     await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('redis went away'))).toHaveLength(0);
   });
 
@@ -511,7 +503,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(again.body).toMatchObject({ duplicate: false });
     expect(again.body.reference).not.toBe('ZZZZ5678');
     await eventually(() => gw.references.get(again.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(await gw.references.get('ZZZZ5678')).toBeNull();
     expect(primero.created.filter((c) => JSON.stringify(c).includes('claimed and lost'))).toHaveLength(1);
   });
@@ -523,7 +515,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(a.body.reference).toBe(b.body.reference);
     expect([a.body.duplicate, b.body.duplicate].sort()).toEqual([false, true]);
     await eventually(() => gw.references.get(a.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('sent twice at once'))).toHaveLength(1);
   });
 
@@ -537,14 +529,14 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(refused.status).toBe(503);
     expect(late.jobId()).toBe('m-ZZZZ4567');
     await eventually(async () => (await gw.queue.getJobState(late.jobId())) === 'completed');
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => c.other_agency_id === 'ZZZZ4567')).toHaveLength(0);
     expect(await trace('ZZZZ4567')).toContain('withdrawn');
     // The provider's retry is a fresh acceptance that is stored and created once.
     const retried = await post(gw, 'referral', body);
     expect(retried.status).toBe(202);
     await eventually(() => gw.references.get(retried.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(primero.created.filter((c) => JSON.stringify(c).includes('they beat me on the way'))).toHaveLength(1);
   });
 
@@ -580,7 +572,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const res = await post(gw, 'referral', referralBody(), { 'X-Mailroom-Mode': 'simulation' });
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ status: 'accepted', reference: expect.stringMatching(/^[2-9A-HJ-NP-Z]{8}$/), duplicate: false, simulated: true });
-    await drained(gw);
+    await untilDrained(gw.queue);
     expect(await gw.queue.getJobCounts()).toEqual(before);
     expect(primero.created.length).toBe(createdBefore);
     expect(await gw.references.get(res.body.reference)).toBeNull();
@@ -607,7 +599,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the tap at the school is broken'));
     const firstLink = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     primero.forbidden.add(firstLink.caseId);
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'still broken this week'));
@@ -615,12 +607,17 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       const own = await eventually(() => primero.created.find((c) => String(c.protection_concerns_other).includes('still broken this week')));
       expect(own.other_agency_id).not.toBe(first.body.reference);
       expect(await eventually(() => gw.references.get(String(own.other_agency_id)))).toMatchObject({ caseId: own.id });
-      await drained(gw);
+      await untilDrained(gw.queue);
       expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
       expect(await gw.queue.isPaused()).toBe(false);
     } finally {
       primero.forbidden.delete(firstLink.caseId);
     }
+  });
+
+  it('never logs the personal data it handled', async () => {
+    await untilGatewayDrained(gw);
+    expectNoPersonalData(gw.logs.text, ['guard takes food', 'latrines', 'they beat me', '2547331']);
   });
 });
 
@@ -719,7 +716,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
         const l = await gw.references.get(res.body.reference);
         return l?.steps.assignedAt ? l : undefined;
       }, 10000);
-      await drained(gw);
+      await untilDrained(gw.queue);
       expect(link.recordType).toBe('case');
       expect(primero.records.get(link.caseId)?.owned_by).toBe('focal_point');
       // One assign: one transition, one notification to the focal point.
@@ -733,7 +730,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
   it('final review #1 an assign begun but never landed is made by the retry', async () => {
     const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign never landed'));
     const link = await eventually(() => gw.references.get(res.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     // What a worker killed right before its assign reached Primero leaves: the step begun, not done, no owner change.
     primero.records.set(link.caseId, { ...primero.records.get(link.caseId), owned_by: 'sms_gateway' });
     const posts = primero.assignPosts.length;
@@ -749,7 +746,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
   it('final review #1 an assign that cannot be verified (the case left our scope) is a dead letter, never marked assigned', async () => {
     const res = await post(gw, 'feedback', feedbackBody(newPhone(), 'sea', 'assign unverifiable'));
     const link = await eventually(() => gw.references.get(res.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     await gw.redis.hdel(`${gw.config.QUEUE_PREFIX}:gw:ref:${link.reference}`, 'step:assignedAt', 'step:notifiedAt');
     await gw.references.mark(link.reference, 'assigningAt', new Date(Date.now() - 60_000));
     primero.forbidden.add(link.caseId);
@@ -768,7 +765,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the gate is locked'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     // The first merge's PATCH lands at 1.2 s, after our 600 ms timeout; the second merge runs in between.
     primero.patchCommitsAfterMs = 1200;
     const a = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'we cannot get in'));
@@ -776,7 +773,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
     primero.patchCommitsAfterMs = 0;
     const b = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'still locked at noon'));
     expect([a.body.reference, b.body.reference]).toEqual([first.body.reference, first.body.reference]);
-    await drained(gw);
+    await untilDrained(gw.queue);
     // The late PATCH is the last write: once it has landed, every report must still be there.
     const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
     await eventually(() => count(primero.applied) === count(primero.patches), 5000);
@@ -792,7 +789,7 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
         const l = await gw.references.get(res.body.reference);
         return l?.steps.flaggedAt ? l : undefined;
       }, 10000);
-      await drained(gw);
+      await untilDrained(gw.queue);
       expect(primero.flagPosts.filter((id) => id === link.caseId)).toHaveLength(1);
     } finally {
       primero.flagAnswersAfterMs = 0;
@@ -821,7 +818,7 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the food is spoiled'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     primero.unreadable.add('protection_concerns_other');
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'and the rice too'));
@@ -841,13 +838,13 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the fence is down'));
     const link = await eventually(() => gw.references.get(first.body.reference));
-    await drained(gw);
+    await untilDrained(gw.queue);
     primero.patchCommitsAfterMs = 1200;
     await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'animals come in'));
     await eventually(() => primero.patches.includes(link.caseId));
     primero.patchCommitsAfterMs = 0;
     await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'a child was bitten'));
-    await drained(gw);
+    await untilDrained(gw.queue);
     const count = (ids: string[]) => ids.filter((id) => id === link.caseId).length;
     await eventually(() => count(primero.applied) === count(primero.patches), 5000);
     for (const words of ['the fence is down', 'animals come in', 'a child was bitten']) expect(textOf(primero, link.caseId)).toContain(`${words} | Callback requested: yes`);

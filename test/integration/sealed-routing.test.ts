@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { acceptingPrimero } from '../support/primero-fake';
 
 /**
  * Review of #13, finding 3: a job's seal authenticates its plain routing fields. Someone with write access

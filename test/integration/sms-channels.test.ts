@@ -3,7 +3,9 @@ import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/domain/twilio-signature';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually, startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { acceptingPrimero } from '../support/primero-fake';
+import { expectNoPersonalData } from '../support/personal-data';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0001';
@@ -50,7 +52,6 @@ describe('SMS channels', () => {
     await gw.close();
     nock.cleanAll();
     nock.enableNetConnect();
-    for (const secret of [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733']) expect(gw.logs.text).not.toContain(secret);
   });
 
   it('stores a signed Twilio SMS and answers TwiML in the keyword language', async () => {
@@ -183,6 +184,11 @@ describe('SMS channels', () => {
   it('answers 400 to an empty Twilio body', async () => {
     const res = await request(gw.app).post('/webhooks/twilio/sms').set('X-Twilio-Signature', 'x');
     expect(res.status).toBe(400);
+  });
+
+  it('never logs the personal data it handled', async () => {
+    await untilGatewayDrained(gw);
+    expectNoPersonalData(gw.logs.text, [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733']);
   });
 });
 

@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { JobType } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
-import { acceptingPrimero, eventually, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually, untilGatewayDrained, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { acceptingPrimero } from '../support/primero-fake';
+import { expectNoPersonalData } from '../support/personal-data';
 import { HttpRecorder } from '../support/http-recorder';
 import { sealContext } from '../../src/security/payload-codec';
 import { MAX_UNREADABLE_PER_BODY } from '../../src/http/whatsapp';
@@ -53,8 +55,6 @@ describe('WhatsApp Cloud API', () => {
     await graph.stop();
     nock.cleanAll();
     nock.enableNetConnect();
-    const secrets = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000', 'Baraka', '254722000999', 'KE.fx5820'];
-    for (const secret of secrets) expect(gw.logs.text).not.toContain(secret);
   });
 
   it('answers the verification handshake only with the right token', async () => {
@@ -105,7 +105,7 @@ describe('WhatsApp Cloud API', () => {
     expect((await post(gw, body)).body.stored).toBe(3);
     expect((await post(gw, body)).body.stored).toBe(3);
     await eventually(() => ['250788555002', '250788555003', '250788555004'].every((to) => graph.requests.some((r) => JSON.parse(r.body.toString()).to === to)));
-    await new Promise((r) => setTimeout(r, 300));
+    await untilGatewayDrained(gw);
     for (const to of ['250788555002', '250788555003', '250788555004']) {
       expect(graph.requests.filter((r) => JSON.parse(r.body.toString()).to === to)).toHaveLength(1);
     }
@@ -306,5 +306,10 @@ describe('WhatsApp Cloud API', () => {
     const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
     expect((await post(gw, waFixture('statuses.json'))).body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 0 });
     expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+  });
+
+  it('never logs the personal data it handled', async () => {
+    await untilGatewayDrained(gw);
+    expectNoPersonalData(gw.logs.text, ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000', 'Baraka', '254722000999', 'KE.fx5820']);
   });
 });

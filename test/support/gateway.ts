@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import nock from 'nock';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -12,13 +11,17 @@ import { loadMappings, type MappingSet } from '../../src/mappings';
 import { createRedis, waitForRedis } from '../../src/queues/connection';
 import { buildApiServices, type ApiServices } from '../../src/api-services';
 import { loadKeywordTable } from '../../src/keyword-table';
-import { QUEUES } from '../../src/queues/names';
-import { deleteByPrefix } from '../../src/store/keys';
+import { QUEUES, SCHEDULED_QUEUES } from '../../src/queues/names';
+import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
 import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { untilDrained } from './eventually';
+import { PRIMERO } from './primero-fake';
+
+export { eventually, untilDrained } from './eventually';
+export { PRIMERO };
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const PRIMERO = 'http://primero.test';
 export const WEBHOOK_TOKEN = 'test-webhook-token-123';
 /** A test gateway's web push settings: its VAPID keys and, when given, the local push service it may reach. */
 export function webPushEnv(vapid: { publicKey: string; privateKey: string }, pushHost?: string): Record<string, string> {
@@ -124,46 +127,21 @@ export async function startGateway(opts: {
 }
 
 
-/**
- * A Primero on nock that accepts every case (204) and reads back `display`; the returned list fills with
- * what Primero was sent, for the test to inspect. Only the network to loopback stays open.
- */
-export function acceptingPrimero(display: string): Array<Record<string, unknown>> {
-  const created: Array<Record<string, unknown>> = [];
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  nock(PRIMERO)
-    .persist()
-    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
-      created.push(b.data);
-      return true;
-    })
-    .reply(204)
-    .get(/\/api\/v2\/cases\/.+/)
-    .reply(200, { data: { case_id_display: display } });
-  return created;
-}
-
 export function uniquePrefix(name: string): string {
   return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
 }
 
-type Pending = undefined | null | false;
+/** Waits until every queue of the gateway that carries messages (not the scheduled ones) has drained. */
+export function untilGatewayDrained(gw: Pick<Gateway, 'services'>, timeoutMs?: number): Promise<void> {
+  return untilDrained(gw.services.registry.all().filter((q) => !SCHEDULED_QUEUES.has(q.name)), timeoutMs);
+}
 
-/** Polls until `check` returns a value (not undefined, null or false) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | Pending> | T | Pending, timeoutMs = 10000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== null && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/**
+ * The end of every feedback merge window (FEEDBACK_MERGE_WINDOW_SECONDS): each is a Redis key with that TTL, so
+ * expiring them now is the window passing, without a test sleeping through it.
+ */
+export async function endFeedbackMergeWindows(gw: Pick<Gateway, 'redis' | 'config'>): Promise<void> {
+  for await (const keys of scanKeys(gw.redis, gatewayKey(gw.config.QUEUE_PREFIX, 'feedback-window', '*'))) if (keys.length) await gw.redis.del(...keys);
 }
 
 /** What Prometheus scrapes (with the admin token the shared port asks for); a refused scrape fails the test. */

@@ -3,9 +3,15 @@ import path from 'node:path';
 import nock from 'nock';
 
 /**
+ * The one fake Primero of the integration tests: its answers as its own code renders them, a Primero that
+ * accepts every case, one that keeps its records, and how Primero merges a PATCH into a record.
+ *
  * Primero's answers as its own code renders them (shapes and sources: test/fixtures/primero/README.md), for
  * nock fakes: `.reply((uri) => primeroAnswer('forbidden', uri))`. `resource` is the request path, as in Primero.
  */
+/** Where the test gateways' Primero lives (PRIMERO_URL in testConfig). */
+export const PRIMERO = 'http://primero.test';
+
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'primero');
 
 const ANSWERS = {
@@ -81,4 +87,52 @@ export class RecordingPrimero {
     this.records.set(id, { ...this.records.get(id)!, ...fields, last_updated_at: at });
     return at;
   }
+}
+
+/**
+ * A Primero on nock that accepts every case (204) and reads back `display`; the returned list fills with
+ * what Primero was sent, for the test to inspect. Only the network to loopback stays open.
+ */
+export function acceptingPrimero(display: string): Array<Record<string, unknown>> {
+  const created: Array<Record<string, unknown>> = [];
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  nock(PRIMERO)
+    .persist()
+    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
+      created.push(b.data);
+      return true;
+    })
+    .reply(204)
+    .get(/\/api\/v2\/cases\/.+/)
+    .reply(200, { data: { case_id_display: display } });
+  return created;
+}
+
+/**
+ * How Primero applies a PATCH's `data` to a record (primeroIMS/primero app/services/record_merge_data_hash_service.rb,
+ * behaviour re-stated here, not its code): objects merge key by key; arrays of objects (subforms) merge by
+ * `unique_id` (a known id merges into its entry, a new one is appended, `_destroy: true` removes it, entries
+ * without an id are kept); anything else, strings and string arrays included, is replaced.
+ */
+type Data = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Data => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSubform = (v: unknown): v is Data[] => Array.isArray(v) && (v.length === 0 || isObject(v[0]));
+
+export function primeroMerge(old: unknown, incoming: unknown): unknown {
+  if (isObject(old) && isObject(incoming)) {
+    const out: Data = { ...old };
+    for (const [k, v] of Object.entries(incoming)) out[k] = k in old ? primeroMerge(old[k], v) : v;
+    return out;
+  }
+  if (isSubform(old) && isSubform(incoming)) {
+    const merged = old.map((entry) => {
+      const match = entry.unique_id === undefined ? undefined : incoming.find((n) => n.unique_id === entry.unique_id);
+      return match ? (primeroMerge(entry, match) as Data) : entry;
+    });
+    const added = incoming.filter((n) => !merged.some((e) => e.unique_id === n.unique_id));
+    return [...merged, ...added].filter((e) => e._destroy !== true);
+  }
+  return incoming;
 }

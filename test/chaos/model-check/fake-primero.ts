@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { primeroMerge } from '../../support/primero-merge';
+import { primeroMerge } from '../../support/primero-fake';
 
 /**
  * A Primero that keeps what it is sent, as a real HTTP server, so the model check can count records and
