@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PrimeroClient } from '../src/clients/primero';
-import { WhatsAppClient } from '../src/clients/whatsapp';
+import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import { RapidProClient } from '../src/clients/rapidpro';
 import { WebPushClient } from '../src/clients/webpush';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
@@ -34,8 +34,8 @@ import { purgeExpired } from './retention';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
 import { buildApiServices, type ApiServices } from '../src/api-services';
-import { storeWhatsAppMessage } from '../src/intake/whatsapp-intake';
-import type { WhatsAppInbound } from '../src/domain/whatsapp-webhook';
+import { storeWhatsAppMessage } from '../src/channels/whatsapp/store-message';
+import type { WhatsAppInbound } from '../src/channels/whatsapp/parse';
 import { loadKeywordTable } from '../src/keyword-table';
 
 export interface RunningWorkers {

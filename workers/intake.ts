@@ -1,7 +1,8 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
 import { TEXT_SEPARATOR, buildCaseRecord, type CaseMapping, type MappedCase } from '../src/domain/case-mapping';
-import { inboundMessageSchema, type InboundMessage } from '../src/domain/inbound-message';
+import type { InboundMessage } from '../src/domain/inbound-message';
+import { inboundMessageSchema } from '../src/channels/inbound-message-schema';
 import { uuidV5 } from '../src/domain/uuid';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
