@@ -85,10 +85,14 @@ export function whatsappRouter(deps: WhatsAppRouteDeps): Router {
     const batch = valueOrRefuse(parseWhatsAppRequest({ body: raw, headers: {}, query: {}, pathParams: {}, now: new Date() }));
     const setAside: WhatsAppUnreadable[] = [...batch.unreadable];
     let stored = 0;
+    let duplicates = 0;
     for (const [i, m] of batch.messages.entries()) {
       const result = await storeOne(deps, m);
       if (result.fault !== null) setAside.push({ wamid: m.wamid, reason: `WhatsApp message could not be stored (${result.fault})`, message: batch.sources[i] });
-      else stored++;
+      else {
+        stored++;
+        if (result.duplicate) duplicates++;
+      }
     }
     // One body cannot fill the dead letters: past the bound it is kept once, whole (its stored messages are
     // deduplicated by the ledger should an operator replay it).
@@ -100,6 +104,8 @@ export function whatsappRouter(deps: WhatsAppRouteDeps): Router {
       await storeOr503(deps.logger, 'whatsapp', () => deps.unreadable.keep(item));
       deps.logger.warn({ channel: 'whatsapp', reason: item.reason }, 'unreadable WhatsApp message kept as a dead letter');
     }
+    // Counted as a duplicate, like the other routes' re-deliveries, when everything it stored had been stored before.
+    res.locals.duplicate = stored > 0 && duplicates === stored;
     res.status(200).json({ status: 'ok', stored, kept_unreadable: keep.length });
   });
   return router;
