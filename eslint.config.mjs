@@ -40,7 +40,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        restrict(io, [{ group: inside('store', 'queues', 'clients', 'http', 'channels', 'notifications', 'admin', 'intake', 'workers') }], 'src/domain is pure: no I/O, and nothing from the rooms that do it.'),
+        restrict(
+          io,
+          // A channel's name is a type the message schema needs; the channel list itself loads routes.
+          [{ group: inside('store', 'queues', 'clients', 'http', 'notifications', 'admin', 'intake', 'cases', 'workers') }, { group: inside('channels'), allowTypeImports: true }],
+          'src/domain is pure: no I/O, and nothing from the rooms that do it.',
+        ),
       ],
     },
   },
@@ -61,6 +66,14 @@ export default tseslint.config(
     files: ['src/http/**/*.ts', 'src/channels/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', restrict([], [{ group: inside('workers') }], 'Routes never import workers: they store a job and answer.')],
+    },
+  },
+  {
+    // Small files with one job each: a file over 250 lines or a function over 60 has more than one.
+    files: ['src/**/*.ts', 'workers/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 250 }],
+      'max-lines-per-function': ['error', { max: 60 }],
     },
   },
 );

@@ -6,7 +6,7 @@ import { SharedCounters } from './store/counters';
 import { QUEUES } from './queues/names';
 import type { Config } from './config';
 import { keywordClassifier, type KeywordTable } from './domain/keywords';
-import { DirectIntake } from './intake/direct-messages';
+import { ProviderMessageAcceptor } from './intake/provider-messages';
 import { IntakeService } from './intake/intake-service';
 import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
@@ -19,7 +19,7 @@ import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 export interface ApiServices extends OperatorServices {
   intake: IntakeService;
   producer: IntakeProducer;
-  direct: DirectIntake;
+  direct: ProviderMessageAcceptor;
   whatsappReplies: WhatsAppReplyProducer | null;
   whatsappUnreadable: WhatsAppUnreadableProducer;
   metrics: GatewayMetrics;
@@ -55,7 +55,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   });
-  const direct = new DirectIntake(
+  const direct = new ProviderMessageAcceptor(
     intake,
     contacts,
     keywordClassifier(keywords),

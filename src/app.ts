@@ -4,8 +4,8 @@ import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
 import { DeviceAdmin } from './admin/devices';
+import { enabledChannels } from './channels/index';
 import { adminAuth, adminRouter } from './http/admin';
-import { africasTalkingRouter } from './http/africastalking';
 import { queueDashboard } from './http/queue-dashboard';
 import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
@@ -15,9 +15,6 @@ import { AdminSessionStore } from './store/admin-sessions';
 import { LoginThrottle } from './store/login-throttle';
 import { errorHandler, notFound } from './http/errors';
 import { healthRouter } from './http/health';
-import { rapidProRouter } from './http/rapidpro';
-import { twilioRouter } from './http/twilio';
-import { whatsappRouter } from './http/whatsapp';
 import type { Logger } from './logger';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -87,32 +84,14 @@ export function createApp({ config, logger, redis, services, intents, surface = 
       }),
     );
   }
-  if (inbound && config.RAPIDPRO_WEBHOOK_TOKEN) {
-    app.use(rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN, intents, intake: services.intake, logger, metrics: services.metrics }));
-  }
-  if (inbound && config.TWILIO_AUTH_TOKEN && config.PUBLIC_URL) {
-    app.use(twilioRouter({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, direct: services.direct, logger }));
-  }
-  if (inbound && (config.WHATSAPP_APP_SECRET || config.WHATSAPP_VERIFY_TOKEN)) {
-    app.use(
-      whatsappRouter({
-        verifyToken: config.WHATSAPP_VERIFY_TOKEN,
-        appSecret: config.WHATSAPP_APP_SECRET,
-        direct: services.direct,
-        replies: services.whatsappReplies,
-        unreadable: services.whatsappUnreadable,
-        logger,
-      }),
-    );
-  }
+  // Each channel's routes sit on their own paths with no middleware of their own outside them, so the order
+  // among them and the Primero and push routes does not change what a request reaches.
+  if (inbound) for (const channel of enabledChannels(config)) app.use(channel.route({ config, logger, services, intents }));
   if (inbound && config.PRIMERO_WEBHOOK_API_KEY) {
     app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
   }
   if (inbound && pushEnabled(config)) {
     app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), audit: services.audit, logger }));
-  }
-  if (inbound && config.AFRICASTALKING_WEBHOOK_TOKEN) {
-    app.use(africasTalkingRouter({ token: config.AFRICASTALKING_WEBHOOK_TOKEN, direct: services.direct, logger }));
   }
   app.use(notFound());
   app.use(errorHandler(logger));

@@ -1,7 +1,7 @@
 import type { JobsOptions, Processor, Queue, WorkerOptions } from 'bullmq';
 import { RapidProClient } from '../src/clients/rapidpro';
 import { WebPushClient } from '../src/clients/webpush';
-import { WhatsAppClient } from '../src/clients/whatsapp';
+import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
 import { JOB_NAMES, jobOptions, SCHEDULERS } from '../src/queues/jobs';

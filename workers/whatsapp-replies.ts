@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { WhatsAppClient } from '../src/clients/whatsapp';
+import type { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Logger } from '../src/logger';
 import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
 import type { ContactStore } from '../src/store/contacts';

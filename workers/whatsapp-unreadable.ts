@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type WhatsAppInbound } from '../src/domain/whatsapp-webhook';
+import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type WhatsAppInbound } from '../src/channels/whatsapp/parse';
 import type { Logger } from '../src/logger';
 import type { WhatsAppUnreadableJob } from '../src/queues/whatsapp-unreadable';
 import type { PayloadCodec } from '../src/security/payload-codec';

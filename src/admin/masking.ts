@@ -1,7 +1,11 @@
+import { CHANNEL_PERSONAL_FIELDS } from '../channels/index';
 import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 
-/** Fields that hold a person's data in any gateway payload (messages, replies, notifications). */
-export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, 'waId', 'wamid', 'urns', 'sealed']);
+/**
+ * Fields that hold a person's data in any gateway payload: a message's, every channel's (replies, kept
+ * messages), a notification's URNs, and whatever is sealed.
+ */
+export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, ...CHANNEL_PERSONAL_FIELDS, 'urns', 'sealed']);
 
 /** What the gateway now stores as a provider's id: an HMAC-SHA256, hex. */
 const KEYED_HASH = /^[0-9a-f]{64}$/;

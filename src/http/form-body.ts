@@ -1,14 +1,5 @@
-import { HttpError } from './errors';
+import { readFormBody } from '../channels/form-body';
+import { valueOrRefuse } from '../channels/refuse';
 
-/** Form bodies are read raw (Twilio signs the exact pairs) and parsed here. */
-export function parseFormBody(body: unknown): URLSearchParams {
-  if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty_body', 'The request has no body; send application/x-www-form-urlencoded fields.');
-  return new URLSearchParams(body.toString('utf8'));
-}
-
-export function requireFields(params: URLSearchParams, names: string[]): void {
-  const missing = names.filter((n) => !params.get(n));
-  if (missing.length) {
-    throw new HttpError(422, 'missing_fields', 'Required form fields are missing.', missing.map((path) => ({ path, problem: 'is required' })));
-  }
-}
+/** A form body's fields, or the 400 for an empty one thrown as the answer (the dashboard login reads one). */
+export const parseFormBody = (body: unknown): URLSearchParams => valueOrRefuse(readFormBody(body));

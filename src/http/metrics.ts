@@ -1,10 +1,12 @@
 import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { CHANNEL_NAMES } from '../channels/index';
 import { SCHEDULED_QUEUES } from '../queues/names';
 import type { SharedCounters } from '../store/counters';
 
-const CHANNELS = new Set(['rapidpro', 'twilio', 'whatsapp', 'africastalking', 'primero']);
+/** The label values a webhook path may become: every channel, and Primero's own webhook. */
+const CHANNELS: ReadonlySet<string> = new Set([...CHANNEL_NAMES, 'primero']);
 
 /**
  * Prometheus metrics. Labels are channels, outcomes, queue names and status classes: nothing that could

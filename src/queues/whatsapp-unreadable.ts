@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { canonicalJson } from '../domain/idempotency';
-import { whatsappSenders, type WhatsAppUnreadable } from '../domain/whatsapp-webhook';
+import type { WhatsAppUnreadable } from '../channels/whatsapp/parse';
+import { whatsappSenders } from '../channels/whatsapp/senders';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import webpush from 'web-push';
-import { twilioSignature } from '../../src/domain/twilio-signature';
+import { twilioSignature } from '../../src/channels/twilio/signature';
 import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);

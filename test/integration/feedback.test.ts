@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { twilioSignature } from '../../src/domain/twilio-signature';
+import { twilioSignature } from '../../src/channels/twilio/signature';
 import { endFeedbackMergeWindows, eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
 import { primeroMerge } from '../support/primero-fake';

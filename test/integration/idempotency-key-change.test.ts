@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { sha256Hex } from '../../src/domain/idempotency';
-import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/rapidpro-webhook';
+import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channels/rapidpro/parse';
 import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
-import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/domain/rapidpro-webhook';
+import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channels/rapidpro/parse';
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../src/queues/retention';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { twilioSignature } from '../../src/domain/twilio-signature';
+import { twilioSignature } from '../../src/channels/twilio/signature';
 import { eventually, startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
 import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';

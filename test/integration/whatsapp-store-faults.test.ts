@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { QueueUnavailableError } from '../../src/queues/deadline';
-import type { DirectInbound } from '../../src/intake/direct-messages';
+import type { ProviderMessage as DirectInbound } from '../../src/intake/provider-messages';
 import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const APP_SECRET = 'fb_app_secret_faults';

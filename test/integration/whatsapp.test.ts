@@ -9,7 +9,7 @@ import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';
 import { HttpRecorder } from '../support/http-recorder';
 import { sealContext } from '../../src/security/payload-codec';
-import { MAX_UNREADABLE_PER_BODY } from '../../src/http/whatsapp';
+import { MAX_UNREADABLE_PER_BODY } from '../../src/channels/whatsapp/route';
 
 const APP_SECRET = 'fb_app_secret';
 const fixtureBytes = readFileSync(path.join(__dirname, '..', 'fixtures', 'rapidpro', 'whatsapp-cloud-inbound-text.json'));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { rapidProIdempotencyKey, rapidProToMessage, rapidProWebhookSchema } from '../../src/domain/rapidpro-webhook';
+import { rapidProIdempotencyKey, rapidProToMessage, rapidProWebhookSchema } from '../../src/channels/rapidpro/parse';
 
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'rapidpro', name), 'utf8'));
 const parse = (body: unknown) => rapidProWebhookSchema.parse(body);

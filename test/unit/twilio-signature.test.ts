@@ -1,4 +1,4 @@
-import { twilioSignature } from '../../src/domain/twilio-signature';
+import { twilioSignature } from '../../src/channels/twilio/signature';
 
 // Test vector from the reference (courier's receiveValid body, token 6789).
 const body =

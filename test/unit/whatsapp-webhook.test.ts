@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readWhatsAppMessage, readWhatsAppWebhook, whatsappSenders, whatsappTime } from '../../src/domain/whatsapp-webhook';
+import { readWhatsAppMessage, readWhatsAppWebhook, whatsappTime } from '../../src/channels/whatsapp/parse';
+import { whatsappSenders } from '../../src/channels/whatsapp/senders';
 
 /** Shapes from nyaruka/courier handlers/meta/testdata/wac/ (see test/fixtures/whatsapp/README.md). */
 const fixture = (name: string): unknown => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'whatsapp', name), 'utf8'));

@@ -9,7 +9,7 @@ import type { AcceptedMessage, IntakeService } from './intake-service';
 import type { ContactStore } from '../store/contacts';
 
 /** What an SMS or WhatsApp provider told us, before any interpretation. */
-export interface DirectInbound {
+export interface ProviderMessage {
   channel: Exclude<InboundMessage['channel'], 'rapidpro'>;
   providerId: string;
   urn: string;
@@ -20,7 +20,7 @@ export interface DirectInbound {
   otherUrns?: string[];
 }
 
-export interface DirectOutcome {
+export interface ProviderMessageOutcome {
   /** null for opt-out / opt-in, which are recorded but open no case. */
   reference: string | null;
   duplicate: boolean;
@@ -28,7 +28,7 @@ export interface DirectOutcome {
   reply: string | null;
 }
 
-export interface DirectIntakeOptions {
+export interface ProviderMessageAcceptorOptions {
   enqueueTimeoutMs: number;
   rateLimit: number;
   rateWindowSeconds: number;
@@ -37,16 +37,17 @@ export interface DirectIntakeOptions {
 }
 
 /**
- * The one path every SMS and WhatsApp channel shares: keywords decide the intent, the message is stored
- * through the same intake as RapidPro's, and the reply is decided here so every channel behaves alike.
+ * Accepts a message a provider delivered straight to us (SMS or WhatsApp, not a RapidPro flow): its keyword
+ * decides the intent, opt-outs and the sender rate limit decide the reply, and it is stored through the same
+ * intake as RapidPro's, so every such channel behaves alike.
  */
-export class DirectIntake {
+export class ProviderMessageAcceptor {
   constructor(
     private readonly intake: IntakeService,
     private readonly contacts: ContactStore,
     private readonly classify: (text: string) => Classification,
     private readonly table: KeywordTable,
-    private readonly opts: DirectIntakeOptions,
+    private readonly opts: ProviderMessageAcceptorOptions,
     private readonly logger: Logger,
   ) {}
 
@@ -64,7 +65,7 @@ export class DirectIntake {
    * message is stored the answer is 2xx whatever happens next (a 503 then would make the provider resend a
    * message that is already in a case): without a reply when the reply could not be prepared in time.
    */
-  async receive(msg: DirectInbound): Promise<DirectOutcome> {
+  async receive(msg: ProviderMessage): Promise<ProviderMessageOutcome> {
     // The store's answer is the producer's (from the acceptance's verdict); the bound here covers the rest, a little later.
     const deadlineAt = Date.now() + this.opts.enqueueTimeoutMs;
     const boundMs = this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100;
@@ -97,14 +98,14 @@ export class DirectIntake {
     return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
   }
 
-  private async preference(msg: DirectInbound, c: Classification, loop: boolean): Promise<DirectOutcome> {
+  private async preference(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {
     if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
     else await this.contacts.optIn(msg.urn);
     this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
     return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null) };
   }
 
-  private async replyFor(msg: DirectInbound, c: Classification, loop: boolean, accepted: AcceptedMessage): Promise<string | null> {
+  private async replyFor(msg: ProviderMessage, c: Classification, loop: boolean, accepted: AcceptedMessage): Promise<string | null> {
     const { count, optedOut, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
     const flooding = count > this.opts.rateLimit;
     this.logger.info(

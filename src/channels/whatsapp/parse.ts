@@ -1,10 +1,7 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-
-/** `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`, over the bytes as received. */
-export function whatsappSignature(appSecret: string, rawBody: Buffer): string {
-  return `sha256=${createHmac('sha256', appSecret).update(rawBody).digest('hex')}`;
-}
+import { accepted, type Parsed as ParseResult } from '../parsed';
+import type { ChannelRequest } from '../vector';
+import { SENDER } from './sender-id';
 
 /*
  * Field names follow courier's reading of the Cloud API (nyaruka/courier v26.3.38:
@@ -84,10 +81,6 @@ export interface WhatsAppBatch {
   sources: unknown[];
   unreadable: WhatsAppUnreadable[];
 }
-
-/** gocommon urns: whatsapp paths are digits, or a business-scoped user id `CC.xxx` (urns/schemes.go). */
-const SENDER = /^(?:[0-9]{1,20}|[A-Z]{2}\.[A-Za-z0-9]{1,128})$/;
-export const isBusinessScopedId = (waId: string) => /^[A-Z]{2}\./.test(waId);
 
 const MEDIA_TYPES = ['image', 'audio', 'voice', 'video', 'document', 'sticker'] as const;
 /** Message types Meta documents; any other value is the sender's bytes and stays out of reasons and logs. */
@@ -183,34 +176,20 @@ export function whatsappMessages(body: WhatsAppWebhook, now: Date): WhatsAppBatc
   return batch;
 }
 
-const MAX_SENDERS = 1000;
-const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const field = (v: unknown, name: string): unknown => (v && typeof v === 'object' ? (v as Record<string, unknown>)[name] : undefined);
+function jsonOrText(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return text;
+  }
+}
 
 /**
- * Every WhatsApp identity a kept item names: a message's `from`/`from_user_id`, or, for a whole body, each of
- * its messages' and `contacts[]`' ids. Only the known paths are read (never a walk of the whole tree), so a
- * deep or huge body costs no more than its messages. What forget matches a dead letter by.
+ * A signed webhook request: the body as parsed JSON (or its text when it was not JSON) and every message in
+ * it. Never a refusal: Meta signed it, so what cannot be read is set aside, not refused.
  */
-export function whatsappSenders(kept: unknown): string[] {
-  const ids = new Set<string>();
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && SENDER.test(v) && ids.size < MAX_SENDERS) ids.add(v);
-  };
-  const fromMessage = (m: unknown) => {
-    add(field(m, 'from'));
-    add(field(m, 'from_user_id'));
-  };
-  fromMessage(kept);
-  for (const entry of asList(field(kept, 'entry'))) {
-    for (const change of asList(field(entry, 'changes'))) {
-      const value = field(change, 'value');
-      for (const m of asList(field(value, 'messages'))) fromMessage(m);
-      for (const c of asList(field(value, 'contacts'))) {
-        add(field(c, 'wa_id'));
-        add(field(c, 'user_id'));
-      }
-    }
-  }
-  return [...ids];
+export function parseWhatsAppRequest(req: ChannelRequest): ParseResult<WhatsAppBatch & { body: unknown }> {
+  const body = jsonOrText(req.body);
+  return accepted({ ...readWhatsAppWebhook(body, req.now), body });
 }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from './idempotency';
-import type { FlowResult, UnreferencedMessage } from './inbound-message';
+import { canonicalJson, sha256Hex } from '../../domain/idempotency';
+import { INTENTS, type FlowResult, type UnreferencedMessage } from '../../domain/inbound-message';
+import { validationDetails } from '../../http/json-body';
+import { readJsonBody } from '../json-body';
+import { accepted, andThen, rejected, type Parsed } from '../parsed';
+import type { ChannelRequest } from '../vector';
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 // goflow renders result values as strings; a hand-written body may send numbers or booleans.
@@ -77,4 +81,21 @@ export function rapidProToMessage(
     receivedAt: receivedAt.toISOString(),
     simulation,
   };
+}
+
+const isIntent = (value: string | undefined): value is UnreferencedMessage['intent'] => INTENTS.some((i) => i === value);
+
+/**
+ * A RapidPro webhook call, after its token check: the intent its path names, the body, and whether the
+ * flow editor's simulator sent it (`X-Mailroom-Mode: simulation`).
+ */
+export function parseRapidProRequest(req: ChannelRequest): Parsed<{ messages: [UnreferencedMessage] }> {
+  const intent = req.pathParams.intent;
+  if (!isIntent(intent)) return rejected(404, 'not_found', 'No such route, or the channel is not configured.');
+  return andThen(readJsonBody(req.body), (json) => {
+    const parsed = rapidProWebhookSchema.safeParse(json);
+    if (!parsed.success) return rejected(422, 'invalid_body', 'The body is not a RapidPro webhook body this route understands.', validationDetails(parsed.error));
+    const simulation = req.headers['x-mailroom-mode'] === 'simulation';
+    return accepted({ messages: [rapidProToMessage(intent, parsed.data, req.now, simulation)] });
+  });
 }

@@ -1,17 +1,18 @@
 import { Router } from 'express';
-import type { InboundMessage } from '../domain/inbound-message';
-import { rapidProToMessage, rapidProWebhookSchema } from '../domain/rapidpro-webhook';
-import type { Logger } from '../logger';
-import type { IntakeService } from '../intake/intake-service';
-import type { GatewayMetrics } from './metrics';
-import { presentedToken, secretMatcher } from './auth';
-import { HttpError } from './errors';
-import { parseJsonBody, rawBody, validationDetails } from './json-body';
-import { storeOr503 } from './unavailable';
+import type { INTENTS } from '../../domain/inbound-message';
+import type { IntakeService } from '../../intake/intake-service';
+import type { Logger } from '../../logger';
+import type { GatewayMetrics } from '../../http/metrics';
+import { presentedToken, secretMatcher } from '../../http/auth';
+import { HttpError } from '../../http/errors';
+import { rawBody } from '../../http/json-body';
+import { storeOr503 } from '../../http/unavailable';
+import { valueOrRefuse } from '../refuse';
+import { parseRapidProRequest } from './parse';
 
 export interface RapidProRouteDeps {
   webhookToken: string;
-  intents: ReadonlyArray<InboundMessage['intent']>;
+  intents: ReadonlyArray<(typeof INTENTS)[number]>;
   intake: IntakeService;
   logger: Logger;
   metrics: Pick<GatewayMetrics, 'countSimulated'>;
@@ -34,12 +35,8 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       }
       next();
     }, rawBody, async (req, res) => {
-      const parsed = rapidProWebhookSchema.safeParse(parseJsonBody(req.body));
-      if (!parsed.success) {
-        throw new HttpError(422, 'invalid_body', 'The body is not a RapidPro webhook body this route understands.', validationDetails(parsed.error));
-      }
-      const simulation = req.get('x-mailroom-mode') === 'simulation';
-      const message = rapidProToMessage(intent, parsed.data, new Date(), simulation);
+      const request = { body: req.body, headers: { 'x-mailroom-mode': req.get('x-mailroom-mode') }, query: {}, pathParams: { intent }, now: new Date() };
+      const [message] = valueOrRefuse(parseRapidProRequest(request)).messages;
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message));
       if (accepted.simulated) {
         // Warned, not informed: the header is the caller's word, and a token holder sending it drops real messages.

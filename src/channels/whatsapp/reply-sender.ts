@@ -1,8 +1,8 @@
-import { isBusinessScopedId } from '../domain/whatsapp-webhook';
+import { isBusinessScopedId } from './sender-id';
 import type { AxiosInstance } from 'axios';
-import { classifyStatus, type CallObserver } from './delivery-error';
-import { observedRequest, outboundHttp } from './http-client';
-import { parseRetryAfter } from './retry-after';
+import { classifyStatus, type CallObserver } from '../../clients/delivery-error';
+import { observedRequest, outboundHttp } from '../../clients/http-client';
+import { parseRetryAfter } from '../../clients/retry-after';
 
 export interface WhatsAppClientOptions {
   graphUrl: string;

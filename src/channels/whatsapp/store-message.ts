@@ -1,0 +1,23 @@
+import type { ProviderMessageAcceptor, ProviderMessageOutcome } from '../../intake/provider-messages';
+import type { WhatsAppReplyProducer } from '../../queues/whatsapp-replies';
+import type { WhatsAppInbound } from './parse';
+
+/** Stores one read WhatsApp message and queues its acknowledgement; the outcome says whether it was a re-delivery. */
+export async function acceptWhatsAppMessage(direct: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<ProviderMessageOutcome> {
+  const outcome = await direct.receive({
+    channel: 'whatsapp',
+    providerId: m.wamid,
+    urn: `whatsapp:${m.waId}`,
+    text: m.text,
+    attachments: m.attachments,
+    receivedAt: m.receivedAt,
+    otherUrns: m.otherIds.map((id) => `whatsapp:${id}`),
+  });
+  if (outcome.reply && replies) await replies.enqueue(m.wamid, { waId: m.waId, text: outcome.reply, reference: outcome.reference });
+  return outcome;
+}
+
+/** The same, for a replayed dead letter, which needs no outcome. */
+export async function storeWhatsAppMessage(direct: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<void> {
+  await acceptWhatsAppMessage(direct, replies, m);
+}
