@@ -19,7 +19,7 @@ import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 export interface ApiServices extends OperatorServices {
   intake: IntakeService;
   producer: IntakeProducer;
-  direct: ProviderMessageAcceptor;
+  providerMessages: ProviderMessageAcceptor;
   whatsappReplies: WhatsAppReplyProducer | null;
   whatsappUnreadable: WhatsAppUnreadableProducer;
   metrics: GatewayMetrics;
@@ -55,7 +55,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   });
-  const direct = new ProviderMessageAcceptor(
+  const providerMessages = new ProviderMessageAcceptor(
     intake,
     contacts,
     keywordClassifier(keywords),
@@ -71,7 +71,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     notifications,
     intake,
     producer,
-    direct,
+    providerMessages,
     whatsappReplies,
     whatsappUnreadable,
     async close() {

@@ -74,7 +74,7 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
         const keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
         intakeSide = buildApiServices(config, shared, logger, keywords, mappings);
       }
-      return storeWhatsAppMessage(intakeSide.direct, intakeSide.whatsappReplies, message);
+      return storeWhatsAppMessage(intakeSide.providerMessages, intakeSide.whatsappReplies, message);
     },
     async close() {
       await queues.close();

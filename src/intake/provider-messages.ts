@@ -65,7 +65,7 @@ export class ProviderMessageAcceptor {
    * message is stored the answer is 2xx whatever happens next (a 503 then would make the provider resend a
    * message that is already in a case): without a reply when the reply could not be prepared in time.
    */
-  async receive(msg: ProviderMessage): Promise<ProviderMessageOutcome> {
+  async accept(msg: ProviderMessage): Promise<ProviderMessageOutcome> {
     // The store's answer is the producer's (from the acceptance's verdict); the bound here covers the rest, a little later.
     const deadlineAt = Date.now() + this.opts.enqueueTimeoutMs;
     const boundMs = this.opts.enqueueTimeoutMs + WITHDRAW_ANSWER_MS + 100;

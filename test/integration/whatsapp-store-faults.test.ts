@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { QueueUnavailableError } from '../../src/queues/deadline';
-import type { ProviderMessage as DirectInbound } from '../../src/intake/provider-messages';
+import type { ProviderMessage } from '../../src/intake/provider-messages';
 import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 
 const APP_SECRET = 'fb_app_secret_faults';
@@ -32,9 +32,9 @@ describe('WhatsApp POST when storing one message fails', () => {
   const post = (body: string) => request(gw.app).post('/webhooks/whatsapp').set('X-Hub-Signature-256', sign(body)).set('Content-Type', 'application/json').send(body);
 
   it('keeps the message whose content made storing throw as a dead letter, stores the others, and answers 200', async () => {
-    const direct = gw.services.direct;
-    const real = direct.receive.bind(direct);
-    const spy = jest.spyOn(direct, 'receive').mockImplementation((m: DirectInbound) =>
+    const providerMessages = gw.services.providerMessages;
+    const real = providerMessages.accept.bind(providerMessages);
+    const spy = jest.spyOn(providerMessages, 'accept').mockImplementation((m: ProviderMessage) =>
       m.providerId === 'wamid.fx-throws' ? Promise.reject(new QueueUnavailableError('Redis is unavailable', { cause: new RangeError('Invalid time value') })) : real(m),
     );
     const res = await post(batch(['wamid.fx-ok-1', 'wamid.fx-throws', 'wamid.fx-ok-2']));
@@ -47,7 +47,7 @@ describe('WhatsApp POST when storing one message fails', () => {
   });
 
   it('answers 503 when Redis itself is away, so Meta delivers again', async () => {
-    const spy = jest.spyOn(gw.services.direct, 'receive').mockRejectedValue(new QueueUnavailableError('Redis is unavailable', { cause: new Error('Connection is closed.') }));
+    const spy = jest.spyOn(gw.services.providerMessages, 'accept').mockRejectedValue(new QueueUnavailableError('Redis is unavailable', { cause: new Error('Connection is closed.') }));
     const res = await post(batch(['wamid.fx-redis-away']));
     spy.mockRestore();
     expect(res.status).toBe(503);

@@ -10,7 +10,7 @@ import { parseAfricasTalkingRequest } from './parse';
 
 export interface AfricasTalkingRouteDeps {
   token: string;
-  direct: ProviderMessageAcceptor;
+  providerMessages: ProviderMessageAcceptor;
   logger: Logger;
 }
 
@@ -29,7 +29,7 @@ export function africasTalkingRouter(deps: AfricasTalkingRouteDeps): Router {
   };
   router.post('/webhooks/africastalking/sms', authenticated, readRawBody(64 * 1024), async (req, res) => {
     const [message] = valueOrRefuse(parseAfricasTalkingRequest({ body: req.body, headers: {}, query: {}, pathParams: {}, now: new Date() })).messages;
-    const outcome = await storeOr503(deps.logger, 'africastalking', () => deps.direct.receive(message));
+    const outcome = await storeOr503(deps.logger, 'africastalking', () => deps.providerMessages.accept(message));
     res.locals.duplicate = outcome.duplicate;
     res.status(200).json({ status: 'accepted', reference: outcome.reference, duplicate: outcome.duplicate });
   });

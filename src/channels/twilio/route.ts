@@ -14,7 +14,7 @@ import { twiml } from './twiml';
 export interface TwilioRouteDeps {
   authToken: string;
   publicUrl: string;
-  direct: ProviderMessageAcceptor;
+  providerMessages: ProviderMessageAcceptor;
   logger: Logger;
 }
 
@@ -27,7 +27,7 @@ export function twilioRouter(deps: TwilioRouteDeps): Router {
     const expected = twilioSignature(deps.authToken, deps.publicUrl + req.originalUrl, params);
     if (!given || !secretsEqual(given, expected)) throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature is missing or does not match this request.');
     const [message] = valueOrRefuse(parseTwilioSms(params, new Date())).messages;
-    const outcome = await storeOr503(deps.logger, 'twilio', () => deps.direct.receive(message));
+    const outcome = await storeOr503(deps.logger, 'twilio', () => deps.providerMessages.accept(message));
     res.locals.duplicate = outcome.duplicate;
     res.type('text/xml').send(twiml(outcome.reply));
   });

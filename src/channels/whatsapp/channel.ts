@@ -10,7 +10,7 @@ export const whatsapp: ChannelDefinition<'whatsapp'> = {
     whatsappRouter({
       verifyToken: config.WHATSAPP_VERIFY_TOKEN,
       appSecret: config.WHATSAPP_APP_SECRET,
-      direct: services.direct,
+      providerMessages: services.providerMessages,
       replies: services.whatsappReplies,
       unreadable: services.whatsappUnreadable,
       logger,

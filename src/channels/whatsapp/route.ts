@@ -16,7 +16,7 @@ import { acceptWhatsAppMessage } from './store-message';
 export interface WhatsAppRouteDeps {
   verifyToken: string | undefined;
   appSecret: string | undefined;
-  direct: ProviderMessageAcceptor;
+  providerMessages: ProviderMessageAcceptor;
   /** null when WHATSAPP_ACCESS_TOKEN is unset: messages are taken, acknowledgements are not sent. */
   replies: WhatsAppReplyProducer | null;
   /** Where a message we cannot read is kept, as a dead letter, instead of refusing the batch it came in. */
@@ -57,7 +57,7 @@ type StoreResult = { fault: string } | { fault: null; duplicate: boolean };
 function storeOne(deps: WhatsAppRouteDeps, m: WhatsAppInbound): Promise<StoreResult> {
   return storeOr503(deps.logger, 'whatsapp', async () => {
     try {
-      const outcome = await acceptWhatsAppMessage(deps.direct, deps.replies, m);
+      const outcome = await acceptWhatsAppMessage(deps.providerMessages, deps.replies, m);
       return { fault: null, duplicate: outcome.duplicate };
     } catch (err) {
       const name = contentFault(err);

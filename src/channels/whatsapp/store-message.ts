@@ -3,8 +3,8 @@ import type { WhatsAppReplyProducer } from '../../queues/whatsapp-replies';
 import type { WhatsAppInbound } from './parse';
 
 /** Stores one read WhatsApp message and queues its acknowledgement; the outcome says whether it was a re-delivery. */
-export async function acceptWhatsAppMessage(direct: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<ProviderMessageOutcome> {
-  const outcome = await direct.receive({
+export async function acceptWhatsAppMessage(providerMessages: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<ProviderMessageOutcome> {
+  const outcome = await providerMessages.accept({
     channel: 'whatsapp',
     providerId: m.wamid,
     urn: `whatsapp:${m.waId}`,
@@ -18,6 +18,6 @@ export async function acceptWhatsAppMessage(direct: ProviderMessageAcceptor, rep
 }
 
 /** The same, for a replayed dead letter, which needs no outcome. */
-export async function storeWhatsAppMessage(direct: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<void> {
-  await acceptWhatsAppMessage(direct, replies, m);
+export async function storeWhatsAppMessage(providerMessages: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<void> {
+  await acceptWhatsAppMessage(providerMessages, replies, m);
 }
