@@ -6,15 +6,15 @@ import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
 import { JOB_NAMES, jobOptions, SCHEDULERS } from '../src/queues/jobs';
 import { QUEUES, type QueueName } from '../src/queues/names';
-import { purgeExpired } from '../src/queues/retention';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
 import { RecordLocks } from '../src/store/record-locks';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
 import { intakeProcessor } from './intake';
+import { maintenanceProcessor } from './maintenance';
 import { primeroEventProcessor } from './primero-events';
-import { pollerProcessor } from './primero-poller';
+import { pollerProcessor } from './primero-poll';
 import { pushProcessor } from './push';
 import { rapidProNotifyProcessor } from './rapidpro-notify';
 import { whatsappReplyProcessor } from './whatsapp-replies';
@@ -179,7 +179,7 @@ const maintenance: Registration = {
   processor: (s) => {
     const gatewayQueues = s.queues.all();
     const retention = { completedMs: s.config.COMPLETED_JOB_RETENTION_SECONDS * 1000, deadLetterMs: s.config.DEAD_LETTER_RETENTION_DAYS * 86_400_000 };
-    return async () => purgeExpired(gatewayQueues, retention, s.logger);
+    return maintenanceProcessor(gatewayQueues, retention, s.logger);
   },
   options: () => ({ concurrency: 1 }),
   schedule: {

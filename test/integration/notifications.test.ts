@@ -6,7 +6,7 @@ import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
-import { pollerProcessor } from '../../workers/primero-poller';
+import { pollerProcessor } from '../../workers/primero-poll';
 import { eventually, untilGatewayDrained, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
 import { FakePushService } from '../../demo/sandbox/push-service';

@@ -8,7 +8,7 @@ import type { PrimeroEventProducer } from '../../src/queues/primero-events';
 import { SharedCounters } from '../../src/store/counters';
 import { gatewayKey } from '../../src/store/keys';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
-import { pollerProcessor, type PollerDeps } from '../../workers/primero-poller';
+import { pollerProcessor, type PollerDeps } from '../../workers/primero-poll';
 import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
 import { primeroAnswer } from '../support/primero-fake';
 

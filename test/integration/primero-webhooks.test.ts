@@ -7,7 +7,7 @@ import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
-import { pollerProcessor } from '../../workers/primero-poller';
+import { pollerProcessor } from '../../workers/primero-poll';
 import { primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 
 const ADMIN = 'admin-token-webhooks-1';

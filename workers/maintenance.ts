@@ -1,0 +1,8 @@
+import type { Queue } from 'bullmq';
+import type { Logger } from '../src/logger';
+import { purgeExpired, type RetentionPolicy } from '../src/queues/retention';
+
+/** The hourly retention run over every gateway queue. */
+export function maintenanceProcessor(queues: Queue[], retention: RetentionPolicy, logger: Logger) {
+  return async (): Promise<Record<string, number>> => purgeExpired(queues, retention, logger);
+}
