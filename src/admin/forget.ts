@@ -6,6 +6,7 @@ import type { ReferenceStore } from '../store/references';
 import type { TraceStore } from '../store/trace';
 import { parseUrn } from '../domain/urn';
 import { intakeJobId, recipientsOfPayload } from '../queues/jobs';
+import { CHANNEL_SENDER_ID_FIELDS } from '../channels/index';
 
 export interface ForgetReport {
   references: string[];
@@ -105,7 +106,7 @@ export class ForgetContact {
         search.jobsUndecodable.add(`${queue.name}.${job.id}`);
         continue;
       }
-      const about = recipientsOfPayload(payload);
+      const about = recipientsOfPayload(payload, CHANNEL_SENDER_ID_FIELDS);
       // A dead letter kept whole names its senders by hash only (it may hold many people's messages).
       const senders = Array.isArray(payload.senders) ? payload.senders : [];
       const ofReference = [payload.reference, ...intakeJobId.referencesNamed(job.id ?? '')].some((r) => typeof r === 'string' && references.has(r));

@@ -24,5 +24,10 @@ export interface ChannelDefinition<Name extends string = string> {
   personalFields: readonly string[];
   /** Queues carrying this channel's replies to the sender, if it sends any. */
   replyQueues: readonly QueueName[];
+  /**
+   * Payload fields that name the sender by this channel's own id rather than by URN, each with the URN that id
+   * stands for: forget finds a person's jobs by them.
+   */
+  senderIdFields?: Readonly<Record<string, (id: string) => string>>;
 }
 

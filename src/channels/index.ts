@@ -20,5 +20,8 @@ export const enabledChannels = (config: Config) => CHANNELS.filter((c) => c.enab
 /** Every field any channel's jobs carry a person's data in. */
 export const CHANNEL_PERSONAL_FIELDS: ReadonlySet<string> = new Set(CHANNELS.flatMap((c) => c.personalFields));
 
+/** Every payload field naming a sender by a channel's own id, with the URN such an id stands for. */
+export const CHANNEL_SENDER_ID_FIELDS: ReadonlyArray<readonly [field: string, urnOf: (id: string) => string]> = CHANNELS.flatMap((c) => Object.entries(c.senderIdFields ?? {}));
+
 /** Every queue a channel sends its replies through. */
 export const CHANNEL_REPLY_QUEUES = CHANNELS.flatMap((c) => c.replyQueues);

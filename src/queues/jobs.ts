@@ -144,11 +144,17 @@ export function referenceOfDeadLetter(job: JobLike): string | null {
   return intakeJobId.isIntake(job.id) ? intakeJobId.referenceOf(job.id) : null;
 }
 
-/** Who a job's payload is about (its recipient): its URN (a WhatsApp id is `whatsapp:<id>`) and RapidPro contact. */
-export function recipientsOfPayload(data: Record<string, unknown>): string[] {
+/**
+ * Who a job's payload is about (its recipient): its URN, the URN of each channel's own sender id it carries
+ * (`senderIdFields`, from the channel list, which this catalogue does not load), and its RapidPro contact.
+ */
+export function recipientsOfPayload(data: Record<string, unknown>, senderIdFields: ReadonlyArray<readonly [field: string, urnOf: (id: string) => string]>): string[] {
   const out: string[] = [];
   if (typeof data.urn === 'string') out.push(data.urn);
-  if (typeof data.waId === 'string') out.push(`whatsapp:${data.waId}`);
+  for (const [field, urnOf] of senderIdFields) {
+    const id = data[field];
+    if (typeof id === 'string') out.push(urnOf(id));
+  }
   if (typeof data.contactUuid === 'string') out.push(data.contactUuid.toLowerCase());
   return out;
 }

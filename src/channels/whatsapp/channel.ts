@@ -18,4 +18,5 @@ export const whatsapp: ChannelDefinition<'whatsapp'> = {
   // A reply job names the sender's WhatsApp id, and a wamid encodes the phone number.
   personalFields: ['urn', 'text', 'attachments', 'waId', 'wamid'],
   replyQueues: [QUEUES.whatsappReplies],
+  senderIdFields: { waId: (id) => `whatsapp:${id}` },
 };
