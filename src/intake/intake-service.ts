@@ -4,7 +4,8 @@ import type { UnreferencedMessage } from '../domain/inbound-message';
 import { referenceFromSequence } from '../domain/reference';
 import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
-import type { Accepted, IntakeProducer, MergeWindow } from '../queues/intake';
+import type { Accepted, IntakeProducer } from '../queues/intake';
+import type { MergeWindow } from '../store/acceptances';
 import type { ContactStore } from '../store/contacts';
 
 export interface IntakeServiceOptions {
@@ -66,7 +67,7 @@ export class IntakeService {
     // handed to the focal point (out of the gateway's scope); each sensitive report gets its own record.
     const merge =
       category !== null && !sensitive && sender && this.opts.feedbackMergeWindowSeconds > 0
-        ? { key: this.contacts.feedbackWindowKey(sender, category), windowSeconds: this.opts.feedbackMergeWindowSeconds }
+        ? { senderHash: await this.contacts.urnHash(sender), category, windowSeconds: this.opts.feedbackMergeWindowSeconds }
         : undefined;
     return { sensitive, merge };
   }

@@ -5,7 +5,7 @@ import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-mess
 import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../security/payload-codec';
-import type { AcceptanceLedger } from '../store/acceptances';
+import type { AcceptanceLedger, MergeWindow } from '../store/acceptances';
 import type { ReferenceStore } from '../store/references';
 import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
 import { intakeJobId, jobOptions, JOB_NAMES } from './jobs';
@@ -31,11 +31,6 @@ export interface Accepted {
 }
 
 /** Groups later reports into an earlier one: the same key within `windowSeconds` answers the first reference. */
-export interface MergeWindow {
-  key: string;
-  windowSeconds: number;
-}
-
 /**
  * After the confirmation window (which ends at most this long after the claim's answer, by Redis's clock),
  * how long the API still waits for the verdict before answering 503 without one.

@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import { gatewayKey } from './keys';
+import { feedbackWindowKey } from './feedback-windows';
 import { intakeJobId } from '../queues/jobs';
+
+/** What a feedback report may merge into: the sender's earlier report of the same category inside the window. */
+export interface MergeWindow {
+  /** The sender's keyed hash (ContactStore.urnHash): no URN is a key name. */
+  senderHash: string;
+  category: string;
+  windowSeconds: number;
+}
 
 /** One acceptance of one message: what the sender was told and which job carries it. */
 export interface Acceptance {
@@ -136,18 +145,19 @@ export class AcceptanceLedger {
    * claim); a later one reads the first acceptance while it stands — also when it was recorded under an earlier
    * hash key (`earlier.hashes`) or, during the upgrade, by an older version's BullMQ deduplication key
    * (`earlier.legacyDedupKeys`, whose value is the job id). `key` is the hashed id the entry lives under: the
-   * job carries it, and the confirmation and the worker's `begin` use it.
+   * job carries it, and the confirmation and the worker's `begin` use it. `merge` opens or joins the sender's
+   * feedback window, claimed in the same script as the entry.
    */
   async claim(
     idempotencyKey: string,
     own: string,
     acceptanceId: string,
     confirmWithinMs: number,
-    merge?: { key: string; windowSeconds: number },
+    merge?: MergeWindow,
     earlier: { hashes: string[]; legacyDedupKeys: string[] } = { hashes: [], legacyDedupKeys: [] },
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
-    const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [merge.key] : [])];
+    const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
     const r = (await this.redis.eval(
       CLAIM,
       keys.length,

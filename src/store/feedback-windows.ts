@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { IdentifierHasher } from '../security/identifier-hash';
-import type { ContactKeys } from './contact-keys';
+import { contactKeys, type ContactKeys } from './contact-keys';
 import { scanKeys } from './keys';
+
+/** The key grouping a sender's feedback of one category within the merge window (the intake claim writes it). */
+export function feedbackWindowKey(prefix: string, senderHash: string, category: string): string {
+  return contactKeys(prefix).feedbackWindow(senderHash, category);
+}
 
 /** The keys that group a sender's feedback of one category within the merge window (written by the intake producer). */
 export class FeedbackWindowStore {

@@ -353,7 +353,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report's API died between its claim (with the sender's merge window) and its job.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(urn), category: 'complaint', windowSeconds: 600 });
     primero.readDelayMs = 1200;
     try {
       const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'children drink from the river'));
@@ -378,7 +378,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report is claimed (with the sender's merge window) and its add has not landed yet.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { key: gw.services.contacts.feedbackWindowKey(urn, 'complaint'), windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(urn), category: 'complaint', windowSeconds: 600 });
     const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'she sends us away'));
     expect(merged.body.reference).toBe('ZZZZ6789');
     // The merged report's job has run (and found no record to join) before the earlier one is stored.
