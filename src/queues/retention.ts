@@ -13,11 +13,12 @@ export interface RetentionPolicy {
  * jobs (and their payloads) past their retention. This runs on a schedule and makes that retention real.
  * Dead letters are not purged: each is a message nobody has handled, and only an operator's replay or
  * discard ends one (the metrics `gateway_dead_letters` and `gateway_dead_letter_oldest_age_seconds` show
- * them). Removing a completed job does not shorten the idempotency window: the ledger holds that.
+ * them). Removing a completed job does not shorten the idempotency window: the ledger holds that. `now`
+ * dates the overdue check only (a test passes a later one instead of waiting); `clean` keeps Redis's clock.
  */
-export async function purgeExpired(queues: Queue[], policy: RetentionPolicy, logger: Logger): Promise<Record<string, number>> {
+export async function purgeExpired(queues: Queue[], policy: RetentionPolicy, logger: Logger, now: number = Date.now()): Promise<Record<string, number>> {
   const removed: Record<string, number> = {};
-  const overdueBefore = Date.now() - policy.deadLetterMs;
+  const overdueBefore = now - policy.deadLetterMs;
   for (const q of queues) {
     const completed = await q.clean(policy.completedMs, 10_000, 'completed');
     removed[q.name] = completed.length;

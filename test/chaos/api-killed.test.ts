@@ -1,5 +1,7 @@
+import { Queue } from 'bullmq';
 import { PrimeroStandIn } from '../../bench/primero-standin';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
+import { untilDrained } from '../support/eventually';
 import { chaosEnv, burst, freePort, spawnGateway, until, type GatewayProcess } from './helpers';
 
 describe('the API process SIGKILLed during a burst', () => {
@@ -9,6 +11,7 @@ describe('the API process SIGKILLed during a burst', () => {
     const env = chaosEnv(redis.url, `http://127.0.0.1:${await primero.start()}`, { INTAKE_CONCURRENCY: '32', PRIMERO_RATE_PER_SECOND: '1000' });
     const port = await freePort();
     const api = spawnGateway('api', { ...env, PORT: String(port) });
+    const queue = new Queue('intake', { connection: { url: redis.url }, prefix: env.QUEUE_PREFIX });
     let worker: GatewayProcess | null = null;
     try {
       await until(() => api.output().includes('API listening'), 20000, 'the API');
@@ -26,11 +29,13 @@ describe('the API process SIGKILLed during a burst', () => {
 
       worker = spawnGateway('worker', env);
       await until(() => acknowledged.every((ref) => (primero.casesPerReference().get(ref) ?? 0) >= 1), 60000, 'every acknowledged message to become a case');
-      await new Promise((r) => setTimeout(r, 500));
+      // No duplicate can still be on its way once every intake job has run: the queue drained, not a fixed sleep.
+      await untilDrained(queue, 30000);
       const perReference = primero.casesPerReference();
       expect(acknowledged.filter((ref) => perReference.get(ref) !== 1)).toEqual([]);
       expect(new Set(acknowledged).size).toBe(acknowledged.length);
     } finally {
+      await queue.close();
       await worker?.kill('SIGTERM');
       await api.kill('SIGKILL');
       await primero.stop();

@@ -176,10 +176,9 @@ describe('operating the gateway', () => {
     await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 14 * 86_400_000 }, createLogger('info', quiet));
     expect(await gw.queue.getFailedCount()).toBe(failed.length);
     expect(quiet.text).not.toContain('awaiting review');
-    await new Promise((r) => setTimeout(r, 5));
     // Past DEAD_LETTER_RETENTION_DAYS a dead letter is overdue: reported, never deleted unread (#11.7).
     const overdue = new LogCapture();
-    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 1 }, createLogger('info', overdue));
+    await purgeExpired([gw.queue], { completedMs: 3_600_000, deadLetterMs: 1 }, createLogger('info', overdue), Date.now() + 1000);
     expect(await gw.queue.getFailedCount()).toBe(failed.length);
     expect(overdue.text).toContain('dead letters awaiting review past DEAD_LETTER_RETENTION_DAYS');
   });
