@@ -8,6 +8,7 @@ import type { InboundMessage } from '../src/domain/inbound-message';
 import { inboundMessageSchema } from '../src/channels/inbound-message-schema';
 import { uuidV5 } from '../src/domain/uuid';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import type { JobData } from '../src/queues/jobs';
 import { openJob } from '../src/queues/open-job';
 
 export type { IntakeDeps, SensitiveHandling } from '../src/cases/intake-deps';
@@ -32,7 +33,7 @@ async function confirmed(deps: IntakeDeps, idempotencyKey: string, acceptanceId:
   }
 }
 
-async function handle(deps: IntakeDeps, job: Job): Promise<void> {
+async function handle(deps: IntakeDeps, job: Job<JobData<'intake'>>): Promise<void> {
   const parsed = inboundMessageSchema.safeParse(openJob(deps.codec, job));
   if (!parsed.success) throw new UnrecoverableError('the stored message does not match the envelope schema');
   const message = parsed.data;
@@ -64,7 +65,7 @@ async function handle(deps: IntakeDeps, job: Job): Promise<void> {
 }
 
 export function intakeProcessor(deps: IntakeDeps) {
-  return async (job: Job, token?: string): Promise<void> => {
+  return async (job: Job<JobData<'intake'>>, token?: string): Promise<void> => {
     try {
       await handle(deps, job);
     } catch (err) {

@@ -11,6 +11,7 @@ import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import type { JobData } from '../src/queues/jobs';
 
 export interface PrimeroEventDeps {
   snapshots: SnapshotStore;
@@ -81,9 +82,9 @@ async function sighted(deps: PrimeroEventDeps, done: Completed): Promise<void> {
  * anything is read for it.
  */
 export function primeroEventProcessor(deps: PrimeroEventDeps) {
-  return async (job: Job): Promise<string> => {
-    const look = job.data as RecordLook;
-    const stored = (await deps.snapshots.get(look.recordId)) as StoredSnapshot | null;
+  return async (job: Job<JobData<'primero-events'>>): Promise<string> => {
+    const look = job.data;
+    const stored = await deps.snapshots.get(look.recordId);
     if (stored && Date.parse(stored.lastUpdatedAt) >= Date.parse(look.lastUpdatedAt)) return 'already-seen';
     let done: Completed;
     try {

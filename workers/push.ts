@@ -3,7 +3,7 @@ import { DeliveryError } from '../src/clients/delivery-error';
 import type { WebPushClient } from '../src/clients/webpush';
 import { pushPayload, pushTopic, type PushTexts } from '../src/domain/push-texts';
 import type { Logger } from '../src/logger';
-import type { PushJob } from '../src/queues/push';
+import type { JobData } from '../src/queues/jobs';
 import type { PushSubscriptionStore } from '../src/store/push-subscriptions';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from '../src/queues/failure-policy';
@@ -27,8 +27,8 @@ export interface PushDeps {
  * wrong, 5xx, no answer) goes the way of every destination's failures.
  */
 export function pushProcessor(deps: PushDeps) {
-  return async (job: Job, token?: string): Promise<string> => {
-    const { user, endpointHash, notice, reference } = job.data as PushJob;
+  return async (job: Job<JobData<'push'>>, token?: string): Promise<string> => {
+    const { user, endpointHash, notice, reference } = job.data;
     const stored = await deps.subscriptions.get(user, endpointHash);
     if (!stored) return 'skipped-unsubscribed';
     let payload: string;
@@ -56,7 +56,7 @@ export function pushProcessor(deps: PushDeps) {
 
 interface FailedPush {
   deps: PushDeps;
-  job: Job;
+  job: Job<JobData<'push'>>;
   token: string | undefined;
   user: string;
   endpointHash: string;

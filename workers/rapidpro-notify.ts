@@ -1,7 +1,7 @@
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
-import type { FlowStartJob } from '../src/queues/rapidpro-notify';
+import type { JobData } from '../src/queues/jobs';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import type { ContactStore } from '../src/store/contacts';
@@ -60,8 +60,8 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
     await deps.queue.rateLimit(deps.authFailurePauseMs);
     throw new RateLimitError();
   };
-  return async (job: Job): Promise<string> => {
-    const { urn, reference, status } = openJob(deps.codec, job) as unknown as FlowStartJob;
+  return async (job: Job<JobData<'rapidpro-notify'>>): Promise<string> => {
+    const { urn, reference, status } = openJob(deps.codec, job);
     if (await deps.contacts.isOptedOut(urn)) {
       await deps.trace.record(reference, 'flow_start_skipped', { status, reason: 'opted_out' });
       return 'skipped-opted-out';

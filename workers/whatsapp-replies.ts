@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Logger } from '../src/logger';
-import type { WhatsAppReplyJob } from '../src/queues/whatsapp-replies';
+import type { JobData } from '../src/queues/jobs';
 import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
@@ -20,8 +20,8 @@ export interface WhatsAppReplyDeps {
 
 /** Sends one acknowledgement; an opt-out recorded after the reply was queued still wins. */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
-  return async (job: Job): Promise<string> => {
-    const { waId, text, reference } = openJob(deps.codec, job) as unknown as WhatsAppReplyJob;
+  return async (job: Job<JobData<'whatsapp-replies'>>): Promise<string> => {
+    const { waId, text, reference } = openJob(deps.codec, job);
     if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { readWhatsAppMessage, readWhatsAppWebhook, type WhatsAppBatch, type WhatsAppInbound } from '../src/channels/whatsapp/parse';
 import type { Logger } from '../src/logger';
-import type { WhatsAppUnreadableJob } from '../src/queues/whatsapp-unreadable';
+import type { JobData } from '../src/queues/jobs';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 
@@ -22,8 +22,8 @@ function fromOne(read: ReturnType<typeof readWhatsAppMessage>): WhatsAppBatch {
  * letter with its reason. Readable (a replay after a fix): it becomes a message like any other.
  */
 export function whatsappUnreadableProcessor(deps: WhatsAppUnreadableDeps) {
-  return async (job: Job): Promise<string> => {
-    const { text } = openJob(deps.codec, job) as unknown as WhatsAppUnreadableJob;
+  return async (job: Job<JobData<'whatsapp-unreadable'>>): Promise<string> => {
+    const { text } = openJob(deps.codec, job);
     let raw: unknown;
     try {
       raw = JSON.parse(text);

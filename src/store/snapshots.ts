@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RecordSnapshot } from '../domain/record-events';
+import type { RecordSnapshot, StoredSnapshot } from '../domain/record-events';
 import { gatewayKey } from './keys';
 
 // Compare-and-swap in one step: a newer look replaces the stored one and returns it; an older or equal
@@ -27,9 +27,9 @@ export class SnapshotStore {
     return gatewayKey(this.prefix, 'snapshot', recordId);
   }
 
-  async get(recordId: string): Promise<RecordSnapshot | null> {
+  async get(recordId: string): Promise<StoredSnapshot | null> {
     const stored = await this.redis.get(this.key(recordId));
-    return stored ? (JSON.parse(stored) as RecordSnapshot) : null;
+    return stored ? (JSON.parse(stored) as StoredSnapshot) : null;
   }
 
   /**
