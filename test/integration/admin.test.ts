@@ -23,6 +23,7 @@ function referral(phone = PHONE) {
 }
 
 describe('operating the gateway', () => {
+  const PERSONAL_DATA = [WORDS, PHONE.slice(1)];
   let gw: Gateway;
   const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`).set('X-Operator', 'it.officer');
 
@@ -35,6 +36,8 @@ describe('operating the gateway', () => {
   afterAll(async () => {
     await gw.close();
     nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   const post = (body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
@@ -185,6 +188,6 @@ describe('operating the gateway', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, [WORDS, PHONE.slice(1)]);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });

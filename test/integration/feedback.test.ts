@@ -80,6 +80,7 @@ const postFeedback = (gw: Gateway, body: unknown) =>
   request(gw.app).post('/webhooks/rapidpro/feedback').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
 
 describe('feedback and complaints', () => {
+  const PERSONAL_DATA = [REPORT, 'sex in exchange', 'clinic', 'nurse', 'water', '2547880', '254788999000', '254799', /"category":"sea"/];
   let gw: Gateway;
   let calls: PrimeroCalls;
 
@@ -103,6 +104,8 @@ describe('feedback and complaints', () => {
     await gw.close();
     nock.cleanAll();
     nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   it.each([
@@ -189,7 +192,7 @@ describe('feedback and complaints', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, [REPORT, 'sex in exchange', 'clinic', 'nurse', 'water', '2547880', '254788999000', '254799', /"category":"sea"/]);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });
 

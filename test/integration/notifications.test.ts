@@ -25,6 +25,7 @@ interface FlowStartBody {
 }
 
 describe('notifications', () => {
+  const PERSONAL_DATA = [CHILD.name, 'Uwase', CHILD.words, CHILD.phone.slice(1)];
   const vapid = webpush.generateVAPIDKeys();
   let gw: Gateway;
   let push: FakePushService;
@@ -33,6 +34,8 @@ describe('notifications', () => {
   const rapidproScript: Array<() => [number, unknown, Record<string, string>]> = [];
   const records = new Map<string, Record<string, unknown>>();
   const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN}`);
+  // Everything the gateway logged, pushed or sent to RapidPro.
+  const sentOut = () => gw.logs.text + JSON.stringify(push.deliveries.map((d) => d.plaintext)) + JSON.stringify(flowStarts.map((f) => f.body.params));
 
   async function enroll(user: string, device: string): Promise<void> {
     const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: user }));
@@ -113,6 +116,8 @@ describe('notifications', () => {
     nock.cleanAll();
     nock.enableNetConnect();
     expect(push.errors).toEqual([]);
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(sentOut(), PERSONAL_DATA);
   });
 
   it('enrolls a device once per link, and refuses a used or unknown token', async () => {
@@ -245,6 +250,6 @@ describe('notifications', () => {
 
   it('never logs, pushes or sends the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text + JSON.stringify(push.deliveries.map((d) => d.plaintext)) + JSON.stringify(flowStarts.map((f) => f.body.params)), [CHILD.name, 'Uwase', CHILD.words, CHILD.phone.slice(1)]);
+    expectNoPersonalData(sentOut(), PERSONAL_DATA);
   });
 });

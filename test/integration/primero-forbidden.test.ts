@@ -18,6 +18,7 @@ function referral(run = randomUUID()) {
 }
 
 describe('a Primero 403 is judged by the call it answered', () => {
+  const PERSONAL_DATA = ['Zawadi'];
   let gw: Gateway;
   const post = (body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
 
@@ -32,6 +33,8 @@ describe('a Primero 403 is judged by the call it answered', () => {
   afterAll(async () => {
     await gw.close();
     nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   it('dead-letters the one job whose record is out of scope, with the reason, and keeps intake running', async () => {
@@ -66,7 +69,7 @@ describe('a Primero 403 is judged by the call it answered', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, ['Zawadi']);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });
 
@@ -74,6 +77,7 @@ describe('a Primero 403 is judged by the call it answered', () => {
 const CREATE_PAUSE_MS = 2500;
 
 describe('a Primero 403 on a create', () => {
+  const PERSONAL_DATA = ['Zawadi'];
   let gw: Gateway;
   const post = (body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
 
@@ -86,6 +90,8 @@ describe('a Primero 403 on a create', () => {
   afterAll(async () => {
     await gw.close();
     nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   it('pauses intake on a 403 to a create (the role cannot create cases), and resumes once Primero accepts', async () => {
@@ -120,6 +126,6 @@ describe('a Primero 403 on a create', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, ['Zawadi']);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });

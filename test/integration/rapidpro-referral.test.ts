@@ -60,6 +60,7 @@ function primeroAccepts(display = 'cp-0001') {
 }
 
 describe('POST /webhooks/rapidpro/referral', () => {
+  const PERSONAL_DATA = [CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
   let gw: Gateway;
 
   beforeAll(async () => {
@@ -74,6 +75,8 @@ describe('POST /webhooks/rapidpro/referral', () => {
   afterAll(async () => {
     await gw.close();
     nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   it('creates one Primero case with the mapped fields and answers 202 with a readable reference', async () => {
@@ -212,7 +215,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, [CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN]);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });
 

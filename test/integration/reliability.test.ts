@@ -183,6 +183,7 @@ const notesOf = (p: FakePrimero, caseId: string) => (p.records.get(caseId)?.note
 const wordsOf = (p: FakePrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
 describe('reliability of acknowledged messages (issue #11)', () => {
+  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331'];
   let gw: Gateway;
   let primero: FakePrimero;
 
@@ -197,6 +198,8 @@ describe('reliability of acknowledged messages (issue #11)', () => {
   afterAll(async () => {
     await gw.close();
     releaseNock();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 
   it('#11.1 two reports merged at the same time both reach the record, and repeated words from a new run are still added', async () => {
@@ -617,7 +620,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
 
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
-    expectNoPersonalData(gw.logs.text, ['guard takes food', 'latrines', 'they beat me', '2547331']);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
 });
 
