@@ -118,7 +118,10 @@ export async function burst(port: number, total: number, concurrency: number, on
   return answers;
 }
 
-/** The suites' one polling helper, under the name the chaos scenarios read best with. */
+/**
+ * The suites' one polling loop, with the chaos scenarios' own rule: only a truthy value is the answer, and a check
+ * that throws fails the wait at once (a broken probe is a failure here, not a state to wait out).
+ */
 export function until<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms: number, what: string): Promise<T> {
-  return eventually(check, ms, what);
+  return eventually(check, ms, what, { strict: true, intervalMs: 50 });
 }

@@ -3,21 +3,36 @@ import type { Queue } from 'bullmq';
 type Pending = undefined | null | false;
 
 /**
- * Polls until `check` returns a value (not undefined, null or false) or the time is up; a check that throws is
- * tried again. The one polling helper of every suite, chaos included.
+ * How `eventually` judges a check: by default a value other than undefined, null or false is the answer (0 and ''
+ * count) and a check that throws is tried again; `strict` takes only a truthy value and fails at once on a throw.
  */
-export async function eventually<T>(check: () => Promise<T | Pending> | T | Pending, timeoutMs = 10000, what?: string): Promise<T> {
+export interface PollOptions {
+  strict?: boolean;
+  intervalMs?: number;
+}
+
+/**
+ * Polls until `check` returns a value (not undefined, null or false) or the time is up; a check that throws is
+ * tried again (see PollOptions for the strict form). The one polling helper of every suite, chaos included.
+ */
+export async function eventually<T>(check: () => Promise<T | Pending> | T | Pending, timeoutMs = 10000, what?: string, options: PollOptions = {}): Promise<T> {
   const until = Date.now() + timeoutMs;
+  const { strict = false, intervalMs = 25 } = options;
   let last: unknown;
   for (;;) {
-    try {
+    if (strict) {
       const v = await check();
-      if (v !== undefined && v !== null && v !== false) return v as T;
-    } catch (err) {
-      last = err;
+      if (v) return v;
+    } else {
+      try {
+        const v = await check();
+        if (v !== undefined && v !== null && v !== false) return v as T;
+      } catch (err) {
+        last = err;
+      }
     }
     if (Date.now() > until) throw new Error(`${what ? `timed out waiting for ${what}` : `condition not met in ${timeoutMs} ms`}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
