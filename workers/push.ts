@@ -73,6 +73,7 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
     await record('push_device_gone');
     return 'gone';
   }
+  // Before rethrowForQueue: a 429 is transient with retryAfterMs, which it would turn into a pause of the whole push queue.
   if (err.hint?.is === 'wait') {
     await push.job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 60_000), push.token);
     throw new DelayedError();

@@ -225,6 +225,21 @@ describe('notifications', () => {
     expect(tries[limited + 1]!.at - tries[limited]!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it('delays only the job a push service answered 429, without rate-limiting the push queue', async () => {
+    push.answerNext('worker-phone', { status: 429, headers: { 'Retry-After': '3' } });
+    const { recordId } = await newReferral();
+    await primeroWebhook({ record_id: recordId, record_type: 'case', last_updated_at: '2026-11-26T14:00:00.000Z', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'], status: 'open', workflow: 'new' });
+    const limited = await eventually(() => push.attempts.find((a) => a.device === 'worker-phone' && a.status === 429), 15000);
+    // At most the per-second limiter's own window; a queue paused for the Retry-After would show about 3000 ms.
+    expect(await gw.services.registry.get('push').getRateLimitTtl()).toBeLessThanOrEqual(1000);
+    // Another device's push goes out while the limited one waits its Retry-After.
+    const { recordId: other } = await newReferral();
+    const meanwhile = await eventually(() => push.deliveries.find((d) => d.device === 'triage-phone' && d.plaintext.includes(other)), 15000);
+    const retried = await eventually(() => push.deliveries.find((d) => d.device === 'worker-phone' && d.plaintext.includes(recordId)), 15000);
+    expect(meanwhile.at).toBeLessThan(retried.at);
+    expect(retried.at - limited.at).toBeGreaterThanOrEqual(2950);
+  });
+
   it('removes a subscription the push service says is gone (410)', async () => {
     push.answerNext('triage-phone', { status: 410 });
     await newReferral();
