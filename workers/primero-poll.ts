@@ -26,7 +26,7 @@ export interface PollerDeps {
   maxPages?: number;
   /** A 401 or 403 on the search is the role's fault: the poll queue pauses this long and says so. */
   queue: Queue;
-  configPauseMs: number;
+  authFailurePauseMs: number;
 }
 
 // Primero's largest page (`per` is capped at 1000: app/controllers/api/v2/concerns/pagination.rb).
@@ -89,7 +89,7 @@ const incomplete = (deps: PollerDeps, reason: string) => deps.counters.increment
 
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
-  return deps.primero.listChangedCases(since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs));
+  return deps.primero.listChangedCases(since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs));
 }
 
 async function take(poll: Poll, records: Array<Record<string, unknown>>): Promise<void> {

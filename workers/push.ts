@@ -17,7 +17,7 @@ export interface PushDeps {
   trace: TraceStore;
   logger: Logger;
   queue: Queue;
-  configPauseMs: number;
+  authFailurePauseMs: number;
 }
 
 /**
@@ -88,5 +88,5 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
     await record('push_failed');
     throw new UnrecoverableError(err.message);
   }
-  return rethrowForQueue(err, deps.queue, deps.logger, deps.configPauseMs);
+  return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
 }

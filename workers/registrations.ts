@@ -127,7 +127,7 @@ const push: Registration = {
     const c = s.config;
     const client = new WebPushClient({ subject: c.VAPID_SUBJECT!, publicKey: c.VAPID_PUBLIC_KEY!, privateKey: c.VAPID_PRIVATE_KEY! }, c.PUSH_TIMEOUT_MS, pushEndpointPolicy(c.PUSH_ENDPOINT_HOSTS), s.observe('push'));
     const { subscriptions, texts } = s.notifications;
-    return pushProcessor({ client, subscriptions, texts, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, configPauseMs: c.AUTH_FAILURE_PAUSE_MS });
+    return pushProcessor({ client, subscriptions, texts, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND) }),
 };
@@ -160,7 +160,7 @@ const primeroPoll: Registration = {
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
       counters: s.counters,
       queue,
-      configPauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
+      authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
     }),
   options: () => ({ concurrency: 1 }),
   schedule: {

@@ -203,7 +203,7 @@ describe('notifications', () => {
       sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
       counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
       queue: gw.services.registry.get('primero-poll'),
-      configPauseMs: 1000,
+      authFailurePauseMs: 1000,
     });
     expect(await poll()).toBe('queued 0');
     await eventually(() => flowStarts.find((f) => f.body.params.reference === reference && f.body.params.status === 'closed'));

@@ -80,7 +80,7 @@ describe('the Primero poller', () => {
       counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
       pageSize: 100,
       queue: gw.services.registry.get('primero-poll'),
-      configPauseMs: 60_000,
+      authFailurePauseMs: 60_000,
       ...over,
     });
   }

@@ -138,7 +138,7 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
       sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
       counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
       queue: gw.services.registry.get('primero-poll'),
-      configPauseMs: 1000,
+      authFailurePauseMs: 1000,
     });
     const suspect = () => metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks');
     const before = await suspect();
