@@ -1,19 +1,18 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { PrimeroClient } from '../src/clients/primero';
 import { snapshotOf } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { PrimeroEventProducer } from '../src/queues/primero-events';
 import type { SharedCounters } from '../src/store/counters';
-import { PollCursorStore } from '../src/store/poll-cursor';
+import type { PollCursorStore } from '../src/store/poll-cursor';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface PollerDeps {
   primero: Pick<PrimeroClient, 'listChangedCases'>;
   events: PrimeroEventProducer;
-  redis: Redis;
-  prefix: string;
+  /** Where the previous poll stopped. */
+  cursor: PollCursorStore;
   logger: Logger;
   /** The cursor starts this far back the first time, so a fresh gateway does not read all history. */
   initialLookbackMs: number;
@@ -55,17 +54,16 @@ const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISO
  * moves on.
  */
 export function pollerProcessor(deps: PollerDeps) {
-  const cursorStore = new PollCursorStore(deps.redis, deps.prefix);
   const per = Math.min(deps.pageSize ?? PRIMERO_MAX_PER, PRIMERO_MAX_PER);
   const maxPages = deps.maxPages ?? MAX_PAGES;
   return async (): Promise<string> => {
-    const stored = await cursorStore.read();
+    const stored = await deps.cursor.read();
     const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
     const to = new Date().toISOString();
     const poll: Poll = { deps, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0 };
     await readPages(poll, from);
     const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
-    await cursorStore.write(cursor);
+    await deps.cursor.write(cursor);
     if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, from, to);
     deps.logger.info({ queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
     return `queued ${poll.queued}`;

@@ -9,6 +9,7 @@ import { QUEUES, type QueueName } from '../src/queues/names';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
 import { RecordLocks } from '../src/store/record-locks';
+import { PollCursorStore } from '../src/store/poll-cursor';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
 import { intakeProcessor } from './intake';
@@ -152,8 +153,7 @@ const primeroPoll: Registration = {
     pollerProcessor({
       primero: s.primero,
       events: s.notifications.events,
-      redis: s.shared,
-      prefix: s.config.QUEUE_PREFIX,
+      cursor: new PollCursorStore(s.shared, s.config.QUEUE_PREFIX),
       logger: s.logger,
       initialLookbackMs: s.config.PRIMERO_POLL_INITIAL_LOOKBACK_HOURS * 3_600_000,
       overlapMs: s.config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,

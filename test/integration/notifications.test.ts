@@ -5,6 +5,7 @@ import webpush from 'web-push';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
+import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
 import { eventually, untilGatewayDrained, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
@@ -195,8 +196,7 @@ describe('notifications', () => {
     const poll = pollerProcessor({
       primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
       events: gw.services.notifications.events,
-      redis: gw.redis,
-      prefix: gw.config.QUEUE_PREFIX,
+      cursor: new PollCursorStore(gw.redis, gw.config.QUEUE_PREFIX),
       logger: createLogger('silent'),
       initialLookbackMs: 86_400_000,
       overlapMs: 120_000,

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger';
 import type { PrimeroEventProducer } from '../../src/queues/primero-events';
 import { SharedCounters } from '../../src/store/counters';
 import { gatewayKey } from '../../src/store/keys';
+import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor, type PollerDeps } from '../../workers/primero-poll';
 import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
@@ -71,8 +72,7 @@ describe('the Primero poller', () => {
     return pollerProcessor({
       primero: client,
       events: events as PrimeroEventProducer,
-      redis: gw.redis,
-      prefix: gw.config.QUEUE_PREFIX,
+      cursor: new PollCursorStore(gw.redis, gw.config.QUEUE_PREFIX),
       logger: createLogger('info', logs),
       initialLookbackMs: 3_600_000,
       overlapMs: 120_000,

@@ -6,6 +6,7 @@ import { expectNoPersonalData } from '../support/personal-data';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
+import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
 import { primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
@@ -130,8 +131,7 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     const poll = pollerProcessor({
       primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
       events: gw.services.notifications.events,
-      redis: gw.redis,
-      prefix: gw.config.QUEUE_PREFIX,
+      cursor: new PollCursorStore(gw.redis, gw.config.QUEUE_PREFIX),
       logger: createLogger('silent'),
       initialLookbackMs: 3_600_000,
       overlapMs: 120_000,
