@@ -4,7 +4,7 @@ import { WebPushClient } from '../src/clients/webpush';
 import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
-import { JOB_NAMES, jobOptions, SCHEDULERS } from '../src/queues/jobs';
+import { JOBS } from '../src/queues/jobs';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
@@ -164,10 +164,10 @@ const primeroPoll: Registration = {
     }),
   options: () => ({ concurrency: 1 }),
   schedule: {
-    id: SCHEDULERS[QUEUES.primeroPoll],
-    jobName: JOB_NAMES[QUEUES.primeroPoll],
+    id: JOBS[QUEUES.primeroPoll].scheduler,
+    jobName: JOBS[QUEUES.primeroPoll].name,
     everyMs: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000,
-    options: jobOptions.primeroPoll,
+    options: JOBS[QUEUES.primeroPoll].options(),
     problem: 'could not schedule the Primero poller',
   },
 };
@@ -183,10 +183,10 @@ const maintenance: Registration = {
   },
   options: () => ({ concurrency: 1 }),
   schedule: {
-    id: SCHEDULERS[QUEUES.maintenance],
-    jobName: JOB_NAMES[QUEUES.maintenance],
+    id: JOBS[QUEUES.maintenance].scheduler,
+    jobName: JOBS[QUEUES.maintenance].name,
     everyMs: () => 3_600_000,
-    options: jobOptions.maintenance,
+    options: JOBS[QUEUES.maintenance].options(),
     problem: 'could not schedule the retention job',
   },
 };

@@ -12,5 +12,8 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** Queues whose jobs carry no message (a scheduled run): their failures are not dead letters. */
-export const SCHEDULED_QUEUES: ReadonlySet<string> = new Set<QueueName>([QUEUES.primeroPoll, QUEUES.maintenance]);
+/**
+ * Queues whose jobs carry no message (a scheduled run), derived from the catalogue's schedulers. Re-exported
+ * after QUEUES on purpose: the catalogue reads QUEUES, and the re-export is read lazily, so either module may load first.
+ */
+export { SCHEDULED_QUEUES } from './jobs';
