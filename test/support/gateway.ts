@@ -14,7 +14,7 @@ import { loadKeywordTable } from '../../src/keyword-table';
 import { QUEUES, SCHEDULED_QUEUES } from '../../src/queues/names';
 import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
-import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { untilDrained } from './eventually';
 import { PRIMERO } from './primero-fake';
 
