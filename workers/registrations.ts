@@ -156,6 +156,7 @@ const primeroPoll: Registration = {
       prefix: s.config.QUEUE_PREFIX,
       logger: s.logger,
       initialLookbackMs: s.config.PRIMERO_POLL_INITIAL_LOOKBACK_HOURS * 3_600_000,
+      maxPages: s.config.PRIMERO_POLL_MAX_PAGES,
       overlapMs: s.config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
       counters: s.counters,
@@ -172,7 +173,7 @@ const primeroPoll: Registration = {
   },
 };
 
-// Retention runs hourly on one worker at a time.
+// Retention runs every RETENTION_INTERVAL_MINUTES (hourly by default) on one worker at a time.
 const maintenance: Registration = {
   queue: QUEUES.maintenance,
   enabled: always,
@@ -185,7 +186,7 @@ const maintenance: Registration = {
   schedule: {
     id: JOBS[QUEUES.maintenance].scheduler,
     jobName: JOBS[QUEUES.maintenance].name,
-    everyMs: () => 3_600_000,
+    everyMs: (c) => c.RETENTION_INTERVAL_MINUTES * 60_000,
     options: JOBS[QUEUES.maintenance].options(),
     problem: 'could not schedule the retention job',
   },
