@@ -2,8 +2,8 @@ import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from
 import type { Redis } from 'ioredis';
 import { retryDelayMs } from '../src/domain/retry-policy';
 import { createRedis } from '../src/queues/connection';
-import { GATEWAY_BACKOFF, referenceOfJob } from '../src/queues/jobs';
-import { SCHEDULED_QUEUES, type QueueName } from '../src/queues/names';
+import { GATEWAY_BACKOFF, referenceOfJob, SCHEDULED_QUEUES } from '../src/queues/jobs';
+import type { QueueName } from '../src/queues/names';
 import type { Config } from '../src/config';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';

@@ -12,8 +12,5 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/**
- * Queues whose jobs carry no message (a scheduled run), derived from the catalogue's schedulers. Re-exported
- * after QUEUES on purpose: the catalogue reads QUEUES, and the re-export is read lazily, so either module may load first.
- */
-export { SCHEDULED_QUEUES } from './jobs';
+// SCHEDULED_QUEUES lives in the job catalogue (./jobs), derived from its schedulers: the catalogue reads
+// QUEUES at load, so this module must not import it back (tsx/esbuild hoists the cycle and breaks it).
