@@ -12,7 +12,7 @@ import { createLogger } from '../src/logger';
 import { loadMappings } from '../src/mappings';
 import { createRedis, waitForRedis } from '../src/queues/connection';
 import { deleteByPrefix } from '../src/store/keys';
-import { startWorkers } from '../workers/bootstrap';
+import { startWorkers } from '../workers/run-worker';
 import { FakePushService } from './sandbox/push-service';
 import { PrimeroSandbox } from './sandbox/primero';
 import { RapidProSandbox } from './sandbox/rapidpro';

@@ -82,6 +82,8 @@ export const configSchema = z.object({
   REFERENCE_RETENTION_DAYS: intWithDefault(180, 1, 3650),
   COMPLETED_JOB_RETENTION_SECONDS: intWithDefault(3600, 0, 86400 * 30),
   DEAD_LETTER_RETENTION_DAYS: intWithDefault(14, 1, 3650),
+  // How often the retention job purges expired jobs and logs overdue dead letters (one worker at a time).
+  RETENTION_INTERVAL_MINUTES: intWithDefault(60, 1, 24 * 60),
   SHUTDOWN_DEADLINE_MS: intWithDefault(25000, 1000, 600000),
   // How long a worker holds a job before others may take it back (a crashed worker's jobs return after about this).
   JOB_LOCK_MS: intWithDefault(30000, 1000, 600000),
@@ -98,6 +100,8 @@ export const configSchema = z.object({
   PRIMERO_EVENTS_CONCURRENCY: intWithDefault(4, 1, 256),
   // How far back the poller's first run (no cursor yet) looks for changed cases.
   PRIMERO_POLL_INITIAL_LOOKBACK_HOURS: intWithDefault(24, 1, 24 * 90),
+  // Calls one poll may make to Primero's search (pages of up to 1000 records); the rest waits for the next poll.
+  PRIMERO_POLL_MAX_PAGES: intWithDefault(50, 1, 10000),
   // The same record change (record id and last update) is queued once within this window.
   PRIMERO_EVENT_DEDUPE_DAYS: intWithDefault(7, 1, 365),
   // The same push or flow start (its notification key) is queued once within this window.

@@ -10,7 +10,7 @@ import { createRedis, waitForRedis } from './queues/connection';
 import { buildApiServices } from './api-services';
 import type { KeywordTable } from './domain/keywords';
 import { loadKeywordTable } from './keyword-table';
-import { startWorkers, type RunningWorkers } from '../workers/bootstrap';
+import { startWorkers, type RunningWorkers } from '../workers/run-worker';
 import { legacyHashKeyProblem } from './security/legacy-hash-key';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */

@@ -4,7 +4,7 @@ import { buildApiServices, type ApiServices } from './api-services';
 import { PrimeroClient } from './clients/primero';
 import type { Config } from './config';
 import type { WhatsAppInbound } from './channels/whatsapp/parse';
-import { storeWhatsAppMessage } from './channels/whatsapp/store-message';
+import { acceptWhatsAppMessage } from './channels/whatsapp/store-message';
 import { loadKeywordTable } from './keyword-table';
 import type { Logger } from './logger';
 import type { MappingSet } from './mappings';
@@ -38,7 +38,7 @@ export interface WorkerServices {
   /** Counts an outbound call's answer under the destination's name. */
   observe(service: string): (status: string) => void;
   /** Stores a replayed WhatsApp message through the same intake as the webhook route's. */
-  storeReplayed(message: WhatsAppInbound): ReturnType<typeof storeWhatsAppMessage>;
+  storeReplayed(message: WhatsAppInbound): Promise<void>;
   /** Closes the queue handles and the intake side built for replays; the connection is the caller's to quit. */
   close(): Promise<void>;
 }
@@ -74,7 +74,8 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
         const keywords = loadKeywordTable(config.KEYWORDS_FILE ?? path.join(config.MAPPING_DIR, 'keywords.json'));
         intakeSide = buildApiServices(config, shared, logger, keywords, mappings);
       }
-      return storeWhatsAppMessage(intakeSide.providerMessages, intakeSide.whatsappReplies, message);
+      // A replayed dead letter needs no outcome.
+      return acceptWhatsAppMessage(intakeSide.providerMessages, intakeSide.whatsappReplies, message).then(() => undefined);
     },
     async close() {
       await queues.close();

@@ -12,7 +12,6 @@ import type { JobData } from '../src/queues/jobs';
 import { openJob } from '../src/queues/open-job';
 
 export type { IntakeDeps, SensitiveHandling } from '../src/cases/intake-deps';
-export { mergedEntryId, mergeMarker } from '../src/cases/merge';
 
 function mappingFor(deps: IntakeDeps, message: InboundMessage): CaseMapping {
   const mapping = deps.mappings.get(message.intent);

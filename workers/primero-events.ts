@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
-import { planForRecordEvents, type PlanContext, type RecordOrigin } from '../src/domain/notification-plan';
+import { originOf } from '../src/cases/record-origin';
+import { planForRecordEvents, type PlanContext } from '../src/domain/notification-plan';
 import { DeliveryError } from '../src/clients/delivery-error';
 import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type StoredSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
@@ -25,13 +26,6 @@ export interface PrimeroEventDeps {
   authFailurePauseMs: number;
   counters: SharedCounters;
   sightings: WebhookSightings;
-}
-
-/** Where the record came from, if the gateway created it: the person to tell, and whether it is sensitive. */
-export async function originOf(references: ReferenceStore, recordId: string): Promise<RecordOrigin | null> {
-  const reference = await references.referenceOfRecord(recordId);
-  const link = reference ? await references.get(reference) : null;
-  return link ? { reference: link.reference, urn: link.urn, sensitive: link.sensitive } : null;
 }
 
 /** A look ready to diff, and whether the API user could read the record in this job (null: no read needed). */

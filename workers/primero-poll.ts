@@ -30,6 +30,7 @@ export interface PollerDeps {
 
 // Primero's largest page (`per` is capped at 1000: app/controllers/api/v2/concerns/pagination.rb).
 const PRIMERO_MAX_PER = 1000;
+// Calls per poll when the caller names none (PRIMERO_POLL_MAX_PAGES's default; the registration passes the setting).
 const MAX_PAGES = 50;
 
 const moreThan = (a: string, b: string) => Date.parse(a) > Date.parse(b);

@@ -4,7 +4,7 @@ import { WebPushClient } from '../src/clients/webpush';
 import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
-import { JOB_NAMES, jobOptions, SCHEDULERS } from '../src/queues/jobs';
+import { JOBS } from '../src/queues/jobs';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
@@ -156,6 +156,7 @@ const primeroPoll: Registration = {
       cursor: new PollCursorStore(s.shared, s.config.QUEUE_PREFIX),
       logger: s.logger,
       initialLookbackMs: s.config.PRIMERO_POLL_INITIAL_LOOKBACK_HOURS * 3_600_000,
+      maxPages: s.config.PRIMERO_POLL_MAX_PAGES,
       overlapMs: s.config.PRIMERO_POLL_OVERLAP_SECONDS * 1000,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
       counters: s.counters,
@@ -164,15 +165,15 @@ const primeroPoll: Registration = {
     }),
   options: () => ({ concurrency: 1 }),
   schedule: {
-    id: SCHEDULERS[QUEUES.primeroPoll],
-    jobName: JOB_NAMES[QUEUES.primeroPoll],
+    id: JOBS[QUEUES.primeroPoll].scheduler,
+    jobName: JOBS[QUEUES.primeroPoll].name,
     everyMs: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000,
-    options: jobOptions.primeroPoll,
+    options: JOBS[QUEUES.primeroPoll].options(),
     problem: 'could not schedule the Primero poller',
   },
 };
 
-// Retention runs hourly on one worker at a time.
+// Retention runs every RETENTION_INTERVAL_MINUTES (hourly by default) on one worker at a time.
 const maintenance: Registration = {
   queue: QUEUES.maintenance,
   enabled: always,
@@ -183,10 +184,10 @@ const maintenance: Registration = {
   },
   options: () => ({ concurrency: 1 }),
   schedule: {
-    id: SCHEDULERS[QUEUES.maintenance],
-    jobName: JOB_NAMES[QUEUES.maintenance],
-    everyMs: () => 3_600_000,
-    options: jobOptions.maintenance,
+    id: JOBS[QUEUES.maintenance].scheduler,
+    jobName: JOBS[QUEUES.maintenance].name,
+    everyMs: (c) => c.RETENTION_INTERVAL_MINUTES * 60_000,
+    options: JOBS[QUEUES.maintenance].options(),
     problem: 'could not schedule the retention job',
   },
 };

@@ -2,9 +2,13 @@ import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from
 import type { Redis } from 'ioredis';
 import { retryDelayMs } from '../src/domain/retry-policy';
 import { createRedis } from '../src/queues/connection';
-import { GATEWAY_BACKOFF, referenceOfJob } from '../src/queues/jobs';
-import { SCHEDULED_QUEUES, type QueueName } from '../src/queues/names';
-import type { WorkerServices } from '../src/worker-services';
+import { GATEWAY_BACKOFF, referenceOfJob, SCHEDULED_QUEUES } from '../src/queues/jobs';
+import type { QueueName } from '../src/queues/names';
+import type { Config } from '../src/config';
+import type { Logger } from '../src/logger';
+import type { MappingSet } from '../src/mappings';
+import { buildWorkerServices, type WorkerServices } from '../src/worker-services';
+import { REGISTRATIONS } from './registrations';
 
 export interface RunningWorker {
   worker: Worker;
@@ -71,4 +75,27 @@ export async function stopWorkers(running: RunningWorker[], services: WorkerServ
   if (outcome === 'late') await Promise.all(running.map((r) => r.worker.close(true)));
   await services.close();
   await Promise.all([services.shared, ...running.map((r) => r.connection)].map((c) => c.quit().catch(() => undefined)));
+}
+
+export interface RunningWorkers {
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** Starts one worker per enabled registration, and the schedules of the scheduled ones. */
+export function startWorkers(config: Config, logger: Logger, mappings: MappingSet): RunningWorkers {
+  const services = buildWorkerServices(config, logger, mappings);
+  const running: RunningWorker[] = [];
+  for (const registration of REGISTRATIONS) {
+    if (!registration.enabled(config)) continue;
+    const queue = services.queues.get(registration.queue);
+    const started = runWorker(registration.queue, services, registration.processor(services, queue), registration.options(config));
+    running.push(started);
+    const schedule = registration.schedule;
+    if (schedule) {
+      started.queue
+        .upsertJobScheduler(schedule.id, { every: schedule.everyMs(config) }, { name: schedule.jobName, opts: schedule.options })
+        .catch((err: Error) => logger.warn({ err }, schedule.problem));
+    }
+  }
+  return { close: (deadlineMs) => stopWorkers(running, services, deadlineMs) };
 }

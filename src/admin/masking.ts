@@ -1,11 +1,15 @@
 import { CHANNEL_PERSONAL_FIELDS } from '../channels/index';
-import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
+import { JOBS, type JobEntry } from '../queues/jobs';
+
+/** Every field any queue's catalogue entry seals (a message's envelope fields are the intake entry's). */
+const SEALED_FIELDS: readonly string[] = Object.values(JOBS as Record<string, JobEntry>).flatMap((entry) => entry.sealed);
 
 /**
- * Fields that hold a person's data in any gateway payload: a message's, every channel's (replies, kept
- * messages), a notification's URNs, and whatever is sealed.
+ * Fields that hold a person's data in any gateway payload, read from where they are declared: every field
+ * the job catalogue seals (so a sealed field is never shown unmasked), every channel's personal fields
+ * (replies, kept messages), a notification's URNs, and the sealed blob itself.
  */
-export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...PERSONAL_MESSAGE_FIELDS, ...CHANNEL_PERSONAL_FIELDS, 'urns', 'sealed']);
+export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...SEALED_FIELDS, ...CHANNEL_PERSONAL_FIELDS, 'urns', 'sealed']);
 
 /** What the gateway now stores as a provider's id: an HMAC-SHA256, hex. */
 const KEYED_HASH = /^[0-9a-f]{64}$/;

@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
+import { readJsonBody } from '../channels/body';
+import { valueOrRefuse } from '../channels/refuse';
 import { HttpError, type ErrorDetail } from './errors';
 
 export const WEBHOOK_BODY_LIMIT = 256 * 1024;
@@ -45,14 +47,8 @@ export function readRawBody(limit = WEBHOOK_BODY_LIMIT): RequestHandler {
 
 export const rawBody: RequestHandler = readRawBody();
 
-export function parseJsonBody(body: unknown): unknown {
-  if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'empty_body', 'The request has no body; send a JSON object.');
-  try {
-    return JSON.parse(body.toString('utf8').replace(/^\uFEFF/, ''));
-  } catch {
-    throw new HttpError(400, 'malformed_json', 'The body is not valid JSON.');
-  }
-}
+/** The JSON a body holds, or the 400 every JSON route gives thrown as the answer (Primero's webhooks read one). */
+export const parseJsonBody = (body: unknown): unknown => valueOrRefuse(readJsonBody(body));
 
 /** Zod issues as paths and problems; zod's messages name expected types, never the submitted value. */
 export function validationDetails(error: z.ZodError): ErrorDetail[] {

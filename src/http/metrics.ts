@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
-import { SCHEDULED_QUEUES } from '../queues/names';
+import { SCHEDULED_QUEUES } from '../queues/jobs';
 import type { SharedCounters } from '../store/counters';
 
 /** The label values a webhook path may become: every channel, and Primero's own webhook. */

@@ -8,7 +8,7 @@ import type { Logger } from '../logger';
 import { PrimeroEventProducer } from '../queues/primero-events';
 import { PushProducer } from '../queues/push';
 import { RapidProNotifyProducer } from '../queues/rapidpro-notify';
-import type { JobRetention } from '../queues/job-defaults';
+import type { JobRetention } from '../queues/jobs';
 import { QUEUES } from '../queues/names';
 import type { QueueRegistry } from '../queues/registry';
 import type { PayloadCodec } from '../security/payload-codec';

@@ -4,11 +4,11 @@ import type { Redis } from 'ioredis';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
 import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
-import { PERSONAL_MESSAGE_FIELDS, sealContext, type PayloadCodec } from '../security/payload-codec';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AcceptanceLedger, MergeWindow } from '../store/acceptances';
 import type { ReferenceStore } from '../store/references';
 import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
-import { intakeJobId, jobOptions, JOB_NAMES } from './jobs';
+import { intakeJobId, JOBS } from './jobs';
 import { QUEUES } from './names';
 
 export { QueueUnavailableError };
@@ -60,7 +60,7 @@ export class IntakeProducer {
     /** Confirms an acceptance only after its add was answered: a confirmed acceptance always has its job. */
     private readonly ledger: AcceptanceLedger,
   ) {
-    this.jobOptions = jobOptions.intake(opts);
+    this.jobOptions = JOBS[QUEUES.intake].options(opts);
   }
 
   /**
@@ -124,10 +124,10 @@ export class IntakeProducer {
     const data = this.codec.encode(
       // Under the hash its ledger entry lives under (an earlier key's, after a key change): the worker asks that entry.
       { ...message, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, acceptanceId: acceptance.acceptanceId } as InboundMessage,
-      PERSONAL_MESSAGE_FIELDS,
+      JOBS[QUEUES.intake].sealed,
       sealContext.job(this.queue.name),
     );
-    await this.queue.add(JOB_NAMES[QUEUES.intake], data, { ...this.jobOptions, jobId: acceptance.jobId });
+    await this.queue.add(JOBS[QUEUES.intake].name, data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
     if ((await this.ledger.markStored(key, acceptance.acceptanceId)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
     return accepted;

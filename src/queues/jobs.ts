@@ -1,8 +1,11 @@
 import type { JobsOptions } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { sha256Hex } from '../domain/idempotency';
 import type { InboundMessage } from '../domain/inbound-message';
 import type { RecordLook } from '../domain/record-events';
 import { PUSH_EVENTS } from '../domain/push-texts';
+import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 import { QUEUES, type QueueName } from './names';
 
 /** Marks the backoff as ours (`domain/retry-policy`), so Retry-After and the cap apply. */
@@ -45,82 +48,152 @@ const pushNoticeSchema = z.object({
   urgent: z.boolean(),
 });
 
-/** What each queue's job carries, opened (a sealed field is what the processor sees after `openJob`). */
-export const jobSchemas = {
-  [QUEUES.intake]: z.custom<InboundMessage>((v) => typeof v === 'object' && v !== null),
-  [QUEUES.whatsappReplies]: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable() }),
-  [QUEUES.whatsappUnreadable]: z.object({
-    wamid: z.string().nullable(),
-    reason: z.string(),
-    waId: z.string().nullable(),
-    text: z.string(),
-    /** Keyed hashes of every `whatsapp:` identity the kept item names: what forget matches it by. */
-    senders: z.array(z.string()),
-  }),
-  [QUEUES.primeroEvents]: z.custom<RecordLook>((v) => typeof v === 'object' && v !== null),
-  [QUEUES.primeroPoll]: z.unknown(),
-  [QUEUES.push]: z.object({ user: z.string(), endpointHash: z.string(), notice: pushNoticeSchema, reference: z.string().nullable() }),
-  [QUEUES.rapidproNotify]: z.object({ urn: z.string(), reference: z.string(), status: z.enum(['received', 'in_progress', 'closed']) }),
-  [QUEUES.maintenance]: z.unknown(),
-} satisfies Record<QueueName, z.ZodType>;
-
-export type JobData<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;
-
-/** The job name each queue's jobs are added under (part of the stored layout). */
-export const JOB_NAMES = {
-  [QUEUES.intake]: 'inbound-message',
-  [QUEUES.whatsappReplies]: 'reply',
-  [QUEUES.whatsappUnreadable]: 'unreadable',
-  [QUEUES.primeroEvents]: 'record-changed',
-  [QUEUES.primeroPoll]: 'poll',
-  [QUEUES.push]: 'push',
-  [QUEUES.rapidproNotify]: 'flow-start',
-  [QUEUES.maintenance]: 'purge-expired',
-} as const satisfies Record<QueueName, string>;
-
-/** The payload fields sealed with DATA_KEY per queue (the codec seals them; forget and masking read them). */
-export const SEALED_FIELDS = {
-  [QUEUES.whatsappReplies]: ['waId', 'text'],
-  [QUEUES.whatsappUnreadable]: ['wamid', 'waId', 'text'],
-  [QUEUES.rapidproNotify]: ['urn'],
-} as const;
-
 export interface IntakeJobRetention {
   attempts: number;
   completedRetentionSeconds: number;
 }
 
-/** Dead letters (the failed set) are kept on every message queue until an operator replays or discards them. */
-export const jobOptions = {
-  intake: (r: IntakeJobRetention): JobsOptions => ({
+export interface JobRetention {
+  attempts: number;
+  deadLetterRetentionDays: number;
+  /** How long the same notification key is refused again. */
+  dedupeWindowMs: number;
+}
+
+type Deduplication = { id: string; ttl: number };
+
+/** Options every notification job shares: our backoff, no trace once done, dead letters kept, one per key. */
+function notificationJobOptions(key: string, r: JobRetention): JobsOptions {
+  return {
     attempts: r.attempts,
     backoff: { type: GATEWAY_BACKOFF },
-    removeOnComplete: { age: r.completedRetentionSeconds },
-    removeOnFail: false,
-  }),
-  whatsappReply: (attempts: number, deduplication: { id: string; ttl: number }): JobsOptions => ({
-    attempts,
-    backoff: { type: GATEWAY_BACKOFF },
-    deduplication,
     removeOnComplete: true,
+    // Dead letters stay until an operator replays or discards them (DEAD_LETTER_RETENTION_DAYS only makes them overdue).
     removeOnFail: false,
-  }),
-  /** Its one attempt fails at once: the only copy of a message Meta was answered 200 for lives in the failed set. */
-  whatsappUnreadable: (deduplication: { id: string; ttl: number }): JobsOptions => ({
-    attempts: 1,
-    deduplication,
-    removeOnComplete: true,
-    removeOnFail: false,
-  }),
-  primeroPoll: { removeOnComplete: true, removeOnFail: 50, attempts: 1 } satisfies JobsOptions,
-  maintenance: { removeOnComplete: true, removeOnFail: 10 } satisfies JobsOptions,
-};
+    // Notification keys name references, record ids and device hashes, never a person: a plain hash will do.
+    deduplication: { id: sha256Hex(key), ttl: r.dedupeWindowMs },
+  };
+}
 
-/** The scheduler ids of the scheduled queues (upsertJobScheduler is idempotent across restarts). */
-export const SCHEDULERS = {
-  [QUEUES.primeroPoll]: 'poll-changed-cases',
-  [QUEUES.maintenance]: 'retention',
-} as const;
+/**
+ * One queue's jobs: the name they are added under and the id or deduplication key they get (both part of the
+ * stored layout), what they carry opened (a sealed field is what the processor sees after `openJob`), the
+ * payload fields sealed with DATA_KEY (the codec seals them; forget and masking read them), their options,
+ * and a scheduled queue's scheduler id (upsertJobScheduler is idempotent across restarts).
+ */
+export interface JobEntry {
+  name: string;
+  schema: z.ZodType;
+  sealed: readonly string[];
+  options: (...args: never[]) => JobsOptions;
+  /** The key a notification or reply is deduplicated by (hashed before BullMQ sees it). */
+  dedupeKey?: (...args: never[]) => string;
+  /** A job id the producer sets itself (intake ids are the ledger's: `intakeJobId`). */
+  jobId?: (key: string) => string;
+  scheduler?: string;
+}
+
+/** The job catalogue: one entry per queue. Dead letters (the failed set) are kept on every message queue. */
+export const JOBS = {
+  [QUEUES.intake]: {
+    name: 'inbound-message',
+    // Type only: the checked schema (channels/inbound-message-schema.ts) reads the channel list, which loads
+    // every channel's express route; the worker's imports of this catalogue must not pull express in.
+    schema: z.custom<InboundMessage>((v) => typeof v === 'object' && v !== null),
+    sealed: PERSONAL_MESSAGE_FIELDS,
+    /** Its job id is `intakeJobId.of(...)`, chosen by the acceptance ledger (see `intakeJobId`). */
+    options: (r: IntakeJobRetention): JobsOptions => ({
+      attempts: r.attempts,
+      backoff: { type: GATEWAY_BACKOFF },
+      removeOnComplete: { age: r.completedRetentionSeconds },
+      removeOnFail: false,
+    }),
+  },
+  [QUEUES.whatsappReplies]: {
+    name: 'reply',
+    schema: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable() }),
+    sealed: ['waId', 'text'],
+    /** One reply per inbound wamid (the key is hashed with HASH_KEY before it is used). */
+    dedupeKey: (inboundWamid: string) => `whatsapp-reply:${inboundWamid}`,
+    options: (attempts: number, deduplication: Deduplication): JobsOptions => ({
+      attempts,
+      backoff: { type: GATEWAY_BACKOFF },
+      deduplication,
+      removeOnComplete: true,
+      removeOnFail: false,
+    }),
+  },
+  [QUEUES.whatsappUnreadable]: {
+    name: 'unreadable',
+    schema: z.object({
+      wamid: z.string().nullable(),
+      reason: z.string(),
+      waId: z.string().nullable(),
+      text: z.string(),
+      /** Keyed hashes of every `whatsapp:` identity the kept item names: what forget matches it by. */
+      senders: z.array(z.string()),
+    }),
+    sealed: ['wamid', 'waId', 'text'],
+    /** One job per message: its wamid, else its whole body (hashed with HASH_KEY before it is used). */
+    dedupeKey: (wamidOrBody: string) => `whatsapp-unreadable:${wamidOrBody}`,
+    /** Its one attempt fails at once: the only copy of a message Meta was answered 200 for lives in the failed set. */
+    options: (deduplication: Deduplication): JobsOptions => ({
+      attempts: 1,
+      deduplication,
+      removeOnComplete: true,
+      removeOnFail: false,
+    }),
+  },
+  [QUEUES.primeroEvents]: {
+    name: 'record-changed',
+    schema: z.custom<RecordLook>((v) => typeof v === 'object' && v !== null),
+    sealed: [],
+    /** By record and last update: the same change arriving by webhook and by the poller is one job. */
+    dedupeKey: (look: RecordLook) => `primero-change:${look.recordId}:${look.lastUpdatedAt}`,
+    // A fresh id per call: a duplicate add returns the first job's id, which is how a repeat is told apart.
+    jobId: (key: string) => `c-${sha256Hex(key).slice(0, 24)}-${randomUUID().slice(0, 8)}`,
+    options: (key: string, r: JobRetention, jobId: string): JobsOptions => ({ ...notificationJobOptions(key, r), jobId }),
+  },
+  [QUEUES.primeroPoll]: {
+    name: 'poll',
+    schema: z.unknown(),
+    sealed: [],
+    options: (): JobsOptions => ({ removeOnComplete: true, removeOnFail: 50, attempts: 1 }),
+    scheduler: 'poll-changed-cases',
+  },
+  [QUEUES.push]: {
+    name: 'push',
+    /** One job per device: a 429 or a dead endpoint on one phone delays or drops that phone only. */
+    schema: z.object({ user: z.string(), endpointHash: z.string(), notice: pushNoticeSchema, reference: z.string().nullable() }),
+    sealed: [],
+    dedupeKey: (key: string, endpointHash: string) => `push:${key}:${endpointHash}`,
+    options: notificationJobOptions,
+  },
+  [QUEUES.rapidproNotify]: {
+    name: 'flow-start',
+    /** The URN is sealed with DATA_KEY; params carry the reference and a status word, nothing else. */
+    schema: z.object({ urn: z.string(), reference: z.string(), status: z.enum(['received', 'in_progress', 'closed']) }),
+    sealed: ['urn'],
+    dedupeKey: (key: string) => `flow:${key}`,
+    options: notificationJobOptions,
+  },
+  [QUEUES.maintenance]: {
+    name: 'purge-expired',
+    schema: z.unknown(),
+    sealed: [],
+    options: (): JobsOptions => ({ removeOnComplete: true, removeOnFail: 10 }),
+    scheduler: 'retention',
+  },
+} as const satisfies Record<QueueName, JobEntry>;
+
+export type JobData<Q extends QueueName> = z.infer<(typeof JOBS)[Q]['schema']>;
+
+/** Queues whose jobs carry no message (a scheduled run): their failures are not dead letters. */
+export const SCHEDULED_QUEUES: ReadonlySet<string> = new Set<string>(
+  Object.entries(JOBS as Record<QueueName, JobEntry>)
+    .filter(([, entry]) => entry.scheduler !== undefined)
+    .map(([queue]) => queue),
+);
 
 interface JobLike {
   id?: string | undefined;
@@ -129,7 +202,9 @@ interface JobLike {
 
 /**
  * The reference a job is about, for logs, traces and dead letters: an intake job's from its id (its payload
- * may be sealed), another's from its payload.
+ * may be sealed), another's from its payload. Two rules, on purpose: this one knows the queue and trusts an
+ * intake id first (a merged message's id names the report it joined); `referenceOfDeadLetter` spans queues
+ * without knowing them, so it reads the payload first and falls back to an intake id.
  */
 export function referenceOfJob(queue: string, job: JobLike): string | null {
   if (queue === QUEUES.intake) return intakeJobId.referenceOf(job.id ?? '');

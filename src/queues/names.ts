@@ -12,5 +12,5 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** Queues whose jobs carry no message (a scheduled run): their failures are not dead letters. */
-export const SCHEDULED_QUEUES: ReadonlySet<string> = new Set<QueueName>([QUEUES.primeroPoll, QUEUES.maintenance]);
+// SCHEDULED_QUEUES lives in the job catalogue (./jobs), derived from its schedulers: the catalogue reads
+// QUEUES at load, so this module must not import it back (tsx/esbuild hoists the cycle and breaks it).

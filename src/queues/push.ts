@@ -1,17 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { PushNotice } from '../domain/push-texts';
 import type { PushSubscriptionStore } from '../store/push-subscriptions';
-import { notificationJobOptions, type JobRetention } from './job-defaults';
-import { JOB_NAMES } from './jobs';
+import { JOBS, type JobData, type JobRetention } from './jobs';
 import { QUEUES } from './names';
 
-/** One job per device: a 429 or a dead endpoint on one phone delays or drops that phone only. */
-export interface PushJob {
-  user: string;
-  endpointHash: string;
-  notice: PushNotice;
-  reference: string | null;
-}
+const entry = JOBS[QUEUES.push];
 
 export class PushProducer {
   constructor(
@@ -24,8 +17,8 @@ export class PushProducer {
   async notify(user: string, notice: PushNotice, key: string, reference: string | null): Promise<number> {
     const devices = await this.subscriptions.list(user);
     for (const d of devices) {
-      const job: PushJob = { user, endpointHash: d.endpointHash, notice, reference };
-      await this.queue.add(JOB_NAMES[QUEUES.push], job, notificationJobOptions(`push:${key}:${d.endpointHash}`, this.retention));
+      const job: JobData<typeof QUEUES.push> = { user, endpointHash: d.endpointHash, notice, reference };
+      await this.queue.add(entry.name, job, entry.options(entry.dedupeKey(key, d.endpointHash), this.retention));
     }
     return devices.length;
   }

@@ -1,16 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { CommunityStatus } from '../domain/notification-plan';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import { notificationJobOptions, type JobRetention } from './job-defaults';
-import { JOB_NAMES, SEALED_FIELDS } from './jobs';
+import { JOBS, type JobData, type JobRetention } from './jobs';
 import { QUEUES } from './names';
 
-/** The URN is sealed with DATA_KEY; params carry the reference and a status word, nothing else. */
-export interface FlowStartJob {
-  urn: string;
-  reference: string;
-  status: CommunityStatus;
-}
+const entry = JOBS[QUEUES.rapidproNotify];
 
 export class RapidProNotifyProducer {
   constructor(
@@ -19,7 +12,7 @@ export class RapidProNotifyProducer {
     private readonly retention: JobRetention,
   ) {}
 
-  async notify(start: FlowStartJob, key: string): Promise<void> {
-    await this.queue.add(JOB_NAMES[QUEUES.rapidproNotify], this.codec.encode({ ...start }, [...SEALED_FIELDS[QUEUES.rapidproNotify]], sealContext.job(this.queue.name)), notificationJobOptions(`flow:${key}`, this.retention));
+  async notify(start: JobData<typeof QUEUES.rapidproNotify>, key: string): Promise<void> {
+    await this.queue.add(entry.name, this.codec.encode({ ...start }, [...entry.sealed], sealContext.job(this.queue.name)), entry.options(entry.dedupeKey(key), this.retention));
   }
 }

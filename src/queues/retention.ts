@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger';
-import { SCHEDULED_QUEUES } from './names';
+import { SCHEDULED_QUEUES } from './jobs';
 
 export interface RetentionPolicy {
   completedMs: number;

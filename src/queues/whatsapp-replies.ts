@@ -2,15 +2,11 @@ import type { Queue } from 'bullmq';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
-import { jobOptions, JOB_NAMES, SEALED_FIELDS } from './jobs';
+import { JOBS, type JobData } from './jobs';
 import { QUEUES } from './names';
 
 /** The job holds the recipient's WhatsApp id (needed to send) and a fixed text; it is removed once sent. */
-export interface WhatsAppReplyJob {
-  waId: string;
-  text: string;
-  reference: string | null;
-}
+const entry = JOBS[QUEUES.whatsappReplies];
 
 export interface WhatsAppReplyOptions {
   attempts: number;
@@ -28,13 +24,13 @@ export class WhatsAppReplyProducer {
   ) {}
 
   /** One reply per inbound wamid: a re-delivered webhook does not send the acknowledgement twice. */
-  async enqueue(inboundWamid: string, job: WhatsAppReplyJob): Promise<void> {
+  async enqueue(inboundWamid: string, job: JobData<typeof QUEUES.whatsappReplies>): Promise<void> {
     await withinDeadline(
       () =>
         this.queue.add(
-          JOB_NAMES[QUEUES.whatsappReplies],
-          this.codec.encode({ ...job }, [...SEALED_FIELDS[QUEUES.whatsappReplies]], sealContext.job(this.queue.name)),
-          jobOptions.whatsappReply(this.opts.attempts, { id: this.hasher.deduplicationId(`whatsapp-reply:${inboundWamid}`), ttl: this.opts.idempotencyWindowMs }),
+          entry.name,
+          this.codec.encode({ ...job }, [...entry.sealed], sealContext.job(this.queue.name)),
+          entry.options(this.opts.attempts, { id: this.hasher.deduplicationId(entry.dedupeKey(inboundWamid)), ttl: this.opts.idempotencyWindowMs }),
         ),
       this.opts.enqueueTimeoutMs,
     );

@@ -5,8 +5,10 @@ import { whatsappSenders } from '../channels/whatsapp/senders';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
-import { jobOptions, JOB_NAMES, SEALED_FIELDS } from './jobs';
+import { JOBS, type JobData } from './jobs';
 import { QUEUES } from './names';
+
+const entry = JOBS[QUEUES.whatsappUnreadable];
 
 /**
  * A WhatsApp message we could not read, kept whole so an operator can inspect it and, once the parser reads
@@ -14,17 +16,7 @@ import { QUEUES } from './names';
  * and `wamid` its id (which encodes the phone number): all sealed with DATA_KEY and masked in the admin API;
  * `reason` names fields, never content.
  */
-export interface WhatsAppUnreadableJob {
-  wamid: string | null;
-  reason: string;
-  waId: string | null;
-  text: string;
-  /**
-   * Keyed hashes of every `whatsapp:` identity the kept item names (a whole body may hold many people's
-   * messages and contacts): what forget matches this dead letter by. Hashes, so unsealed.
-   */
-  senders: string[];
-}
+export type WhatsAppUnreadableJob = JobData<typeof QUEUES.whatsappUnreadable>;
 
 export interface WhatsAppUnreadableOptions {
   idempotencyWindowMs: number;
@@ -52,9 +44,9 @@ export class WhatsAppUnreadableProducer {
     await withinDeadline(
       () =>
         this.queue.add(
-          JOB_NAMES[QUEUES.whatsappUnreadable],
-          this.codec.encode({ ...job }, [...SEALED_FIELDS[QUEUES.whatsappUnreadable]], sealContext.job(this.queue.name)),
-          jobOptions.whatsappUnreadable({ id: this.hasher.deduplicationId(`whatsapp-unreadable:${item.wamid ?? raw}`), ttl: this.opts.idempotencyWindowMs }),
+          entry.name,
+          this.codec.encode({ ...job }, [...entry.sealed], sealContext.job(this.queue.name)),
+          entry.options({ id: this.hasher.deduplicationId(entry.dedupeKey(item.wamid ?? raw)), ttl: this.opts.idempotencyWindowMs }),
         ),
       this.opts.enqueueTimeoutMs,
     );

@@ -59,7 +59,7 @@ describe('with DATA_KEY set', () => {
       .reply(204)
       .get(/\/api\/v2\/cases\/.+/)
       .reply(200, { data: { case_id_display: 'cp-sealed' } });
-    const { startWorkers } = await import('../../workers/bootstrap');
+    const { startWorkers } = await import('../../workers/run-worker');
     const { createLogger } = await import('../../src/logger');
     const { shippedMappings } = await import('../support/gateway');
     const workers = startWorkers(gw.config, createLogger('silent'), shippedMappings());

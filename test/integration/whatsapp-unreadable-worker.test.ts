@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import { createLogger } from '../../src/logger';
-import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { purgeExpired } from '../../src/queues/retention';
 import { eventually, LogCapture, shippedMappings, startGateway, testConfig, uniquePrefix, type Gateway } from '../support/gateway';
 

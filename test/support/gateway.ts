@@ -11,10 +11,11 @@ import { loadMappings, type MappingSet } from '../../src/mappings';
 import { createRedis, waitForRedis } from '../../src/queues/connection';
 import { buildApiServices, type ApiServices } from '../../src/api-services';
 import { loadKeywordTable } from '../../src/keyword-table';
-import { QUEUES, SCHEDULED_QUEUES } from '../../src/queues/names';
+import { SCHEDULED_QUEUES } from '../../src/queues/jobs';
+import { QUEUES } from '../../src/queues/names';
 import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import type { ReferenceStore } from '../../src/store/references';
-import { startWorkers, type RunningWorkers } from '../../workers/bootstrap';
+import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { untilDrained } from './eventually';
 import { PRIMERO } from './primero-fake';
 

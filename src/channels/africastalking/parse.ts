@@ -1,5 +1,5 @@
 import type { ProviderMessage } from '../../intake/provider-messages';
-import { readFormBody, requireFields } from '../form-body';
+import { readFormBody, requireFields } from '../body';
 import { accepted, andThen, type Parsed } from '../parsed';
 import type { ChannelRequest } from '../vector';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../../domain/idempotency';
 import { INTENTS, type FlowResult, type UnreferencedMessage } from '../../domain/inbound-message';
 import { validationDetails } from '../../http/json-body';
-import { readJsonBody } from '../json-body';
+import { readJsonBody } from '../body';
 import { accepted, andThen, rejected, type Parsed } from '../parsed';
 import type { ChannelRequest } from '../vector';
 

@@ -5,7 +5,7 @@ import { secretsEqual } from '../../http/auth';
 import { HttpError } from '../../http/errors';
 import { readRawBody } from '../../http/json-body';
 import { storeOr503 } from '../../http/unavailable';
-import { readFormBody } from '../form-body';
+import { readFormBody } from '../body';
 import { valueOrRefuse } from '../refuse';
 import { parseTwilioSms } from './parse';
 import { twilioSignature } from './signature';

@@ -17,7 +17,3 @@ export async function acceptWhatsAppMessage(providerMessages: ProviderMessageAcc
   return outcome;
 }
 
-/** The same, for a replayed dead letter, which needs no outcome. */
-export async function storeWhatsAppMessage(providerMessages: ProviderMessageAcceptor, replies: WhatsAppReplyProducer | null, m: WhatsAppInbound): Promise<void> {
-  await acceptWhatsAppMessage(providerMessages, replies, m);
-}
