@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/channels/twilio/signature';
-import { endFeedbackMergeWindows, eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { endFeedbackMergeWindows, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-fake';
+import { PRIMERO, primeroMerge } from '../support/primero-fake';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0002';

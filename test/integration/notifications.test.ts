@@ -7,7 +7,9 @@ import { createLogger } from '../../src/logger';
 import { SharedCounters } from '../../src/store/counters';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
-import { eventually, untilGatewayDrained, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { untilGatewayDrained, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 import { FakePushService } from '../../demo/sandbox/push-service';
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroAnswer } from '../support/primero-fake';
+import { PRIMERO, primeroAnswer } from '../support/primero-fake';
 
 // Long enough that a wrongly paused queue cannot finish the next message inside the test's wait.
 const PAUSE_MS = 8000;

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, untilGatewayDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { untilGatewayDrained, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rapidpro');

@@ -6,9 +6,10 @@ import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channel
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../src/queues/retention';
-import { eventually, untilDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { eventually, untilDrained } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-fake';
+import { PRIMERO, primeroMerge } from '../support/primero-fake';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
