@@ -89,6 +89,11 @@ export class RecordingPrimero {
   readDelayMs = 0;
   /** The next this many creates are refused with 422 (a permanent failure: a dead letter). */
   refuseCreates = 0;
+  /** The next this many creates, and reads of a case, answer 403 AccessDenied (the role may not create or read cases). */
+  forbiddenCreates = 0;
+  forbiddenReads = 0;
+  /** A referral of a case this answers true for is refused with 403 AccessDenied (the case is out of scope). */
+  refusesReferral: (caseId: string) => boolean = () => false;
   /** Primero applies a PATCH only this long after it arrives, and answers then (0: at once). */
   patchCommitsAfterMs = 0;
   /** Primero commits a posted referral only this long after the POST, and answers only then (0: at once). */
@@ -156,12 +161,14 @@ export class RecordingPrimero {
         const id = idOf(uri);
         if (this.forbidden.has(id)) return cb(null, primeroAnswer('forbidden', uri));
         this.calls.push({ route: 'patch', id, body: body as { data: Data } });
+        if (this.patchCommitsAfterMs === 0) return cb(null, this.update(id, dataOf(body)));
         setTimeout(() => cb(null, this.update(id, dataOf(body))), this.patchCommitsAfterMs);
       });
   }
 
   private create(uri: string, data: Data): nock.ReplyFnResult {
     const id = String(data.id);
+    if (this.forbiddenCreates > 0 && this.forbiddenCreates--) return primeroAnswer('forbidden', uri);
     if (this.refuseCreates > 0 && this.refuseCreates--) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }];
     const refused = Object.keys(data).find((k) => this.unpermitted.has(k));
     if (refused) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: refused, message: ['is not a permitted field'] }] }];
@@ -177,7 +184,7 @@ export class RecordingPrimero {
     const id = url.pathname.split('/').pop()!;
     const fields = url.searchParams.get('fields')?.split(',') ?? null;
     this.reads.push({ id, fields, at: Date.now() });
-    if (this.forbidden.has(id)) return primeroAnswer('forbidden', url.pathname);
+    if (this.forbidden.has(id) || (this.forbiddenReads > 0 && this.forbiddenReads--)) return primeroAnswer('forbidden', url.pathname);
     const record = this.records.get(id);
     if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
     const hidden = this.hidden(id);
@@ -201,7 +208,7 @@ export class RecordingPrimero {
       .get(/^\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
       .reply((uri) => [200, { data: this.referrals.get(idOf(uri)) ?? [] }])
       .post(/^\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
-      .reply((uri, body, cb) => this.refer(idOf(uri), body as { data: Data }, cb))
+      .reply((uri, body, cb) => (this.refusesReferral(idOf(uri)) ? cb(null, primeroAnswer('forbidden', uri)) : this.refer(idOf(uri), body as { data: Data }, cb)))
       // Shape: primeroIMS/primero app/controllers/api/v2/docs/flags/get.md.
       .get(/^\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
       .reply((uri) => [200, { data: (this.flags.get(idOf(uri)) ?? []).map((f) => ({ record_id: idOf(uri), record_type: 'Child', flagged_by: 'gateway', ...f })) }])
