@@ -6,7 +6,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/logger';
 import { purgeExpired } from '../../src/queues/retention';
-import { eventually, LogCapture, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { LogCapture, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 
 const ADMIN = 'admin-token-for-tests-1';

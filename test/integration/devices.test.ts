@@ -6,7 +6,8 @@ import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { gatewayKey } from '../../src/store/keys';
 import { QUEUES } from '../../src/queues/names';
-import { eventually, scrapeMetrics, startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
+import { scrapeMetrics, startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-devices-1';
 const DAY = 86_400;

@@ -2,63 +2,14 @@ import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/channels/twilio/signature';
-import { endFeedbackMergeWindows, eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { endFeedbackMergeWindows, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-fake';
+import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
 
 const PUBLIC_URL = 'https://gateway.example.org';
 const TWILIO_TOKEN = 'twilio-auth-token-0002';
 const REPORT = 'the distribution officer asked me for sex in exchange for food';
-
-interface PrimeroCalls {
-  created: Array<Record<string, unknown>>;
-  flags: Array<{ id: string; body: unknown }>;
-  assigns: Array<{ id: string; body: unknown }>;
-  patches: Array<{ id: string; body: { data: Record<string, unknown> } }>;
-  /** Each record as Primero holds it after the PATCHes (subforms merged by unique_id). */
-  records: Map<string, Record<string, unknown>>;
-}
-
-/** A small Primero stand-in on nock that remembers records, so reads see earlier writes. */
-function fakePrimero(): PrimeroCalls {
-  const records = new Map<string, Record<string, unknown>>();
-  const calls: PrimeroCalls = { created: [], flags: [], assigns: [], patches: [], records };
-  nock(PRIMERO)
-    .persist()
-    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => {
-      if ('feedback_channel' in b.data) return false;
-      calls.created.push(b.data);
-      records.set(b.data.id as string, { ...b.data, case_id_display: `cp-${records.size + 1}` });
-      return true;
-    })
-    .reply(204)
-    .post('/api/v2/cases', (b: { data: Record<string, unknown> }) => 'feedback_channel' in b.data)
-    .reply(422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'feedback_channel', message: ['is not a permitted field'] }] })
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply((uri) => [200, { data: records.get(uri.split('/').pop()!) ?? {} }])
-    .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply((uri, body) => {
-      const id = uri.split('/').pop()!;
-      const b = body as { data: Record<string, unknown> };
-      calls.patches.push({ id, body: b });
-      records.set(id, primeroMerge(records.get(id) ?? {}, b.data) as Record<string, unknown>);
-      return [200, { data: records.get(id) }];
-    })
-    // Primero's flag list (primeroIMS/primero app/controllers/api/v2/docs/flags/get.md): what was flagged here.
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
-    .reply((uri) => [200, { data: calls.flags.filter((f) => f.id === uri.split('/')[4]).map((f) => ({ ...(f.body as { data: object }).data, removed: false })) }])
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
-    .reply((uri, body) => {
-      calls.flags.push({ id: uri.split('/')[4]!, body });
-      return [200, { data: { id: 1 } }];
-    })
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
-    .reply((uri, body) => {
-      calls.assigns.push({ id: uri.split('/')[4]!, body });
-      return [200, { data: { status: 'done' } }];
-    });
-  return calls;
-}
 
 let phones = 0;
 /** Each contact has its own number: the merge window is per sender. */
@@ -82,12 +33,12 @@ const postFeedback = (gw: Gateway, body: unknown) =>
 describe('feedback and complaints', () => {
   const PERSONAL_DATA = [REPORT, 'sex in exchange', 'clinic', 'nurse', 'water', '2547880', '254788999000', '254799', /"category":"sea"/];
   let gw: Gateway;
-  let calls: PrimeroCalls;
+  let primero: RecordingPrimero;
 
   beforeAll(async () => {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    calls = fakePrimero();
+    primero = new RecordingPrimero(PRIMERO);
     gw = await startGateway({
       prefix: uniquePrefix('feedback'),
       env: {
@@ -117,7 +68,7 @@ describe('feedback and complaints', () => {
     expect(res.status).toBe(202);
     const reference = res.body.reference as string;
     const link = await eventually(() => gw.references.get(reference));
-    const data = calls.created.find((c) => c.other_agency_id === reference)!;
+    const data = primero.created.find((c) => c.other_agency_id === reference)!;
     expect(data).toMatchObject({
       module_id: 'primeromodule-cp',
       name_first: 'Feedback',
@@ -125,7 +76,7 @@ describe('feedback and complaints', () => {
       protection_concerns_other: `${description} | Callback requested: yes`,
     });
     expect(link.sensitive).toBe(false);
-    expect(calls.flags.find((f) => f.id === link.caseId)).toBeUndefined();
+    expect(primero.sent('flag').find((f) => f.id === link.caseId)).toBeUndefined();
   });
 
   it('routes a sexual exploitation report to its module and focal point only, flagged, without echoing it', async () => {
@@ -137,15 +88,15 @@ describe('feedback and complaints', () => {
       const l = await gw.references.get(reference);
       return l?.steps.assignedAt ? l : undefined;
     });
-    const data = calls.created.find((c) => c.other_agency_id === reference)!;
+    const data = primero.created.find((c) => c.other_agency_id === reference)!;
     expect(data).toMatchObject({ module_id: 'primeromodule-gbv', name_first: 'Sensitive report', other_id_no: 'feedback-sea' });
-    expect(calls.flags.filter((f) => f.id === link.caseId)).toEqual([
+    expect(primero.sent('flag').filter((f) => f.id === link.caseId)).toEqual([
       { id: link.caseId, body: { data: { date: expect.any(String), message: expect.stringContaining('restricted handling') } } },
     ]);
-    expect(calls.assigns.filter((a) => a.id === link.caseId)).toEqual([
+    expect(primero.sent('assign').filter((a) => a.id === link.caseId)).toEqual([
       { id: link.caseId, body: { data: { transitioned_to: 'psea_focal_point', notes: expect.not.stringContaining('food') } } },
     ]);
-    expect(JSON.stringify(calls.flags) + JSON.stringify(calls.assigns)).not.toContain('food');
+    expect(JSON.stringify(primero.sent('flag')) + JSON.stringify(primero.sent('assign'))).not.toContain('food');
     expect(link.sensitive).toBe(true);
   });
 
@@ -160,7 +111,7 @@ describe('feedback and complaints', () => {
     expect(reply).toMatch(/^Thank you for trusting us\. Your reference is [2-9A-HJ-NP-Z]{8}\. A trained focal point will handle this confidentially\.$/);
     const reference = /is ([2-9A-HJ-NP-Z]{8})\./.exec(reply)![1]!;
     await eventually(async () => (await gw.references.get(reference))?.steps.assignedAt);
-    expect(calls.created.find((c) => c.other_agency_id === reference)).toMatchObject({ module_id: 'primeromodule-gbv', other_id_no: 'feedback-sea' });
+    expect(primero.created.find((c) => c.other_agency_id === reference)).toMatchObject({ module_id: 'primeromodule-gbv', other_id_no: 'feedback-sea' });
   });
 
   it('adds a repeated report within the window to the first record and gives the same reference; after the window it opens a new one', async () => {
@@ -171,13 +122,13 @@ describe('feedback and complaints', () => {
     expect(second.body).toEqual({ status: 'accepted', reference: first.body.reference, duplicate: false });
 
     const link = await eventually(() => gw.references.get(first.body.reference));
-    const patch = await eventually(() => calls.patches.find((p) => p.id === link.caseId));
+    const patch = await eventually(() => primero.sent('patch').find((p) => p.id === link.caseId));
     // One notes_section entry per merged report, keyed by its own reference: nothing else on the record is written.
     expect(patch.body.data).toEqual({
       notes_section: [{ unique_id: expect.stringMatching(/^[0-9a-f-]{36}$/), note_subject: expect.stringMatching(/^Further report \([2-9A-HJ-NP-Z]{8}\)$/), note_text: 'still no water today | Callback requested: yes', note_date: expect.any(String) }],
     });
-    expect(calls.records.get(link.caseId)).toMatchObject({ protection_concerns_other: 'no water at the site | Callback requested: yes', notes_section: patch.body.data.notes_section });
-    expect(calls.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
+    expect(primero.records.get(link.caseId)).toMatchObject({ protection_concerns_other: 'no water at the site | Callback requested: yes', notes_section: patch.body.data.notes_section });
+    expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
 
     // Another category is another report.
     const other = await postFeedback(gw, asContact(feedbackBody(contact, 'suggestion', 'add a water point')));
@@ -186,7 +137,7 @@ describe('feedback and complaints', () => {
     await endFeedbackMergeWindows(gw);
     const later = await postFeedback(gw, asContact(feedbackBody(contact, 'complaint', 'water again')));
     expect(later.body.reference).not.toBe(first.body.reference);
-    await eventually(() => calls.created.find((c) => c.other_agency_id === later.body.reference));
+    await eventually(() => primero.created.find((c) => c.other_agency_id === later.body.reference));
   });
 
 
@@ -200,7 +151,8 @@ describe('a feedback mapping that names a field Primero rejects', () => {
   it("ends as a dead letter carrying Primero's 422 detail and none of the report", async () => {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    const calls = fakePrimero();
+    const primero = new RecordingPrimero(PRIMERO);
+    primero.unpermitted.add('feedback_channel');
     const mappings = shippedMappings();
     const feedback = mappings.get('feedback')!;
     mappings.set('feedback', { ...feedback, static_fields: { ...feedback.static_fields, feedback_channel: 'sms' } });
@@ -211,7 +163,7 @@ describe('a feedback mapping that names a field Primero rejects', () => {
       const job = await eventually(async () => ((await gw.queue.getJobState(jobId)) === 'failed' ? gw.queue.getJob(jobId) : undefined));
       expect(job!.failedReason).toBe('Primero rejected the case create (422): feedback_channel: is not a permitted field');
       expect(job!.failedReason).not.toContain('latrines');
-      expect(calls.created).toHaveLength(0);
+      expect(primero.created).toHaveLength(0);
       expect(gw.logs.text).not.toContain('latrines');
     } finally {
       await gw.close();

@@ -4,7 +4,9 @@ import request from 'supertest';
 import { QUEUES } from '../../src/queues/names';
 import { PayloadCodec, sealContext } from '../../src/security/payload-codec';
 import { parseDataKey, Sealer } from '../../src/security/sealing';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-forget-1';
 

@@ -6,7 +6,9 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { legacyHashKeyProblem } from '../../src/security/legacy-hash-key';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-rotation-1';
 const OLD_KEY = randomBytes(32).toString('base64');

@@ -9,7 +9,8 @@ import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createLogger } from '../../src/logger';
 import { deleteByPrefix } from '../../src/store/keys';
-import { eventually, shippedMappings, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { shippedMappings, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-listeners-1';
 

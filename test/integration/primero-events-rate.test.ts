@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
-import { primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
+import { startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
+import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 
 const KEY = 'primero-webhook-key-rate';
 const RATE = 2;

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroAnswer } from '../support/primero-fake';
+import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
 
 // Long enough that a wrongly paused queue cannot finish the next message inside the test's wait.
 const PAUSE_MS = 8000;
@@ -38,21 +39,11 @@ describe('a Primero 403 is judged by the call it answered', () => {
   });
 
   it('dead-letters the one job whose record is out of scope, with the reason, and keeps intake running', async () => {
+    // The first case referred is out of the API user's scope; every other referral is made.
+    const primero = new RecordingPrimero(PRIMERO, () => 'cp-403');
     let forbiddenCase = '';
-    const referred: string[] = [];
-    nock(PRIMERO)
-      .persist()
-      .post('/api/v2/cases').reply(204)
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-403' } })
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: [] })
-      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
-      .reply((uri) => {
-        const id = uri.split('/')[4]!;
-        if (!forbiddenCase) forbiddenCase = id;
-        if (id === forbiddenCase) return primeroAnswer('forbidden', uri);
-        referred.push(id);
-        return [200, { data: { id: randomUUID(), type: 'Referral', status: 'in_progress', record_id: id, record_type: 'case' } }];
-      });
+    primero.refusesReferral = (id) => (forbiddenCase ||= id) === id;
+    const referred = () => primero.referralPosts.filter((id) => id !== forbiddenCase);
     const first = await post(referral());
     const jobId = `m-${first.body.reference}`;
     const failed = await eventually(async () => ((await gw.queue.getJobState(jobId)) === 'failed' ? gw.queue.getJob(jobId) : undefined));
@@ -63,7 +54,7 @@ describe('a Primero 403 is judged by the call it answered', () => {
     const second = await post(referral());
     await eventually(async () => (await gw.references.get(second.body.reference))?.steps.referredAt, PAUSE_MS / 2);
     expect(Date.now() - started).toBeLessThan(PAUSE_MS / 2);
-    expect(referred).toHaveLength(1);
+    expect(referred()).toHaveLength(1);
     expect(gw.logs.text).not.toContain('CONFIGURATION FAULT');
   });
 
@@ -95,11 +86,9 @@ describe('a Primero 403 on a create', () => {
   });
 
   it('pauses intake on a 403 to a create (the role cannot create cases), and resumes once Primero accepts', async () => {
-    nock(PRIMERO)
-      .post('/api/v2/cases').reply((uri) => primeroAnswer('forbidden', uri))
-      .post('/api/v2/cases').reply(204)
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-after-403' } })
-      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: { status: 'in_progress' } });
+    // The first create is refused (403), the next is accepted.
+    const primero = new RecordingPrimero(PRIMERO, () => 'cp-after-403');
+    primero.forbiddenCreates = 1;
     const res = await post(referral());
     await eventually(() => gw.logs.text.includes('PRIMERO CONFIGURATION FAULT'));
     // Beyond the 1 s window of the queue's own rate limiter: this is the configuration pause.
@@ -109,13 +98,9 @@ describe('a Primero 403 on a create', () => {
   });
 
   it('pauses intake on a 403 to reading back the case it just created (the role cannot read cases), never a dead letter', async () => {
-    nock(PRIMERO)
-      .post('/api/v2/cases').reply(204)
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply((uri) => primeroAnswer('forbidden', uri))
-      .post('/api/v2/cases').reply(409, { errors: [{ status: 409, resource: '/api/v2/cases', message: 'Conflict' }] })
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/).reply(200, { data: { case_id_display: 'cp-read-403' } })
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: [] })
-      .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/).reply(200, { data: { status: 'in_progress' } });
+    // The create lands but its read-back is refused (403); the retry's create is then a 409 and its read succeeds.
+    const primero = new RecordingPrimero(PRIMERO, () => 'cp-read-403');
+    primero.forbiddenReads = 1;
     const before = gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length;
     const res = await post(referral());
     await eventually(() => gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length > before);

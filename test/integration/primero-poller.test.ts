@@ -10,8 +10,8 @@ import { gatewayKey } from '../../src/store/keys';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor, type PollerDeps } from '../../workers/primero-poll';
-import { LogCapture, PRIMERO, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
-import { primeroAnswer } from '../support/primero-fake';
+import { LogCapture, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
+import { PRIMERO, primeroAnswer } from '../support/primero-fake';
 
 const KEY = 'primero-webhook-key-3';
 

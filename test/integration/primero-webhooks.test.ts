@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, untilDrained, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { eventually, untilDrained } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
@@ -9,7 +10,7 @@ import { SharedCounters } from '../../src/store/counters';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
-import { primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
+import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 
 const ADMIN = 'admin-token-webhooks-1';
 const KEY = 'primero-webhook-key-2';

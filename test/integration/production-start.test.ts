@@ -4,7 +4,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { eventually, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const root = path.join(__dirname, '..', '..');
 const tsc = require.resolve('typescript/bin/tsc');

@@ -10,7 +10,8 @@ import { createLogger } from '../../src/logger';
 import { QUEUES } from '../../src/queues/names';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { HttpRecorder } from '../support/http-recorder';
-import { eventually, startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
+import { startGateway, uniquePrefix, type Gateway, webPushEnv } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-ssrf-1';
 

@@ -6,7 +6,9 @@ import nock from 'nock';
 import request from 'supertest';
 import { createApp } from '../../src/app';
 import { createLogger } from '../../src/logger';
-import { eventually, PRIMERO, startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { startGateway, TEST_REDIS_URL, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { PRIMERO } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 
 const ADMIN = 'admin-token-dashboard-1';
 const PHONE = '+243810000777';

@@ -1,5 +1,6 @@
 import nock from 'nock';
-import { eventually, startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
+import { startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const RAPIDPRO = 'http://rapidpro-notify.test';
 const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, untilGatewayDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { untilGatewayDrained, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { PRIMERO, primeroAcceptsOnce } from '../support/primero-fake';
+import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rapidpro');
@@ -42,23 +44,6 @@ const post = (gw: Gateway, body: unknown, token = WEBHOOK_TOKEN) =>
     .set('Content-Type', 'application/json')
     .send(JSON.stringify(body));
 
-type CaseBody = { data: Record<string, unknown> };
-
-/** nock for one successful create + read; returns what Primero received. */
-function primeroAccepts(display = 'cp-0001') {
-  const received: CaseBody[] = [];
-  const scope = nock(PRIMERO)
-    .post('/api/v2/cases', (b: CaseBody) => {
-      received.push(b);
-      return true;
-    })
-    .basicAuth({ user: 'sms_gateway', pass: 'secret-password' })
-    .reply(204)
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply(200, { data: { case_id_display: display } });
-  return { scope, received };
-}
-
 describe('POST /webhooks/rapidpro/referral', () => {
   const PERSONAL_DATA = [CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
   let gw: Gateway;
@@ -80,7 +65,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
   });
 
   it('creates one Primero case with the mapped fields and answers 202 with a readable reference', async () => {
-    const { scope, received } = primeroAccepts('cp-1a2b3c');
+    const { scope, created } = primeroAcceptsOnce('cp-1a2b3c');
     const body = referralBody();
     const res = await post(gw, body);
 
@@ -90,7 +75,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
 
     const link = await eventually(() => gw.references.get(reference));
     expect(scope.isDone()).toBe(true);
-    const data = received[0]!.data;
+    const data = created[0]!;
     expect(data).toEqual({
       // Derived from this acceptance (the ledger's), not from the run: a new acceptance is a new record.
       id: (await eventually(() => gw.references.get(reference))).caseId,
@@ -110,7 +95,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
   });
 
   it("accepts the editor's default body sent with no Content-Type", async () => {
-    const { scope, received } = primeroAccepts();
+    const { scope, created } = primeroAcceptsOnce();
     const res = await request(gw.app)
       .post(`/webhooks/rapidpro/referral?token=${WEBHOOK_TOKEN}`)
       .set('Content-Type', '')
@@ -118,22 +103,22 @@ describe('POST /webhooks/rapidpro/referral', () => {
     expect(res.status).toBe(202);
     expect(res.body.duplicate).toBe(false);
     await eventually(() => scope.isDone());
-    expect(received[0]!.data).toMatchObject({ telephone_current: '+250788123123', name_first: 'Grace', other_agency_id: res.body.reference });
+    expect(created[0]!).toMatchObject({ telephone_current: '+250788123123', name_first: 'Grace', other_agency_id: res.body.reference });
   });
 
   it('accepts the legacy / resthook body and keys it on the run and last node', async () => {
-    const { scope, received } = primeroAccepts();
+    const { scope, created } = primeroAcceptsOnce();
     const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `token ${WEBHOOK_TOKEN}`).type('json').send(legacyBody);
     expect(res.status).toBe(202);
     await eventually(() => scope.isDone());
-    expect(received[0]!.data.id).toBe((await eventually(() => gw.references.get(res.body.reference))).caseId);
+    expect(created[0]!.id).toBe((await eventually(() => gw.references.get(res.body.reference))).caseId);
     const again = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `token ${WEBHOOK_TOKEN}`).type('json').send(legacyBody);
     expect(again.body).toEqual({ status: 'accepted', reference: res.body.reference, duplicate: true });
-    expect(received[0]!.data.telephone_current).toBe('+12024561111');
+    expect(created[0]!.telephone_current).toBe('+12024561111');
   });
 
   it('answers five concurrent deliveries of one message with one reference and creates one case', async () => {
-    const { scope } = primeroAccepts();
+    const { scope } = primeroAcceptsOnce();
     const body = referralBody();
     const answers = await Promise.all(Array.from({ length: 5 }, () => post(gw, body)));
 
@@ -202,11 +187,11 @@ describe('POST /webhooks/rapidpro/referral', () => {
   });
 
   it('keeps values that fit no lookup as text instead of dropping them', async () => {
-    const { scope, received } = primeroAccepts();
+    const { scope, created } = primeroAcceptsOnce();
     const body = referralBody({ age: 'about twelve', consent: 'maybe' });
     await post(gw, body);
     await eventually(() => scope.isDone());
-    const data = received[0]!.data;
+    const data = created[0]!;
     expect(data.age).toBeUndefined();
     expect(data.consent_for_services).toBe(false);
     expect(data.protection_concerns_other).toContain('Age as given: about twelve');
@@ -236,7 +221,7 @@ describe('referral to a configured recipient', () => {
   });
 
   it('refers the case when consent is yes, without consent_overridden', async () => {
-    const { scope } = primeroAccepts();
+    const { scope } = primeroAcceptsOnce();
     const referrals: unknown[] = [];
     const refer = nock(PRIMERO)
       .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
@@ -254,7 +239,7 @@ describe('referral to a configured recipient', () => {
   });
 
   it('creates the case but does not refer it when consent is no', async () => {
-    const { scope } = primeroAccepts();
+    const { scope } = primeroAcceptsOnce();
     const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
     const res = await post(gw, referralBody({ consent: 'no' }));
     const link = await eventually(() => gw.references.get(res.body.reference));

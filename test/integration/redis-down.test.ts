@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
 
 const body = {

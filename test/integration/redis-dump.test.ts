@@ -5,9 +5,10 @@ import webpush from 'web-push';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { QUEUES, type QueueName } from '../../src/queues/names';
 import { hasherFromConfig } from '../../src/security/identifier-hash';
-import { eventually, PRIMERO, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { HttpRecorder } from '../support/http-recorder';
-import { primeroWebhookBody } from '../support/primero-fake';
+import { PRIMERO, primeroWebhookBody } from '../support/primero-fake';
 
 /**
  * Issue #13, "a copy of Redis learns nothing": the gateway runs with DATA_KEY set and takes referrals,

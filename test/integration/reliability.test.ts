@@ -6,131 +6,15 @@ import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channel
 import { createLogger } from '../../src/logger';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { purgeExpired } from '../../src/queues/retention';
-import { eventually, untilDrained, PRIMERO, shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { shippedMappings, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, scrapeMetrics, untilGatewayDrained } from '../support/gateway';
+import { eventually, untilDrained } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
-import { primeroMerge } from '../support/primero-fake';
+import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
 
 /**
  * Issue #11 (and #12.1, #13.3): one named test per defect, each against real Redis and a Primero on nock
  * that keeps its records, so what a caseworker would find is what is checked.
  */
-
-interface FakePrimero {
-  records: Map<string, Record<string, unknown>>;
-  created: Array<Record<string, unknown>>;
-  patches: string[];
-  referrals: Map<string, Array<{ transitioned_to: string; status: string }>>;
-  referralPosts: string[];
-  /** Runs when a referral is posted, before Primero answers; resolve to answer. */
-  onRefer: (caseId: string) => Promise<void>;
-  /** How long a record read takes (a slow read is what lets two merges overlap). */
-  readDelayMs: number;
-  /** The next this many creates are refused with 422 (a permanent failure: a dead letter). */
-  refuseCreates: number;
-  /** Records out of the API user's scope: reads and updates answer CanCan's 403. */
-  forbidden: Set<string>;
-  /** Primero commits a posted referral only this long after the POST, and answers only then (0: at once). */
-  referralCommitsAfterMs: number;
-  /** Flags per record, listed by GET …/flags as Primero lists them (message, removed). */
-  flags: Map<string, Array<{ message: string; removed: boolean }>>;
-  flagPosts: string[];
-  /** Primero commits a posted flag at once and answers only this long after (0: at once). */
-  flagAnswersAfterMs: number;
-  /** Primero applies a PATCH only this long after it arrives, and answers then (0: at once). */
-  patchCommitsAfterMs: number;
-  /** Record ids of the PATCHes applied so far (`patches` lists those that arrived). */
-  applied: string[];
-  /** Fields the API user's role cannot read: a GET leaves them out (Primero filters by permitted fields). */
-  unreadable: Set<string>;
-  /** Fields the API user's role may not write: a PATCH drops them and still answers 200 (Primero's params permit). */
-  unwritable: Set<string>;
-  /** Record ids of the assigns posted. */
-  assignPosts: string[];
-  /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
-  assignAnswersAfterMs: number;
-}
-
-const FORBIDDEN = [403, { errors: [{ status: 403, resource: '/api/v2/cases', message: 'Forbidden' }] }] as const;
-
-function fakePrimero(): FakePrimero {
-  const p: FakePrimero = { records: new Map(), created: [], patches: [], referrals: new Map(), referralPosts: [], onRefer: async () => undefined, readDelayMs: 0, refuseCreates: 0, forbidden: new Set(), referralCommitsAfterMs: 0, flags: new Map(), flagPosts: [], flagAnswersAfterMs: 0, patchCommitsAfterMs: 0, applied: [], unreadable: new Set(), unwritable: new Set(), assignPosts: [], assignAnswersAfterMs: 0 };
-  const idOf = (uri: string) => uri.split('/')[4]!.split('?')[0]!;
-  nock(PRIMERO)
-    .persist()
-    .post('/api/v2/cases')
-    .reply((_uri, body) => {
-      const data = (body as { data: Record<string, unknown> }).data;
-      const id = data.id as string;
-      if (p.refuseCreates > 0 && p.refuseCreates--) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }];
-      // Primero's own rule: a second create with the same id is a 409 (app/controllers/api/v2/children_controller.rb).
-      if (p.records.has(id)) return [409, { errors: [{ status: 409, resource: '/api/v2/cases', message: 'Conflict' }] }];
-      p.created.push(data);
-      p.records.set(id, { ...data, case_id_display: `cp-${p.records.size + 1}` });
-      return [204, ''];
-    })
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
-    .reply((uri) => [200, { data: p.referrals.get(idOf(uri)) ?? [] }])
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/referrals$/)
-    .reply((uri, body, cb) => {
-      const id = idOf(uri);
-      p.referralPosts.push(id);
-      const commit = () => p.referrals.set(id, [...(p.referrals.get(id) ?? []), { transitioned_to: (body as { data: { transitioned_to: string } }).data.transitioned_to, status: 'in_progress' }]);
-      if (p.referralCommitsAfterMs > 0) {
-        setTimeout(() => {
-          commit();
-          cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]);
-        }, p.referralCommitsAfterMs);
-        return;
-      }
-      commit();
-      p.onRefer(id).then(
-        () => cb(null, [200, { data: { id: randomUUID(), status: 'in_progress' } }]),
-        () => cb(null, [200, {}]),
-      );
-    })
-    // Shape: primeroIMS/primero app/controllers/api/v2/docs/flags/get.md.
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
-    .reply((uri) => [200, { data: (p.flags.get(idOf(uri)) ?? []).map((f) => ({ record_id: idOf(uri), record_type: 'Child', flagged_by: 'gateway', ...f })) }])
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/flags$/)
-    .reply((uri, body, cb) => {
-      const id = idOf(uri);
-      p.flagPosts.push(id);
-      p.flags.set(id, [...(p.flags.get(id) ?? []), { message: (body as { data: { message: string } }).data.message, removed: false }]);
-      setTimeout(() => cb(null, [200, { data: { id: p.flagPosts.length } }]), p.flagAnswersAfterMs);
-    })
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
-    .reply((uri, _b, cb) => {
-      const record = p.records.get(idOf(uri));
-      if (p.forbidden.has(idOf(uri))) return cb(null, [...FORBIDDEN]);
-      const readable = Object.fromEntries(Object.entries(record ?? {}).filter(([k]) => !p.unreadable.has(k)));
-      setTimeout(() => cb(null, [200, { data: readable }]), p.readDelayMs);
-    })
-    .patch(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply((uri, body, cb) => {
-      const id = idOf(uri);
-      if (p.forbidden.has(id)) return cb(null, [...FORBIDDEN]);
-      p.patches.push(id);
-      setTimeout(() => {
-        const before = p.records.get(id) ?? {};
-        const permitted = Object.fromEntries(Object.entries((body as { data: Record<string, unknown> }).data).filter(([k]) => !p.unwritable.has(k)));
-        const after = primeroMerge(before, permitted) as Record<string, unknown>;
-        p.records.set(id, after);
-        p.applied.push(id);
-        // As Primero answers (app/views/api/v2/records/update.json.jbuilder): the id and the readable fields this save changed.
-        const changed = Object.keys(after).filter((k) => !p.unreadable.has(k) && JSON.stringify(after[k]) !== JSON.stringify(before[k]));
-        cb(null, [200, { data: { id, ...Object.fromEntries(changed.map((k) => [k, after[k]])) } }]);
-      }, p.patchCommitsAfterMs);
-    })
-    // Shape: primeroIMS/primero app/models/assign.rb: the recipient owns the case at once; the transition is `done`.
-    .post(/\/api\/v2\/cases\/[0-9a-f-]+\/assigns$/)
-    .reply((uri, body, cb) => {
-      const id = idOf(uri);
-      p.assignPosts.push(id);
-      p.records.set(id, { ...p.records.get(id), owned_by: (body as { data: { transitioned_to: string } }).data.transitioned_to });
-      setTimeout(() => cb(null, [200, { data: { id: randomUUID(), type: 'Assign', status: 'done' } }]), p.assignAnswersAfterMs);
-    });
-  return p;
-}
 
 function useNock(): void {
   nock.disableNetConnect();
@@ -176,20 +60,20 @@ const post = (gw: Gateway, intent: 'referral' | 'feedback', body: unknown, heade
 
 let phones = 0;
 const newPhone = () => `tel:+2547331${String(10000 + phones++)}`;
-const textOf = (p: FakePrimero, caseId: string) => String(p.records.get(caseId)?.protection_concerns_other ?? '');
+const textOf = (p: RecordingPrimero, caseId: string) => String(p.records.get(caseId)?.protection_concerns_other ?? '');
 /** The merged reports on a record: its notes_section entries (the feedback mapping's merge_into). */
-const notesOf = (p: FakePrimero, caseId: string) => (p.records.get(caseId)?.notes_section ?? []) as Array<{ unique_id: string; note_subject: string; note_text: string }>;
+const notesOf = (p: RecordingPrimero, caseId: string) => (p.records.get(caseId)?.notes_section ?? []) as Array<{ unique_id: string; note_subject: string; note_text: string }>;
 /** Everything a caseworker reads on the record: its own text and every merged report. */
-const wordsOf = (p: FakePrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
+const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
 describe('reliability of acknowledged messages (issue #11)', () => {
   const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331'];
   let gw: Gateway;
-  let primero: FakePrimero;
+  let primero: RecordingPrimero;
 
   beforeAll(async () => {
     useNock();
-    primero = fakePrimero();
+    primero = new RecordingPrimero(PRIMERO);
     gw = await startGateway({ prefix: uniquePrefix('reliability'), env: { FEEDBACK_MERGE_WINDOW_SECONDS: '600', ENQUEUE_TIMEOUT_MS: '300', PRIMERO_TIMEOUT_MS: '1500' } });
   });
 
@@ -238,13 +122,13 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the teacher hits us'));
     const link = await eventually(() => gw.references.get(first.body.reference));
     await untilDrained(gw.queue);
-    primero.unreadable.add('protection_concerns_other');
+    primero.unreadableFields.add('protection_concerns_other');
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'again today'));
       expect(second.body.reference).toBe(first.body.reference);
       await untilDrained(gw.queue);
     } finally {
-      primero.unreadable.delete('protection_concerns_other');
+      primero.unreadableFields.delete('protection_concerns_other');
     }
     expect(wordsOf(primero, link.caseId)).toContain('the teacher hits us | Callback requested: yes');
     expect(wordsOf(primero, link.caseId)).toContain('again today | Callback requested: yes');
@@ -627,7 +511,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
 describe('a referral whose worker dies during the referral call (issue #11.5)', () => {
   it('#11.5 is not referred again by the attempt that picks up the stalled job', async () => {
     useNock();
-    const primero = fakePrimero();
+    const primero = new RecordingPrimero(PRIMERO);
     const mappings = shippedMappings();
     const referral = mappings.get('referral')!;
     mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
@@ -657,11 +541,11 @@ describe('a referral whose worker dies during the referral call (issue #11.5)', 
 
 describe('a referral or flag call still in flight when its attempt gives up (review of #11, item 7)', () => {
   let gw: Gateway;
-  let primero: FakePrimero;
+  let primero: RecordingPrimero;
 
   beforeAll(async () => {
     useNock();
-    primero = fakePrimero();
+    primero = new RecordingPrimero(PRIMERO);
     const mappings = shippedMappings();
     const referral = mappings.get('referral')!;
     mappings.set('referral', { ...referral, referral: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } });
@@ -802,11 +686,11 @@ describe('a referral or flag call still in flight when its attempt gives up (rev
 
 describe('the text_append merge fallback (review of #11, items 4 and 5)', () => {
   let gw: Gateway;
-  let primero: FakePrimero;
+  let primero: RecordingPrimero;
 
   beforeAll(async () => {
     useNock();
-    primero = fakePrimero();
+    primero = new RecordingPrimero(PRIMERO);
     const mappings = shippedMappings();
     mappings.set('feedback', { ...mappings.get('feedback')!, merge_into: { mode: 'text_append' } });
     gw = await startGateway({ prefix: uniquePrefix('text-append'), mappings, env: { FEEDBACK_MERGE_WINDOW_SECONDS: '600', PRIMERO_TIMEOUT_MS: '600', RETRY_BASE_MS: '50' } });
@@ -822,7 +706,7 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the food is spoiled'));
     const link = await eventually(() => gw.references.get(first.body.reference));
     await untilDrained(gw.queue);
-    primero.unreadable.add('protection_concerns_other');
+    primero.unreadableFields.add('protection_concerns_other');
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'and the rice too'));
       expect(second.body.reference).toBe(first.body.reference);
@@ -831,7 +715,7 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
       expect(failed.failedReason).not.toContain('rice');
       await gw.services.deadLetters.discard(`intake.${failed.id}`, 'test');
     } finally {
-      primero.unreadable.delete('protection_concerns_other');
+      primero.unreadableFields.delete('protection_concerns_other');
     }
     expect(primero.patches).not.toContain(link.caseId);
     expect(textOf(primero, link.caseId)).toBe('the food is spoiled | Callback requested: yes');
@@ -857,7 +741,7 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
 describe('notifications after a new referral (issue #13.3)', () => {
   it('#13.3 the sender is told only once the reference link and the referral are recorded', async () => {
     useNock();
-    const primero = fakePrimero();
+    const primero = new RecordingPrimero(PRIMERO);
     primero.onRefer = () => new Promise((r) => setTimeout(r, 600));
     const seen: Array<{ linked: boolean; referred: boolean }> = [];
     const mappings = shippedMappings();

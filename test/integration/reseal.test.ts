@@ -5,7 +5,8 @@ import nock from 'nock';
 import { uuidV5 } from '../../src/domain/uuid';
 import { PERSONAL_MESSAGE_FIELDS, sealContext } from '../../src/security/payload-codec';
 import { parseDataKey, Sealer } from '../../src/security/sealing';
-import { eventually, startGateway, uniquePrefix, type Gateway, TEST_REDIS_URL } from '../support/gateway';
+import { startGateway, uniquePrefix, type Gateway, TEST_REDIS_URL } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { acceptingPrimero } from '../support/primero-fake';
 
 /**

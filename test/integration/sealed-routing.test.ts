@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
-import { eventually, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { acceptingPrimero } from '../support/primero-fake';
 
 /**

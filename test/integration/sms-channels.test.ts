@@ -3,7 +3,8 @@ import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/channels/twilio/signature';
-import { eventually, startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { startGateway, uniquePrefix, type Gateway, untilGatewayDrained } from '../support/gateway';
+import { eventually } from '../support/eventually';
 import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';
 

@@ -3,7 +3,8 @@ import request from 'supertest';
 import { createLogger } from '../../src/logger';
 import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { purgeExpired } from '../../src/queues/retention';
-import { eventually, LogCapture, shippedMappings, startGateway, testConfig, uniquePrefix, type Gateway } from '../support/gateway';
+import { LogCapture, shippedMappings, startGateway, testConfig, uniquePrefix, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
 
 const APP_SECRET = 'fb_app_secret_worker';
 

@@ -19,9 +19,6 @@ import { startWorkers, type RunningWorkers } from '../../workers/run-worker';
 import { untilDrained } from './eventually';
 import { PRIMERO } from './primero-fake';
 
-export { eventually, untilDrained } from './eventually';
-export { PRIMERO };
-
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const WEBHOOK_TOKEN = 'test-webhook-token-123';
 /** A test gateway's web push settings: its VAPID keys and, when given, the local push service it may reach. */
