@@ -30,11 +30,9 @@ export interface ApiServices extends OperatorServices {
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, hasher, references, contacts } = operator;
-  const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), redis, references, codec, hasher, {
+  const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), references, codec, hasher, {
     attempts: config.INTAKE_ATTEMPTS,
-    idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
-    deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600));
   const intake = new IntakeService(producer, contacts, mappings, {
@@ -47,7 +45,6 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, hasher, {
         attempts: config.REPLY_ATTEMPTS,
         idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * 3600_000,
-        deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS,
         enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
       })
     : null;

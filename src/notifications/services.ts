@@ -42,7 +42,7 @@ export function buildNotificationServices(
   trace: TraceStore,
   logger: Logger,
 ): NotificationServices {
-  const retention: JobRetention = { attempts: config.REPLY_ATTEMPTS, deadLetterRetentionDays: config.DEAD_LETTER_RETENTION_DAYS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 };
+  const retention: JobRetention = { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 };
   const subscriptions = new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec, config.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400);
   const push = pushEnabled(config) ? new PushProducer(queues.get(QUEUES.push), subscriptions, retention) : null;
   const rapidpro = rapidProNotifyEnabled(config) ? new RapidProNotifyProducer(queues.get(QUEUES.rapidproNotify), codec, retention) : null;

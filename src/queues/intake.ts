@@ -1,6 +1,5 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
 import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
@@ -15,9 +14,7 @@ export { QueueUnavailableError };
 
 export interface IntakeOptions {
   attempts: number;
-  idempotencyWindowMs: number;
   completedRetentionSeconds: number;
-  deadLetterRetentionDays: number;
   enqueueTimeoutMs: number;
 }
 
@@ -52,7 +49,6 @@ export class IntakeProducer {
 
   constructor(
     readonly queue: Queue,
-    _redis: Redis,
     private readonly references: ReferenceStore,
     private readonly codec: PayloadCodec,
     private readonly hasher: IdentifierHasher,

@@ -55,7 +55,6 @@ export interface IntakeJobRetention {
 
 export interface JobRetention {
   attempts: number;
-  deadLetterRetentionDays: number;
   /** How long the same notification key is refused again. */
   dedupeWindowMs: number;
 }

@@ -11,7 +11,6 @@ const entry = JOBS[QUEUES.whatsappReplies];
 export interface WhatsAppReplyOptions {
   attempts: number;
   idempotencyWindowMs: number;
-  deadLetterRetentionDays: number;
   enqueueTimeoutMs: number;
 }
 

@@ -153,7 +153,7 @@ describe('forget a person', () => {
     const contact = randomUUID();
     const reference = (await feedback(contact, 'complaint', 'the teacher hits us')).body.reference as string;
     await eventually(async () => (await gw.queue.getJobState(`m-${reference}`)) === 'failed');
-    // A flow start that could not be sent (shape of src/queues/rapidpro-notify.ts FlowStartJob): its URN is sealed.
+    // A flow start that could not be sent (the rapidpro-notify entry of JOBS in src/queues/jobs.ts): its URN is sealed.
     const notify = gw.services.registry.get(QUEUES.rapidproNotify);
     const job = await notify.add('flow-start', gw.services.codec.encode({ urn: 'tel:+256700864202', reference, status: 'received' }, ['urn'], sealContext.job(notify.name)), {
       jobId: `flow:${reference}:received`,

@@ -29,6 +29,8 @@ describe('the Primero events worker under a burst of webhooks', () => {
     const ids: string[] = Array.from({ length: 5 }, () => randomUUID());
     const at = new Date(Date.now() - 60_000).toISOString();
     for (const id of ids) primero.records.set(id, { id, owned_by: 'cp_worker', assigned_user_names: ['cp_worker'], status: 'open', workflow: 'case_plan', last_updated_at: at });
+    // No job can start before the first webhook is answered: the limiter's promise is measured from there.
+    const firstAccepted = Date.now();
     for (const id of ids) {
       const res = await request(gw.app).post('/webhooks/primero').set('x-api-key', KEY).type('json').send(JSON.stringify(primeroWebhookBody('partial', id, at)));
       expect(res.status).toBe(202);
@@ -37,8 +39,8 @@ describe('the Primero events worker under a burst of webhooks', () => {
       const mine = primero.reads.filter((r) => ids.includes(r.id));
       return mine.length === ids.length ? mine : undefined;
     });
-    const span = reads[reads.length - 1]!.at - reads[0]!.at;
-    // Five jobs at two a second need at least two full limiter windows after the first.
-    expect(span).toBeGreaterThanOrEqual(1900);
+    // Five jobs at two a second need two full limiter windows after the first job starts. Measured from the first
+    // read instead, the first job's own latency (a cold connection) came off the span and failed a sound limiter.
+    expect(reads[reads.length - 1]!.at - firstAccepted).toBeGreaterThanOrEqual(2000);
   });
 });
