@@ -87,7 +87,7 @@ export class ContactStore {
     return this.rates.recordInbound(urn, windowSeconds, countThisOne);
   }
 
-  /** The key grouping a sender's feedback of one category within the merge window (the acceptance ledger's claim writes it). */
+  /** The key grouping a sender's feedback of one category within the merge window (the acceptance ledger builds the same key with feedbackWindowKey). */
   feedbackWindowKey(sender: string, category: string): string {
     return this.feedbackWindows.key(sender, category);
   }

@@ -8,7 +8,7 @@ export function feedbackWindowKey(prefix: string, senderHash: string, category: 
   return contactKeys(prefix).feedbackWindow(senderHash, category);
 }
 
-/** The keys that group a sender's feedback of one category within the merge window (written by the intake producer). */
+/** The keys that group a sender's feedback of one category within the merge window (written by the acceptance ledger's claim). */
 export class FeedbackWindowStore {
   constructor(
     private readonly redis: Redis,

@@ -95,6 +95,10 @@ describe('a Primero 403 on a create', () => {
     expect(await gw.queue.getRateLimitTtl()).toBeGreaterThan(1000);
     const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
     expect(link.caseIdDisplay).toBe('cp-after-403');
+    // The refused create, then the one accepted, then one read: nothing more.
+    expect(primero.createCalls).toBe(2);
+    expect(primero.created).toHaveLength(1);
+    expect(primero.reads.filter((r) => r.id === link.caseId)).toHaveLength(1);
   });
 
   it('pauses intake on a 403 to reading back the case it just created (the role cannot read cases), never a dead letter', async () => {
@@ -106,6 +110,10 @@ describe('a Primero 403 on a create', () => {
     await eventually(() => gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length > before);
     const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
     expect(link.caseIdDisplay).toBe('cp-read-403');
+    // One create that landed, its refused read, the retry's create answered 409, and its read.
+    expect(primero.createCalls).toBe(2);
+    expect(primero.created).toHaveLength(1);
+    expect(primero.reads.filter((r) => r.id === link.caseId)).toHaveLength(2);
     expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
   });
 

@@ -78,6 +78,8 @@ export class RecordingPrimero {
   readonly reads: Array<{ id: string; fields: string[] | null; at: number }> = [];
   /** Every case created, as sent. */
   readonly created: Data[] = [];
+  /** Every create the gateway sent, answered or refused. */
+  createCalls = 0;
   /** Every PATCH, referral, flag and assign posted, in order (`sent` picks one route). */
   readonly calls: PrimeroCall[] = [];
   /** Record ids of the PATCHes applied so far (`patches` lists those that arrived). */
@@ -168,6 +170,7 @@ export class RecordingPrimero {
 
   private create(uri: string, data: Data): nock.ReplyFnResult {
     const id = String(data.id);
+    this.createCalls++;
     if (this.forbiddenCreates > 0 && this.forbiddenCreates--) return primeroAnswer('forbidden', uri);
     if (this.refuseCreates > 0 && this.refuseCreates--) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }];
     const refused = Object.keys(data).find((k) => this.unpermitted.has(k));

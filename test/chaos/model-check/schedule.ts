@@ -190,7 +190,7 @@ export async function execute(world: World, run: Run, c: Command): Promise<void>
       if (c.whenPrimeroSees) {
         const seen = world.primero.log.filter((l) => l.route === c.whenPrimeroSees).length;
         // Kills at that moment if Primero sees it within 3 s, and otherwise anyway: a timeout is not a failure here.
-        await eventually(() => world.primero.log.filter((l) => l.route === c.whenPrimeroSees).length > seen, 3000).catch(() => undefined);
+        await eventually(() => world.primero.log.filter((l) => l.route === c.whenPrimeroSees).length > seen, 3000, undefined, { intervalMs: 10 }).catch(() => undefined);
       }
       return world.killWorker();
     case 'killApi':
