@@ -41,6 +41,12 @@ export interface Schedule {
 }
 
 const always = () => true;
+
+/** A scheduled queue's schedule: its id, job name and options are its catalogue entry's; only the interval is a setting. */
+function scheduleOf(queue: typeof QUEUES.primeroPoll | typeof QUEUES.maintenance, everyMs: (config: Config) => number, problem: string): Schedule {
+  const entry = JOBS[queue];
+  return { id: entry.scheduler, jobName: entry.name, everyMs, options: entry.options(), problem };
+}
 const perSecond = (max: number) => ({ max, duration: 1000 });
 
 const intake: Registration = {
@@ -164,13 +170,7 @@ const primeroPoll: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
     }),
   options: () => ({ concurrency: 1 }),
-  schedule: {
-    id: JOBS[QUEUES.primeroPoll].scheduler,
-    jobName: JOBS[QUEUES.primeroPoll].name,
-    everyMs: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000,
-    options: JOBS[QUEUES.primeroPoll].options(),
-    problem: 'could not schedule the Primero poller',
-  },
+  schedule: scheduleOf(QUEUES.primeroPoll, (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000, 'could not schedule the Primero poller'),
 };
 
 // Retention runs every RETENTION_INTERVAL_MINUTES (hourly by default) on one worker at a time.
@@ -183,13 +183,7 @@ const maintenance: Registration = {
     return maintenanceProcessor(gatewayQueues, retention, s.logger);
   },
   options: () => ({ concurrency: 1 }),
-  schedule: {
-    id: JOBS[QUEUES.maintenance].scheduler,
-    jobName: JOBS[QUEUES.maintenance].name,
-    everyMs: (c) => c.RETENTION_INTERVAL_MINUTES * 60_000,
-    options: JOBS[QUEUES.maintenance].options(),
-    problem: 'could not schedule the retention job',
-  },
+  schedule: scheduleOf(QUEUES.maintenance, (c) => c.RETENTION_INTERVAL_MINUTES * 60_000, 'could not schedule the retention job'),
 };
 
 /** Every queue's worker, in start order. A new queue is a new entry here and its processor file beside it. */
