@@ -66,6 +66,10 @@ const notesOf = (p: RecordingPrimero, caseId: string) => (p.records.get(caseId)?
 /** Everything a caseworker reads on the record: its own text and every merged report. */
 const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...notesOf(p, caseId).map((n) => n.note_text)].join('\n');
 
+
+/** The dead letter of a report merged into `reference` (its job id is `m-<reference>-<own>`). */
+const mergedDeadLetter = (gw: Gateway, reference: string) =>
+  eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${reference}-`)));
 describe('reliability of acknowledged messages (issue #11)', () => {
   const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331'];
   let gw: Gateway;
@@ -143,7 +147,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'they asked for money again'));
       expect(second.body.reference).toBe(first.body.reference);
-      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      const failed = await mergedDeadLetter(gw, first.body.reference);
       expect(failed.failedReason).toMatch(/did not store the merged report: the record's notes_section has no entry for it/);
       expect(failed.failedReason).not.toContain('money');
       expect((await gw.services.trace.timeline(first.body.reference)).map((e) => e.event)).not.toContain('report_added');
@@ -710,7 +714,7 @@ describe('the text_append merge fallback (review of #11, items 4 and 5)', () => 
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'and the rice too'));
       expect(second.body.reference).toBe(first.body.reference);
-      const failed = await eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${first.body.reference}-`)));
+      const failed = await mergedDeadLetter(gw, first.body.reference);
       expect(failed.failedReason).toMatch(/protection_concerns_other could not be read/);
       expect(failed.failedReason).not.toContain('rice');
       await gw.services.deadLetters.discard(`intake.${failed.id}`, 'test');
