@@ -43,12 +43,17 @@ export async function violations(world: World, run: Run): Promise<string[]> {
 
   // Records: each acknowledged reference has exactly one, holding every report answered with it.
   const acknowledged = new Set(refOf.values());
-  // A merged report whose earlier record left the API user's scope is filed alone, under its own reference:
-  // exactly one record that no acknowledged reference names holds its words.
+  // A merged report whose earlier record left the API user's scope is filed alone, under its own reference: one
+  // record that no acknowledged reference names holds its words, and no other report takes that record. Reports
+  // with the same words (a new RapidPro run of the same answers) are told apart by count, not by which record:
+  // each takes one such record, the tightest first, and a record none of them takes is reported below.
   const filedAlone = new Set<FakeRecord>();
   const fileAlone = (m: Message): boolean => {
-    const own = records.filter((r) => !acknowledged.has(String(r.data.other_agency_id ?? '')) && !filedAlone.has(r) && segmentsOf(r).some((s) => s.includes(m.text)));
-    if (own.length !== 1) return false;
+    const holding = (r: FakeRecord) => segmentsOf(r).filter((s) => s.includes(m.text)).reduce((n, s) => Math.min(n, s.length), Infinity);
+    const own = records
+      .filter((r) => !acknowledged.has(String(r.data.other_agency_id ?? '')) && !filedAlone.has(r) && holding(r) < Infinity)
+      .sort((a, b) => holding(a) - holding(b));
+    if (own.length === 0) return false;
     filedAlone.add(own[0]!);
     return true;
   };
