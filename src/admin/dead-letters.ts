@@ -26,6 +26,9 @@ export interface DeadLetterSummary {
 
 const SCAN_LIMIT = 10_000;
 
+/** The operator's reason for a reveal or a discard, kept in the audit entry (trimmed; the routes cap its length). */
+const reasonDetail = (reason: string | undefined) => (reason?.trim() ? { detail: { reason: reason.trim() } } : {});
+
 /** `<queue>.<jobId>`: job ids never contain dots, queue names never do either. */
 export const deadLetterId = (queue: string, jobId: string) => `${queue}.${jobId}`;
 
@@ -94,13 +97,13 @@ export class DeadLetters {
     return job && (await job.isFailed()) ? job : null;
   }
 
-  /** The dead letter with its payload: personal fields masked, unless `reveal`, which is audited. */
-  async show(id: string, actor: string, reveal: boolean): Promise<(DeadLetterSummary & { data: Record<string, unknown> }) | null> {
+  /** The dead letter with its payload: personal fields masked, unless `reveal`, which is audited with the operator's reason. */
+  async show(id: string, actor: string, reveal: boolean, reason?: string): Promise<(DeadLetterSummary & { data: Record<string, unknown> }) | null> {
     const job = await this.find(id);
     if (!job) return null;
     const decoded = this.codec.decode(job.data, sealContext.job(job.queueName));
     const data = reveal ? decoded : maskPersonal(decoded);
-    if (reveal) await this.audit.record({ actor, action: 'dead_letter.reveal', target: id });
+    if (reveal) await this.audit.record({ actor, action: 'dead_letter.reveal', target: id, ...reasonDetail(reason) });
     return { ...this.summary(job), data };
   }
 
@@ -125,12 +128,12 @@ export class DeadLetters {
     return { dryRun, matched };
   }
 
-  async discard(id: string, actor: string): Promise<DeadLetterSummary | null> {
+  async discard(id: string, actor: string, reason?: string): Promise<DeadLetterSummary | null> {
     const job = await this.find(id);
     if (!job) return null;
     const summary = this.summary(job);
     await job.remove();
-    await this.audit.record({ actor, action: 'dead_letter.discard', target: id });
+    await this.audit.record({ actor, action: 'dead_letter.discard', target: id, ...reasonDetail(reason) });
     if (summary.reference) await this.trace.record(summary.reference, 'discarded', { queue: summary.queue, by: actor });
     return summary;
   }

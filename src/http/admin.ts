@@ -52,6 +52,14 @@ function actorOf(req: Request): string {
   return /^[A-Za-z0-9._@-]{1,64}$/.test(v) ? v : 'admin';
 }
 
+/** `?reason=` on a reveal or a discard: why the operator did it, for the audit trail. */
+function reasonOf(req: Request): string | undefined {
+  const r = req.query.reason;
+  if (r === undefined) return undefined;
+  if (typeof r !== 'string' || r.length > 200) throw new HttpError(422, 'invalid_reason', 'Send ?reason=<why, at most 200 characters>.');
+  return r;
+}
+
 const num = z.coerce.number().nonnegative().optional();
 const filterSchema = z.object({ queue: z.string().max(64).optional(), error: z.string().max(200).optional(), min_age_hours: num, max_age_hours: num });
 
@@ -78,7 +86,7 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   });
 
   router.get('/admin/dead-letters/:id', async (req, res) => {
-    const found = await deps.deadLetters.show(req.params.id as string, actorOf(req), req.query.reveal === 'true');
+    const found = await deps.deadLetters.show(req.params.id as string, actorOf(req), req.query.reveal === 'true', reasonOf(req));
     if (!found) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
     res.json(found);
   });
@@ -90,7 +98,7 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   });
 
   router.delete('/admin/dead-letters/:id', async (req, res) => {
-    const discarded = await deps.deadLetters.discard(req.params.id as string, actorOf(req));
+    const discarded = await deps.deadLetters.discard(req.params.id as string, actorOf(req), reasonOf(req));
     if (!discarded) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
     res.json({ status: 'discarded', dead_letter: discarded });
   });
