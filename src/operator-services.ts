@@ -2,6 +2,8 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetters } from './admin/dead-letters';
 import { ForgetContact } from './admin/forget';
+import { OverviewService } from './admin/overview';
+import type { OverviewReader } from './admin/overview-types';
 import { Reseal } from './admin/reseal';
 import type { Config } from './config';
 import { QueueRegistry } from './queues/registry';
@@ -9,6 +11,7 @@ import { codecFromConfig } from './security/codec-from-config';
 import { hasherFromConfig, type IdentifierHasher } from './security/identifier-hash';
 import type { PayloadCodec } from './security/payload-codec';
 import { AuditLog } from './store/audit';
+import { SharedCounters } from './store/counters';
 import { ContactStore } from './store/contacts';
 import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
@@ -30,6 +33,8 @@ export interface OperatorServices {
   deadLetters: DeadLetters;
   forget: ForgetContact;
   reseal: Reseal;
+  /** What the console's overview, GET /admin/overview and the CLI's `overview` show. */
+  overview: OverviewReader;
 }
 
 export function buildOperatorServices(config: OperatorConfig, redis: Redis): OperatorServices {
@@ -52,6 +57,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
+    overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX)),
     reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS, hasher, redis),
   };
 }
