@@ -48,18 +48,19 @@ async function retriedJob(queues: readonly Queue[]): Promise<{ failedReason: str
 }
 
 /** Paused while a recorded pause lives; retrying while a job of it waits for another attempt; healthy otherwise. */
-export function stateOf(destination: DestinationName, pause: DestinationPause | undefined, retried: { failedReason: string | undefined } | null): DestinationState {
-  if (pause) return { destination, state: 'paused', reason: pause.reason, resumesAt: new Date(pause.until).toISOString() };
+export function stateOf(destination: DestinationName, pause: DestinationPause | undefined, retried: { failedReason: string | undefined } | null, now: number): DestinationState {
+  if (pause) return { destination, state: 'paused', reason: pause.reason, resumesAt: new Date(now + pause.remainingMs).toISOString() };
   if (retried) return { destination, state: 'retrying', reason: retryReason(destination, retried.failedReason), resumesAt: null };
   return { destination, state: 'healthy', reason: null, resumesAt: null };
 }
 
-export async function destinationStates(destinations: readonly DestinationName[], queues: readonly Queue[], pauses: DestinationStatusStore): Promise<DestinationState[]> {
+/** `now` is the overview's own time: a pause's resumesAt minus generatedAt is exactly what is left of it. */
+export async function destinationStates(destinations: readonly DestinationName[], queues: readonly Queue[], pauses: DestinationStatusStore, now: number): Promise<DestinationState[]> {
   const inForce = await pauses.pauses(destinations);
   return Promise.all(
     destinations.map(async (d) => {
       const own = queues.filter((q) => (DESTINATION_QUEUES[d] as readonly string[]).includes(q.name));
-      return stateOf(d, inForce.get(d), inForce.has(d) ? null : await retriedJob(own));
+      return stateOf(d, inForce.get(d), inForce.has(d) ? null : await retriedJob(own), now);
     }),
   );
 }

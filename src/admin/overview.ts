@@ -41,7 +41,7 @@ export class OverviewService implements OverviewReader {
       const at = job ? (job.finishedOn ?? job.timestamp) : null;
       if (at !== null && (oldestFailedAt === null || at < oldestFailedAt)) oldestFailedAt = at;
     }
-    const [counters, destinations] = await Promise.all([this.counters.all(), destinationStates(configuredDestinations(this.config), this.queues, this.pauses)]);
+    const [counters, destinations] = await Promise.all([this.counters.all(), destinationStates(configuredDestinations(this.config), this.queues, this.pauses, now)]);
     return {
       generatedAt: new Date(now).toISOString(),
       messagesReceived: sumOf(counters, ACCEPTED_COUNTER, {}),

@@ -16,11 +16,11 @@ export function destinationOf(queue: string): DestinationName | null {
   return null;
 }
 
-/** A destination the gateway has stopped calling: its own fixed words for why, and when it resumes. */
+/** A destination the gateway has stopped calling: its own fixed words for why, and for how much longer. */
 export interface DestinationPause {
   reason: string;
-  /** Epoch ms, by Redis's clock (its remaining TTL read now). */
-  until: number;
+  /** What is left of the pause (the key's TTL): the reader adds it to its own now, so no two clocks mix. */
+  remainingMs: number;
 }
 
 /** What the store needs of a connection: a queue's own (Redis or Cluster) is enough. */
@@ -34,21 +34,19 @@ end
 return 1
 `;
 
-// Each key's value and its remaining ms, read by Redis's clock in one round trip.
+// Each key's value and its remaining ms, in one round trip.
 const READ = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 for i, key in ipairs(KEYS) do
-  out[i] = {redis.call('GET', KEYS[i]) or '', redis.call('PTTL', KEYS[i]), now}
+  out[i] = {redis.call('GET', key) or '', redis.call('PTTL', key)}
 end
 return out
 `;
 
 /**
- * The pauses of each destination: `gw:destination-paused:<destination>` (a JSON `{reason, until}`), written
- * when a worker pauses a queue of that destination, with PX = the pause. Deleted by its TTL only: a pause read
- * while the key lives is a pause in force. Reasons are the gateway's own fixed words, never upstream text.
+ * The pauses of each destination: `gw:destination-paused:<destination>` (a JSON `{reason, until}`; `until` is for a
+ * person reading Redis, the overview reads the TTL), written when a worker pauses a queue of that destination,
+ * with PX = the pause. Deleted by its TTL only: a pause read while the key lives is a pause in force. Reasons are the gateway's own fixed words, never upstream text.
  */
 export class DestinationStatusStore {
   constructor(
@@ -69,10 +67,9 @@ export class DestinationStatusStore {
   async pauses(destinations: readonly DestinationName[]): Promise<Map<DestinationName, DestinationPause>> {
     const found = new Map<DestinationName, DestinationPause>();
     if (destinations.length === 0) return found;
-    const rows = (await this.redis.eval(READ, destinations.length, ...destinations.map((d) => this.key(d)))) as Array<[string, number, number]>;
-    rows.forEach(([value, ttl, now], i) => {
-      if (!value || ttl <= 0) return;
-      found.set(destinations[i]!, { reason: reasonIn(value), until: now + ttl });
+    const rows = (await this.redis.eval(READ, destinations.length, ...destinations.map((d) => this.key(d)))) as Array<[string, number]>;
+    rows.forEach(([value, ttl], i) => {
+      if (value && ttl > 0) found.set(destinations[i]!, { reason: reasonIn(value), remainingMs: ttl });
     });
     return found;
   }

@@ -141,7 +141,7 @@ describe('the overview with no worker running', () => {
       await store.recordPause('rapidpro', 'short', 1_000);
       const pause = (await store.pauses(['primero', 'rapidpro'])).get('rapidpro');
       expect(pause?.reason).toBe('long');
-      expect(pause!.until - Date.now()).toBeGreaterThan(1_000);
+      expect(pause!.remainingMs).toBeGreaterThan(1_000);
       expect((await store.pauses(['primero'])).size).toBe(0);
     } finally {
       await deleteByPrefix(gw.redis, prefix);
@@ -157,6 +157,57 @@ describe('the overview with no worker running', () => {
     expect(printed.destinations).toEqual([{ destination: 'primero', state: 'healthy', reason: null, resumesAt: null }]);
     expectNoPersonalData(stdout, PERSONAL_DATA);
   }, 30000);
+
+  it('never logs the personal data it handled', () => {
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+});
+
+describe('the overview of a gateway that starts RapidPro flows', () => {
+  const RAPIDPRO = 'http://rapidpro-overview.test';
+  const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    // The notify flow is a message flow: starting it would interrupt the person's run, so the queue pauses.
+    nock(RAPIDPRO)
+      .persist()
+      .get('/api/v2/flows.json')
+      .query({ uuid: FLOW })
+      .reply(200, { next: null, previous: null, results: [{ uuid: FLOW, name: 'Primero Gateway Case Update', type: 'message', archived: false }] });
+    gw = await startGateway({
+      prefix: uniquePrefix('overview-rapidpro'),
+      env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, AUTH_FAILURE_PAUSE_MS: '60000', PRIMERO_POLL_INTERVAL_SECONDS: '0' },
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+
+  it('lists RapidPro, paused by the flow fault with the gateway\'s reason, and Primero healthy beside it', async () => {
+    await gw.services.notifications.rapidpro!.notify({ urn: `tel:${PHONE}`, reference: 'K7M2P9QA', status: 'received' }, 'k-K7M2P9QA');
+    const overview = await eventually(async () => {
+      const o = await gw.services.overview.read();
+      return o.destinations.some((d) => d.state === 'paused') ? o : undefined;
+    });
+    expect(overview.destinations.map((d) => [d.destination, d.state, d.reason])).toEqual([
+      ['primero', 'healthy', null],
+      ['rapidpro', 'paused', 'The RapidPro notify flow is not a background flow'],
+    ]);
+    const left = Date.parse(overview.destinations[1]!.resumesAt!) - Date.parse(overview.generatedAt);
+    expect(left).toBeGreaterThan(50_000);
+    expect(left).toBeLessThanOrEqual(60_000);
+    // The job waits for the fix: nothing is lost meanwhile.
+    expect(await gw.services.registry.get('rapidpro-notify').getJobCounts('failed')).toEqual({ failed: 0 });
+    const metrics = await scrapeMetrics(gw);
+    expect(series(metrics, 'gateway_destination_paused', 'destination="rapidpro"')).toBe(1);
+    expect(series(metrics, 'gateway_destination_pause_remaining_seconds', 'destination="rapidpro"')).toBeGreaterThan(50);
+  });
 
   it('never logs the personal data it handled', () => {
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);

@@ -49,8 +49,8 @@ describe('which destinations the overview lists', () => {
 
 describe('a destination state', () => {
   it('is paused while a pause is recorded, whatever waits to be retried', () => {
-    const until = Date.parse('2026-12-02T04:00:00.000Z');
-    expect(stateOf('primero', { reason: "Primero refused the API user's credentials (401)", until }, { failedReason: 'Primero answered 503 on create case' })).toEqual({
+    const now = Date.parse('2026-12-02T03:59:00.000Z');
+    expect(stateOf('primero', { reason: "Primero refused the API user's credentials (401)", remainingMs: 60_000 }, { failedReason: 'Primero answered 503 on create case' }, now)).toEqual({
       destination: 'primero',
       state: 'paused',
       reason: "Primero refused the API user's credentials (401)",
@@ -59,11 +59,11 @@ describe('a destination state', () => {
   });
 
   it('is retrying while a retried job waits, with the status class of its last failure', () => {
-    expect(stateOf('rapidpro', undefined, { failedReason: 'RapidPro answered 502 on a flow start' })).toEqual({ destination: 'rapidpro', state: 'retrying', reason: 'RapidPro answers 5xx', resumesAt: null });
+    expect(stateOf('rapidpro', undefined, { failedReason: 'RapidPro answered 502 on a flow start' }, Date.now())).toEqual({ destination: 'rapidpro', state: 'retrying', reason: 'RapidPro answers 5xx', resumesAt: null });
   });
 
   it('is healthy otherwise', () => {
-    expect(stateOf('push', undefined, null)).toEqual({ destination: 'push', state: 'healthy', reason: null, resumesAt: null });
+    expect(stateOf('push', undefined, null, Date.now())).toEqual({ destination: 'push', state: 'healthy', reason: null, resumesAt: null });
   });
 });
 
