@@ -28,6 +28,9 @@ function referral(run = randomUUID()) {
 
 const postTo = (gw: Gateway, body: unknown) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
 const adminGet = (gw: Gateway, path: string) => request(gw.app).get(path).set('Authorization', `Bearer ${gw.config.ADMIN_TOKEN}`);
+/** `npm run admin -- …` against the test gateway's Redis and prefix. */
+const runCli = (gw: Gateway, ...args: string[]) =>
+  promisify(execFile)('npx', ['tsx', 'src/cli/admin.ts', ...args], { env: { ...process.env, REDIS_URL: gw.config.REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX }, cwd: `${__dirname}/../..` });
 const primeroState = (o: Overview) => o.destinations.find((d) => d.destination === 'primero');
 /** One series' value from the metrics page, or undefined when the page lacks it. */
 const series = (page: string, name: string, labels: string) => {
@@ -83,6 +86,15 @@ describe('the overview with workers running', () => {
     expect(primero.created).toHaveLength(1);
     expect(series(await scrapeMetrics(gw), 'gateway_destination_paused', 'destination="primero"')).toBe(0);
   }, PAUSE_MS + 15000);
+
+  it('keeps the reason an operator gives to the shell for a discard in the audit entry', async () => {
+    const [letter] = await gw.queue.getFailed();
+    const { stdout } = await runCli(gw, 'dead-letters', 'discard', `intake.${letter!.id}`, '--reason', 'the reporter sent it again', '--actor', 'ops.lead');
+    expect(JSON.parse(stdout)).toMatchObject({ id: `intake.${letter!.id}` });
+    expect((await gw.services.audit.recent(1))[0]).toMatchObject({ actor: 'ops.lead', action: 'dead_letter.discard', detail: { reason: 'the reporter sent it again' } });
+    expect((await gw.services.overview.read()).deadLetters).toEqual({ count: 0, oldestFailedAt: null });
+    expectNoPersonalData(stdout, PERSONAL_DATA);
+  }, 30000);
 
   it('counts the records it created', async () => {
     await untilGatewayDrained(gw);
@@ -149,8 +161,7 @@ describe('the overview with no worker running', () => {
   });
 
   it('prints the overview from the shell: npm run admin -- overview', async () => {
-    const env = { ...process.env, REDIS_URL: gw.config.REDIS_URL, QUEUE_PREFIX: gw.config.QUEUE_PREFIX };
-    const { stdout } = await promisify(execFile)('npx', ['tsx', 'src/cli/admin.ts', 'overview'], { env, cwd: `${__dirname}/../..` });
+    const { stdout } = await runCli(gw, 'overview');
     const printed = JSON.parse(stdout) as Overview;
     expect(printed.messagesReceived).toBe(2);
     expect(printed.queues.find((q) => q.queue === 'intake')).toMatchObject({ waiting: 2 });
