@@ -32,9 +32,27 @@ import { AdminSessionStore } from '../store/admin-sessions';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, REDIS_PASSWORD_FILE: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true,
+const schema = configSchema.pick({
+  REDIS_URL: true,
+  REDIS_PASSWORD_FILE: true,
+  QUEUE_PREFIX: true,
+  DATA_KEY: true,
+  DATA_KEY_PREVIOUS: true,
+  SEAL_ACCEPT_LEGACY: true,
+  HASH_KEY: true,
+  HASH_KEY_PREVIOUS: true,
+  REFERENCE_RETENTION_DAYS: true,
+  PUSH_SUBSCRIPTION_TTL_DAYS: true,
   // Which destinations the overview lists: those this deployment configures.
-  RAPIDPRO_URL: true, RAPIDPRO_TOKEN: true, RAPIDPRO_NOTIFY_FLOW_UUID: true, VAPID_PUBLIC_KEY: true, VAPID_PRIVATE_KEY: true, VAPID_SUBJECT: true, WHATSAPP_ACCESS_TOKEN: true, WHATSAPP_PHONE_NUMBER_ID: true });
+  RAPIDPRO_URL: true,
+  RAPIDPRO_TOKEN: true,
+  RAPIDPRO_NOTIFY_FLOW_UUID: true,
+  VAPID_PUBLIC_KEY: true,
+  VAPID_PRIVATE_KEY: true,
+  VAPID_SUBJECT: true,
+  WHATSAPP_ACCESS_TOKEN: true,
+  WHATSAPP_PHONE_NUMBER_ID: true,
+});
 
 function usage(): never {
   say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');

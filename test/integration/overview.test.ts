@@ -59,6 +59,7 @@ describe('the overview with workers running', () => {
     const { body } = await postTo(gw, referral());
     await eventually(async () => (await gw.queue.getJobState(`m-${body.reference}`)) === 'failed');
     const job = (await gw.queue.getJob(`m-${body.reference}`))!;
+    expect((await request(gw.app).get('/admin/overview').set('Authorization', 'Bearer wrong-token-123')).status).toBe(401);
     const res = await adminGet(gw, '/admin/overview');
     expect(res.status).toBe(200);
     expect(res.body.dead_letters).toEqual({ count: 1, oldest_failed_at: new Date(job.finishedOn!).toISOString() });
