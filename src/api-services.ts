@@ -30,11 +30,12 @@ export interface ApiServices extends OperatorServices {
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, hasher, references, contacts } = operator;
+  const counters = new SharedCounters(redis, config.QUEUE_PREFIX);
   const producer = new IntakeProducer(operator.registry.get(QUEUES.intake), references, codec, hasher, {
     attempts: config.INTAKE_ATTEMPTS,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
-  }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600));
+  }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600), counters);
   const intake = new IntakeService(producer, contacts, mappings, {
     prefix: config.QUEUE_PREFIX,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
@@ -61,7 +62,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     logger,
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
-  const metrics = new GatewayMetrics(operator.queues, new SharedCounters(redis, config.QUEUE_PREFIX), pushEnabled(config) ? notifications.subscriptions : null);
+  const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview);
   return {
     ...operator,
     metrics,

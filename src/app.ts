@@ -80,6 +80,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
         intakeQueue: services.producer.queue,
         enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
         devices: pushEnabled(config) ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
+        overview: services.overview,
         logger,
       }),
     );

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { DeadLetters } from './admin/dead-letters';
 import { ForgetContact } from './admin/forget';
 import { OverviewService } from './admin/overview';
+import type { DestinationConfig } from './admin/overview-destinations';
 import type { OverviewReader } from './admin/overview-types';
 import { Reseal } from './admin/reseal';
 import type { Config } from './config';
@@ -13,11 +14,12 @@ import type { PayloadCodec } from './security/payload-codec';
 import { AuditLog } from './store/audit';
 import { SharedCounters } from './store/counters';
 import { ContactStore } from './store/contacts';
+import { DestinationStatusStore } from './store/destination-status';
 import { PushSubscriptionStore } from './store/push-subscriptions';
 import { ReferenceStore } from './store/references';
 import { TraceStore } from './store/trace';
 
-export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'SEAL_ACCEPT_LEGACY' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'>;
+export type OperatorConfig = Pick<Config, 'QUEUE_PREFIX' | 'DATA_KEY' | 'DATA_KEY_PREVIOUS' | 'SEAL_ACCEPT_LEGACY' | 'HASH_KEY' | 'HASH_KEY_PREVIOUS' | 'REFERENCE_RETENTION_DAYS'> & DestinationConfig;
 
 /** What both the admin API and the `npm run admin` CLI work on: the stores and every gateway queue. */
 export interface OperatorServices {
@@ -57,7 +59,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
-    overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX)),
+    overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX), new DestinationStatusStore(redis, config.QUEUE_PREFIX), config),
     reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS, hasher, redis),
   };
 }

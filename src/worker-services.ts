@@ -10,11 +10,13 @@ import type { Logger } from './logger';
 import type { MappingSet } from './mappings';
 import { buildNotificationServices, type NotificationServices } from './notifications/services';
 import { createRedis } from './queues/connection';
+import { recordPausesOf } from './queues/failure-policy';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
 import { hasherFromConfig } from './security/identifier-hash';
 import type { PayloadCodec } from './security/payload-codec';
 import { ContactStore } from './store/contacts';
+import { DESTINATION_QUEUES, DestinationStatusStore } from './store/destination-status';
 import { SharedCounters } from './store/counters';
 import { ReferenceStore } from './store/references';
 import { SnapshotStore } from './store/snapshots';
@@ -51,6 +53,8 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
   const trace = new TraceStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS);
   const counters = new SharedCounters(shared, config.QUEUE_PREFIX);
   const queues = new QueueRegistry(shared, config.QUEUE_PREFIX, (err, queue) => logger.warn({ err, queue }, 'queue connection error'));
+  const pauses = new DestinationStatusStore(shared, config.QUEUE_PREFIX);
+  for (const name of Object.values(DESTINATION_QUEUES).flat()) recordPausesOf(queues.get(name), pauses);
   const observe = (service: string) => (status: string) => counters.increment('gateway_outbound_calls_total', { service, status });
   // Built on first need only: a replayed unreadable message is rare, and this worker may lack the API's settings.
   let intakeSide: ApiServices | null = null;

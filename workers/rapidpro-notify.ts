@@ -7,7 +7,7 @@ import { openJob } from '../src/queues/open-job';
 import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
-import { rethrowForQueue } from '../src/queues/failure-policy';
+import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface RapidProNotifyDeps {
   client: RapidProClient;
@@ -57,7 +57,7 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
         ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
         : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
     );
-    await deps.queue.rateLimit(deps.authFailurePauseMs);
+    await pauseQueue(deps.queue, deps.authFailurePauseMs, type === null ? 'RAPIDPRO_NOTIFY_FLOW_UUID names no flow in the RapidPro workspace' : 'The RapidPro notify flow is not a background flow');
     throw new RateLimitError();
   };
   return async (job: Job<JobData<'rapidpro-notify'>>): Promise<string> => {

@@ -1,6 +1,9 @@
 import type { Queue } from 'bullmq';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
+import { ACCEPTED_COUNTER } from '../queues/intake';
 import type { SharedCounters } from '../store/counters';
+import type { DestinationStatusStore } from '../store/destination-status';
+import { configuredDestinations, destinationStates, type DestinationConfig } from './overview-destinations';
 import type { Overview, OverviewReader, QueueBacklog } from './overview-types';
 
 const sumOf = (counters: Awaited<ReturnType<SharedCounters['all']>>, name: string, match: Record<string, string>) =>
@@ -11,6 +14,8 @@ export class OverviewService implements OverviewReader {
   constructor(
     private readonly queues: Queue[],
     private readonly counters: SharedCounters,
+    private readonly pauses: DestinationStatusStore,
+    private readonly config: DestinationConfig,
   ) {}
 
   private async backlog(q: Queue, now: number): Promise<QueueBacklog> {
@@ -36,14 +41,14 @@ export class OverviewService implements OverviewReader {
       const at = job ? (job.finishedOn ?? job.timestamp) : null;
       if (at !== null && (oldestFailedAt === null || at < oldestFailedAt)) oldestFailedAt = at;
     }
-    const counters = await this.counters.all();
+    const [counters, destinations] = await Promise.all([this.counters.all(), destinationStates(configuredDestinations(this.config), this.queues, this.pauses, now)]);
     return {
       generatedAt: new Date(now).toISOString(),
-      messagesReceived: 0,
+      messagesReceived: sumOf(counters, ACCEPTED_COUNTER, {}),
       casesCreated: sumOf(counters, 'gateway_jobs_total', { queue: 'intake', outcome: 'completed' }),
       deadLetters: { count: queues.reduce((n, q) => n + q.failed, 0), oldestFailedAt: oldestFailedAt === null ? null : new Date(oldestFailedAt).toISOString() },
       queues,
-      destinations: [],
+      destinations,
     };
   }
 }

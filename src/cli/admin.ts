@@ -2,10 +2,11 @@
  * The operator's shell tool: the same actions as /admin, straight against Redis.
  *
  *   npm run admin -- dead-letters list [--queue intake] [--error 422] [--min-age-hours 1] [--max-age-hours 48]
- *   npm run admin -- dead-letters show <id> [--reveal]
+ *   npm run admin -- overview        (messages, cases, dead letters, backlogs, each destination's state)
+ *   npm run admin -- dead-letters show <id> [--reveal] [--reason "<why>"]
  *   npm run admin -- dead-letters replay <id>
  *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run)
- *   npm run admin -- dead-letters discard <id>
+ *   npm run admin -- dead-letters discard <id> [--reason "<why>"]
  *   npm run admin -- trace <reference>
  *   npm run admin -- forget <urn | RapidPro contact uuid>
  *   npm run admin -- reseal          (after a DATA_KEY / HASH_KEY rotation: rewrites every sealed value)
@@ -31,10 +32,30 @@ import { AdminSessionStore } from '../store/admin-sessions';
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const schema = configSchema.pick({ REDIS_URL: true, REDIS_PASSWORD_FILE: true, QUEUE_PREFIX: true, DATA_KEY: true, DATA_KEY_PREVIOUS: true, SEAL_ACCEPT_LEGACY: true, HASH_KEY: true, HASH_KEY_PREVIOUS: true, REFERENCE_RETENTION_DAYS: true, PUSH_SUBSCRIPTION_TTL_DAYS: true });
+const schema = configSchema.pick({
+  REDIS_URL: true,
+  REDIS_PASSWORD_FILE: true,
+  QUEUE_PREFIX: true,
+  DATA_KEY: true,
+  DATA_KEY_PREVIOUS: true,
+  SEAL_ACCEPT_LEGACY: true,
+  HASH_KEY: true,
+  HASH_KEY_PREVIOUS: true,
+  REFERENCE_RETENTION_DAYS: true,
+  PUSH_SUBSCRIPTION_TTL_DAYS: true,
+  // Which destinations the overview lists: those this deployment configures.
+  RAPIDPRO_URL: true,
+  RAPIDPRO_TOKEN: true,
+  RAPIDPRO_NOTIFY_FLOW_UUID: true,
+  VAPID_PUBLIC_KEY: true,
+  VAPID_PRIVATE_KEY: true,
+  VAPID_SUBJECT: true,
+  WHATSAPP_ACCESS_TOKEN: true,
+  WHATSAPP_PHONE_NUMBER_ID: true,
+});
 
 function usage(): never {
-  say('usage: npm run admin -- <dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
   process.exit(2);
 }
 
@@ -64,6 +85,8 @@ interface Invocation {
   actor: string;
   filter: DeadLetterFilter;
   reveal: boolean;
+  /** Why a reveal or discard is done, for the audit trail. */
+  reason: string | undefined;
   yes: boolean;
   limit: string | undefined;
 }
@@ -77,11 +100,17 @@ function readArgs(): Invocation {
       'min-age-hours': { type: 'string' },
       'max-age-hours': { type: 'string' },
       reveal: { type: 'boolean' },
+      reason: { type: 'string' },
       yes: { type: 'boolean' },
       limit: { type: 'string' },
       actor: { type: 'string' },
     },
   });
+  // The same bound as the JSON routes' ?reason=: an audit entry is a note, not a document.
+  if (values.reason !== undefined && values.reason.length > 200) {
+    say('--reason: at most 200 characters');
+    process.exit(2);
+  }
   const [command, sub, arg] = positionals;
   const filter: DeadLetterFilter = {
     queue: values.queue,
@@ -89,7 +118,7 @@ function readArgs(): Invocation {
     minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
     maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
   };
-  return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, yes: values.yes === true, limit: values.limit };
+  return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, reason: values.reason, yes: values.yes === true, limit: values.limit };
 }
 
 async function connect(settings: Settings): Promise<Redis> {
@@ -112,10 +141,10 @@ async function run(call: Invocation, settings: Settings, redis: Redis, ops: Oper
   const { command, sub, arg, actor, filter } = call;
   if (command === 'dead-letters') {
     if (sub === 'list') return ops.deadLetters.list(filter);
-    if (sub === 'show' && arg) return ops.deadLetters.show(arg, actor, call.reveal);
+    if (sub === 'show' && arg) return ops.deadLetters.show(arg, actor, call.reveal, call.reason);
     if (sub === 'replay' && arg) return ops.deadLetters.replay(arg, actor);
     if (sub === 'replay-matching') return ops.deadLetters.replayMatching(filter, actor, !call.yes);
-    if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor);
+    if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor, call.reason);
     usage();
   }
   if (command === 'trace' && sub) {
@@ -126,6 +155,7 @@ async function run(call: Invocation, settings: Settings, redis: Redis, ops: Oper
     if (record) delete record.urn;
     return result;
   }
+  if (command === 'overview') return ops.overview.read();
   if (command === 'forget' && sub) return ops.forget.forget(sub, actor);
   if (command === 'reseal') {
     const report = await ops.reseal.run(actor);

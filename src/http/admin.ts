@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
 import { DEVICE_ID, USER_NAME, type DeviceAdmin } from '../admin/devices';
 import { forgetTarget, type ForgetContact } from '../admin/forget';
+import type { Overview, OverviewReader } from '../admin/overview-types';
 import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
 import type { AuditLog } from '../store/audit';
@@ -29,6 +30,7 @@ export interface AdminDeps {
   enrollment: { subscriptions: PushSubscriptionStore; publicUrl: string | undefined; ttlHours: number } | null;
   /** null when web push is off. */
   devices: DeviceAdmin | null;
+  overview: OverviewReader;
   logger: Logger;
 }
 
@@ -171,6 +173,24 @@ function deviceRoutes(router: Router, deps: AdminDeps): void {
   });
 }
 
+/** The overview in the admin API's snake_case: counts and states only. */
+function overviewJson(o: Overview) {
+  return {
+    generated_at: o.generatedAt,
+    messages_received: o.messagesReceived,
+    cases_created: o.casesCreated,
+    dead_letters: { count: o.deadLetters.count, oldest_failed_at: o.deadLetters.oldestFailedAt },
+    queues: o.queues.map((q) => ({ queue: q.queue, waiting: q.waiting, active: q.active, delayed: q.delayed, failed: q.failed, oldest_age_seconds: q.oldestAgeSeconds })),
+    destinations: o.destinations.map((d) => ({ destination: d.destination, state: d.state, reason: d.reason, resumes_at: d.resumesAt })),
+  };
+}
+
+function overviewRoute(router: Router, deps: AdminDeps): void {
+  router.get('/admin/overview', async (_req, res) => {
+    res.json(overviewJson(await deps.overview.read()));
+  });
+}
+
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
@@ -181,6 +201,7 @@ export function adminRouter(deps: AdminDeps): Router {
   contactRoutes(router, deps, json);
   enrollmentRoutes(router, deps, json);
   deviceRoutes(router, deps);
+  overviewRoute(router, deps);
   router.get('/admin/audit', async (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     res.json({ entries: await deps.audit.recent(limit) });

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
+import type { Overview, OverviewReader } from '../admin/overview-types';
 import type { SharedCounters } from '../store/counters';
 
 /** The label values a webhook path may become: every channel, and Primero's own webhook. */
@@ -24,6 +25,8 @@ export class GatewayMetrics {
     private readonly shared: SharedCounters,
     /** With push on: counts devices close to expiry (a count only, never a user name). */
     private readonly devices: { expiringCount(): Promise<number> } | null = null,
+    /** The operator overview's destination states and backlogs: one reading for the console, the CLI and the alerts. */
+    private readonly overview: OverviewReader | null = null,
   ) {
     this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
     // Any holder of the webhook token can claim to be RapidPro's simulator, and a simulated call stores nothing:
@@ -88,6 +91,21 @@ export class GatewayMetrics {
     return [...count, ...age];
   }
 
+  /** Destination pauses and backlog ages, from the overview (labels are destination and queue names only). */
+  private overviewLines(o: Overview): string[] {
+    const now = Date.parse(o.generatedAt);
+    const lines = ['# HELP gateway_destination_paused 1 while the gateway has stopped calling the destination (a configuration fault, a Retry-After)', '# TYPE gateway_destination_paused gauge'];
+    for (const d of o.destinations) lines.push(`gateway_destination_paused{destination="${d.destination}"} ${d.state === 'paused' ? 1 : 0}`);
+    lines.push('# HELP gateway_destination_pause_remaining_seconds Seconds until a paused destination is called again (0 when not paused)', '# TYPE gateway_destination_pause_remaining_seconds gauge');
+    for (const d of o.destinations) {
+      const left = d.resumesAt === null ? 0 : Math.max(0, Math.ceil((Date.parse(d.resumesAt) - now) / 1000));
+      lines.push(`gateway_destination_pause_remaining_seconds{destination="${d.destination}"} ${left}`);
+    }
+    lines.push('# HELP gateway_queue_oldest_age_seconds Age of the oldest waiting or delayed job (0 when none waits)', '# TYPE gateway_queue_oldest_age_seconds gauge');
+    for (const q of o.queues) lines.push(`gateway_queue_oldest_age_seconds{queue="${q.queue}"} ${q.oldestAgeSeconds ?? 0}`);
+    return lines;
+  }
+
   async render(): Promise<string> {
     const lines: string[] = [];
     lines.push('# HELP gateway_queue_jobs Jobs per queue and state (failed = dead letters)', '# TYPE gateway_queue_jobs gauge');
@@ -96,6 +114,7 @@ export class GatewayMetrics {
       for (const [state, n] of Object.entries(counts)) lines.push(`gateway_queue_jobs{queue="${q.name}",state="${state}"} ${n}`);
     }
     lines.push(...(await this.deadLetterLines()));
+    if (this.overview) lines.push(...this.overviewLines(await this.overview.read()));
     if (this.devices) {
       lines.push('# HELP gateway_push_devices_expiring Push devices that expire within 14 days (or half PUSH_SUBSCRIPTION_TTL_DAYS) unless a notification reaches them', '# TYPE gateway_push_devices_expiring gauge');
       lines.push(`gateway_push_devices_expiring ${await this.devices.expiringCount()}`);

@@ -1,6 +1,45 @@
 import { RateLimitError, UnrecoverableError, type Queue } from 'bullmq';
 import { DeliveryError } from '../clients/delivery-error';
 import type { Logger } from '../logger';
+import { DestinationStatusStore, destinationOf } from '../store/destination-status';
+
+/** How each service is named in a pause's reason, by a DeliveryError's service (a client's constant). */
+const SERVICE_LABELS: Readonly<Record<string, string>> = { Primero: 'Primero', primero: 'Primero', RapidPro: 'RapidPro', rapidpro: 'RapidPro', WhatsApp: 'WhatsApp', 'Push service': 'The push service' };
+/** What each service refused when it answers 401/403 to a call naming no record. */
+const CREDENTIALS: Readonly<Record<string, string>> = { Primero: "the API user's credentials", RapidPro: 'the API token', WhatsApp: 'the access token', 'The push service': 'the VAPID credentials' };
+
+/** Why a queue is paused, in fixed words: the service and the status number, never anything the upstream said. */
+export function pauseReason(err: DeliveryError): string {
+  const who = SERVICE_LABELS[err.service] ?? 'The destination';
+  const status = Number.isInteger(err.status) ? ` (${err.status})` : '';
+  if (err.kind !== 'configuration') return `${who} asked the gateway to wait${status}`;
+  // A Primero 403 on such a call is the API user's role (its credentials were accepted).
+  const role = who === 'Primero' && err.status === 403 ? ' or role' : '';
+  return `${who} refused ${CREDENTIALS[who] ?? "the gateway's credentials"}${role}${status}`;
+}
+
+/**
+ * Where each worker queue handle records its pauses for the operator's overview, set when the worker's services
+ * are wired: the failure policy is called from every processor with only the queue in hand.
+ */
+const pauseRecords = new WeakMap<Queue, DestinationStatusStore>();
+
+export function recordPausesOf(queue: Queue, store: DestinationStatusStore): void {
+  pauseRecords.set(queue, store);
+}
+
+/**
+ * Stops the workers of `queue` taking jobs for `pauseMs`, and records the pause (with its reason) for the
+ * overview. The record is best effort: the pause itself is what keeps jobs safe.
+ */
+export async function pauseQueue(queue: Queue, pauseMs: number, reason: string): Promise<void> {
+  const destination = destinationOf(queue.name);
+  const store = pauseRecords.get(queue);
+  // Recorded first, so the record ends no later than the pause: a job run after it never sees it still standing.
+  // A failed record leaves the overview without the pause; the pause stands.
+  if (destination && store) await store.recordPause(destination, reason, pauseMs).catch(() => undefined);
+  await queue.rateLimit(pauseMs);
+}
 
 /**
  * Turns a failed call into BullMQ's vocabulary, the same way for every destination:
@@ -19,11 +58,11 @@ export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger
       { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
       `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
     );
-    await queue.rateLimit(authFailurePauseMs);
+    await pauseQueue(queue, authFailurePauseMs, pauseReason(err));
     throw new RateLimitError();
   }
   if (err.retryAfterMs !== null && (err.status === 503 || err.status === 429)) {
-    await queue.rateLimit(err.retryAfterMs);
+    await pauseQueue(queue, err.retryAfterMs, pauseReason(err));
     throw new RateLimitError();
   }
   throw err;

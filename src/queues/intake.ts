@@ -5,12 +5,16 @@ import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AcceptanceLedger, MergeWindow } from '../store/acceptances';
+import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
 import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
 import { intakeJobId, JOBS } from './jobs';
 import { QUEUES } from './names';
 
 export { QueueUnavailableError };
+
+/** Inbound messages stored and confirmed (not duplicates, not simulated), across every API process. */
+export const ACCEPTED_COUNTER = 'gateway_messages_accepted_total';
 
 export interface IntakeOptions {
   attempts: number;
@@ -55,6 +59,8 @@ export class IntakeProducer {
     private readonly opts: IntakeOptions,
     /** Confirms an acceptance only after its add was answered: a confirmed acceptance always has its job. */
     private readonly ledger: AcceptanceLedger,
+    /** Counts each acceptance as it is stored (gateway_messages_accepted_total{channel}), inside the ledger's confirmation. */
+    private readonly counters?: SharedCounters,
   ) {
     this.jobOptions = JOBS[QUEUES.intake].options(opts);
   }
@@ -125,7 +131,8 @@ export class IntakeProducer {
     );
     await this.queue.add(JOBS[QUEUES.intake].name, data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
-    if ((await this.ledger.markStored(key, acceptance.acceptanceId)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
+    const countAs = this.counters?.locate(ACCEPTED_COUNTER, { channel: message.channel });
+    if ((await this.ledger.markStored(key, acceptance.acceptanceId, countAs)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
     return accepted;
   }
 }

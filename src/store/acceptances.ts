@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
 import { feedbackWindowKey } from './feedback-windows';
 import { intakeJobId } from '../queues/jobs';
@@ -76,7 +77,8 @@ return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]),
 
 // The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all. The
 // verdict is also kept under the acceptance's own id (KEYS[2]), so a later claim of the same idempotency key
-// (a resend after the window) cannot make this acceptance's job look withdrawn.
+// (a resend after the window) cannot make this acceptance's job look withdrawn. KEYS[3], when given, is a
+// counter hash whose field ARGV[4] counts acceptances, once each, as they are stored (no round trip of its own).
 const MARK_STORED = `${NOW}
 local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
 if e[1] ~= ARGV[1] then return 'withdrawn' end
@@ -85,6 +87,7 @@ if e[3] == '1' then return 'withdrawn' end
 if now < tonumber(e[4] or '0') then
   redis.call('HSET', KEYS[1], 'stored', '1')
   redis.call('SET', KEYS[2], 'stored', 'EX', ARGV[2])
+  if KEYS[3] then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
   return 'stored'
 end
 redis.call('HSET', KEYS[1], 'withdrawn', '1')
@@ -186,9 +189,10 @@ export class AcceptanceLedger {
     };
   }
 
-  /** Sent after the add: `stored` only when it lands before the claim's confirmBy. */
-  async markStored(idempotencyKey: string, acceptanceId: string): Promise<Verdict> {
-    return (await this.redis.eval(MARK_STORED, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS)) as Verdict;
+  /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */
+  async markStored(idempotencyKey: string, acceptanceId: string, countAs?: CounterField): Promise<Verdict> {
+    const keys = [this.key(idempotencyKey), this.verdictKey(acceptanceId), ...(countAs ? [countAs.key] : [])];
+    return (await this.redis.eval(MARK_STORED, keys.length, ...keys, acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS, countAs?.field ?? '')) as Verdict;
   }
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */

@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import { gatewayKey } from './keys';
 
+/** One counter's hash and field. */
+export interface CounterField {
+  key: string;
+  field: string;
+}
+
 /**
  * Counters kept in Redis, so that workers in any process (or container) add to the same figures and
  * the API's /metrics shows them whole. Label values are queue names, outcomes and status classes only.
@@ -19,6 +25,11 @@ export class SharedCounters {
     return `${name}|${Object.entries(labels)
       .map(([k, v]) => `${k}=${v}`)
       .join(',')}`;
+  }
+
+  /** Where a counter lives, for a script that increments it inside a write it already makes (no round trip of its own). */
+  locate(name: string, labels: Record<string, string>): CounterField {
+    return { key: this.key(), field: SharedCounters.field(name, labels) };
   }
 
   /** Fire and forget: a metric must never fail the work it counts. */
