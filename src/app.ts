@@ -7,6 +7,7 @@ import { DeviceAdmin } from './admin/devices';
 import { enabledChannels } from './channels/index';
 import { adminAuth, adminRouter } from './http/admin';
 import { queueDashboard } from './http/queue-dashboard';
+import { operatorConsoleFor } from './console/from-services';
 import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
@@ -68,6 +69,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
         loginThrottle,
       }),
     );
+    app.use(operatorConsoleFor({ config, services, redis, loginThrottle, logger }));
     app.use(
       adminRouter({
         token: config.ADMIN_TOKEN,
