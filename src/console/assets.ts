@@ -17,9 +17,11 @@ section,.card{background:#fff;border-radius:6px;padding:.75rem;margin:0 0 .75rem
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.5rem;margin:0 0 .75rem}
 .figure{background:#fff;border-radius:6px;padding:.6rem;box-shadow:0 1px 2px rgba(0,0,0,.1)}
 .figure b{display:block;font-size:1.6rem}
+.figure b.when{font-size:.9rem;font-weight:600}
 table{width:100%;border-collapse:collapse;table-layout:fixed;font-size:.85rem}
+th{font-size:.72rem;overflow-wrap:normal;word-break:normal}
 th,td{text-align:left;padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:top}
-th:first-child,td:first-child{width:34%}
+th:first-child,td:first-child{width:32%}
 ul.items{list-style:none;margin:0;padding:0}
 label{display:block;margin:.4rem 0 .2rem;font-weight:600}
 input,select,textarea{width:100%;font:inherit;padding:.5rem;border:1px solid #888;border-radius:4px;min-height:44px}
@@ -42,7 +44,7 @@ function set(name,value){var el=document.querySelector('[data-field="'+name+'"]'
 function refresh(){fetch(root.getAttribute('data-source'),{credentials:'same-origin',headers:{Accept:'application/json'}})
 .then(function(r){return r.ok?r.json():null}).then(function(o){if(!o)return;
 set('messagesReceived',o.messagesReceived);set('casesCreated',o.casesCreated);set('deadLetters',o.deadLetters.count);
-set('generatedAt',o.generatedAt);
+set('generatedAt',o.generatedAt.replace('T',' ').slice(0,19)+' UTC');
 o.queues.forEach(function(q){['waiting','active','delayed','failed'].forEach(function(k){set('queue.'+q.queue+'.'+k,q[k]);});});
 o.destinations.forEach(function(d){var el=document.querySelector('[data-field="destination.'+d.destination+'"]');
 if(el){el.textContent=root.getAttribute('data-state-'+d.state)||d.state;el.className='state-'+d.state;}});

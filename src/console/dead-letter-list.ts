@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { DeadLetters, DeadLetterSummary } from '../admin/dead-letters';
 import { pageContext } from './context';
 import { actionButton, deadLetterPath, filterFields, filterForm, filterFrom } from './dead-letter-forms';
-import { html, type SafeHtml } from './html';
+import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 import { fill, type TextKey } from './texts';
 
@@ -14,7 +14,7 @@ const NOTICES: Record<string, TextKey> = { replayed: 'replayed_notice', discarde
 function item(ctx: PageContext, d: DeadLetterSummary): SafeHtml {
   const { t } = ctx;
   return html`<li class="card dead-letter" data-id="${d.id}"><b>${d.reference ?? d.id}</b> <span class="muted">${d.queue}</span>
-<br>${d.error}<br><span class="muted">${t.failed_at}: ${d.failedAt ?? '–'} · ${t.attempts}: ${d.attempts}</span>
+<br>${d.error}<br><span class="muted">${t.failed_at}: ${when(d.failedAt)} · ${t.attempts}: ${d.attempts}</span>
 <div class="actions"><a class="button" href="${deadLetterPath(d.id)}">${t.view}</a>${actionButton(ctx, `${deadLetterPath(d.id)}/replay`, t.replay)}</div></li>`;
 }
 

@@ -7,7 +7,7 @@ import type { AuditLog } from '../store/audit';
 import { HttpError } from '../http/errors';
 import { formOf, pageContext } from './context';
 import { actionButton } from './dead-letter-forms';
-import { html, trustedSvg, type SafeHtml } from './html';
+import { html, trustedSvg, when, type SafeHtml } from './html';
 import { csrfField, path, sendPage, type PageContext } from './layout';
 
 export interface DevicePageDeps {
@@ -26,7 +26,7 @@ const forms = (ctx: PageContext) => html`${userForm(ctx, 'devices/list', ctx.t.n
 
 function deviceItem(ctx: PageContext, d: DeviceView): SafeHtml {
   const { t } = ctx;
-  return html`<li class="card device" data-id="${d.id}"><b>${d.service}</b><br><span class="muted">${t.device_language}: ${d.language} · ${t.device_expires}: ${d.expires_at ?? '–'}${d.expiring_soon ? html` · ${t.expiring_soon}` : ''}</span>
+  return html`<li class="card device" data-id="${d.id}"><b>${d.service}</b><br><span class="muted">${t.device_language}: ${d.language} · ${t.device_expires}: ${when(d.expires_at)}${d.expiring_soon ? html` · ${t.expiring_soon}` : ''}</span>
 <div class="actions">${actionButton(ctx, path(`devices/${d.id}/revoke`), t.revoke, html``, true)}</div></li>`;
 }
 
@@ -60,7 +60,7 @@ export function deviceRoutes(router: Router, deps: DevicePageDeps): void {
     const user = userOf(formOf(res));
     const issued = await issueEnrollment(on(ctx).enrollment, deps.audit, user, ctx.actor);
     const qr = trustedSvg(await QRCode.toString(issued.url, { type: 'svg', margin: 2 }));
-    sendPage(res, ctx, ctx.t.enroll_title, html`<section><p>${ctx.t.enroll_link_intro}</p><div class="qr" id="enrollment-qr">${qr}</div><p><a id="enrollment-link" href="${issued.url}">${issued.url}</a></p><p class="muted">${ctx.t.enroll_expires}: ${issued.expires_at}</p></section>`, { current: 'devices' });
+    sendPage(res, ctx, ctx.t.enroll_title, html`<section><p>${ctx.t.enroll_link_intro}</p><div class="qr" id="enrollment-qr">${qr}</div><p><a id="enrollment-link" href="${issued.url}">${issued.url}</a></p><p class="muted">${ctx.t.enroll_expires}: ${when(issued.expires_at)}</p></section>`, { current: 'devices' });
   });
   router.post(path('devices/:id/revoke'), async (req, res) => {
     const ctx = pageContext(res);

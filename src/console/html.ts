@@ -30,3 +30,6 @@ export function html(strings: TemplateStringsArray, ...values: Interpolated[]): 
 
 /** An SVG the server drew itself (the QR code library's output, from a URL it encoded): markup, not text. */
 export const trustedSvg = (svg: string): SafeHtml => new SafeHtml(svg.replace(/<\?xml[^>]*>/, ''));
+
+/** A time as an operator reads it on a small screen (UTC, to the second), the exact instant kept in the attribute. */
+export const when = (iso: string | null | undefined, none = '–'): SafeHtml => (iso ? html`<time datetime="${iso}">${iso.replace('T', ' ').slice(0, 19)} UTC</time>` : html`${none}`);

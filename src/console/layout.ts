@@ -43,7 +43,10 @@ export interface PageOptions {
   bare?: boolean;
 }
 
-/** Sends one console page: never cached (a revealed payload or an enrollment link must not outlive its answer). */
+/**
+ * Sends one console page: never cached (a revealed payload or an enrollment link must not outlive its answer). The
+ * referrer stays on this origin: with `no-referrer` a browser posts `Origin: null`, which the same-origin check refuses.
+ */
 export function sendPage(res: Response, ctx: Pick<PageContext, 't' | 'lang'> & Partial<PageContext>, title: string, body: SafeHtml, options: PageOptions = {}): void {
   const full = { actor: '', csrf: null, ...ctx } as PageContext;
   const page = html`<!doctype html><html lang="${ctx.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -52,7 +55,7 @@ export function sendPage(res: Response, ctx: Pick<PageContext, 't' | 'lang'> & P
 <main><h1>${title}</h1>${body}</main>${options.script ? html`<script src="${path(options.script)}" defer></script>` : ''}</body></html>`;
   res
     .status(options.status ?? 200)
-    .set({ 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' })
+    .set({ 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'DENY' })
     .type('html')
     .send(page.text);
 }

@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { Overview, OverviewReader } from '../admin/overview-types';
 import { pageContext } from './context';
-import { html, type SafeHtml } from './html';
+import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 import { CONSOLE_BASE } from './session';
 import { fill } from './texts';
@@ -18,7 +18,7 @@ function age(seconds: number | null, none: string): string {
 function figures(o: Overview, { t }: PageContext): SafeHtml {
   const figure = (label: string, field: string, value: number | string) => html`<div class="figure">${label}<b data-field="${field}">${value}</b></div>`;
   return html`<div class="figures">${figure(t.messages_received, 'messagesReceived', o.messagesReceived)}${figure(t.cases_created, 'casesCreated', o.casesCreated)}${figure(t.dead_letters, 'deadLetters', o.deadLetters.count)}
-<div class="figure">${t.oldest_dead_letter}<b class="muted">${o.deadLetters.oldestFailedAt ?? t.none}</b></div></div>`;
+<div class="figure">${t.oldest_dead_letter}<b class="when">${when(o.deadLetters.oldestFailedAt, t.none)}</b></div></div>`;
 }
 
 function queues(o: Overview, { t }: PageContext): SafeHtml {
@@ -48,7 +48,7 @@ export function overviewRoutes(router: Router, overview: OverviewReader): void {
     const o = await overview.read();
     const { t } = page;
     const body = html`<div id="overview" data-source="${path('overview.json')}" data-state-healthy="${t.state_healthy}" data-state-retrying="${t.state_retrying}" data-state-paused="${t.state_paused}">
-${figures(o, page)}${destinations(o, page)}${queues(o, page)}<p class="muted">${t.updated_at}: <span data-field="generatedAt">${o.generatedAt}</span>. ${t.refresh_hint}</p></div>`;
+${figures(o, page)}${destinations(o, page)}${queues(o, page)}<p class="muted">${t.updated_at}: <span data-field="generatedAt">${when(o.generatedAt)}</span>. ${t.refresh_hint}</p></div>`;
     sendPage(res, page, t.nav_overview, body, { current: 'overview', script: 'overview.js' });
   };
   router.get(path('overview'), show);

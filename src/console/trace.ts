@@ -3,7 +3,7 @@ import { traceMessage, type MessageTrace, type MessageTraceSources } from '../ad
 import { normaliseReference } from '../domain/reference';
 import { HttpError } from '../http/errors';
 import { pageContext } from './context';
-import { html, type SafeHtml } from './html';
+import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 
 function lookupForm(ctx: PageContext, reference: string): SafeHtml {
@@ -19,7 +19,7 @@ function traceView(ctx: PageContext, found: MessageTrace): SafeHtml {
   const job = found.job ? html`<tr><th>${t.job_state}</th><td>${found.job.state}${found.job.error ? html`<br><span class="muted">${found.job.error}</span>` : ''}</td></tr>` : '';
   const events = found.timeline.map((e) => {
     const detail = Object.entries(e.detail ?? {}).map(([k, v]) => `${k}: ${String(v)}`).join(', ');
-    return html`<li class="card"><b>${e.event}</b> <span class="muted">${e.at}</span>${detail ? html`<br><span class="muted">${detail}</span>` : ''}</li>`;
+    return html`<li class="card"><b>${e.event}</b> <span class="muted">${when(e.at)}</span>${detail ? html`<br><span class="muted">${detail}</span>` : ''}</li>`;
   });
   return html`<section><h2>${found.reference}</h2><table><tbody>${record}${job}</tbody></table></section><section><h2>${t.timeline}</h2><ol class="items" id="timeline">${events}</ol></section>`;
 }
