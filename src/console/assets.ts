@@ -19,9 +19,9 @@ section,.card{background:#fff;border-radius:6px;padding:.75rem;margin:0 0 .75rem
 .figure b{display:block;font-size:1.6rem}
 .figure b.when{font-size:.9rem;font-weight:600}
 table{width:100%;border-collapse:collapse;table-layout:fixed;font-size:.85rem}
-th{font-size:.72rem;overflow-wrap:normal;word-break:normal}
+th{font-size:.68rem}
 th,td{text-align:left;padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:top}
-th:first-child,td:first-child{width:32%}
+th:first-child,td:first-child{width:28%}
 ul.items{list-style:none;margin:0;padding:0}
 label{display:block;margin:.4rem 0 .2rem;font-weight:600}
 input,select,textarea{width:100%;font:inherit;padding:.5rem;border:1px solid #888;border-radius:4px;min-height:44px}

@@ -35,7 +35,7 @@ function destinations(o: Overview, { t }: PageContext): SafeHtml {
     const left = d.state === 'paused' && d.resumesAt ? html` · ${fill(t.resumes_in, { minutes: minutesUntil(d.resumesAt) })}` : '';
     return html`<li class="card"><b>${d.destination}</b>: <span class="state-${d.state}" data-field="destination.${d.destination}">${state}</span>${left}${d.reason ? html`<br><span class="muted">${d.reason}</span>` : ''}</li>`;
   });
-  return html`<section><h2>${t.destinations}</h2><ul class="items">${items}</ul></section>`;
+  return html`<section><h2>${t.destinations}</h2>${items.length ? html`<ul class="items">${items}</ul>` : html`<p class="muted">${t.none}</p>`}</section>`;
 }
 
 /** The overview: figures and states only (OverviewReader never carries a person's data), refreshed by a small script. */
