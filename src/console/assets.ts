@@ -37,7 +37,10 @@ pre{white-space:pre-wrap;background:#f0f0f0;padding:.5rem;font-size:.8rem}
 .qr svg{width:100%;max-width:16rem;height:auto;display:block}
 `;
 
-/** Refreshes the overview's figures from its JSON every 15 s; with scripts off the page is the same, reloaded by hand. */
+/**
+ * Refreshes the overview's figures from its JSON every 15 s and when the operator comes back to the tab (a phone
+ * suspends timers in the background); with scripts off the page is the same, reloaded by hand.
+ */
 export const OVERVIEW_JS = `(function(){
 var root=document.getElementById('overview');if(!root||!window.fetch)return;
 function set(name,value){var el=document.querySelector('[data-field="'+name+'"]');if(el)el.textContent=value;}
@@ -49,5 +52,6 @@ o.queues.forEach(function(q){['waiting','active','delayed','failed'].forEach(fun
 o.destinations.forEach(function(d){var el=document.querySelector('[data-field="destination.'+d.destination+'"]');
 if(el){el.textContent=root.getAttribute('data-state-'+d.state)||d.state;el.className='state-'+d.state;}});
 }).catch(function(){});}
-setInterval(refresh,15000);})();
+setInterval(refresh,15000);
+document.addEventListener('visibilitychange',function(){if(document.visibilityState==='visible')refresh();});})();
 `;

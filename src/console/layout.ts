@@ -50,7 +50,7 @@ export interface PageOptions {
 export function sendPage(res: Response, ctx: Pick<PageContext, 't' | 'lang'> & Partial<PageContext>, title: string, body: SafeHtml, options: PageOptions = {}): void {
   const full = { actor: '', csrf: null, ...ctx } as PageContext;
   const page = html`<!doctype html><html lang="${ctx.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · ${ctx.t.console}</title><link rel="stylesheet" href="${path('console.css')}"></head><body>
+<title>${title} · ${ctx.t.console}</title><link rel="stylesheet" href="${path('console.css')}"><link rel="icon" href="data:,"></head><body>
 <header><strong>${ctx.t.console}</strong>${options.bare ? '' : navigation(full, options.current ?? null)}</header>
 <main><h1>${title}</h1>${body}</main>${options.script ? html`<script src="${path(options.script)}" defer></script>` : ''}</body></html>`;
   res

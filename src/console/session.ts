@@ -63,7 +63,8 @@ export class ConsoleSessions {
 
 /**
  * A form posted from another site is refused whatever it carries: the browser says where a request comes from
- * (Sec-Fetch-Site, Origin) and a console page only ever posts to its own origin.
+ * (Sec-Fetch-Site, Origin) and a console page only ever posts to its own origin. Behind a proxy named by
+ * TRUST_PROXY, `req.host` is the host the browser used (X-Forwarded-Host).
  */
 export function crossSite(req: Request): boolean {
   const site = req.get('sec-fetch-site');
@@ -71,7 +72,7 @@ export function crossSite(req: Request): boolean {
   const origin = req.get('origin');
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== req.get('host');
+    return new URL(origin).host !== req.host;
   } catch {
     return true;
   }
