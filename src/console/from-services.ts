@@ -36,6 +36,7 @@ export function operatorConsoleFor({ config, services, redis, loginThrottle, log
     devices: push ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
     enrollment: push ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
     audit: services.audit,
+    forget: services.forget,
     logger,
   });
 }

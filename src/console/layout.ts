@@ -12,13 +12,15 @@ export interface PageContext {
   csrf: string | null;
 }
 
-export type Section = 'overview' | 'dead-letters' | 'trace' | 'devices';
+export type Section = 'overview' | 'dead-letters' | 'trace' | 'devices' | 'forget' | 'audit';
 
 const SECTIONS: ReadonlyArray<[Section, TextKey]> = [
   ['overview', 'nav_overview'],
   ['dead-letters', 'nav_dead_letters'],
   ['trace', 'nav_trace'],
   ['devices', 'nav_devices'],
+  ['forget', 'nav_forget'],
+  ['audit', 'nav_audit'],
 ];
 
 /** Strict: scripts and styles only from the console's own routes, no frames, forms only to itself. */

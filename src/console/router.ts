@@ -1,5 +1,6 @@
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { DeadLetters } from '../admin/dead-letters';
+import type { ForgetContact } from '../admin/forget';
 import type { MessageTraceSources } from '../admin/message-trace';
 import type { OverviewReader } from '../admin/overview-types';
 import { HttpError } from '../http/errors';
@@ -12,7 +13,9 @@ import { authenticated, languageStep, problemPage, sameSiteForms } from './conte
 import { replayMatchingRoutes } from './dead-letter-replay';
 import { deadLetterListRoute } from './dead-letter-list';
 import { deadLetterRoutes } from './dead-letter-one';
+import { auditRoute } from './audit';
 import { deviceRoutes, type DevicePageDeps } from './devices';
+import { forgetRoutes } from './forget';
 import { path } from './layout';
 import { loginRoutes, logoutRoute } from './login';
 import { overviewRoutes } from './overview';
@@ -30,6 +33,7 @@ export interface ConsoleDeps extends DevicePageDeps {
   deadLetters: DeadLetters;
   queueNames: readonly string[];
   trace: MessageTraceSources;
+  forget: ForgetContact;
   logger: Logger;
 }
 
@@ -73,6 +77,8 @@ export function operatorConsole(deps: ConsoleDeps): Router {
   deadLetterRoutes(router, deps.deadLetters);
   traceRoute(router, deps.trace);
   deviceRoutes(router, deps);
+  forgetRoutes(router, deps.forget, deps.logger);
+  auditRoute(router, deps.audit);
   router.use(CONSOLE_BASE, (_req, _res, next) => next(new HttpError(404, 'not_found', 'There is no such console page.')));
   router.use(CONSOLE_BASE, consoleErrors(deps.logger));
   return router;

@@ -15,7 +15,9 @@ const KEYS = [
   'lookup', 'record', 'case_id', 'channel', 'job_state', 'timeline', 'trace_not_found', 'push_disabled', 'user_name',
   'list_devices', 'devices_none', 'device_service', 'device_language', 'device_expires', 'expiring_soon', 'revoke',
   'revoked_notice', 'enroll_title', 'enroll_intro', 'issue_link', 'enroll_link_intro', 'enroll_expires',
-  'error_title', 'back',
+  'error_title', 'back', 'nav_forget', 'nav_audit', 'forget_intro', 'forget_label', 'forget_button', 'forget_done',
+  'forget_references', 'forget_jobs_removed', 'forget_undecodable', 'forget_active_skipped', 'forget_opt_out_kept', 'yes',
+  'no', 'audit_intro', 'audit_none',
 ] as const;
 
 export type TextKey = (typeof KEYS)[number];

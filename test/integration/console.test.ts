@@ -206,6 +206,22 @@ describe('the operator console', () => {
     expect(off.text).toContain('id="push-disabled"');
   });
 
+  it('forgets a person without echoing who, and shows the audit trail', async () => {
+    const { reference } = await deadLetter();
+    const cookie = await login('dpo');
+    const form = await page(cookie, '/admin/console/forget');
+    const refused = await submit(cookie, '/admin/console/forget', { target: 'not a urn' }, form.text);
+    expect(refused.status).toBe(422);
+    pages.push(refused.text);
+    const done = await submit(cookie, '/admin/console/forget', { target: `tel:${PHONE}` }, form.text);
+    expect(done.status).toBe(200);
+    pages.push(done.text);
+    expect(done.text).toContain(reference);
+    expect(await gw.queue.getJob(`m-${reference}`)).toBeUndefined();
+    const trail = await page(cookie, '/admin/console/audit');
+    expect(trail.text).toMatch(/<b>contact\.forget<\/b>[^<]*<span class="muted"><time[^]*?<br>dpo · /);
+  });
+
   it('speaks French when asked, by ?lang= or Accept-Language, and refuses a texts file that lacks a text, naming it', async () => {
     const cookie = await login();
     expect((await request(gw.app).get('/admin/console/overview').set('Cookie', cookie).set('Accept-Language', 'fr-CD,fr;q=0.9')).text).toContain('Messages reçus');
@@ -226,7 +242,7 @@ describe('the operator console', () => {
   it('keeps every page, its stylesheet and script under 60 KB, and shows no personal data outside the reveal', async () => {
     const cookie = await login();
     for (let i = 0; i < 3; i++) await deadLetter();
-    for (const url of ['/admin/console', '/admin/console/dead-letters', '/admin/console/trace', '/admin/console/devices', '/admin/console/overview.json']) await page(cookie, url);
+    for (const url of ['/admin/console', '/admin/console/dead-letters', '/admin/console/trace', '/admin/console/devices', '/admin/console/forget', '/admin/console/audit', '/admin/console/overview.json']) await page(cookie, url);
     const assets = await Promise.all(['/admin/console/console.css', '/admin/console/overview.js'].map((u) => request(gw.app).get(u)));
     for (const text of [...pages, ...assets.map((a) => a.text)]) expect(Buffer.byteLength(text)).toBeLessThan(PAGE_LIMIT);
     expect(pages.length).toBeGreaterThan(15);
