@@ -7,7 +7,7 @@ body{margin:0;font:16px/1.4 system-ui,sans-serif;color:#1b1b1b;background:#f4f5f
 header{background:#0b3d5c;color:#fff;padding:.5rem .75rem}
 header strong{display:block;margin-bottom:.25rem}
 nav{display:flex;flex-wrap:wrap;gap:.25rem}
-nav a,nav button{color:#fff;background:#15557d;border:0;border-radius:4px;padding:.5rem .6rem;min-height:44px;font:inherit;text-decoration:none;display:inline-flex;align-items:center}
+nav a,nav button{color:#fff;background:#15557d;border:0;border-radius:4px;padding:.5rem .6rem;min-height:44px;margin:0;font:inherit;text-decoration:none;display:inline-flex;align-items:center}
 nav a[aria-current]{background:#fff;color:#0b3d5c}
 nav form{margin:0}
 main{padding:.75rem;max-width:60rem;margin:0 auto}
