@@ -6,6 +6,7 @@ import nock from 'nock';
 import request from 'supertest';
 import webpush from 'web-push';
 import { createApp } from '../../src/app';
+import type { Overview } from '../../src/admin/overview-types';
 import { loadConsoleTexts } from '../../src/console/texts';
 import { createLogger } from '../../src/logger';
 import { startGateway, uniquePrefix, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
@@ -220,6 +221,30 @@ describe('the operator console', () => {
     expect(await gw.queue.getJob(`m-${reference}`)).toBeUndefined();
     const trail = await page(cookie, '/admin/console/audit');
     expect(trail.text).toMatch(/<b>contact\.forget<\/b>[^<]*<span class="muted"><time[^]*?<br>dpo · /);
+  });
+
+  it('shows each destination’s state, a pause with its reason and the time left, from the overview service', async () => {
+    const resumesAt = new Date(Date.now() + 9.5 * 60_000).toISOString();
+    const overview: Overview = {
+      generatedAt: new Date().toISOString(),
+      messagesReceived: 1234,
+      casesCreated: 1200,
+      deadLetters: { count: 3, oldestFailedAt: '2026-01-02T03:04:05.000Z' },
+      queues: [{ queue: 'intake', waiting: 7, active: 1, delayed: 2, failed: 3, oldestAgeSeconds: 300 }],
+      destinations: [
+        { destination: 'primero', state: 'paused', reason: 'Primero refused the API user (401): check PRIMERO_USER', resumesAt },
+        { destination: 'rapidpro', state: 'retrying', reason: '5xx from RapidPro', resumesAt: null },
+        { destination: 'push', state: 'healthy', reason: null, resumesAt: null },
+      ],
+    };
+    const app = createApp({ config: gw.config, logger: createLogger('silent'), redis: gw.redis, services: { ...gw.services, overview: { read: async () => overview } }, intents: [] });
+    const res = await request(app).get('/admin/console').set('Authorization', `Bearer ${ADMIN}`);
+    expect(res.text).toMatch(/data-field="messagesReceived">1234</);
+    expect(res.text).toMatch(/<b>primero<\/b>: <span class="state-paused" data-field="destination.primero">paused<\/span> · resumes in 10 min<br><span class="muted">Primero refused the API user \(401\): check PRIMERO_USER</);
+    expect(res.text).toContain('data-field="destination.rapidpro">retrying</span>');
+    expect(res.text).toContain('data-field="queue.intake.waiting">7<');
+    expect((await request(app).get('/admin/console/overview.json').set('Authorization', `Bearer ${ADMIN}`)).body).toEqual(overview);
+    expect((await request(app).get('/admin/console?lang=fr').set('Authorization', `Bearer ${ADMIN}`)).text).toContain('en pause</span> · reprise dans 10 min');
   });
 
   it('speaks French when asked, by ?lang= or Accept-Language, and refuses a texts file that lacks a text, naming it', async () => {
