@@ -7,6 +7,7 @@ import { DeviceAdmin } from './admin/devices';
 import { enabledChannels } from './channels/index';
 import { adminAuth, adminRouter } from './http/admin';
 import { queueDashboard } from './http/queue-dashboard';
+import { operatorConsoleFor } from './console/from-services';
 import { primeroWebhookRouter } from './http/primero';
 import { pushRouter } from './http/push';
 import { pushEnabled } from './notifications/services';
@@ -34,6 +35,37 @@ export interface AppDeps {
   surface?: 'all' | 'public' | 'admin';
 }
 
+/** The dashboard, the console and the JSON admin routes: the operator's surface, all behind the admin token. */
+function mountOperatorRoutes(app: Express, { config, logger, redis, services }: Pick<AppDeps, 'config' | 'logger' | 'redis' | 'services'>, token: string, loginThrottle: LoginThrottle): void {
+  app.use(
+    queueDashboard({
+      queues: services.queues,
+      token,
+      codec: services.codec,
+      sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
+      sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
+      loginThrottle,
+    }),
+  );
+  app.use(operatorConsoleFor({ config, services, redis, loginThrottle, logger }));
+  app.use(
+    adminRouter({
+      token,
+      loginThrottle,
+      deadLetters: services.deadLetters,
+      forget: services.forget,
+      references: services.references,
+      trace: services.trace,
+      audit: services.audit,
+      intakeQueue: services.producer.queue,
+      enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
+      devices: pushEnabled(config) ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
+      overview: services.overview,
+      logger,
+    }),
+  );
+}
+
 /**
  * Builds the HTTP app without listening, so tests drive the very app production runs. A channel whose
  * secret is unset is off: its routes are never mounted and fall through to 404.
@@ -57,34 +89,7 @@ export function createApp({ config, logger, redis, services, intents, surface = 
     });
   }
   if (inbound) app.use(services.metrics.observeWebhooks());
-  if (operator && config.ADMIN_TOKEN) {
-    app.use(
-      queueDashboard({
-        queues: services.queues,
-        token: config.ADMIN_TOKEN,
-        codec: services.codec,
-        sessions: new AdminSessionStore(redis, config.QUEUE_PREFIX),
-        sessionTtlSeconds: config.ADMIN_SESSION_TTL_HOURS * 3600,
-        loginThrottle,
-      }),
-    );
-    app.use(
-      adminRouter({
-        token: config.ADMIN_TOKEN,
-        loginThrottle,
-        deadLetters: services.deadLetters,
-        forget: services.forget,
-        references: services.references,
-        trace: services.trace,
-        audit: services.audit,
-        intakeQueue: services.producer.queue,
-        enrollment: pushEnabled(config) ? { subscriptions: services.notifications.subscriptions, publicUrl: config.PUBLIC_URL, ttlHours: config.ENROLLMENT_TTL_HOURS } : null,
-        devices: pushEnabled(config) ? new DeviceAdmin(services.notifications.subscriptions, services.audit) : null,
-        overview: services.overview,
-        logger,
-      }),
-    );
-  }
+  if (operator && config.ADMIN_TOKEN) mountOperatorRoutes(app, { config, logger, redis, services }, config.ADMIN_TOKEN, loginThrottle);
   // Each channel's routes sit on their own paths with no middleware of their own outside them, so the order
   // among them and the Primero and push routes does not change what a request reaches.
   if (inbound) for (const channel of enabledChannels(config)) app.use(channel.route({ config, logger, services, intents }));

@@ -2,14 +2,14 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
 import { DEVICE_ID, USER_NAME, type DeviceAdmin } from '../admin/devices';
+import { ENROLLMENT_USER, issueEnrollment, type EnrollmentSettings } from '../admin/enrollments';
 import { forgetTarget, type ForgetContact } from '../admin/forget';
+import { traceMessage } from '../admin/message-trace';
 import type { Overview, OverviewReader } from '../admin/overview-types';
 import { normaliseReference } from '../domain/reference';
 import type { Logger } from '../logger';
 import type { AuditLog } from '../store/audit';
-import { intakeJobId } from '../queues/jobs';
 import type { ReferenceStore } from '../store/references';
-import type { PushSubscriptionStore } from '../store/push-subscriptions';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
 import type { LoginThrottle } from '../store/login-throttle';
@@ -27,7 +27,7 @@ export interface AdminDeps {
   audit: AuditLog;
   intakeQueue: Queue;
   /** null when VAPID keys are unset: enrollment is off. */
-  enrollment: { subscriptions: PushSubscriptionStore; publicUrl: string | undefined; ttlHours: number } | null;
+  enrollment: EnrollmentSettings | null;
   /** null when web push is off. */
   devices: DeviceAdmin | null;
   overview: OverviewReader;
@@ -65,7 +65,8 @@ function reasonOf(req: Request): string | undefined {
 const num = z.coerce.number().nonnegative().optional();
 const filterSchema = z.object({ queue: z.string().max(64).optional(), error: z.string().max(200).optional(), min_age_hours: num, max_age_hours: num });
 
-function filterOf(input: unknown): DeadLetterFilter {
+/** The dead-letter filter of GET /admin/dead-letters; the console's filter form is read by it too. */
+export function filterOf(input: unknown): DeadLetterFilter {
   const parsed = filterSchema.safeParse(input ?? {});
   if (!parsed.success) throw new HttpError(422, 'invalid_filter', 'The dead-letter filter is not valid.', validationDetails(parsed.error));
   const f = parsed.data;
@@ -110,14 +111,9 @@ function messageRoutes(router: Router, deps: AdminDeps): void {
   router.get('/admin/messages/:reference', async (req, res) => {
     const reference = normaliseReference(req.params.reference as string);
     if (!reference) throw new HttpError(422, 'invalid_reference', 'A reference is 8 characters from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ.');
-    const [link, timeline, job] = await Promise.all([deps.references.get(reference), deps.trace.timeline(reference), deps.intakeQueue.getJob(intakeJobId.of(reference))]);
-    if (!link && timeline.length === 0 && !job) throw new HttpError(404, 'not_found', 'Nothing is known about this reference (or it has been forgotten).');
-    res.json({
-      reference,
-      record: link ? { type: link.recordType, id: link.caseId, case_id_display: link.caseIdDisplay, channel: link.channel, intent: link.intent, sensitive: link.sensitive, steps: link.steps } : null,
-      job: job ? { state: await job.getState(), attempts: job.attemptsMade, error: job.failedReason || null } : null,
-      timeline,
-    });
+    const found = await traceMessage({ references: deps.references, trace: deps.trace, intakeQueue: deps.intakeQueue }, reference);
+    if (!found) throw new HttpError(404, 'not_found', 'Nothing is known about this reference (or it has been forgotten).');
+    res.json(found);
   });
 }
 
@@ -141,11 +137,8 @@ function enrollmentRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.post('/admin/enrollments', json, async (req, res) => {
     if (!deps.enrollment) throw new HttpError(404, 'push_disabled', PUSH_DISABLED);
     const user = (req.body as { user_name?: unknown } | undefined)?.user_name;
-    if (typeof user !== 'string' || !/^[A-Za-z0-9._@-]{1,100}$/.test(user)) throw new HttpError(422, 'invalid_user_name', 'Send {"user_name": "<Primero user name>"}.');
-    const ttl = deps.enrollment.ttlHours * 3600;
-    const token = await deps.enrollment.subscriptions.createEnrollment(user, ttl);
-    await deps.audit.record({ actor: actorOf(req), action: 'push.enrollment_created', target: user });
-    res.status(201).json({ token, url: `${deps.enrollment.publicUrl ?? ''}/push?token=${token}`, expires_at: new Date(Date.now() + ttl * 1000).toISOString() });
+    if (typeof user !== 'string' || !ENROLLMENT_USER.test(user)) throw new HttpError(422, 'invalid_user_name', 'Send {"user_name": "<Primero user name>"}.');
+    res.status(201).json(await issueEnrollment(deps.enrollment, deps.audit, user, actorOf(req)));
   });
 }
 
@@ -194,7 +187,7 @@ function overviewRoute(router: Router, deps: AdminDeps): void {
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
-  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') ? next('router') : next()));
+  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') || req.path.startsWith('/console') ? next('router') : next()));
   router.use('/admin', adminAuth(deps.token, deps.loginThrottle));
   deadLetterRoutes(router, deps, json);
   messageRoutes(router, deps);
