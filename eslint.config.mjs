@@ -55,7 +55,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/http/**/*.ts', 'src/channels/**/*.ts'],
+    files: ['src/http/**/*.ts', 'src/channels/**/*.ts', 'src/console/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', restrict([], [{ group: inside('workers') }], 'Routes never import workers: they store a job and answer.')],
     },
