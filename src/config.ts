@@ -131,6 +131,8 @@ export const configSchema = z.object({
   PUSH_SUBSCRIPTION_TTL_DAYS: intWithDefault(90, 1, 3650),
 
   ADMIN_TOKEN: optionalSecret,
+  // A file holding only the admin token (the compose secret Prometheus reads too): one copy to rotate, in no variable.
+  ADMIN_TOKEN_FILE: optionalText,
   // Lifetime of a queue-dashboard browser session (the cookie holds a random id, never the token).
   ADMIN_SESSION_TTL_HOURS: intWithDefault(8, 1, 24 * 7),
   // Express "trust proxy": hop count, true, or comma-separated proxy addresses/subnets (loopback, 10.0.0.0/8, …).
@@ -184,28 +186,48 @@ function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
+/** The contents of a secret file without its trailing newline; a failure names the setting, never the contents. */
+function readSecretFile(setting: string, file: string): string {
+  let value: string;
+  try {
+    value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new Error(`${setting}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!value) throw new Error(`${setting}: the file is empty`);
+  return value;
+}
+
 /**
  * REDIS_URL with the password of REDIS_PASSWORD_FILE in it, percent-encoded (so any character is safe), for
  * every connection the process opens. Throws a one-line message naming the setting, never the password.
  */
 export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined }>(c: T): T {
   if (!c.REDIS_PASSWORD_FILE) return c;
-  let password: string;
-  try {
-    password = readFileSync(c.REDIS_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new Error(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (!password) throw new Error('REDIS_PASSWORD_FILE: the file is empty');
   const url = new URL(c.REDIS_URL);
-  url.password = encodeURIComponent(password);
+  url.password = encodeURIComponent(readSecretFile('REDIS_PASSWORD_FILE', c.REDIS_PASSWORD_FILE));
   return { ...c, REDIS_URL: url.toString() };
+}
+
+/**
+ * ADMIN_TOKEN read from ADMIN_TOKEN_FILE, so the api, the workers and Prometheus share one secret file and a rotation
+ * cannot miss a copy. Both set is refused: which one wins would be a guess.
+ */
+function withAdminTokenFile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (!env.ADMIN_TOKEN_FILE) return env;
+  if (env.ADMIN_TOKEN) throw new Error('ADMIN_TOKEN_FILE: set it or ADMIN_TOKEN, not both');
+  return { ...env, ADMIN_TOKEN: readSecretFile('ADMIN_TOKEN_FILE', env.ADMIN_TOKEN_FILE) };
 }
 
 /** Validates the environment; every problem is one line naming the variable, never its value. */
 export function loadConfig(given: NodeJS.ProcessEnv): ConfigResult {
   // An empty value is an unset one (`.env.example` leaves what a deployment does not use as `NAME=`).
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== ''));
+  let env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== ''));
+  try {
+    env = withAdminTokenFile(env);
+  } catch (err) {
+    return { ok: false, problems: [(err as Error).message] };
+  }
   const parsed = configSchema.safeParse(env);
   if (parsed.success) {
     const problems = crossFieldProblems(parsed.data, env);
@@ -219,7 +241,9 @@ export function loadConfig(given: NodeJS.ProcessEnv): ConfigResult {
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const missing = issue.code === 'invalid_type' && env[name] === undefined;
-    return `${name}: ${missing ? 'is required but not set' : issue.message}`;
+    // A token read from the file is reported under the setting the operator wrote.
+    const setting = name === 'ADMIN_TOKEN' && env.ADMIN_TOKEN_FILE ? 'ADMIN_TOKEN_FILE' : name;
+    return `${setting}: ${missing ? 'is required but not set' : issue.message}`;
   });
   return { ok: false, problems };
 }

@@ -46,7 +46,8 @@ describe('the compose file is safe by default', () => {
 
   it('publishes no port on every interface by default, and the admin port on loopback only', () => {
     const ports = [...compose.matchAll(/^\s+- "([^"]*:\d+)"$/gm)].map((m) => m[1]!);
-    expect(ports).toEqual(['${GATEWAY_BIND:-127.0.0.1}:${PORT:-3000}:3000', '127.0.0.1:${ADMIN_PUBLISH_PORT:-9090}:9090']);
+    // The monitoring profile's too: Prometheus has no login at all, Grafana only a password; both on loopback.
+    expect(ports).toEqual(['${GATEWAY_BIND:-127.0.0.1}:${PORT:-3000}:3000', '127.0.0.1:${ADMIN_PUBLISH_PORT:-9090}:9090', '127.0.0.1:${PROMETHEUS_PUBLISH_PORT:-9091}:9090', '127.0.0.1:${GRAFANA_PUBLISH_PORT:-3001}:3000']);
     expect(compose).toMatch(/ADMIN_PORT: "9090"/);
   });
 });
