@@ -114,7 +114,7 @@ export class GatewayMetrics {
 
   /** The overview's series, or none and gateway_overview_ok 0: an overview fault must not fail the whole scrape. */
   private async overviewSection(reader: OverviewReader): Promise<string[]> {
-    const ok = ['# HELP gateway_overview_ok 1 when the operator overview was read for this scrape, 0 when reading it failed', '# TYPE gateway_overview_ok gauge'];
+    const ok = ['# HELP gateway_overview_ok 1 when this scrape has the operator overview (one read serves scrapes for 10 s), 0 when reading it failed', '# TYPE gateway_overview_ok gauge'];
     try {
       const lines = overviewLines(await this.readOverview(reader));
       return [...ok, 'gateway_overview_ok 1', ...lines];
