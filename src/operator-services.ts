@@ -59,7 +59,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     audit,
     deadLetters: new DeadLetters(queues, codec, audit, trace),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
-    overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX), new DestinationStatusStore(redis, config.QUEUE_PREFIX), config),
+    overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX), new DestinationStatusStore(redis, config.QUEUE_PREFIX), config, redis),
     reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS, hasher, redis),
   };
 }

@@ -57,7 +57,8 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
         ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
         : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
     );
-    await pauseQueue(deps.queue, deps.authFailurePauseMs, type === null ? 'RAPIDPRO_NOTIFY_FLOW_UUID names no flow in the RapidPro workspace' : 'The RapidPro notify flow is not a background flow');
+    const overviewReason = type === null ? 'RAPIDPRO_NOTIFY_FLOW_UUID names no flow in the RapidPro workspace' : 'The RapidPro notify flow is not a background flow';
+    await pauseQueue(deps.queue, deps.authFailurePauseMs, { reason: overviewReason, cause: 'configuration' }, deps.logger);
     throw new RateLimitError();
   };
   return async (job: Job<JobData<'rapidpro-notify'>>): Promise<string> => {

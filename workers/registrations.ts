@@ -69,6 +69,7 @@ const intake: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
       sensitive: { moduleId: s.config.SENSITIVE_MODULE_ID, focalPoint: s.config.SENSITIVE_FOCAL_POINT },
       ledger: new AcceptanceLedger(s.shared, s.config.QUEUE_PREFIX, s.config.IDEMPOTENCY_WINDOW_HOURS * 3600),
+      counters: s.counters,
       locks: new RecordLocks(s.shared, s.config.QUEUE_PREFIX),
       // A text-append merge holds the record through a read and a write, plus slack: 3 × PRIMERO_TIMEOUT_MS + 5 s.
       mergeLockMs: 3 * s.config.PRIMERO_TIMEOUT_MS + 5000,

@@ -1,23 +1,29 @@
-import type { Queue } from 'bullmq';
 import type { Config } from '../config';
-import { DESTINATION_QUEUES, type DestinationPause, type DestinationStatusStore } from '../store/destination-status';
-import type { DestinationName, DestinationState } from './overview-types';
+import type { QueuePauseRecord } from '../store/destination-status';
+import type { DestinationName, DestinationState, QueuePause } from './overview-types';
 
-/** The settings that say which destinations this deployment calls. */
-export type DestinationConfig = Pick<
-  Config,
-  'RAPIDPRO_URL' | 'RAPIDPRO_TOKEN' | 'RAPIDPRO_NOTIFY_FLOW_UUID' | 'VAPID_PUBLIC_KEY' | 'VAPID_PRIVATE_KEY' | 'VAPID_SUBJECT' | 'WHATSAPP_ACCESS_TOKEN' | 'WHATSAPP_PHONE_NUMBER_ID'
->;
+/**
+ * The settings that say which destinations this deployment calls: none of them a secret, so an operator's shell or
+ * an API container without the workers' tokens lists the same destinations.
+ */
+export type DestinationConfig = Pick<Config, 'RAPIDPRO_URL' | 'RAPIDPRO_NOTIFY_FLOW_UUID' | 'VAPID_PUBLIC_KEY' | 'VAPID_SUBJECT' | 'WHATSAPP_PHONE_NUMBER_ID'>;
 
-/** Primero always; the others only when configured (the same conditions their workers are enabled on). */
+const ALL: readonly DestinationName[] = ['primero', 'rapidpro', 'push', 'whatsapp'];
+
+/** Primero always; the others when their public settings are given (their workers also need the secrets). */
 export function configuredDestinations(c: DestinationConfig): DestinationName[] {
-  const on: Array<[DestinationName, boolean]> = [
-    ['primero', true],
-    ['rapidpro', !!(c.RAPIDPRO_URL && c.RAPIDPRO_TOKEN && c.RAPIDPRO_NOTIFY_FLOW_UUID)],
-    ['push', !!(c.VAPID_PUBLIC_KEY && c.VAPID_PRIVATE_KEY && c.VAPID_SUBJECT)],
-    ['whatsapp', !!(c.WHATSAPP_ACCESS_TOKEN && c.WHATSAPP_PHONE_NUMBER_ID)],
-  ];
-  return on.filter(([, enabled]) => enabled).map(([name]) => name);
+  const on: Record<DestinationName, boolean> = {
+    primero: true,
+    rapidpro: !!(c.RAPIDPRO_URL && c.RAPIDPRO_NOTIFY_FLOW_UUID),
+    push: !!(c.VAPID_PUBLIC_KEY && c.VAPID_SUBJECT),
+    whatsapp: !!c.WHATSAPP_PHONE_NUMBER_ID,
+  };
+  return ALL.filter((d) => on[d]);
+}
+
+/** The configured ones, and any other whose queue is paused or holds jobs: the reader's settings may not be the workers'. */
+export function listedDestinations(configured: readonly DestinationName[], inUse: ReadonlySet<DestinationName>): DestinationName[] {
+  return ALL.filter((d) => configured.includes(d) || inUse.has(d));
 }
 
 const LABELS: Readonly<Record<DestinationName, string>> = { primero: 'Primero', rapidpro: 'RapidPro', push: 'The push service', whatsapp: 'WhatsApp' };
@@ -35,32 +41,32 @@ export function retryReason(destination: DestinationName, failedReason: string |
   return null;
 }
 
-/** A retried job of the destination waiting in the delayed set, if any: the first few by due time are enough to tell. */
-const RETRY_SAMPLE = 50;
+/** What the overview knows of one destination's queues: their pauses in force, and a retried job's last failure. */
+export interface DestinationEvidence {
+  pauses: ReadonlyMap<string, QueuePauseRecord>;
+  /** The last failure of a retried job waiting in one of its queues ('' when it has no text); null when none waits. */
+  retriedFailure: string | null;
+}
 
-async function retriedJob(queues: readonly Queue[]): Promise<{ failedReason: string | undefined } | null> {
-  for (const q of queues) {
-    const delayed = await q.getJobs(['delayed'], 0, RETRY_SAMPLE - 1, true);
-    const retried = delayed.find((job) => job.attemptsMade > 0);
-    if (retried) return { failedReason: retried.failedReason };
+/** Configuration faults first (a person must act), then the pause that lasts longest. */
+function pausesInOrder(pauses: ReadonlyMap<string, QueuePauseRecord>, now: number): QueuePause[] {
+  return [...pauses]
+    .sort(([, a], [, b]) => (a.cause === b.cause ? b.remainingMs - a.remainingMs : a.cause === 'configuration' ? -1 : 1))
+    .map(([queue, p]) => ({ queue, cause: p.cause, reason: p.reason, resumesAt: new Date(now + p.remainingMs).toISOString() }));
+}
+
+/**
+ * Paused while any of its queues is (naming the first in pausesInOrder, resuming when the last does); retrying while a
+ * job of it waits for another attempt; healthy otherwise. `now` is the overview's own time: resumesAt minus
+ * generatedAt is exactly what is left of a pause.
+ */
+export function stateOf(destination: DestinationName, evidence: DestinationEvidence, now: number): DestinationState {
+  const pauses = pausesInOrder(evidence.pauses, now);
+  const first = pauses[0];
+  if (first) {
+    const longest = Math.max(...[...evidence.pauses.values()].map((p) => p.remainingMs));
+    return { destination, state: 'paused', reason: first.reason, resumesAt: new Date(now + longest).toISOString(), cause: first.cause, pauses };
   }
-  return null;
-}
-
-/** Paused while a recorded pause lives; retrying while a job of it waits for another attempt; healthy otherwise. */
-export function stateOf(destination: DestinationName, pause: DestinationPause | undefined, retried: { failedReason: string | undefined } | null, now: number): DestinationState {
-  if (pause) return { destination, state: 'paused', reason: pause.reason, resumesAt: new Date(now + pause.remainingMs).toISOString() };
-  if (retried) return { destination, state: 'retrying', reason: retryReason(destination, retried.failedReason), resumesAt: null };
-  return { destination, state: 'healthy', reason: null, resumesAt: null };
-}
-
-/** `now` is the overview's own time: a pause's resumesAt minus generatedAt is exactly what is left of it. */
-export async function destinationStates(destinations: readonly DestinationName[], queues: readonly Queue[], pauses: DestinationStatusStore, now: number): Promise<DestinationState[]> {
-  const inForce = await pauses.pauses(destinations);
-  return Promise.all(
-    destinations.map(async (d) => {
-      const own = queues.filter((q) => (DESTINATION_QUEUES[d] as readonly string[]).includes(q.name));
-      return stateOf(d, inForce.get(d), inForce.has(d) ? null : await retriedJob(own), now);
-    }),
-  );
+  if (evidence.retriedFailure !== null) return { destination, state: 'retrying', reason: retryReason(destination, evidence.retriedFailure), resumesAt: null, cause: null, pauses: [] };
+  return { destination, state: 'healthy', reason: null, resumesAt: null, cause: null, pauses: [] };
 }

@@ -8,6 +8,7 @@ import type { NotificationDispatcher } from '../notifications/dispatcher';
 import type { PayloadCodec } from '../security/payload-codec';
 import type { AcceptanceLedger } from '../store/acceptances';
 import type { ContactStore } from '../store/contacts';
+import type { SharedCounters } from '../store/counters';
 import type { RecordLocks } from '../store/record-locks';
 import type { ReferenceStore } from '../store/references';
 import type { SnapshotStore } from '../store/snapshots';
@@ -37,6 +38,8 @@ export interface IntakeDeps {
   dispatcher: NotificationDispatcher;
   plan: PlanContext;
   ledger: AcceptanceLedger;
+  /** Counts each record created (gateway_records_created_total{record_type}). */
+  counters: SharedCounters;
   locks: RecordLocks;
   /** Longer than a read and a write to Primero: a merge holds its record that long at most. */
   mergeLockMs: number;

@@ -6,6 +6,9 @@ import { DeliveryError } from '../clients/delivery-error';
 import type { CaseLink } from '../store/references';
 import { outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
 
+/** Records the gateway created in Primero (not merges, not withdrawn jobs), by record type, across every worker. */
+export const RECORDS_CREATED_COUNTER = 'gateway_records_created_total';
+
 export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
@@ -35,6 +38,7 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
   const prior = await deps.references.saveLink(link);
   if (prior) return prior;
+  deps.counters.increment(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType });
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
   for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });

@@ -16,6 +16,8 @@
  *   npm run admin -- sessions end-all   (logs every browser out of the queue dashboard, e.g. after an ADMIN_TOKEN rotation)
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
+ * A --reason is kept in your shell history and shown to anyone who lists processes (ps) while the command runs:
+ * write why in general words, never a person's name, number or what they reported.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -43,19 +45,18 @@ const schema = configSchema.pick({
   HASH_KEY_PREVIOUS: true,
   REFERENCE_RETENTION_DAYS: true,
   PUSH_SUBSCRIPTION_TTL_DAYS: true,
-  // Which destinations the overview lists: those this deployment configures.
+  // Which destinations the overview lists: those this deployment configures (public settings only: no token is
+  // read just to see that it is set; a destination paused or with jobs is listed anyway).
   RAPIDPRO_URL: true,
-  RAPIDPRO_TOKEN: true,
   RAPIDPRO_NOTIFY_FLOW_UUID: true,
   VAPID_PUBLIC_KEY: true,
-  VAPID_PRIVATE_KEY: true,
   VAPID_SUBJECT: true,
-  WHATSAPP_ACCESS_TOKEN: true,
   WHATSAPP_PHONE_NUMBER_ID: true,
 });
 
 function usage(): never {
   say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
+  say('--reason "<why>" lands in your shell history and in ps while the command runs: no personal data in it.');
   process.exit(2);
 }
 

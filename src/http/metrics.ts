@@ -4,10 +4,14 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
 import type { Overview, OverviewReader } from '../admin/overview-types';
+import { overviewLines } from '../admin/overview-metrics';
 import type { SharedCounters } from '../store/counters';
 
 /** The label values a webhook path may become: every channel, and Primero's own webhook. */
 const CHANNELS: ReadonlySet<string> = new Set([...CHANNEL_NAMES, 'primero']);
+
+/** How long one overview read serves scrapes: its scans and lookups are the dearest part of a scrape. */
+export const OVERVIEW_MAX_AGE_MS = 10_000;
 
 /**
  * Prometheus metrics. Labels are channels, outcomes, queue names and status classes: nothing that could
@@ -19,6 +23,7 @@ export class GatewayMetrics {
   private readonly received: Counter<'channel' | 'outcome'>;
   private readonly latency: Histogram<'channel'>;
   private readonly simulated: Counter<'channel' | 'intent'>;
+  private overviewRead: { at: number; value: Promise<Overview> } | null = null;
 
   constructor(
     private readonly queues: Queue[],
@@ -76,45 +81,59 @@ export class GatewayMetrics {
 
   /**
    * Dead letters wait for an operator (nothing purges them): how many, and how long the oldest has waited,
-   * per message queue, so an alert can fire on a letter nobody reviewed.
+   * per message queue, so an alert can fire on a letter nobody reviewed. `failed` is the render's own count.
    */
-  private async deadLetterLines(): Promise<string[]> {
+  private async deadLetterLines(failed: ReadonlyMap<string, number>): Promise<string[]> {
     const count = ['# HELP gateway_dead_letters Dead letters awaiting replay or discard', '# TYPE gateway_dead_letters gauge'];
     const age = ['# HELP gateway_dead_letter_oldest_age_seconds Age of the oldest dead letter (0 when there is none)', '# TYPE gateway_dead_letter_oldest_age_seconds gauge'];
     const now = Date.now();
     for (const q of this.queues) {
       if (SCHEDULED_QUEUES.has(q.name)) continue;
       const [oldest] = await q.getJobs(['failed'], 0, 0, true);
-      count.push(`gateway_dead_letters{queue="${q.name}"} ${await q.getFailedCount()}`);
+      count.push(`gateway_dead_letters{queue="${q.name}"} ${failed.get(q.name) ?? 0}`);
       age.push(`gateway_dead_letter_oldest_age_seconds{queue="${q.name}"} ${oldest ? Math.max(0, Math.round((now - (oldest.finishedOn ?? oldest.timestamp)) / 1000)) : 0}`);
     }
     return [...count, ...age];
   }
 
-  /** Destination pauses and backlog ages, from the overview (labels are destination and queue names only). */
-  private overviewLines(o: Overview): string[] {
-    const now = Date.parse(o.generatedAt);
-    const lines = ['# HELP gateway_destination_paused 1 while the gateway has stopped calling the destination (a configuration fault, a Retry-After)', '# TYPE gateway_destination_paused gauge'];
-    for (const d of o.destinations) lines.push(`gateway_destination_paused{destination="${d.destination}"} ${d.state === 'paused' ? 1 : 0}`);
-    lines.push('# HELP gateway_destination_pause_remaining_seconds Seconds until a paused destination is called again (0 when not paused)', '# TYPE gateway_destination_pause_remaining_seconds gauge');
-    for (const d of o.destinations) {
-      const left = d.resumesAt === null ? 0 : Math.max(0, Math.ceil((Date.parse(d.resumesAt) - now) / 1000));
-      lines.push(`gateway_destination_pause_remaining_seconds{destination="${d.destination}"} ${left}`);
+  /**
+   * The overview, read at most once per OVERVIEW_MAX_AGE_MS however many scrapers (an HA Prometheus pair, the
+   * console) ask; concurrent scrapes share one read. A failed read is not kept: the next scrape tries again.
+   */
+  private readOverview(reader: OverviewReader): Promise<Overview> {
+    const now = Date.now();
+    if (this.overviewRead && now - this.overviewRead.at < OVERVIEW_MAX_AGE_MS) return this.overviewRead.value;
+    const value = reader.read();
+    const read = { at: now, value };
+    this.overviewRead = read;
+    value.catch(() => {
+      if (this.overviewRead === read) this.overviewRead = null;
+    });
+    return value;
+  }
+
+  /** The overview's series, or none and gateway_overview_ok 0: an overview fault must not fail the whole scrape. */
+  private async overviewSection(reader: OverviewReader): Promise<string[]> {
+    const ok = ['# HELP gateway_overview_ok 1 when this scrape has the operator overview (one read serves scrapes for 10 s), 0 when reading it failed', '# TYPE gateway_overview_ok gauge'];
+    try {
+      const lines = overviewLines(await this.readOverview(reader));
+      return [...ok, 'gateway_overview_ok 1', ...lines];
+    } catch {
+      return [...ok, 'gateway_overview_ok 0'];
     }
-    lines.push('# HELP gateway_queue_oldest_age_seconds Age of the oldest waiting or delayed job (0 when none waits)', '# TYPE gateway_queue_oldest_age_seconds gauge');
-    for (const q of o.queues) lines.push(`gateway_queue_oldest_age_seconds{queue="${q.queue}"} ${q.oldestAgeSeconds ?? 0}`);
-    return lines;
   }
 
   async render(): Promise<string> {
     const lines: string[] = [];
+    const failed = new Map<string, number>();
     lines.push('# HELP gateway_queue_jobs Jobs per queue and state (failed = dead letters)', '# TYPE gateway_queue_jobs gauge');
     for (const q of this.queues) {
       const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      failed.set(q.name, counts.failed ?? 0);
       for (const [state, n] of Object.entries(counts)) lines.push(`gateway_queue_jobs{queue="${q.name}",state="${state}"} ${n}`);
     }
-    lines.push(...(await this.deadLetterLines()));
-    if (this.overview) lines.push(...this.overviewLines(await this.overview.read()));
+    lines.push(...(await this.deadLetterLines(failed)));
+    if (this.overview) lines.push(...(await this.overviewSection(this.overview)));
     if (this.devices) {
       lines.push('# HELP gateway_push_devices_expiring Push devices that expire within 14 days (or half PUSH_SUBSCRIPTION_TTL_DAYS) unless a notification reaches them', '# TYPE gateway_push_devices_expiring gauge');
       lines.push(`gateway_push_devices_expiring ${await this.devices.expiringCount()}`);

@@ -1,7 +1,7 @@
 import { RateLimitError, UnrecoverableError, type Queue } from 'bullmq';
 import { DeliveryError } from '../clients/delivery-error';
 import type { Logger } from '../logger';
-import { DestinationStatusStore, destinationOf } from '../store/destination-status';
+import { destinationOf, type DestinationStatusStore, type PauseNote } from '../store/destination-status';
 
 /** How each service is named in a pause's reason, by a DeliveryError's service (a client's constant). */
 const SERVICE_LABELS: Readonly<Record<string, string>> = { Primero: 'Primero', primero: 'Primero', RapidPro: 'RapidPro', rapidpro: 'RapidPro', WhatsApp: 'WhatsApp', 'Push service': 'The push service' };
@@ -23,21 +23,27 @@ export function pauseReason(err: DeliveryError): string {
  * are wired: the failure policy is called from every processor with only the queue in hand.
  */
 const pauseRecords = new WeakMap<Queue, DestinationStatusStore>();
+/** Destination queues already reported as pausing unrecorded: said once per queue name, not at every pause. */
+const unrecorded = new Set<string>();
 
 export function recordPausesOf(queue: Queue, store: DestinationStatusStore): void {
   pauseRecords.set(queue, store);
 }
 
 /**
- * Stops the workers of `queue` taking jobs for `pauseMs`, and records the pause (with its reason) for the
- * overview. The record is best effort: the pause itself is what keeps jobs safe.
+ * Stops the workers of `queue` taking jobs for `pauseMs`, and records the pause (its reason and cause) for the
+ * overview. The record is best effort: the pause itself is what keeps jobs safe. A destination queue handle built
+ * without recordPausesOf pauses unseen by the overview: that is logged, once.
  */
-export async function pauseQueue(queue: Queue, pauseMs: number, reason: string): Promise<void> {
-  const destination = destinationOf(queue.name);
+export async function pauseQueue(queue: Queue, pauseMs: number, note: PauseNote, logger: Logger): Promise<void> {
   const store = pauseRecords.get(queue);
+  if (!store && destinationOf(queue.name) && !unrecorded.has(queue.name)) {
+    unrecorded.add(queue.name);
+    logger.warn({ queue: queue.name }, 'this queue handle has no pause record store: its pauses are missing from the overview and /metrics');
+  }
   // Recorded first, so the record ends no later than the pause: a job run after it never sees it still standing.
   // A failed record leaves the overview without the pause; the pause stands.
-  if (destination && store) await store.recordPause(destination, reason, pauseMs).catch(() => undefined);
+  if (store) await store.recordPause(queue.name, note, pauseMs).catch(() => undefined);
   await queue.rateLimit(pauseMs);
 }
 
@@ -58,11 +64,11 @@ export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger
       { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
       `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
     );
-    await pauseQueue(queue, authFailurePauseMs, pauseReason(err));
+    await pauseQueue(queue, authFailurePauseMs, { reason: pauseReason(err), cause: 'configuration' }, logger);
     throw new RateLimitError();
   }
   if (err.retryAfterMs !== null && (err.status === 503 || err.status === 429)) {
-    await pauseQueue(queue, err.retryAfterMs, pauseReason(err));
+    await pauseQueue(queue, err.retryAfterMs, { reason: pauseReason(err), cause: 'retry_after' }, logger);
     throw new RateLimitError();
   }
   throw err;

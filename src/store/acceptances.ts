@@ -87,7 +87,9 @@ if e[3] == '1' then return 'withdrawn' end
 if now < tonumber(e[4] or '0') then
   redis.call('HSET', KEYS[1], 'stored', '1')
   redis.call('SET', KEYS[2], 'stored', 'EX', ARGV[2])
-  if KEYS[3] then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
+  -- pcall: the message is stored whatever becomes of its count (a counter hash of the wrong type must not turn a
+  -- stored message into a 5xx, since Redis keeps the writes above even when a later call raises).
+  if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], ARGV[4], 1) end
   return 'stored'
 end
 redis.call('HSET', KEYS[1], 'withdrawn', '1')

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { DestinationName } from '../admin/overview-types';
+import type { DestinationName, PauseCause } from '../admin/overview-types';
 import { QUEUES, type QueueName } from '../queues/names';
 import { gatewayKey } from './keys';
 
@@ -16,23 +16,20 @@ export function destinationOf(queue: string): DestinationName | null {
   return null;
 }
 
-/** A destination the gateway has stopped calling: its own fixed words for why, and for how much longer. */
-export interface DestinationPause {
+/** Why a queue was paused: the gateway's own fixed words, and whether a person must fix something. */
+export interface PauseNote {
   reason: string;
+  cause: PauseCause;
+}
+
+/** A queue the gateway has stopped taking jobs from, and for how much longer. */
+export interface QueuePauseRecord extends PauseNote {
   /** What is left of the pause (the key's TTL): the reader adds it to its own now, so no two clocks mix. */
   remainingMs: number;
 }
 
 /** What the store needs of a connection: a queue's own (Redis or Cluster) is enough. */
 export type PauseConnection = Pick<Redis, 'eval'>;
-
-// The longer pause wins: a short Retry-After on one queue must not hide a credentials pause of another.
-const RECORD = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-end
-return 1
-`;
 
 // Each key's value and its remaining ms, in one round trip.
 const READ = `
@@ -44,9 +41,10 @@ return out
 `;
 
 /**
- * The pauses of each destination: `gw:destination-paused:<destination>` (a JSON `{reason, until}`; `until` is for a
- * person reading Redis, the overview reads the TTL), written when a worker pauses a queue of that destination,
- * with PX = the pause. Deleted by its TTL only: a pause read while the key lives is a pause in force. Reasons are the gateway's own fixed words, never upstream text.
+ * The pause of each queue: `gw:destination-paused:<queue>` (a JSON `{reason, cause, until}`; `until` is for a person
+ * reading Redis, the overview reads the TTL), written when a worker pauses that queue, with PX = exactly that pause.
+ * BullMQ keeps one limiter per queue and each pause replaces the last, so each record replaces the last too: the
+ * record and the limiter end together. Deleted by its TTL only. Reasons are the gateway's own words, never upstream text.
  */
 export class DestinationStatusStore {
   constructor(
@@ -54,32 +52,33 @@ export class DestinationStatusStore {
     private readonly prefix: string,
   ) {}
 
-  private key(destination: DestinationName): string {
-    return gatewayKey(this.prefix, 'destination-paused', destination);
+  private key(queue: string): string {
+    return gatewayKey(this.prefix, 'destination-paused', queue);
   }
 
-  async recordPause(destination: DestinationName, reason: string, pauseMs: number): Promise<void> {
+  async recordPause(queue: string, note: PauseNote, pauseMs: number): Promise<void> {
     const ms = Math.max(1, Math.round(pauseMs));
-    await this.redis.eval(RECORD, 1, this.key(destination), JSON.stringify({ reason, until: Date.now() + ms }), ms);
+    const value = JSON.stringify({ reason: note.reason, cause: note.cause, until: Date.now() + ms });
+    await this.redis.eval("return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])", 1, this.key(queue), value, ms);
   }
 
-  /** The pauses in force, by destination (a destination absent is not paused). */
-  async pauses(destinations: readonly DestinationName[]): Promise<Map<DestinationName, DestinationPause>> {
-    const found = new Map<DestinationName, DestinationPause>();
-    if (destinations.length === 0) return found;
-    const rows = (await this.redis.eval(READ, destinations.length, ...destinations.map((d) => this.key(d)))) as Array<[string, number]>;
+  /** The pauses in force, by queue (a queue absent is not paused). */
+  async pauses(queues: readonly string[]): Promise<Map<string, QueuePauseRecord>> {
+    const found = new Map<string, QueuePauseRecord>();
+    if (queues.length === 0) return found;
+    const rows = (await this.redis.eval(READ, queues.length, ...queues.map((q) => this.key(q)))) as Array<[string, number]>;
     rows.forEach(([value, ttl], i) => {
-      if (value && ttl > 0) found.set(destinations[i]!, { reason: reasonIn(value), remainingMs: ttl });
+      if (value && ttl > 0) found.set(queues[i]!, { ...noteIn(value), remainingMs: ttl });
     });
     return found;
   }
 }
 
-function reasonIn(value: string): string {
+function noteIn(value: string): PauseNote {
   try {
-    const parsed = JSON.parse(value) as { reason?: unknown };
-    return typeof parsed.reason === 'string' ? parsed.reason : 'paused';
+    const parsed = JSON.parse(value) as { reason?: unknown; cause?: unknown };
+    return { reason: typeof parsed.reason === 'string' ? parsed.reason : 'paused', cause: parsed.cause === 'retry_after' ? 'retry_after' : 'configuration' };
   } catch {
-    return 'paused';
+    return { reason: 'paused', cause: 'configuration' };
   }
 }

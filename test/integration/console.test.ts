@@ -232,9 +232,9 @@ describe('the operator console', () => {
       deadLetters: { count: 3, oldestFailedAt: '2026-01-02T03:04:05.000Z' },
       queues: [{ queue: 'intake', waiting: 7, active: 1, delayed: 2, failed: 3, oldestAgeSeconds: 300 }],
       destinations: [
-        { destination: 'primero', state: 'paused', reason: 'Primero refused the API user (401): check PRIMERO_USER', resumesAt },
-        { destination: 'rapidpro', state: 'retrying', reason: '5xx from RapidPro', resumesAt: null },
-        { destination: 'push', state: 'healthy', reason: null, resumesAt: null },
+        { destination: 'primero', state: 'paused', reason: 'Primero refused the API user (401): check PRIMERO_USER', resumesAt, cause: 'configuration', pauses: [{ queue: 'intake', cause: 'configuration', reason: 'Primero refused the API user (401): check PRIMERO_USER', resumesAt }] },
+        { destination: 'rapidpro', state: 'retrying', reason: '5xx from RapidPro', resumesAt: null, cause: null, pauses: [] },
+        { destination: 'push', state: 'healthy', reason: null, resumesAt: null, cause: null, pauses: [] },
       ],
     };
     const app = createApp({ config: gw.config, logger: createLogger('silent'), redis: gw.redis, services: { ...gw.services, overview: { read: async () => overview } }, intents: [] });
