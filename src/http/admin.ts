@@ -174,7 +174,14 @@ function overviewJson(o: Overview) {
     cases_created: o.casesCreated,
     dead_letters: { count: o.deadLetters.count, oldest_failed_at: o.deadLetters.oldestFailedAt },
     queues: o.queues.map((q) => ({ queue: q.queue, waiting: q.waiting, active: q.active, delayed: q.delayed, failed: q.failed, oldest_age_seconds: q.oldestAgeSeconds })),
-    destinations: o.destinations.map((d) => ({ destination: d.destination, state: d.state, reason: d.reason, resumes_at: d.resumesAt })),
+    destinations: o.destinations.map((d) => ({
+      destination: d.destination,
+      state: d.state,
+      cause: d.cause,
+      reason: d.reason,
+      resumes_at: d.resumesAt,
+      paused_queues: d.pauses.map((p) => ({ queue: p.queue, cause: p.cause, reason: p.reason, resumes_at: p.resumesAt })),
+    })),
   };
 }
 

@@ -72,7 +72,7 @@ describe('the overview with workers running', () => {
     expect(res.status).toBe(200);
     expect(res.body.dead_letters).toEqual({ count: 1, oldest_failed_at: new Date(job.finishedOn!).toISOString() });
     expect(res.body.queues.find((q: { queue: string }) => q.queue === 'intake')).toMatchObject({ failed: 1 });
-    expect(res.body.destinations).toEqual([{ destination: 'primero', state: 'healthy', reason: null, resumes_at: null }]);
+    expect(res.body.destinations).toEqual([{ destination: 'primero', state: 'healthy', cause: null, reason: null, resumes_at: null, paused_queues: [] }]);
     expectNoPersonalData(res.text, PERSONAL_DATA);
   });
 
@@ -89,6 +89,8 @@ describe('the overview with workers running', () => {
     expect(Date.parse(paused.resumesAt!)).toBeGreaterThan(Date.now());
     expect(paused.cause).toBe('configuration');
     expect(paused.pauses.map((p) => p.queue)).toEqual(['intake']);
+    const json = (await adminGet(gw, '/admin/overview')).body.destinations[0];
+    expect(json).toMatchObject({ destination: 'primero', state: 'paused', cause: 'configuration', paused_queues: [{ queue: 'intake', cause: 'configuration', reason: paused.reason }] });
     expect(metrics).toMatch(/^gateway_overview_ok 1$/m);
     expect(series(metrics, 'gateway_destination_paused', 'destination="primero",cause="configuration"')).toBe(1);
     expect(series(metrics, 'gateway_destination_paused', 'destination="primero",cause="retry_after"')).toBe(0);
