@@ -122,6 +122,7 @@ describe('the operator console', () => {
     expect(list.text).toContain(reference);
     const shown = await page(cookie, `/admin/console/dead-letters/${id}`);
     expect(shown.text).toContain('[masked');
+    expect(shown.text).toContain('No names, numbers or case details.');
 
     const noReason = await submit(cookie, `/admin/console/dead-letters/${id}/reveal`, { reason: '  ' }, shown.text);
     expect(noReason.status).toBe(422);
@@ -295,6 +296,13 @@ describe('the operator console', () => {
     expect(issued.headers['cache-control']).toBe('no-store');
     expect((await audit())[0]).toMatchObject({ action: 'push.enrollment_created', target: CASEWORKER });
 
+    // Without PUBLIC_URL the link is relative: the page says so instead of drawing a QR code a phone cannot open.
+    const noPublicUrl = createApp({ config: { ...gw.config, PUBLIC_URL: undefined }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
+    const relative = await request(noPublicUrl).post('/admin/console/devices/enroll').set('Authorization', `Bearer ${ADMIN}`).type('form').send({ user_name: CASEWORKER });
+    expect(relative.status).toBe(200);
+    expect(relative.text).toContain('id="no-public-url"');
+    expect(relative.text).not.toContain('<svg');
+
     const noPush = createApp({ config: { ...gw.config, VAPID_PUBLIC_KEY: undefined }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
     const off = await request(noPush).get('/admin/console/devices').set('Authorization', `Bearer ${ADMIN}`);
     expect(off.text).toContain('id="push-disabled"');
@@ -365,5 +373,21 @@ describe('the operator console', () => {
     for (const text of [...pages, ...assets.map((a) => a.text)]) expect(Buffer.byteLength(text)).toBeLessThan(PAGE_LIMIT);
     expect(pages.length).toBeGreaterThan(15);
     expectNoPersonalData(pages, [WORDS, PHONE.slice(1), ADMIN]);
+  });
+
+  it('keeps the list small with 50 dead letters failing with long answers, and the audit page with 100 long reasons', async () => {
+    primero.refuseCreates = 50;
+    await Promise.all(Array.from({ length: 50 }, () => post()));
+    await eventually(async () => (await gw.queue.getFailedCount()) >= 50);
+    // As long as the worst answer a misconfigured Primero gives, stored as the job's failure reason.
+    for (const job of await gw.queue.getFailed()) await gw.redis.hset(gw.queue.toKey(job.id!), 'failedReason', `Primero refused the case (422): ${'field is not permitted; '.repeat(200)}`);
+    for (let i = 0; i < 100; i++) await gw.services.audit.record({ actor: 'it.officer', action: 'dead_letter.reveal', target: `intake.m-${i}`, detail: { reason: 'R'.repeat(200) } });
+    const cookie = await login();
+    const list = await page(cookie, '/admin/console/dead-letters');
+    expect(list.text.match(/class="card dead-letter"/g)).toHaveLength(50);
+    expect(list.text).toMatch(/(field is not permitted; ){5}[a-z ]*…/);
+    const trail = await page(cookie, '/admin/console/audit');
+    expect(trail.text.match(/R{200}/g)).toHaveLength(100);
+    for (const text of [list.text, trail.text]) expect(Buffer.byteLength(text)).toBeLessThan(PAGE_LIMIT);
   });
 });
