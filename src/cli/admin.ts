@@ -13,7 +13,7 @@
  *   npm run admin -- audit [--limit 50]
  *   npm run admin -- devices list <user_name>
  *   npm run admin -- devices revoke <device id>
- *   npm run admin -- sessions end-all   (logs every browser out of the queue dashboard, e.g. after an ADMIN_TOKEN rotation)
+ *   npm run admin -- sessions end-all   (logs every browser out of the queue dashboard and the console, e.g. after an ADMIN_TOKEN rotation)
  *
  * The actor recorded in the audit trail is --actor, else $USER. Output is JSON.
  * A --reason is kept in your shell history and shown to anyone who lists processes (ps) while the command runs:

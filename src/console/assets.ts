@@ -38,20 +38,38 @@ pre{white-space:pre-wrap;background:#f0f0f0;padding:.5rem;font-size:.8rem}
 `;
 
 /**
- * Refreshes the overview's figures from its JSON every 15 s and when the operator comes back to the tab (a phone
- * suspends timers in the background); with scripts off the page is the same, reloaded by hand.
+ * Refreshes the overview from its JSON every 15 s and when the operator comes back to the tab (a phone suspends
+ * timers in the background): every figure, and each destination redrawn whole (its reason and pause go with its
+ * state). One request at a time, given up after 10 s (a stalled link must not pile them up); an answer that is not
+ * the JSON (an expired session is sent to the log-in page) says so instead of leaving old figures looking current.
+ * With scripts off the page is the same, reloaded by hand. Text only, never markup, goes into the page.
  */
 export const OVERVIEW_JS = `(function(){
 var root=document.getElementById('overview');if(!root||!window.fetch)return;
-function set(name,value){var el=document.querySelector('[data-field="'+name+'"]');if(el)el.textContent=value;}
-function refresh(){fetch(root.getAttribute('data-source'),{credentials:'same-origin',headers:{Accept:'application/json'}})
-.then(function(r){return r.ok?r.json():null}).then(function(o){if(!o)return;
+var busy=false,last=root.getAttribute('data-generated');
+function text(name){return root.getAttribute('data-text-'+name)||'';}
+function field(name){return root.querySelector('[data-field="'+name+'"]');}
+function set(name,value){var el=field(name);if(el)el.textContent=value;}
+function utc(iso){return iso?iso.replace('T',' ').slice(0,19)+' UTC':text('none');}
+function age(s){if(s===null)return '\u2013';if(s<120)return Math.round(s)+' s';if(s<7200)return Math.round(s/60)+' min';return Math.round(s/3600)+' h';}
+function node(tag,cls,value){var el=document.createElement(tag);if(cls)el.className=cls;if(value!==undefined)el.textContent=value;return el;}
+function destination(d){var li=root.querySelector('[data-destination="'+d.destination+'"]');if(!li)return;
+while(li.firstChild)li.removeChild(li.firstChild);
+var state=node('span','state-'+d.state,text('state-'+d.state)||d.state);state.setAttribute('data-field','destination.'+d.destination);
+li.appendChild(node('b','',d.destination));li.appendChild(document.createTextNode(': '));li.appendChild(state);
+if(d.state==='paused'&&d.resumesAt){var left=Math.max(0,Math.ceil((Date.parse(d.resumesAt)-Date.now())/60000));li.appendChild(document.createTextNode(' \u00b7 '+text('resumes-in').replace('{minutes}',left)));}
+if(d.reason){li.appendChild(node('br'));li.appendChild(node('span','muted',d.reason));}}
+function show(o){last=o.generatedAt;field('stale').hidden=true;
 set('messagesReceived',o.messagesReceived);set('casesCreated',o.casesCreated);set('deadLetters',o.deadLetters.count);
-set('generatedAt',o.generatedAt.replace('T',' ').slice(0,19)+' UTC');
-o.queues.forEach(function(q){['waiting','active','delayed','failed'].forEach(function(k){set('queue.'+q.queue+'.'+k,q[k]);});});
-o.destinations.forEach(function(d){var el=document.querySelector('[data-field="destination.'+d.destination+'"]');
-if(el){el.textContent=root.getAttribute('data-state-'+d.state)||d.state;el.className='state-'+d.state;}});
-}).catch(function(){});}
+set('oldestDeadLetter',utc(o.deadLetters.oldestFailedAt));set('generatedAt',utc(o.generatedAt));
+o.queues.forEach(function(q){['waiting','active','delayed','failed'].forEach(function(k){set('queue.'+q.queue+'.'+k,q[k]);});set('queue.'+q.queue+'.oldest',age(q.oldestAgeSeconds));});
+o.destinations.forEach(destination);}
+function stale(){var el=field('stale');el.textContent=text('not-updated').replace('{time}',utc(last));el.hidden=false;}
+function refresh(){if(busy)return;busy=true;
+var abort=window.AbortController?new AbortController():null;var timer=setTimeout(function(){if(abort)abort.abort();},10000);
+fetch(root.getAttribute('data-source'),{credentials:'same-origin',headers:{Accept:'application/json'},signal:abort?abort.signal:undefined})
+.then(function(r){if(!r.ok||!/json/.test(r.headers.get('content-type')||''))throw new Error('not the overview');return r.json();})
+.then(show).catch(stale).then(function(){clearTimeout(timer);busy=false;});}
 setInterval(refresh,15000);
 document.addEventListener('visibilitychange',function(){if(document.visibilityState==='visible')refresh();});})();
 `;

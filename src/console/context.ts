@@ -5,7 +5,8 @@ import { throttledTokenCheck } from '../http/auth';
 import { HttpError } from '../http/errors';
 import { path, sendPage, type PageContext } from './layout';
 import { html } from './html';
-import { actorOrDefault, CONSOLE_BASE, cookieOptions, crossSite, sameSecret, type ConsoleSessions } from './session';
+import type { CrossSiteCheck } from './origin';
+import { actorOrDefault, CONSOLE_BASE, cookieOptions, sameSecret, type ConsoleSessions } from './session';
 import { LANGUAGE_COOKIE, languageOf, type ConsoleLanguages } from './texts';
 
 /** The page context the authentication step left on the response. */
@@ -46,7 +47,7 @@ export function authenticated(deps: AuthDeps): RequestHandler {
     }
     const session = await deps.sessions.current(req);
     if (session) {
-      res.locals.page = { ...page, actor: session.actor, csrf: deps.sessions.csrfToken(session) } satisfies PageContext;
+      res.locals.page = { ...page, actor: session.actor, csrf: session.csrf } satisfies PageContext;
       return next();
     }
     if (req.method === 'GET' || req.method === 'HEAD') return res.redirect(303, path('login'));
@@ -58,7 +59,7 @@ export function authenticated(deps: AuthDeps): RequestHandler {
  * Every POST: from this origin, and (for a browser session) carrying the session's token; a Bearer caller sends a
  * header no other site can make a browser send, so its requests cannot be forged.
  */
-export function sameSiteForms(): RequestHandler {
+export function sameSiteForms(crossSite: CrossSiteCheck): RequestHandler {
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
     if (crossSite(req)) throw new HttpError(403, 'cross_site', 'This form was sent from another site.');

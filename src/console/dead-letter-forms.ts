@@ -8,15 +8,23 @@ export const deadLetterPath = (id: string) => path(`dead-letters/${encodeURIComp
 
 const FILTER_FIELDS = ['queue', 'error', 'min_age_hours', 'max_age_hours'] as const;
 
-/** The filter fields a form sent (an empty field is no filter), as the JSON route reads them. */
+/**
+ * The filter fields a query sent (an empty field is no filter), as the JSON route reads them. A field given twice is
+ * refused: dropped, the list, the count and the replay would cover more than the operator asked for.
+ */
 export function filterFields(get: (name: string) => unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of FILTER_FIELDS) {
     const v = get(name);
+    if (v !== undefined && typeof v !== 'string') throw new HttpError(422, 'invalid_filter', `Give ${name} once, as one value.`);
     if (typeof v === 'string' && v.trim() !== '') out[name] = v.trim();
   }
   return out;
 }
+
+/** Enough of a failure reason to know what went wrong on a phone; the CLI and GET /admin/dead-letters/:id give it whole. */
+const ERROR_SHOWN = 300;
+export const shortError = (error: string): string => (error.length > ERROR_SHOWN ? `${error.slice(0, ERROR_SHOWN)}…` : error);
 
 /** The same validation as GET /admin/dead-letters: a bad filter is a 422 naming the field. */
 export const filterFrom = (fields: Record<string, string>): DeadLetterFilter => filterOf(fields);
@@ -50,5 +58,5 @@ export function actionButton(ctx: PageContext, action: string, label: string, ex
 export function reasonForm(ctx: PageContext, action: string, intro: string, label: string, danger: boolean): SafeHtml {
   const id = `reason-${action.split('/').pop()}`;
   return html`<form method="post" action="${action}"><p class="muted">${intro}</p>${csrfField(ctx)}<label for="${id}">${ctx.t.reason_label}</label>
-<input id="${id}" name="reason" required maxlength="200"><button type="submit"${danger ? html` class="danger"` : ''}>${label}</button></form>`;
+<p class="muted" id="${id}-hint">${ctx.t.reason_hint}</p><input id="${id}" name="reason" required maxlength="200" aria-describedby="${id}-hint"><button type="submit"${danger ? html` class="danger"` : ''}>${label}</button></form>`;
 }

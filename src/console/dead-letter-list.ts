@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { DeadLetters, DeadLetterSummary } from '../admin/dead-letters';
 import { pageContext } from './context';
-import { actionButton, deadLetterPath, filterFields, filterForm, filterFrom } from './dead-letter-forms';
+import { actionButton, deadLetterPath, filterFields, filterForm, filterFrom, shortError } from './dead-letter-forms';
 import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 import { fill, type TextKey } from './texts';
@@ -9,19 +9,19 @@ import { fill, type TextKey } from './texts';
 /** A page stays small on a slow link: the newest this many are listed, the filter finds the rest. */
 const SHOWN = 50;
 
-const NOTICES: Record<string, TextKey> = { replayed: 'replayed_notice', discarded: 'discarded_notice', replayed_count: 'replayed_count' };
+// Only notices without figures: a link can set `?done=`, so a notice says nothing a link could make misleading.
+const NOTICES: Record<string, TextKey> = { replayed: 'replayed_notice', discarded: 'discarded_notice' };
 
 function item(ctx: PageContext, d: DeadLetterSummary): SafeHtml {
   const { t } = ctx;
   return html`<li class="card dead-letter" data-id="${d.id}"><b>${d.reference ?? d.id}</b> <span class="muted">${d.queue}</span>
-<br>${d.error}<br><span class="muted">${t.failed_at}: ${when(d.failedAt)} · ${t.attempts}: ${d.attempts}</span>
+<br>${shortError(d.error)}<br><span class="muted">${t.failed_at}: ${when(d.failedAt)} · ${t.attempts}: ${d.attempts}</span>
 <div class="actions"><a class="button" href="${deadLetterPath(d.id)}">${t.view}</a>${actionButton(ctx, `${deadLetterPath(d.id)}/replay`, t.replay)}</div></li>`;
 }
 
-function notice(ctx: PageContext, done: unknown, count: unknown): SafeHtml | '' {
-  const key = typeof done === 'string' ? NOTICES[done] : undefined;
-  if (!key) return '';
-  return html`<p class="notice" role="status">${fill(ctx.t[key], { count: typeof count === 'string' ? Number(count) || 0 : 0 })}</p>`;
+function notice(ctx: PageContext, done: unknown): SafeHtml | '' {
+  const key = typeof done === 'string' && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined;
+  return key ? html`<p class="notice" role="status">${ctx.t[key]}</p>` : '';
 }
 
 /** The list with its filter (the same one GET /admin/dead-letters reads), each with its view and replay. */
@@ -32,6 +32,6 @@ export function deadLetterListRoute(router: Router, deadLetters: DeadLetters, qu
     const all = await deadLetters.list(filterFrom(fields));
     const { t } = ctx;
     const listed = all.length === 0 ? html`<p>${t.dl_empty}</p>` : html`<p class="muted">${fill(t.dl_showing, { shown: Math.min(SHOWN, all.length), total: all.length })}</p><ul class="items" id="dead-letters">${all.slice(0, SHOWN).map((d) => item(ctx, d))}</ul>`;
-    sendPage(res, ctx, t.nav_dead_letters, html`${notice(ctx, req.query.done, req.query.count)}${listed}${filterForm(ctx, queues, fields)}`, { current: 'dead-letters' });
+    sendPage(res, ctx, t.nav_dead_letters, html`${notice(ctx, req.query.done)}${listed}${filterForm(ctx, queues, fields)}`, { current: 'dead-letters' });
   });
 }

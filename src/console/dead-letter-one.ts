@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { DeadLetters, DeadLetterSummary } from '../admin/dead-letters';
 import { HttpError } from '../http/errors';
 import { formOf, pageContext } from './context';
-import { actionButton, deadLetterPath, reasonForm, requiredReason } from './dead-letter-forms';
+import { actionButton, deadLetterPath, reasonForm, requiredReason, shortError } from './dead-letter-forms';
 import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 
@@ -11,7 +11,7 @@ const gone = () => new HttpError(404, 'not_found', 'No dead letter with this id 
 function summary(ctx: PageContext, d: DeadLetterSummary): SafeHtml {
   const { t } = ctx;
   return html`<section><table><tbody><tr><th>${t.reference}</th><td>${d.reference ?? '–'}</td></tr><tr><th>${t.queue}</th><td>${d.queue}</td></tr>
-<tr><th>${t.error}</th><td>${d.error}</td></tr><tr><th>${t.attempts}</th><td>${d.attempts}</td></tr><tr><th>${t.failed_at}</th><td>${when(d.failedAt)}</td></tr></tbody></table></section>`;
+<tr><th>${t.error}</th><td>${shortError(d.error)}</td></tr><tr><th>${t.attempts}</th><td>${d.attempts}</td></tr><tr><th>${t.failed_at}</th><td>${when(d.failedAt)}</td></tr></tbody></table></section>`;
 }
 
 const payload = (title: string, data: unknown, warning?: string) =>

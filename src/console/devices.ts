@@ -59,8 +59,11 @@ export function deviceRoutes(router: Router, deps: DevicePageDeps): void {
     const ctx = pageContext(res);
     const user = userOf(formOf(res));
     const issued = await issueEnrollment(on(ctx).enrollment, deps.audit, user, ctx.actor);
-    const qr = trustedSvg(await QRCode.toString(issued.url, { type: 'svg', margin: 2 }));
-    sendPage(res, ctx, ctx.t.enroll_title, html`<section><p>${ctx.t.enroll_link_intro}</p><div class="qr" id="enrollment-qr">${qr}</div><p><a id="enrollment-link" href="${issued.url}">${issued.url}</a></p><p class="muted">${ctx.t.enroll_expires}: ${when(issued.expires_at)}</p></section>`, { current: 'devices' });
+    // Without PUBLIC_URL the link is relative: a QR code of it would open nothing on the caseworker's phone.
+    const qr = on(ctx).enrollment.publicUrl
+      ? html`<p>${ctx.t.enroll_link_intro}</p><div class="qr" id="enrollment-qr">${trustedSvg(await QRCode.toString(issued.url, { type: 'svg', margin: 2 }))}</div>`
+      : html`<p class="problem" id="no-public-url">${ctx.t.enroll_no_public_url}</p>`;
+    sendPage(res, ctx, ctx.t.enroll_title, html`<section>${qr}<p><a id="enrollment-link" href="${issued.url}">${issued.url}</a></p><p class="muted">${ctx.t.enroll_expires}: ${when(issued.expires_at)}</p></section>`, { current: 'devices' });
   });
   router.post(path('devices/:id/revoke'), async (req, res) => {
     const ctx = pageContext(res);

@@ -9,7 +9,9 @@ import { pushEnabled } from '../notifications/services';
 import { QUEUES } from '../queues/names';
 import { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
+import { ReplayBatches } from './replay-batches';
 import { operatorConsole } from './router';
+import { isLoopback } from './session';
 import { loadConsoleTexts } from './texts';
 
 export interface ConsoleMount {
@@ -20,9 +22,20 @@ export interface ConsoleMount {
   logger: Logger;
 }
 
+/**
+ * Reached from other machines without TRUST_PROXY, the console cannot tell HTTPS at a proxy from plain HTTP: its
+ * cookies are marked Secure anyway, but `req.secure`, the forwarded host and the client address are not known.
+ */
+function warnIfReachableWithoutProxy(config: Config, logger: Logger): void {
+  const host = config.ADMIN_PORT === 0 ? '0.0.0.0' : config.ADMIN_HOST;
+  if (isLoopback(host) || (config.TRUST_PROXY !== undefined && config.TRUST_PROXY !== false)) return;
+  logger.warn({ host }, 'the operator console is reachable from other machines and TRUST_PROXY is not set: serve it over HTTPS through a proxy and name that proxy in TRUST_PROXY');
+}
+
 /** The console over the process's own services (the ones the JSON admin routes get); its texts are read here, at start. */
 export function operatorConsoleFor({ config, services, redis, loginThrottle, logger }: ConsoleMount): Router {
   const push = pushEnabled(config);
+  warnIfReachableWithoutProxy(config, logger);
   return operatorConsole({
     token: config.ADMIN_TOKEN!,
     loginThrottle,
@@ -38,5 +51,7 @@ export function operatorConsoleFor({ config, services, redis, loginThrottle, log
     audit: services.audit,
     forget: services.forget,
     logger,
+    publicUrl: config.PUBLIC_URL,
+    replayBatches: new ReplayBatches(redis, config.QUEUE_PREFIX),
   });
 }

@@ -5,12 +5,14 @@ import type { LoginThrottle } from '../store/login-throttle';
 import { formOf, pageContext } from './context';
 import { html } from './html';
 import { path, sendPage } from './layout';
-import { actorOrDefault, CONSOLE_BASE, crossSite, type ConsoleSessions } from './session';
+import type { CrossSiteCheck } from './origin';
+import { actorOrDefault, CONSOLE_BASE, type ConsoleSessions } from './session';
 
 export interface LoginDeps {
   token: string;
   loginThrottle: LoginThrottle;
   sessions: ConsoleSessions;
+  crossSite: CrossSiteCheck;
 }
 
 function loginPage(res: Response, status: number, failed: boolean): void {
@@ -32,7 +34,7 @@ export function loginRoutes(router: Router, deps: LoginDeps): void {
   const tokenCheck = throttledTokenCheck(deps.token, deps.loginThrottle);
   router.get(path('login'), (_req, res) => loginPage(res, 200, false));
   router.post(path('login'), async (req: Request, res: Response) => {
-    if (crossSite(req)) throw new HttpError(403, 'cross_site', 'This form was sent from another site.');
+    if (deps.crossSite(req)) throw new HttpError(403, 'cross_site', 'This form was sent from another site.');
     const form = formOf(res);
     if (!(await tokenCheck(req, form.get('token') ?? ''))) return loginPage(res, 401, true);
     await deps.sessions.open(req, res, actorOrDefault(form.get('operator')));

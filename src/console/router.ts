@@ -18,7 +18,9 @@ import { deviceRoutes, type DevicePageDeps } from './devices';
 import { forgetRoutes } from './forget';
 import { path } from './layout';
 import { loginRoutes, logoutRoute } from './login';
+import { crossSiteCheck } from './origin';
 import { overviewRoutes } from './overview';
+import type { ReplayBatches } from './replay-batches';
 import { CONSOLE_BASE, ConsoleSessions } from './session';
 import type { ConsoleLanguages } from './texts';
 import { traceRoute } from './trace';
@@ -35,9 +37,14 @@ export interface ConsoleDeps extends DevicePageDeps {
   trace: MessageTraceSources;
   forget: ForgetContact;
   logger: Logger;
+  /** The origin the console's forms come from when a proxy rewrites Host (PUBLIC_URL). */
+  publicUrl: string | undefined;
+  replayBatches: ReplayBatches;
 }
 
 const readBody = readRawBody(16 * 1024);
+
+const ASSET_HEADERS = { 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' };
 
 /** Forms are small (a reason, a filter, a user name); each POST's is read once, before the cross-site check needs it. */
 const readForm: RequestHandler = (req, res, next) => {
@@ -63,16 +70,17 @@ function consoleErrors(logger: Logger): ErrorRequestHandler {
  */
 export function operatorConsole(deps: ConsoleDeps): Router {
   const sessions = new ConsoleSessions(deps.sessions, deps.token, deps.sessionTtlSeconds);
+  const crossSite = crossSiteCheck(deps.publicUrl);
   const router = Router();
-  router.get(path('console.css'), (_req, res) => res.type('css').set('Cache-Control', 'public, max-age=3600').send(CONSOLE_CSS));
-  router.get(path('overview.js'), (_req, res) => res.type('js').set('Cache-Control', 'public, max-age=3600').send(OVERVIEW_JS));
+  router.get(path('console.css'), (_req, res) => res.type('css').set(ASSET_HEADERS).send(CONSOLE_CSS));
+  router.get(path('overview.js'), (_req, res) => res.type('js').set(ASSET_HEADERS).send(OVERVIEW_JS));
   router.use(CONSOLE_BASE, languageStep(deps.texts), readForm);
-  loginRoutes(router, { token: deps.token, loginThrottle: deps.loginThrottle, sessions });
+  loginRoutes(router, { token: deps.token, loginThrottle: deps.loginThrottle, sessions, crossSite });
   // Everything registered below answers only an operator: the log-in page and the assets above are all that is open.
-  router.use(CONSOLE_BASE, authenticated({ token: deps.token, loginThrottle: deps.loginThrottle, sessions }), sameSiteForms());
+  router.use(CONSOLE_BASE, authenticated({ token: deps.token, loginThrottle: deps.loginThrottle, sessions }), sameSiteForms(crossSite));
   logoutRoute(router, sessions);
   overviewRoutes(router, deps.overview);
-  replayMatchingRoutes(router, deps.deadLetters);
+  replayMatchingRoutes(router, { deadLetters: deps.deadLetters, batches: deps.replayBatches, audit: deps.audit });
   deadLetterListRoute(router, deps.deadLetters, deps.queueNames);
   deadLetterRoutes(router, deps.deadLetters);
   traceRoute(router, deps.trace);

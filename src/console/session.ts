@@ -1,9 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AdminSessionStore } from '../store/admin-sessions';
 
 export const CONSOLE_BASE = '/admin/console';
-/** Holds a random session id and the operator's name, bound together by an HMAC under the admin token; never the token. */
+/** Holds only a random session id: the operator's name and the cross-site secret stay in Redis, and nothing is keyed with the admin token. */
 export const CONSOLE_COOKIE = 'pmg_console_session';
 /** The name the audit trail gets when the operator gave none (or one it cannot keep). */
 export const DEFAULT_ACTOR = 'console';
@@ -14,9 +14,9 @@ export const actorOrDefault = (given: string | undefined | null): string => (giv
 export interface ConsoleSession {
   id: string;
   actor: string;
+  /** A random secret of this session, the token every form carries. */
+  csrf: string;
 }
-
-const mac = (token: string, purpose: string, value: string) => createHmac('sha256', token).update(`console-${purpose}:${value}`).digest('base64url');
 
 /** Constant-time equality of two tokens of the console's own making. */
 export function sameSecret(given: string, expected: string): boolean {
@@ -25,7 +25,18 @@ export function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: req.secure, path: CONSOLE_BASE });
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** The browser reached this process on its own machine: the one place plain HTTP is all there is. */
+export const isLoopback = (hostname: string): boolean => LOOPBACK.has(hostname.toLowerCase());
+
+/**
+ * Secure unless the browser is on this machine: TLS usually ends at a proxy, and without TRUST_PROXY `req.secure`
+ * would say "plain HTTP" and the cookie would travel without the flag.
+ */
+export const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: !isLoopback(req.hostname), path: CONSOLE_BASE });
+
+const SESSION_ID = new RegExp(`(?:^|;\\s*)${CONSOLE_COOKIE}=([A-Za-z0-9_-]{20,100})(?:;|$)`);
 
 /** The browser sessions of the console, kept in the dashboard's AdminSessionStore (so `sessions end-all` ends them too). */
 export class ConsoleSessions {
@@ -36,44 +47,23 @@ export class ConsoleSessions {
   ) {}
 
   async open(req: Request, res: Response, actor: string): Promise<void> {
-    const id = await this.store.create(this.ttlSeconds, this.token);
-    res.cookie(CONSOLE_COOKIE, `${id}~${actor}~${mac(this.token, 'operator', `${id}:${actor}`)}`, { ...cookieOptions(req), maxAge: this.ttlSeconds * 1000 });
+    const id = await this.store.create(this.ttlSeconds, this.token, { actor, csrf: randomBytes(32).toString('base64url') });
+    res.cookie(CONSOLE_COOKIE, id, { ...cookieOptions(req), maxAge: this.ttlSeconds * 1000 });
   }
 
-  /** The session the cookie names, when it is live under the current admin token and its operator name is the one given at log-in. */
+  /** The session the cookie names, when it is live under the current admin token and was opened by the console. */
   async current(req: Request): Promise<ConsoleSession | null> {
-    const m = new RegExp(`(?:^|;\\s*)${CONSOLE_COOKIE}=([A-Za-z0-9_-]{20,100})~([A-Za-z0-9._@-]{1,64})~([A-Za-z0-9_-]{43})(?:;|$)`).exec(req.get('cookie') ?? '');
-    if (!m) return null;
-    const [, id, actor, given] = m as unknown as [string, string, string, string];
-    if (!sameSecret(given, mac(this.token, 'operator', `${id}:${actor}`))) return null;
-    return (await this.store.valid(id, this.token)) ? { id, actor } : null;
+    const id = SESSION_ID.exec(req.get('cookie') ?? '')?.[1];
+    if (!id) return null;
+    const details = await this.store.details(id, this.token);
+    if (!details || typeof details.actor !== 'string' || typeof details.csrf !== 'string') return null;
+    return { id, actor: details.actor, csrf: details.csrf };
   }
 
+  /** Ends the session in Redis, drops the cookie, and asks the browser to drop the pages it kept. */
   async close(req: Request, res: Response): Promise<void> {
     const session = await this.current(req);
     if (session) await this.store.end(session.id);
-    res.clearCookie(CONSOLE_COOKIE, cookieOptions(req));
-  }
-
-  /** The cross-site request token of a session: an HMAC of its id, so nothing more is stored and a guess needs the admin token. */
-  csrfToken(session: ConsoleSession): string {
-    return mac(this.token, 'csrf', session.id);
-  }
-}
-
-/**
- * A form posted from another site is refused whatever it carries: the browser says where a request comes from
- * (Sec-Fetch-Site, Origin) and a console page only ever posts to its own origin. Behind a proxy named by
- * TRUST_PROXY, `req.host` is the host the browser used (X-Forwarded-Host).
- */
-export function crossSite(req: Request): boolean {
-  const site = req.get('sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
-  const origin = req.get('origin');
-  if (origin === undefined) return false;
-  try {
-    return new URL(origin).host !== req.host;
-  } catch {
-    return true;
+    res.clearCookie(CONSOLE_COOKIE, cookieOptions(req)).set('Clear-Site-Data', '"cache"');
   }
 }

@@ -17,7 +17,7 @@ const KEYS = [
   'revoked_notice', 'enroll_title', 'enroll_intro', 'issue_link', 'enroll_link_intro', 'enroll_expires',
   'error_title', 'back', 'nav_forget', 'nav_audit', 'forget_intro', 'forget_label', 'forget_button', 'forget_done',
   'forget_references', 'forget_jobs_removed', 'forget_undecodable', 'forget_active_skipped', 'forget_opt_out_kept', 'yes',
-  'no', 'audit_intro', 'audit_none',
+  'no', 'audit_intro', 'audit_none', 'replay_expired', 'replay_counted_only', 'reason_hint', 'not_updated', 'enroll_no_public_url',
 ] as const;
 
 export type TextKey = (typeof KEYS)[number];

@@ -3,6 +3,7 @@ import { traceMessage, type MessageTrace, type MessageTraceSources } from '../ad
 import { normaliseReference } from '../domain/reference';
 import { HttpError } from '../http/errors';
 import { pageContext } from './context';
+import { shortError } from './dead-letter-forms';
 import { html, when, type SafeHtml } from './html';
 import { path, sendPage, type PageContext } from './layout';
 
@@ -16,7 +17,7 @@ function traceView(ctx: PageContext, found: MessageTrace): SafeHtml {
   const record = found.record
     ? html`<tr><th>${t.record}</th><td>${found.record.type}</td></tr><tr><th>${t.case_id}</th><td id="case-id">${found.record.case_id_display ?? found.record.id}</td></tr><tr><th>${t.channel}</th><td>${found.record.channel}</td></tr>`
     : html`<tr><th>${t.record}</th><td>–</td></tr>`;
-  const job = found.job ? html`<tr><th>${t.job_state}</th><td>${found.job.state}${found.job.error ? html`<br><span class="muted">${found.job.error}</span>` : ''}</td></tr>` : '';
+  const job = found.job ? html`<tr><th>${t.job_state}</th><td>${found.job.state}${found.job.error ? html`<br><span class="muted">${shortError(found.job.error)}</span>` : ''}</td></tr>` : '';
   const events = found.timeline.map((e) => {
     const detail = Object.entries(e.detail ?? {}).map(([k, v]) => `${k}: ${String(v)}`).join(', ');
     return html`<li class="card"><b>${e.event}</b> <span class="muted">${when(e.at)}</span>${detail ? html`<br><span class="muted">${detail}</span>` : ''}</li>`;

@@ -194,7 +194,7 @@ function overviewRoute(router: Router, deps: AdminDeps): void {
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
-  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') || req.path.startsWith('/console') ? next('router') : next()));
+  router.use('/admin', (req, res, next) => (req.path.startsWith('/queues') || req.path === '/console' || req.path.startsWith('/console/') ? next('router') : next()));
   router.use('/admin', adminAuth(deps.token, deps.loginThrottle));
   deadLetterRoutes(router, deps, json);
   messageRoutes(router, deps);

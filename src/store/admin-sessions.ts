@@ -4,13 +4,17 @@ import { gatewayKey, scanKeys } from './keys';
 
 const digest = (id: string) => createHash('sha256').update(id).digest('hex');
 
+/** What a session keeps beside its binding (the console's operator name and cross-site secret); the dashboard keeps none. */
+export type SessionDetails = Record<string, string>;
+
 /**
- * Queue-dashboard browser sessions: the cookie holds a random id, Redis holds only its digest, so neither a
- * stolen cookie jar nor a Redis dump yields the admin token. The value is an HMAC of the id under the admin token
- * in force at login: after a token rotation no earlier session opens anything (and, keyed by an id Redis never
- * holds, the value gives a dump nothing to test token guesses against). Each key ends by its own TTL, at logout,
- * at its first use under another token, or by `endAll`; a process dying right after the write leaves a session
- * nobody holds, gone at its expiry.
+ * Browser sessions of the queue dashboard and the operator console: the cookie holds a random id, Redis holds only
+ * its digest, so neither a stolen cookie jar nor a Redis dump yields the admin token. The value is an HMAC of the id
+ * under the admin token in force at login: after a token rotation no earlier session opens anything (and, keyed by an
+ * id Redis never holds, the value gives a dump nothing to test token guesses against), followed by the session's
+ * details, if any. Nothing a browser holds or a page shows is keyed with the admin token: it would be a test for
+ * offline token guesses that bypasses the log-in throttle. Each key ends by its own TTL, at logout, at its first use
+ * under another token, or by `endAll`; a process dying right after the write leaves a session nobody holds.
  */
 export class AdminSessionStore {
   constructor(
@@ -26,27 +30,36 @@ export class AdminSessionStore {
     return createHmac('sha256', adminToken).update(`dashboard-session:${id}`).digest('hex');
   }
 
-  async create(ttlSeconds: number, adminToken: string): Promise<string> {
+  async create(ttlSeconds: number, adminToken: string, details?: SessionDetails): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    await this.redis.set(this.key(id), AdminSessionStore.bind(id, adminToken), 'EX', ttlSeconds);
+    const value = AdminSessionStore.bind(id, adminToken) + (details ? `.${JSON.stringify(details)}` : '');
+    await this.redis.set(this.key(id), value, 'EX', ttlSeconds);
     return id;
   }
 
-  /** Live and opened under this admin token; a session from before a rotation is deleted on sight. */
-  async valid(id: string, adminToken: string): Promise<boolean> {
+  /** The details of a session live and opened under this admin token (`{}` if it has none); one from before a rotation is deleted on sight. */
+  async details(id: string, adminToken: string): Promise<SessionDetails | null> {
     const stored = await this.redis.get(this.key(id));
-    if (stored === null) return false;
+    if (stored === null) return null;
     const expected = Buffer.from(AdminSessionStore.bind(id, adminToken));
-    if (stored.length === expected.length && timingSafeEqual(Buffer.from(stored), expected)) return true;
+    const binding = Buffer.from(stored.slice(0, expected.length));
+    if (binding.length === expected.length && timingSafeEqual(binding, expected) && (stored.length === expected.length || stored[expected.length] === '.')) {
+      return stored.length === expected.length ? {} : (JSON.parse(stored.slice(expected.length + 1)) as SessionDetails);
+    }
     await this.redis.del(this.key(id));
-    return false;
+    return null;
+  }
+
+  /** Live and opened under this admin token. */
+  async valid(id: string, adminToken: string): Promise<boolean> {
+    return (await this.details(id, adminToken)) !== null;
   }
 
   async end(id: string): Promise<void> {
     await this.redis.del(this.key(id));
   }
 
-  /** Ends every dashboard session (npm run admin -- sessions end-all); returns how many there were. */
+  /** Ends every dashboard and console session (npm run admin -- sessions end-all); returns how many there were. */
   async endAll(): Promise<number> {
     let ended = 0;
     for await (const keys of scanKeys(this.redis, gatewayKey(this.prefix, 'admin-session', '*'))) {

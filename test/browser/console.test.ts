@@ -10,6 +10,7 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { browserTestRequired, findChromium } from '../support/chromium';
 import { eventually } from '../support/eventually';
+import { AdminSessionStore } from '../../src/store/admin-sessions';
 import { startGateway, uniquePrefix, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
 import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
@@ -70,7 +71,7 @@ if (!chromiumLookup.found && browserTestRequired()) {
     nock.disableNetConnect();
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     primero = new RecordingPrimero(PRIMERO);
-    gw = await startGateway({ prefix: uniquePrefix('console-browser'), env: { ADMIN_TOKEN: ADMIN, ...webPushEnv(webpush.generateVAPIDKeys()) } });
+    gw = await startGateway({ prefix: uniquePrefix('console-browser'), env: { ADMIN_TOKEN: ADMIN, ...webPushEnv(webpush.generateVAPIDKeys()), PUBLIC_URL: 'https://gateway.example.org' } });
     server = gw.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -144,5 +145,47 @@ if (!chromiumLookup.found && browserTestRequired()) {
     await check(page, 'dead-letters', ['nav', `.dead-letter[data-id="intake.m-${reference}"] button:has-text("Replay")`], 1280);
     await context.close();
     expectNoPersonalData(seen, [WORDS, PHONE.slice(1)]);
+  }, 60000);
+
+  it('reveals, replays a filtered set after its count, draws an enrollment QR code under the CSP, and says when the figures went stale', async () => {
+    const [first, second] = [await deadLetter(), await deadLetter()];
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'en-GB' });
+    const page = await context.newPage();
+    // A CSP violation (an inline script or style, a foreign asset) is reported as a console error.
+    const errors: string[] = [];
+    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await logIn(page);
+
+    await page.goto(`${base}/admin/console/dead-letters/intake.m-${first}`);
+    await page.fill('#reason-reveal', 'checking the form fields');
+    await page.click('button:has-text("Reveal personal data")');
+    await page.waitForSelector('h2:text-is("Message (revealed)")');
+    expect(await page.textContent('pre')).toContain(PHONE);
+
+    await page.goto(`${base}/admin/console/dead-letters`);
+    await page.click('a:has-text("Replay all that match")');
+    const counted = Number(await page.getAttribute('#dry-run-count', 'data-count'));
+    expect(counted).toBeGreaterThanOrEqual(2);
+    await page.click('button:has-text("Replay them now")');
+    await page.waitForSelector('#replay-result');
+    expect(await page.textContent('#replay-result')).toBe(`Replayed ${counted} of the ${counted} counted; 0 were no longer dead letters.`);
+    for (const reference of [first, second]) await eventually(() => gw.references.get(reference));
+
+    await page.goto(`${base}/admin/console/devices`);
+    await page.fill('#enroll-user', CASEWORKER);
+    await page.click('button:has-text("Issue link")');
+    await page.waitForSelector('#enrollment-qr svg');
+    expect(await page.locator('#enrollment-qr svg').isVisible()).toBe(true);
+
+    // The session ends elsewhere (`sessions end-all`): the overview says its figures are old instead of looking current.
+    await page.goto(`${base}/admin/console`);
+    expect(await page.locator('[data-field="stale"]').isVisible()).toBe(false);
+    await new AdminSessionStore(gw.redis, gw.config.QUEUE_PREFIX).endAll();
+    await page.evaluate(() => (globalThis as unknown as { document: { dispatchEvent(e: unknown): void } }).document.dispatchEvent(new Event('visibilitychange')));
+    await page.waitForSelector('[data-field="stale"]:visible');
+    expect(await page.textContent('[data-field="stale"]')).toMatch(/^Not updated since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: log in again\.$/);
+    expect(errors).toEqual([]);
+    await context.close();
   }, 60000);
 });

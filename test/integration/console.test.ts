@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,8 +8,9 @@ import webpush from 'web-push';
 import { createApp } from '../../src/app';
 import type { Overview } from '../../src/admin/overview-types';
 import { loadConsoleTexts } from '../../src/console/texts';
+import { AdminSessionStore } from '../../src/store/admin-sessions';
 import { createLogger } from '../../src/logger';
-import { startGateway, uniquePrefix, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
+import { LogCapture, startGateway, uniquePrefix, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
@@ -121,6 +122,7 @@ describe('the operator console', () => {
     expect(list.text).toContain(reference);
     const shown = await page(cookie, `/admin/console/dead-letters/${id}`);
     expect(shown.text).toContain('[masked');
+    expect(shown.text).toContain('No names, numbers or case details.');
 
     const noReason = await submit(cookie, `/admin/console/dead-letters/${id}/reveal`, { reason: '  ' }, shown.text);
     expect(noReason.status).toBe(422);
@@ -158,13 +160,105 @@ describe('the operator console', () => {
     const dry = await page(cookie, '/admin/console/dead-letters/replay?queue=intake&error=422');
     expect(dry.text).toContain(`data-count="${failed}"`);
     expect(await gw.queue.getJobState(`m-${a.reference}`)).toBe('failed');
-    const done = await submit(cookie, '/admin/console/dead-letters/replay', { queue: 'intake', error: '422' }, dry.text);
-    expect(done.headers.location).toBe(`/admin/console/dead-letters?done=replayed_count&count=${failed}`);
+    // Between the count and the confirmation: one counted is replayed from its own page, a new one fails.
+    expect((await submit(cookie, `/admin/console/dead-letters/intake.m-${a.reference}/replay`, {}, list.text)).status).toBe(303);
+    await eventually(() => gw.references.get(a.reference));
+    const late = await deadLetter();
+    const done = await submit(cookie, '/admin/console/dead-letters/replay', { batch: /name="batch" value="([^"]+)"/.exec(dry.text)![1]! }, dry.text);
+    expect(done.status).toBe(200);
+    pages.push(done.text);
+    expect(done.text).toContain(`Replayed ${failed - 1} of the ${failed} counted; 1 were no longer dead letters.`);
     await eventually(async () => (await gw.references.get(a.reference)) && gw.references.get(b.reference));
+    expect(await gw.queue.getJobState(`m-${late.reference}`)).toBe('failed');
     expect((await audit()).map((e) => [e.actor, e.action])).toContainEqual(['ops', 'dead_letter.replay_matching']);
-    const notice = await page(cookie, done.headers.location!);
-    expect(notice.text).toContain(`${failed} dead letters replayed.`);
-    expect(await gw.queue.getFailedCount()).toBe(0);
+    // The same confirmation sent again replays nothing: the count it confirmed is used up.
+    const again = await submit(cookie, '/admin/console/dead-letters/replay', { batch: /name="batch" value="([^"]+)"/.exec(dry.text)![1]! }, dry.text);
+    expect([again.status, again.text]).toEqual([409, expect.stringContaining('run the dry run again')]);
+    expect(await gw.queue.getFailedCount()).toBe(1);
+    // A link cannot make the list announce figures.
+    expect((await page(cookie, '/admin/console/dead-letters?done=replayed_count&count=9999')).text).not.toContain('9999');
+  });
+
+  it('keeps an operator name with @ for the audit trail, with nothing but a random id in the cookie', async () => {
+    const res = await request(gw.app).post('/admin/console/login').type('form').send({ token: ADMIN, operator: 'amina@ngo.org' });
+    const cookie = cookieOf(res);
+    expect(cookie).toMatch(/^pmg_console_session=[A-Za-z0-9_-]{43}$/);
+    const list = await page(cookie, '/admin/console/dead-letters');
+    const { id, reference } = await deadLetter();
+    expect((await submit(cookie, `/admin/console/dead-letters/${id}/replay`, {}, list.text)).status).toBe(303);
+    await eventually(() => gw.references.get(reference));
+    expect((await audit()).find((e) => e.target === id)).toMatchObject({ actor: 'amina@ngo.org', action: 'dead_letter.replay', target: id });
+    // Neither the cookie nor the form token is keyed with the admin token: seen in a HAR file, neither tests a guess of it.
+    const sessionId = cookie.split('=')[1]!;
+    for (const purpose of ['csrf', 'operator']) expect(csrfOf(list.text)).not.toBe(createHmac('sha256', ADMIN).update(`console-${purpose}:${sessionId}`).digest('base64url'));
+    expect(csrfOf(list.text)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // `sessions end-all` (the store's endAll) logs the console out as well as the queue dashboard.
+    expect(await new AdminSessionStore(gw.redis, gw.config.QUEUE_PREFIX).endAll()).toBeGreaterThan(0);
+    expect((await request(gw.app).get('/admin/console/overview').set('Cookie', cookie)).status).toBe(303);
+  });
+
+  it('refuses a form from another origin however the browser says so, the log-in included, and a Bearer caller from a page of another site', async () => {
+    const cookie = await login();
+    const list = await page(cookie, '/admin/console/dead-letters');
+    const { id, reference } = await deadLetter();
+    const url = `/admin/console/dead-letters/${id}/replay`;
+    const form = { _csrf: csrfOf(list.text) };
+    const behindProxy = createApp({ config: { ...gw.config, TRUST_PROXY: 'loopback' }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
+    const attempts = [
+      request(gw.app).post(url).set('Cookie', cookie).set('Origin', 'null').type('form').send(form),
+      request(gw.app).post(url).set('Cookie', cookie).set('Sec-Fetch-Site', 'same-site').type('form').send(form),
+      // Same host, but the request came in over HTTPS (the trusted proxy says so): an http: page is another origin.
+      request(behindProxy).post(url).set('Cookie', cookie).set('Host', 'gateway.example.org').set('X-Forwarded-Proto', 'https').set('Origin', 'http://gateway.example.org').type('form').send(form),
+      request(gw.app).post(url).set('Authorization', `Bearer ${ADMIN}`).set('Origin', 'https://evil.example').type('form').send({}),
+    ];
+    for (const attempt of attempts) expect((await attempt).status).toBe(403);
+    const crossLogin = await request(gw.app).post('/admin/console/login').set('Origin', 'https://evil.example').type('form').send({ token: ADMIN, operator: 'x' });
+    expect([crossLogin.status, crossLogin.headers['set-cookie']]).toEqual([403, undefined]);
+    expect(await gw.queue.getJobState(`m-${reference}`)).toBe('failed');
+    // Behind a proxy that sends its own Host (nginx's default $proxy_host), PUBLIC_URL is the console's origin.
+    const proxied = await request(gw.app).post(url).set('Cookie', cookie).set('Host', 'gateway-upstream:3000').set('Origin', 'https://gateway.example.org').type('form').send(form);
+    expect(proxied.status).toBe(303);
+    await eventually(() => gw.references.get(reference));
+    // curl with the token sends neither Origin nor Sec-Fetch-Site: a script keeps working.
+    const again = await deadLetter();
+    expect((await request(gw.app).post(`/admin/console/dead-letters/${again.id}/replay`).set('Authorization', `Bearer ${ADMIN}`).type('form').send({})).status).toBe(303);
+    await eventually(() => gw.references.get(again.reference));
+  });
+
+  it('marks its cookies Secure unless the browser is on this machine, and log-out clears what the browser kept', async () => {
+    const logs = new LogCapture();
+    const behindProxy = createApp({ config: { ...gw.config, TRUST_PROXY: 'loopback' }, logger: createLogger('info', logs), redis: gw.redis, services: gw.services, intents: [] });
+    const viaTls = await request(behindProxy).post('/admin/console/login?lang=fr').set('Host', 'gateway.example.org').set('X-Forwarded-Proto', 'https').type('form').send({ token: ADMIN, operator: 'ops' });
+    // TLS ended at a proxy nobody named in TRUST_PROXY: the request looks like plain HTTP, the cookies keep the flag.
+    const unnamedProxy = await request(gw.app).post('/admin/console/login?lang=fr').set('Host', 'gateway.example.org').type('form').send({ token: ADMIN, operator: 'ops' });
+    for (const res of [viaTls, unnamedProxy]) {
+      const cookies = res.headers['set-cookie'] as unknown as string[];
+      expect(cookies.map((c) => c.split('=')[0])).toEqual(['pmg_console_lang', 'pmg_console_session']);
+      for (const c of cookies) expect(c).toMatch(/; Secure/);
+    }
+    const local = await request(gw.app).post('/admin/console/login').set('Host', '127.0.0.1:3000').type('form').send({ token: ADMIN, operator: 'ops' });
+    expect(String(local.headers['set-cookie']![0])).not.toMatch(/Secure/);
+    // Mounted on every interface (PORT) with no TRUST_PROXY, the start says what to set; named, it says nothing.
+    expect(gw.logs.text).toContain('TRUST_PROXY is not set');
+    expect(logs.text).not.toContain('TRUST_PROXY is not set');
+    const cookie = cookieOf(local);
+    const out = await submit(cookie, '/admin/console/logout', {}, (await page(cookie, '/admin/console')).text);
+    expect([out.status, out.headers['clear-site-data']]).toEqual([303, '"cache"']);
+    for (const u of ['/admin/console/console.css', '/admin/console/overview.js']) expect((await request(gw.app).get(u)).headers['x-content-type-options']).toBe('nosniff');
+    expect((await request(gw.app).get('/admin/console/overview.json').set('Cookie', await login())).headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('leaves /admin/consolefoo to the admin routes (behind the token), not to the console', async () => {
+    expect((await request(gw.app).get('/admin/consolefoo')).status).toBe(401);
+  });
+
+  it('refuses a filter field given twice instead of dropping it (the replay would cover every queue)', async () => {
+    const cookie = await login();
+    for (const url of ['/admin/console/dead-letters?queue=intake&queue=notify', '/admin/console/dead-letters/replay?error=422&error=500']) {
+      const res = await page(cookie, url, 422);
+      expect(res.text).toMatch(/Give (queue|error) once/);
+      expect(res.text).not.toContain('name="batch"');
+    }
   });
 
   it('answers a bad filter, an unknown id or reference with a page naming the problem, not a stack trace', async () => {
@@ -201,6 +295,13 @@ describe('the operator console', () => {
     expect(issued.text).toMatch(/href="https:\/\/gateway\.example\.org\/push\?token=[A-Za-z0-9_-]+"/);
     expect(issued.headers['cache-control']).toBe('no-store');
     expect((await audit())[0]).toMatchObject({ action: 'push.enrollment_created', target: CASEWORKER });
+
+    // Without PUBLIC_URL the link is relative: the page says so instead of drawing a QR code a phone cannot open.
+    const noPublicUrl = createApp({ config: { ...gw.config, PUBLIC_URL: undefined }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
+    const relative = await request(noPublicUrl).post('/admin/console/devices/enroll').set('Authorization', `Bearer ${ADMIN}`).type('form').send({ user_name: CASEWORKER });
+    expect(relative.status).toBe(200);
+    expect(relative.text).toContain('id="no-public-url"');
+    expect(relative.text).not.toContain('<svg');
 
     const noPush = createApp({ config: { ...gw.config, VAPID_PUBLIC_KEY: undefined }, logger: createLogger('silent'), redis: gw.redis, services: gw.services, intents: [] });
     const off = await request(noPush).get('/admin/console/devices').set('Authorization', `Bearer ${ADMIN}`);
@@ -272,5 +373,21 @@ describe('the operator console', () => {
     for (const text of [...pages, ...assets.map((a) => a.text)]) expect(Buffer.byteLength(text)).toBeLessThan(PAGE_LIMIT);
     expect(pages.length).toBeGreaterThan(15);
     expectNoPersonalData(pages, [WORDS, PHONE.slice(1), ADMIN]);
+  });
+
+  it('keeps the list small with 50 dead letters failing with long answers, and the audit page with 100 long reasons', async () => {
+    primero.refuseCreates = 50;
+    await Promise.all(Array.from({ length: 50 }, () => post()));
+    await eventually(async () => (await gw.queue.getFailedCount()) >= 50);
+    // As long as the worst answer a misconfigured Primero gives, stored as the job's failure reason.
+    for (const job of await gw.queue.getFailed()) await gw.redis.hset(gw.queue.toKey(job.id!), 'failedReason', `Primero refused the case (422): ${'field is not permitted; '.repeat(200)}`);
+    for (let i = 0; i < 100; i++) await gw.services.audit.record({ actor: 'it.officer', action: 'dead_letter.reveal', target: `intake.m-${i}`, detail: { reason: 'R'.repeat(200) } });
+    const cookie = await login();
+    const list = await page(cookie, '/admin/console/dead-letters');
+    expect(list.text.match(/class="card dead-letter"/g)).toHaveLength(50);
+    expect(list.text).toMatch(/(field is not permitted; ){5}[a-z ]*…/);
+    const trail = await page(cookie, '/admin/console/audit');
+    expect(trail.text.match(/R{200}/g)).toHaveLength(100);
+    for (const text of [list.text, trail.text]) expect(Buffer.byteLength(text)).toBeLessThan(PAGE_LIMIT);
   });
 });
