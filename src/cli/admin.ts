@@ -19,6 +19,7 @@
  * A --reason is kept in your shell history and shown to anyone who lists processes (ps) while the command runs:
  * write why in general words, never a person's name, number or what they reported.
  */
+import { endAllSessions } from '../admin/sessions';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
@@ -171,9 +172,7 @@ async function run(call: Invocation, settings: Settings, redis: Redis, ops: Oper
     usage();
   }
   if (command === 'sessions' && sub === 'end-all') {
-    const ended = await new AdminSessionStore(redis, settings.QUEUE_PREFIX).endAll();
-    await ops.audit.record({ actor, action: 'admin.sessions_ended', target: 'dashboard', detail: { count: ended } });
-    return { ended };
+    return { ended: await endAllSessions(new AdminSessionStore(redis, settings.QUEUE_PREFIX), ops.audit, actor) };
   }
   if (command === 'audit') return ops.audit.recent(Number(call.limit ?? 50));
   usage();

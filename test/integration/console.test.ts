@@ -324,6 +324,20 @@ describe('the operator console', () => {
     expect(trail.text).toMatch(/<b>contact\.forget<\/b>[^<]*<span class="muted"><time[^]*?<br>dpo · /);
   });
 
+  it('logs every browser out from the audit page (the CLI\'s sessions end-all), and records who did it', async () => {
+    const other = await login('night.shift');
+    const cookie = await login('ops.lead');
+    const trail = await page(cookie, '/admin/console/audit');
+    const refused = await request(gw.app).post('/admin/console/sessions/end-all').set('Cookie', cookie).set('Origin', 'http://127.0.0.1').set('Host', '127.0.0.1').type('form').send({ _csrf: 'forged' });
+    expect(refused.status).toBe(403);
+    await page(other, '/admin/console/overview');
+    const ended = await submit(cookie, '/admin/console/sessions/end-all', {}, trail.text);
+    expect([ended.status, ended.headers.location]).toEqual([303, '/admin/console/login']);
+    for (const c of [cookie, other]) expect((await request(gw.app).get('/admin/console/overview').set('Cookie', c)).headers.location).toBe('/admin/console/login');
+    expect((await audit())[0]).toMatchObject({ actor: 'ops.lead', action: 'admin.sessions_ended', detail: { count: expect.any(Number) } });
+    expect(((await audit())[0]!.detail!.count as number) >= 2).toBe(true);
+  });
+
   it('shows each destination’s state, a pause with its reason and the time left, from the overview service', async () => {
     const resumesAt = new Date(Date.now() + 9.5 * 60_000).toISOString();
     const overview: Overview = {
