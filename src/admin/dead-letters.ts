@@ -121,11 +121,26 @@ export class DeadLetters {
   async replayMatching(filter: DeadLetterFilter, actor: string, dryRun: boolean): Promise<{ dryRun: boolean; matched: DeadLetterSummary[] }> {
     const jobs = await this.failedJobs(filter);
     const matched = jobs.map((j) => this.summary(j));
-    if (!dryRun) {
-      for (const s of matched) await this.replay(s.id, actor);
-      await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: matched.length } });
-    }
+    if (!dryRun) await this.replayIds(matched.map((s) => s.id), actor, filter);
     return { dryRun, matched };
+  }
+
+  /**
+   * Replays the dead letters named, those still dead (one replayed or discarded meanwhile is skipped), with one
+   * audit entry for the set. One that fails to move is counted and the rest go on: running it again finishes the set.
+   */
+  async replayIds(ids: readonly string[], actor: string, filter: DeadLetterFilter): Promise<{ replayed: number; gone: number; failed: number }> {
+    const outcome = { replayed: 0, gone: 0, failed: 0 };
+    for (const id of ids) {
+      try {
+        if (await this.replay(id, actor)) outcome.replayed += 1;
+        else outcome.gone += 1;
+      } catch {
+        outcome.failed += 1;
+      }
+    }
+    await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: outcome.replayed, counted: ids.length, failed: outcome.failed } });
+    return outcome;
   }
 
   async discard(id: string, actor: string, reason?: string): Promise<DeadLetterSummary | null> {

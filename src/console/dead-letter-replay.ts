@@ -1,6 +1,5 @@
 import type { Router } from 'express';
 import type { DeadLetters } from '../admin/dead-letters';
-import type { AuditLog } from '../store/audit';
 import { HttpError } from '../http/errors';
 import { formOf, pageContext } from './context';
 import { actionButton, filterFields, filterFrom, query } from './dead-letter-forms';
@@ -12,14 +11,13 @@ import { fill } from './texts';
 export interface ReplayMatchingDeps {
   deadLetters: DeadLetters;
   batches: ReplayBatches;
-  audit: AuditLog;
 }
 
 /**
  * Replaying a filtered set: first the dry run's count (a GET changes nothing but keeping what it counted), then a
  * POST that replays those counted and still dead letters, one by one through the service the JSON route uses.
  */
-export function replayMatchingRoutes(router: Router, { deadLetters, batches, audit }: ReplayMatchingDeps): void {
+export function replayMatchingRoutes(router: Router, { deadLetters, batches }: ReplayMatchingDeps): void {
   router.get(path('dead-letters/replay'), async (req, res) => {
     const ctx = pageContext(res);
     const fields = filterFields((name) => req.query[name]);
@@ -36,12 +34,14 @@ export function replayMatchingRoutes(router: Router, { deadLetters, batches, aud
   // The answer is the result page itself, not a redirect to one: its figures cannot come from a link.
   router.post(path('dead-letters/replay'), async (_req, res) => {
     const ctx = pageContext(res);
-    const batch = await batches.take(formOf(res).get('batch') ?? '');
+    const id = formOf(res).get('batch') ?? '';
+    const batch = await batches.get(id);
     if (!batch) throw new HttpError(409, 'replay_expired', ctx.t.replay_expired);
-    let replayed = 0;
-    for (const id of batch.ids) if (await deadLetters.replay(id, ctx.actor)) replayed += 1;
-    await audit.record({ actor: ctx.actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filterFrom(batch.filter)), detail: { count: replayed, counted: batch.ids.length } });
-    const result = fill(ctx.t.replayed_count, { replayed, count: batch.ids.length, gone: batch.ids.length - replayed });
+    // Ended only once the set has been walked: a request cut short (a proxy timeout, a restart) is posted again
+    // and finishes the rest, the ones already replayed being no longer dead letters.
+    const { replayed, gone, failed } = await deadLetters.replayIds(batch.ids, ctx.actor, filterFrom(batch.filter));
+    if (failed === 0) await batches.end(id);
+    const result = fill(ctx.t.replayed_count, { replayed, count: batch.ids.length, gone: gone + failed });
     sendPage(res, ctx, ctx.t.replay_matching_title, html`<p class="notice" role="status" id="replay-result">${result}</p><p><a class="button" href="${path('dead-letters')}">${ctx.t.back}</a></p>`, { current: 'dead-letters' });
   });
 }

@@ -10,10 +10,12 @@ export interface ReplayBatch {
 
 /** Long enough to read the count and confirm on a phone; after that the count is stale and is taken again. */
 const TTL_SECONDS = 15 * 60;
+const BATCH_ID = /^[A-Za-z0-9_-]{32}$/;
 
 /**
  * What a dry run counted, kept under a random id for its confirmation: the confirmation replays those, not what the
- * filter matches by then (ages shift, new dead letters arrive). Used once: a second post of the same form finds nothing.
+ * filter matches by then (ages shift, new dead letters arrive). Deleted once its replay has walked every id without a
+ * failure (a second post of the same form then finds nothing), else by its TTL.
  */
 export class ReplayBatches {
   constructor(
@@ -31,9 +33,13 @@ export class ReplayBatches {
     return id;
   }
 
-  async take(id: string): Promise<ReplayBatch | null> {
-    if (!/^[A-Za-z0-9_-]{32}$/.test(id)) return null;
-    const stored = await this.redis.getdel(this.key(id));
+  async get(id: string): Promise<ReplayBatch | null> {
+    if (!BATCH_ID.test(id)) return null;
+    const stored = await this.redis.get(this.key(id));
     return stored === null ? null : (JSON.parse(stored) as ReplayBatch);
+  }
+
+  async end(id: string): Promise<void> {
+    if (BATCH_ID.test(id)) await this.redis.del(this.key(id));
   }
 }

@@ -80,7 +80,7 @@ export function operatorConsole(deps: ConsoleDeps): Router {
   router.use(CONSOLE_BASE, authenticated({ token: deps.token, loginThrottle: deps.loginThrottle, sessions }), sameSiteForms(crossSite));
   logoutRoute(router, sessions);
   overviewRoutes(router, deps.overview);
-  replayMatchingRoutes(router, { deadLetters: deps.deadLetters, batches: deps.replayBatches, audit: deps.audit });
+  replayMatchingRoutes(router, { deadLetters: deps.deadLetters, batches: deps.replayBatches });
   deadLetterListRoute(router, deps.deadLetters, deps.queueNames);
   deadLetterRoutes(router, deps.deadLetters);
   traceRoute(router, deps.trace);
