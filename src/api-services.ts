@@ -62,7 +62,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     logger,
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
-  const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview);
+  const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview, logger);
   return {
     ...operator,
     metrics,

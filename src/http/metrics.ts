@@ -5,6 +5,7 @@ import { CHANNEL_NAMES } from '../channels/index';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
 import type { Overview, OverviewReader } from '../admin/overview-types';
 import { overviewLines } from '../admin/overview-metrics';
+import type { Logger } from '../logger';
 import type { SharedCounters } from '../store/counters';
 
 /** The label values a webhook path may become: every channel, and Primero's own webhook. */
@@ -32,6 +33,8 @@ export class GatewayMetrics {
     private readonly devices: { expiringCount(): Promise<number> } | null = null,
     /** The operator overview's destination states and backlogs: one reading for the console, the CLI and the alerts. */
     private readonly overview: OverviewReader | null = null,
+    /** Where a failed overview read is said, once per run of failures (the GatewayOverviewUnreadable runbook sends operators here). */
+    private readonly logger: Pick<Logger, 'warn'> | null = null,
   ) {
     this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
     // Any holder of the webhook token can claim to be RapidPro's simulator, and a simulated call stores nothing:
@@ -100,6 +103,8 @@ export class GatewayMetrics {
    * The overview, read at most once per OVERVIEW_MAX_AGE_MS however many scrapers (an HA Prometheus pair, the
    * console) ask; concurrent scrapes share one read. A failed read is not kept: the next scrape tries again.
    */
+  private overviewFailing = false;
+
   private readOverview(reader: OverviewReader): Promise<Overview> {
     const now = Date.now();
     if (this.overviewRead && now - this.overviewRead.at < OVERVIEW_MAX_AGE_MS) return this.overviewRead.value;
@@ -117,8 +122,12 @@ export class GatewayMetrics {
     const ok = ['# HELP gateway_overview_ok 1 when this scrape has the operator overview (one read serves scrapes for 10 s), 0 when reading it failed', '# TYPE gateway_overview_ok gauge'];
     try {
       const lines = overviewLines(await this.readOverview(reader));
+      this.overviewFailing = false;
       return [...ok, 'gateway_overview_ok 1', ...lines];
-    } catch {
+    } catch (err) {
+      // The message only: an overview is counts and states read from Redis, its errors name no person.
+      if (!this.overviewFailing) this.logger?.warn({ error: err instanceof Error ? err.message : String(err) }, 'the operator overview could not be read for /metrics');
+      this.overviewFailing = true;
       return [...ok, 'gateway_overview_ok 0'];
     }
   }

@@ -69,10 +69,14 @@ describe('the overview on the metrics page', () => {
 
     let fail = true;
     const flaky = reader(() => (fail ? Promise.reject(new Error('timeout')) : Promise.resolve(OVERVIEW)));
-    const recovering = new GatewayMetrics([], counters, null, flaky);
+    const warnings: unknown[] = [];
+    const recovering = new GatewayMetrics([], counters, null, flaky, { warn: (obj: unknown) => warnings.push(obj) } as never);
     expect(await recovering.render()).toMatch(/^gateway_overview_ok 0$/m);
+    expect(await recovering.render()).toMatch(/^gateway_overview_ok 0$/m);
+    // Said once for the run of failures, with the error's own words (the runbook sends the operator to the log).
+    expect(warnings).toEqual([{ error: 'timeout' }]);
     fail = false;
     expect(await recovering.render()).toMatch(/^gateway_overview_ok 1$/m);
-    expect(flaky.reads).toBe(2);
+    expect(flaky.reads).toBe(3);
   });
 });
