@@ -36,9 +36,8 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
     steps: {},
   };
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
-  const prior = await deps.references.saveLink(link);
+  const prior = await deps.references.saveLink(link, deps.counters.locate(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType }));
   if (prior) return prior;
-  deps.counters.increment(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType });
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
   for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });

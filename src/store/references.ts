@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
+import type { CounterField } from './counters';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
 
 // `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
@@ -33,11 +34,14 @@ export interface CaseLink {
 const REFERENCE_BLOCK = 100;
 
 // Create-if-absent: two jobs that each opened a record for one reference must not leave the later one linked.
+// KEYS[3], when given, is a counter hash whose field ARGV[3] counts records as they are first linked: in the same
+// script, so a crash after the link cannot leave a record uncounted (a retry finds the link and counts nothing).
 const SAVE_LINK_IF_ABSENT = `
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], ARGV[3], 1) end
 return 1
 `;
 
@@ -89,9 +93,9 @@ export class ReferenceStore {
    * Saves the link and the record → reference index together, only when the reference has no link yet:
    * the first record linked to a reference keeps it, and the caller gets that link back (null when this
    * one was saved). Both keys expire with the retention; a crash between the two writes cannot happen
-   * (one Lua script).
+   * (one Lua script). `countAs` is incremented when, and only when, this call saved the link.
    */
-  async saveLink(link: CaseLink): Promise<CaseLink | null> {
+  async saveLink(link: CaseLink, countAs?: CounterField): Promise<CaseLink | null> {
     const fields: Record<string, string> = {
       reference: link.reference,
       recordType: link.recordType,
@@ -109,7 +113,8 @@ export class ReferenceStore {
     const key = this.key(link.reference);
     const ttl = this.retentionDays * 86400;
     const flat = Object.entries(fields).flat();
-    const saved = await this.redis.eval(SAVE_LINK_IF_ABSENT, 2, key, gatewayKey(this.prefix, 'record-ref', link.caseId), ttl, link.reference, ...flat);
+    const keys = [key, gatewayKey(this.prefix, 'record-ref', link.caseId), ...(countAs ? [countAs.key] : [])];
+    const saved = await this.redis.eval(SAVE_LINK_IF_ABSENT, keys.length, ...keys, ttl, link.reference, countAs?.field ?? '', ...flat);
     return saved === 1 ? null : this.get(link.reference);
   }
 
