@@ -5,7 +5,7 @@ import { formOf, pageContext } from './context';
 import { actionButton, filterFields, filterFrom, query } from './dead-letter-forms';
 import { html } from './html';
 import { path, sendPage } from './layout';
-import type { ReplayBatches } from './replay-batches';
+import type { ReplayBatches } from '../store/replay-batches';
 import { fill } from './texts';
 
 export interface ReplayMatchingDeps {

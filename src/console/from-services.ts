@@ -9,7 +9,7 @@ import { pushEnabled } from '../notifications/services';
 import { QUEUES } from '../queues/names';
 import { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
-import { ReplayBatches } from './replay-batches';
+import { ReplayBatches } from '../store/replay-batches';
 import { operatorConsole } from './router';
 import { isLoopback } from './session';
 import { loadConsoleTexts } from './texts';

@@ -20,7 +20,7 @@ import { path } from './layout';
 import { loginRoutes, logoutRoute } from './login';
 import { crossSiteCheck } from './origin';
 import { overviewRoutes } from './overview';
-import type { ReplayBatches } from './replay-batches';
+import type { ReplayBatches } from '../store/replay-batches';
 import { CONSOLE_BASE, ConsoleSessions } from './session';
 import type { ConsoleLanguages } from './texts';
 import { traceRoute } from './trace';

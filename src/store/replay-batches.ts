@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { gatewayKey } from '../store/keys';
+import { gatewayKey } from './keys';
 
 /** The dead letters a dry run counted, and the filter that found them (for the audit entry of the replay). */
 export interface ReplayBatch {
