@@ -14,6 +14,13 @@ export interface DeadLetterFilter {
   maxAgeHours?: number;
 }
 
+/** What replaying a set did: how many went back, how many were no longer dead letters, and which could not be moved. */
+export interface ReplayOutcome {
+  replayed: number;
+  gone: number;
+  failed: string[];
+}
+
 export interface DeadLetterSummary {
   id: string;
   queue: string;
@@ -108,38 +115,55 @@ export class DeadLetters {
   }
 
   async replay(id: string, actor: string): Promise<DeadLetterSummary | null> {
+    const summary = await this.moveBack(id);
+    if (summary) await this.recordReplay(summary, actor);
+    return summary;
+  }
+
+  /** Moves a dead letter back to its queue; null when it is no longer one (replayed or discarded meanwhile). */
+  private async moveBack(id: string): Promise<DeadLetterSummary | null> {
     const job = await this.find(id);
     if (!job) return null;
     const summary = this.summary(job);
     await job.retry('failed', { resetAttemptsMade: true });
-    await this.audit.record({ actor, action: 'dead_letter.replay', target: id });
-    if (summary.reference) await this.trace.record(summary.reference, 'replayed', { queue: summary.queue, by: actor });
     return summary;
   }
 
+  private async recordReplay(summary: DeadLetterSummary, actor: string): Promise<void> {
+    await this.audit.record({ actor, action: 'dead_letter.replay', target: summary.id });
+    if (summary.reference) await this.trace.record(summary.reference, 'replayed', { queue: summary.queue, by: actor });
+  }
+
   /** Replays every dead letter the filter matches; with `dryRun`, only says which it would replay. */
-  async replayMatching(filter: DeadLetterFilter, actor: string, dryRun: boolean): Promise<{ dryRun: boolean; matched: DeadLetterSummary[] }> {
+  async replayMatching(filter: DeadLetterFilter, actor: string, dryRun: boolean): Promise<{ dryRun: boolean; matched: DeadLetterSummary[]; outcome: ReplayOutcome | null }> {
     const jobs = await this.failedJobs(filter);
     const matched = jobs.map((j) => this.summary(j));
-    if (!dryRun) await this.replayIds(matched.map((s) => s.id), actor, filter);
-    return { dryRun, matched };
+    const outcome = dryRun ? null : await this.replayIds(matched.map((s) => s.id), actor, filter);
+    return { dryRun, matched, outcome };
   }
 
   /**
    * Replays the dead letters named, those still dead (one replayed or discarded meanwhile is skipped), with one
-   * audit entry for the set. One that fails to move is counted and the rest go on: running it again finishes the set.
+   * audit entry for the set. One that fails to move back is named in `failed` and the rest go on; `settled` hears
+   * of each one replayed or gone, so a caller can run the set again for the failed ones only.
    */
-  async replayIds(ids: readonly string[], actor: string, filter: DeadLetterFilter): Promise<{ replayed: number; gone: number; failed: number }> {
-    const outcome = { replayed: 0, gone: 0, failed: 0 };
+  async replayIds(ids: readonly string[], actor: string, filter: DeadLetterFilter, settled: (id: string) => Promise<void> = async () => undefined): Promise<ReplayOutcome> {
+    const outcome: ReplayOutcome = { replayed: 0, gone: 0, failed: [] };
     for (const id of ids) {
+      let summary: DeadLetterSummary | null;
       try {
-        if (await this.replay(id, actor)) outcome.replayed += 1;
-        else outcome.gone += 1;
+        summary = await this.moveBack(id);
       } catch {
-        outcome.failed += 1;
+        outcome.failed.push(id);
+        continue;
       }
+      if (summary) {
+        outcome.replayed += 1;
+        await this.recordReplay(summary, actor);
+      } else outcome.gone += 1;
+      await settled(id);
     }
-    await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: outcome.replayed, counted: ids.length, failed: outcome.failed } });
+    await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: outcome.replayed, counted: ids.length, gone: outcome.gone, failed: outcome.failed.length } });
     return outcome;
   }
 

@@ -145,7 +145,12 @@ async function run(call: Invocation, settings: Settings, redis: Redis, ops: Oper
     if (sub === 'list') return ops.deadLetters.list(filter);
     if (sub === 'show' && arg) return ops.deadLetters.show(arg, actor, call.reveal, call.reason);
     if (sub === 'replay' && arg) return ops.deadLetters.replay(arg, actor);
-    if (sub === 'replay-matching') return ops.deadLetters.replayMatching(filter, actor, !call.yes);
+    if (sub === 'replay-matching') {
+      const result = await ops.deadLetters.replayMatching(filter, actor, !call.yes);
+      // Some could not be moved back: running the same command again retries them.
+      if (result.outcome?.failed.length) process.exitCode = 1;
+      return result;
+    }
     if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor, call.reason);
     usage();
   }

@@ -3,6 +3,7 @@ import { endAllSessions } from '../admin/sessions';
 import type { AdminSessionStore } from '../store/admin-sessions';
 import type { AuditLog } from '../store/audit';
 import { pageContext } from './context';
+import type { ConsoleSessions } from './session';
 import { html, when, type SafeHtml } from './html';
 import { csrfField, path, sendPage, type PageContext } from './layout';
 
@@ -15,10 +16,11 @@ function endAllForm(ctx: PageContext): SafeHtml {
 }
 
 /** The audit trail, newest first, as GET /admin/audit shows it; and `sessions end-all`, which it records. */
-export function auditRoute(router: Router, audit: AuditLog, sessions: AdminSessionStore): void {
-  router.post(path('sessions/end-all'), async (_req, res) => {
+export function auditRoute(router: Router, audit: AuditLog, sessions: AdminSessionStore, browser: ConsoleSessions): void {
+  router.post(path('sessions/end-all'), async (req, res) => {
     await endAllSessions(sessions, audit, pageContext(res).actor);
-    // This browser's session went with the others: its cookie names nothing now.
+    // This browser's session went with the others: drop its cookie and cached pages as a log-out does.
+    await browser.close(req, res);
     res.redirect(303, path('login'));
   });
   router.get(path('audit'), async (_req, res) => {

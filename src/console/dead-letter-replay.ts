@@ -34,14 +34,24 @@ export function replayMatchingRoutes(router: Router, { deadLetters, batches }: R
   // The answer is the result page itself, not a redirect to one: its figures cannot come from a link.
   router.post(path('dead-letters/replay'), async (_req, res) => {
     const ctx = pageContext(res);
+    const { t } = ctx;
     const id = formOf(res).get('batch') ?? '';
     const batch = await batches.get(id);
-    if (!batch) throw new HttpError(409, 'replay_expired', ctx.t.replay_expired);
-    // Ended only once the set has been walked: a request cut short (a proxy timeout, a restart) is posted again
-    // and finishes the rest, the ones already replayed being no longer dead letters.
-    const { replayed, gone, failed } = await deadLetters.replayIds(batch.ids, ctx.actor, filterFrom(batch.filter));
-    if (failed === 0) await batches.end(id);
-    const result = fill(ctx.t.replayed_count, { replayed, count: batch.ids.length, gone: gone + failed });
-    sendPage(res, ctx, ctx.t.replay_matching_title, html`<p class="notice" role="status" id="replay-result">${result}</p><p><a class="button" href="${path('dead-letters')}">${ctx.t.back}</a></p>`, { current: 'dead-letters' });
+    if (!batch) throw new HttpError(409, 'replay_expired', t.replay_expired);
+    // A second click, or a re-post after a proxy gave up on the first: the walk under way is not doubled.
+    const lease = await batches.lease(id);
+    if (!lease) throw new HttpError(409, 'replay_running', t.replay_running);
+    try {
+      const outcome = await deadLetters.replayIds(batch.pending, ctx.actor, filterFrom(batch.filter), (dl) => batches.settle(id, dl));
+      const failed = outcome.failed.length;
+      if (failed === 0) await batches.end(id);
+      const result = fill(t.replayed_count, { replayed: outcome.replayed, count: batch.pending.length, gone: outcome.gone });
+      // The ones that could not be moved stay in the batch: the same confirmation again retries them, and only them.
+      const retry = failed ? html`<p class="notice" role="alert" id="replay-failed">${fill(t.replay_failed, { failed })}</p>${actionButton(ctx, path('dead-letters/replay'), t.confirm_replay, html`<input type="hidden" name="batch" value="${id}">`)}` : '';
+      res.status(failed ? 500 : 200);
+      sendPage(res, ctx, t.replay_matching_title, html`<p class="notice" role="status" id="replay-result">${result}</p>${retry}<p><a class="button" href="${path('dead-letters')}">${t.back}</a></p>`, { current: 'dead-letters' });
+    } finally {
+      await batches.release(id, lease);
+    }
   });
 }

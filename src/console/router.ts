@@ -86,7 +86,7 @@ export function operatorConsole(deps: ConsoleDeps): Router {
   traceRoute(router, deps.trace);
   deviceRoutes(router, deps);
   forgetRoutes(router, deps.forget, deps.logger);
-  auditRoute(router, deps.audit, deps.sessions);
+  auditRoute(router, deps.audit, deps.sessions, sessions);
   router.use(CONSOLE_BASE, (_req, _res, next) => next(new HttpError(404, 'not_found', 'There is no such console page.')));
   router.use(CONSOLE_BASE, consoleErrors(deps.logger));
   return router;

@@ -85,7 +85,9 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const dryRun = body.dry_run !== false;
     const result = await deps.deadLetters.replayMatching(filterOf({ ...body, dry_run: undefined }), actorOf(req), dryRun);
-    res.json({ dry_run: result.dryRun, count: result.matched.length, dead_letters: result.matched });
+    const outcome = result.outcome ? { replayed: result.outcome.replayed, gone: result.outcome.gone, failed: result.outcome.failed } : {};
+    // Some could not be moved back: not a success. The same request again retries them (the others are no longer dead).
+    res.status(result.outcome?.failed.length ? 500 : 200).json({ dry_run: result.dryRun, count: result.matched.length, dead_letters: result.matched, ...outcome });
   });
 
   router.get('/admin/dead-letters/:id', async (req, res) => {

@@ -99,12 +99,13 @@ export class GatewayMetrics {
     return [...count, ...age];
   }
 
-  /**
-   * The overview, read at most once per OVERVIEW_MAX_AGE_MS however many scrapers (an HA Prometheus pair, the
-   * console) ask; concurrent scrapes share one read. A failed read is not kept: the next scrape tries again.
-   */
-  private overviewFailing = false;
+  /** The error of the run of failed overview reads under way (null while reads succeed): said when it starts, changes and ends. */
+  private overviewFailure: string | null = null;
 
+  /**
+   * The overview, read at most once per OVERVIEW_MAX_AGE_MS however many scrapers (an HA Prometheus pair)
+   * ask; concurrent scrapes share one read. A failed read is not kept: the next scrape tries again.
+   */
   private readOverview(reader: OverviewReader): Promise<Overview> {
     const now = Date.now();
     if (this.overviewRead && now - this.overviewRead.at < OVERVIEW_MAX_AGE_MS) return this.overviewRead.value;
@@ -122,12 +123,14 @@ export class GatewayMetrics {
     const ok = ['# HELP gateway_overview_ok 1 when this scrape has the operator overview (one read serves scrapes for 10 s), 0 when reading it failed', '# TYPE gateway_overview_ok gauge'];
     try {
       const lines = overviewLines(await this.readOverview(reader));
-      this.overviewFailing = false;
+      if (this.overviewFailure !== null) this.logger?.warn({}, 'the operator overview is readable again for /metrics');
+      this.overviewFailure = null;
       return [...ok, 'gateway_overview_ok 1', ...lines];
     } catch (err) {
       // The message only: an overview is counts and states read from Redis, its errors name no person.
-      if (!this.overviewFailing) this.logger?.warn({ error: err instanceof Error ? err.message : String(err) }, 'the operator overview could not be read for /metrics');
-      this.overviewFailing = true;
+      const error = err instanceof Error ? err.message : String(err);
+      if (error !== this.overviewFailure) this.logger?.warn({ error }, 'the operator overview could not be read for /metrics');
+      this.overviewFailure = error;
       return [...ok, 'gateway_overview_ok 0'];
     }
   }

@@ -175,6 +175,14 @@ describe('the operator console', () => {
     const again = await submit(cookie, '/admin/console/dead-letters/replay', { batch: /name="batch" value="([^"]+)"/.exec(dry.text)![1]! }, dry.text);
     expect([again.status, again.text]).toEqual([409, expect.stringContaining('run the dry run again')]);
     expect(await gw.queue.getFailedCount()).toBe(1);
+    // A double click on a new confirmation: one walk, one audit entry; the other click is told, not run again.
+    await deadLetter();
+    const twice = await page(cookie, '/admin/console/dead-letters/replay?queue=intake&error=422');
+    const batch = /name="batch" value="([^"]+)"/.exec(twice.text)![1]!;
+    const before = (await gw.services.audit.recent(100)).filter((e) => e.action === 'dead_letter.replay_matching').length;
+    const clicks = await Promise.all([1, 2].map(() => submit(cookie, '/admin/console/dead-letters/replay', { batch }, twice.text)));
+    expect(clicks.map((c) => c.status).sort()).toEqual([200, 409]);
+    expect((await gw.services.audit.recent(100)).filter((e) => e.action === 'dead_letter.replay_matching')).toHaveLength(before + 1);
     // A link cannot make the list announce figures.
     expect((await page(cookie, '/admin/console/dead-letters?done=replayed_count&count=9999')).text).not.toContain('9999');
   });

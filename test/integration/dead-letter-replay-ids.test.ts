@@ -3,6 +3,8 @@ import { DeadLetters } from '../../src/admin/dead-letters';
 import { createRedis } from '../../src/queues/connection';
 import { codecFromConfig } from '../../src/security/codec-from-config';
 import { AuditLog } from '../../src/store/audit';
+import { deleteByPrefix } from '../../src/store/keys';
+import { ReplayBatches } from '../../src/store/replay-batches';
 import { TraceStore } from '../../src/store/trace';
 import { eventually } from '../support/eventually';
 import { TEST_REDIS_URL, testConfig, uniquePrefix } from '../support/gateway';
@@ -22,9 +24,9 @@ describe('replaying a set of dead letters by id (the console confirmation of a d
   });
 
   afterAll(async () => {
-    await worker.close();
-    await queue.obliterate({ force: true });
+    await worker?.close();
     await queue.close();
+    await deleteByPrefix(redis, prefix);
     await Promise.all([redis.quit(), workerRedis.quit()]);
   });
 
@@ -36,10 +38,29 @@ describe('replaying a set of dead letters by id (the console confirmation of a d
     const config = testConfig(prefix);
     const audit = new AuditLog(redis, prefix);
     const letters = new DeadLetters([queue, broken], codecFromConfig(config), audit, new TraceStore(redis, prefix, 1));
-    const outcome = await letters.replayIds(['broken.x', 'letters.one', 'letters.never-was'], 'ops', { queue: 'letters' });
-    expect(outcome).toEqual({ replayed: 1, gone: 1, failed: 1 });
+    const settled: string[] = [];
+    const outcome = await letters.replayIds(['broken.x', 'letters.one', 'letters.never-was'], 'ops', { queue: 'letters' }, async (id) => void settled.push(id));
+    expect(outcome).toEqual({ replayed: 1, gone: 1, failed: ['broken.x'] });
+    // Only the failed one is left for a second run.
+    expect(settled).toEqual(['letters.one', 'letters.never-was']);
     expect(await queue.getJobState('one')).toBe('waiting');
     const entries = await audit.recent(5);
-    expect(entries.filter((e) => e.action === 'dead_letter.replay_matching')).toEqual([expect.objectContaining({ actor: 'ops', detail: { count: 1, counted: 3, failed: 1 } })]);
+    expect(entries.filter((e) => e.action === 'dead_letter.replay_matching')).toEqual([expect.objectContaining({ actor: 'ops', detail: { count: 1, counted: 3, gone: 1, failed: 1 } })]);
+  });
+
+  it('keeps a counted batch for its confirmation: one walker at a time, the settled ids out, all gone at its end', async () => {
+    const batches = new ReplayBatches(redis, prefix);
+    const id = await batches.keep({ filter: { queue: 'letters' }, ids: ['letters.a', 'letters.b', 'letters.c'] });
+    const lease = await batches.lease(id);
+    expect(lease).not.toBeNull();
+    expect(await batches.lease(id)).toBeNull();
+    await batches.settle(id, 'letters.b');
+    expect(await batches.get(id)).toEqual({ filter: { queue: 'letters' }, counted: 3, pending: ['letters.a', 'letters.c'] });
+    await batches.release(id, lease!);
+    expect(await batches.lease(id)).not.toBeNull();
+    expect(await redis.keys(`${prefix}:*console-replay-batch*`)).toHaveLength(3);
+    await batches.end(id);
+    expect(await batches.get(id)).toBeNull();
+    expect(await redis.keys(`${prefix}:*console-replay-batch*`)).toEqual([]);
   });
 });

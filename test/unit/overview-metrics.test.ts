@@ -77,6 +77,7 @@ describe('the overview on the metrics page', () => {
     expect(warnings).toEqual([{ error: 'timeout' }]);
     fail = false;
     expect(await recovering.render()).toMatch(/^gateway_overview_ok 1$/m);
+    expect(warnings).toEqual([{ error: 'timeout' }, {}]);
     expect(flaky.reads).toBe(3);
   });
 });
