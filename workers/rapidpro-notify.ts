@@ -51,14 +51,18 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
   const configurationFault = async (type: string | null): Promise<never> => {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });
-    deps.logger.error(
-      { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.authFailurePauseMs },
-      type === null
-        ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
-        : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
-    );
     const overviewReason = type === null ? 'RAPIDPRO_NOTIFY_FLOW_UUID names no flow in the RapidPro workspace' : 'The RapidPro notify flow is not a background flow';
-    await pauseQueue(deps.queue, deps.authFailurePauseMs, { reason: overviewReason, cause: 'configuration' }, deps.logger);
+    // Said once the pause is in place, and even when pausing failed.
+    try {
+      await pauseQueue(deps.queue, deps.authFailurePauseMs, { reason: overviewReason, cause: 'configuration' }, deps.logger);
+    } finally {
+      deps.logger.error(
+        { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.authFailurePauseMs },
+        type === null
+          ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
+          : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
+      );
+    }
     throw new RateLimitError();
   };
   return async (job: Job<JobData<'rapidpro-notify'>>): Promise<string> => {

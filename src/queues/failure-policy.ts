@@ -60,11 +60,15 @@ export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger
   if (!(err instanceof DeliveryError)) throw err;
   if (err.kind === 'permanent') throw new UnrecoverableError(err.message);
   if (err.kind === 'configuration') {
-    logger.error(
-      { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
-      `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
-    );
-    await pauseQueue(queue, authFailurePauseMs, { reason: pauseReason(err), cause: 'configuration' }, logger);
+    // Said once the pause is in place ("queue paused" is then true), and said even when pausing failed.
+    try {
+      await pauseQueue(queue, authFailurePauseMs, { reason: pauseReason(err), cause: 'configuration' }, logger);
+    } finally {
+      logger.error(
+        { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
+        `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
+      );
+    }
     throw new RateLimitError();
   }
   if (err.retryAfterMs !== null && (err.status === 503 || err.status === 429)) {
