@@ -1,12 +1,12 @@
 import type { RequestHandler, Response } from 'express';
 import type { LoginThrottle } from '../store/login-throttle';
 import { bearerToken } from '../http/admin';
-import { throttledTokenCheck } from '../http/auth';
+import { secretsEqual, throttledTokenCheck } from '../http/auth';
 import { HttpError } from '../http/errors';
 import { path, sendPage, type PageContext } from './layout';
 import { html } from './html';
 import type { CrossSiteCheck } from './origin';
-import { actorOrDefault, CONSOLE_BASE, cookieOptions, sameSecret, type ConsoleSessions } from './session';
+import { actorOrDefault, CONSOLE_BASE, cookieOptions, type ConsoleSessions } from './session';
 import { LANGUAGE_COOKIE, languageOf, type ConsoleLanguages } from './texts';
 
 /** The page context the authentication step left on the response. */
@@ -65,7 +65,7 @@ export function sameSiteForms(crossSite: CrossSiteCheck): RequestHandler {
     if (crossSite(req)) throw new HttpError(403, 'cross_site', 'This form was sent from another site.');
     const page = pageContext(res);
     if (page.csrf === null) return next();
-    if (!sameSecret(formOf(res).get('_csrf') ?? '', page.csrf)) throw new HttpError(403, 'csrf', 'This form has expired: open the page again and resend it.');
+    if (!secretsEqual(formOf(res).get('_csrf') ?? '', page.csrf)) throw new HttpError(403, 'csrf', 'This form has expired: open the page again and resend it.');
     next();
   };
 }

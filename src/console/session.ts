@@ -1,5 +1,6 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { operatorName } from '../http/admin';
 import type { AdminSessionStore } from '../store/admin-sessions';
 
 export const CONSOLE_BASE = '/admin/console';
@@ -7,22 +8,13 @@ export const CONSOLE_BASE = '/admin/console';
 export const CONSOLE_COOKIE = 'pmg_console_session';
 /** The name the audit trail gets when the operator gave none (or one it cannot keep). */
 export const DEFAULT_ACTOR = 'console';
-const ACTOR = /^[A-Za-z0-9._@-]{1,64}$/;
-
-export const actorOrDefault = (given: string | undefined | null): string => (given && ACTOR.test(given) ? given : DEFAULT_ACTOR);
+export const actorOrDefault = (given: string | undefined | null): string => operatorName(given, DEFAULT_ACTOR);
 
 export interface ConsoleSession {
   id: string;
   actor: string;
   /** A random secret of this session, the token every form carries. */
   csrf: string;
-}
-
-/** Constant-time equality of two tokens of the console's own making. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

@@ -48,10 +48,14 @@ export function adminAuth(token: string, throttle: LoginThrottle): RequestHandle
   };
 }
 
+/** An operator's name as the audit trail keeps it (X-Operator, the console's log-in): anything else becomes `fallback`. */
+export function operatorName(given: string | null | undefined, fallback: string): string {
+  return given && /^[A-Za-z0-9._@-]{1,64}$/.test(given) ? given : fallback;
+}
+
 /** Who did it, for the audit trail: the X-Operator header, else "admin". */
 function actorOf(req: Request): string {
-  const v = req.get('x-operator') ?? '';
-  return /^[A-Za-z0-9._@-]{1,64}$/.test(v) ? v : 'admin';
+  return operatorName(req.get('x-operator'), 'admin');
 }
 
 /** `?reason=` on a reveal or a discard: why the operator did it, for the audit trail. */
