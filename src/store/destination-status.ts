@@ -29,7 +29,7 @@ export interface QueuePauseRecord extends PauseNote {
 }
 
 /** What the store needs of a connection: a queue's own (Redis or Cluster) is enough. */
-export type PauseConnection = Pick<Redis, 'eval'>;
+export type PauseConnection = Pick<Redis, 'eval' | 'set'>;
 
 // Each key's value and its remaining ms, in one round trip.
 const READ = `
@@ -59,7 +59,7 @@ export class DestinationStatusStore {
   async recordPause(queue: string, note: PauseNote, pauseMs: number): Promise<void> {
     const ms = Math.max(1, Math.round(pauseMs));
     const value = JSON.stringify({ reason: note.reason, cause: note.cause, until: Date.now() + ms });
-    await this.redis.eval("return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])", 1, this.key(queue), value, ms);
+    await this.redis.set(this.key(queue), value, 'PX', ms);
   }
 
   /** The pauses in force, by queue (a queue absent is not paused). */
