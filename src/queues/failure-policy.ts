@@ -41,10 +41,11 @@ export async function pauseQueue(queue: Queue, pauseMs: number, note: PauseNote,
     unrecorded.add(queue.name);
     logger.warn({ queue: queue.name }, 'this queue handle has no pause record store: its pauses are missing from the overview and /metrics');
   }
-  // Recorded first, so the record ends no later than the pause: a job run after it never sees it still standing.
-  // A failed record leaves the overview without the pause; the pause stands.
-  if (store) await store.recordPause(queue.name, note, pauseMs).catch(() => undefined);
+  // The pause first, then its record: a process dying between the two leaves a pause the overview misses (the next
+  // refused job pauses and records again), never a record of a pause that was not made. The record outlives the
+  // limiter by the one round trip between them. A failed record leaves the overview without the pause; the pause stands.
   await queue.rateLimit(pauseMs);
+  if (store) await store.recordPause(queue.name, note, pauseMs).catch(() => undefined);
 }
 
 /**
