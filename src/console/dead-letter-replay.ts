@@ -36,12 +36,13 @@ export function replayMatchingRoutes(router: Router, { deadLetters, batches }: R
     const ctx = pageContext(res);
     const { t } = ctx;
     const id = formOf(res).get('batch') ?? '';
-    const batch = await batches.get(id);
-    if (!batch) throw new HttpError(409, 'replay_expired', t.replay_expired);
-    // A second click, or a re-post after a proxy gave up on the first: the walk under way is not doubled.
+    // A second click, or a re-post after a proxy gave up on the first: the walk under way is not doubled. The lease
+    // comes before the read, so a walk never starts from the pending ids another walk has since settled.
     const lease = await batches.lease(id);
-    if (!lease) throw new HttpError(409, 'replay_running', t.replay_running);
+    if (!lease) throw (await batches.get(id)) ? new HttpError(409, 'replay_running', t.replay_running) : new HttpError(409, 'replay_expired', t.replay_expired);
     try {
+      const batch = await batches.get(id);
+      if (!batch) throw new HttpError(409, 'replay_expired', t.replay_expired);
       const outcome = await deadLetters.replayIds(batch.pending, ctx.actor, filterFrom(batch.filter), (dl) => batches.settle(id, dl));
       const failed = outcome.failed.length;
       if (failed === 0) await batches.end(id);

@@ -17,8 +17,10 @@ export interface PendingBatch {
 
 /** Long enough to read the count and confirm on a phone; after that the count is stale and is taken again. */
 const TTL_SECONDS = 15 * 60;
-/** One confirmation walks a batch at a time; a walker that died frees it after this. */
-const WALK_LEASE_MS = 5 * 60_000;
+/** One confirmation walks a batch at a time, for as long as the batch lives (a walk of many ids can take minutes). */
+const WALK_LEASE_MS = TTL_SECONDS * 1000;
+// Only the walker holding the lease ends it: one whose lease lapsed must not end the next walker's.
+const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 const BATCH_ID = /^[A-Za-z0-9_-]{32}$/;
 
 /**
@@ -56,12 +58,13 @@ export class ReplayBatches {
 
   /** The right to walk the batch, or false while another confirmation walks it. */
   async lease(id: string): Promise<string | null> {
+    if (!BATCH_ID.test(id)) return null;
     const token = randomBytes(16).toString('hex');
     return (await this.redis.set(this.key(id, 'walking'), token, 'PX', WALK_LEASE_MS, 'NX')) === 'OK' ? token : null;
   }
 
   async release(id: string, token: string): Promise<void> {
-    if ((await this.redis.get(this.key(id, 'walking'))) === token) await this.redis.del(this.key(id, 'walking'));
+    await this.redis.eval(RELEASE, 1, this.key(id, 'walking'), token);
   }
 
   /** One id of the batch replayed or found gone: a later confirmation does not walk it again. */
