@@ -52,15 +52,18 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });
     const overviewReason = type === null ? 'RAPIDPRO_NOTIFY_FLOW_UUID names no flow in the RapidPro workspace' : 'The RapidPro notify flow is not a background flow';
-    // Said once the pause is in place, and even when pausing failed.
+    // Said once the pause is in place, and (as not paused) even when pausing failed.
+    let paused = false;
     try {
       await pauseQueue(deps.queue, deps.authFailurePauseMs, { reason: overviewReason, cause: 'configuration' }, deps.logger);
+      paused = true;
     } finally {
+      const state = paused ? 'queue paused' : 'the queue could not be paused';
       deps.logger.error(
         { queue: deps.queue.name, service: 'RapidPro', reason, flowType: type, pauseMs: deps.authFailurePauseMs },
         type === null
-          ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; queue paused'
-          : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; queue paused",
+          ? 'RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID names no flow in this workspace; import flows/notify.flow.json; ' + state
+          : "RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID is not a background flow (starting it would interrupt the person's other flows); import flows/notify.flow.json; " + state,
       );
     }
     throw new RateLimitError();

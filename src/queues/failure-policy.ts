@@ -61,13 +61,15 @@ export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger
   if (!(err instanceof DeliveryError)) throw err;
   if (err.kind === 'permanent') throw new UnrecoverableError(err.message);
   if (err.kind === 'configuration') {
-    // Said once the pause is in place ("queue paused" is then true), and said even when pausing failed.
+    // Said once the pause is in place, and said (as not paused) even when pausing failed.
+    let paused = false;
     try {
       await pauseQueue(queue, authFailurePauseMs, { reason: pauseReason(err), cause: 'configuration' }, logger);
+      paused = true;
     } finally {
       logger.error(
         { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
-        `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; queue paused`,
+        `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; ${paused ? 'queue paused' : 'the queue could not be paused'}`,
       );
     }
     throw new RateLimitError();
