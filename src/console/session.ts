@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { operatorName } from '../http/admin';
+import { cookieReader, SESSION_ID_VALUE } from '../http/cookies';
 import type { AdminSessionStore } from '../store/admin-sessions';
 
 export const CONSOLE_BASE = '/admin/console';
@@ -28,7 +29,7 @@ export const isLoopback = (hostname: string): boolean => LOOPBACK.has(hostname.t
  */
 export const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: !isLoopback(req.hostname), path: CONSOLE_BASE });
 
-const SESSION_ID = new RegExp(`(?:^|;\\s*)${CONSOLE_COOKIE}=([A-Za-z0-9_-]{20,100})(?:;|$)`);
+const sessionIdOf = cookieReader(CONSOLE_COOKIE, SESSION_ID_VALUE);
 
 /** The browser sessions of the console, kept in the dashboard's AdminSessionStore (so `sessions end-all` ends them too). */
 export class ConsoleSessions {
@@ -45,7 +46,7 @@ export class ConsoleSessions {
 
   /** The session the cookie names, when it is live under the current admin token and was opened by the console. */
   async current(req: Request): Promise<ConsoleSession | null> {
-    const id = SESSION_ID.exec(req.get('cookie') ?? '')?.[1];
+    const id = sessionIdOf(req);
     if (!id) return null;
     const details = await this.store.details(id, this.token);
     if (!details || typeof details.actor !== 'string' || typeof details.csrf !== 'string') return null;

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { loadDataFile } from '../data-files';
+import { cookieReader } from '../http/cookies';
 
 /** Every text the console shows; a language missing one is refused at start, so no page shows a key. */
 const KEYS = [
@@ -42,12 +43,13 @@ export function loadConsoleTexts(file: string): ConsoleLanguages {
 
 /** Remembers a language chosen with `?lang=` for the next pages (a preference of this browser, nothing personal). */
 export const LANGUAGE_COOKIE = 'pmg_console_lang';
+const keptLanguage = cookieReader(LANGUAGE_COOKIE, '[a-z]{2,3}');
 
 /** `?lang=` when the file has it, else the one chosen before, else the first Accept-Language the file has, else the default. */
 export function languageOf(req: Request, texts: ConsoleLanguages): string {
   const asked = typeof req.query.lang === 'string' ? req.query.lang.toLowerCase() : '';
   if (Object.hasOwn(texts.languages, asked)) return asked;
-  const kept = new RegExp(`(?:^|;\\s*)${LANGUAGE_COOKIE}=([a-z]{2,3})(?:;|$)`).exec(req.get('cookie') ?? '')?.[1] ?? '';
+  const kept = keptLanguage(req) ?? '';
   if (Object.hasOwn(texts.languages, kept)) return kept;
   const accepted = req.acceptsLanguages(...Object.keys(texts.languages));
   return typeof accepted === 'string' ? accepted : texts.defaultLanguage;

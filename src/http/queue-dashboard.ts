@@ -8,6 +8,7 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
 import { bearerToken } from './admin';
+import { cookieReader, SESSION_ID_VALUE } from './cookies';
 import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { parseFormBody } from './form-body';
@@ -26,10 +27,7 @@ export interface QueueDashboardDeps {
   loginThrottle: LoginThrottle;
 }
 
-function sessionId(req: Request): string | null {
-  const m = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]{20,100})(?:;|$)`).exec(req.get('cookie') ?? '');
-  return m ? m[1]! : null;
-}
+const sessionId = cookieReader(SESSION_COOKIE, SESSION_ID_VALUE);
 
 const LOGIN_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Queue dashboard</title></head><body>
 <h1>Queue dashboard</h1><form method="post" action="${BASE}/login"><label>Admin token <input type="password" name="token" autocomplete="off" required></label>
