@@ -1,28 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDataKey } from './security/sealing';
-
-const csv = (v: string) =>
-  v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-
-const isDataKey = (v: string) => {
-  try {
-    parseDataKey(v);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-// Unset and empty are the same thing for an operator editing a .env file.
-const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8, 'must be at least 8 characters').optional());
-const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
-const intWithDefault = (def: number, min: number, max: number) =>
-  z.preprocess((v) => (v === '' || v === undefined ? def : Number(v)), z.number().int().min(min).max(max));
+import { csv, httpUrl, intWithDefault, isDataKey, optionalSecret, optionalText } from './config-fields';
 
 export const configSchema = z.object({
   PORT: intWithDefault(3000, 0, 65535),
@@ -73,6 +51,7 @@ export const configSchema = z.object({
   SENSITIVE_MODULE_ID: optionalText,
   SENSITIVE_FOCAL_POINT: optionalText,
   FEEDBACK_MERGE_WINDOW_SECONDS: intWithDefault(1800, 0, 86400),
+
 
   INTAKE_CONCURRENCY: intWithDefault(8, 1, 256),
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
