@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { csv, httpUrl, intWithDefault, isDataKey, optionalSecret, optionalText } from './config-fields';
+import { twoWaySettings } from './config-two-way';
 
 export const configSchema = z.object({
   PORT: intWithDefault(3000, 0, 65535),
@@ -52,6 +53,7 @@ export const configSchema = z.object({
   SENSITIVE_FOCAL_POINT: optionalText,
   FEEDBACK_MERGE_WINDOW_SECONDS: intWithDefault(1800, 0, 86400),
 
+  ...twoWaySettings,
 
   INTAKE_CONCURRENCY: intWithDefault(8, 1, 256),
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),

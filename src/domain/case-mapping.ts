@@ -104,6 +104,7 @@ export const caseMappingSchema = z.object({
   phone_field: fieldName,
   // Free text and every value that fits no lookup land here, so nothing a child said is dropped.
   text_field: fieldName,
+  safe_to_contact_field: fieldName.optional(), // where a yes_no rule stores "safe to contact": messages go out only on a clear yes there
   results: z.record(z.string(), ruleSchema),
   referral: referralSchema.nullable().default(null),
   merge_into: mergeTargetSchema.default({ mode: 'subform', subform: 'notes_section', subject_field: 'note_subject', text_field: 'note_text', date_field: 'note_date' }),

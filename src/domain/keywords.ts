@@ -2,9 +2,13 @@ import { z } from 'zod';
 import { foldText } from './text-fold';
 import { own } from './own';
 
-export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin'] as const;
+export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin', 'status'] as const;
 export type KeywordIntent = (typeof KEYWORD_INTENTS)[number];
-export const REPLY_KINDS = ['referral', 'feedback', 'feedback_sensitive', 'unknown', 'optout', 'optin'] as const;
+export const REPLY_KINDS = [
+  'referral', 'feedback', 'feedback_sensitive', 'unknown', 'optout', 'optin',
+  // Two-way: a follow-up added to the sender's case; the STATUS answer (`status` lists `{list}`, one `status_<word>` per record).
+  'follow_up', 'status', 'status_none', 'status_received', 'status_in_progress', 'status_closed',
+] as const;
 export type ReplyKind = (typeof REPLY_KINDS)[number];
 
 const aliasList = z.array(z.string().min(1)).default([]);
@@ -14,7 +18,7 @@ export const keywordTableSchema = z
     default_language: z.string().min(2),
     languages: z.record(
       z.string().min(2),
-      z.object({ referral: aliasList, feedback: aliasList, optout: aliasList, optin: aliasList }),
+      z.object({ referral: aliasList, feedback: aliasList, optout: aliasList, optin: aliasList, status: aliasList }),
     ),
     replies: z.record(z.string().min(2), z.object(Object.fromEntries(REPLY_KINDS.map((k) => [k, z.string().min(1)])) as Record<ReplyKind, z.ZodString>)),
   })

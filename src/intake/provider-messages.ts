@@ -78,7 +78,7 @@ export class ProviderMessageAcceptor {
     const accepted = await this.intake.accept({
       v: 1,
       // A message with no keyword still becomes a referral: nothing a child writes is dropped.
-      intent: c.intent ?? 'referral',
+      intent: c.intent === 'feedback' ? 'feedback' : 'referral',
       channel: msg.channel,
       idempotencyKey: `${msg.channel}:${msg.providerId}`,
       urn: msg.urn,

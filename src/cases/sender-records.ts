@@ -1,0 +1,39 @@
+import type { SenderRecord } from '../domain/sender-records';
+import { newestFirst } from '../domain/sender-records';
+import type { ContactReferenceStore } from '../store/contact-references';
+import type { ReferenceStore } from '../store/references';
+import type { SnapshotStore } from '../store/snapshots';
+
+/**
+ * The records the gateway created for one sender (by URN or RapidPro contact UUID), newest first, with the last
+ * look it had of each. Only the sender's own: the contact-refs index is keyed by the keyed hash of who wrote.
+ */
+export class SenderRecords {
+  constructor(
+    private readonly contactRefs: Pick<ContactReferenceStore, 'referencesOf'>,
+    private readonly references: Pick<ReferenceStore, 'get'>,
+    private readonly snapshots: Pick<SnapshotStore, 'get'>,
+  ) {}
+
+  async of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> {
+    const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
+    const refs = [...new Set((await Promise.all(ids.map((id) => this.contactRefs.referencesOf(id)))).flat())];
+    const links = (await Promise.all(refs.map((r) => this.references.get(r)))).filter((l) => l !== null);
+    const records = await Promise.all(
+      links.map(async (l): Promise<SenderRecord> => {
+        const snapshot = await this.snapshots.get(l.caseId);
+        return {
+          reference: l.reference,
+          recordType: l.recordType,
+          recordId: l.caseId,
+          caseIdDisplay: l.caseIdDisplay,
+          intent: l.intent,
+          sensitive: l.sensitive,
+          createdAt: l.createdAt,
+          snapshot: snapshot && { status: snapshot.status, workflow: snapshot.workflow, ownedBy: snapshot.ownedBy, assignedUserNames: snapshot.assignedUserNames },
+        };
+      }),
+    );
+    return newestFirst(records);
+  }
+}
