@@ -14,6 +14,8 @@ import { IntakeProducer } from './queues/intake';
 import { AcceptanceLedger } from './store/acceptances';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
+import { SenderRecords } from './cases/sender-records';
+import { SnapshotStore } from './store/snapshots';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices extends OperatorServices {
@@ -24,6 +26,8 @@ export interface ApiServices extends OperatorServices {
   whatsappUnreadable: WhatsAppUnreadableProducer;
   metrics: GatewayMetrics;
   notifications: NotificationServices;
+  /** A sender's own records (follow-ups, STATUS). */
+  senderRecords: SenderRecords;
   close(): Promise<void>;
 }
 
@@ -63,8 +67,10 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
   const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview, logger);
+  const senderRecords = new SenderRecords(contacts.references, references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   return {
     ...operator,
+    senderRecords,
     metrics,
     notifications,
     intake,
