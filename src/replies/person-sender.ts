@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+import type { RapidProClient } from '../clients/rapidpro';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { IdentifierHasher } from '../security/identifier-hash';
+
+/**
+ * A caseworker's message to the person behind a record, opened from its sealed job: it holds personal data
+ * (the URN and the caseworker's words) and must never reach a log line, a metric, a trace or an error message.
+ */
+export interface PersonMessage {
+  urn: string;
+  /** The RapidPro contact (lowercase UUID) when the person wrote through a flow. */
+  contactUuid: string | null;
+  text: string;
+  /** The language the person wrote in (ISO 639-3 as the keyword table names it), when known. */
+  language: string | null;
+  /** The record's reference: the only thing a sender may log about the message. */
+  reference: string;
+}
+
+/**
+ * What went out: the caseworker's words, or (WhatsApp outside its 24-hour window) only an approved template
+ * inviting the person to write back.
+ */
+export type SendOutcome = { sent: 'text' } | { sent: 'template' };
+
+/**
+ * Sends on one channel. A failure is a DeliveryError (src/clients/delivery-error.ts); one whose request may have
+ * reached the provider (a timeout or a reset after the request was written) carries the hint `maybe_sent`, and
+ * is never retried: a caseworker's message is sent at most once.
+ */
+export interface PersonSender {
+  send(message: PersonMessage): Promise<SendOutcome>;
+}
+
+/** What a channel's sender may be built from in a worker process. */
+export interface PersonSenderDeps {
+  config: Config;
+  redis: Redis;
+  hasher: IdentifierHasher;
+  logger: Logger;
+  rapidpro: RapidProClient | null;
+}
+
+/** Null when the channel's send settings are unset: its records' messages end as "not sent: channel not configured". */
+export type PersonSenderFactory = (deps: PersonSenderDeps) => PersonSender | null;
