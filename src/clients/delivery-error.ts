@@ -14,9 +14,11 @@ export type FailureKind = 'transient' | 'permanent' | 'configuration';
  * What the destination said beyond the kind, where the caller must act on it rather than only retry or stop:
  * - gone: the addressee no longer exists (a push service's 404/410 for a subscription);
  * - wait: only this delivery must wait `retryAfterMs` (a push service's 429 is about one subscription, not the service);
- * - refused: our own endpoint policy refused the destination (`reason`), so nothing was sent.
+ * - refused: our own endpoint policy refused the destination (`reason`), so nothing was sent;
+ * - maybe_sent: no answer came back after the request was written (a timeout, a reset): the destination may have
+ *   acted on it. A message to a person is then never sent again (at most once).
  */
-export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string };
+export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' };
 
 export class DeliveryError extends Error {
   override readonly name: string = 'DeliveryError';
@@ -49,8 +51,12 @@ export function classifyStatus(service: string, status: number, what: string, re
 /** Axios errors carry the request (body and Authorization header): only the error code survives. */
 export function networkFailure(service: string, what: string, err: unknown): DeliveryError {
   const code = (err as { code?: string }).code ?? 'network error';
-  return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`);
+  const hint: FailureHint | null = NOT_CONNECTED.has(code) ? null : { is: 'maybe_sent' };
+  return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`, null, hint);
 }
+
+/** Failures before a connection existed: nothing of the request can have reached the destination. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 
 /** How a call ended, for metrics: a status class, or "network" when nothing came back. */
 export type CallOutcome = '2xx' | '3xx' | '4xx' | '5xx' | 'network';
