@@ -10,6 +10,13 @@ export type OptionIndex = ReadonlyArray<{ id: string; folded: ReadonlySet<string
 const indexOptions = (table: Record<string, string[]>): OptionIndex =>
   Object.entries(table).map(([id, aliases]) => ({ id, folded: new Set([id, ...aliases].map(foldText)) }));
 const optionTable = z.record(z.string(), z.array(z.string())).transform(indexOptions);
+const isRegExp = (pattern: string) => {
+  try {
+    return new RegExp(pattern) instanceof RegExp;
+  } catch {
+    return false;
+  }
+};
 
 const ruleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('person_name'), first: fieldName, last: fieldName.optional() }),
@@ -21,25 +28,9 @@ const ruleSchema = z.discriminatedUnion('type', [
     label: z.string(),
     options: optionTable,
     // Values that already are lookup ids of this shape (e.g. location codes) pass through unchanged.
-    id_pattern: z
-      .string()
-      .refine((p) => {
-        try {
-          new RegExp(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'must be a valid regular expression')
-      .transform((p) => new RegExp(p))
-      .optional(),
+    id_pattern: z.string().refine(isRegExp, 'must be a valid regular expression').transform((p) => new RegExp(p)).optional(),
   }),
-  z.object({
-    type: z.literal('narrative'),
-    field: fieldName,
-    other_value: z.string(),
-    options: optionTable.default(() => []),
-  }),
+  z.object({ type: z.literal('narrative'), field: fieldName, other_value: z.string(), options: optionTable.default(() => []) }),
   z.object({
     type: z.literal('yes_no'),
     fields: z.array(fieldName).default([]),
@@ -51,14 +42,8 @@ const ruleSchema = z.discriminatedUnion('type', [
     // 'always': the answer is also written as a line of text (e.g. a callback request caseworkers must see).
     note: z.enum(['always', 'unclear']).default('unclear'),
   }).transform((rule) => ({ ...rule, answers: indexOptions({ yes: rule.yes, no: rule.no }) })),
-  z.object({
-    type: z.literal('category'),
-    field: fieldName,
-    // Written as prefix + category (e.g. "feedback-complaint") into an ID field Primero's ID search covers.
-    prefix: z.string().default(''),
-    options: optionTable,
-    default: z.string(),
-  }),
+  // Written as prefix + category (e.g. "feedback-complaint") into an ID field Primero's ID search covers.
+  z.object({ type: z.literal('category'), field: fieldName, prefix: z.string().default(''), options: optionTable, default: z.string() }),
 ]);
 
 export type MappingRule = z.infer<typeof ruleSchema>;
@@ -97,7 +82,7 @@ export const mergeTargetSchema = z.discriminatedUnion('mode', [
 ]);
 export type MergeTarget = z.infer<typeof mergeTargetSchema>;
 
-export const caseMappingSchema = z.object({
+const caseMappingShape = z.object({
   intent: z.enum(['referral', 'feedback']),
   ...recordTarget,
   reference_field: fieldName,
@@ -114,6 +99,25 @@ export const caseMappingSchema = z.object({
     .default({}),
 });
 
+/** The fields a rule writes at the top of the record (a yes_no rule's are its answer, true or false). */
+const ruleFields = (r: MappingRule): string[] => (r.type === 'person_name' ? [r.first, ...(r.last ? [r.last] : [])] : r.type === 'yes_no' ? r.fields : [r.field]);
+
+/**
+ * Messages go to a person only on a clear yes in safe_to_contact_field, so only a yes_no rule may write it: a
+ * fixed value, a lookup or the person's own words there could read as yes for a phone nobody said was safe.
+ */
+function checkSafeToContact(m: z.infer<typeof caseMappingShape>, ctx: z.RefinementCtx): void {
+  const field = m.safe_to_contact_field;
+  if (!field) return;
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['safe_to_contact_field'], message });
+  const rules = Object.values(m.results);
+  if (!rules.some((r) => r.type === 'yes_no' && r.fields.includes(field))) issue(`no yes_no rule of this mapping writes ${field}`);
+  const fixed = [m.static_fields, ...Object.values(m.category_overrides).map((o) => o.static_fields ?? {})].flatMap((f) => Object.keys(f));
+  const others = [m.reference_field, m.phone_field, m.text_field, ...fixed, ...rules.filter((r) => r.type !== 'yes_no').flatMap(ruleFields)];
+  if (others.includes(field)) issue(`${field} is also written by something other than a yes_no rule`);
+}
+
+export const caseMappingSchema = caseMappingShape.superRefine(checkSafeToContact);
 export type CaseMapping = z.infer<typeof caseMappingSchema>;
 
 export interface MappedCase {
@@ -197,11 +201,7 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
 type ResultRule = Exclude<MappingRule, { type: 'category' }>;
 
 /** Where one answer is written: the case's fields, and the lines the caseworker must read as text. */
-interface CaseDraft {
-  data: Record<string, unknown>;
-  unmatched: string[];
-  textField: string;
-}
+type CaseDraft = { data: Record<string, unknown>; unmatched: string[]; textField: string };
 
 /** Writes one flow answer into the case by its rule; for a consent question, whether consent was given (else null). */
 function applyResult(rule: ResultRule, result: FlowResult, value: string, { data, unmatched, textField }: CaseDraft): boolean | null {

@@ -1,5 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildCaseRecord } from '../../src/domain/case-mapping';
+import { buildCaseRecord, caseMappingSchema } from '../../src/domain/case-mapping';
 import type { InboundMessage } from '../../src/domain/inbound-message';
 import { loadMappings } from '../../src/mappings';
 
@@ -84,5 +86,87 @@ describe('the shipped referral mapping', () => {
   it('keeps a single name as the first name', () => {
     expect(buildCaseRecord(message({ name: ['Grace', 'All Responses'] }), mapping, 'id').data).toMatchObject({ name_first: 'Grace' });
     expect(buildCaseRecord(message({ name: ['Grace', 'All Responses'] }), mapping, 'id').data.name_last).toBeUndefined();
+  });
+});
+
+/*
+ * A caseworker's message reaches the phone only when the record holds a clear yes here (the sender reads the
+ * field at send time): someone else may read this phone, so every answer that is not a clear yes must read as no.
+ */
+describe.each(['referral', 'feedback'] as const)('the shipped %s mapping and "Is it safe for us to send messages to this phone?"', (intent) => {
+  const shipped = loadMappings(path.join(__dirname, '..', '..', 'flows')).get(intent)!;
+  const safe = (value: string, category: string) => buildCaseRecord(message({ safe_to_contact: [value, category] }), shipped, 'id').data;
+
+  it('stores the answer in the field the sender reads', () => {
+    expect(shipped.safe_to_contact_field).toBe('safe_to_contact');
+  });
+
+  it('marks the phone safe on a clear yes, in the six languages', () => {
+    expect(safe('Yes', 'Yes').safe_to_contact).toBe(true);
+    for (const word of ['oui', 'Sí', 'SIM', 'ndiyo', 'نعم']) expect(safe(word, 'Other').safe_to_contact).toBe(true);
+  });
+
+  it('marks it not safe on a no, in the six languages', () => {
+    for (const [value, category] of [['no', 'No'], ['non', 'Other'], ['não', 'Other'], ['hapana', 'Other'], ['لا', 'Other'], ['yes no', 'No']]) {
+      expect(safe(value!, category!).safe_to_contact).toBe(false);
+    }
+  });
+
+  it('marks an unclear answer not safe, and keeps the words for the caseworker', () => {
+    const data = safe('only after 6pm when he is out', 'Other');
+    expect(data.safe_to_contact).toBe(false);
+    expect(data.protection_concerns_other).toContain('Safe to contact as given: only after 6pm when he is out');
+  });
+
+  it('writes nothing when the question was never answered (an SMS report, an older flow), so nobody reads it as yes', () => {
+    expect(buildCaseRecord(message({}), shipped, 'id').data).not.toHaveProperty('safe_to_contact');
+    expect(safe('', '')).not.toHaveProperty('safe_to_contact');
+  });
+});
+
+it('feedback writes a clear no down as a line too: a later report merged into an earlier record adds only its text', () => {
+  const feedback = loadMappings(path.join(__dirname, '..', '..', 'flows')).get('feedback')!;
+  const data = buildCaseRecord(message({ safe_to_contact: ['hapana', 'No'] }), feedback, 'id').data;
+  expect(data.protection_concerns_other).toBe('Safe to contact as given: no');
+});
+
+describe('a mapping that names safe_to_contact_field', () => {
+  type RawMapping = { results: Record<string, { first?: string }>; static_fields?: object; category_overrides?: object; safe_to_contact_field?: string };
+  const raw = () => JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'flows', 'referral.mapping.json'), 'utf8')) as RawMapping;
+  const problems = (mapping: unknown) => {
+    const parsed = caseMappingSchema.safeParse(mapping);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('is refused when no yes_no rule writes that field, naming the file', () => {
+    const mapping = raw();
+    delete mapping.results.safe_to_contact;
+    const dir = mkdtempSync(path.join(tmpdir(), 'mapping-'));
+    try {
+      writeFileSync(path.join(dir, 'referral.mapping.json'), JSON.stringify(mapping));
+      expect(() => loadMappings(dir)).toThrow(`${path.join(dir, 'referral.mapping.json')}: safe_to_contact_field: no yes_no rule of this mapping writes safe_to_contact`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is refused when anything but its yes_no rule could write the field (a fixed true would mark every phone safe)', () => {
+    const fixed = raw();
+    fixed.static_fields = { safe_to_contact: true };
+    expect(problems(fixed)).toEqual(['safe_to_contact_field: safe_to_contact is also written by something other than a yes_no rule']);
+    const words = raw();
+    words.results.name!.first = 'safe_to_contact';
+    expect(problems(words)).toEqual(['safe_to_contact_field: safe_to_contact is also written by something other than a yes_no rule']);
+    const overridden = raw();
+    overridden.category_overrides = { any: { static_fields: { safe_to_contact: 'yes' } } };
+    expect(problems(overridden)).toHaveLength(1);
+  });
+
+  it('is accepted as shipped, and without the setting', () => {
+    expect(problems(raw())).toEqual([]);
+    const without = raw();
+    delete without.safe_to_contact_field;
+    delete without.results.safe_to_contact;
+    expect(problems(without)).toEqual([]);
   });
 });
