@@ -257,6 +257,52 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) 
   });
 });
 
+/*
+ * A caseworker's message goes to the phone only when the person said it is safe (someone else may read it): both
+ * flows ask, every answer reaches the webhook, and a reply with both words is a no, because goflow's switch
+ * router takes the first case that matches (goflow: flows/routers/switch.go, matchCase).
+ */
+describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json asks whether messages to this phone are safe', (intent) => {
+  const flow = flowOf(`${intent}.flow.json`);
+  const byId = new Map(flow.nodes.map((n) => [n.uuid, n]));
+  const router = flow.nodes.find((n) => n.router?.result_name && snakify(n.router.result_name) === 'safe_to_contact')!;
+  const question = flow.nodes.find((n) => n.exits.some((e) => e.destination_uuid === router?.uuid))?.actions?.[0];
+  const hook = flow.nodes.find((n) => n.actions?.some((a) => a.type === 'call_webhook'))!;
+  const languages = Object.keys(flow.localization);
+  const categoryOf = (c: Case) => router.router!.categories.find((x) => x.uuid === c.category_uuid)!.name;
+
+  it('asks it in words and waits for the answer as result safe_to_contact', () => {
+    expect(router.router!.wait?.type).toBe('msg');
+    expect(question?.type).toBe('send_msg');
+    expect(String(question!.text)).toMatch(/^Is it safe for us to send messages to this phone\?.*Reply YES or NO\.$/);
+  });
+
+  it('sorts answers into Yes, No and Other like the consent question, testing no before yes', () => {
+    const r = router.router!;
+    expect(r.categories.map((c) => c.name)).toEqual(['Yes', 'No', 'Other']);
+    expect(categoryOf({ category_uuid: r.default_category_uuid! } as Case)).toBe('Other');
+    expect(r.cases!.map(categoryOf)).toEqual(['No', 'Yes']);
+    for (const c of r.cases!) expect(c.type).toBe('has_any_word');
+  });
+
+  it('is the last question: every answer goes on to the webhook, and nothing else does', () => {
+    for (const e of router.exits) expect(e.destination_uuid).toBe(hook.uuid);
+    const into = flow.nodes.filter((n) => n.exits.some((e) => e.destination_uuid === hook.uuid));
+    expect(into.map((n) => n.uuid)).toEqual([router.uuid]);
+    // What the person is told afterwards is unchanged: the replies after the webhook never read this answer.
+    const after = hook.exits.map((e) => byId.get(e.destination_uuid!)!);
+    for (const n of after) expect(JSON.stringify(n)).not.toContain('safe_to_contact');
+  });
+
+  it('speaks every language the flow declares, question and answer words', () => {
+    expect(languages).toEqual(intent === 'referral' ? ['fra', 'spa', 'por', 'swa', 'ara'] : []);
+    for (const l of languages) {
+      expect(flow.localization[l]![question!.uuid]!.text![0]).toMatch(/[?؟]/);
+      for (const c of router.router!.cases!) expect(flow.localization[l]![c.uuid]!.arguments![0]!.split(' ')).toEqual(expect.arrayContaining(c.arguments[0]!.split(' ')));
+    }
+  });
+});
+
 /** "It will not be / has not been shared", as the six languages said it before. */
 const NOT_SHARED = /not (be|been) shared|ne sera pas partagé|n'a pas été partagé|no se compartirá|no se ha compartido|não será partilhada|não foi partilhada|hautashirikiwa|haujashirikiwa|لن تتم مشاركتها|لم تتم مشاركتها/;
 
