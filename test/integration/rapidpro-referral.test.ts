@@ -20,7 +20,11 @@ const CHILD = {
 };
 
 /** The body our shipped referral flow posts (flows/referral.flow.json). */
-function referralBody(overrides: { consent?: string; age?: string; run?: string } = {}) {
+const yesNoCategory = (answer: string) => ({ yes: 'Yes', no: 'No' } as Record<string, string>)[answer] ?? 'Other';
+
+/** `safe: null` is a run of an older flow that never asked whether messages to the phone are safe. */
+function referralBody(overrides: { consent?: string; age?: string; run?: string; safe?: string | null } = {}) {
+  const safe = overrides.safe === undefined ? 'yes' : overrides.safe;
   return {
     contact: { uuid: randomUUID(), urn: `tel:${CHILD.phone}`, language: 'eng' },
     flow: { uuid: '2b6e8c4e-8f65-4c1e-9a56-0a4b6f3f2d11', name: 'Primero Gateway Referral' },
@@ -32,7 +36,8 @@ function referralBody(overrides: { consent?: string; age?: string; run?: string 
       sex: { value: 'girl', category: 'Female' },
       location: { value: CHILD.location, category: 'All Responses' },
       concern: { value: CHILD.concern, category: 'All Responses' },
-      consent: { value: overrides.consent ?? 'yes', category: ({ yes: 'Yes', no: 'No' } as Record<string, string>)[overrides.consent ?? 'yes'] ?? 'Other' },
+      consent: { value: overrides.consent ?? 'yes', category: yesNoCategory(overrides.consent ?? 'yes') },
+      ...(safe === null ? {} : { safe_to_contact: { value: safe, category: yesNoCategory(safe) } }),
     },
   };
 }
@@ -45,7 +50,8 @@ const post = (gw: Gateway, body: unknown, token = WEBHOOK_TOKEN) =>
     .send(JSON.stringify(body));
 
 describe('POST /webhooks/rapidpro/referral', () => {
-  const PERSONAL_DATA = [CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
+  const UNCLEAR_SAFETY = 'only when my uncle is at work';
+  const PERSONAL_DATA = [UNCLEAR_SAFETY, CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
   let gw: Gateway;
 
   beforeAll(async () => {
@@ -90,6 +96,7 @@ describe('POST /webhooks/rapidpro/referral', () => {
       protection_concerns_other: `${CHILD.concern} | Location as given: ${CHILD.location}`,
       consent_for_services: true,
       disclosure_other_orgs: true,
+      safe_to_contact: true,
     });
     expect(link).toMatchObject({ caseId: data.id, caseIdDisplay: 'cp-1a2b3c', urn: `tel:${CHILD.phone}`, channel: 'rapidpro' });
   });
@@ -196,6 +203,21 @@ describe('POST /webhooks/rapidpro/referral', () => {
     expect(data.consent_for_services).toBe(false);
     expect(data.protection_concerns_other).toContain('Age as given: about twelve');
     expect(data.protection_concerns_other).toContain('Consent as given: maybe');
+  });
+
+  it('never marks a phone safe to message unless the person said yes', async () => {
+    const stored = async (safe: string | null) => {
+      const { scope, created } = primeroAcceptsOnce();
+      await post(gw, referralBody({ safe }));
+      await eventually(() => scope.isDone());
+      return created[0]!;
+    };
+    expect((await stored('no')).safe_to_contact).toBe(false);
+    const unclear = await stored(UNCLEAR_SAFETY);
+    expect(unclear.safe_to_contact).toBe(false);
+    // The caseworker reads the words, and decides after speaking to the person.
+    expect(unclear.protection_concerns_other).toContain(`Safe to contact as given: ${UNCLEAR_SAFETY}`);
+    expect(await stored(null)).not.toHaveProperty('safe_to_contact');
   });
 
   it('never logs the personal data it handled', async () => {
