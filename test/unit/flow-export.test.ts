@@ -390,7 +390,7 @@ describe('flows/status.flow.json', () => {
   it('starts on every STATUS word the SMS keyword table knows, followed by a reference or not', () => {
     // mailroom compares the message's first word with each keyword by collation, not by our folding
     // (core/models/triggers.go FindMatchingMsgTrigger): "first word" lets "STATUS K7QMZ4XP" start it.
-    const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as { keywords: string[]; match_type: string; trigger_type: string };
+    const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string; trigger_type: string };
     expect(trigger.trigger_type).toBe('K');
     expect(trigger.match_type).toBe('F');
     const words = Object.values(keywords.languages).flatMap((l) => l.status ?? []);
