@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { foldText } from './text-fold';
 import { own } from './own';
-import { normaliseReference } from './reference';
-import { referenceInText } from './sender-records';
+import { referenceNamed } from './named-reference';
 
 export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin', 'status'] as const;
 export type KeywordIntent = (typeof KEYWORD_INTENTS)[number];
@@ -110,15 +109,9 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
     if (control && lastToken + 1 < tokens.length) return { intent: null, language: table.default_language, narrative: original };
     const narrative = tokens.slice(lastToken + 1).join(' ');
     // "Hali ni mbaya nyumbani", "حالة طوارئ": a status word opening a message is often the start of a cry for help.
-    if (match.intent === 'status' && narrative !== '' && !namesAReference(narrative)) return { intent: null, language: table.default_language, narrative: original };
+    if (match.intent === 'status' && narrative !== '' && referenceNamed(narrative) === null) return { intent: null, language: table.default_language, narrative: original };
     return { intent: match.intent, language: table.replies[match.language] ? match.language : table.default_language, narrative };
   };
-}
-
-/** What may follow a STATUS word: a reference, alone (`K7QM-Z4XP`, `k7qm z4xp`), first (`K7QMZ4XP please`) or after REF. */
-export function namesAReference(text: string): boolean {
-  const first = text.trim().split(/\s+/)[0] ?? '';
-  return normaliseReference(text) !== null || normaliseReference(first) !== null || referenceInText(text) !== null;
 }
 
 /** The acknowledgement: fixed text per language with only the reference filled in, never the sender's words. */

@@ -48,7 +48,7 @@ const sensitiveFeedback = (p: Person) => ({
   results: { category: { value: '4', category: 'sea' }, description: { value: p.concern, category: 'All Responses' }, callback: { value: 'no', category: 'No' } },
 });
 
-/** What flows/status.flow.json posts: contact, flow and `word_slice(input.text, 1, 3)`. */
+/** What flows/status.flow.json posts: contact, flow and the two words after the keyword (`word_slice`). */
 const statusBody = (p: Person, reference = '') => ({ contact: contactOf(p), flow: FLOW, reference });
 
 describe('POST /webhooks/rapidpro/status', () => {

@@ -409,7 +409,7 @@ describe('flows/status.flow.json', () => {
     expect(action.url).toBe('@globals.gateway_url/webhooks/rapidpro/status');
     expect((action.headers as Record<string, string>).Authorization).toMatch(/^Token @globals\./);
     expect(action.body).toContain('"contact", object("uuid", contact.uuid, "urn", contact.urn');
-    expect(action.body).toContain('"reference", word_slice(input.text, 1, 3)');
+    expect(action.body).toContain('"reference", word_slice(default(input.text, ""), 1, 3)');
     // Not the flow's results or the whole message: nothing the person reported reaches this route.
     expect(String(action.body)).not.toMatch(/results|remove_first_word|input\.text\)/);
   });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { foldKeyword, KEYWORD_INTENTS, keywordClassifier, REPLY_KINDS, replyText, withinOneEdit } from '../../src/domain/keywords';
+import { referenceNamed } from '../../src/domain/named-reference';
 import type { SenderRecord } from '../../src/domain/sender-records';
 import { STATUS_LIST_MAX, statusReplyText } from '../../src/domain/status-reply';
 import { loadKeywordTable } from '../../src/keyword-table';
@@ -95,6 +96,19 @@ describe('STATUS', () => {
     expect(classify('hali K7QM Z4XP').intent).toBe('status');
     expect(classify('STATUS ref K7QMZ4XP please').intent).toBe('status');
     expect(classify('statsu K7QMZ4XP').intent).toBe('status'); // one typo, as every keyword of four letters
+  });
+
+  it.each([
+    ['K7QMZ4XP', 'K7QMZ4XP'],
+    ['k7qm-z4xp', 'K7QMZ4XP'],
+    ['K7QM Z4XP', 'K7QMZ4XP'],
+    ['K7QMZ4XP asante', 'K7QMZ4XP'],
+    ['ref: k7qmz4xp', 'K7QMZ4XP'],
+    ['please', null],
+    ['K7QMZ4X0', null], // 0 is not in the alphabet: a misread reference names none
+    ['', null],
+  ])('reads %j after STATUS as the reference %s', (text, reference) => {
+    expect(referenceNamed(text)).toBe(reference);
   });
 
   it('takes a status word followed by other words as a report, not a question: it may be a cry for help', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { normaliseReference } from '../../domain/reference';
-import { communityStatusOf, referenceInText, type SenderRecord } from '../../domain/sender-records';
+import { referenceNamed } from '../../domain/named-reference';
+import { communityStatusOf, type SenderRecord } from '../../domain/sender-records';
 import type { CommunityStatus } from '../../domain/notification-plan';
 import { validationDetails } from '../../http/json-body';
 import { readJsonBody } from '../body';
@@ -31,21 +31,12 @@ export interface StatusAnswer {
   status: CommunityStatus | 'none';
 }
 
-/**
- * A reference the person named: the whole text (`K7QM Z4XP`, goflow's word splitting of `K7QM-Z4XP`), its first
- * word, or after REF. Text that names none asks for the most recent record, as a bare STATUS does.
- */
-export function referenceNamed(text: string | null | undefined): string | null {
-  const t = text?.trim();
-  if (!t) return null;
-  return normaliseReference(t) ?? normaliseReference(t.split(/\s+/)[0]!) ?? referenceInText(t);
-}
-
 export function parseRapidProStatusRequest(body: unknown): Parsed<StatusQuery> {
   return andThen(readJsonBody(body), (json) => {
     const parsed = statusBodySchema.safeParse(json);
     if (!parsed.success) return rejected(422, 'invalid_body', 'The body is not a RapidPro webhook body with a contact this route understands.', validationDetails(parsed.error));
     const { contact, results, reference } = parsed.data;
+    // Text that names no reference asks, as a bare STATUS does, for the most recent record.
     const asked = reference ?? results.reference?.value ?? null;
     // Lowercase, as intake indexes the contact's records (parse.ts rapidProToMessage).
     return accepted({ urn: contact.urn ?? null, contactUuid: contact.uuid.toLowerCase(), askedFor: referenceNamed(asked) });
