@@ -53,7 +53,7 @@ const statusBody = (p: Person, reference = '') => ({ contact: contactOf(p), flow
 
 describe('POST /webhooks/rapidpro/status', () => {
   const PERSONAL_DATA = [AMINA, BARAKA, CHIKU, NOBODY].flatMap((p) => [p.urn, p.urn.slice(5), p.name, ...(p.concern ? [p.concern] : [])])
-    .concat(['Grace Mugisha', '250788123123', 'Ryan Lewis', '12024561111', 'sex for food', WEBHOOK_TOKEN]);
+    .concat(['Grace Mugisha', '250788123123', 'Ryan Lewis', '12024561111', 'Hi there', 'sex for food', WEBHOOK_TOKEN]);
   let gw: Gateway;
   let primero: RecordingPrimero;
   const answers: string[] = [];
