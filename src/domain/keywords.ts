@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { foldText } from './text-fold';
 import { own } from './own';
+import { referenceNamed } from './named-reference';
 
 export const KEYWORD_INTENTS = ['referral', 'feedback', 'optout', 'optin', 'status'] as const;
 export type KeywordIntent = (typeof KEYWORD_INTENTS)[number];
@@ -106,11 +107,10 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
     // "Stop hitting me" is a cry for help, not an opt-out: STOP and START count only as the whole message.
     const control = match.intent === 'optout' || match.intent === 'optin';
     if (control && lastToken + 1 < tokens.length) return { intent: null, language: table.default_language, narrative: original };
-    return {
-      intent: match.intent,
-      language: table.replies[match.language] ? match.language : table.default_language,
-      narrative: tokens.slice(lastToken + 1).join(' '),
-    };
+    const narrative = tokens.slice(lastToken + 1).join(' ');
+    // "Hali ni mbaya nyumbani", "حالة طوارئ": a status word opening a message is often the start of a cry for help.
+    if (match.intent === 'status' && narrative !== '' && referenceNamed(narrative) === null) return { intent: null, language: table.default_language, narrative: original };
+    return { intent: match.intent, language: table.replies[match.language] ? match.language : table.default_language, narrative };
   };
 }
 

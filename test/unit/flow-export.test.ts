@@ -186,8 +186,8 @@ function mustTranslate(flow: Flow): Array<{ uuid: string; key: string; count: nu
 }
 
 describe('every shipped flow export imports and routes as RapidPro and goflow read it', () => {
-  it('ships the three flows', () => {
-    expect(exportFiles).toEqual(['feedback.flow.json', 'notify.flow.json', 'referral.flow.json']);
+  it('ships the four flows', () => {
+    expect(exportFiles).toEqual(['feedback.flow.json', 'notify.flow.json', 'referral.flow.json', 'status.flow.json']);
   });
 
   it.each(exportFiles)('%s has no import or routing problem', (file) => {
@@ -414,5 +414,76 @@ describe('flows/notify.flow.json', () => {
     const closed = flow.nodes.find((n) => n.uuid === flow.nodes[0]!.exits[2]!.destination_uuid)!.actions![0]!;
     expect(String(closed.text)).toContain(keywords.languages.eng!.referral[0]!.toUpperCase());
     for (const l of languages) expect(flow.localization[l]![closed.uuid]!.text![0]).toContain(keywords.languages[l]!.referral[0]!.toUpperCase());
+  });
+});
+
+describe('flows/status.flow.json', () => {
+  const exported = read('status.flow.json');
+  const flow = exported.flows[0]!;
+  const byId = new Map(flow.nodes.map((n) => [n.uuid, n]));
+  const keywords = JSON.parse(readFileSync(path.join(flowsDir, 'keywords.json'), 'utf8')) as { languages: Record<string, { referral: string[]; status?: string[] }> };
+  const hook = flow.nodes.find((n) => n.actions?.some((a) => a.type === 'call_webhook'))!;
+  const action = hook.actions![0]!;
+  const next = (node: Node, category: string) => {
+    const exit = node.router!.categories.find((c) => c.name === category)!.exit_uuid;
+    return byId.get(node.exits.find((e) => e.uuid === exit)!.destination_uuid!)!;
+  };
+  const split = next(hook, 'Success');
+  const sendOf = (category: string) => next(split, category).actions![0]!;
+  const languages = ['fra', 'spa', 'por', 'swa', 'ara'];
+  const texts = (a: Action) => [String(a.text), ...languages.map((l) => flow.localization[l]?.[a.uuid]?.text?.[0] ?? '')];
+
+  it('starts on every STATUS word the SMS keyword table knows, followed by a reference or not', () => {
+    // mailroom compares the message's first word with each keyword by collation, not by our folding
+    // (core/models/triggers.go FindMatchingMsgTrigger): "first word" lets "STATUS K7QMZ4XP" start it.
+    const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string; trigger_type: string };
+    expect(trigger.trigger_type).toBe('K');
+    expect(trigger.match_type).toBe('F');
+    const words = Object.values(keywords.languages).flatMap((l) => l.status ?? []);
+    expect(words.length).toBeGreaterThanOrEqual(6);
+    expect(trigger.keywords).toEqual(expect.arrayContaining(words));
+    for (const k of trigger.keywords) expect(k).toBe(k.toLowerCase());
+  });
+
+  it('is a messaging flow: a keyword starts it and it answers at once', () => {
+    expect(flow.type).toBe('messaging');
+    expect(flow.nodes.some((n) => n.router?.wait)).toBe(false);
+  });
+
+  it('asks the status route with the token header, for the contact, with at most two words of what they typed', () => {
+    expect(action.method).toBe('POST');
+    expect(action.url).toBe('@globals.gateway_url/webhooks/rapidpro/status');
+    expect((action.headers as Record<string, string>).Authorization).toMatch(/^Token @globals\./);
+    expect(action.body).toContain('"contact", object("uuid", contact.uuid, "urn", contact.urn');
+    expect(action.body).toContain('"reference", word_slice(default(input.text, ""), 1, 3)');
+    // Not the flow's results or the whole message: nothing the person reported reaches this route.
+    expect(String(action.body)).not.toMatch(/results|remove_first_word|input\.text\)/);
+  });
+
+  it('answers by the status word the route returns, and a failure is never told as "no report"', () => {
+    expect(split.router!.operand).toBe('@webhook.json.status');
+    expect(split.router!.categories.map((c) => c.name)).toEqual(['received', 'in_progress', 'closed', 'none', 'Other']);
+    const failure = next(hook, 'Failure').actions![0]!;
+    expect(sendOf('Other').uuid).toBe(failure.uuid);
+    expect(new Set(['received', 'in_progress', 'closed', 'none', 'Other'].map((c) => sendOf(c).uuid)).size).toBe(5);
+    for (const text of texts(failure)) expect(text).not.toBe(texts(sendOf('none'))[0]);
+  });
+
+  it('says the reference and status word in six languages, and nothing about the person', () => {
+    expect(Object.keys(flow.localization).sort()).toEqual(Object.keys(flowOf('referral.flow.json').localization).sort());
+    for (const status of ['received', 'in_progress', 'closed']) for (const text of texts(sendOf(status))) expect(text).toContain('@webhook.json.reference');
+    for (const text of texts(sendOf('none'))) expect(text).not.toContain('@webhook.json.reference');
+    for (const a of flow.nodes.flatMap((n) => n.actions ?? []).filter((x) => x.type === 'send_msg')) {
+      for (const text of texts(a)) expect(text).not.toMatch(/@(contact|results|fields|input)\b/);
+      for (const l of languages) expect(flow.localization[l]![a.uuid]!.text![0]).not.toBe(a.text);
+    }
+  });
+
+  it('tells a closed report and no report how to ask for help with the keyword the gateway reads in that language', () => {
+    for (const status of ['closed', 'none']) {
+      const all = texts(sendOf(status));
+      expect(all[0]).toContain(keywords.languages.eng!.referral[0]!.toUpperCase());
+      languages.forEach((l, i) => expect(all[i + 1]).toContain(keywords.languages[l]!.referral[0]!.toUpperCase()));
+    }
   });
 });

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { referenceNamed } from '../../domain/named-reference';
+import { communityStatusOf, type SenderRecord } from '../../domain/sender-records';
+import type { CommunityStatus } from '../../domain/notification-plan';
+import { validationDetails } from '../../http/json-body';
+import { readJsonBody } from '../body';
+import { accepted, andThen, rejected, type Parsed } from '../parsed';
+import { rapidProWebhookSchema } from './parse';
+
+/**
+ * The bodies a status flow sends: RapidPro's default or legacy webhook body (contact, flow, results) as the
+ * intake routes read them, plus an optional `reference` (what the person typed after the keyword). `flow` is not
+ * needed to answer, so a hand-built body may leave it out.
+ */
+const statusBodySchema = rapidProWebhookSchema.pick({ contact: true, results: true }).extend({
+  flow: rapidProWebhookSchema.shape.flow.nullish(),
+  // Two words at most in the shipped flow; the bound keeps a whole message from being posted here.
+  reference: z.string().max(64, 'must be a reference (at most 64 characters)').nullish(),
+});
+
+/** Who asks (as the intake routes index the sender's records) and which of their references, if any. */
+export interface StatusQuery {
+  urn: string | null;
+  contactUuid: string;
+  askedFor: string | null;
+}
+
+/** What the flow branches on; the reference is the only record detail it carries. */
+export interface StatusAnswer {
+  reference: string | null;
+  status: CommunityStatus | 'none';
+}
+
+export function parseRapidProStatusRequest(body: unknown): Parsed<StatusQuery> {
+  return andThen(readJsonBody(body), (json) => {
+    const parsed = statusBodySchema.safeParse(json);
+    if (!parsed.success) return rejected(422, 'invalid_body', 'The body is not a RapidPro webhook body with a contact this route understands.', validationDetails(parsed.error));
+    const { contact, results, reference } = parsed.data;
+    // Text that names no reference asks, as a bare STATUS does, for the most recent record.
+    const asked = reference ?? results.reference?.value ?? null;
+    // Lowercase, as intake indexes the contact's records (parse.ts rapidProToMessage).
+    return accepted({ urn: contact.urn ?? null, contactUuid: contact.uuid.toLowerCase(), askedFor: referenceNamed(asked) });
+  });
+}
+
+/**
+ * The most recent of the sender's own non-sensitive records (or the one they named, if it is theirs). Sensitive
+ * records are never told, and a reference that is not theirs answers as no record does, so the route cannot be
+ * used to learn whether someone else's reference exists.
+ */
+export function statusAnswer(records: SenderRecord[], askedFor: string | null, gatewayUser: string): StatusAnswer {
+  const record = records.find((r) => !r.sensitive && (askedFor === null || r.reference === askedFor));
+  return record ? { reference: record.reference, status: communityStatusOf(record, gatewayUser) } : { reference: null, status: 'none' };
+}
