@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { IdentifierHasher } from '../security/identifier-hash';
-import { gatewayKey } from './keys';
+import { contactKeys, type ContactKeys } from './contact-keys';
 
 /** Meta's customer-service window: free-form messages are allowed this long after the person's last message. */
 export const WHATSAPP_WINDOW_MS = 24 * 3600_000;
@@ -17,20 +17,24 @@ const EXTEND = `local ttl = redis.call('PTTL', KEYS[1]) if ttl < tonumber(ARGV[1
 /**
  * `gw:wa-window:<keyed hash of the whatsapp: URN>` exists while the person's 24-hour window is open (minus the
  * margin). Written at every inbound WhatsApp message with the TTL left from the message's own time; nobody
- * deletes it but its TTL, and a send that Meta refuses as outside the window (131047). It holds no number and
+ * deletes it but its TTL, a send that Meta refuses as outside the window (131047), and forget (ContactStore.forgetKeys). It holds no number and
  * no content: only that someone with this hash wrote within the last day. A process dying right after the write
  * leaves a correct key; dying before it leaves the window closed, so the template goes out instead (never text
  * Meta would refuse).
  */
 export class WhatsAppWindowStore {
+  private readonly keys: ContactKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly hasher: IdentifierHasher,
-  ) {}
+  ) {
+    this.keys = contactKeys(prefix);
+  }
 
   private key(hash: string): string {
-    return gatewayKey(this.prefix, 'wa-window', hash);
+    return this.keys.whatsappWindow(hash);
   }
 
   /** The person behind `urn` wrote at `sentAt`: their window is open until 24 hours later, less the margin. */

@@ -9,7 +9,7 @@ import { whatsappPersonSender } from '../../src/channels/whatsapp/person-sender'
 import type { DeliveryError } from '../../src/clients/delivery-error';
 import { createLogger } from '../../src/logger';
 import { createRedis, waitForRedis } from '../../src/queues/connection';
-import type { PersonMessage, PersonSender, PersonSenderDeps } from '../../src/replies/person-sender';
+import type { PersonMessage, PersonSenderDeps } from '../../src/replies/person-sender';
 import { hasherFromConfig } from '../../src/security/identifier-hash';
 import { deleteByPrefix, gatewayKey, scanKeys } from '../../src/store/keys';
 import { WHATSAPP_WINDOW_MARGIN_MS, WHATSAPP_WINDOW_MS, WhatsAppWindowStore } from '../../src/store/whatsapp-windows';
@@ -347,6 +347,13 @@ describe('sending a caseworker message to the person', () => {
       } finally {
         open.mockRestore();
       }
+    });
+
+    it('forgetting the person closes their window too', async () => {
+      const store = new WhatsAppWindowStore(gw.redis, gw.config.QUEUE_PREFIX, gw.services.hasher);
+      await store.open(wa.urn, new Date());
+      await gw.services.forget.forget(wa.urn, 'test-operator');
+      expect(await store.isOpen(wa.urn)).toBe(false);
     });
 
     it('a message Meta re-delivers days late does not open it', async () => {
