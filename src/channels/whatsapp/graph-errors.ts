@@ -2,7 +2,6 @@ import { classifyStatus, DeliveryError } from '../../clients/delivery-error';
 
 /** A refusal from the Graph API, with Meta's own error code (`error.code`) when the answer carried one. */
 export class WhatsAppRefusal extends DeliveryError {
-  override readonly name = 'WhatsAppRefusal';
   constructor(
     base: DeliveryError,
     readonly metaCode: number | null,
