@@ -16,6 +16,7 @@ import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 import { SenderRecords } from './cases/sender-records';
 import { SnapshotStore } from './store/snapshots';
+import { WhatsAppWindowStore } from './store/whatsapp-windows';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices extends OperatorServices {
@@ -24,6 +25,8 @@ export interface ApiServices extends OperatorServices {
   providerMessages: ProviderMessageAcceptor;
   whatsappReplies: WhatsAppReplyProducer | null;
   whatsappUnreadable: WhatsAppUnreadableProducer;
+  /** Each WhatsApp sender's 24-hour window, opened at every inbound message (caseworker messages read it). */
+  whatsappWindows: WhatsAppWindowStore;
   metrics: GatewayMetrics;
   notifications: NotificationServices;
   /** A sender's own records (follow-ups, STATUS). */
@@ -78,6 +81,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     providerMessages,
     whatsappReplies,
     whatsappUnreadable,
+    whatsappWindows: new WhatsAppWindowStore(redis, config.QUEUE_PREFIX, hasher),
     async close() {
       await operator.registry.close();
     },

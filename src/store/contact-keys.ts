@@ -16,6 +16,8 @@ export interface ContactKeys {
   refs(hash: string): string;
   /** `gw:feedback-window:<hash>:<category>`; pass `*` as the category for the scan pattern. */
   feedbackWindow(hash: string, category: string): string;
+  /** `gw:wa-window:<hash>`: exists while the sender's WhatsApp 24-hour window is open (see WhatsAppWindowStore). */
+  whatsappWindow(hash: string): string;
   /** `gw:urn-hash-key`: the hash key versions before #13 kept in Redis. */
   legacyHashKey(): string;
 }
@@ -29,6 +31,7 @@ export function contactKeys(prefix: string): ContactKeys {
     rate: (hash) => gatewayKey(prefix, 'rate', hash),
     refs: (hash) => gatewayKey(prefix, 'contact-refs', hash),
     feedbackWindow: (hash, category) => gatewayKey(prefix, 'feedback-window', hash, category),
+    whatsappWindow: (hash) => gatewayKey(prefix, 'wa-window', hash),
     legacyHashKey: () => gatewayKey(prefix, 'urn-hash-key'),
   };
 }

@@ -121,7 +121,7 @@ export class ContactStore {
   async forgetKeysOfHashes(hashes: string[]): Promise<number> {
     await this.links.forgetSealedUrns(hashes);
     const keys: string[] = [];
-    for (const hash of hashes) keys.push(this.keys.refs(hash), this.keys.rate(hash), ...(await this.feedbackWindows.keysOf(hash)));
+    for (const hash of hashes) keys.push(this.keys.refs(hash), this.keys.rate(hash), this.keys.whatsappWindow(hash), ...(await this.feedbackWindows.keysOf(hash)));
     return this.redis.del(...keys);
   }
 

@@ -13,6 +13,7 @@ export const whatsapp: ChannelDefinition<'whatsapp'> = {
       providerMessages: services.providerMessages,
       replies: services.whatsappReplies,
       unreadable: services.whatsappUnreadable,
+      windows: services.whatsappWindows,
       logger,
     }),
   // A reply job names the sender's WhatsApp id, and a wamid encodes the phone number.

@@ -12,6 +12,8 @@ import { valueOrRefuse } from '../refuse';
 import { parseWhatsAppRequest, type WhatsAppInbound, type WhatsAppUnreadable } from './parse';
 import { whatsappSignature } from './signature';
 import { acceptWhatsAppMessage } from './store-message';
+import { openWhatsAppWindow } from './open-window';
+import type { WhatsAppWindowStore } from '../../store/whatsapp-windows';
 
 export interface WhatsAppRouteDeps {
   verifyToken: string | undefined;
@@ -21,6 +23,8 @@ export interface WhatsAppRouteDeps {
   replies: WhatsAppReplyProducer | null;
   /** Where a message we cannot read is kept, as a dead letter, instead of refusing the batch it came in. */
   unreadable: WhatsAppUnreadableProducer;
+  /** Where each sender's 24-hour customer-service window is kept (null: the worker side sends templates only). */
+  windows: WhatsAppWindowStore | null;
   logger: Logger;
 }
 
@@ -54,8 +58,8 @@ function verificationHandler(verifyToken: string) {
 type StoreResult = { fault: string } | { fault: null; duplicate: boolean };
 
 /** One read message stored, or the name of the content fault that keeps it from being stored. */
-function storeOne(deps: WhatsAppRouteDeps, m: WhatsAppInbound): Promise<StoreResult> {
-  return storeOr503(deps.logger, 'whatsapp', async () => {
+async function storeOne(deps: WhatsAppRouteDeps, m: WhatsAppInbound): Promise<StoreResult> {
+  const result = await storeOr503(deps.logger, 'whatsapp', async (): Promise<StoreResult> => {
     try {
       const outcome = await acceptWhatsAppMessage(deps.providerMessages, deps.replies, m);
       return { fault: null, duplicate: outcome.duplicate };
@@ -65,6 +69,8 @@ function storeOne(deps: WhatsAppRouteDeps, m: WhatsAppInbound): Promise<StoreRes
       return { fault: name };
     }
   });
+  if (result.fault === null) await openWhatsAppWindow(deps.windows, m, deps.logger);
+  return result;
 }
 
 /** `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp` (signed events). */
