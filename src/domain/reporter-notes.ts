@@ -75,7 +75,7 @@ export function outcomeNoteId(recordId: string, noteId: string): string {
 }
 
 /** The `notes_section` entry carrying the outcome back to the case. */
-export function outcomeNoteEntry(subject: string, outcome: CaseworkerOutcome, at: Date, ids: { recordId: string; noteId: string; reference: string }): Record<string, string> {
+export function outcomeNoteEntry(subject: string, outcome: CaseworkerOutcome, at: Date, ids: { recordId: string; noteId: string; reference: string }): { unique_id: string; note_subject: string; note_text: string } {
   return {
     unique_id: outcomeNoteId(ids.recordId, ids.noteId),
     note_subject: outcomeSubject(subject, outcome, at),
