@@ -243,13 +243,24 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(startsTo(urn)).toHaveLength(1);
   });
 
+  it('gives up after REPLY_ATTEMPTS sends that certainly failed, says so on the case, and keeps the dead letter', async () => {
+    const { recordId, urn } = await newRecord();
+    for (let i = 0; i < gw.config.REPLY_ATTEMPTS; i++) script.push((cb) => cb(null, [503, { detail: 'Service unavailable' }]));
+    const subject = await noteAndWait(recordId, 'The meeting is cancelled, we will call you');
+    expect(subject).toBe(`${SUBJECT}: failed: the provider could not be reached; write a new note to try again`);
+    expect(startsTo(urn, attempts)).toHaveLength(gw.config.REPLY_ATTEMPTS);
+    expect(startsTo(urn)).toEqual([]);
+    const dead = await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed();
+    expect(dead.filter((j) => j.data.recordId === recordId)).toHaveLength(1);
+  });
+
   it('keeps a refused send as a sealed dead letter, and tells the caseworker to write again', async () => {
     const { recordId, urn } = await newRecord();
     const text = 'The doctor will see you on Friday at the clinic';
     script.push((cb) => cb(null, [400, { urns: { '0': ['Invalid URN'] } }]));
     const subject = await noteAndWait(recordId, text);
     expect(subject).toBe(`${SUBJECT}: failed: the provider refused the message; write a new note to try again`);
-    const [dead] = await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed();
+    const dead = (await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed()).find((j) => j.data.recordId === recordId);
     expect(JSON.stringify(dead!.data)).not.toContain(text);
     expect(JSON.stringify(dead!.data)).not.toContain(urn.slice(5));
     expect(dead!.data).toHaveProperty('sealed');
