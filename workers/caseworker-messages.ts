@@ -10,7 +10,7 @@ import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
 import type { PersonSender } from '../src/replies/person-sender';
 import type { PayloadCodec } from '../src/security/payload-codec';
-import type { CaseworkerMessageLedger } from '../src/store/caseworker-messages';
+import type { CaseworkerMessageLedger, LedgerEntry } from '../src/store/caseworker-messages';
 import type { ContactStore } from '../src/store/contacts';
 import type { SharedCounters } from '../src/store/counters';
 import type { TraceStore } from '../src/store/trace';
@@ -127,7 +127,7 @@ async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: J
 }
 
 /** What an earlier attempt of this job left: a claim without an outcome may have been sent, so it never is again. */
-async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, entry: NonNullable<Awaited<ReturnType<CaseworkerMessageLedger['get']>>>): Promise<string> {
+async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, entry: LedgerEntry): Promise<string> {
   if (entry.owner !== owner) return 'duplicate';
   if (entry.state === 'noted') return 'already-noted';
   if (entry.state === 'final' && entry.outcome) return noteOutcome(deps, m, owner, entry.outcome, entry.at ? new Date(entry.at) : new Date());
