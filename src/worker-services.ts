@@ -11,10 +11,13 @@ import type { MappingSet } from './mappings';
 import { buildNotificationServices, type NotificationServices } from './notifications/services';
 import { createRedis } from './queues/connection';
 import { recordPausesOf } from './queues/failure-policy';
+import { CaseworkerMessageProducer } from './queues/caseworker-messages';
+import { QUEUES } from './queues/names';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
 import { hasherFromConfig } from './security/identifier-hash';
 import type { PayloadCodec } from './security/payload-codec';
+import { CaseworkerMessageLedger } from './store/caseworker-messages';
 import { ContactStore } from './store/contacts';
 import { DESTINATION_QUEUES, DestinationStatusStore } from './store/destination-status';
 import { SharedCounters } from './store/counters';
@@ -37,6 +40,8 @@ export interface WorkerServices {
   queues: QueueRegistry;
   notifications: NotificationServices;
   primero: PrimeroClient;
+  /** Caseworkers' notes to the person: the queue they wait in and the ledger that keeps each to one send. */
+  caseworkerMessages: { producer: CaseworkerMessageProducer; ledger: CaseworkerMessageLedger };
   /** Counts an outbound call's answer under the destination's name. */
   observe(service: string): (status: string) => void;
   /** Stores a replayed WhatsApp message through the same intake as the webhook route's. */
@@ -72,6 +77,10 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
     queues,
     notifications: buildNotificationServices(config, shared, queues, codec, contacts, trace, logger),
     primero: new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS, observe: observe('primero') }),
+    caseworkerMessages: {
+      producer: new CaseworkerMessageProducer(queues.get(QUEUES.caseworkerMessages), codec, { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 }),
+      ledger: new CaseworkerMessageLedger(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS),
+    },
     observe,
     storeReplayed(message) {
       if (!intakeSide) {

@@ -13,6 +13,7 @@ import type { TraceStore } from '../src/store/trace';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import type { JobData } from '../src/queues/jobs';
+import type { NoteDetector } from '../src/replies/note-detector';
 
 export interface PrimeroEventDeps {
   snapshots: SnapshotStore;
@@ -26,6 +27,8 @@ export interface PrimeroEventDeps {
   authFailurePauseMs: number;
   counters: SharedCounters;
   sightings: WebhookSightings;
+  /** Queues a caseworker's notes to the person (null: two-way messages are not set up in this process). */
+  notes: Pick<NoteDetector, 'detect'> | null;
 }
 
 /** A look ready to diff, and whether the API user could read the record in this job (null: no read needed). */
@@ -83,6 +86,9 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     let done: Completed;
     try {
       done = await completed(deps, look, stored);
+      // Before the swap: a failed notes read is retried with the job, which after the swap would find the look
+      // already seen. A look that loses the swap to a newer one costs a read; the ledger keeps the notes to one send.
+      await deps.notes?.detect(look.recordType, look.recordId);
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }

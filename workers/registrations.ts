@@ -5,6 +5,9 @@ import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
 import { JOBS } from '../src/queues/jobs';
+import { NoteDetector } from '../src/replies/note-detector';
+import { buildPersonSenders } from '../src/replies/senders';
+import { hasherFromConfig } from '../src/security/identifier-hash';
 import { QUEUES, type QueueName } from '../src/queues/names';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
@@ -12,6 +15,7 @@ import { RecordLocks } from '../src/store/record-locks';
 import { PollCursorStore } from '../src/store/poll-cursor';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
+import { caseworkerMessageProcessor } from './caseworker-messages';
 import { intakeProcessor } from './intake';
 import { maintenanceProcessor } from './maintenance';
 import { primeroEventProcessor } from './primero-events';
@@ -99,6 +103,7 @@ const primeroEvents: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
       counters: s.counters,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
+      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger }),
     }),
   options: (c) => ({ concurrency: c.PRIMERO_EVENTS_CONCURRENCY, limiter: perSecond(c.PRIMERO_EVENTS_RATE_PER_SECOND) }),
 };
@@ -153,6 +158,21 @@ const rapidproNotify: Registration = {
   options: (c) => ({ concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / c.RAPIDPRO_RATE_PER_HOUR)) } }),
 };
 
+// Always running: a note can be written on any gateway record, and one whose channel cannot send still gets its outcome note.
+const caseworkerMessages: Registration = {
+  queue: QUEUES.caseworkerMessages,
+  enabled: always,
+  processor: (s, queue) => {
+    const c = s.config;
+    const rapidpro = c.RAPIDPRO_URL && c.RAPIDPRO_TOKEN ? new RapidProClient({ baseUrl: c.RAPIDPRO_URL, token: c.RAPIDPRO_TOKEN, timeoutMs: c.REPLY_TIMEOUT_MS, observe: s.observe('rapidpro') }) : null;
+    const senderFor = buildPersonSenders({ config: c, redis: s.shared, hasher: hasherFromConfig(c), logger: s.logger, rapidpro });
+    const { codec, contacts, primero, mappings, trace, counters, logger } = s;
+    const common = { codec, contacts, primero, mappings, trace, counters, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS };
+    return caseworkerMessageProcessor({ ...common, ledger: s.caseworkerMessages.ledger, senderFor, subject: c.REPLY_NOTE_SUBJECT, sensitiveAllowed: c.REPLY_SENSITIVE_ALLOWED });
+  },
+  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND) }),
+};
+
 const primeroPoll: Registration = {
   queue: QUEUES.primeroPoll,
   enabled: (c) => c.PRIMERO_POLL_INTERVAL_SECONDS > 0,
@@ -188,4 +208,4 @@ const maintenance: Registration = {
 };
 
 /** Every queue's worker, in start order. A new queue is a new entry here and its processor file beside it. */
-export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, whatsappUnreadable, push, rapidproNotify, primeroPoll, maintenance];
+export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, whatsappUnreadable, push, rapidproNotify, caseworkerMessages, primeroPoll, maintenance];

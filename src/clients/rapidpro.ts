@@ -35,16 +35,17 @@ export class RapidProClient {
   }
 
   /**
-   * Starts a flow for up to 100 URNs with the same params. `restart_participants` stays true: the same person
+   * Starts a flow for up to 100 URNs (and up to 100 contact UUIDs, `opts.contacts`) with the same params. `restart_participants` stays true: the same person
    * gets a later status too. `excludeActive` maps to mailroom's "in a flow" exclusion, which skips (never
    * defers) a contact waiting in any flow.
    */
-  async startFlow(flow: string, urns: string[], params: Record<string, string>, opts: { excludeActive: boolean }): Promise<void> {
-    if (urns.length === 0 || urns.length > 100) throw new RangeError('a flow start takes 1 to 100 URNs');
+  async startFlow(flow: string, urns: string[], params: Record<string, string>, opts: { excludeActive: boolean; contacts?: string[] }): Promise<void> {
+    const contacts = opts.contacts ?? [];
+    if (urns.length + contacts.length === 0 || urns.length > 100 || contacts.length > 100) throw new RangeError('a flow start takes 1 to 100 URNs or contacts');
     const what = 'the flow start';
     const res = await observedRequest(
       this.http,
-      { method: 'post', url: '/flow_starts.json', data: { flow, urns, params, restart_participants: true, exclude_active: opts.excludeActive } },
+      { method: 'post', url: '/flow_starts.json', data: { flow, urns, ...(contacts.length ? { contacts } : {}), params, restart_participants: true, exclude_active: opts.excludeActive } },
       { service: 'RapidPro', what, observe: this.opts.observe },
     );
     if (res.status >= 200 && res.status < 300) return;

@@ -6,6 +6,7 @@ import type { InboundMessage } from '../domain/inbound-message';
 import type { RecordLook } from '../domain/record-events';
 import { PUSH_EVENTS } from '../domain/push-texts';
 import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
+import { caseworkerMessageSchema } from './caseworker-message-schema';
 import { QUEUES, type QueueName } from './names';
 
 /** Marks the backoff as ours (`domain/retry-policy`), so Retry-After and the cap apply. */
@@ -174,6 +175,15 @@ export const JOBS = {
     schema: z.object({ urn: z.string(), reference: z.string(), status: z.enum(['received', 'in_progress', 'closed']) }),
     sealed: ['urn'],
     dedupeKey: (key: string) => `flow:${key}`,
+    options: notificationJobOptions,
+  },
+  [QUEUES.caseworkerMessages]: {
+    name: 'caseworker-message',
+    /** A caseworker's note to the person: their address and the caseworker's words are sealed with DATA_KEY. */
+    schema: caseworkerMessageSchema,
+    sealed: ['urn', 'contactUuid', 'text'],
+    /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */
+    dedupeKey: (recordId: string, noteId: string) => `caseworker-message:${recordId}:${noteId}`,
     options: notificationJobOptions,
   },
   [QUEUES.maintenance]: {

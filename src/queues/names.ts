@@ -7,6 +7,7 @@ export const QUEUES = {
   primeroPoll: 'primero-poll',
   push: 'push',
   rapidproNotify: 'rapidpro-notify',
+  caseworkerMessages: 'caseworker-messages',
   maintenance: 'maintenance',
 } as const;
 

@@ -76,8 +76,9 @@ describe('notifications', () => {
         return true;
       })
       .reply(204)
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-      .reply((uri) => [200, { data: records.get(uri.split('/').pop()!) ?? {} }]);
+      // With `?fields=`: the caseworker-message detector reads a gateway record's notes on every change.
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
+      .reply((uri) => [200, { data: records.get(uri.split('/').pop()!.split('?')[0]!) ?? {} }]);
     nock(RAPIDPRO)
       .persist()
       // The shipped notify flow, as GET /api/v2/flows.json describes it once imported.

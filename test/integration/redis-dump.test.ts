@@ -169,8 +169,9 @@ describe('a copy of Redis', () => {
           ? [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }]
           : [503, {}];
       })
-      .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-      .reply((uri) => [200, { data: records.get(uri.split('/').pop()!) ?? {} }]);
+      // With `?fields=`: the caseworker-message detector reads a gateway record's notes on every change.
+      .get(/\/api\/v2\/cases\/[0-9a-f-]+(\?.*)?$/)
+      .reply((uri) => [200, { data: records.get(uri.split('/').pop()!.split('?')[0]!) ?? {} }]);
     nock(RAPIDPRO).persist().post('/api/v2/flow_starts.json').reply(503, {});
     gw = await startGateway({
       prefix: uniquePrefix('dump'),

@@ -186,8 +186,8 @@ function mustTranslate(flow: Flow): Array<{ uuid: string; key: string; count: nu
 }
 
 describe('every shipped flow export imports and routes as RapidPro and goflow read it', () => {
-  it('ships the four flows', () => {
-    expect(exportFiles).toEqual(['feedback.flow.json', 'notify.flow.json', 'referral.flow.json', 'status.flow.json']);
+  it('ships the five flows', () => {
+    expect(exportFiles).toEqual(['feedback.flow.json', 'notify.flow.json', 'referral.flow.json', 'reply.flow.json', 'status.flow.json']);
   });
 
   it.each(exportFiles)('%s has no import or routing problem', (file) => {
@@ -359,6 +359,24 @@ describe('flows/feedback.flow.json categories', () => {
     const router = flowOf('feedback.flow.json').nodes.find((n) => n.router?.result_name === 'Category')!.router!;
     const fallback = router.categories.find((c) => c.uuid === router.default_category_uuid)!;
     expect(fallback.name).toBe('Other');
+  });
+});
+
+describe('flows/reply.flow.json', () => {
+  const flow = flowOf('reply.flow.json');
+  const actions = flow.nodes.flatMap((n) => n.actions ?? []);
+
+  it('is a background flow with no wait and no webhook, so a caseworker\'s message never interrupts a run the person is in', () => {
+    // goflow allows send_msg in background flows (flows/actions/send_msg.go: universalAction); mailroom interrupts for any other type.
+    expect(flow.type).toBe('messaging_background');
+    expect(flow.nodes.some((n) => n.router)).toBe(false);
+    expect(actions.map((a) => a.type)).toEqual(['send_msg']);
+  });
+
+  it('sends the caseworker\'s words as the gateway passes them (params.text), in every language alike', () => {
+    expect(actions[0]!.text).toBe('@trigger.params.text');
+    // The words are the caseworker's, in whatever language they wrote: no translation may replace them.
+    expect(flow.localization).toEqual({});
   });
 });
 

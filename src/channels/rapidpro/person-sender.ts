@@ -1,0 +1,63 @@
+import { DeliveryError } from '../../clients/delivery-error';
+import type { RapidProClient } from '../../clients/rapidpro';
+import type { Logger } from '../../logger';
+import type { PersonMessage, PersonSender, PersonSenderFactory } from '../../replies/person-sender';
+
+/** How long a background reply flow is trusted before its type is read again (an operator may re-import it). */
+const FLOW_TYPE_TTL_MS = 3_600_000;
+
+/**
+ * Reads the reply flow's type. A lookup is a read that sends nothing: a timeout on it is only a failed call, so its
+ * "may have been sent" hint is dropped (the send after it has not begun).
+ */
+async function flowTypeOf(client: RapidProClient, flow: string): Promise<string | null> {
+  try {
+    return await client.flowType(flow);
+  } catch (err) {
+    if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') throw new DeliveryError(err.service, err.kind, err.status, err.message, err.retryAfterMs);
+    throw err;
+  }
+}
+
+/**
+ * mailroom starts a flow that is not `background` in interrupt mode, ending whatever run the person is in
+ * (nyaruka/mailroom core/tasks/start_flow_batch.go); `exclude_active` would drop the message for anyone in a flow.
+ * Anything but a background flow is the operator's to fix: a configuration failure pauses the queue, and the
+ * message waits, unsent.
+ */
+function backgroundCheck(client: RapidProClient, flow: string, logger: Logger): () => Promise<void> {
+  let backgroundSince: number | null = null;
+  return async () => {
+    if (backgroundSince !== null && Date.now() - backgroundSince < FLOW_TYPE_TTL_MS) return;
+    const type = await flowTypeOf(client, flow);
+    if (type === 'background') {
+      backgroundSince = Date.now();
+      return;
+    }
+    backgroundSince = null;
+    const fault = type === null ? 'names no flow in this workspace' : "is not a background flow (starting it would interrupt the person's other flows)";
+    logger.error({ service: 'RapidPro', flowType: type }, `RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_REPLY_FLOW_UUID ${fault}; import flows/reply.flow.json`);
+    throw new DeliveryError('RapidPro', 'configuration', null, `RapidPro: RAPIDPRO_REPLY_FLOW_UUID ${type === null ? 'names no flow' : 'is not a background flow'}`);
+  };
+}
+
+/**
+ * A caseworker's message through RapidPro: a start of the shipped reply flow (flows/reply.flow.json, background,
+ * sends `@trigger.params.text`) for the person's URN, or their contact when the flow gave no URN. Params carry the
+ * text and the reference only. Null when RAPIDPRO_REPLY_FLOW_UUID (or the RapidPro API settings) are unset.
+ */
+export const rapidProPersonSender: PersonSenderFactory = ({ config, rapidpro, logger }): PersonSender | null => {
+  const flow = config.RAPIDPRO_REPLY_FLOW_UUID;
+  if (!rapidpro || !flow) return null;
+  const ensureBackground = backgroundCheck(rapidpro, flow, logger);
+  return {
+    async send(message: PersonMessage) {
+      await ensureBackground();
+      const params = { text: message.text, reference: message.reference };
+      if (message.urn) await rapidpro.startFlow(flow, [message.urn], params, { excludeActive: false });
+      else if (message.contactUuid) await rapidpro.startFlow(flow, [], params, { excludeActive: false, contacts: [message.contactUuid] });
+      else throw new DeliveryError('RapidPro', 'permanent', null, 'RapidPro: the message names no URN and no contact');
+      return { sent: 'text' };
+    },
+  };
+};

@@ -1,0 +1,65 @@
+import type { PrimeroClient, RecordType } from '../clients/primero';
+import { DeliveryError } from '../clients/delivery-error';
+import { NOTES_FIELD, reporterNotesOf } from '../domain/reporter-notes';
+import type { Logger } from '../logger';
+import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
+import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
+import type { ReferenceStore } from '../store/references';
+
+export interface NoteDetectorDeps {
+  primero: Pick<PrimeroClient, 'getRecord'>;
+  references: ReferenceStore;
+  ledger: CaseworkerMessageLedger;
+  producer: CaseworkerMessageProducer;
+  /** REPLY_NOTE_SUBJECT. */
+  subject: string;
+  logger: Logger;
+}
+
+const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+
+/**
+ * Finds a caseworker's notes to the person on a record the gateway created, and queues each one not yet handled.
+ * The notes are always read from Primero: a webhook body holds only what the webhook role may read (and the events
+ * route keeps none of it), and a note alone changes nothing but `last_updated_at`. A 403 on the read is the record
+ * out of the API user's scope: nothing can be sent for it, nor an outcome written back.
+ */
+export class NoteDetector {
+  constructor(private readonly deps: NoteDetectorDeps) {}
+
+  /** How many notes were queued (0 for a record the gateway did not create). Throws on a read that may succeed later. */
+  async detect(recordType: RecordType, recordId: string): Promise<number> {
+    const { references, primero, ledger, producer } = this.deps;
+    const reference = await references.referenceOfRecord(recordId);
+    const link = reference ? await references.get(reference) : null;
+    if (!link) return 0;
+    let record: Record<string, unknown>;
+    try {
+      record = await primero.getRecord(recordType, recordId, [NOTES_FIELD]);
+    } catch (err) {
+      if (isRecordForbidden(err)) return 0;
+      throw err;
+    }
+    let queued = 0;
+    for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
+      // Any ledger entry means a job holds or has handled this note: every webhook re-reads all notes.
+      if (await ledger.get(recordId, note.noteId)) continue;
+      await producer.enqueue({
+        reference: link.reference,
+        recordType,
+        recordId,
+        noteId: note.noteId,
+        author: note.author,
+        channel: link.channel,
+        intent: link.intent,
+        sensitive: link.sensitive,
+        urn: link.urn,
+        contactUuid: link.contactUuid ?? null,
+        text: note.text,
+      });
+      queued++;
+    }
+    if (queued > 0) this.deps.logger.info({ reference: link.reference, notes: queued }, 'caseworker messages queued');
+    return queued;
+  }
+}

@@ -1,0 +1,331 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import { PrimeroClient } from '../../src/clients/primero';
+import { createLogger } from '../../src/logger';
+import type { Job } from 'bullmq';
+import type { CaseworkerMessageJob } from '../../src/queues/caseworker-messages';
+import { JOBS } from '../../src/queues/jobs';
+import { QUEUES } from '../../src/queues/names';
+import { codecFromConfig } from '../../src/security/codec-from-config';
+import { sealContext } from '../../src/security/payload-codec';
+import type { MappingSet } from '../../src/mappings';
+import { CaseworkerMessageLedger } from '../../src/store/caseworker-messages';
+import { caseworkerMessageProcessor } from '../../workers/caseworker-messages';
+import { SharedCounters } from '../../src/store/counters';
+import { PollCursorStore } from '../../src/store/poll-cursor';
+import { WebhookSightings } from '../../src/store/webhook-sightings';
+import { pollerProcessor } from '../../workers/primero-poll';
+import { LogCapture, scrapeMetrics, shippedMappings, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
+import { expectNoPersonalData } from '../support/personal-data';
+import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
+
+const RAPIDPRO = 'http://rapidpro-replies.test';
+const NOTIFY_FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
+const REPLY_FLOW = '5e0c3a4b-9d27-4f61-8a1e-3c7b2d9f4e10';
+const WEBHOOK_KEY = 'primero-webhook-key-replies';
+const SUBJECT = 'Message to reporter';
+const CHILD = { name: 'Nyokabi Achieng', words: 'my stepfather locks me out at night' };
+/** Each test's own words from the caseworker: every one of them must stay out of the logs. */
+const SAID: string[] = [];
+const PHONES: string[] = [];
+
+type FlowStart = { flow: string; urns?: string[]; contacts?: string[]; params: Record<string, string> };
+type Answer = (cb: (err: null, answer: [number, Record<string, unknown>]) => void) => void;
+
+describe('a caseworker note becomes one message to the person, and its outcome comes back as a note', () => {
+  let gw: Gateway;
+  let primero: RecordingPrimero;
+  let mappings: MappingSet;
+  /** Reply-flow starts RapidPro accepted, and every reply-flow start attempt it saw. */
+  const accepted: FlowStart[] = [];
+  const attempts: FlowStart[] = [];
+  /** Scripted answers to reply-flow starts, taken before the default 201. */
+  const script: Answer[] = [];
+  let phone = 0;
+
+  const primeroWebhook = (recordId: string, at: string) =>
+    request(gw.app).post('/webhooks/primero').set('x-api-key', WEBHOOK_KEY).type('json').send(JSON.stringify(primeroWebhookBody('partial', recordId, at)));
+
+  async function newRecord(intent: 'referral' | 'feedback' = 'referral'): Promise<{ reference: string; recordId: string; urn: string }> {
+    const number = `+25479${String(1000000 + phone++)}`;
+    PHONES.push(number, number.slice(1));
+    const results =
+      intent === 'referral'
+        ? { name: { value: CHILD.name, category: 'All Responses' }, concern: { value: CHILD.words, category: 'All Responses' }, consent: { value: 'Yes', category: 'Yes' } }
+        : { category: { value: '4', category: 'sea' }, description: { value: CHILD.words, category: 'All Responses' }, callback: { value: 'yes', category: 'Yes' } };
+    const res = await request(gw.app)
+      .post(`/webhooks/rapidpro/${intent}`)
+      .set('Authorization', `Token ${WEBHOOK_TOKEN}`)
+      .type('json')
+      .send(JSON.stringify({ contact: { uuid: randomUUID(), urn: `tel:${number}`, language: 'eng' }, flow: { uuid: randomUUID() }, run: { uuid: randomUUID() }, results }));
+    expect(res.status).toBe(202);
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    await untilGatewayDrained(gw);
+    return { reference: res.body.reference as string, recordId: link.caseId, urn: `tel:${number}` };
+  }
+
+  /** A caseworker adds a note in Primero (and, unless told, the record says contacting the number is safe). */
+  function writeNote(recordId: string, text: string, over: { author?: string; safe?: unknown; subject?: string } = {}): { noteId: string; at: string } {
+    SAID.push(text);
+    const noteId = randomUUID();
+    const record = primero.records.get(recordId)!;
+    const notes = [...((record.notes_section as unknown[]) ?? []), { unique_id: noteId, note_subject: over.subject ?? SUBJECT, note_text: text, note_created_by: over.author ?? 'cp_worker', note_date: new Date().toISOString() }];
+    const fields: Record<string, unknown> = { notes_section: notes };
+    if (!('safe' in over)) fields.safe_to_contact = true;
+    else if (over.safe !== undefined) fields.safe_to_contact = over.safe;
+    return { noteId, at: primero.change(recordId, fields) };
+  }
+
+  /** The outcome notes the gateway wrote on the record, by subject. */
+  const outcomeNotes = (recordId: string): string[] =>
+    primero
+      .sent('patch')
+      .filter((p) => p.id === recordId && Array.isArray(p.body.data.notes_section))
+      .flatMap((p) => (p.body.data.notes_section as Array<{ note_subject: string }>).map((n) => n.note_subject));
+
+  async function noteAndWait(recordId: string, text: string, over: Parameters<typeof writeNote>[2] = {}): Promise<string> {
+    const { at } = writeNote(recordId, text, over);
+    expect((await primeroWebhook(recordId, at)).status).toBe(202);
+    await eventually(() => outcomeNotes(recordId).length > 0, 15000, 'the outcome note');
+    await untilGatewayDrained(gw);
+    return outcomeNotes(recordId)[0]!;
+  }
+
+  const startsTo = (urn: string, list: FlowStart[] = accepted) => list.filter((s) => s.urns?.includes(urn));
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    primero = new RecordingPrimero(PRIMERO);
+    nock(RAPIDPRO)
+      .persist()
+      .get('/api/v2/flows.json')
+      .query(true)
+      // As GET /api/v2/flows.json names an imported background flow (nyaruka/rapidpro temba/api/v2/serializers.py FlowReadSerializer).
+      .reply((uri) => [200, { next: null, previous: null, results: [{ uuid: new URL(uri, RAPIDPRO).searchParams.get('uuid'), name: 'flow', type: 'background', archived: false }] }])
+      .post('/api/v2/flow_starts.json')
+      .reply((_uri, body, cb) => {
+        const start = body as FlowStart;
+        if (start.flow !== REPLY_FLOW) return cb(null, [201, { uuid: randomUUID(), status: 'pending' }]);
+        attempts.push(start);
+        const scripted = script.shift();
+        const ok = () => {
+          accepted.push(start);
+          cb(null, [201, { uuid: randomUUID(), status: 'pending' }]);
+        };
+        if (scripted) scripted((err, answer) => (answer[0] === 201 ? ok() : cb(err, answer)));
+        else ok();
+      });
+    mappings = shippedMappings();
+    for (const intent of ['referral', 'feedback'] as const) mappings.set(intent, { ...mappings.get(intent)!, safe_to_contact_field: 'safe_to_contact' });
+    gw = await startGateway({
+      prefix: uniquePrefix('caseworker-messages'),
+      mappings,
+      env: {
+        DATA_KEY: randomBytes(32).toString('base64'),
+        PRIMERO_WEBHOOK_API_KEY: WEBHOOK_KEY,
+        PRIMERO_POLL_INTERVAL_SECONDS: '0',
+        RAPIDPRO_URL: RAPIDPRO,
+        RAPIDPRO_TOKEN: 'rapidpro-api-token-replies',
+        RAPIDPRO_NOTIFY_FLOW_UUID: NOTIFY_FLOW,
+        RAPIDPRO_RATE_PER_HOUR: '360000',
+        RAPIDPRO_REPLY_FLOW_UUID: REPLY_FLOW,
+        REPLY_TIMEOUT_MS: '300',
+        REPLY_SENSITIVE_ALLOWED: 'psea_fp',
+        SENSITIVE_FOCAL_POINT: 'psea_fp',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
+    expectNoPersonalData(gw.logs.text, [CHILD.name, CHILD.words, ...SAID, ...PHONES]);
+  });
+
+  it('sends the note once to the person who wrote in, through the reply flow, and tells the caseworker it was sent', async () => {
+    const { reference, recordId, urn } = await newRecord();
+    const text = 'Hello, this is Grace from the child protection office. Can you come on Tuesday?';
+    const { noteId, at } = writeNote(recordId, text);
+    await primeroWebhook(recordId, at);
+    await eventually(() => outcomeNotes(recordId).length === 1, 15000, 'the outcome note');
+    expect(startsTo(urn)).toEqual([expect.objectContaining({ flow: REPLY_FLOW, urns: [urn], params: { text, reference } })]);
+    const [entry] = primero.sent('patch').find((p) => p.id === recordId && p.body.data.notes_section)!.body.data.notes_section as Array<Record<string, string>>;
+    expect(entry!.note_subject).toMatch(new RegExp(`^${SUBJECT}: sent ${new Date().getUTCFullYear()}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC$`));
+    expect(entry!.unique_id).not.toBe(noteId);
+    expect(JSON.stringify(entry)).not.toContain(text);
+    expect(JSON.stringify(entry)).not.toContain(urn.slice(5));
+    await untilGatewayDrained(gw);
+
+    // The same webhook again, then a later change: the notes are read again, nothing is sent again.
+    await primeroWebhook(recordId, at);
+    const later = primero.change(recordId, { status: 'open', workflow: 'case_plan' });
+    await primeroWebhook(recordId, later);
+    await untilGatewayDrained(gw);
+    expect(startsTo(urn)).toHaveLength(1);
+    expect(outcomeNotes(recordId)).toHaveLength(1);
+    // The outcome note is on the case, and it is not itself a message to the person.
+    expect((primero.records.get(recordId)!.notes_section as Array<{ note_subject: string }>).map((n) => n.note_subject)).toEqual([SUBJECT, entry!.note_subject]);
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_caseworker_messages_total\{outcome="sent"\} 1/);
+    expect(JSON.stringify(await gw.services.trace.timeline(reference))).toContain('"outcome":"sent"');
+  });
+
+  it('finds the note through the poller as well as through the webhook', async () => {
+    const { recordId, urn } = await newRecord();
+    const text = 'We found a place for you at the shelter, reply YES if you want it';
+    writeNote(recordId, text, { subject: 'MESSAGE TO REPORTÉR' });
+    nock(PRIMERO)
+      .get('/api/v2/cases')
+      .query(true)
+      .reply(200, () => ({ data: [primero.records.get(recordId)].map((r) => ({ id: r!.id, last_updated_at: r!.last_updated_at, owned_by: r!.owned_by, status: r!.status, workflow: r!.workflow })) }));
+    const poll = pollerProcessor({
+      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
+      events: gw.services.notifications.events,
+      cursor: new PollCursorStore(gw.redis, gw.config.QUEUE_PREFIX),
+      logger: createLogger('info', new LogCapture()),
+      initialLookbackMs: 3_600_000 * 24 * 30,
+      overlapMs: 120_000,
+      sightings: new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX),
+      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
+      queue: gw.services.registry.get(QUEUES.primeroPoll),
+      authFailurePauseMs: 60_000,
+    });
+    await poll();
+    await eventually(() => outcomeNotes(recordId).length === 1, 15000, 'the outcome note');
+    expect(startsTo(urn).map((s) => s.params.text)).toEqual([text]);
+  });
+
+  it.each([
+    ['the person opted out', 'failed: the person opted out', { optOut: true }],
+    ['the record says contacting the number is not safe', 'not sent: contact not marked safe', { safe: false }],
+    ['the record has no answer to "safe to contact"', 'not sent: contact not marked safe', { safe: undefined }],
+    ['the answer is unclear', 'not sent: contact not marked safe', { safe: 'maybe' }],
+  ])('sends nothing when %s, and says so on the case', async (_what, outcome, how: { optOut?: boolean; safe?: unknown }) => {
+    const { recordId, urn } = await newRecord();
+    if (how.optOut) await gw.services.contacts.optOut(urn);
+    const subject = await noteAndWait(recordId, `Please call me back about your report ${randomUUID().slice(0, 6)}`, 'safe' in how ? { safe: how.safe } : {});
+    expect(subject).toBe(`${SUBJECT}: ${outcome}`);
+    expect(startsTo(urn, attempts)).toEqual([]);
+  });
+
+  it('sends on a sensitive record only for a note by a focal point REPLY_SENSITIVE_ALLOWED names', async () => {
+    const { recordId, urn } = await newRecord('feedback');
+    expect((await gw.references.get((await gw.references.referenceOfRecord(recordId))!))!.sensitive).toBe(true);
+    expect(await noteAndWait(recordId, 'This is the caseworker, we want to follow up with you', { author: 'cp_worker' })).toBe(`${SUBJECT}: not sent: sensitive record`);
+    expect(startsTo(urn, attempts)).toEqual([]);
+    const text = 'This is the focal point; you are safe to talk to me';
+    const { at } = writeNote(recordId, text, { author: 'psea_fp' });
+    await primeroWebhook(recordId, at);
+    await eventually(() => outcomeNotes(recordId).length === 2, 15000, 'the second outcome note');
+    expect(outcomeNotes(recordId)[1]).toMatch(new RegExp(`^${SUBJECT}: sent `));
+    expect(startsTo(urn).map((s) => s.params.text)).toEqual([text]);
+  });
+
+  it('never sends again when RapidPro did not answer (it may have arrived), and says so', async () => {
+    const { recordId, urn } = await newRecord();
+    script.push((cb) => setTimeout(() => cb(null, [201, {}]), 1500));
+    const subject = await noteAndWait(recordId, 'Your appointment is moved to Thursday morning');
+    expect(subject).toBe(`${SUBJECT}: not confirmed: the provider did not answer; it may have arrived`);
+    expect(startsTo(urn, attempts)).toHaveLength(1);
+    expect(await gw.services.registry.get(QUEUES.caseworkerMessages).getFailedCount()).toBe(0);
+  });
+
+  it('retries a send RapidPro refused with 503 (nothing went out), and sends it once', async () => {
+    const { recordId, urn } = await newRecord();
+    script.push((cb) => cb(null, [503, { detail: 'Service unavailable' }]), (cb) => cb(null, [502, {}]));
+    const subject = await noteAndWait(recordId, 'We can meet at the school gate at noon');
+    expect(subject).toMatch(new RegExp(`^${SUBJECT}: sent `));
+    expect(startsTo(urn, attempts)).toHaveLength(3);
+    expect(startsTo(urn)).toHaveLength(1);
+  });
+
+  it('gives up after REPLY_ATTEMPTS sends that certainly failed, says so on the case, and keeps the dead letter', async () => {
+    const { recordId, urn } = await newRecord();
+    for (let i = 0; i < gw.config.REPLY_ATTEMPTS; i++) script.push((cb) => cb(null, [503, { detail: 'Service unavailable' }]));
+    const subject = await noteAndWait(recordId, 'The meeting is cancelled, we will call you');
+    expect(subject).toBe(`${SUBJECT}: failed: the provider could not be reached; write a new note to try again`);
+    expect(startsTo(urn, attempts)).toHaveLength(gw.config.REPLY_ATTEMPTS);
+    expect(startsTo(urn)).toEqual([]);
+    const dead = await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed();
+    expect(dead.filter((j) => j.data.recordId === recordId)).toHaveLength(1);
+  });
+
+  it('keeps a refused send as a sealed dead letter, and tells the caseworker to write again', async () => {
+    const { recordId, urn } = await newRecord();
+    const text = 'The doctor will see you on Friday at the clinic';
+    script.push((cb) => cb(null, [400, { urns: { '0': ['Invalid URN'] } }]));
+    const subject = await noteAndWait(recordId, text);
+    expect(subject).toBe(`${SUBJECT}: failed: the provider refused the message; write a new note to try again`);
+    const dead = (await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed()).find((j) => j.data.recordId === recordId);
+    expect(JSON.stringify(dead!.data)).not.toContain(text);
+    expect(JSON.stringify(dead!.data)).not.toContain(urn.slice(5));
+    expect(dead!.data).toHaveProperty('sealed');
+  });
+
+  it('sends a note queued again (after the queue forgot it, or from two webhooks at once) only once: the ledger decides', async () => {
+    const { reference, recordId, urn } = await newRecord();
+    const text = 'Your sister can come with you to the meeting';
+    SAID.push(text);
+    const link = (await gw.references.get(reference))!;
+    // Added without BullMQ's deduplication: what the queue holds once its window has passed, or after a replay.
+    const queue = gw.services.registry.get(QUEUES.caseworkerMessages);
+    const entry = JOBS[QUEUES.caseworkerMessages];
+    const add = (data: CaseworkerMessageJob) => queue.add(entry.name, codecFromConfig(gw.config).encode({ ...data }, [...entry.sealed], sealContext.job(queue.name)), { attempts: 3, removeOnComplete: true, removeOnFail: false });
+    const job = { reference, recordType: 'case' as const, recordId, noteId: randomUUID(), author: 'cp_worker', channel: link.channel, intent: link.intent, sensitive: false, urn, contactUuid: null, text };
+    primero.change(recordId, { safe_to_contact: true });
+    await Promise.all([add(job), add(job)]);
+    await eventually(() => outcomeNotes(recordId).length > 0, 15000, 'the outcome note');
+    await untilGatewayDrained(gw);
+    await add(job);
+    await untilGatewayDrained(gw);
+    expect(startsTo(urn, attempts)).toHaveLength(1);
+    expect(outcomeNotes(recordId)).toHaveLength(1);
+  });
+
+  it('does not send a note whose earlier attempt claimed it and then died: it says the outcome is unknown', async () => {
+    const { reference, recordId, urn } = await newRecord();
+    primero.change(recordId, { safe_to_contact: true });
+    const ledger = new CaseworkerMessageLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.REFERENCE_RETENTION_DAYS);
+    const noteId = randomUUID();
+    // What a worker that died during the send left behind.
+    expect(await ledger.claim(recordId, noteId, 'job-7')).toBeNull();
+    const sent: string[] = [];
+    const process = caseworkerMessageProcessor({
+      codec: codecFromConfig(gw.config),
+      ledger,
+      contacts: gw.services.contacts,
+      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
+      mappings,
+      senderFor: () => ({ send: async (m) => (sent.push(m.reference), { sent: 'text' }) }),
+      subject: SUBJECT,
+      sensitiveAllowed: [],
+      trace: gw.services.trace,
+      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
+      logger: createLogger('info', new LogCapture()),
+      queue: gw.services.registry.get(QUEUES.caseworkerMessages),
+      authFailurePauseMs: 60_000,
+    });
+    const data = { reference, recordType: 'case' as const, recordId, noteId, author: 'cp_worker', channel: 'rapidpro', intent: 'referral', sensitive: false, urn, contactUuid: null, text: 'We will visit you' };
+    const job = { id: 'job-7', data, opts: { attempts: 3 }, attemptsMade: 1, queueName: QUEUES.caseworkerMessages } as unknown as Job<CaseworkerMessageJob>;
+    expect(await process(job)).toBe('not_confirmed');
+    expect(sent).toEqual([]);
+    expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not confirmed: the provider did not answer; it may have arrived`]);
+    // Another job for the same note (a second detection) leaves it alone.
+    expect(await process({ ...job, id: 'job-8' } as unknown as Job<CaseworkerMessageJob>)).toBe('duplicate');
+    expect(sent).toEqual([]);
+  });
+
+  it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {
+    const { recordId, urn } = await newRecord();
+    const { at } = writeNote(recordId, 'internal: the mother called, seems worried', { subject: 'Message to reporter later' });
+    await primeroWebhook(recordId, at);
+    await untilGatewayDrained(gw);
+    expect(startsTo(urn, attempts)).toEqual([]);
+    expect(outcomeNotes(recordId)).toEqual([]);
+    expectNoPersonalData(gw.logs.text, [CHILD.name, CHILD.words, ...SAID, ...PHONES]);
+  });
+});

@@ -1,0 +1,156 @@
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { DeliveryError } from '../src/clients/delivery-error';
+import type { PrimeroClient } from '../src/clients/primero';
+import type { InboundMessage } from '../src/domain/inbound-message';
+import { gateOutcome, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome } from '../src/domain/reporter-notes';
+import type { Logger } from '../src/logger';
+import type { MappingSet } from '../src/mappings';
+import type { CaseworkerMessageJob } from '../src/queues/caseworker-messages';
+import { rethrowForQueue } from '../src/queues/failure-policy';
+import { openJob } from '../src/queues/open-job';
+import type { PersonSender } from '../src/replies/person-sender';
+import type { PayloadCodec } from '../src/security/payload-codec';
+import type { CaseworkerMessageLedger, LedgerEntry } from '../src/store/caseworker-messages';
+import type { ContactStore } from '../src/store/contacts';
+import type { SharedCounters } from '../src/store/counters';
+import type { TraceStore } from '../src/store/trace';
+
+export interface CaseworkerMessageDeps {
+  codec: PayloadCodec;
+  ledger: CaseworkerMessageLedger;
+  contacts: ContactStore;
+  primero: Pick<PrimeroClient, 'getRecord' | 'updateRecord'>;
+  mappings: MappingSet;
+  /** The channel's sender, or null when it is not configured in this process. */
+  senderFor(channel: string): PersonSender | null;
+  /** REPLY_NOTE_SUBJECT and REPLY_SENSITIVE_ALLOWED. */
+  subject: string;
+  sensitiveAllowed: readonly string[];
+  trace: TraceStore;
+  counters: SharedCounters;
+  logger: Logger;
+  queue: Queue;
+  authFailurePauseMs: number;
+}
+
+const isForbidden = (err: unknown) => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+
+/** Counted and traced once, when the outcome is settled: words only, never the text or the address. */
+function settled(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, outcome: CaseworkerOutcome): void {
+  deps.counters.increment('gateway_caseworker_messages_total', { outcome });
+  deps.trace.record(m.reference, 'caseworker_message', { outcome }).catch(() => undefined);
+  deps.logger.info({ reference: m.reference, outcome }, 'caseworker message settled');
+}
+
+/**
+ * Writes the outcome back as a note the caseworker sees (its id derives from the note's, so a retry rewrites it),
+ * then closes the ledger entry. A 403 is the record out of the API user's scope: nothing more can be done.
+ */
+async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome, at: Date): Promise<string> {
+  const entry = outcomeNoteEntry(deps.subject, outcome, at, m);
+  try {
+    await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
+  } catch (err) {
+    if (!isForbidden(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+    deps.logger.warn({ reference: m.reference, outcome }, 'the outcome note could not be written: the record is out of the API user\'s scope');
+  }
+  await deps.ledger.markNoted(m.recordId, m.noteId, owner);
+  return outcome;
+}
+
+async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome): Promise<string> {
+  const at = new Date();
+  if (!(await deps.ledger.settle(m.recordId, m.noteId, owner, outcome, at))) return 'duplicate';
+  settled(deps, m, outcome);
+  return noteOutcome(deps, m, owner, outcome, at);
+}
+
+/** The record's "safe to contact" answer, read now (a caseworker may have changed it); a 403 reads as no answer. */
+async function safeToContact(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<unknown> {
+  const field = deps.mappings.get(m.intent as InboundMessage['intent'])?.safe_to_contact_field;
+  if (!field) return undefined;
+  try {
+    return (await deps.primero.getRecord(m.recordType, m.recordId, [field]))[field];
+  } catch (err) {
+    if (isForbidden(err)) return undefined;
+    throw err;
+  }
+}
+
+async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | null> {
+  const address = m.urn ?? m.contactUuid;
+  return gateOutcome({
+    sensitive: m.sensitive,
+    author: m.author,
+    sensitiveAllowed: deps.sensitiveAllowed,
+    optedOut: address !== null && (await deps.contacts.isOptedOut(address)),
+    safeToContact: await safeToContact(deps, m),
+    hasSender: deps.senderFor(m.channel) !== null,
+    hasAddress: address !== null,
+  });
+}
+
+/**
+ * A failed send. Only an answer that refused it, or a connection never made, proves nothing went out: then the claim
+ * is given back and the send retried (or, refused, reported). Anything else may have reached the person, and is
+ * never sent again.
+ */
+async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, err: unknown): Promise<string> {
+  const owner = job.id!;
+  if (!(err instanceof DeliveryError) || err.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
+  if (err.kind === 'permanent') {
+    await settleAndNote(deps, m, owner, 'refused');
+    throw new UnrecoverableError(err.message);
+  }
+  await deps.ledger.release(m.recordId, m.noteId, owner);
+  const lastAttempt = err.kind === 'transient' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  if (lastAttempt) {
+    await settleAndNote(deps, m, owner, 'failed');
+    throw err;
+  }
+  return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+}
+
+/** Claims the note, sends it, and settles what happened. */
+async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, sender: PersonSender): Promise<string> {
+  const owner = job.id!;
+  const held = await deps.ledger.claim(m.recordId, m.noteId, owner);
+  if (held) return resume(deps, m, owner, held);
+  let outcome: CaseworkerOutcome;
+  try {
+    const sent = await sender.send({ urn: m.urn ?? '', contactUuid: m.contactUuid, text: m.text, language: null, reference: m.reference });
+    outcome = sent.sent === 'text' ? 'sent' : 'sent_template';
+  } catch (err) {
+    return failedSend(deps, m, job, err);
+  }
+  return settleAndNote(deps, m, owner, outcome);
+}
+
+/** What an earlier attempt of this job left: a claim without an outcome may have been sent, so it never is again. */
+async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, entry: LedgerEntry): Promise<string> {
+  if (entry.owner !== owner) return 'duplicate';
+  if (entry.state === 'noted') return 'already-noted';
+  if (entry.state === 'final' && entry.outcome) return noteOutcome(deps, m, owner, entry.outcome, entry.at ? new Date(entry.at) : new Date());
+  return settleAndNote(deps, m, owner, 'not_confirmed');
+}
+
+/**
+ * Sends a caseworker's note to the person at most once: the ledger entry is claimed before the send and settled
+ * after it, and the outcome goes back to the case as a note. Gates are read at send time.
+ */
+export function caseworkerMessageProcessor(deps: CaseworkerMessageDeps) {
+  return async (job: Job<CaseworkerMessageJob>): Promise<string> => {
+    const m = openJob(deps.codec, job);
+    const owner = job.id!;
+    const entry = await deps.ledger.get(m.recordId, m.noteId);
+    if (entry) return resume(deps, m, owner, entry);
+    let stopped: CaseworkerOutcome | null;
+    try {
+      stopped = await gate(deps, m);
+    } catch (err) {
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+    }
+    if (stopped) return settleAndNote(deps, m, owner, stopped);
+    return send(deps, m, job, deps.senderFor(m.channel)!);
+  };
+}
