@@ -1,4 +1,7 @@
+import { africasTalkingPersonSender } from '../channels/africastalking/person-sender';
 import { rapidProPersonSender } from '../channels/rapidpro/person-sender';
+import { twilioPersonSender } from '../channels/twilio/person-sender';
+import { whatsappPersonSender } from '../channels/whatsapp/person-sender';
 import type { PersonSender, PersonSenderDeps, PersonSenderFactory } from './person-sender';
 
 /**
@@ -7,6 +10,9 @@ import type { PersonSender, PersonSenderDeps, PersonSenderFactory } from './pers
  */
 export const PERSON_SENDERS: Readonly<Record<string, PersonSenderFactory>> = {
   rapidpro: rapidProPersonSender,
+  whatsapp: whatsappPersonSender,
+  twilio: twilioPersonSender,
+  africastalking: africasTalkingPersonSender,
 };
 
 /** Every channel's sender, built once for a worker process: channel name → its sender, or null when it cannot send. */
