@@ -17,6 +17,7 @@ import { FakePushService } from './sandbox/push-service';
 import { PrimeroSandbox } from './sandbox/primero';
 import { RapidProSandbox } from './sandbox/rapidpro';
 import { PrivateRedis } from './sandbox/redis-server';
+import { REPLY_FLOW, twoWaySteps, type TwoWayReport } from './two-way';
 
 const ROOT = path.join(__dirname, '..');
 const FLOWS = path.join(ROOT, 'flows');
@@ -36,6 +37,7 @@ export interface DemoReport {
   duplicate: { reference: string; duplicate: boolean; primeroCasesBefore: number; primeroCasesAfter: number };
   outage: { reference: string; caseId: string; failedCalls: number };
   pushes: Array<{ device: string; title: string; body: string; url: string }>;
+  twoWay: TwoWayReport;
   primero: PrimeroSandbox;
   rapidpro: RapidProSandbox;
   push: FakePushService;
@@ -120,6 +122,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     RAPIDPRO_URL: rapidpro.url,
     RAPIDPRO_TOKEN: secrets.rapidpro,
     RAPIDPRO_NOTIFY_FLOW_UUID: NOTIFY_FLOW,
+    RAPIDPRO_REPLY_FLOW_UUID: REPLY_FLOW,
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
     VAPID_SUBJECT: 'mailto:demo@example.org',
@@ -195,6 +198,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
           sex: { value: 'girl', category: 'Female' },
           concern: { value: 'sample message: I am not safe at home', category: 'All Responses' },
           consent: { value: 'yes', category: 'Yes' },
+          safe_to_contact: { value: 'yes', category: 'Yes' },
         },
       },
       { Authorization: `Token ${secrets.webhook}` },
@@ -245,12 +249,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     const failedCalls = primero.requests.filter((r) => r.status === 503).length - failedBefore;
     say(`10. Primero came back; after ${failedCalls} refused attempts with backoff, the case appeared: ${recovered.case_id_display}.`);
 
+    const twoWay = await twoWaySteps(
+      { api, until, say, primero, rapidpro, pushes: decryptedPushes, webhookToken: secrets.webhook, child: { contact, urn: 'tel:+250788000001', reference, caseId: created.id } },
+      11,
+    );
+
     const report: DemoReport = {
       referral: { reference, caseId: created.id, caseIdDisplay: created.case_id_display },
       complaint: { reference: complaintAnswer.reference, caseId: complaint.id },
       duplicate: { reference: again.reference, duplicate: again.duplicate, primeroCasesBefore: before, primeroCasesAfter: after },
       outage: { reference: String(during.body.reference), caseId: recovered.id, failedCalls },
       pushes: decryptedPushes(),
+      twoWay,
       primero,
       rapidpro,
       push,

@@ -168,8 +168,38 @@ export class PrimeroSandbox {
     res.json({ data: { id: randomUUID(), type: 'Referral', status: 'in_progress', record_id: c.id, record_type: 'case', transitioned_to: to } });
   }
 
+  /**
+   * As Primero merges a PATCH: a subform entry whose unique_id the record knows is updated, a new one appended,
+   * and entries the PATCH does not name are kept.
+   */
   private update(c: SandboxCase, changes: Record<string, unknown>): void {
-    Object.assign(c, changes, { last_updated_at: this.now() });
+    const merged: Record<string, unknown> = { ...changes };
+    for (const [field, value] of Object.entries(changes)) {
+      const current = c[field];
+      if (!Array.isArray(value) || !Array.isArray(current) || !value.every((e) => typeof (e as { unique_id?: unknown })?.unique_id === 'string')) continue;
+      const entries = [...(current as Array<Record<string, unknown>>)];
+      for (const entry of value as Array<Record<string, unknown>>) {
+        const at = entries.findIndex((e) => e.unique_id === entry.unique_id);
+        if (at >= 0) entries[at] = { ...entries[at], ...entry };
+        else entries.push(entry);
+      }
+      merged[field] = entries;
+    }
+    Object.assign(c, merged, { last_updated_at: this.now() });
+  }
+
+  /** What a caseworker does in Primero's UI: add a note to the case's notes subform (fires case.update). */
+  async addNote(caseId: string, author: string, subject: string, text: string): Promise<string> {
+    const c = this.cases.get(caseId)!;
+    const uniqueId = randomUUID();
+    this.update(c, { notes_section: [{ unique_id: uniqueId, note_subject: subject, note_text: text, note_date: new Date().toISOString().slice(0, 10), note_created_by: author }] });
+    await this.emit(c);
+    return uniqueId;
+  }
+
+  /** The notes on a case, as a caseworker reads them. */
+  notesOf(caseId: string): Array<Record<string, unknown>> {
+    return ((this.cases.get(caseId)?.notes_section as Array<Record<string, unknown>> | undefined) ?? []).slice();
   }
 
   /** Primero's webhook: flat record data, no event name, no retries. */
