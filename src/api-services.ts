@@ -70,7 +70,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
   const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview, logger);
-  const senderRecords = new SenderRecords(contacts.references, references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
+  const senderRecords = new SenderRecords(contacts.references, (sender) => contacts.identityHashes(sender), references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   return {
     ...operator,
     senderRecords,

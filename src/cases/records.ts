@@ -35,11 +35,13 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
     urgent: snapshot?.urgent ?? false,
     steps: {},
   };
+  // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter. Before the link:
+  // a retry after a crash between the two finds the link and stops, and a sender's reference never indexed would be
+  // invisible to STATUS, follow-ups and forget. An index entry whose link never comes resolves to nothing.
+  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
   const prior = await deps.references.saveLink(link, deps.counters.locate(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType }));
   if (prior) return prior;
-  // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter.
-  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
   await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
   deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
   return link;

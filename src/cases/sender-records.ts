@@ -10,14 +10,17 @@ import type { SnapshotStore } from '../store/snapshots';
  */
 export class SenderRecords {
   constructor(
-    private readonly contactRefs: Pick<ContactReferenceStore, 'referencesOf'>,
+    private readonly contactRefs: Pick<ContactReferenceStore, 'referencesOfHashes'>,
+    /** Every hash a sender is known by: theirs under each hash key and their linked identities (WhatsApp's user id beside the number). */
+    private readonly identityHashes: (sender: string) => Promise<string[]>,
     private readonly references: Pick<ReferenceStore, 'get'>,
     private readonly snapshots: Pick<SnapshotStore, 'get'>,
   ) {}
 
   async of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> {
     const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
-    const refs = [...new Set((await Promise.all(ids.map((id) => this.contactRefs.referencesOf(id)))).flat())];
+    const hashes = [...new Set((await Promise.all(ids.map((id) => this.identityHashes(id)))).flat())];
+    const refs = await this.contactRefs.referencesOfHashes(hashes);
     const links = (await Promise.all(refs.map((r) => this.references.get(r)))).filter((l) => l !== null);
     const records = await Promise.all(
       links.map(async (l): Promise<SenderRecord> => {

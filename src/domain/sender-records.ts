@@ -16,8 +16,9 @@ export interface SenderRecord {
 }
 
 /**
- * The status a community member is told: closed, in progress (the case left workflow "new" or has an owner who
- * is not the gateway), else received. The same three words the RapidPro notify flow says.
+ * The status a community member is told: closed, in progress (the case left workflow "new", or someone other than
+ * the gateway owns it or is assigned to it: a referral adds its recipient to the assignees and changes nothing
+ * else), else received. The same three words the RapidPro notify flow says.
  */
 export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewayUser: string): CommunityStatus {
   const s = record.snapshot;
@@ -25,13 +26,14 @@ export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewa
   if (s.status === 'closed') return 'closed';
   const leftNew = s.workflow !== null && s.workflow !== 'new';
   const owned = s.ownedBy !== null && s.ownedBy !== gatewayUser;
-  return leftNew || owned ? 'in_progress' : 'received';
+  const assigned = s.assignedUserNames.some((u) => u !== gatewayUser);
+  return leftNew || owned || assigned ? 'in_progress' : 'received';
 }
 
-/** A reference the sender typed (`REF K7QMZ4XP`, or the bare reference as the first word), upper-cased; null when none. */
+/** A reference the sender typed after REF or REFERENCE (`REF K7QMZ4XP`, `ref: k7qmz4xp`), upper-cased; null when none. */
 export function referenceInText(text: string | null): string | null {
   if (!text) return null;
-  const m = /(?:^|\s)(?:ref(?:erence)?\s*[:#]?\s*)([A-Za-z0-9]{6,16})\b/i.exec(text);
+  const m = /(?:^|\s)ref(?:erence)?(?:\s*[:#]\s*|\s+)([A-Za-z0-9]{6,16})\b/i.exec(text);
   return m ? m[1]!.toUpperCase() : null;
 }
 

@@ -1,0 +1,35 @@
+import { communityStatusOf, referenceInText } from '../../src/domain/sender-records';
+
+const look = (s: Partial<{ status: string | null; workflow: string | null; ownedBy: string | null; assignedUserNames: string[] }>) => ({
+  snapshot: { status: 'open', workflow: 'new', ownedBy: 'gateway', assignedUserNames: [], ...s },
+});
+
+describe('the status a sender is told', () => {
+  it('is received while only the gateway holds the new case, and when the gateway has no look yet', () => {
+    expect(communityStatusOf(look({}), 'gateway')).toBe('received');
+    expect(communityStatusOf({ snapshot: null }, 'gateway')).toBe('received');
+  });
+
+  it('is in progress once a referral adds an assignee, a caseworker owns it, or it leaves workflow "new"', () => {
+    expect(communityStatusOf(look({ assignedUserNames: ['agency_worker'] }), 'gateway')).toBe('in_progress');
+    expect(communityStatusOf(look({ ownedBy: 'cp_worker' }), 'gateway')).toBe('in_progress');
+    expect(communityStatusOf(look({ workflow: 'case_plan' }), 'gateway')).toBe('in_progress');
+  });
+
+  it('is closed when Primero closed it, whoever holds it', () => {
+    expect(communityStatusOf(look({ status: 'closed', ownedBy: 'cp_worker' }), 'gateway')).toBe('closed');
+  });
+});
+
+describe('a reference named in a message', () => {
+  it('is read after REF or REFERENCE, with or without a colon', () => {
+    expect(referenceInText('REF K7QMZ4XP more words')).toBe('K7QMZ4XP');
+    expect(referenceInText('about my report, reference: k7qmz4xp')).toBe('K7QMZ4XP');
+  });
+
+  it('is not read out of a word that starts with "ref" (refugiados, refuge)', () => {
+    expect(referenceInText('Estado de los refugiados, necesitamos ayuda')).toBeNull();
+    expect(referenceInText('we need a refuge tonight')).toBeNull();
+    expect(referenceInText(null)).toBeNull();
+  });
+});
