@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
@@ -77,6 +78,7 @@ describe("Africa's Talking replies", () => {
         AFRICASTALKING_API_URL: at.url,
         REPLY_TIMEOUT_MS: '300',
         REPLY_RATE_PER_SECOND: '100',
+        DATA_KEY: randomBytes(32).toString('base64'),
       },
     });
   });
@@ -136,6 +138,11 @@ describe("Africa's Talking replies", () => {
     expect(failed!.data.reference).toBe(res.body.reference);
     await untilGatewayDrained(gw);
     expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
+    expect(failed!.data).toEqual({ reference: res.body.reference, sealed: expect.stringMatching(/^s3\./) });
+    const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');
+    expect(report.references).toContain(res.body.reference);
+    expect(await replies().getFailedCount()).toBe(0);
   });
 
   it("confirms STOP by SMS, then stores the person's messages without answering them", async () => {
