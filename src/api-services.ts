@@ -13,6 +13,7 @@ import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
 import { AcceptanceLedger } from './store/acceptances';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
+import { AfricasTalkingReplyProducer } from './queues/africastalking-replies';
 import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 import { SenderRecords } from './cases/sender-records';
 import { SnapshotStore } from './store/snapshots';
@@ -25,6 +26,8 @@ export interface ApiServices extends OperatorServices {
   providerMessages: ProviderMessageAcceptor;
   whatsappReplies: WhatsAppReplyProducer | null;
   whatsappUnreadable: WhatsAppUnreadableProducer;
+  /** Acknowledgements to Africa's Talking senders, sent as SMS; null while its send settings are unset. */
+  africasTalkingReplies: AfricasTalkingReplyProducer | null;
   /** Each WhatsApp sender's 24-hour window, opened at every inbound message (caseworker messages read it). */
   whatsappWindows: WhatsAppWindowStore;
   metrics: GatewayMetrics;
@@ -81,6 +84,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     providerMessages,
     whatsappReplies,
     whatsappUnreadable,
+    africasTalkingReplies: AfricasTalkingReplyProducer.fromConfig(config, operator.registry, codec, hasher),
     whatsappWindows: new WhatsAppWindowStore(redis, config.QUEUE_PREFIX, hasher),
     async close() {
       await operator.registry.close();

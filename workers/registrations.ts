@@ -1,9 +1,11 @@
 import type { JobsOptions, Processor, Queue, WorkerOptions } from 'bullmq';
+import { africasTalkingPersonSender } from '../src/channels/africastalking/person-sender';
 import { RapidProClient } from '../src/clients/rapidpro';
 import { WebPushClient } from '../src/clients/webpush';
 import { WhatsAppClient } from '../src/channels/whatsapp/reply-sender';
 import type { Config } from '../src/config';
 import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/services';
+import { africasTalkingSends } from '../src/queues/africastalking-replies';
 import { JOBS } from '../src/queues/jobs';
 import { NoteDetector } from '../src/replies/note-detector';
 import { buildPersonSenders } from '../src/replies/senders';
@@ -15,6 +17,7 @@ import { RecordLocks } from '../src/store/record-locks';
 import { PollCursorStore } from '../src/store/poll-cursor';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
+import { africasTalkingReplyProcessor } from './africastalking-replies';
 import { caseworkerMessageProcessor } from './caseworker-messages';
 import { intakeProcessor } from './intake';
 import { maintenanceProcessor } from './maintenance';
@@ -124,6 +127,18 @@ const whatsappReplies: Registration = {
   options: (c) => ({ concurrency: c.WHATSAPP_REPLY_CONCURRENCY, limiter: perSecond(c.WHATSAPP_REPLY_RATE_PER_SECOND) }),
 };
 
+// The caseworker messages' sender, rate and concurrency (REPLY_RATE_PER_SECOND is this queue's own budget, not shared).
+// maxStalledCount 0: a job whose worker died mid-send may have gone out, so it becomes a dead letter, never a second SMS.
+const africastalkingReplies: Registration = {
+  queue: QUEUES.africastalkingReplies,
+  enabled: africasTalkingSends,
+  processor: (s, queue) => {
+    const sender = africasTalkingPersonSender({ config: s.config, redis: s.shared, hasher: hasherFromConfig(s.config), logger: s.logger, rapidpro: null })!;
+    return africasTalkingReplyProcessor({ sender, codec: s.codec, trace: s.trace, contacts: s.contacts, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+  },
+  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND), maxStalledCount: 0 }),
+};
+
 // Always running, whatever this process's WhatsApp settings: an API with WHATSAPP_APP_SECRET keeps jobs here,
 // and they must reach the failed set (the dead letters an operator sees) even when this worker's env lacks the secret.
 const whatsappUnreadable: Registration = {
@@ -208,4 +223,4 @@ const maintenance: Registration = {
 };
 
 /** Every queue's worker, in start order. A new queue is a new entry here and its processor file beside it. */
-export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, whatsappUnreadable, push, rapidproNotify, caseworkerMessages, primeroPoll, maintenance];
+export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, africastalkingReplies, whatsappUnreadable, push, rapidproNotify, caseworkerMessages, primeroPoll, maintenance];

@@ -75,6 +75,9 @@ function notificationJobOptions(key: string, r: JobRetention): JobsOptions {
   };
 }
 
+/** A reply's options: our backoff, one per inbound message (`deduplication`), gone once sent, kept as a dead letter when not. */
+const replyJobOptions = (attempts: number, deduplication: Deduplication): JobsOptions => ({ attempts, backoff: { type: GATEWAY_BACKOFF }, deduplication, removeOnComplete: true, removeOnFail: false });
+
 /**
  * One queue's jobs: the name they are added under and the id or deduplication key they get (both part of the
  * stored layout), what they carry opened (a sealed field is what the processor sees after `openJob`), the
@@ -115,13 +118,16 @@ export const JOBS = {
     sealed: ['waId', 'text'],
     /** One reply per inbound wamid (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundWamid: string) => `whatsapp-reply:${inboundWamid}`,
-    options: (attempts: number, deduplication: Deduplication): JobsOptions => ({
-      attempts,
-      backoff: { type: GATEWAY_BACKOFF },
-      deduplication,
-      removeOnComplete: true,
-      removeOnFail: false,
-    }),
+    options: replyJobOptions,
+  },
+  [QUEUES.africastalkingReplies]: {
+    name: 'reply',
+    /** `urn` is the sender's `tel:` URN (their number), so forget and masking find it as they find a message's. */
+    schema: z.object({ urn: z.string(), text: z.string(), reference: z.string().nullable() }),
+    sealed: ['urn', 'text'],
+    /** One reply per inbound Africa's Talking message id (the key is hashed with HASH_KEY before it is used). */
+    dedupeKey: (inboundId: string) => `africastalking-reply:${inboundId}`,
+    options: replyJobOptions,
   },
   [QUEUES.whatsappUnreadable]: {
     name: 'unreadable',

@@ -3,6 +3,7 @@ export const QUEUES = {
   intake: 'intake',
   whatsappReplies: 'whatsapp-replies',
   whatsappUnreadable: 'whatsapp-unreadable',
+  africastalkingReplies: 'africastalking-replies',
   primeroEvents: 'primero-events',
   primeroPoll: 'primero-poll',
   push: 'push',

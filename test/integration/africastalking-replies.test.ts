@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import nock from 'nock';
+import request from 'supertest';
+import { QueueUnavailableError } from '../../src/queues/deadline';
+import { QUEUES } from '../../src/queues/names';
+import { eventually } from '../support/eventually';
+import { startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
+import { expectNoPersonalData } from '../support/personal-data';
+import { acceptingPrimero } from '../support/primero-fake';
+
+const AT_TOKEN = 'africastalking-token-02';
+const AT_KEY = 'africastalking-api-key-replies';
+const SHORT_CODE = '21512';
+
+/** What Africa's Talking answers a send it took (the official SDK's mock: 201, statusCode 101, "Success"). */
+const SENT = JSON.stringify({ SMSMessageData: { Message: 'Sent to 1/1 Total Cost: KES 0.8000', Recipients: [{ statusCode: 101, number: '+254700000000', status: 'Success', cost: 'KES 0.8000', messageId: 'ATXid_1' }] } });
+
+interface SendRequest {
+  url: string;
+  apiKey: string | undefined;
+  form: Record<string, string>;
+}
+
+type Answer = { status: number; body: string } | 'silent';
+
+/** A real HTTP server in the place of Africa's Talking's send API: records each form and answers as scripted (then 201 sent). */
+async function fakeAfricasTalking(): Promise<{ url: string; sent: SendRequest[]; answerNext(...a: Answer[]): void; to(number: string): SendRequest[]; stop(): Promise<void> }> {
+  const sent: SendRequest[] = [];
+  const script: Answer[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      sent.push({ url: req.url ?? '', apiKey: req.headers.apikey as string | undefined, form: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) });
+      const answer = script.shift() ?? { status: 201, body: SENT };
+      // Silent: the request arrived and nothing comes back, as when the provider takes it and the answer is lost.
+      if (answer === 'silent') return;
+      res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(answer.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sent,
+    answerNext: (...a) => script.push(...a),
+    to: (number) => sent.filter((s) => s.form.to === number),
+    stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+let inbound = 0;
+/** An inbound SMS as Africa's Talking posts it to the callback URL (the fields courier's handler reads). */
+function atSms(from: string, text: string): Record<string, string> {
+  inbound++;
+  return { id: `0b7f2c1e-51d5-4bc8-8eb0-${String(inbound).padStart(12, '0')}`, from, to: SHORT_CODE, text, date: '2026-11-26T10:04:45Z' };
+}
+
+const post = (gw: Gateway, form: Record<string, string>) => request(gw.app).post(`/webhooks/africastalking/sms?token=${AT_TOKEN}`).type('form').send(form);
+
+describe("Africa's Talking replies", () => {
+  const SENDERS = ['+254711400001', '+254711400002', '+254711400003', '+254711400004', '+254711400005', '+254711400006'];
+  const PERSONAL_DATA = [...SENDERS, ...SENDERS.map((s) => s.slice(1)), 'nisaidie', 'baba ananipiga', 'maji hakuna', 'mama hayupo', 'my uncle hurts me', 'the teacher took my phone', AT_KEY];
+  let gw: Gateway;
+  let at: Awaited<ReturnType<typeof fakeAfricasTalking>>;
+
+  beforeAll(async () => {
+    acceptingPrimero('cp-at-replies');
+    at = await fakeAfricasTalking();
+    gw = await startGateway({
+      prefix: uniquePrefix('at-replies'),
+      env: {
+        AFRICASTALKING_WEBHOOK_TOKEN: AT_TOKEN,
+        AFRICASTALKING_USERNAME: 'sandbox',
+        AFRICASTALKING_API_KEY: AT_KEY,
+        AFRICASTALKING_FROM: SHORT_CODE,
+        AFRICASTALKING_API_URL: at.url,
+        REPLY_TIMEOUT_MS: '300',
+        REPLY_RATE_PER_SECOND: '100',
+        DATA_KEY: randomBytes(32).toString('base64'),
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    await at.stop();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+
+  const replies = () => gw.services.registry.get(QUEUES.africastalkingReplies);
+
+  it("sends the acknowledgement, with the reference, to the sender's number through the send API", async () => {
+    const res = await post(gw, atSms(SENDERS[0]!, 'MSAADA nisaidie baba ananipiga'));
+    expect(res.status).toBe(200);
+    const reference = res.body.reference as string;
+    expect(reference).toMatch(/^[2-9A-HJ-NP-Z]{8}$/);
+    const [sms] = await eventually(() => (at.to(SENDERS[0]!).length ? at.to(SENDERS[0]!) : null), 10_000, 'the acknowledgement');
+    expect(sms!.url).toBe('/version1/messaging');
+    expect(sms!.apiKey).toBe(AT_KEY);
+    expect(sms!.form).toEqual({ username: 'sandbox', to: SENDERS[0], from: SHORT_CODE, message: expect.stringContaining(`Nambari yako ya kumbukumbu ni ${reference}.`) });
+    // The acknowledgement repeats nothing the child wrote.
+    expect(sms!.form.message).not.toContain('baba');
+  });
+
+  it('answers a re-delivered callback with the same reference and sends no second SMS', async () => {
+    const form = atSms(SENDERS[1]!, 'HELP my uncle hurts me');
+    const first = await post(gw, form);
+    await eventually(() => at.to(SENDERS[1]!).length === 1, 10_000, 'the first acknowledgement');
+    const again = await post(gw, form);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ reference: first.body.reference, duplicate: true });
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[1]!)).toHaveLength(1);
+  });
+
+  it('retries after a 5xx, which sent nothing, and the person gets the acknowledgement once', async () => {
+    at.answerNext({ status: 500, body: 'Internal Server Error' });
+    await post(gw, atSms(SENDERS[2]!, 'MSAADA maji hakuna'));
+    await eventually(() => at.to(SENDERS[2]!).length === 2, 10_000, 'the retried send');
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[2]!)).toHaveLength(2);
+    expect(await replies().getFailedCount()).toBe(0);
+  });
+
+  it('never sends again after a timeout (it may have gone out): the reply is kept as a dead letter saying so', async () => {
+    at.answerNext('silent');
+    const res = await post(gw, atSms(SENDERS[3]!, 'FEEDBACK the teacher took my phone'));
+    expect(res.status).toBe(200);
+    const [failed] = await eventually(async () => {
+      const jobs = await replies().getFailed();
+      return jobs.length ? jobs : null;
+    }, 10_000, 'the dead letter');
+    expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
+    expect(failed!.data.reference).toBe(res.body.reference);
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
+    expect(failed!.data).toEqual({ reference: res.body.reference, sealed: expect.stringMatching(/^s3\./) });
+    const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');
+    expect(report.references).toContain(res.body.reference);
+    expect(await replies().getFailedCount()).toBe(0);
+  });
+
+  it("confirms STOP by SMS, then stores the person's messages without answering them", async () => {
+    await post(gw, atSms(SENDERS[4]!, 'STOP'));
+    const [confirmation] = await eventually(() => (at.to(SENDERS[4]!).length ? at.to(SENDERS[4]!) : null), 10_000, 'the STOP confirmation');
+    expect(confirmation!.form.message).toContain('You will not receive more messages');
+    const stored = await post(gw, atSms(SENDERS[4]!, 'HELP'));
+    expect(stored.status).toBe(200);
+    expect(stored.body.reference).toMatch(/^[2-9A-HJ-NP-Z]{8}$/);
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[4]!)).toHaveLength(1);
+  });
+
+  it('answers 200 with the reference when the reply cannot be queued: the message is stored, only the SMS is lost', async () => {
+    const spy = jest.spyOn(gw.services.africasTalkingReplies!, 'enqueue').mockRejectedValueOnce(new QueueUnavailableError('Redis is unavailable'));
+    try {
+      const res = await post(gw, atSms(SENDERS[5]!, 'MSAADA mama hayupo'));
+      expect(res.status).toBe(200);
+      expect(res.body.reference).toMatch(/^[2-9A-HJ-NP-Z]{8}$/);
+      expect(await eventually(() => gw.references.get(res.body.reference))).toMatchObject({ urn: `tel:${SENDERS[5]}` });
+      const line = gw.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'message stored; its reply could not be queued');
+      expect(line).toMatchObject({ reference: res.body.reference });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('never logs the personal data it handled', async () => {
+    await untilGatewayDrained(gw);
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+});
+
+describe("Africa's Talking without send settings", () => {
+  const SENDER = '+254711400009';
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    acceptingPrimero('cp-at-no-send');
+    gw = await startGateway({ prefix: uniquePrefix('at-no-send'), env: { AFRICASTALKING_WEBHOOK_TOKEN: AT_TOKEN } });
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('stores the message and answers 200 as before, queueing no reply', async () => {
+    const res = await post(gw, atSms(SENDER, 'MSAADA nisaidie'));
+    expect(res.status).toBe(200);
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    expect(link).toMatchObject({ channel: 'africastalking', urn: `tel:${SENDER}` });
+    await untilGatewayDrained(gw);
+    expect(await gw.services.registry.get(QUEUES.africastalkingReplies).getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(0);
+  });
+
+  it('never logs the personal data it handled', async () => {
+    await untilGatewayDrained(gw);
+    expectNoPersonalData(gw.logs.text, [SENDER, SENDER.slice(1), 'nisaidie']);
+  });
+});
