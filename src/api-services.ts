@@ -40,12 +40,13 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600), counters);
+  const senderRecords = new SenderRecords(contacts.references, references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   const intake = new IntakeService(producer, contacts, mappings, {
     prefix: config.QUEUE_PREFIX,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
     sensitiveCategories: new Set(config.SENSITIVE_CATEGORIES),
     feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
-  });
+  }, { records: senderRecords, rules: { windowDays: config.FOLLOW_UP_WINDOW_DAYS, gatewayUser: config.PRIMERO_USER } });
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
     ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, hasher, {
         attempts: config.REPLY_ATTEMPTS,
@@ -62,12 +63,18 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     contacts,
     keywordClassifier(keywords),
     keywords,
-    { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
+    {
+      enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+      rateLimit: config.SENDER_RATE_LIMIT,
+      rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS,
+      ownAddresses: new Set(config.OWN_ADDRESSES),
+      gatewayUser: config.PRIMERO_USER,
+    },
     logger,
+    senderRecords,
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
   const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview, logger);
-  const senderRecords = new SenderRecords(contacts.references, references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   return {
     ...operator,
     senderRecords,
