@@ -85,11 +85,14 @@ describe('follow-ups: a message from someone with an open case joins that case',
         ...webPushEnv(vapid),
         PUSH_TRIAGE_USERS: 'triage1',
         PUSH_SENSITIVE_USERS: 'psea_fp',
+        SENSITIVE_MODULE_ID: 'primeromodule-gbv',
+        SENSITIVE_FOCAL_POINT: 'psea_fp',
         PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
       },
     });
     await enroll('triage1', 'triage-phone');
     await enroll('cp_worker', 'worker-phone');
+    await enroll('psea_fp', 'psea-phone');
   });
 
   afterAll(async () => {
@@ -189,6 +192,48 @@ describe('follow-ups: a message from someone with an open case joins that case',
     const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
     expect(own.other_agency_id).not.toBe(reference);
     primero.forbidden.delete(caseId);
+  });
+
+  describe('a follow-up to a sensitive report', () => {
+    /** A sexual exploitation report through the feedback flow: sensitive, assigned to the focal point. */
+    async function sensitiveReport(phone: string): Promise<{ reference: string; caseId: string }> {
+      const res = await request(gw.app).post('/webhooks/rapidpro/feedback').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send({
+        contact: { uuid: randomUUID(), urn: `tel:${phone}`, language: 'eng' },
+        flow: { uuid: randomUUID() },
+        run: { uuid: randomUUID() },
+        results: { category: { value: '4', category: 'sea' }, description: { value: WORDS.first, category: 'All Responses' }, callback: { value: 'no', category: 'No' } },
+      });
+      const link = await eventually(() => gw.references.get(res.body.reference));
+      expect(link.sensitive).toBe(true);
+      await eventually(async () => (await gw.references.get(res.body.reference))?.steps.notifiedAt);
+      return { reference: res.body.reference, caseId: link.caseId };
+    }
+
+    it('joins the sensitive record, is acknowledged by reference only, and alerts only the sensitive users', async () => {
+      const phone = nextPhone();
+      const { reference, caseId } = await sensitiveReport(phone);
+      expect(messageOf((await sms(phone, WORDS.again)).text)).toBe(replyText(keywords, 'eng', 'feedback_sensitive', reference));
+      await eventually(() => pushesTo('psea-phone', caseId).find((p) => p.title === 'New message on a case'));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([WORDS.again]);
+      expect(pushesTo('triage-phone', caseId)).toEqual([]);
+      expect(pushesTo('worker-phone', caseId)).toEqual([]);
+    });
+
+    it('becomes a sensitive report of its own, never a triage referral, when the record is out of reach', async () => {
+      const phone = nextPhone();
+      const { caseId } = await sensitiveReport(phone);
+      primero.forbidden.add(caseId);
+      const cases = primero.created.length;
+      await sms(phone, WORDS.later);
+      const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect(own.module_id).toBe('primeromodule-gbv');
+      expect(primero.sent('flag').map((f) => f.id)).toContain(own.id);
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
+      primero.forbidden.delete(caseId);
+    });
   });
 
   describe('RapidPro: POST /webhooks/rapidpro/message', () => {
