@@ -4,6 +4,8 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { twilioSignature } from '../../src/channels/twilio/signature';
 import { replyText } from '../../src/domain/keywords';
+import { reporterMessageEntryId } from '../../src/cases/reporter-message';
+import { AcceptanceLedger } from '../../src/store/acceptances';
 import { gatewayKey } from '../../src/store/keys';
 import { FakePushService } from '../../demo/sandbox/push-service';
 import { shippedKeywords, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
@@ -233,6 +235,43 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(primero.sent('flag').map((f) => f.id)).toContain(own.id);
       expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
       primero.forbidden.delete(caseId);
+    });
+  });
+
+  describe("the acceptance ledger's join", () => {
+    const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+
+    it('claims a follow-up into its target with its own reference, and a repeat says the same', async () => {
+      const key = `join-test-${randomUUID()}`;
+      const first = await ledger().claim(key, 'JNTS2345', randomUUID(), 60_000, undefined, undefined, 'TRGT2345');
+      expect([first.fresh, first.acceptance]).toEqual([true, expect.objectContaining({ reference: 'TRGT2345', jobId: 'm-TRGT2345-JNTS2345', mergeInto: 'TRGT2345', own: 'JNTS2345', followUp: true })]);
+      const repeat = await ledger().claim(key, 'JNTS3456', randomUUID(), 60_000);
+      expect([repeat.fresh, repeat.acceptance.reference, repeat.acceptance.followUp, repeat.acceptance.jobId]).toEqual([false, 'TRGT2345', true, 'm-TRGT2345-JNTS2345']);
+    });
+
+    it('leaves callers without a join as they were: their own reference, no follow-up', async () => {
+      const { acceptance } = await ledger().claim(`join-test-${randomUUID()}`, 'JNTS4567', randomUUID(), 60_000);
+      expect(acceptance).toMatchObject({ reference: 'JNTS4567', jobId: 'm-JNTS4567', mergeInto: null, followUp: false });
+    });
+
+    it('puts a follow-up back under its target when the API died between its claim and its job', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const messageSid = `SM${'9'.repeat(32)}`;
+      // What a process killed right after the claim leaves behind: a ledger entry naming the join, no job.
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'DEAD2345', randomUUID(), 60_000, undefined, undefined, reference);
+      expect(messageOf((await sms(from, WORDS.later, messageSid)).text)).toBe(followUpAck(reference));
+      const [note] = await eventually(() => (notesOf(caseId).length ? notesOf(caseId) : null));
+      expect(note).toMatchObject({ unique_id: reporterMessageEntryId('DEAD2345'), note_text: WORDS.later });
+    });
+
+    it('files a follow-up whose target is gone (expired or forgotten) as a case of its own, under its own reference', async () => {
+      const from = nextPhone();
+      const messageSid = `SM${'8'.repeat(32)}`;
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'LONE2345', randomUUID(), 60_000, undefined, undefined, 'GONE2345');
+      await sms(from, WORDS.later, messageSid);
+      const own = await eventually(() => primero.created.find((c) => c.other_agency_id === 'LONE2345'));
+      expect(own.protection_concerns_other).toContain(WORDS.later);
     });
   });
 
