@@ -25,6 +25,8 @@ export interface AcceptedMessage extends Accepted {
 export interface FollowUpSource {
   records: { of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> };
   rules: FollowUpRules;
+  /** Told (with the error's name only) when the look-up failed and the message is stored as a referral instead. */
+  lookupFailed(errorName: string): void;
 }
 
 /**
@@ -50,7 +52,12 @@ export class IntakeService {
     const remaining = () => Math.max(1, deadlineAt - Date.now());
     if (message.simulation || !this.followUps || this.followUps.rules.windowDays <= 0) return this.accept(message, deadlineAt);
     const source = this.followUps;
-    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid]), remaining());
+    // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
+    // as a referral, within what is left of the deadline (none left: 503, as for any message).
+    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid]), remaining()).catch((err: unknown) => {
+      source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
+      return [];
+    });
     const target = followUpTarget(records, referenceInText(message.text ?? null), new Date(), source.rules);
     if (!target) return this.accept(message, deadlineAt);
     // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a

@@ -8,6 +8,7 @@ import { reporterMessageEntryId } from '../../src/cases/reporter-message';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { gatewayKey } from '../../src/store/keys';
 import { FakePushService } from '../../demo/sandbox/push-service';
+import { PrivateRedis } from '../../demo/sandbox/redis-server';
 import { shippedKeywords, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -309,5 +310,27 @@ describe('follow-ups: a message from someone with an open case joins that case',
 
   it('logged none of the personal data it was sent', () => {
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+});
+
+describe('follow-ups when Redis goes away', () => {
+  it('answers 503 to a message that may be a follow-up: nothing acknowledged that is not stored', async () => {
+    const redis = await PrivateRedis.start();
+    const gw = await startGateway({ prefix: uniquePrefix('follow-ups-down'), workers: false, env: { REDIS_URL: redis.url, ENQUEUE_TIMEOUT_MS: '500' } });
+    try {
+      const body = { contact: { uuid: randomUUID(), urn: 'tel:+254711609999' }, flow: { uuid: randomUUID() }, input: WORDS.again, results: {} };
+      const post = () => request(gw.app).post('/webhooks/rapidpro/message').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
+      expect((await post()).status).toBe(202);
+      await redis.stop();
+      const down = await post();
+      expect([down.status, down.body.error.code]).toEqual([503, 'unavailable']);
+      expectNoPersonalData(gw.logs.text, [WORDS.again, '254711609999']);
+    } finally {
+      await redis.boot();
+      // Closing deletes the test's keys: it waits for the connection to be back.
+      await eventually(async () => ((await request(gw.app).get('/readyz')).status === 200 ? true : undefined));
+      await gw.close();
+      await redis.destroy();
+    }
   });
 });
