@@ -18,6 +18,7 @@ import { WhatsAppUnreadableProducer } from './queues/whatsapp-unreadable';
 import { SenderRecords } from './cases/sender-records';
 import { SnapshotStore } from './store/snapshots';
 import { WhatsAppWindowStore } from './store/whatsapp-windows';
+import type { ContactStore } from './store/contacts';
 
 /** Everything the HTTP side writes to, built once per process from the configuration. */
 export interface ApiServices extends OperatorServices {
@@ -37,6 +38,20 @@ export interface ApiServices extends OperatorServices {
   close(): Promise<void>;
 }
 
+/** The intake every channel hands messages to, with where a follow-up finds the sender's open records. */
+function buildIntake(config: Config, producer: IntakeProducer, contacts: ContactStore, mappings: MappingSet, senderRecords: SenderRecords, logger: Logger): IntakeService {
+  return new IntakeService(producer, contacts, mappings, {
+    prefix: config.QUEUE_PREFIX,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+    sensitiveCategories: new Set(config.SENSITIVE_CATEGORIES),
+    feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
+  }, {
+    records: senderRecords,
+    rules: { windowDays: config.FOLLOW_UP_WINDOW_DAYS, gatewayUser: config.PRIMERO_USER },
+    lookupFailed: (error) => logger.warn({ error }, "the sender's open records could not be read: the message is stored as a referral"),
+  });
+}
+
 export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, hasher, references, contacts } = operator;
@@ -46,12 +61,8 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
   }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600), counters);
-  const intake = new IntakeService(producer, contacts, mappings, {
-    prefix: config.QUEUE_PREFIX,
-    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
-    sensitiveCategories: new Set(config.SENSITIVE_CATEGORIES),
-    feedbackMergeWindowSeconds: config.FEEDBACK_MERGE_WINDOW_SECONDS,
-  });
+  const senderRecords = new SenderRecords(contacts.references, (sender) => contacts.identityHashes(sender), references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
+  const intake = buildIntake(config, producer, contacts, mappings, senderRecords, logger);
   const whatsappReplies = config.WHATSAPP_ACCESS_TOKEN
     ? new WhatsAppReplyProducer(operator.registry.get(QUEUES.whatsappReplies), codec, hasher, {
         attempts: config.REPLY_ATTEMPTS,
@@ -68,12 +79,18 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     contacts,
     keywordClassifier(keywords),
     keywords,
-    { enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS, rateLimit: config.SENDER_RATE_LIMIT, rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS, ownAddresses: new Set(config.OWN_ADDRESSES) },
+    {
+      enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+      rateLimit: config.SENDER_RATE_LIMIT,
+      rateWindowSeconds: config.SENDER_RATE_WINDOW_SECONDS,
+      ownAddresses: new Set(config.OWN_ADDRESSES),
+      gatewayUser: config.PRIMERO_USER,
+    },
     logger,
+    senderRecords,
   );
   const notifications = buildNotificationServices(config, redis, operator.registry, codec, contacts, operator.trace, logger);
   const metrics = new GatewayMetrics(operator.queues, counters, pushEnabled(config) ? notifications.subscriptions : null, operator.overview, logger);
-  const senderRecords = new SenderRecords(contacts.references, (sender) => contacts.identityHashes(sender), references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   return {
     ...operator,
     senderRecords,

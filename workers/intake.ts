@@ -3,6 +3,7 @@ import { appendToRecord, mergeIntoEarlier } from '../src/cases/merge';
 import { protectSensitive, referOnce } from '../src/cases/follow-up-steps';
 import { NotYetError, RecordBusyError, type IntakeDeps } from '../src/cases/intake-deps';
 import { linkOrCreate, notifyOnce } from '../src/cases/records';
+import { addReporterMessage } from '../src/cases/reporter-message';
 import { buildCaseRecord, type CaseMapping } from '../src/domain/case-mapping';
 import type { InboundMessage } from '../src/domain/inbound-message';
 import { inboundMessageSchema } from '../src/channels/inbound-message-schema';
@@ -47,13 +48,19 @@ async function handle(deps: IntakeDeps, job: Job<JobData<'intake'>>): Promise<vo
     await deps.trace.record(message.reference, 'received', { channel: message.channel, intent: message.intent }, new Date(message.receivedAt));
     await deps.trace.record(message.reference, 'stored', { queue: job.queueName }, new Date(job.timestamp));
   }
+  if (message.followUp && message.mergeInto) return addReporterMessage(deps, job, message, (alone) => fileRecord(deps, alone));
+  return fileRecord(deps, message, job);
+}
+
+/** A message's own record (or, merged, its words added to the earlier report's), with its follow-up steps. */
+async function fileRecord(deps: IntakeDeps, message: InboundMessage, job?: Job<JobData<'intake'>>): Promise<void> {
   const mapping = mappingFor(deps, message);
   // One record per acceptance: every attempt of this job names the same record (a retry meets 409), and a
   // new acceptance of the same content (a resend after the window) names a new one.
   const recordId = message.recordId ?? uuidV5(message.acceptanceId ?? message.idempotencyKey);
   const mapped = buildCaseRecord(message, mapping, recordId);
 
-  if (message.mergeInto) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);
+  if (message.mergeInto && job) return mergeIntoEarlier(deps, job, message, mapping, mapped, recordId);
 
   const link = await linkOrCreate(deps, message.reference, message, mapped, recordId);
   // A report merged into this one opened the record while this job was late: these words join it.

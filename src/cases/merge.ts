@@ -42,13 +42,13 @@ export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, 
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
 }
 
-const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+export const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
 
 /**
  * Primero answers a PATCH with the fields it changed, and drops a subform the role may not write yet answers 200.
  * Our entry absent from that answer means unchanged (an earlier attempt stored it) or dropped: the record says which.
  */
-async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
+export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
   const record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
   if (holdsEntry(record[subform], uniqueId)) return;
   throw new UnrecoverableError(`Primero accepted the update but did not store the merged report: the record's ${subform} has no entry for it (the API user's role may not write that form)`);

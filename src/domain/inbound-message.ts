@@ -34,6 +34,11 @@ export const inboundMessageSchemaWith = <C extends ChannelSchema>(channel: C) =>
   sensitive: z.boolean().default(false),
   /** Set when this message adds to an earlier report's record (same sender and category within the window). */
   mergeInto: z.string().nullable().default(null),
+  /**
+   * With `mergeInto`: a follow-up (no keyword, the sender's open record) added to that record as a reporter's note.
+   * Absent means false: jobs stored before it existed, and envelopes built without it, are no follow-ups.
+   */
+  followUp: z.boolean().optional(),
   /** Names this acceptance (the ledger's); the record id derives from it. Absent on jobs stored before it existed. */
   acceptanceId: z.string().nullable().default(null),
   /** Written by reseal into a job queued before acceptance ids, when it hashes the raw idempotencyKey the record id came from. */

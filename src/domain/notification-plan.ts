@@ -91,3 +91,27 @@ export function planForRecordEvents(events: RecordEvent[], record: RecordFacts, 
   }
   return plan;
 }
+
+/** A message the sender added to their record (a follow-up), and who the record's last look says works on it. */
+export interface FollowUpFacts extends RecordFacts {
+  sensitive: boolean;
+  /** The follow-up's own reference: each message alerts once, and a second message alerts again. */
+  own: string;
+  ownedBy: string | null;
+  assignedUserNames: readonly string[];
+}
+
+/**
+ * "New message on case …": to the record's assignees and owner (never the gateway's own user), or to triage when
+ * nobody works on it yet. A sensitive record's go to the sensitive users only: those among its assignees, else all.
+ */
+export function planForFollowUp(record: FollowUpFacts, ctx: PlanContext): NotificationPlan {
+  const workers = [...new Set([...record.assignedUserNames, ...(record.ownedBy ? [record.ownedBy] : [])])].filter((u) => u !== ctx.gatewayUser);
+  const allowed = record.sensitive ? workers.filter((u) => ctx.sensitiveUsers.includes(u)) : workers;
+  const fallback = record.sensitive ? ctx.sensitiveUsers : ctx.triageUsers;
+  const users = (allowed.length ? allowed : fallback).filter((u) => u !== ctx.gatewayUser);
+  return {
+    pushes: users.map((user) => ({ user, notice: notice('new_message', record), key: `${record.recordId}:new_message:${record.own}:${user}` })),
+    flowStarts: [],
+  };
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { own } from './own';
 
-export const PUSH_EVENTS = ['assigned', 'new_referral', 'new_sensitive_report'] as const;
+export const PUSH_EVENTS = ['assigned', 'new_referral', 'new_sensitive_report', 'new_message'] as const;
 export type PushEvent = (typeof PUSH_EVENTS)[number];
 
 const PAGE_KEYS = ['page_title', 'intro', 'enable', 'disable', 'enabled', 'disabled', 'failed', 'unsupported', 'open'] as const;

@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { categoryOf } from '../domain/case-mapping';
+import { followUpTarget, type FollowUpRules } from '../domain/follow-up-target';
 import type { UnreferencedMessage } from '../domain/inbound-message';
+import { referenceInText, type SenderRecord } from '../domain/sender-records';
 import { referenceFromSequence } from '../domain/reference';
 import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
@@ -19,6 +21,14 @@ export interface AcceptedMessage extends Accepted {
   sensitive: boolean;
 }
 
+/** Where a message without a keyword may find the record it continues: the sender's own records and the rules. */
+export interface FollowUpSource {
+  records: { of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> };
+  rules: FollowUpRules;
+  /** Told (with the error's name only) when the look-up failed and the message is stored as a referral instead. */
+  lookupFailed(errorName: string): void;
+}
+
 /**
  * What every channel calls to hand a message over. Feedback is classified here, at ingest, because two
  * decisions cannot wait for the worker: whether the report is sensitive (it changes the acknowledgement),
@@ -30,7 +40,31 @@ export class IntakeService {
     private readonly contacts: ContactStore,
     private readonly mappings: MappingSet,
     private readonly opts: IntakeServiceOptions,
+    private readonly followUps?: FollowUpSource,
   ) {}
+
+  /**
+   * A message with no keyword (SMS, WhatsApp, RapidPro's /message): a follow-up joined to the sender's open record
+   * when it has one (see followUpTarget), else a referral, as before. The look-up is inside the caller's deadline,
+   * so a Redis that does not answer still ends in 503. `otherUrns` are the same sender's linked ids.
+   */
+  async acceptUnclassified(message: UnreferencedMessage, deadlineAt = Date.now() + this.opts.enqueueTimeoutMs, otherUrns: string[] = []): Promise<AcceptedMessage> {
+    const remaining = () => Math.max(1, deadlineAt - Date.now());
+    if (message.simulation || !this.followUps || this.followUps.rules.windowDays <= 0) return this.accept(message, deadlineAt);
+    const source = this.followUps;
+    // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
+    // as a referral, within what is left of the deadline (none left: 503, as for any message).
+    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid]), remaining()).catch((err: unknown) => {
+      source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
+      return [];
+    });
+    const target = followUpTarget(records, referenceInText(message.text ?? null), new Date(), source.rules);
+    if (!target) return this.accept(message, deadlineAt);
+    // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a
+    // sensitive report of its own, and never reaches triage (workers/intake.ts).
+    const accepted = await this.producer.accept({ ...message, sensitive: target.sensitive }, undefined, remaining(), target.reference);
+    return { ...accepted, sensitive: accepted.followUp ? target.sensitive : false };
+  }
 
   /**
    * `deadlineAt` is the caller's whole budget: the producer's own deadline is the one that decides, because

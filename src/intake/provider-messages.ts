@@ -1,6 +1,9 @@
 import type { Classification, KeywordTable, ReplyKind } from '../domain/keywords';
 import { replyText } from '../domain/keywords';
-import type { InboundMessage } from '../domain/inbound-message';
+import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
+import { referenceInText, type SenderRecord } from '../domain/sender-records';
+import { statusReplyText } from '../domain/status-reply';
+import { normaliseReference } from '../domain/reference';
 import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
 import { withinDeadline } from '../queues/deadline';
@@ -34,6 +37,16 @@ export interface ProviderMessageAcceptorOptions {
   rateWindowSeconds: number;
   /** Our own numbers and short codes: a message from one of them is a loop and is never answered. */
   ownAddresses: ReadonlySet<string>;
+  /** PRIMERO_USER: a record it still owns is "received", not "in progress", in a STATUS answer. */
+  gatewayUser: string;
+}
+
+/** What follows STATUS: `REF K7QMZ4XP`, or the reference alone (referenceInText needs the REF word). */
+const askedReference = (narrative: string) => referenceInText(narrative) ?? normaliseReference(narrative.split(/\s+/)[0] ?? '');
+
+/** A sender's own records (src/cases/sender-records.ts), for STATUS. */
+export interface OwnRecords {
+  of(senders: Array<string | null | undefined>): Promise<SenderRecord[]>;
 }
 
 /**
@@ -49,6 +62,7 @@ export class ProviderMessageAcceptor {
     private readonly table: KeywordTable,
     private readonly opts: ProviderMessageAcceptorOptions,
     private readonly logger: Logger,
+    private readonly records: OwnRecords,
   ) {}
 
   private isLoop(urn: string): boolean {
@@ -74,10 +88,21 @@ export class ProviderMessageAcceptor {
     // Linked before anything reads the opt-out: a STOP in this very message is recorded under both ids.
     if (msg.otherUrns?.length) await withinDeadline(() => this.contacts.link(msg.urn, msg.otherUrns!), boundMs);
     if (c.intent === 'optout' || c.intent === 'optin') return withinDeadline(() => this.preference(msg, c, loop), boundMs);
+    if (c.intent === 'status') return withinDeadline(() => this.status(msg, c, loop), boundMs);
 
-    const accepted = await this.intake.accept({
+    const message = this.envelope(msg, c);
+    // No keyword: a follow-up when the sender has an open record, else a referral (nothing a child writes is dropped).
+    const accepted = c.intent === null ? await this.intake.acceptUnclassified(message, deadlineAt, msg.otherUrns) : await this.intake.accept(message, deadlineAt);
+    const reply = await withinDeadline(() => this.replyFor(msg, c, loop, accepted), Math.max(WITHDRAW_ANSWER_MS, deadlineAt + WITHDRAW_ANSWER_MS + 100 - Date.now())).catch((err: unknown) => {
+      this.logger.warn({ reference: accepted.reference, channel: msg.channel, error: err instanceof Error ? err.name : 'unknown' }, 'message stored; no reply sent: the sender counters could not be read in time');
+      return null;
+    });
+    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+  }
+
+  private envelope(msg: ProviderMessage, c: Classification): UnreferencedMessage {
+    return {
       v: 1,
-      // A message with no keyword still becomes a referral: nothing a child writes is dropped.
       intent: c.intent === 'feedback' ? 'feedback' : 'referral',
       channel: msg.channel,
       idempotencyKey: `${msg.channel}:${msg.providerId}`,
@@ -90,12 +115,20 @@ export class ProviderMessageAcceptor {
       flowUuid: null,
       receivedAt: msg.receivedAt.toISOString(),
       simulation: false,
-    }, deadlineAt);
-    const reply = await withinDeadline(() => this.replyFor(msg, c, loop, accepted), Math.max(WITHDRAW_ANSWER_MS, deadlineAt + WITHDRAW_ANSWER_MS + 100 - Date.now())).catch((err: unknown) => {
-      this.logger.warn({ reference: accepted.reference, channel: msg.channel, error: err instanceof Error ? err.name : 'unknown' }, 'message stored; no reply sent: the sender counters could not be read in time');
-      return null;
-    });
-    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+    };
+  }
+
+  /**
+   * STATUS: nothing is stored; the answer lists the sender's own records by reference and status word only. Counted
+   * in the sender rate like any message, so STATUS cannot be used to flood a number with answers.
+   */
+  private async status(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {
+    const { count, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, true);
+    const flooding = count > this.opts.rateLimit;
+    this.logger.info({ channel: msg.channel, intent: 'status', keyword: true, language: c.language, sender }, 'status asked');
+    if (loop || flooding) return { reference: null, duplicate: false, reply: null };
+    const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])]);
+    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, askedReference(c.narrative), this.opts.gatewayUser) };
   }
 
   private async preference(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {
@@ -109,12 +142,12 @@ export class ProviderMessageAcceptor {
     const { count, optedOut, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, !accepted.duplicate);
     const flooding = count > this.opts.rateLimit;
     this.logger.info(
-      { reference: accepted.reference, channel: msg.channel, intent: c.intent ?? 'referral', keyword: c.intent !== null, language: c.language, duplicate: accepted.duplicate, sender },
+      { reference: accepted.reference, channel: msg.channel, intent: c.intent ?? 'referral', keyword: c.intent !== null, followUp: accepted.followUp === true, language: c.language, duplicate: accepted.duplicate, sender },
       'message accepted',
     );
     if (flooding && count === this.opts.rateLimit + 1) this.logger.warn({ sender, channel: msg.channel }, 'sender over the rate limit: stored, not answered');
     // A sensitive report is acknowledged with its reference only: nothing about what was reported.
-    const kind: ReplyKind = accepted.sensitive ? 'feedback_sensitive' : (c.intent ?? 'unknown');
+    const kind: ReplyKind = accepted.sensitive ? 'feedback_sensitive' : accepted.followUp ? 'follow_up' : ((c.intent as ReplyKind | null) ?? 'unknown');
     return loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
   }
 }

@@ -29,6 +29,8 @@ export interface Accepted {
   merged: boolean;
   /** RapidPro's simulator: a real-looking reference that names nothing. */
   simulated?: boolean;
+  /** Joined to the sender's open record as a follow-up (the ledger's word, also for a duplicate). */
+  followUp?: boolean;
 }
 
 /** Groups later reports into an earlier one: the same key within `windowSeconds` answers the first reference. */
@@ -71,12 +73,12 @@ export class IntakeProducer {
    * (the add landed and was confirmed within the window a worker waits out) or `withdrawn` (503, and no worker
    * ever acts on the job). Only when no verdict reaches the API in time is 503 an answer it cannot prove.
    */
-  async accept(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs): Promise<Accepted> {
+  async accept(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs, join?: string): Promise<Accepted> {
     // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash: in the job and the ledger.
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
     const deadlineAt = Date.now() + timeoutMs;
     const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
-    const work = this.store(message, merge, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
+    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
@@ -109,23 +111,23 @@ export class IntakeProducer {
     return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
   }
 
-  private async store(message: UnreferencedMessage, merge: MergeWindow | undefined, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
+  private async store(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
     const own = await this.references.next();
     if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
     // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
     const windowMs = Math.max(1, deadlineAt - Date.now());
-    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, merge, earlier);
+    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
     if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };
     attempt.claimed = { at: Date.now(), windowMs: left };
-    const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null };
+    const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp };
     if (acceptance.stored) return accepted;
     // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
     // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
     const data = this.codec.encode(
       // Under the hash its ledger entry lives under (an earlier key's, after a key change): the worker asks that entry.
-      { ...message, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, acceptanceId: acceptance.acceptanceId } as InboundMessage,
+      { ...message, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, followUp: acceptance.followUp, acceptanceId: acceptance.acceptanceId } as InboundMessage,
       JOBS[QUEUES.intake].sealed,
       sealContext.job(this.queue.name),
     );

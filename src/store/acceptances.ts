@@ -22,6 +22,8 @@ export interface Acceptance {
   mergeInto: string | null;
   /** The message's own reference (equal to `reference` unless merged). */
   own: string;
+  /** Joined to the sender's open record as a follow-up (an explicit join target), not a feedback merge. */
+  followUp: boolean;
   /** Confirmed: its job is in Redis and a worker may act on it. */
   stored: boolean;
 }
@@ -46,16 +48,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // (and takes back the merge window it had opened).
 // KEYS: the entry under the current hash, then ARGV[6] entries under earlier hash keys (a HASH_KEY or DATA_KEY
 // change), then ARGV[7] BullMQ deduplication keys of versions before the ledger (their value is the job id),
-// then the merge key. ARGV[10] is the intake job-id prefix (queues/jobs.ts). The last number returned says which
-// key held the acceptance.
+// then the merge key. ARGV[10] is the intake job-id prefix (queues/jobs.ts). ARGV[11], when given and no merge
+// key is, is an explicit join target (a follow-up to the sender's open record): claimed as a merge into it, in
+// the same script, and the entry remembers it (`followUp`) so a duplicate says so too. The 9th number returned
+// says which key held the acceptance; the 10th is '1' for a follow-up.
 const CLAIM = `${NOW}
 local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
 local mergeKey = KEYS[2 + alternates + legacy]
 for i = 1, 1 + alternates do
-  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy')
+  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy', 'followUp')
   if e[1] then
     local dead = e[7] == '1' or (e[6] ~= '1' and now >= tonumber(e[8] or '0'))
-    if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i} end
+    if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i, e[9] or ''} end
     if mergeKey and redis.call('GET', mergeKey) == (e[5] or e[1]) then redis.call('DEL', mergeKey) end
     redis.call('SET', ARGV[8] .. e[2], 'withdrawn', 'EX', ARGV[9])
     -- The current key is claimed afresh below; an earlier key's entry stays, withdrawn, for its job to find.
@@ -64,15 +68,17 @@ for i = 1, 1 + alternates do
 end
 for i = 2 + alternates, 1 + alternates + legacy do
   local jobId = redis.call('GET', KEYS[i])
-  if jobId then return {0, '', '', jobId, '', '', '1', 0, i} end
+  if jobId then return {0, '', '', jobId, '', '', '1', 0, i, ''} end
 end
-local earlier = false
-if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET') end
+local earlier, followUp = false, ''
+if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET')
+elseif ARGV[11] and ARGV[11] ~= '' then earlier = ARGV[11]; followUp = '1' end
 local reference, jobId, mergeInto = ARGV[1], ARGV[10] .. ARGV[1], ''
 if earlier then reference = earlier; jobId = ARGV[10] .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
 redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1], 'confirmBy', string.format('%.0f', now + tonumber(ARGV[5])))
+if followUp == '1' then redis.call('HSET', KEYS[1], 'followUp', '1') end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1}
+return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1, followUp}
 `;
 
 // The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all. The
@@ -151,7 +157,9 @@ export class AcceptanceLedger {
    * hash key (`earlier.hashes`) or, during the upgrade, by an older version's BullMQ deduplication key
    * (`earlier.legacyDedupKeys`, whose value is the job id). `key` is the hashed id the entry lives under: the
    * job carries it, and the confirmation and the worker's `begin` use it. `merge` opens or joins the sender's
-   * feedback window, claimed in the same script as the entry.
+   * feedback window, claimed in the same script as the entry. `join` (a follow-up's target reference, ignored
+   * when `merge` is given) merges into that reference unconditionally: the caller chose it from the sender's own
+   * records. A repeat answers what the first delivery was told, whatever `join` it passes.
    */
   async claim(
     idempotencyKey: string,
@@ -160,6 +168,7 @@ export class AcceptanceLedger {
     confirmWithinMs: number,
     merge?: MergeWindow,
     earlier: { hashes: string[]; legacyDedupKeys: string[] } = { hashes: [], legacyDedupKeys: [] },
+    join?: string,
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
     const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
@@ -177,17 +186,18 @@ export class AcceptanceLedger {
       this.verdictKey(''),
       WITHDRAWN_VERDICT_SECONDS,
       intakeJobId.prefix,
-    )) as [number, string, string, string, string, string, string, number, number];
+      ...(join && !merge ? [join] : []),
+    )) as [number, string, string, string, string, string, string, number, number, string];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
-      return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true } };
+      return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true, followUp: false } };
     }
     return {
       fresh: r[0] === 1,
       key: hashes[r[8] - 1]!,
       /** What is left of the acceptance's confirmation window (a repeat's is its first delivery's). */
       windowMs: Number(r[7]),
-      acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1' },
+      acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1', followUp: r[9] === '1' },
     };
   }
 

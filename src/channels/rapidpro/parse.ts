@@ -99,3 +99,39 @@ export function parseRapidProRequest(req: ChannelRequest): Parsed<{ messages: [U
     return accepted({ messages: [rapidProToMessage(intent, parsed.data, req.now, simulation)] });
   });
 }
+
+/**
+ * `/webhooks/rapidpro/message`'s body: the same bodies, where the person's words are the result `message` or the
+ * `input` the flow author added (`"input", input.text` renders a string, the resthook body an object).
+ */
+export const rapidProMessageSchema = rapidProWebhookSchema.extend({
+  input: z.union([z.string(), z.object({ uuid: uuid.nullish(), text: z.string().nullish() })]).nullish(),
+});
+
+/** The words of a /message call, the results without them, and the body in the shape the other routes read. */
+function messageParts(body: z.infer<typeof rapidProMessageSchema>): { text: string | null; body: RapidProWebhookBody } {
+  const input = typeof body.input === 'string' ? { text: body.input } : (body.input ?? null);
+  const { message, ...rest } = body.results;
+  const text = message?.value?.trim() || input?.text?.trim() || null;
+  return { text, body: { ...body, input, results: rest } };
+}
+
+/**
+ * A message a flow passes on as the person wrote it (no keyword): the intake decides whether it follows up their
+ * open record or opens a referral. Without run or input ids the words are part of the key, so two different
+ * messages in one run are never taken for one delivered twice.
+ */
+export function parseRapidProMessage(req: ChannelRequest): Parsed<{ messages: [UnreferencedMessage] }> {
+  return andThen(readJsonBody(req.body), (json) => {
+    const parsed = rapidProMessageSchema.safeParse(json);
+    if (!parsed.success) return rejected(422, 'invalid_body', 'The body is not a RapidPro webhook body this route understands.', validationDetails(parsed.error));
+    const { text, body } = messageParts(parsed.data);
+    if (!text) return rejected(422, 'no_message', 'The body carries no message: send it as the result "message" or as "input".');
+    const message = rapidProToMessage('referral', body, req.now, req.headers['x-mailroom-mode'] === 'simulation');
+    const ids = body.run?.uuid || body.input?.uuid;
+    const idempotencyKey = ids
+      ? rapidProIdempotencyKey('message', body)
+      : `rapidpro:message:hash:${sha256Hex(canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: message.results, text }))}`;
+    return accepted({ messages: [{ ...message, text, idempotencyKey }] });
+  });
+}

@@ -1,0 +1,83 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { TEXT_SEPARATOR } from '../domain/case-mapping';
+import type { InboundMessage } from '../domain/inbound-message';
+import { planForFollowUp } from '../domain/notification-plan';
+import { uuidV5 } from '../domain/uuid';
+import { intakeJobId } from '../queues/jobs';
+import type { CaseLink } from '../store/references';
+import { outOfScope, type IntakeDeps } from './intake-deps';
+import { entryStored, holdsEntry } from './merge';
+
+/** How the note's subject names the channel: what a caseworker recognises, not the provider's name. */
+const CHANNEL_WORDS: Readonly<Record<string, string>> = { twilio: 'SMS', africastalking: 'SMS', whatsapp: 'WhatsApp', rapidpro: 'RapidPro' };
+
+export const reporterMessageSubject = (channel: string) => `Message from reporter (${CHANNEL_WORDS[channel] ?? channel})`;
+
+/** The note's id is its message's own reference's: a retry rewrites the same entry, never adds a second. */
+export const reporterMessageEntryId = (own: string) => uuidV5(`reporter-message:${own}`);
+
+/** Files a message as a record of its own, under its own reference (the intake worker's usual path). */
+export type FileAlone = (message: InboundMessage) => Promise<void>;
+
+/** Where the note goes: the target mapping's subform when it merges into one, else Primero's notes form. */
+function notesTarget(deps: IntakeDeps, intent: string) {
+  const target = deps.mappings.get(intent as InboundMessage['intent'])?.merge_into;
+  return target?.mode === 'subform' ? target : { subform: 'notes_section', subject_field: 'note_subject', text_field: 'note_text', date_field: 'note_date' as string | undefined };
+}
+
+async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string): Promise<void> {
+  const target = notesTarget(deps, link.intent);
+  const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
+  const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
+  if (target.date_field) entry[target.date_field] = message.receivedAt;
+  // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
+  const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
+}
+
+async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Promise<void> {
+  const snapshot = await deps.snapshots.get(link.caseId);
+  const plan = planForFollowUp(
+    {
+      recordType: link.recordType,
+      recordId: link.caseId,
+      caseIdDisplay: snapshot?.caseIdDisplay ?? link.caseIdDisplay,
+      urgent: snapshot?.urgent ?? link.urgent ?? false,
+      sensitive: link.sensitive,
+      own,
+      ownedBy: snapshot?.ownedBy ?? null,
+      assignedUserNames: snapshot?.assignedUserNames ?? [],
+    },
+    deps.plan,
+  );
+  // A retry after a crash here dispatches again; the keys (which name this message) dedupe.
+  await deps.dispatcher.dispatch(plan, link.reference);
+}
+
+/**
+ * A follow-up: the sender's message added to their open record as a note, then its workers alerted. When it
+ * cannot join (the link expired or was forgotten, or the record left the API user's scope) it becomes a record
+ * of its own under its own reference, sensitive if its target was: never lost, never shown to the wrong people.
+ */
+export async function addReporterMessage(deps: IntakeDeps, job: Job, message: InboundMessage, fileAlone: FileAlone): Promise<void> {
+  const own = intakeJobId.ownReferenceOf(job.id ?? '');
+  if (!own) throw new UnrecoverableError('a follow-up job whose id names no reference of its own');
+  const alone: InboundMessage = { ...message, reference: own, mergeInto: null, followUp: false };
+  // An earlier attempt already filed it alone: finish that, never add it to the record as well.
+  if (await deps.references.get(own)) return fileAlone(alone);
+  const link = await deps.references.get(message.mergeInto!);
+  if (!link) {
+    await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
+    return fileAlone(alone);
+  }
+  try {
+    await appendNote(deps, link, message, own);
+  } catch (err) {
+    if (!outOfScope(err)) throw err;
+    await deps.trace.record(link.reference, 'follow_up_out_of_scope', { recordId: link.caseId, own });
+    return fileAlone(alone);
+  }
+  await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });
+  deps.logger.info({ reference: link.reference, own, caseId: link.caseId, sensitive: link.sensitive }, 'reporter message added to the record');
+  await notifyFollowUp(deps, link, own);
+}

@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
+import webpush from 'web-push';
+import { twilioSignature } from '../../src/channels/twilio/signature';
+import { replyText } from '../../src/domain/keywords';
+import { reporterMessageEntryId } from '../../src/cases/reporter-message';
+import { AcceptanceLedger } from '../../src/store/acceptances';
+import { gatewayKey } from '../../src/store/keys';
+import { FakePushService } from '../../demo/sandbox/push-service';
+import { PrivateRedis } from '../../demo/sandbox/redis-server';
+import { shippedKeywords, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, webPushEnv, type Gateway } from '../support/gateway';
+import { eventually } from '../support/eventually';
+import { expectNoPersonalData } from '../support/personal-data';
+import { PRIMERO, RecordingPrimero } from '../support/primero-fake';
+
+const PUBLIC_URL = 'https://gateway.example.org';
+const TWILIO_TOKEN = 'twilio-auth-token-0016';
+const ADMIN = 'admin-token-follow-ups-1';
+const WEBHOOK_KEY = 'primero-webhook-key-16';
+const WORDS = {
+  first: 'my stepfather hits me every night',
+  again: 'he did it again yesterday',
+  later: 'now he took my phone away',
+  other: 'my sister is also scared',
+};
+const keywords = shippedKeywords();
+const followUpAck = (reference: string) => replyText(keywords, 'eng', 'follow_up', reference);
+
+let sid = 0;
+const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1] ?? null;
+const referenceIn = (reply: string | null) => /\b([2-9A-HJ-NP-Z]{8})\b/.exec(reply ?? '')![1]!;
+
+describe('follow-ups: a message from someone with an open case joins that case', () => {
+  const PERSONAL_DATA = [...Object.values(WORDS), '254711600', 'Amani Njeri'];
+  const vapid = webpush.generateVAPIDKeys();
+  let gw: Gateway;
+  let primero: RecordingPrimero;
+  let push: FakePushService;
+  let phones = 0;
+  const nextPhone = () => `+254711600${String(100 + phones++)}`;
+
+  function sms(from: string, body: string, messageSid = `SM${String(++sid).padStart(32, '0')}`) {
+    const params = new URLSearchParams({ MessageSid: messageSid, AccountSid: 'AC1', From: from, To: '+254700000016', Body: body, NumMedia: '0' });
+    const signature = twilioSignature(TWILIO_TOKEN, `${PUBLIC_URL}/webhooks/twilio/sms`, params);
+    return request(gw.app).post('/webhooks/twilio/sms').set('X-Twilio-Signature', signature).type('form').send(params.toString());
+  }
+
+  /** A HELP by SMS: a referral with its own record. */
+  async function referral(from: string, words = WORDS.first): Promise<{ reference: string; caseId: string }> {
+    const reference = referenceIn(messageOf((await sms(from, `HELP ${words}`)).text));
+    const link = await eventually(() => gw.references.get(reference));
+    await eventually(async () => (await gw.references.get(reference))?.steps.notifiedAt);
+    return { reference, caseId: link.caseId };
+  }
+
+  const notesOf = (caseId: string) => (primero.records.get(caseId)?.notes_section ?? []) as Array<Record<string, string>>;
+  const pushesTo = (device: string, caseId: string) => push.deliveries.filter((d) => d.device === device && d.plaintext.includes(caseId)).map((d) => JSON.parse(d.plaintext) as { title: string; body: string });
+
+  async function enroll(user: string, device: string): Promise<void> {
+    const { body } = await request(gw.app).post('/admin/enrollments').set('Authorization', `Bearer ${ADMIN}`).send({ user_name: user });
+    expect((await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: push.subscribe(device), language: 'eng' })).status).toBe(201);
+  }
+
+  /** A caseworker changes the case in Primero, and Primero's webhook tells the gateway. */
+  async function primeroChanges(caseId: string, fields: Record<string, unknown>): Promise<void> {
+    const at = primero.change(caseId, fields);
+    const r = primero.records.get(caseId)!;
+    const data = { id: caseId, record_id: caseId, record_type: 'case', last_updated_at: at, owned_by: r.owned_by, assigned_user_names: r.assigned_user_names ?? [], status: r.status, workflow: r.workflow };
+    expect((await request(gw.app).post('/webhooks/primero').set('x-api-key', WEBHOOK_KEY).type('json').send(JSON.stringify({ data }))).status).toBe(202);
+    await untilGatewayDrained(gw);
+  }
+
+  beforeAll(async () => {
+    push = await FakePushService.start(vapid.publicKey);
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    primero = new RecordingPrimero(PRIMERO);
+    gw = await startGateway({
+      prefix: uniquePrefix('follow-ups'),
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+        PRIMERO_WEBHOOK_API_KEY: WEBHOOK_KEY,
+        PRIMERO_POLL_INTERVAL_SECONDS: '0',
+        SENDER_RATE_LIMIT: '100',
+        ...webPushEnv(vapid),
+        PUSH_TRIAGE_USERS: 'triage1',
+        PUSH_SENSITIVE_USERS: 'psea_fp',
+        SENSITIVE_MODULE_ID: 'primeromodule-gbv',
+        SENSITIVE_FOCAL_POINT: 'psea_fp',
+        PUSH_ENDPOINT_HOSTS: new URL(push.origin).host,
+      },
+    });
+    await enroll('triage1', 'triage-phone');
+    await enroll('cp_worker', 'worker-phone');
+    await enroll('psea_fp', 'psea-phone');
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    await push.stop();
+    nock.cleanAll();
+    nock.enableNetConnect();
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+
+  it("adds a plain SMS to the sender's case as a note, creates no case, alerts triage and says it was added", async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    const cases = primero.created.length;
+    const res = await sms(from, WORDS.again);
+    expect(messageOf(res.text)).toBe(followUpAck(reference));
+    const [note] = await eventually(() => (notesOf(caseId).length ? notesOf(caseId) : null));
+    expect(note).toMatchObject({ note_subject: 'Message from reporter (SMS)', note_text: WORDS.again });
+    expect(note!.unique_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(note!.note_date!)).not.toBeNaN();
+    const alert = await eventually(() => pushesTo('triage-phone', caseId).find((p) => p.title === 'New message on a case'));
+    expect(alert.body).toBe(`New message on case ${primero.records.get(caseId)!.case_id_display}`);
+    await untilGatewayDrained(gw);
+    expect(primero.created.length).toBe(cases);
+    expect(primero.sent('patch').filter((p) => p.id === caseId)).toHaveLength(1);
+    expectNoPersonalData(JSON.stringify(push.deliveries.map((d) => d.plaintext)), PERSONAL_DATA);
+  });
+
+  it('alerts the assigned caseworker, not triage, once a caseworker has the case', async () => {
+    const from = nextPhone();
+    const { caseId } = await referral(from);
+    await primeroChanges(caseId, { assigned_user_names: ['cp_worker'] });
+    const triageBefore = pushesTo('triage-phone', caseId).length;
+    await sms(from, WORDS.again);
+    await eventually(() => pushesTo('worker-phone', caseId).find((p) => p.title === 'New message on a case'));
+    await untilGatewayDrained(gw);
+    expect(pushesTo('triage-phone', caseId)).toHaveLength(triageBefore);
+  });
+
+  it('answers a second delivery of the same message with the same reference and adds one note', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    const messageSid = `SM${'7'.repeat(32)}`;
+    const first = await sms(from, WORDS.again, messageSid);
+    const again = await sms(from, WORDS.again, messageSid);
+    expect(messageOf(again.text)).toBe(messageOf(first.text));
+    expect(messageOf(first.text)).toBe(followUpAck(reference));
+    await eventually(() => notesOf(caseId).length || null);
+    await untilGatewayDrained(gw);
+    expect(notesOf(caseId)).toHaveLength(1);
+    expect(pushesTo('triage-phone', caseId).filter((p) => p.title === 'New message on a case')).toHaveLength(1);
+  });
+
+  it("joins the newest open case, or the sender's own case its reference names, and ignores anyone else's", async () => {
+    const from = nextPhone();
+    const older = await referral(from);
+    const newer = await referral(from, WORDS.other);
+    expect(messageOf((await sms(from, WORDS.again)).text)).toBe(followUpAck(newer.reference));
+    expect(messageOf((await sms(from, `REF ${older.reference} ${WORDS.later}`)).text)).toBe(followUpAck(older.reference));
+    const stranger = await referral(nextPhone());
+    expect(messageOf((await sms(from, `REF ${stranger.reference} ${WORDS.later}`)).text)).toBe(followUpAck(newer.reference));
+    await untilGatewayDrained(gw);
+    expect(notesOf(newer.caseId)).toHaveLength(2);
+    expect(notesOf(older.caseId).map((n) => n.note_text)).toEqual([`REF ${older.reference} ${WORDS.later}`]);
+    expect(notesOf(stranger.caseId)).toEqual([]);
+  });
+
+  it('opens a new referral for a sender with no case, even when they name a reference that is not theirs', async () => {
+    const stranger = await referral(nextPhone());
+    const reply = messageOf((await sms(nextPhone(), `REF ${stranger.reference} ${WORDS.later}`)).text);
+    expect(reply).not.toContain(stranger.reference);
+    expect(reply).toContain('Send HELP to ask for help');
+    const link = await eventually(() => gw.references.get(referenceIn(reply)));
+    expect(link.caseId).not.toBe(stranger.caseId);
+  });
+
+  it('opens a new referral once the case is closed, or older than FOLLOW_UP_WINDOW_DAYS', async () => {
+    const from = nextPhone();
+    const closed = await referral(from);
+    await primeroChanges(closed.caseId, { status: 'closed', workflow: 'closed' });
+    const afterClose = messageOf((await sms(from, WORDS.again)).text);
+    expect(afterClose).toContain('Send HELP to ask for help');
+    const fresh = referenceIn(afterClose);
+    expect(fresh).not.toBe(closed.reference);
+    await eventually(() => gw.references.get(fresh));
+    // The window passing: the record was created 31 days ago (the default window is 30).
+    await gw.redis.hset(gatewayKey(gw.config.QUEUE_PREFIX, 'ref', fresh), 'createdAt', new Date(Date.now() - 31 * 86_400_000).toISOString());
+    expect(referenceIn(messageOf((await sms(from, WORDS.later)).text))).not.toBe(fresh);
+  });
+
+  it('files the message as a case of its own when the case left the API user\'s scope', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    primero.forbidden.add(caseId);
+    const cases = primero.created.length;
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    expect(own.other_agency_id).not.toBe(reference);
+    primero.forbidden.delete(caseId);
+  });
+
+  describe('a follow-up to a sensitive report', () => {
+    /** A sexual exploitation report through the feedback flow: sensitive, assigned to the focal point. */
+    async function sensitiveReport(phone: string): Promise<{ reference: string; caseId: string }> {
+      const res = await request(gw.app).post('/webhooks/rapidpro/feedback').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send({
+        contact: { uuid: randomUUID(), urn: `tel:${phone}`, language: 'eng' },
+        flow: { uuid: randomUUID() },
+        run: { uuid: randomUUID() },
+        results: { category: { value: '4', category: 'sea' }, description: { value: WORDS.first, category: 'All Responses' }, callback: { value: 'no', category: 'No' } },
+      });
+      const link = await eventually(() => gw.references.get(res.body.reference));
+      expect(link.sensitive).toBe(true);
+      await eventually(async () => (await gw.references.get(res.body.reference))?.steps.notifiedAt);
+      return { reference: res.body.reference, caseId: link.caseId };
+    }
+
+    it('joins the sensitive record, is acknowledged by reference only, and alerts only the sensitive users', async () => {
+      const phone = nextPhone();
+      const { reference, caseId } = await sensitiveReport(phone);
+      expect(messageOf((await sms(phone, WORDS.again)).text)).toBe(replyText(keywords, 'eng', 'feedback_sensitive', reference));
+      await eventually(() => pushesTo('psea-phone', caseId).find((p) => p.title === 'New message on a case'));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([WORDS.again]);
+      expect(pushesTo('triage-phone', caseId)).toEqual([]);
+      expect(pushesTo('worker-phone', caseId)).toEqual([]);
+    });
+
+    it('becomes a sensitive report of its own, never a triage referral, when the record is out of reach', async () => {
+      const phone = nextPhone();
+      const { caseId } = await sensitiveReport(phone);
+      primero.forbidden.add(caseId);
+      const cases = primero.created.length;
+      await sms(phone, WORDS.later);
+      const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect(own.module_id).toBe('primeromodule-gbv');
+      expect(primero.sent('flag').map((f) => f.id)).toContain(own.id);
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
+      primero.forbidden.delete(caseId);
+    });
+  });
+
+  describe("the acceptance ledger's join", () => {
+    const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+
+    it('claims a follow-up into its target with its own reference, and a repeat says the same', async () => {
+      const key = `join-test-${randomUUID()}`;
+      const first = await ledger().claim(key, 'JNTS2345', randomUUID(), 60_000, undefined, undefined, 'TRGT2345');
+      expect([first.fresh, first.acceptance]).toEqual([true, expect.objectContaining({ reference: 'TRGT2345', jobId: 'm-TRGT2345-JNTS2345', mergeInto: 'TRGT2345', own: 'JNTS2345', followUp: true })]);
+      const repeat = await ledger().claim(key, 'JNTS3456', randomUUID(), 60_000);
+      expect([repeat.fresh, repeat.acceptance.reference, repeat.acceptance.followUp, repeat.acceptance.jobId]).toEqual([false, 'TRGT2345', true, 'm-TRGT2345-JNTS2345']);
+    });
+
+    it('leaves callers without a join as they were: their own reference, no follow-up', async () => {
+      const { acceptance } = await ledger().claim(`join-test-${randomUUID()}`, 'JNTS4567', randomUUID(), 60_000);
+      expect(acceptance).toMatchObject({ reference: 'JNTS4567', jobId: 'm-JNTS4567', mergeInto: null, followUp: false });
+    });
+
+    it('puts a follow-up back under its target when the API died between its claim and its job', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const messageSid = `SM${'9'.repeat(32)}`;
+      // What a process killed right after the claim leaves behind: a ledger entry naming the join, no job.
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'DEAD2345', randomUUID(), 60_000, undefined, undefined, reference);
+      expect(messageOf((await sms(from, WORDS.later, messageSid)).text)).toBe(followUpAck(reference));
+      const [note] = await eventually(() => (notesOf(caseId).length ? notesOf(caseId) : null));
+      expect(note).toMatchObject({ unique_id: reporterMessageEntryId('DEAD2345'), note_text: WORDS.later });
+    });
+
+    it('files a follow-up whose target is gone (expired or forgotten) as a case of its own, under its own reference', async () => {
+      const from = nextPhone();
+      const messageSid = `SM${'8'.repeat(32)}`;
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'LONE2345', randomUUID(), 60_000, undefined, undefined, 'GONE2345');
+      await sms(from, WORDS.later, messageSid);
+      const own = await eventually(() => primero.created.find((c) => c.other_agency_id === 'LONE2345'));
+      expect(own.protection_concerns_other).toContain(WORDS.later);
+    });
+  });
+
+  describe('RapidPro: POST /webhooks/rapidpro/message', () => {
+    const post = (body: object) => request(gw.app).post('/webhooks/rapidpro/message').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
+    const flow = { uuid: randomUUID() };
+
+    it("adds the message to the contact's open case and says follow_up: true", async () => {
+      const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}`, name: 'Amani Njeri' };
+      const first = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+        .send({ contact, flow, run: { uuid: randomUUID() }, results: { concern: { value: WORDS.first, category: 'All Responses' } } });
+      const link = await eventually(() => gw.references.get(first.body.reference));
+      const res = await post({ contact, flow, results: { message: { value: WORDS.again, category: 'All Responses' } } });
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual({ status: 'accepted', reference: first.body.reference, duplicate: false, follow_up: true });
+      const [note] = await eventually(() => (notesOf(link.caseId).length ? notesOf(link.caseId) : null));
+      expect(note).toMatchObject({ note_subject: 'Message from reporter (RapidPro)', note_text: WORDS.again });
+    });
+
+    it('stores the message of a contact with no open case as a referral and says follow_up: false', async () => {
+      const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
+      const res = await post({ contact, flow, input: WORDS.other, results: {} });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ status: 'accepted', duplicate: false, follow_up: false });
+      await eventually(() => gw.references.get(res.body.reference));
+      expect(primero.created.find((c) => c.other_agency_id === res.body.reference)!.protection_concerns_other).toContain(WORDS.other);
+      expect((await post({ contact, flow, input: WORDS.other, results: {} })).body).toMatchObject({ reference: res.body.reference, duplicate: true, follow_up: false });
+    });
+
+    it('refuses a body that carries no message', async () => {
+      const res = await post({ contact: { uuid: randomUUID(), urn: `tel:${nextPhone()}` }, flow, results: {} });
+      expect([res.status, res.body.error.code]).toEqual([422, 'no_message']);
+    });
+  });
+
+  it('logged none of the personal data it was sent', () => {
+    expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
+  });
+});
+
+describe('follow-ups when Redis goes away', () => {
+  it('answers 503 to a message that may be a follow-up: nothing acknowledged that is not stored', async () => {
+    const redis = await PrivateRedis.start();
+    const gw = await startGateway({ prefix: uniquePrefix('follow-ups-down'), workers: false, env: { REDIS_URL: redis.url, ENQUEUE_TIMEOUT_MS: '500' } });
+    try {
+      const body = { contact: { uuid: randomUUID(), urn: 'tel:+254711609999' }, flow: { uuid: randomUUID() }, input: WORDS.again, results: {} };
+      const post = () => request(gw.app).post('/webhooks/rapidpro/message').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
+      expect((await post()).status).toBe(202);
+      await redis.stop();
+      const down = await post();
+      expect([down.status, down.body.error.code]).toEqual([503, 'unavailable']);
+      expectNoPersonalData(gw.logs.text, [WORDS.again, '254711609999']);
+    } finally {
+      await redis.boot();
+      // Closing deletes the test's keys: it waits for the connection to be back.
+      await eventually(async () => ((await request(gw.app).get('/readyz')).status === 200 ? true : undefined));
+      await gw.close();
+      await redis.destroy();
+    }
+  });
+});
