@@ -1,9 +1,9 @@
 import type { Classification, KeywordTable, ReplyKind } from '../domain/keywords';
 import { replyText } from '../domain/keywords';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
-import { referenceInText, type SenderRecord } from '../domain/sender-records';
+import { referenceNamed } from '../domain/named-reference';
+import type { SenderRecord } from '../domain/sender-records';
 import { statusReplyText } from '../domain/status-reply';
-import { normaliseReference } from '../domain/reference';
 import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
 import { withinDeadline } from '../queues/deadline';
@@ -41,8 +41,6 @@ export interface ProviderMessageAcceptorOptions {
   gatewayUser: string;
 }
 
-/** What follows STATUS: `REF K7QMZ4XP`, or the reference alone (referenceInText needs the REF word). */
-const askedReference = (narrative: string) => referenceInText(narrative) ?? normaliseReference(narrative.split(/\s+/)[0] ?? '');
 
 /** A sender's own records (src/cases/sender-records.ts), for STATUS. */
 export interface OwnRecords {
@@ -128,7 +126,7 @@ export class ProviderMessageAcceptor {
     this.logger.info({ channel: msg.channel, intent: 'status', keyword: true, language: c.language, sender }, 'status asked');
     if (loop || flooding) return { reference: null, duplicate: false, reply: null };
     const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])]);
-    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, askedReference(c.narrative), this.opts.gatewayUser) };
+    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, referenceNamed(c.narrative), this.opts.gatewayUser) };
   }
 
   private async preference(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {
