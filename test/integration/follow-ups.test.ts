@@ -302,6 +302,22 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect((await post({ contact, flow, input: WORDS.other, results: {} })).body).toMatchObject({ reference: res.body.reference, duplicate: true, follow_up: false });
     });
 
+    it('takes each message a looping flow passes through the same run and node as its own, and a repeated delivery of one as a duplicate', async () => {
+      const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
+      const run = { uuid: randomUUID() };
+      const node = randomUUID();
+      const first = await post({ contact, flow, run, node, input: WORDS.other, results: {} });
+      const second = await post({ contact, flow, run, node, input: WORDS.later, results: {} });
+      expect([first.body.duplicate, second.body.duplicate]).toEqual([false, false]);
+      const inputUuid = randomUUID();
+      const once = await post({ contact, flow, run, node, input: { uuid: inputUuid, text: WORDS.again }, results: {} });
+      const again = await post({ contact, flow, run, node, input: { uuid: inputUuid, text: WORDS.again }, results: {} });
+      expect(again.body).toMatchObject({ reference: once.body.reference, duplicate: true });
+      const storedWords = () =>
+        [...primero.created.map((c) => String(c.protection_concerns_other)), ...[...primero.records.values()].flatMap((r) => ((r.notes_section ?? []) as Array<Record<string, string>>).map((n) => n.note_text))].join('\n');
+      await eventually(() => storedWords().includes(WORDS.later) && storedWords().includes(WORDS.other));
+    });
+
     it('refuses a body that carries no message', async () => {
       const res = await post({ contact: { uuid: randomUUID(), urn: `tel:${nextPhone()}` }, flow, results: {} });
       expect([res.status, res.body.error.code]).toEqual([422, 'no_message']);

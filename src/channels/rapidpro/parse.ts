@@ -128,10 +128,14 @@ export function parseRapidProMessage(req: ChannelRequest): Parsed<{ messages: [U
     const { text, body } = messageParts(parsed.data);
     if (!text) return rejected(422, 'no_message', 'The body carries no message: send it as the result "message" or as "input".');
     const message = rapidProToMessage('referral', body, req.now, req.headers['x-mailroom-mode'] === 'simulation');
-    const ids = body.run?.uuid || body.input?.uuid;
-    const idempotencyKey = ids
-      ? rapidProIdempotencyKey('message', body)
-      : `rapidpro:message:hash:${sha256Hex(canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: message.results, text }))}`;
+    // One message, one key: the input's own uuid when the flow sends it; else the run and node with the words, as a
+    // flow looping back to one webhook node passes a new message through the same run and node every time.
+    const words = sha256Hex(text);
+    const idempotencyKey = body.input?.uuid
+      ? `rapidpro:message:input:${body.input.uuid}`
+      : body.run?.uuid
+        ? `${rapidProIdempotencyKey('message', body)}:${words}`
+        : `rapidpro:message:hash:${sha256Hex(canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: message.results, text }))}`;
     return accepted({ messages: [{ ...message, text, idempotencyKey }] });
   });
 }
