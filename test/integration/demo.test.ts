@@ -40,6 +40,22 @@ describe('npm run demo', () => {
     expect(report.outage.failedCalls).toBeGreaterThan(0);
     expect([...report.primero.cases.values()].filter((c) => c.other_agency_id === report.outage.reference)).toHaveLength(1);
 
+    // Two-way: the caseworker's note reached the child once through the reply flow, its outcome came back as a
+    // note; the child's answer joined the same case and alerted the caseworker; STATUS told the child's own status.
+    const tw = report.twoWay;
+    const replyStarts = report.rapidpro.starts.filter((s) => s.params.text !== undefined);
+    expect(replyStarts).toHaveLength(1);
+    expect(replyStarts[0]).toMatchObject({ urns: ['tel:+250788000001'], params: { text: tw.caseworkerText, reference: report.referral.reference } });
+    expect(tw.outcomeSubject).toMatch(/^Message to reporter: sent \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+    expect(tw.followUp.body).toMatchObject({ reference: report.referral.reference, follow_up: true });
+    expect(tw.followUpSubject).toBe('Message from reporter (RapidPro)');
+    expect(report.primero.notesOf(report.referral.caseId).map((n) => n.note_text)).toEqual(expect.arrayContaining([tw.caseworkerText, tw.childText]));
+    expect([...report.primero.cases.values()].filter((c) => c.other_agency_id === report.referral.reference)).toHaveLength(1);
+    expect(tw.push.body).toContain(report.referral.caseIdDisplay);
+    expect(JSON.stringify(report.pushes)).not.toContain('safe time');
+    expect(tw.status).toEqual({ reference: report.referral.reference, status: 'in_progress' });
+    expect(lines.join('\n')).not.toContain(tw.childText);
+
     const redis = new Redis(TEST_REDIS_URL);
     try {
       expect(await redis.keys(`${prefix}:*`)).toEqual([]);
