@@ -451,16 +451,30 @@ describe('flows/status.flow.json', () => {
   const languages = ['fra', 'spa', 'por', 'swa', 'ara'];
   const texts = (a: Action) => [String(a.text), ...languages.map((l) => flow.localization[l]?.[a.uuid]?.text?.[0] ?? '')];
 
-  it('starts on every STATUS word the SMS keyword table knows, followed by a reference or not', () => {
-    // mailroom compares the message's first word with each keyword by collation, not by our folding
-    // (core/models/triggers.go FindMatchingMsgTrigger): "first word" lets "STATUS K7QMZ4XP" start it.
+  it('starts on every STATUS word the SMS keyword table knows, and only when that word is the whole message', () => {
+    // mailroom (core/models/trigger.go FindMatchingMsgTrigger) takes the first token as the keyword; match type
+    // "F" (MatchFirst) fires whatever follows it, "O" (MatchOnly) only when it is the only token
+    // (rapidpro: temba/triggers/models.py MATCH_ONLY_WORD = "O"). "Hali ni mbaya nyumbani…" or "Estado de
+    // emergencia…" must reach the referral flow, not be answered with a status, so only "O" is safe here.
     const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string; trigger_type: string };
     expect(trigger.trigger_type).toBe('K');
-    expect(trigger.match_type).toBe('F');
+    expect(trigger.match_type).toBe('O');
     const words = Object.values(keywords.languages).flatMap((l) => l.status ?? []);
     expect(words.length).toBeGreaterThanOrEqual(6);
     expect(trigger.keywords).toEqual(expect.arrayContaining(words));
     for (const k of trigger.keywords) expect(k).toBe(k.toLowerCase());
+  });
+
+  it('would not start on a cry for help that opens with a status word, in the languages that have one', () => {
+    const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string };
+    // mailroom's rule: first token equal (lower-cased, goflow envs/collate.go default collation), and for "O" no other token.
+    const starts = (text: string) => {
+      const words = text.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      const first = (words[0] ?? '').toLowerCase();
+      return trigger.keywords.includes(first) && (trigger.match_type === 'F' || words.length === 1);
+    };
+    for (const cry of ['Hali ni mbaya nyumbani, baba ananipiga', 'حالة طوارئ', 'Estado de emergencia, ayuda', 'Situação grave', 'Status need help']) expect(starts(cry)).toBe(false);
+    for (const ask of ['STATUS', 'hali', 'Estado', 'حالة']) expect(starts(ask)).toBe(true);
   });
 
   it('is a messaging flow: a keyword starts it and it answers at once', () => {
