@@ -3,6 +3,7 @@ import type { FlowResult, InboundMessage } from './inbound-message';
 import { foldText } from './text-fold';
 import { phoneFromUrn } from './urn';
 import { own } from './own';
+import { readYesNo, yesNoRuleSchema } from './yes-no';
 
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Primero field name');
 /** Lookup ids with their aliases, folded once when the mapping is read, in the file's order. */
@@ -31,17 +32,7 @@ const ruleSchema = z.discriminatedUnion('type', [
     id_pattern: z.string().refine(isRegExp, 'must be a valid regular expression').transform((p) => new RegExp(p)).optional(),
   }),
   z.object({ type: z.literal('narrative'), field: fieldName, other_value: z.string(), options: optionTable.default(() => []) }),
-  z.object({
-    type: z.literal('yes_no'),
-    fields: z.array(fieldName).default([]),
-    label: z.string(),
-    yes: z.array(z.string()).min(1),
-    no: z.array(z.string()).min(1),
-    // A consent answer gates referrals; only a clear yes counts.
-    consent: z.boolean().default(false),
-    // 'always': the answer is also written as a line of text (e.g. a callback request caseworkers must see).
-    note: z.enum(['always', 'unclear']).default('unclear'),
-  }).transform((rule) => ({ ...rule, answers: indexOptions({ yes: rule.yes, no: rule.no }) })),
+  yesNoRuleSchema(fieldName),
   // Written as prefix + category (e.g. "feedback-complaint") into an ID field Primero's ID search covers.
   z.object({ type: z.literal('category'), field: fieldName, prefix: z.string().default(''), options: optionTable, default: z.string() }),
 ]);
@@ -232,12 +223,13 @@ function applyResult(rule: ResultRule, result: FlowResult, value: string, { data
       if (value) appendText(data, textField, value);
       return null;
     case 'yes_no': {
-      const answer = matchOption(resultValues(result), rule.answers);
-      // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
+      const { answer, whole } = readYesNo(value, result.category, rule.words, rule.consent);
+      // Only a clear yes is a yes; anything else is recorded as no, and words that are more than the answer are
+      // kept as text for the caseworker. A consent "no" is written too: a refusal is not a missing answer.
       const yes = answer === 'yes';
       for (const f of rule.fields) data[f] = yes;
-      // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
-      if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
+      if (answer && !whole) unmatched.push(`${rule.label}: ${value}`);
+      else if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
       else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
       return rule.consent ? yes : null;
     }

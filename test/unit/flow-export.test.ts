@@ -281,8 +281,9 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json asks whethe
     const r = router.router!;
     expect(r.categories.map((c) => c.name)).toEqual(['Yes', 'No', 'Other']);
     expect(categoryOf({ category_uuid: r.default_category_uuid! } as Case)).toBe('Other');
-    expect(r.cases!.map(categoryOf)).toEqual(['No', 'Yes']);
-    for (const c of r.cases!) expect(c.type).toBe('has_any_word');
+    // A translated flow adds a whole-answer yes for the word people type without its accent ("si", Spanish).
+    const whole = languages.length ? [['Yes', 'has_only_phrase']] : [];
+    expect(r.cases!.map((c) => [categoryOf(c), c.type])).toEqual([['No', 'has_any_word'], ['Yes', 'has_any_word'], ...whole]);
   });
 
   it('is the last question: every answer goes on to the webhook, and nothing else does', () => {
@@ -298,8 +299,58 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json asks whethe
     expect(languages).toEqual(intent === 'referral' ? ['fra', 'spa', 'por', 'swa', 'ara'] : []);
     for (const l of languages) {
       expect(flow.localization[l]![question!.uuid]!.text![0]).toMatch(/[?؟]/);
-      for (const c of router.router!.cases!) expect(flow.localization[l]![c.uuid]!.arguments![0]!.split(' ')).toEqual(expect.arrayContaining(c.arguments[0]!.split(' ')));
+      for (const c of router.router!.cases!.filter((x) => x.type === 'has_any_word')) {
+        expect(flow.localization[l]![c.uuid]!.arguments![0]!.split(' ')).toEqual(expect.arrayContaining(c.arguments[0]!.split(' ')));
+      }
     }
+  });
+});
+
+/*
+ * goflow's has_any_word is true when any one word of the answer is on the list (flows/routers/cases/tests.go
+ * HasAnyWord), comparing lower case only (envs/collate.go): a word that is not a yes on its own ("y" and, "si"
+ * if, "o" or, a single letter) turns "Si él lee mis mensajes me pega" into Yes. Every yes/no question, in every
+ * language, tests no first (flows/routers/switch.go takes the first matching case) and lists only real yes words.
+ */
+const NOT_YES_ALONE = new Set(['y', 's', 'o', 'e', 'n', 'si', 'se', 'et', 'and', 'if', 'or', 'na', 'au', 'kama', 'ikiwa', 'kwa', 'و', 'أو', 'لو', 'إذا', 'ان', 'إن']);
+describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json yes/no questions', (intent) => {
+  const flow = flowOf(`${intent}.flow.json`);
+  const routers = flow.nodes.map((n) => n.router!).filter((r) => r?.wait && r.categories.some((c) => c.name === 'Yes') && r.categories.some((c) => c.name === 'No'));
+  const name = (r: Router, c: Case) => r.categories.find((x) => x.uuid === c.category_uuid)!.name;
+  const argsIn = (c: Case, l: string | null) => (l ? flow.localization[l]?.[c.uuid]?.arguments ?? c.arguments : c.arguments);
+
+  it('are all found (consent, safe to contact, callback)', () => {
+    expect(routers.map((r) => r.result_name).sort()).toEqual(intent === 'referral' ? ['Consent', 'Safe To Contact'] : ['Callback', 'Safe To Contact']);
+  });
+
+  it.each([null, ...Object.keys(flow.localization)])('test no before yes, and any-word yes lists hold only yes words (language %s)', (l) => {
+    for (const r of routers) {
+      const cases = r.cases!;
+      expect(name(r, cases[0]!)).toBe('No');
+      for (const c of cases.filter((x) => name(r, x) === 'Yes')) {
+        const words = argsIn(c, l).join(' ').toLowerCase().split(/\s+/);
+        if (c.type === 'has_any_word') expect(words.filter((w) => NOT_YES_ALONE.has(w))).toEqual([]);
+        else expect(c.type).toBe('has_only_phrase');
+      }
+    }
+  });
+
+  it('would route answers as goflow does: a no anywhere is No, a sentence holding "si" or "y" is not Yes', () => {
+    // goflow's first matching case wins; has_any_word on lower-cased tokens, has_only_phrase on the whole answer.
+    const route = (r: Router, text: string, l: string | null) => {
+      const tokens = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      for (const c of r.cases!) {
+        const pins = argsIn(c, l).join(' ').toLowerCase().split(/\s+/);
+        const hit = c.type === 'has_any_word' ? tokens.some((t) => pins.includes(t)) : tokens.join(' ') === pins.join(' ');
+        if (hit) return name(r, c);
+      }
+      return 'Other';
+    };
+    const examples: Array<[string | null, string, string]> =
+      intent === 'referral'
+        ? [['spa', 'No, y no quiero', 'No'], ['spa', 'Si él lee mis mensajes me pega', 'Other'], ['spa', 'Nunca, y él revisa mi teléfono', 'Other'], ['spa', 'SI', 'Yes'], ['spa', 'Sí, quiero', 'Yes'], ['fra', 'O', 'Other'], ['por', 's', 'Other'], ['swa', 'hapana ndiyo', 'No']]
+        : [[null, 'yes no', 'No'], [null, 'y', 'Other'], [null, 'Yes please', 'Yes']];
+    for (const r of routers) for (const [l, text, category] of examples) expect([text, route(r, text, l)]).toEqual([text, category]);
   });
 });
 
