@@ -102,7 +102,10 @@ function checkSafeToContact(m: z.infer<typeof caseMappingShape>, ctx: z.Refineme
   if (!field) return;
   const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['safe_to_contact_field'], message });
   const rules = Object.values(m.results);
-  if (!rules.some((r) => r.type === 'yes_no' && r.fields.includes(field))) issue(`no yes_no rule of this mapping writes ${field}`);
+  // Exactly one answer decides it: with two, a consent yes could overwrite "not safe", by the order of results.
+  const writers = rules.filter((r) => r.type === 'yes_no' && r.fields.includes(field)).length;
+  if (writers === 0) issue(`no yes_no rule of this mapping writes ${field}`);
+  if (writers > 1) issue(`${writers} yes_no rules write ${field}; exactly one may`);
   const fixed = [m.static_fields, ...Object.values(m.category_overrides).map((o) => o.static_fields ?? {})].flatMap((f) => Object.keys(f));
   const others = [m.reference_field, m.phone_field, m.text_field, ...fixed, ...rules.filter((r) => r.type !== 'yes_no').flatMap(ruleFields)];
   if (others.includes(field)) issue(`${field} is also written by something other than a yes_no rule`);

@@ -199,6 +199,12 @@ describe('a mapping that names safe_to_contact_field', () => {
     expect(problems(overridden)).toHaveLength(1);
   });
 
+  it('is refused when two yes_no rules write the field (a consent yes would overwrite "not safe", by result order)', () => {
+    const both = raw() as RawMapping & { results: Record<string, { fields?: string[] }> };
+    both.results.consent!.fields = [...(both.results.consent!.fields ?? []), 'safe_to_contact'];
+    expect(problems(both)).toEqual(['safe_to_contact_field: 2 yes_no rules write safe_to_contact; exactly one may']);
+  });
+
   it('refuses a yes_no rule with a word on both its yes and its no list', () => {
     const both = raw() as RawMapping & { results: Record<string, { yes?: string[] }> };
     both.results.safe_to_contact!.yes = [...both.results.safe_to_contact!.yes!, 'No'];
