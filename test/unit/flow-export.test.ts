@@ -228,6 +228,18 @@ describe('every shipped flow export imports and routes as RapidPro and goflow re
   });
 });
 
+/*
+ * "Ignore keyword triggers" (a waiting referral or feedback run is not cut off by a keyword typed as an answer)
+ * cannot be shipped in an export: it is the flow model's `ignore_triggers` column (rapidpro: temba/flows/models.py),
+ * set only in the flow's settings form (temba/flows/views.py); `Flow.import_flows` reads uuid, name, type,
+ * spec_version and expire_after_minutes and nothing else, and goflow's definition has no such field. mailroom
+ * honours it per waiting flow (core/tasks/ctasks/msg_received.go, `flow.IgnoreTriggers()`). Re-importing keeps
+ * the setting (the import updates only name and expiry), so operators set it once after the first import.
+ */
+it('ships no ignore-triggers field RapidPro would silently drop, so the README step is the only place it is set', () => {
+  for (const file of exportFiles) expect(JSON.stringify(read(file))).not.toMatch(/ignore_triggers|ignore_keywords/);
+});
+
 describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) => {
   const flow = flowOf(`${intent}.flow.json`);
   const nodes = flow.nodes;
