@@ -3,6 +3,7 @@ import type { FlowResult, InboundMessage } from './inbound-message';
 import { foldText } from './text-fold';
 import { phoneFromUrn } from './urn';
 import { own } from './own';
+import { readYesNo, yesNoRuleSchema } from './yes-no';
 
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Primero field name');
 /** Lookup ids with their aliases, folded once when the mapping is read, in the file's order. */
@@ -31,17 +32,7 @@ const ruleSchema = z.discriminatedUnion('type', [
     id_pattern: z.string().refine(isRegExp, 'must be a valid regular expression').transform((p) => new RegExp(p)).optional(),
   }),
   z.object({ type: z.literal('narrative'), field: fieldName, other_value: z.string(), options: optionTable.default(() => []) }),
-  z.object({
-    type: z.literal('yes_no'),
-    fields: z.array(fieldName).default([]),
-    label: z.string(),
-    yes: z.array(z.string()).min(1),
-    no: z.array(z.string()).min(1),
-    // A consent answer gates referrals; only a clear yes counts.
-    consent: z.boolean().default(false),
-    // 'always': the answer is also written as a line of text (e.g. a callback request caseworkers must see).
-    note: z.enum(['always', 'unclear']).default('unclear'),
-  }).transform((rule) => ({ ...rule, answers: indexOptions({ yes: rule.yes, no: rule.no }) })),
+  yesNoRuleSchema(fieldName),
   // Written as prefix + category (e.g. "feedback-complaint") into an ID field Primero's ID search covers.
   z.object({ type: z.literal('category'), field: fieldName, prefix: z.string().default(''), options: optionTable, default: z.string() }),
 ]);
@@ -111,7 +102,10 @@ function checkSafeToContact(m: z.infer<typeof caseMappingShape>, ctx: z.Refineme
   if (!field) return;
   const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['safe_to_contact_field'], message });
   const rules = Object.values(m.results);
-  if (!rules.some((r) => r.type === 'yes_no' && r.fields.includes(field))) issue(`no yes_no rule of this mapping writes ${field}`);
+  // Exactly one answer decides it: with two, a consent yes could overwrite "not safe", by the order of results.
+  const writers = rules.filter((r) => r.type === 'yes_no' && r.fields.includes(field)).length;
+  if (writers === 0) issue(`no yes_no rule of this mapping writes ${field}`);
+  if (writers > 1) issue(`${writers} yes_no rules write ${field}; exactly one may`);
   const fixed = [m.static_fields, ...Object.values(m.category_overrides).map((o) => o.static_fields ?? {})].flatMap((f) => Object.keys(f));
   const others = [m.reference_field, m.phone_field, m.text_field, ...fixed, ...rules.filter((r) => r.type !== 'yes_no').flatMap(ruleFields)];
   if (others.includes(field)) issue(`${field} is also written by something other than a yes_no rule`);
@@ -232,12 +226,13 @@ function applyResult(rule: ResultRule, result: FlowResult, value: string, { data
       if (value) appendText(data, textField, value);
       return null;
     case 'yes_no': {
-      const answer = matchOption(resultValues(result), rule.answers);
-      // Only a clear yes is a yes; anything unclear is recorded as no and kept as text for the caseworker.
+      const { answer, whole } = readYesNo(value, result.category, rule.words, rule.consent);
+      // Only a clear yes is a yes; anything else is recorded as no, and words that are more than the answer are
+      // kept as text for the caseworker. A consent "no" is written too: a refusal is not a missing answer.
       const yes = answer === 'yes';
       for (const f of rule.fields) data[f] = yes;
-      // A consent "no" is written down too: without it a caseworker cannot tell a refusal from a missing answer.
-      if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
+      if (answer && !whole) unmatched.push(`${rule.label}: ${value}`);
+      else if ((rule.note === 'always' || (rule.consent && answer === 'no')) && answer) unmatched.push(`${rule.label}: ${answer}`);
       else if (!answer) unmatched.push(`${rule.label}: ${value || result.category}`);
       return rule.consent ? yes : null;
     }

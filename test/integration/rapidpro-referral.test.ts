@@ -23,7 +23,7 @@ const CHILD = {
 const yesNoCategory = (answer: string) => ({ yes: 'Yes', no: 'No' } as Record<string, string>)[answer] ?? 'Other';
 
 /** `safe: null` is a run of an older flow that never asked whether messages to the phone are safe. */
-function referralBody(overrides: { consent?: string; age?: string; run?: string; safe?: string | null } = {}) {
+function referralBody(overrides: { consent?: string; consentCategory?: string; age?: string; run?: string; safe?: string | null; safeCategory?: string } = {}) {
   const safe = overrides.safe === undefined ? 'yes' : overrides.safe;
   return {
     contact: { uuid: randomUUID(), urn: `tel:${CHILD.phone}`, language: 'eng' },
@@ -36,8 +36,8 @@ function referralBody(overrides: { consent?: string; age?: string; run?: string;
       sex: { value: 'girl', category: 'Female' },
       location: { value: CHILD.location, category: 'All Responses' },
       concern: { value: CHILD.concern, category: 'All Responses' },
-      consent: { value: overrides.consent ?? 'yes', category: yesNoCategory(overrides.consent ?? 'yes') },
-      ...(safe === null ? {} : { safe_to_contact: { value: safe, category: yesNoCategory(safe) } }),
+      consent: { value: overrides.consent ?? 'yes', category: overrides.consentCategory ?? yesNoCategory(overrides.consent ?? 'yes') },
+      ...(safe === null ? {} : { safe_to_contact: { value: safe, category: overrides.safeCategory ?? yesNoCategory(safe) } }),
     },
   };
 }
@@ -51,7 +51,9 @@ const post = (gw: Gateway, body: unknown, token = WEBHOOK_TOKEN) =>
 
 describe('POST /webhooks/rapidpro/referral', () => {
   const UNCLEAR_SAFETY = 'only when my uncle is at work';
-  const PERSONAL_DATA = [UNCLEAR_SAFETY, CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
+  // "If he reads my messages he beats me": goflow's has_any_word puts it under Yes for the one word "si".
+  const IF_HE_READS = 'Si él lee mis mensajes me pega';
+  const PERSONAL_DATA = [UNCLEAR_SAFETY, IF_HE_READS, CHILD.name, 'Amina', CHILD.phone, '254712345678', CHILD.concern, CHILD.location, 'Grace Mugisha', '250788123123', 'Hi there', 'secret-password', WEBHOOK_TOKEN];
   let gw: Gateway;
 
   beforeAll(async () => {
@@ -220,6 +222,18 @@ describe('POST /webhooks/rapidpro/referral', () => {
     expect(await stored(null)).not.toHaveProperty('safe_to_contact');
   });
 
+  it('decides "safe" from the words, not the flow\'s category: a sentence the flow filed under Yes is stored not safe', async () => {
+    const { scope, created } = primeroAcceptsOnce();
+    await post(gw, referralBody({ safe: IF_HE_READS, safeCategory: 'Yes' }));
+    await eventually(() => scope.isDone());
+    expect(created[0]!.safe_to_contact).toBe(false);
+    expect(created[0]!.protection_concerns_other).toContain(`Safe to contact as given: ${IF_HE_READS}`);
+    const { scope: again, created: plain } = primeroAcceptsOnce();
+    await post(gw, referralBody({ safe: '¡Sí!', safeCategory: 'Yes' }));
+    await eventually(() => again.isDone());
+    expect(plain[0]!.safe_to_contact).toBe(true);
+  });
+
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
@@ -258,6 +272,18 @@ describe('referral to a configured recipient', () => {
     expect(link!.steps.referredAt).toBeDefined();
     expect(scope.isDone() && refer.isDone()).toBe(true);
     expect(referrals).toEqual([{ data: { transitioned_to: 'cp_caseworker', service: 'psychosocial_service', notes: 'From SMS intake' } }]);
+  });
+
+  it('does not refer when the answer holds a no, even where the flow filed it under Yes ("No, y no quiero")', async () => {
+    const { scope, created } = primeroAcceptsOnce();
+    const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
+    const res = await post(gw, referralBody({ consent: 'No, y no quiero', consentCategory: 'Yes' }));
+    const link = await eventually(() => gw.references.get(res.body.reference));
+    await untilGatewayDrained(gw);
+    expect(scope.isDone()).toBe(true);
+    expect(created[0]!.consent_for_services).toBe(false);
+    expect(refer.isDone()).toBe(false);
+    expect(link.steps.referredAt).toBeUndefined();
   });
 
   it('creates the case but does not refer it when consent is no', async () => {

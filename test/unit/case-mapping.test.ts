@@ -38,6 +38,15 @@ describe('the shipped referral mapping', () => {
     expect(buildCaseRecord(message({ consent: ['نعم', ''] }), mapping, 'id').consentGiven).toBe(true);
   });
 
+  it('reads a no word anywhere in the answer as no consent, even where the flow said Yes, and writes the words down', () => {
+    for (const answer of ['No, y no quiero', 'no thanks', 'Non, je ne veux pas', 'não, obrigado', 'hapana asante', 'لا شكرا']) {
+      const refused = buildCaseRecord(message({ consent: [answer, 'Yes'] }), mapping, 'id');
+      expect(refused.consentGiven).toBe(false);
+      expect(refused.data.consent_for_services).toBe(false);
+      expect(refused.data.protection_concerns_other).toContain(`Consent as given: ${answer}`);
+    }
+  });
+
   it('never reads an unclear or missing answer as consent', () => {
     const unclear = buildCaseRecord(message({ consent: ['perhaps later', 'Other'] }), mapping, 'id');
     expect(unclear.consentGiven).toBe(false);
@@ -118,6 +127,34 @@ describe.each(['referral', 'feedback'] as const)('the shipped %s mapping and "Is
     expect(data.protection_concerns_other).toContain('Safe to contact as given: only after 6pm when he is out');
   });
 
+  // goflow's has_any_word gives category Yes to any answer holding one yes word (flows/routers/cases/tests.go):
+  // the words decide, the category never makes a yes.
+  it.each([
+    ['spa', 'Si él lee mis mensajes me pega'],
+    ['spa', 'Nunca, y él revisa mi teléfono'],
+    ['eng', 'yes but my uncle reads my phone'],
+    ['eng', 'Y'],
+    ['fra', 'Si mon mari lit mes messages il me frappe'],
+    ['fra', 'oui mais mon frère lit mes messages'],
+    ['por', 'Sim, mas o meu pai lê as minhas mensagens'],
+    ['por', 'S'],
+    ['swa', 'Ndiyo lakini baba husoma simu yangu'],
+    ['ara', 'نعم لكن أخي يقرأ رسائلي'],
+  ])('(%s) "%s" with the flow saying Yes is not safe, and its words reach the caseworker', (_language, answer) => {
+    const data = safe(answer, 'Yes');
+    expect(data.safe_to_contact).toBe(false);
+    expect(data.protection_concerns_other).toContain(`Safe to contact as given: ${answer}`);
+  });
+
+  it('is safe on a whole answer of one yes word or a short yes phrase, punctuation dropped, in the six languages', () => {
+    for (const answer of ['Yes.', '¡Sí, sí!', 'si', 'Oui oui', 'Sim!', 'NDIO', 'نعم،', 'yes yes yes']) expect(safe(answer, 'Other').safe_to_contact).toBe(true);
+    expect(safe('yes yes yes yes', 'Yes').safe_to_contact).toBe(false);
+  });
+
+  it('is not safe when a no word is anywhere in the answer, whatever the flow said', () => {
+    for (const answer of ['No, y no quiero', 'yes no', 'sí... no', 'oui non', 'sim não', 'ndiyo hapana', 'نعم لا']) expect(safe(answer, 'Yes').safe_to_contact).toBe(false);
+  });
+
   it('writes nothing when the question was never answered (an SMS report, an older flow), so nobody reads it as yes', () => {
     expect(buildCaseRecord(message({}), shipped, 'id').data).not.toHaveProperty('safe_to_contact');
     expect(safe('', '')).not.toHaveProperty('safe_to_contact');
@@ -160,6 +197,18 @@ describe('a mapping that names safe_to_contact_field', () => {
     const overridden = raw();
     overridden.category_overrides = { any: { static_fields: { safe_to_contact: 'yes' } } };
     expect(problems(overridden)).toHaveLength(1);
+  });
+
+  it('is refused when two yes_no rules write the field (a consent yes would overwrite "not safe", by result order)', () => {
+    const both = raw() as RawMapping & { results: Record<string, { fields?: string[] }> };
+    both.results.consent!.fields = [...(both.results.consent!.fields ?? []), 'safe_to_contact'];
+    expect(problems(both)).toEqual(['safe_to_contact_field: 2 yes_no rules write safe_to_contact; exactly one may']);
+  });
+
+  it('refuses a yes_no rule with a word on both its yes and its no list', () => {
+    const both = raw() as RawMapping & { results: Record<string, { yes?: string[] }> };
+    both.results.safe_to_contact!.yes = [...both.results.safe_to_contact!.yes!, 'No'];
+    expect(problems(both)).toEqual(['results.safe_to_contact.yes: a word is on both the yes and the no list']);
   });
 
   it('is accepted as shipped, and without the setting', () => {

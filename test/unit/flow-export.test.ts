@@ -228,6 +228,18 @@ describe('every shipped flow export imports and routes as RapidPro and goflow re
   });
 });
 
+/*
+ * "Ignore keyword triggers" (a waiting referral or feedback run is not cut off by a keyword typed as an answer)
+ * cannot be shipped in an export: it is the flow model's `ignore_triggers` column (rapidpro: temba/flows/models.py),
+ * set only in the flow's settings form (temba/flows/views.py); `Flow.import_flows` reads uuid, name, type,
+ * spec_version and expire_after_minutes and nothing else, and goflow's definition has no such field. mailroom
+ * honours it per waiting flow (core/tasks/ctasks/msg_received.go, `flow.IgnoreTriggers()`). Re-importing keeps
+ * the setting (the import updates only name and expiry), so operators set it once after the first import.
+ */
+it('ships no ignore-triggers field RapidPro would silently drop, so the README step is the only place it is set', () => {
+  for (const file of exportFiles) expect(JSON.stringify(read(file))).not.toMatch(/ignore_triggers|ignore_keywords/);
+});
+
 describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json', (intent) => {
   const flow = flowOf(`${intent}.flow.json`);
   const nodes = flow.nodes;
@@ -281,8 +293,9 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json asks whethe
     const r = router.router!;
     expect(r.categories.map((c) => c.name)).toEqual(['Yes', 'No', 'Other']);
     expect(categoryOf({ category_uuid: r.default_category_uuid! } as Case)).toBe('Other');
-    expect(r.cases!.map(categoryOf)).toEqual(['No', 'Yes']);
-    for (const c of r.cases!) expect(c.type).toBe('has_any_word');
+    // A translated flow adds a whole-answer yes for the word people type without its accent ("si", Spanish).
+    const whole = languages.length ? [['Yes', 'has_only_phrase']] : [];
+    expect(r.cases!.map((c) => [categoryOf(c), c.type])).toEqual([['No', 'has_any_word'], ['Yes', 'has_any_word'], ...whole]);
   });
 
   it('is the last question: every answer goes on to the webhook, and nothing else does', () => {
@@ -298,8 +311,58 @@ describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json asks whethe
     expect(languages).toEqual(intent === 'referral' ? ['fra', 'spa', 'por', 'swa', 'ara'] : []);
     for (const l of languages) {
       expect(flow.localization[l]![question!.uuid]!.text![0]).toMatch(/[?؟]/);
-      for (const c of router.router!.cases!) expect(flow.localization[l]![c.uuid]!.arguments![0]!.split(' ')).toEqual(expect.arrayContaining(c.arguments[0]!.split(' ')));
+      for (const c of router.router!.cases!.filter((x) => x.type === 'has_any_word')) {
+        expect(flow.localization[l]![c.uuid]!.arguments![0]!.split(' ')).toEqual(expect.arrayContaining(c.arguments[0]!.split(' ')));
+      }
     }
+  });
+});
+
+/*
+ * goflow's has_any_word is true when any one word of the answer is on the list (flows/routers/cases/tests.go
+ * HasAnyWord), comparing lower case only (envs/collate.go): a word that is not a yes on its own ("y" and, "si"
+ * if, "o" or, a single letter) turns "Si él lee mis mensajes me pega" into Yes. Every yes/no question, in every
+ * language, tests no first (flows/routers/switch.go takes the first matching case) and lists only real yes words.
+ */
+const NOT_YES_ALONE = new Set(['y', 's', 'o', 'e', 'n', 'si', 'se', 'et', 'and', 'if', 'or', 'na', 'au', 'kama', 'ikiwa', 'kwa', 'و', 'أو', 'لو', 'إذا', 'ان', 'إن']);
+describe.each(['referral', 'feedback'] as const)('flows/%s.flow.json yes/no questions', (intent) => {
+  const flow = flowOf(`${intent}.flow.json`);
+  const routers = flow.nodes.map((n) => n.router!).filter((r) => r?.wait && r.categories.some((c) => c.name === 'Yes') && r.categories.some((c) => c.name === 'No'));
+  const name = (r: Router, c: Case) => r.categories.find((x) => x.uuid === c.category_uuid)!.name;
+  const argsIn = (c: Case, l: string | null) => (l ? flow.localization[l]?.[c.uuid]?.arguments ?? c.arguments : c.arguments);
+
+  it('are all found (consent, safe to contact, callback)', () => {
+    expect(routers.map((r) => r.result_name).sort()).toEqual(intent === 'referral' ? ['Consent', 'Safe To Contact'] : ['Callback', 'Safe To Contact']);
+  });
+
+  it.each([null, ...Object.keys(flow.localization)])('test no before yes, and any-word yes lists hold only yes words (language %s)', (l) => {
+    for (const r of routers) {
+      const cases = r.cases!;
+      expect(name(r, cases[0]!)).toBe('No');
+      for (const c of cases.filter((x) => name(r, x) === 'Yes')) {
+        const words = argsIn(c, l).join(' ').toLowerCase().split(/\s+/);
+        if (c.type === 'has_any_word') expect(words.filter((w) => NOT_YES_ALONE.has(w))).toEqual([]);
+        else expect(c.type).toBe('has_only_phrase');
+      }
+    }
+  });
+
+  it('would route answers as goflow does: a no anywhere is No, a sentence holding "si" or "y" is not Yes', () => {
+    // goflow's first matching case wins; has_any_word on lower-cased tokens, has_only_phrase on the whole answer.
+    const route = (r: Router, text: string, l: string | null) => {
+      const tokens = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      for (const c of r.cases!) {
+        const pins = argsIn(c, l).join(' ').toLowerCase().split(/\s+/);
+        const hit = c.type === 'has_any_word' ? tokens.some((t) => pins.includes(t)) : tokens.join(' ') === pins.join(' ');
+        if (hit) return name(r, c);
+      }
+      return 'Other';
+    };
+    const examples: Array<[string | null, string, string]> =
+      intent === 'referral'
+        ? [['spa', 'No, y no quiero', 'No'], ['spa', 'Si él lee mis mensajes me pega', 'Other'], ['spa', 'Nunca, y él revisa mi teléfono', 'Other'], ['spa', 'SI', 'Yes'], ['spa', 'Sí, quiero', 'Yes'], ['fra', 'O', 'Other'], ['por', 's', 'Other'], ['swa', 'hapana ndiyo', 'No']]
+        : [[null, 'yes no', 'No'], [null, 'y', 'Other'], [null, 'Yes please', 'Yes']];
+    for (const r of routers) for (const [l, text, category] of examples) expect([text, route(r, text, l)]).toEqual([text, category]);
   });
 });
 
@@ -451,16 +514,30 @@ describe('flows/status.flow.json', () => {
   const languages = ['fra', 'spa', 'por', 'swa', 'ara'];
   const texts = (a: Action) => [String(a.text), ...languages.map((l) => flow.localization[l]?.[a.uuid]?.text?.[0] ?? '')];
 
-  it('starts on every STATUS word the SMS keyword table knows, followed by a reference or not', () => {
-    // mailroom compares the message's first word with each keyword by collation, not by our folding
-    // (core/models/triggers.go FindMatchingMsgTrigger): "first word" lets "STATUS K7QMZ4XP" start it.
+  it('starts on every STATUS word the SMS keyword table knows, and only when that word is the whole message', () => {
+    // mailroom (core/models/trigger.go FindMatchingMsgTrigger) takes the first token as the keyword; match type
+    // "F" (MatchFirst) fires whatever follows it, "O" (MatchOnly) only when it is the only token
+    // (rapidpro: temba/triggers/models.py MATCH_ONLY_WORD = "O"). "Hali ni mbaya nyumbani…" or "Estado de
+    // emergencia…" must reach the referral flow, not be answered with a status, so only "O" is safe here.
     const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string; trigger_type: string };
     expect(trigger.trigger_type).toBe('K');
-    expect(trigger.match_type).toBe('F');
+    expect(trigger.match_type).toBe('O');
     const words = Object.values(keywords.languages).flatMap((l) => l.status ?? []);
     expect(words.length).toBeGreaterThanOrEqual(6);
     expect(trigger.keywords).toEqual(expect.arrayContaining(words));
     for (const k of trigger.keywords) expect(k).toBe(k.toLowerCase());
+  });
+
+  it('would not start on a cry for help that opens with a status word, in the languages that have one', () => {
+    const trigger = exported.triggers.find((t) => t.flow.uuid === flow.uuid) as unknown as { keywords: string[]; match_type: string };
+    // mailroom's rule: first token equal (lower-cased, goflow envs/collate.go default collation), and for "O" no other token.
+    const starts = (text: string) => {
+      const words = text.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      const first = (words[0] ?? '').toLowerCase();
+      return trigger.keywords.includes(first) && (trigger.match_type === 'F' || words.length === 1);
+    };
+    for (const cry of ['Hali ni mbaya nyumbani, baba ananipiga', 'حالة طوارئ', 'Estado de emergencia, ayuda', 'Situação grave', 'Status need help']) expect(starts(cry)).toBe(false);
+    for (const ask of ['STATUS', 'hali', 'Estado', 'حالة']) expect(starts(ask)).toBe(true);
   });
 
   it('is a messaging flow: a keyword starts it and it answers at once', () => {
