@@ -184,6 +184,13 @@ describe('the reply texts', () => {
     closed: { status: 'closed', workflow: 'closed', ownedBy: 'cp_worker', assignedUserNames: [] },
   };
 
+  it('never lists a record whose reporter said it is not safe to contact them, even when its reference is named', () => {
+    const safe = record(2, null);
+    const notSafe = { ...record(3, null), safeToContact: false };
+    expect(statusReplyText(table, 'eng', [notSafe, safe], null, 'sms_gateway')).toBe(statusReplyText(table, 'eng', [safe], null, 'sms_gateway'));
+    expect(statusReplyText(table, 'eng', [notSafe, safe], notSafe.reference, 'sms_gateway')).toBe(replyText(table, 'eng', 'status_none', null));
+  });
+
   it.each(['eng', 'fra', 'spa', 'por', 'swa', 'ara'])('in %s, the longest STATUS answer (five records) fits in two SMS segments', (l) => {
     for (const [word, snapshot] of Object.entries(SNAPSHOTS)) {
       const records = Array.from({ length: STATUS_LIST_MAX }, (_, i) => record(i + 2, snapshot));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { referenceNamed } from '../../domain/named-reference';
-import { communityStatusOf, type SenderRecord } from '../../domain/sender-records';
+import { communityStatusOf, tellable, type SenderRecord } from '../../domain/sender-records';
 import type { CommunityStatus } from '../../domain/notification-plan';
 import { validationDetails } from '../../http/json-body';
 import { readJsonBody } from '../body';
@@ -44,11 +44,11 @@ export function parseRapidProStatusRequest(body: unknown): Parsed<StatusQuery> {
 }
 
 /**
- * The most recent of the sender's own non-sensitive records (or the one they named, if it is theirs). Sensitive
- * records are never told, and a reference that is not theirs answers as no record does, so the route cannot be
+ * The most recent of the sender's own records that may be told (see `tellable`), or the one they named, if it is
+ * theirs and may be. Sensitive and not-safe records are never told, and a reference that is not theirs answers as no record does, so the route cannot be
  * used to learn whether someone else's reference exists.
  */
 export function statusAnswer(records: SenderRecord[], askedFor: string | null, gatewayUser: string): StatusAnswer {
-  const record = records.find((r) => !r.sensitive && (askedFor === null || r.reference === askedFor));
+  const record = records.find((r) => tellable(r) && (askedFor === null || r.reference === askedFor));
   return record ? { reference: record.reference, status: communityStatusOf(record, gatewayUser) } : { reference: null, status: 'none' };
 }
