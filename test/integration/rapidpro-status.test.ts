@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -204,6 +204,18 @@ describe('POST /webhooks/rapidpro/status', () => {
       expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
       expect(JSON.stringify(res.body)).not.toMatch(/254712000111|Amina|uncle/);
     }
+  });
+
+  it('counts status look-ups as look-ups, never as received messages (the metric a quiet intake is watched by)', async () => {
+    const series = (page: string, name: string, outcome: string) => Number(new RegExp(`^${name}\\{channel="rapidpro",outcome="${outcome}"\\} (\\d+)`, 'm').exec(page)?.[1] ?? 0);
+    const before = await scrapeMetrics(gw);
+    for (let i = 0; i < 3; i++) expect((await status(statusBody(AMINA))).status).toBe(200);
+    expect((await request(gw.app).post('/webhooks/rapidpro/status').type('json').send(JSON.stringify(statusBody(AMINA)))).status).toBe(401);
+    const after = await scrapeMetrics(gw);
+    expect(series(after, 'gateway_messages_received_total', 'accepted')).toBe(series(before, 'gateway_messages_received_total', 'accepted'));
+    expect(series(after, 'gateway_messages_received_total', 'rejected')).toBe(series(before, 'gateway_messages_received_total', 'rejected'));
+    expect(series(after, 'gateway_status_queries_total', 'answered') - series(before, 'gateway_status_queries_total', 'answered')).toBe(3);
+    expect(series(after, 'gateway_status_queries_total', 'rejected') - series(before, 'gateway_status_queries_total', 'rejected')).toBe(1);
   });
 
   it('puts no personal data in any answer or log line', async () => {

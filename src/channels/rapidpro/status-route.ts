@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { SenderRecords } from '../../cases/sender-records';
 import type { Logger } from '../../logger';
 import { HttpError } from '../../http/errors';
@@ -29,6 +29,12 @@ async function readRecords(deps: RapidProStatusRouteDeps, senders: string[]) {
   }
 }
 
+/** The webhook metrics count a status look-up as one, never as a received message (src/http/metrics.ts). */
+const markStatusQuery: RequestHandler = (_req, res, next) => {
+  res.locals.statusQuery = true;
+  next();
+};
+
 /**
  * `POST /webhooks/rapidpro/status`: a status flow's "Call Webhook" node asks what became of the contact's
  * report (the contact is its UUID; the body's URN is not read). 200 `{"reference","status"}` for their most recent non-sensitive record (or the one they named, when
@@ -36,7 +42,7 @@ async function readRecords(deps: RapidProStatusRouteDeps, senders: string[]) {
  */
 export function rapidProStatusRouter(deps: RapidProStatusRouteDeps): Router {
   const router = Router();
-  router.post('/webhooks/rapidpro/status', rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
+  router.post('/webhooks/rapidpro/status', markStatusQuery, rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
     const query = valueOrRefuse(parseRapidProStatusRequest(req.body));
     const records = await readRecords(deps, [query.contactUuid]);
     const answer: StatusAnswer = statusAnswer(records, query.askedFor, deps.gatewayUser);
