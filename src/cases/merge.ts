@@ -28,18 +28,31 @@ export function mergedEntryId(ownReference: string): string {
 export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
+  const notSafe = await lowerSafeToContact(deps, mapping, mapped, link);
   const target = mapping.merge_into;
   if (target.mode === 'subform') {
     // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
     const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
     if (target.date_field) entry[target.date_field] = message.receivedAt;
-    const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+    const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry], ...notSafe });
     if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
   } else {
-    await appendToTextField(deps, mapping, link, addition, mergeMarker(own));
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe);
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
+}
+
+/**
+ * A merged report whose own safe-to-contact answer is not a clear yes makes the record say not safe, in the same
+ * PATCH as its words. Never the other way: a yes must not undo a caseworker's untick or an earlier no. The link is
+ * lowered first, so a crash before the PATCH leaves the gateway silent (the safe side) and the retry writes the record.
+ */
+async function lowerSafeToContact(deps: IntakeDeps, mapping: CaseMapping, mapped: MappedCase, link: CaseLink): Promise<Record<string, false>> {
+  const field = mapping.safe_to_contact_field;
+  if (!field || mapped.data[field] === true) return {};
+  await deps.references.lowerSafeToContact(link.reference);
+  return { [field]: false };
 }
 
 export const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(subform) && subform.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
@@ -59,7 +72,7 @@ export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: str
  * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
  * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
  */
-async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string): Promise<void> {
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string, also: Record<string, false>): Promise<void> {
   const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is being added to this record');
   let release = true;
@@ -71,11 +84,12 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
     if (typeof current !== 'string') {
       throw new UnrecoverableError(`the linked record's ${mapping.text_field} could not be read (the API user's role may not read it); use merge_into mode "subform"`);
     }
+    // Found: the PATCH that wrote it carried `also` as well.
     if (current.includes(marker)) return;
     // Primero's text fields are single-line: reports are joined as the mapping joins lines.
     const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
     try {
-      await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended });
+      await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended, ...also });
     } catch (err) {
       release = definitelyRefused(err);
       throw err;

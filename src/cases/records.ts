@@ -9,6 +9,13 @@ import { outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
 /** Records the gateway created in Primero (not merges, not withdrawn jobs), by record type, across every worker. */
 export const RECORDS_CREATED_COUNTER = 'gateway_records_created_total';
 
+/** The answer the record is created with: a boolean only when the mapping has the field and wrote it. */
+function safeToContactOf(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase): boolean | null {
+  const field = deps.mappings.get(message.intent)?.safe_to_contact_field;
+  const value = field ? mapped.data[field] : undefined;
+  return typeof value === 'boolean' ? value : null;
+}
+
 export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
@@ -33,6 +40,7 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
     sensitive: message.sensitive,
     createdAt: new Date().toISOString(),
     urgent: snapshot?.urgent ?? false,
+    safeToContact: safeToContactOf(deps, message, mapped),
     steps: {},
   };
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter. Before the link:
@@ -66,6 +74,6 @@ export async function notifyOnce(deps: IntakeDeps, message: InboundMessage, link
   if (link.steps.notifiedAt) return;
   const facts = { recordType: link.recordType, recordId: link.caseId, caseIdDisplay: link.caseIdDisplay, urgent: link.urgent ?? false, intent: message.intent, consentGiven };
   // A retry after a crash here dispatches again; the notification keys dedupe.
-  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive }, deps.plan), message.reference);
+  await deps.dispatcher.dispatch(planForNewRecord(facts, { reference: message.reference, urn: message.urn, sensitive: message.sensitive, safeToContact: link.safeToContact ?? null }, deps.plan), message.reference);
   await deps.references.mark(link.reference, 'notifiedAt');
 }

@@ -32,6 +32,7 @@ export class SenderRecords {
           caseIdDisplay: l.caseIdDisplay,
           intent: l.intent,
           sensitive: l.sensitive,
+          safeToContact: l.safeToContact ?? null,
           createdAt: l.createdAt,
           snapshot: snapshot && { status: snapshot.status, workflow: snapshot.workflow, ownedBy: snapshot.ownedBy, assignedUserNames: snapshot.assignedUserNames },
         };

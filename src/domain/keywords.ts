@@ -76,6 +76,15 @@ interface Alias {
   language: string;
 }
 
+/**
+ * "Hali ni mbaya nyumbani", "حالة طوارئ", "STATUS need help": a status word opening a message is often the start of a
+ * cry for help. Words after it make a STATUS only when they are a reference with a digit in it: "NEEDHELP" and
+ * "URGENTLY" are eight letters of the alphabet too. A reference of letters only is then read as a report, for triage.
+ */
+function namesReference(narrative: string): boolean {
+  return /[0-9]/.test(referenceNamed(narrative) ?? '');
+}
+
 /** Builds the matcher once; the table is read at start. */
 export function keywordClassifier(table: KeywordTable): (text: string) => Classification {
   const aliases: Alias[] = [];
@@ -90,6 +99,9 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
   // Longer aliases first, so "help me" wins over "help" and the narrative starts after both words.
   aliases.sort((x, y) => y.words.length - x.words.length);
   const tolerant = (word: string, alias: string) => word === alias || (alias.length >= 4 && word.length >= 4 && withinOneEdit(word, alias));
+  // A STATUS word is only ever taken as typed: one edit from "hali" are Swahili's "kali" and "mali", from "حالة"
+  // Arabic's "حالا" ("right now"), words that open reports. A mistyped STATUS reaches triage instead: the safe side.
+  const matches = (exact: boolean, a: Alias, word: string, w: string) => (exact || a.intent === 'status' ? word === w : tolerant(word, w));
 
   return (text: string): Classification => {
     const original = text.trim();
@@ -100,7 +112,7 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
       for (const word of foldKeyword(t).split(' ')) if (word) words.push({ word, token });
     });
     const find = (exact: boolean) =>
-      aliases.find((a) => a.words.every((w, i) => words[i] !== undefined && (exact ? words[i]!.word === w : tolerant(words[i]!.word, w))));
+      aliases.find((a) => a.words.every((w, i) => words[i] !== undefined && matches(exact, a, words[i]!.word, w)));
     const match = find(true) ?? find(false);
     if (!match) return { intent: null, language: table.default_language, narrative: original };
     const lastToken = words[match.words.length - 1]!.token;
@@ -108,8 +120,7 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
     const control = match.intent === 'optout' || match.intent === 'optin';
     if (control && lastToken + 1 < tokens.length) return { intent: null, language: table.default_language, narrative: original };
     const narrative = tokens.slice(lastToken + 1).join(' ');
-    // "Hali ni mbaya nyumbani", "حالة طوارئ": a status word opening a message is often the start of a cry for help.
-    if (match.intent === 'status' && narrative !== '' && referenceNamed(narrative) === null) return { intent: null, language: table.default_language, narrative: original };
+    if (match.intent === 'status' && narrative !== '' && !namesReference(narrative)) return { intent: null, language: table.default_language, narrative: original };
     return { intent: match.intent, language: table.replies[match.language] ? match.language : table.default_language, narrative };
   };
 }

@@ -36,6 +36,8 @@ export interface RecordOrigin {
   reference: string;
   urn: string | null;
   sensitive: boolean;
+  /** The person's safe-to-contact answer as the link keeps it; null or absent: unknown. */
+  safeToContact?: boolean | null;
 }
 
 type RecordFacts = Pick<RecordSnapshot, 'recordType' | 'recordId' | 'caseIdDisplay' | 'urgent'>;
@@ -60,8 +62,12 @@ function allowedUser(user: string, origin: RecordOrigin | null, ctx: PlanContext
   return origin?.sensitive ? ctx.sensitiveUsers.includes(user) : true;
 }
 
+/**
+ * A message to the person about their record. Never after they said someone else may read their messages; an unknown
+ * answer (links from before it was kept, mappings without the question) is sent as before.
+ */
 function flowStart(origin: RecordOrigin | null, recordId: string, status: CommunityStatus, ctx: PlanContext): PlannedFlowStart[] {
-  if (!ctx.notifyCommunity || !origin || origin.sensitive || !origin.urn) return [];
+  if (!ctx.notifyCommunity || !origin || origin.sensitive || origin.safeToContact === false || !origin.urn) return [];
   return [{ urn: origin.urn, reference: origin.reference, status, key: `${recordId}:status:${status}` }];
 }
 

@@ -9,6 +9,8 @@ export interface SenderRecord {
   caseIdDisplay: string | null;
   intent: string;
   sensitive: boolean;
+  /** The safe-to-contact answer its link keeps (false: the person said someone else may read their messages); null: unknown. */
+  safeToContact?: boolean | null;
   /** When the gateway created it (ISO). */
   createdAt: string;
   /** The last look the gateway had of it; null when it has none (then it counts as received and open). */
@@ -35,6 +37,14 @@ export function referenceInText(text: string | null): string | null {
   if (!text) return null;
   const m = /(?:^|\s)ref(?:erence)?(?:\s*[:#]\s*|\s+)([A-Za-z0-9]{6,16})\b/i.exec(text);
   return m ? m[1]!.toUpperCase() : null;
+}
+
+/**
+ * The records a STATUS answer may name. Never a sensitive one (PSEA), nor one whose reporter said it is not safe to
+ * contact them: whoever holds the phone could learn that a report exists.
+ */
+export function tellable(record: Pick<SenderRecord, 'sensitive' | 'safeToContact'>): boolean {
+  return !record.sensitive && record.safeToContact !== false;
 }
 
 /** Newest first (by creation), the order every two-way path reads a sender's records in. */

@@ -13,3 +13,18 @@ export function phoneFromUrn(urn: string | null): string | null {
   if (parsed.scheme === 'whatsapp' && /^[1-9][0-9]{6,14}$/.test(parsed.path)) return `+${parsed.path}`;
   return null;
 }
+
+/**
+ * goflow renders every URN as `scheme:********` in a workspace whose redaction policy is `urns` (nyaruka/goflow
+ * core/urn.go, ToXValue): the same text for every contact, so it names nobody and is read as no URN at all.
+ */
+export function isRedactedUrn(urn: string): boolean {
+  const parsed = parseUrn(urn);
+  return parsed !== null && /^\*+$/.test(parsed.path);
+}
+
+/** The URN a RapidPro body names, or null when it names none (absent, empty or redacted). */
+export function addressableUrn(urn: string | null | undefined): string | null {
+  const trimmed = urn?.trim();
+  return trimmed && !isRedactedUrn(trimmed) ? trimmed : null;
+}

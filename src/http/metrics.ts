@@ -22,6 +22,7 @@ export const OVERVIEW_MAX_AGE_MS = 10_000;
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly received: Counter<'channel' | 'outcome'>;
+  private readonly statusQueries: Counter<'channel' | 'outcome'>;
   private readonly latency: Histogram<'channel'>;
   private readonly simulated: Counter<'channel' | 'intent'>;
   private overviewRead: { at: number; value: Promise<Overview> } | null = null;
@@ -37,6 +38,8 @@ export class GatewayMetrics {
     private readonly logger: Pick<Logger, 'warn'> | null = null,
   ) {
     this.received = new Counter({ name: 'gateway_messages_received_total', help: 'Inbound webhook requests by channel and outcome', labelNames: ['channel', 'outcome'], registers: [this.registry] });
+    // A status query reads and stores nothing: counted as a received message it would hide a quiet intake.
+    this.statusQueries = new Counter({ name: 'gateway_status_queries_total', help: 'Status look-ups (POST /webhooks/rapidpro/status) by channel and outcome: read only, not received messages', labelNames: ['channel', 'outcome'], registers: [this.registry] });
     // Any holder of the webhook token can claim to be RapidPro's simulator, and a simulated call stores nothing:
     // a rise here outside flow editing is real messages being dropped.
     this.simulated = new Counter({ name: 'gateway_simulated_total', help: 'Webhook calls marked X-Mailroom-Mode: simulation (answered, nothing stored)', labelNames: ['channel', 'intent'], registers: [this.registry] });
@@ -68,10 +71,12 @@ export class GatewayMetrics {
       const channel = CHANNELS.has(named) ? named : 'unknown';
       const started = process.hrtime.bigint();
       res.once('finish', () => {
-        timer(channel).observe(Number(process.hrtime.bigint() - started) / 1e9);
         const s = res.statusCode;
-        const outcome = s < 300 ? (res.locals.duplicate === true ? 'duplicate' : 'accepted') : s === 503 ? 'unavailable' : s === 404 ? 'not_found' : s < 500 ? 'rejected' : 'error';
-        counter(channel, outcome).inc();
+        const failed = s === 503 ? 'unavailable' : s === 404 ? 'not_found' : s < 500 ? 'rejected' : 'error';
+        // Marked by its route (res.locals.statusQuery) before the token check, so a refused look-up is one too.
+        if (res.locals.statusQuery === true) return void this.statusQueries.labels({ channel, outcome: s < 300 ? 'answered' : failed }).inc();
+        timer(channel).observe(Number(process.hrtime.bigint() - started) / 1e9);
+        counter(channel, s < 300 ? (res.locals.duplicate === true ? 'duplicate' : 'accepted') : failed).inc();
       });
       next();
     };

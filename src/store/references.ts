@@ -23,6 +23,12 @@ export interface CaseLink {
   createdAt: string;
   /** Read from the record at creation; the notifications sent after the follow-up steps need it. */
   urgent?: boolean;
+  /**
+   * The person's answer to "is it safe to contact you?" as the record holds it (the mapping's safe_to_contact_field):
+   * false silences the gateway's own messages and STATUS; null is unknown (no such field, no answer, a link saved
+   * before the answer was kept). Only ever lowered after creation (lowerSafeToContact).
+   */
+  safeToContact?: boolean | null;
   /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */
   steps: Partial<Record<Step, string>>;
 }
@@ -44,6 +50,15 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], ARGV[3], 1) end
 return 1
 `;
+
+// Only on a link that exists: an HSET on a removed (forgotten, expired) link would leave a hash with no TTL.
+const LOWER_SAFE_TO_CONTACT = `
+if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'safe', '0')
+return 1
+`;
+
+const safeField = (safe: boolean | null | undefined) => (safe === true ? '1' : safe === false ? '0' : '');
 
 export class ReferenceStore {
   private block = { next: 1, end: 0 };
@@ -108,6 +123,7 @@ export class ReferenceStore {
       sensitive: link.sensitive ? '1' : '',
       createdAt: link.createdAt,
       urgent: link.urgent ? '1' : '',
+      safe: safeField(link.safeToContact),
     };
     for (const [step, at] of Object.entries(link.steps)) fields[`step:${step}`] = at;
     const key = this.key(link.reference);
@@ -121,6 +137,11 @@ export class ReferenceStore {
   /** Primero record id → reference (written with the link), so a later event on the record finds the person. */
   async referenceOfRecord(recordId: string): Promise<string | null> {
     return this.redis.get(gatewayKey(this.prefix, 'record-ref', recordId));
+  }
+
+  /** A later report said it is not safe (or did not say it is): the link says not safe from then on, never safe again. */
+  async lowerSafeToContact(reference: string): Promise<void> {
+    await this.redis.eval(LOWER_SAFE_TO_CONTACT, 1, this.key(reference));
   }
 
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
@@ -206,6 +227,7 @@ export class ReferenceStore {
       sensitive: h.sensitive === '1',
       createdAt: h.createdAt ?? '',
       urgent: h.urgent === '1',
+      safeToContact: h.safe === '1' ? true : h.safe === '0' ? false : null,
       steps,
     };
   }

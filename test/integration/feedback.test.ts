@@ -123,9 +123,11 @@ describe('feedback and complaints', () => {
 
     const link = await eventually(() => gw.references.get(first.body.reference));
     const patch = await eventually(() => primero.sent('patch').find((p) => p.id === link.caseId));
-    // One notes_section entry per merged report, keyed by its own reference: nothing else on the record is written.
+    // One notes_section entry per merged report, keyed by its own reference, and, since this report gave no clear yes
+    // to "safe to contact?", the record's answer lowered to no: nothing else on the record is written.
     expect(patch.body.data).toEqual({
       notes_section: [{ unique_id: expect.stringMatching(/^[0-9a-f-]{36}$/), note_subject: expect.stringMatching(/^Further report \([2-9A-HJ-NP-Z]{8}\)$/), note_text: 'still no water today | Callback requested: yes', note_date: expect.any(String) }],
+      safe_to_contact: false,
     });
     expect(primero.records.get(link.caseId)).toMatchObject({ protection_concerns_other: 'no water at the site | Callback requested: yes', notes_section: patch.body.data.notes_section });
     expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);

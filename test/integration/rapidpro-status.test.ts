@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
 import request from 'supertest';
-import { startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -142,6 +142,23 @@ describe('POST /webhooks/rapidpro/status', () => {
     expect((await status(statusBody(BARAKA))).body).toEqual({ reference: theirs.reference, status: 'received' });
   });
 
+  it("looks a contact up by its UUID only: a body naming someone's phone number, or mixing two contacts, learns nothing of theirs", async () => {
+    const stranger = { uuid: randomUUID(), urn: AMINA.urn };
+    expect((await status({ contact: stranger, reference: '' })).body).toEqual({ reference: null, status: 'none' });
+    expect((await status({ contact: stranger, reference: newer.reference })).body).toEqual({ reference: null, status: 'none' });
+    const baraka = (await status(statusBody(BARAKA))).body;
+    expect(baraka.reference).not.toBeNull();
+    // Baraka's UUID with Amina's number: Baraka's own answer, and Amina's reference named is not his.
+    expect((await status({ contact: { ...contactOf(BARAKA), urn: AMINA.urn } })).body).toEqual(baraka);
+    expect((await status({ contact: { ...contactOf(BARAKA), urn: AMINA.urn }, reference: newer.reference })).body).toEqual({ reference: null, status: 'none' });
+  });
+
+  it('reads a reference longer than any typed one (a pasted link, a whole message) as none named: the most recent is told, never a refusal', async () => {
+    const res = await status(statusBody(AMINA, `${older.reference} ${AMINA.concern.repeat(4)}`));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ reference: newer.reference, status: 'in_progress' });
+  });
+
   it('never tells a sensitive report, even to its reporter (whoever holds the phone may not be them)', async () => {
     const report = await file('feedback', sensitiveFeedback(CHIKU));
     expect((await gw.references.get(report.reference))!.sensitive).toBe(true);
@@ -179,7 +196,6 @@ describe('POST /webhooks/rapidpro/status', () => {
       [{}, 'contact'],
       [{ contact: { uuid: 'not-a-uuid', urn: AMINA.urn } }, 'contact.uuid'],
       [{ contact: contactOf(AMINA), reference: 12345678 }, 'reference'],
-      [{ contact: contactOf(AMINA), reference: AMINA.concern.repeat(4) }, 'reference'],
     ];
     for (const [body, field] of cases) {
       const res = await send(JSON.stringify(body));
@@ -188,6 +204,18 @@ describe('POST /webhooks/rapidpro/status', () => {
       expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
       expect(JSON.stringify(res.body)).not.toMatch(/254712000111|Amina|uncle/);
     }
+  });
+
+  it('counts status look-ups as look-ups, never as received messages (the metric a quiet intake is watched by)', async () => {
+    const series = (page: string, name: string, outcome: string) => Number(new RegExp(`^${name}\\{channel="rapidpro",outcome="${outcome}"\\} (\\d+)`, 'm').exec(page)?.[1] ?? 0);
+    const before = await scrapeMetrics(gw);
+    for (let i = 0; i < 3; i++) expect((await status(statusBody(AMINA))).status).toBe(200);
+    expect((await request(gw.app).post('/webhooks/rapidpro/status').type('json').send(JSON.stringify(statusBody(AMINA)))).status).toBe(401);
+    const after = await scrapeMetrics(gw);
+    expect(series(after, 'gateway_messages_received_total', 'accepted')).toBe(series(before, 'gateway_messages_received_total', 'accepted'));
+    expect(series(after, 'gateway_messages_received_total', 'rejected')).toBe(series(before, 'gateway_messages_received_total', 'rejected'));
+    expect(series(after, 'gateway_status_queries_total', 'answered') - series(before, 'gateway_status_queries_total', 'answered')).toBe(3);
+    expect(series(after, 'gateway_status_queries_total', 'rejected') - series(before, 'gateway_status_queries_total', 'rejected')).toBe(1);
   });
 
   it('puts no personal data in any answer or log line', async () => {

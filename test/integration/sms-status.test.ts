@@ -3,6 +3,8 @@ import nock from 'nock';
 import request from 'supertest';
 import { twilioSignature } from '../../src/channels/twilio/signature';
 import { replyText } from '../../src/domain/keywords';
+import { referenceFromSequence } from '../../src/domain/reference';
+import { gatewayKey } from '../../src/store/keys';
 import { shippedKeywords, startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -19,6 +21,16 @@ const NO_REPORT = replyText(keywords, 'eng', 'status_none', null);
 const APP_SECRET = 'wa-app-secret-17';
 
 let sid = 0;
+
+/**
+ * STATUS <reference> is a question only when the reference has a digit (letters alone read as a report,
+ * src/domain/keywords.ts): the sequence number after which the next `length` references all have one.
+ */
+function startOfDigitRun(length: number): number {
+  let start = 0;
+  for (let n = 1; n - start <= length; n++) if (!/[0-9]/.test(referenceFromSequence(n))) start = n;
+  return start;
+}
 const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1] ?? null;
 
 describe('STATUS by SMS: the sender hears the status of their own reports, and of nobody else\'s', () => {
@@ -81,6 +93,7 @@ describe('STATUS by SMS: the sender hears the status of their own reports, and o
         WHATSAPP_GRAPH_URL: graph.url,
       },
     });
+    await gw.redis.set(gatewayKey(gw.config.QUEUE_PREFIX, 'seq', 'reference'), startOfDigitRun(40));
   });
 
   afterAll(async () => {

@@ -95,7 +95,24 @@ describe('STATUS', () => {
     expect(classify('statut k7qm-z4xp').narrative).toBe('k7qm-z4xp');
     expect(classify('hali K7QM Z4XP').intent).toBe('status');
     expect(classify('STATUS ref K7QMZ4XP please').intent).toBe('status');
-    expect(classify('statsu K7QMZ4XP').intent).toBe('status'); // one typo, as every keyword of four letters
+  });
+
+  it('takes a STATUS word only as typed: one edit away are words that open reports', () => {
+    for (const text of ['Kali', 'Mali', 'حالا', 'Kali sana nyumbani', 'statsu K7QMZ4XP']) expect(classify(text).intent).not.toBe('status');
+  });
+
+  it('takes a STATUS word followed by words that are no reference with a digit as a report: it may be a cry for help', () => {
+    for (const text of [
+      'Estado de los refugiados, necesitamos ayuda',
+      'Estado: soy refugiada y mi esposo me pega',
+      'Situação dos refugiados é grave, precisamos de ajuda',
+      'STATUS need help',
+      'Status urgently need help my father beats me',
+      'STATUS NEEDHELP',
+    ]) {
+      expect(classify(text)).toEqual({ intent: null, language: 'eng', narrative: text });
+    }
+    expect(classify('STATUS K7QMZ4XP urgently').intent).toBe('status');
   });
 
   it.each([
@@ -183,6 +200,13 @@ describe('the reply texts', () => {
     in_progress: { status: 'open', workflow: 'case_plan', ownedBy: 'cp_worker', assignedUserNames: [] },
     closed: { status: 'closed', workflow: 'closed', ownedBy: 'cp_worker', assignedUserNames: [] },
   };
+
+  it('never lists a record whose reporter said it is not safe to contact them, even when its reference is named', () => {
+    const safe = record(2, null);
+    const notSafe = { ...record(3, null), safeToContact: false };
+    expect(statusReplyText(table, 'eng', [notSafe, safe], null, 'sms_gateway')).toBe(statusReplyText(table, 'eng', [safe], null, 'sms_gateway'));
+    expect(statusReplyText(table, 'eng', [notSafe, safe], notSafe.reference, 'sms_gateway')).toBe(replyText(table, 'eng', 'status_none', null));
+  });
 
   it.each(['eng', 'fra', 'spa', 'por', 'swa', 'ara'])('in %s, the longest STATUS answer (five records) fits in two SMS segments', (l) => {
     for (const [word, snapshot] of Object.entries(SNAPSHOTS)) {

@@ -32,6 +32,14 @@ describe('who is told what', () => {
     expect(later.flowStarts).toEqual([]);
   });
 
+  it('never messages a sender who said it is not safe to contact them; an unknown answer is messaged as before', () => {
+    const notSafe = { ...origin, safeToContact: false };
+    expect(planForNewRecord(record, notSafe, ctx).flowStarts).toEqual([]);
+    expect(planForNewRecord(record, notSafe, ctx).pushes.map((p) => p.user)).toEqual(['triage1', 'triage2']);
+    expect(planForRecordEvents([{ kind: 'in_progress' }, { kind: 'closed' }], record, notSafe, ctx).flowStarts).toEqual([]);
+    for (const known of [true, null]) expect(planForNewRecord(record, { ...origin, safeToContact: known }, ctx).flowStarts.map((f) => f.status)).toEqual(['received']);
+  });
+
   it('alerts newly assigned users but never the gateway itself, and moves the sender through in_progress and closed', () => {
     const plan = planForRecordEvents([{ kind: 'assigned', user: 'sms_gateway' }, { kind: 'assigned', user: 'cp_worker' }, { kind: 'in_progress' }], record, origin, ctx);
     expect(plan.pushes.map((p) => [p.user, p.key])).toEqual([['cp_worker', 'rec-1:assigned:cp_worker']]);

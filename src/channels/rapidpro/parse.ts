@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../../domain/idempotency';
 import { INTENTS, type FlowResult, type UnreferencedMessage } from '../../domain/inbound-message';
+import { addressableUrn } from '../../domain/urn';
 import { validationDetails } from '../../http/json-body';
 import { readJsonBody } from '../body';
 import { accepted, andThen, rejected, type Parsed } from '../parsed';
@@ -69,7 +70,9 @@ export function rapidProToMessage(
     intent,
     channel: 'rapidpro',
     idempotencyKey: rapidProIdempotencyKey(intent, body),
-    urn: body.contact.urn ?? null,
+    // An anonymous workspace's `tel:********` is every contact's: indexing, merging or following up by it would join
+    // strangers. The contact UUID then stands for the person.
+    urn: addressableUrn(body.contact.urn),
     // Lowercase, as "forget" normalises it: the feedback-window and contact-refs keys hash this form.
     contactUuid: body.contact.uuid.toLowerCase(),
     language: body.contact.language ?? null,

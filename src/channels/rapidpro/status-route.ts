@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { SenderRecords } from '../../cases/sender-records';
 import type { Logger } from '../../logger';
 import { HttpError } from '../../http/errors';
@@ -19,7 +19,7 @@ export interface RapidProStatusRouteDeps {
 }
 
 /** The sender's records, or the 503 a flow routes to Failure on: an empty list would tell them "no report". */
-async function readRecords(deps: RapidProStatusRouteDeps, senders: Array<string | null>) {
+async function readRecords(deps: RapidProStatusRouteDeps, senders: string[]) {
   try {
     return await withinDeadline(() => deps.senderRecords.of(senders), deps.timeoutMs);
   } catch (err) {
@@ -29,16 +29,22 @@ async function readRecords(deps: RapidProStatusRouteDeps, senders: Array<string 
   }
 }
 
+/** The webhook metrics count a status look-up as one, never as a received message (src/http/metrics.ts). */
+const markStatusQuery: RequestHandler = (_req, res, next) => {
+  res.locals.statusQuery = true;
+  next();
+};
+
 /**
  * `POST /webhooks/rapidpro/status`: a status flow's "Call Webhook" node asks what became of the contact's
- * report. 200 `{"reference","status"}` for their most recent non-sensitive record (or the one they named, when
+ * report (the contact is its UUID; the body's URN is not read). 200 `{"reference","status"}` for their most recent non-sensitive record (or the one they named, when
  * it is theirs), else `{"reference": null, "status": "none"}`. It reads only; nothing is stored.
  */
 export function rapidProStatusRouter(deps: RapidProStatusRouteDeps): Router {
   const router = Router();
-  router.post('/webhooks/rapidpro/status', rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
+  router.post('/webhooks/rapidpro/status', markStatusQuery, rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
     const query = valueOrRefuse(parseRapidProStatusRequest(req.body));
-    const records = await readRecords(deps, [query.urn, query.contactUuid]);
+    const records = await readRecords(deps, [query.contactUuid]);
     const answer: StatusAnswer = statusAnswer(records, query.askedFor, deps.gatewayUser);
     deps.logger.info({ channel: 'rapidpro', route: 'status', reference: answer.reference, status: answer.status, named: query.askedFor !== null }, 'status answered');
     res.status(200).json(answer);

@@ -40,6 +40,12 @@ const rows: ChannelVector[] = [
     pathParams: referral,
     expected: { outcome: 'message', messages: [{ contactUuid: contact.uuid, flowUuid: flow.uuid, receivedAt: '2026-12-01T12:00:00.000Z' }] },
   },
+  {
+    name: "an anonymous workspace's redacted URN (goflow core/urn.go) is no URN: the contact UUID identifies the person",
+    body: body({ contact: { ...contact, urn: 'tel:********' } }),
+    pathParams: referral,
+    expected: { outcome: 'message', messages: [{ urn: null, contactUuid: contact.uuid }] },
+  },
   { name: 'numbers where goflow would send strings', body: body({ results: { age: { value: 34, category: 'Valid' } } }), pathParams: referral, expected: { outcome: 'message', messages: [{ results: { age: { value: '34', category: 'Valid' } } }] } },
   { name: 'a byte order mark before the JSON', body: `\uFEFF${JSON.stringify(body())}`, pathParams: referral, expected: { outcome: 'message', messages: [{ urn: 'tel:+250788123123' }] } },
   { name: 'an empty body', body: '', pathParams: referral, expected: { outcome: 'rejected', status: 400, code: 'empty_body' } },
