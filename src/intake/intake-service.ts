@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { categoryOf } from '../domain/case-mapping';
-import { followUpTarget, type FollowUpRules } from '../domain/follow-up-target';
+import { followUpDecision, type FollowUpRules } from '../domain/follow-up-target';
 import type { UnreferencedMessage } from '../domain/inbound-message';
-import { referenceInText, type SenderRecord } from '../domain/sender-records';
+import { referenceNamed } from '../domain/named-reference';
+import type { SenderRecord } from '../domain/sender-records';
 import { referenceFromSequence } from '../domain/reference';
 import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
@@ -58,12 +59,15 @@ export class IntakeService {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });
-    const target = followUpTarget(records, referenceInText(message.text ?? null), new Date(), source.rules);
+    const { target, sensitive } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
+    // Not joined but about a sensitive record: protected like a sensitive report (its own record, the focal
+    // point, never triage), though acknowledged as an ordinary message (provider-messages.ts).
+    if (!target && sensitive) return { ...(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining())), sensitive: true };
     if (!target) return this.accept(message, deadlineAt);
     // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a
     // sensitive report of its own, and never reaches triage (workers/intake.ts).
-    const accepted = await this.producer.accept({ ...message, sensitive: target.sensitive }, undefined, remaining(), target.reference);
-    return { ...accepted, sensitive: accepted.followUp ? target.sensitive : false };
+    const accepted = await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference);
+    return { ...accepted, sensitive };
   }
 
   /**

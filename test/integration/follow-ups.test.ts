@@ -212,23 +212,51 @@ describe('follow-ups: a message from someone with an open case joins that case',
       return { reference: res.body.reference, caseId: link.caseId };
     }
 
-    it('joins the sensitive record, is acknowledged by reference only, and alerts only the sensitive users', async () => {
+    it('never sends its reference to an unnamed message: a sensitive report of its own, acknowledged as an ordinary one', async () => {
       const phone = nextPhone();
       const { reference, caseId } = await sensitiveReport(phone);
-      expect(messageOf((await sms(phone, WORDS.again)).text)).toBe(replyText(keywords, 'eng', 'feedback_sensitive', reference));
+      const cases = primero.created.length;
+      const reply = messageOf((await sms(phone, WORDS.again)).text);
+      expect(reply).not.toContain(reference);
+      const fresh = referenceIn(reply);
+      expect(reply).toBe(replyText(keywords, 'eng', 'unknown', fresh));
+      const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.again)));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect([own.other_agency_id, own.module_id]).toEqual([fresh, 'primeromodule-gbv']);
+      expect(primero.sent('flag').map((f) => f.id)).toContain(own.id);
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
+      expect(notesOf(caseId)).toEqual([]);
+      expect(pushesTo('psea-phone', caseId).filter((p) => p.title === 'New message on a case')).toEqual([]);
+    });
+
+    it('joins the sensitive record when the message names it, with the ordinary follow-up answer, alerting only the sensitive users', async () => {
+      const phone = nextPhone();
+      const { reference, caseId } = await sensitiveReport(phone);
+      const typed = `${reference.slice(0, 4).toLowerCase()} ${reference.slice(4).toLowerCase()}`;
+      expect(messageOf((await sms(phone, `ref ${typed} ${WORDS.again}`)).text)).toBe(followUpAck(reference));
       await eventually(() => pushesTo('psea-phone', caseId).find((p) => p.title === 'New message on a case'));
       await untilGatewayDrained(gw);
-      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([WORDS.again]);
+      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([`ref ${typed} ${WORDS.again}`]);
       expect(pushesTo('triage-phone', caseId)).toEqual([]);
       expect(pushesTo('worker-phone', caseId)).toEqual([]);
     });
 
+    it('joins the newest ordinary open record when the sender has one beside a newer sensitive one', async () => {
+      const phone = nextPhone();
+      const ordinary = await referral(phone);
+      const sensitive = await sensitiveReport(phone);
+      expect(messageOf((await sms(phone, WORDS.later)).text)).toBe(followUpAck(ordinary.reference));
+      await eventually(() => (notesOf(ordinary.caseId).length ? true : null));
+      expect(notesOf(sensitive.caseId)).toEqual([]);
+    });
+
     it('becomes a sensitive report of its own, never a triage referral, when the record is out of reach', async () => {
       const phone = nextPhone();
-      const { caseId } = await sensitiveReport(phone);
+      const { reference, caseId } = await sensitiveReport(phone);
       primero.forbidden.add(caseId);
       const cases = primero.created.length;
-      await sms(phone, WORDS.later);
+      expect(messageOf((await sms(phone, `REF ${reference} ${WORDS.later}`)).text)).toBe(followUpAck(reference));
       const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
       await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
       await untilGatewayDrained(gw);

@@ -27,6 +27,13 @@ describe('a reference named in a message', () => {
     expect(referenceInText('about my report, reference: k7qmz4xp')).toBe('K7QMZ4XP');
   });
 
+  it('is read as people type it: dashed, split in two, after "number is", glued to a colon', () => {
+    expect(referenceInText('REF K7QM-Z4XP he came back')).toBe('K7QMZ4XP');
+    expect(referenceInText('ref k7qm z4xp')).toBe('K7QMZ4XP');
+    expect(referenceInText('my reference number is K7QMZ4XP.')).toBe('K7QMZ4XP');
+    expect(referenceInText('ref:K7QMZ4XP')).toBe('K7QMZ4XP');
+  });
+
   it('is not read out of a word that starts with "ref" (refugiados, refuge)', () => {
     expect(referenceInText('Estado de los refugiados, necesitamos ayuda')).toBeNull();
     expect(referenceInText('we need a refuge tonight')).toBeNull();
