@@ -186,6 +186,20 @@ describe('follow-ups: a message from someone with an open case joins that case',
     expect(referenceIn(messageOf((await sms(from, WORDS.later)).text))).not.toBe(fresh);
   });
 
+  it('opens a new referral, not a join to another open case, when the message names the sender\'s own closed case', async () => {
+    const from = nextPhone();
+    const closed = await referral(from);
+    const open = await referral(from, WORDS.other);
+    await primeroChanges(closed.caseId, { status: 'closed', workflow: 'closed' });
+    const reply = messageOf((await sms(from, `my reference number is ${closed.reference}, ${WORDS.later}`)).text);
+    const fresh = referenceIn(reply);
+    expect(reply).toBe(replyText(keywords, 'eng', 'unknown', fresh));
+    expect([closed.reference, open.reference]).not.toContain(fresh);
+    await eventually(() => gw.references.get(fresh));
+    await untilGatewayDrained(gw);
+    expect(notesOf(open.caseId)).toEqual([]);
+  });
+
   it('files the message as a case of its own when the case left the API user\'s scope', async () => {
     const from = nextPhone();
     const { reference, caseId } = await referral(from);
