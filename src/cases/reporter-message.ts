@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { TEXT_SEPARATOR } from '../domain/case-mapping';
 import type { InboundMessage } from '../domain/inbound-message';
+import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
@@ -12,6 +13,12 @@ import { entryStored, holdsEntry } from './merge';
 const CHANNEL_WORDS: Readonly<Record<string, string>> = { twilio: 'SMS', africastalking: 'SMS', whatsapp: 'WhatsApp', rapidpro: 'RapidPro' };
 
 export const reporterMessageSubject = (channel: string) => `Message from reporter (${CHANNEL_WORDS[channel] ?? channel})`;
+
+/**
+ * Primero answers 404 to an update of a record it no longer has (deleted or merged away: ActiveRecord's
+ * RecordNotFound, app/services/error_service.rb). Retrying cannot help; the words are filed on their own.
+ */
+const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
 
 /** The note's id is its message's own reference's: a retry rewrites the same entry, never adds a second. */
 export const reporterMessageEntryId = (own: string) => uuidV5(`reporter-message:${own}`);
@@ -73,8 +80,9 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   try {
     await appendNote(deps, link, message, own);
   } catch (err) {
-    if (!outOfScope(err)) throw err;
-    await deps.trace.record(link.reference, 'follow_up_out_of_scope', { recordId: link.caseId, own });
+    const gone = deletedInPrimero(err);
+    if (!gone && !outOfScope(err)) throw err;
+    await deps.trace.record(link.reference, gone ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
     return fileAlone(alone);
   }
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });

@@ -211,6 +211,19 @@ describe('follow-ups: a message from someone with an open case joins that case',
     primero.forbidden.delete(caseId);
   });
 
+  it('files the message as a case of its own when the case was deleted in Primero (404), instead of failing for ever', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    primero.deleted.add(caseId);
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    expect(own.other_agency_id).not.toBe(reference);
+    await untilGatewayDrained(gw);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+    primero.deleted.delete(caseId);
+  });
+
   describe('a follow-up to a sensitive report', () => {
     /** A sexual exploitation report through the feedback flow: sensitive, assigned to the focal point. */
     async function sensitiveReport(phone: string): Promise<{ reference: string; caseId: string }> {
