@@ -22,6 +22,9 @@ export interface AcceptedMessage extends Accepted {
   sensitive: boolean;
 }
 
+/** A repeat is as sensitive as its first delivery decided (the ledger's word), not as this delivery's look-up says. */
+const withKept = (accepted: Accepted, decided: boolean): AcceptedMessage => ({ ...accepted, sensitive: accepted.sensitive ?? decided });
+
 /** Where a message without a keyword may find the record it continues: the sender's own records and the rules. */
 export interface FollowUpSource {
   records: { of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> };
@@ -62,12 +65,11 @@ export class IntakeService {
     const { target, sensitive } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
     // Not joined but about a sensitive record: protected like a sensitive report (its own record, the focal
     // point, never triage), though acknowledged as an ordinary message (provider-messages.ts).
-    if (!target && sensitive) return { ...(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining())), sensitive: true };
+    if (!target && sensitive) return withKept(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining()), true);
     if (!target) return this.accept(message, deadlineAt);
     // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a
     // sensitive report of its own, and never reaches triage (workers/intake.ts).
-    const accepted = await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference);
-    return { ...accepted, sensitive };
+    return withKept(await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference), sensitive);
   }
 
   /**
@@ -79,8 +81,7 @@ export class IntakeService {
     if (message.simulation) return this.simulated(message);
     if (message.intent !== 'feedback') return { ...(await this.producer.accept({ ...message, sensitive: false }, undefined, remaining())), sensitive: false };
     const { sensitive, merge } = await withinDeadline(() => this.classify(message), remaining());
-    const accepted = await this.producer.accept({ ...message, sensitive }, merge, remaining());
-    return { ...accepted, sensitive };
+    return withKept(await this.producer.accept({ ...message, sensitive }, merge, remaining()), sensitive);
   }
 
   private sensitivity(message: UnreferencedMessage): { category: string | null; sensitive: boolean } {

@@ -331,6 +331,57 @@ describe('follow-ups: a message from someone with an open case joins that case',
     });
   });
 
+  describe('a retry of a follow-up whose note is already in the record', () => {
+    /** A follow-up that completed, and its job run again (as a retry after a crash between the note and the alerts would). */
+    async function noted(from: string): Promise<{ reference: string; caseId: string; rerun: () => Promise<void> }> {
+      const { reference, caseId } = await referral(from);
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      await eventually(() => (notesOf(caseId).length ? true : null));
+      await untilGatewayDrained(gw);
+      const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
+      return { reference, caseId, rerun: async () => {
+        await job.retry('completed');
+        await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+        await untilGatewayDrained(gw);
+      } };
+    }
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('never files the words again as a case when the link is gone by then', async () => {
+      const { reference, rerun } = await noted(nextPhone());
+      const cases = primero.created.length;
+      await gw.references.remove(reference);
+      await rerun();
+      expect(filedAgain(cases)).toEqual([]);
+    });
+
+    it('never files the words again as a case when the record answers 403 by then', async () => {
+      const { caseId, rerun } = await noted(nextPhone());
+      const cases = primero.created.length;
+      primero.forbidden.add(caseId);
+      await rerun();
+      primero.forbidden.delete(caseId);
+      expect(filedAgain(cases)).toEqual([]);
+      expect(notesOf(caseId)).toHaveLength(1);
+    });
+  });
+
+  describe('a repeat delivery is as sensitive as the first delivery decided', () => {
+    const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+
+    it('re-adds a job the first delivery decided to protect as sensitive, though this delivery finds no record', async () => {
+      const messageSid = `SM${'6'.repeat(32)}`;
+      // A first delivery that kept the words apart because of a sensitive record, and died before its job was added.
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'SENS2345', randomUUID(), 60_000, undefined, undefined, undefined, true);
+      expect(messageOf((await sms(nextPhone(), WORDS.other, messageSid)).text)).toBe(replyText(keywords, 'eng', 'unknown', 'SENS2345'));
+      const own = await eventually(() => primero.created.find((c) => c.other_agency_id === 'SENS2345'));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect(own.module_id).toBe('primeromodule-gbv');
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
+    });
+  });
+
   describe('RapidPro: POST /webhooks/rapidpro/message', () => {
     const post = (body: object) => request(gw.app).post('/webhooks/rapidpro/message').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify(body));
     const flow = { uuid: randomUUID() };
