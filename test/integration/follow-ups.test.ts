@@ -255,6 +255,8 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
       expect(notesOf(caseId)).toEqual([]);
       expect(pushesTo('psea-phone', caseId).filter((p) => p.title === 'New message on a case')).toEqual([]);
+      // Neither record is named to whoever asks from the phone either.
+      expect(messageOf((await sms(phone, 'STATUS')).text)).toBe(replyText(keywords, 'eng', 'status_none', null));
     });
 
     it('joins the sensitive record when the message names it, with the ordinary follow-up answer, alerting only the sensitive users', async () => {
