@@ -22,12 +22,19 @@ export interface AcceptedMessage extends Accepted {
   sensitive: boolean;
 }
 
+/**
+ * How many of a sender's records a message without a keyword looks at: the most recently issued references
+ * (the reference encodes its sequence number), so a number with hundreds of records costs the same reads as
+ * one with twenty inside the acknowledgement deadline. Older records than these are neither joined nor named.
+ */
+export const FOLLOW_UP_LOOKUP_LIMIT = 20;
+
 /** A repeat is as sensitive as its first delivery decided (the ledger's word), not as this delivery's look-up says. */
 const withKept = (accepted: Accepted, decided: boolean): AcceptedMessage => ({ ...accepted, sensitive: accepted.sensitive ?? decided });
 
 /** Where a message without a keyword may find the record it continues: the sender's own records and the rules. */
 export interface FollowUpSource {
-  records: { of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> };
+  records: { of(senders: Array<string | null | undefined>, limit?: number): Promise<SenderRecord[]> };
   rules: FollowUpRules;
   /** Told (with the error's name only) when the look-up failed and the message is stored as a referral instead. */
   lookupFailed(errorName: string): void;
@@ -58,7 +65,7 @@ export class IntakeService {
     const source = this.followUps;
     // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
     // as a referral, within what is left of the deadline (none left: 503, as for any message).
-    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid]), remaining()).catch((err: unknown) => {
+    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid], FOLLOW_UP_LOOKUP_LIMIT), remaining()).catch((err: unknown) => {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });

@@ -1,4 +1,6 @@
 import { communityStatusOf, referenceInText } from '../../src/domain/sender-records';
+import { SenderRecords } from '../../src/cases/sender-records';
+import { referenceFromSequence } from '../../src/domain/reference';
 
 const look = (s: Partial<{ status: string | null; workflow: string | null; ownedBy: string | null; assignedUserNames: string[] }>) => ({
   snapshot: { status: 'open', workflow: 'new', ownedBy: 'gateway', assignedUserNames: [], ...s },
@@ -38,5 +40,27 @@ describe('a reference named in a message', () => {
     expect(referenceInText('Estado de los refugiados, necesitamos ayuda')).toBeNull();
     expect(referenceInText('we need a refuge tonight')).toBeNull();
     expect(referenceInText(null)).toBeNull();
+  });
+});
+
+describe("a sender's records on the ingest path", () => {
+  const link = (reference: string, n: number) => ({
+    reference, recordType: 'case' as const, caseId: `id-${n}`, caseIdDisplay: null, intent: 'referral', sensitive: false, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(),
+  });
+
+  it('reads only the most recently issued references, and so still finds the newest record', async () => {
+    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
+    const reads: string[] = [];
+    const records = new SenderRecords(
+      { referencesOfHashes: async () => [...byRef.keys()].reverse().sort() },
+      async (s) => [s],
+      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
+      { get: async () => null },
+    );
+    const found = await records.of(['tel:+254711000001'], 20);
+    expect(reads).toHaveLength(20);
+    expect(found[0]!.reference).toBe(referenceFromSequence(300));
+    expect((await records.of(['tel:+254711000001'])).length).toBe(300);
   });
 });
