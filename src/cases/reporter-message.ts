@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { TEXT_SEPARATOR } from '../domain/case-mapping';
 import type { InboundMessage } from '../domain/inbound-message';
+import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
@@ -12,6 +13,12 @@ import { entryStored, holdsEntry } from './merge';
 const CHANNEL_WORDS: Readonly<Record<string, string>> = { twilio: 'SMS', africastalking: 'SMS', whatsapp: 'WhatsApp', rapidpro: 'RapidPro' };
 
 export const reporterMessageSubject = (channel: string) => `Message from reporter (${CHANNEL_WORDS[channel] ?? channel})`;
+
+/**
+ * Primero answers 404 to an update of a record it no longer has (deleted or merged away: ActiveRecord's
+ * RecordNotFound, app/services/error_service.rb). Retrying cannot help; the words are filed on their own.
+ */
+const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
 
 /** The note's id is its message's own reference's: a retry rewrites the same entry, never adds a second. */
 export const reporterMessageEntryId = (own: string) => uuidV5(`reporter-message:${own}`);
@@ -62,22 +69,36 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
 export async function addReporterMessage(deps: IntakeDeps, job: Job, message: InboundMessage, fileAlone: FileAlone): Promise<void> {
   const own = intakeJobId.ownReferenceOf(job.id ?? '');
   if (!own) throw new UnrecoverableError('a follow-up job whose id names no reference of its own');
-  const alone: InboundMessage = { ...message, reference: own, mergeInto: null, followUp: false };
   // An earlier attempt already filed it alone: finish that, never add it to the record as well.
-  if (await deps.references.get(own)) return fileAlone(alone);
+  const filed = await deps.references.get(own);
+  if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
+  // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
+  // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
+  if (await deps.ledger.noted(message.idempotencyKey)) return link ? notifyFollowUp(deps, link, own) : undefined;
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
-    return fileAlone(alone);
+    return fileAlone(alone(message, own, null));
   }
   try {
     await appendNote(deps, link, message, own);
   } catch (err) {
-    if (!outOfScope(err)) throw err;
-    await deps.trace.record(link.reference, 'follow_up_out_of_scope', { recordId: link.caseId, own });
-    return fileAlone(alone);
+    const gone = deletedInPrimero(err);
+    if (!gone && !outOfScope(err)) throw err;
+    await deps.trace.record(link.reference, gone ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
+    return fileAlone(alone(message, own, link));
   }
+  await deps.ledger.markNoted(message.idempotencyKey);
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });
   deps.logger.info({ reference: link.reference, own, caseId: link.caseId, sensitive: link.sensitive }, 'reporter message added to the record');
   await notifyFollowUp(deps, link, own);
 }
+
+/** The message as a record of its own: as sensitive as its target, whatever an older job's envelope says. */
+const alone = (message: InboundMessage, own: string, link: CaseLink | null): InboundMessage => ({
+  ...message,
+  reference: own,
+  mergeInto: null,
+  followUp: false,
+  sensitive: message.sensitive || (link?.sensitive ?? false),
+});

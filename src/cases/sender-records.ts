@@ -1,5 +1,6 @@
 import type { SenderRecord } from '../domain/sender-records';
 import { newestFirst } from '../domain/sender-records';
+import { newestReferences } from '../domain/reference-order';
 import type { ContactReferenceStore } from '../store/contact-references';
 import type { ReferenceStore } from '../store/references';
 import type { SnapshotStore } from '../store/snapshots';
@@ -17,10 +18,12 @@ export class SenderRecords {
     private readonly snapshots: Pick<SnapshotStore, 'get'>,
   ) {}
 
-  async of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> {
+  /** `limit`: only the sender's most recently issued references are read (an ingest path's bound). */
+  async of(senders: Array<string | null | undefined>, limit = Infinity): Promise<SenderRecord[]> {
     const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
     const hashes = [...new Set((await Promise.all(ids.map((id) => this.identityHashes(id)))).flat())];
-    const refs = await this.contactRefs.referencesOfHashes(hashes);
+    const indexed = await this.contactRefs.referencesOfHashes(hashes);
+    const refs = indexed.length > limit ? newestReferences(indexed, limit) : indexed;
     const links = (await Promise.all(refs.map((r) => this.references.get(r)))).filter((l) => l !== null);
     const records = await Promise.all(
       links.map(async (l): Promise<SenderRecord> => {

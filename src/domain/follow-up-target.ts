@@ -8,13 +8,34 @@ export interface FollowUpRules {
 }
 
 /**
- * The record a message without a keyword continues, or null (then it is a referral of its own). Only the sender's
- * own records count, only open ones created within the window; a reference the sender typed picks one of those,
- * and a reference that is not among them is treated as absent, so the answer never says whether it exists.
+ * What a message without a keyword becomes: joined to `target`, or (target null) a report of its own, `sensitive`
+ * when it must be protected like one (it concerns a sensitive record the sender did not name, or named closed).
  */
-export function followUpTarget(records: SenderRecord[], askedFor: string | null, now: Date, rules: FollowUpRules): SenderRecord | null {
-  if (rules.windowDays <= 0) return null;
+export interface FollowUpDecision {
+  target: SenderRecord | null;
+  sensitive: boolean;
+}
+
+/**
+ * Only the sender's own records count, only open ones created within the window. A reference that is not among
+ * their records is treated as absent, so the answer never says whether it exists. A sensitive (PSEA) record is
+ * joined only when named: whoever holds the phone may not be the survivor, and a follow-up acknowledgement
+ * carries its target's reference. Unnamed, the words still belong near it, so they become a sensitive report of
+ * their own. A named own record that is closed or too old is not swapped for another open one (that would put
+ * the words on a case they were not about): the message is a report of its own, as sensitive as the one named.
+ */
+export function followUpDecision(records: SenderRecord[], askedFor: string | null, now: Date, rules: FollowUpRules): FollowUpDecision {
+  if (rules.windowDays <= 0) return { target: null, sensitive: false };
   const since = now.getTime() - rules.windowDays * 86_400_000;
   const open = newestFirst(records).filter((r) => Date.parse(r.createdAt) >= since && communityStatusOf(r, rules.gatewayUser) !== 'closed');
-  return open.find((r) => r.reference === askedFor) ?? open[0] ?? null;
+  const named = askedFor === null ? undefined : records.find((r) => r.reference === askedFor);
+  if (named) return open.includes(named) ? { target: named, sensitive: named.sensitive } : { target: null, sensitive: named.sensitive };
+  const plain = open.find((r) => !r.sensitive);
+  if (plain) return { target: plain, sensitive: false };
+  return { target: null, sensitive: open.length > 0 };
+}
+
+/** The record a message without a keyword joins, or null (see followUpDecision). */
+export function followUpTarget(records: SenderRecord[], askedFor: string | null, now: Date, rules: FollowUpRules): SenderRecord | null {
+  return followUpDecision(records, askedFor, now, rules).target;
 }

@@ -1,5 +1,6 @@
 import type { CommunityStatus } from './notification-plan';
 import type { RecordSnapshot } from './record-events';
+import { normaliseReference } from './reference';
 
 /** One record the gateway created for a sender, as the two-way paths need it (no personal data). */
 export interface SenderRecord {
@@ -32,11 +33,22 @@ export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewa
   return leftNew || owned || assigned ? 'in_progress' : 'received';
 }
 
-/** A reference the sender typed after REF or REFERENCE (`REF K7QMZ4XP`, `ref: k7qmz4xp`), upper-cased; null when none. */
+/**
+ * A reference the sender typed after REF or REFERENCE, upper-cased; null when none. People write it as they can:
+ * `REF K7QM-Z4XP`, `ref k7qm z4xp`, `reference: K7QMZ4XP`, `reference number is K7QMZ4XP`. One or two words
+ * after the filler are read through normaliseReference; failing that, a single 6-16 character word is returned
+ * as it was (STATUS answers "none" to it rather than reading the words as a report).
+ */
 export function referenceInText(text: string | null): string | null {
   if (!text) return null;
-  const m = /(?:^|\s)ref(?:erence)?(?:\s*[:#]\s*|\s+)([A-Za-z0-9]{6,16})\b/i.exec(text);
-  return m ? m[1]!.toUpperCase() : null;
+  const m = /(?:^|\s)ref(?:erence)?\b[\s:#.]*(?:(?:number|num|no|nr|is)\b[\s:#.]*)*(.*)$/i.exec(text);
+  if (!m) return null;
+  const words = m[1]!.split(/\s+/).map((w) => w.replace(/[.,;:!?)]+$/, '')).filter((w) => w !== '');
+  const [first, second] = words;
+  if (!first) return null;
+  const typed = normaliseReference(first) ?? (second ? normaliseReference(first + second) : null);
+  if (typed) return typed;
+  return /^[A-Za-z0-9]{6,16}$/.test(first) ? first.toUpperCase() : null;
 }
 
 /**

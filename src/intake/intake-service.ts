@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { categoryOf } from '../domain/case-mapping';
-import { followUpTarget, type FollowUpRules } from '../domain/follow-up-target';
+import { followUpDecision, type FollowUpRules } from '../domain/follow-up-target';
 import type { UnreferencedMessage } from '../domain/inbound-message';
-import { referenceInText, type SenderRecord } from '../domain/sender-records';
+import { referenceNamed } from '../domain/named-reference';
+import type { SenderRecord } from '../domain/sender-records';
 import { referenceFromSequence } from '../domain/reference';
 import type { MappingSet } from '../mappings';
 import { withinDeadline } from '../queues/deadline';
@@ -21,9 +22,19 @@ export interface AcceptedMessage extends Accepted {
   sensitive: boolean;
 }
 
+/**
+ * How many of a sender's records a message without a keyword looks at: the most recently issued references
+ * (the reference encodes its sequence number), so a number with hundreds of records costs the same reads as
+ * one with twenty inside the acknowledgement deadline. Older records than these are neither joined nor named.
+ */
+export const FOLLOW_UP_LOOKUP_LIMIT = 20;
+
+/** A repeat is as sensitive as its first delivery decided (the ledger's word), not as this delivery's look-up says. */
+const withKept = (accepted: Accepted, decided: boolean): AcceptedMessage => ({ ...accepted, sensitive: accepted.sensitive ?? decided });
+
 /** Where a message without a keyword may find the record it continues: the sender's own records and the rules. */
 export interface FollowUpSource {
-  records: { of(senders: Array<string | null | undefined>): Promise<SenderRecord[]> };
+  records: { of(senders: Array<string | null | undefined>, limit?: number): Promise<SenderRecord[]> };
   rules: FollowUpRules;
   /** Told (with the error's name only) when the look-up failed and the message is stored as a referral instead. */
   lookupFailed(errorName: string): void;
@@ -54,16 +65,18 @@ export class IntakeService {
     const source = this.followUps;
     // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
     // as a referral, within what is left of the deadline (none left: 503, as for any message).
-    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid]), remaining()).catch((err: unknown) => {
+    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid], FOLLOW_UP_LOOKUP_LIMIT), remaining()).catch((err: unknown) => {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });
-    const target = followUpTarget(records, referenceInText(message.text ?? null), new Date(), source.rules);
+    const { target, sensitive } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
+    // Not joined but about a sensitive record: protected like a sensitive report (its own record, the focal
+    // point, never triage), though acknowledged as an ordinary message (provider-messages.ts).
+    if (!target && sensitive) return withKept(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining()), true);
     if (!target) return this.accept(message, deadlineAt);
     // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a
     // sensitive report of its own, and never reaches triage (workers/intake.ts).
-    const accepted = await this.producer.accept({ ...message, sensitive: target.sensitive }, undefined, remaining(), target.reference);
-    return { ...accepted, sensitive: accepted.followUp ? target.sensitive : false };
+    return withKept(await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference), sensitive);
   }
 
   /**
@@ -75,8 +88,7 @@ export class IntakeService {
     if (message.simulation) return this.simulated(message);
     if (message.intent !== 'feedback') return { ...(await this.producer.accept({ ...message, sensitive: false }, undefined, remaining())), sensitive: false };
     const { sensitive, merge } = await withinDeadline(() => this.classify(message), remaining());
-    const accepted = await this.producer.accept({ ...message, sensitive }, merge, remaining());
-    return { ...accepted, sensitive };
+    return withKept(await this.producer.accept({ ...message, sensitive }, merge, remaining()), sensitive);
   }
 
   private sensitivity(message: UnreferencedMessage): { category: string | null; sensitive: boolean } {

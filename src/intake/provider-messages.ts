@@ -144,8 +144,11 @@ export class ProviderMessageAcceptor {
       'message accepted',
     );
     if (flooding && count === this.opts.rateLimit + 1) this.logger.warn({ sender, channel: msg.channel }, 'sender over the rate limit: stored, not answered');
-    // A sensitive report is acknowledged with its reference only: nothing about what was reported.
-    const kind: ReplyKind = accepted.sensitive ? 'feedback_sensitive' : accepted.followUp ? 'follow_up' : ((c.intent as ReplyKind | null) ?? 'unknown');
+    // A sensitive report is acknowledged with its reference only: nothing about what was reported. Only one the
+    // sender chose to make (a feedback keyword) says so: words without a keyword that were kept apart because of
+    // a sensitive record get the ordinary answer, which tells whoever holds the phone nothing about it.
+    const sensitiveAck = accepted.sensitive && c.intent === 'feedback';
+    const kind: ReplyKind = sensitiveAck ? 'feedback_sensitive' : accepted.followUp ? 'follow_up' : ((c.intent as ReplyKind | null) ?? 'unknown');
     return loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
   }
 }

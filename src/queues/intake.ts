@@ -31,6 +31,8 @@ export interface Accepted {
   simulated?: boolean;
   /** Joined to the sender's open record as a follow-up (the ledger's word, also for a duplicate). */
   followUp?: boolean;
+  /** Protected as sensitive, as the first delivery decided (the ledger's word); undefined for an older entry. */
+  sensitive?: boolean;
 }
 
 /** Groups later reports into an earlier one: the same key within `windowSeconds` answers the first reference. */
@@ -116,18 +118,19 @@ export class IntakeProducer {
     if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
     // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
     const windowMs = Math.max(1, deadlineAt - Date.now());
-    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join);
+    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
     if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };
     attempt.claimed = { at: Date.now(), windowMs: left };
-    const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp };
+    const sensitive = acceptance.sensitive ?? message.sensitive;
+    const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp, sensitive };
     if (acceptance.stored) return accepted;
     // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
     // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
     const data = this.codec.encode(
       // Under the hash its ledger entry lives under (an earlier key's, after a key change): the worker asks that entry.
-      { ...message, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, followUp: acceptance.followUp, acceptanceId: acceptance.acceptanceId } as InboundMessage,
+      { ...message, sensitive, idempotencyKey: key, reference: acceptance.reference, mergeInto: acceptance.mergeInto, followUp: acceptance.followUp, acceptanceId: acceptance.acceptanceId } as InboundMessage,
       JOBS[QUEUES.intake].sealed,
       sealContext.job(this.queue.name),
     );

@@ -26,6 +26,8 @@ export interface Acceptance {
   followUp: boolean;
   /** Confirmed: its job is in Redis and a worker may act on it. */
   stored: boolean;
+  /** What the first delivery decided about protecting it; undefined for an entry written before this was kept. */
+  sensitive?: boolean;
 }
 
 /**
@@ -50,16 +52,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // change), then ARGV[7] BullMQ deduplication keys of versions before the ledger (their value is the job id),
 // then the merge key. ARGV[10] is the intake job-id prefix (queues/jobs.ts). ARGV[11], when given and no merge
 // key is, is an explicit join target (a follow-up to the sender's open record): claimed as a merge into it, in
-// the same script, and the entry remembers it (`followUp`) so a duplicate says so too. The 9th number returned
-// says which key held the acceptance; the 10th is '1' for a follow-up.
+// the same script, and the entry remembers it (`followUp`) so a duplicate says so too. ARGV[12] ('1' or '0') is
+// whether the message is protected as sensitive, kept so a repeat re-adds the job as the first delivery decided.
+// The 9th number returned says which key held the acceptance; the 10th is '1' for a follow-up; the 11th the
+// kept sensitivity ('' when the entry predates it).
 const CLAIM = `${NOW}
 local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
 local mergeKey = KEYS[2 + alternates + legacy]
 for i = 1, 1 + alternates do
-  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy', 'followUp')
+  local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy', 'followUp', 'sensitive')
   if e[1] then
     local dead = e[7] == '1' or (e[6] ~= '1' and now >= tonumber(e[8] or '0'))
-    if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i, e[9] or ''} end
+    if not dead then return {0, e[1], e[2], e[3], e[4] or '', e[5] or e[1], e[6] or '', math.max(0, tonumber(e[8] or '0') - now), i, e[9] or '', e[10] or ''} end
     if mergeKey and redis.call('GET', mergeKey) == (e[5] or e[1]) then redis.call('DEL', mergeKey) end
     redis.call('SET', ARGV[8] .. e[2], 'withdrawn', 'EX', ARGV[9])
     -- The current key is claimed afresh below; an earlier key's entry stays, withdrawn, for its job to find.
@@ -77,8 +81,9 @@ local reference, jobId, mergeInto = ARGV[1], ARGV[10] .. ARGV[1], ''
 if earlier then reference = earlier; jobId = ARGV[10] .. earlier .. '-' .. ARGV[1]; mergeInto = earlier end
 redis.call('HSET', KEYS[1], 'reference', reference, 'acceptance', ARGV[2], 'jobId', jobId, 'mergeInto', mergeInto, 'own', ARGV[1], 'confirmBy', string.format('%.0f', now + tonumber(ARGV[5])))
 if followUp == '1' then redis.call('HSET', KEYS[1], 'followUp', '1') end
+if ARGV[12] and ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'sensitive', ARGV[12]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1, followUp}
+return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1, followUp, ARGV[12] or ''}
 `;
 
 // The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all. The
@@ -169,6 +174,7 @@ export class AcceptanceLedger {
     merge?: MergeWindow,
     earlier: { hashes: string[]; legacyDedupKeys: string[] } = { hashes: [], legacyDedupKeys: [] },
     join?: string,
+    sensitive?: boolean,
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
     const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
@@ -186,8 +192,9 @@ export class AcceptanceLedger {
       this.verdictKey(''),
       WITHDRAWN_VERDICT_SECONDS,
       intakeJobId.prefix,
-      ...(join && !merge ? [join] : []),
-    )) as [number, string, string, string, string, string, string, number, number, string];
+      join && !merge ? join : '',
+      sensitive === undefined ? '' : sensitive ? '1' : '0',
+    )) as [number, string, string, string, string, string, string, number, number, string, string];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
       return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true, followUp: false } };
@@ -197,8 +204,21 @@ export class AcceptanceLedger {
       key: hashes[r[8] - 1]!,
       /** What is left of the acceptance's confirmation window (a repeat's is its first delivery's). */
       windowMs: Number(r[7]),
-      acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1', followUp: r[9] === '1' },
+      acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1', followUp: r[9] === '1', sensitive: r[10] === '' ? undefined : r[10] === '1' },
     };
+  }
+
+  /**
+   * A follow-up's note is in its target record: written on the entry by the worker once Primero holds the note,
+   * read before a retry would file the same words as a case of their own (link gone, record now 403). It lives
+   * and dies with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated.
+   */
+  async markNoted(idempotencyKey: string): Promise<void> {
+    await this.redis.eval(`if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'noted', '1') end`, 1, this.key(idempotencyKey));
+  }
+
+  async noted(idempotencyKey: string): Promise<boolean> {
+    return (await this.redis.hget(this.key(idempotencyKey), 'noted')) === '1';
   }
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */

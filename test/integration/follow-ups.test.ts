@@ -186,6 +186,20 @@ describe('follow-ups: a message from someone with an open case joins that case',
     expect(referenceIn(messageOf((await sms(from, WORDS.later)).text))).not.toBe(fresh);
   });
 
+  it('opens a new referral, not a join to another open case, when the message names the sender\'s own closed case', async () => {
+    const from = nextPhone();
+    const closed = await referral(from);
+    const open = await referral(from, WORDS.other);
+    await primeroChanges(closed.caseId, { status: 'closed', workflow: 'closed' });
+    const reply = messageOf((await sms(from, `my reference number is ${closed.reference}, ${WORDS.later}`)).text);
+    const fresh = referenceIn(reply);
+    expect(reply).toBe(replyText(keywords, 'eng', 'unknown', fresh));
+    expect([closed.reference, open.reference]).not.toContain(fresh);
+    await eventually(() => gw.references.get(fresh));
+    await untilGatewayDrained(gw);
+    expect(notesOf(open.caseId)).toEqual([]);
+  });
+
   it('files the message as a case of its own when the case left the API user\'s scope', async () => {
     const from = nextPhone();
     const { reference, caseId } = await referral(from);
@@ -195,6 +209,19 @@ describe('follow-ups: a message from someone with an open case joins that case',
     const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
     expect(own.other_agency_id).not.toBe(reference);
     primero.forbidden.delete(caseId);
+  });
+
+  it('files the message as a case of its own when the case was deleted in Primero (404), instead of failing for ever', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    primero.deleted.add(caseId);
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    expect(own.other_agency_id).not.toBe(reference);
+    await untilGatewayDrained(gw);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+    primero.deleted.delete(caseId);
   });
 
   describe('a follow-up to a sensitive report', () => {
@@ -212,23 +239,53 @@ describe('follow-ups: a message from someone with an open case joins that case',
       return { reference: res.body.reference, caseId: link.caseId };
     }
 
-    it('joins the sensitive record, is acknowledged by reference only, and alerts only the sensitive users', async () => {
+    it('never sends its reference to an unnamed message: a sensitive report of its own, acknowledged as an ordinary one', async () => {
       const phone = nextPhone();
       const { reference, caseId } = await sensitiveReport(phone);
-      expect(messageOf((await sms(phone, WORDS.again)).text)).toBe(replyText(keywords, 'eng', 'feedback_sensitive', reference));
+      const cases = primero.created.length;
+      const reply = messageOf((await sms(phone, WORDS.again)).text);
+      expect(reply).not.toContain(reference);
+      const fresh = referenceIn(reply);
+      expect(reply).toBe(replyText(keywords, 'eng', 'unknown', fresh));
+      const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.again)));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect([own.other_agency_id, own.module_id]).toEqual([fresh, 'primeromodule-gbv']);
+      expect(primero.sent('flag').map((f) => f.id)).toContain(own.id);
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
+      expect(notesOf(caseId)).toEqual([]);
+      expect(pushesTo('psea-phone', caseId).filter((p) => p.title === 'New message on a case')).toEqual([]);
+      // Neither record is named to whoever asks from the phone either.
+      expect(messageOf((await sms(phone, 'STATUS')).text)).toBe(replyText(keywords, 'eng', 'status_none', null));
+    });
+
+    it('joins the sensitive record when the message names it, with the ordinary follow-up answer, alerting only the sensitive users', async () => {
+      const phone = nextPhone();
+      const { reference, caseId } = await sensitiveReport(phone);
+      const typed = `${reference.slice(0, 4).toLowerCase()} ${reference.slice(4).toLowerCase()}`;
+      expect(messageOf((await sms(phone, `ref ${typed} ${WORDS.again}`)).text)).toBe(followUpAck(reference));
       await eventually(() => pushesTo('psea-phone', caseId).find((p) => p.title === 'New message on a case'));
       await untilGatewayDrained(gw);
-      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([WORDS.again]);
+      expect(notesOf(caseId).map((n) => n.note_text)).toEqual([`ref ${typed} ${WORDS.again}`]);
       expect(pushesTo('triage-phone', caseId)).toEqual([]);
       expect(pushesTo('worker-phone', caseId)).toEqual([]);
     });
 
+    it('joins the newest ordinary open record when the sender has one beside a newer sensitive one', async () => {
+      const phone = nextPhone();
+      const ordinary = await referral(phone);
+      const sensitive = await sensitiveReport(phone);
+      expect(messageOf((await sms(phone, WORDS.later)).text)).toBe(followUpAck(ordinary.reference));
+      await eventually(() => (notesOf(ordinary.caseId).length ? true : null));
+      expect(notesOf(sensitive.caseId)).toEqual([]);
+    });
+
     it('becomes a sensitive report of its own, never a triage referral, when the record is out of reach', async () => {
       const phone = nextPhone();
-      const { caseId } = await sensitiveReport(phone);
+      const { reference, caseId } = await sensitiveReport(phone);
       primero.forbidden.add(caseId);
       const cases = primero.created.length;
-      await sms(phone, WORDS.later);
+      expect(messageOf((await sms(phone, `REF ${reference} ${WORDS.later}`)).text)).toBe(followUpAck(reference));
       const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
       await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
       await untilGatewayDrained(gw);
@@ -273,6 +330,57 @@ describe('follow-ups: a message from someone with an open case joins that case',
       await sms(from, WORDS.later, messageSid);
       const own = await eventually(() => primero.created.find((c) => c.other_agency_id === 'LONE2345'));
       expect(own.protection_concerns_other).toContain(WORDS.later);
+    });
+  });
+
+  describe('a retry of a follow-up whose note is already in the record', () => {
+    /** A follow-up that completed, and its job run again (as a retry after a crash between the note and the alerts would). */
+    async function noted(from: string): Promise<{ reference: string; caseId: string; rerun: () => Promise<void> }> {
+      const { reference, caseId } = await referral(from);
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      await eventually(() => (notesOf(caseId).length ? true : null));
+      await untilGatewayDrained(gw);
+      const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
+      return { reference, caseId, rerun: async () => {
+        await job.retry('completed');
+        await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+        await untilGatewayDrained(gw);
+      } };
+    }
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('never files the words again as a case when the link is gone by then', async () => {
+      const { reference, rerun } = await noted(nextPhone());
+      const cases = primero.created.length;
+      await gw.references.remove(reference);
+      await rerun();
+      expect(filedAgain(cases)).toEqual([]);
+    });
+
+    it('never files the words again as a case when the record answers 403 by then', async () => {
+      const { caseId, rerun } = await noted(nextPhone());
+      const cases = primero.created.length;
+      primero.forbidden.add(caseId);
+      await rerun();
+      primero.forbidden.delete(caseId);
+      expect(filedAgain(cases)).toEqual([]);
+      expect(notesOf(caseId)).toHaveLength(1);
+    });
+  });
+
+  describe('a repeat delivery is as sensitive as the first delivery decided', () => {
+    const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+
+    it('re-adds a job the first delivery decided to protect as sensitive, though this delivery finds no record', async () => {
+      const messageSid = `SM${'6'.repeat(32)}`;
+      // A first delivery that kept the words apart because of a sensitive record, and died before its job was added.
+      await ledger().claim(gw.services.hasher.deduplicationId(`twilio:${messageSid}`), 'SENS2345', randomUUID(), 60_000, undefined, undefined, undefined, true);
+      expect(messageOf((await sms(nextPhone(), WORDS.other, messageSid)).text)).toBe(replyText(keywords, 'eng', 'unknown', 'SENS2345'));
+      const own = await eventually(() => primero.created.find((c) => c.other_agency_id === 'SENS2345'));
+      await eventually(() => pushesTo('psea-phone', String(own.id)).length || null);
+      await untilGatewayDrained(gw);
+      expect(own.module_id).toBe('primeromodule-gbv');
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
     });
   });
 

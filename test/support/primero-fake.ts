@@ -69,6 +69,8 @@ const dataOf = (body: unknown) => (body as { data: Data }).data;
 export class RecordingPrimero {
   readonly records = new Map<string, Data>();
   readonly forbidden = new Set<string>();
+  /** Cases deleted in Primero: an update answers 404 Not Found (ActiveRecord::RecordNotFound), never an upsert. */
+  readonly deleted = new Set<string>();
   readonly unreadable = new Map<string, string[]>();
   readonly unreadableFields = new Set<string>();
   /** Fields the API user's role may not write: a PATCH drops them and still answers 200 (Primero's params permit). */
@@ -162,6 +164,7 @@ export class RecordingPrimero {
       .reply((uri, body, cb) => {
         const id = idOf(uri);
         if (this.forbidden.has(id)) return cb(null, primeroAnswer('forbidden', uri));
+        if (this.deleted.has(id)) return cb(null, [404, { errors: [{ status: 404, resource: uri, detail: 'id', message: 'Not Found' }] }]);
         this.calls.push({ route: 'patch', id, body: body as { data: Data } });
         if (this.patchCommitsAfterMs === 0) return cb(null, this.update(id, dataOf(body)));
         setTimeout(() => cb(null, this.update(id, dataOf(body))), this.patchCommitsAfterMs);

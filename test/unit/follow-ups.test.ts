@@ -1,5 +1,5 @@
 import { parseRapidProMessage } from '../../src/channels/rapidpro/parse';
-import { followUpTarget } from '../../src/domain/follow-up-target';
+import { followUpDecision, followUpTarget } from '../../src/domain/follow-up-target';
 import { planForFollowUp, type PlanContext } from '../../src/domain/notification-plan';
 import path from 'node:path';
 import { pushPayload } from '../../src/domain/push-texts';
@@ -33,6 +33,30 @@ describe('which record a message without a keyword continues', () => {
 
   it('is never anything when FOLLOW_UP_WINDOW_DAYS is 0', () => {
     expect(followUpTarget([record('AAAA2222', 0)], null, NOW, { ...rules, windowDays: 0 })).toBeNull();
+  });
+});
+
+describe('a sensitive record and a named record that cannot be joined', () => {
+  const psea = (reference: string, days: number, over: Partial<SenderRecord> = {}) => record(reference, days, { sensitive: true, ...over });
+
+  it('joins a sensitive record only when the message names it', () => {
+    expect(followUpDecision([psea('SSSS2222', 1)], 'SSSS2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'SSSS2222' }), sensitive: true });
+    expect(followUpDecision([psea('SSSS2222', 1)], null, NOW, rules)).toEqual({ target: null, sensitive: true });
+    expect(followUpDecision([psea('SSSS2222', 1)], 'ZZZZ9999', NOW, rules)).toEqual({ target: null, sensitive: true });
+  });
+
+  it('prefers the newest ordinary open record to a newer sensitive one', () => {
+    expect(followUpDecision([record('AAAA2222', 5), psea('SSSS2222', 1)], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false });
+  });
+
+  it('never swaps a named closed or too old record for another open one: a report of its own, as sensitive as the one named', () => {
+    const own = [record('AAAA2222', 1), record('BBBB3333', 3, { snapshot: closed }), psea('SSSS2222', 40)];
+    expect(followUpDecision(own, 'BBBB3333', NOW, rules)).toEqual({ target: null, sensitive: false });
+    expect(followUpDecision(own, 'SSSS2222', NOW, rules)).toEqual({ target: null, sensitive: true });
+  });
+
+  it('is an ordinary referral when the only sensitive records are closed or old', () => {
+    expect(followUpDecision([psea('SSSS2222', 40), psea('TTTT2222', 1, { snapshot: closed })], null, NOW, rules)).toEqual({ target: null, sensitive: false });
   });
 });
 

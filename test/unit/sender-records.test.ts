@@ -1,4 +1,6 @@
 import { communityStatusOf, referenceInText } from '../../src/domain/sender-records';
+import { SenderRecords } from '../../src/cases/sender-records';
+import { referenceFromSequence } from '../../src/domain/reference';
 
 const look = (s: Partial<{ status: string | null; workflow: string | null; ownedBy: string | null; assignedUserNames: string[] }>) => ({
   snapshot: { status: 'open', workflow: 'new', ownedBy: 'gateway', assignedUserNames: [], ...s },
@@ -27,9 +29,38 @@ describe('a reference named in a message', () => {
     expect(referenceInText('about my report, reference: k7qmz4xp')).toBe('K7QMZ4XP');
   });
 
+  it('is read as people type it: dashed, split in two, after "number is", glued to a colon', () => {
+    expect(referenceInText('REF K7QM-Z4XP he came back')).toBe('K7QMZ4XP');
+    expect(referenceInText('ref k7qm z4xp')).toBe('K7QMZ4XP');
+    expect(referenceInText('my reference number is K7QMZ4XP.')).toBe('K7QMZ4XP');
+    expect(referenceInText('ref:K7QMZ4XP')).toBe('K7QMZ4XP');
+  });
+
   it('is not read out of a word that starts with "ref" (refugiados, refuge)', () => {
     expect(referenceInText('Estado de los refugiados, necesitamos ayuda')).toBeNull();
     expect(referenceInText('we need a refuge tonight')).toBeNull();
     expect(referenceInText(null)).toBeNull();
+  });
+});
+
+describe("a sender's records on the ingest path", () => {
+  const link = (reference: string, n: number) => ({
+    reference, recordType: 'case' as const, caseId: `id-${n}`, caseIdDisplay: null, intent: 'referral', sensitive: false, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(),
+  });
+
+  it('reads only the most recently issued references, and so still finds the newest record', async () => {
+    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
+    const reads: string[] = [];
+    const records = new SenderRecords(
+      { referencesOfHashes: async () => [...byRef.keys()].reverse().sort() },
+      async (s) => [s],
+      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
+      { get: async () => null },
+    );
+    const found = await records.of(['tel:+254711000001'], 20);
+    expect(reads).toHaveLength(20);
+    expect(found[0]!.reference).toBe(referenceFromSequence(300));
+    expect((await records.of(['tel:+254711000001'])).length).toBe(300);
   });
 });
