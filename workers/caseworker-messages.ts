@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { DeliveryError } from '../src/clients/delivery-error';
 import type { PrimeroClient } from '../src/clients/primero';
 import type { InboundMessage } from '../src/domain/inbound-message';
-import { gateOutcome, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome } from '../src/domain/reporter-notes';
+import { gateOutcome, noteNow, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome, type NoteNow, type ReporterNote } from '../src/domain/reporter-notes';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import type { CaseworkerMessageJob } from '../src/queues/caseworker-messages';
@@ -65,29 +65,41 @@ async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJo
   return noteOutcome(deps, m, owner, outcome, at);
 }
 
-/** The record's "safe to contact" answer, read now (a caseworker may have changed it); a 403 reads as no answer. */
-async function safeToContact(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<unknown> {
+/**
+ * The note and the record's "safe to contact" answer, read now in one GET: the caseworker may have deleted, re-titled
+ * or rewritten the note, or changed the answer, since it was detected. A 403 is the record out of the API user's scope.
+ */
+async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<{ now: NoteNow; safe: unknown }> {
   const field = deps.mappings.get(m.intent as InboundMessage['intent'])?.safe_to_contact_field;
-  if (!field) return undefined;
+  let record: Record<string, unknown>;
   try {
-    return (await deps.primero.getRecord(m.recordType, m.recordId, [field]))[field];
+    record = await deps.primero.getRecord(m.recordType, m.recordId, field ? [NOTES_FIELD, field] : [NOTES_FIELD]);
   } catch (err) {
-    if (isForbidden(err)) return undefined;
+    if (isForbidden(err)) return { now: { is: 'unreadable' }, safe: undefined };
     throw err;
   }
+  return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined };
 }
 
-async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | null> {
+/** What stops the message, or the note as it stands now (its current words are what is sent). */
+async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | ReporterNote> {
+  const { now, safe } = await readNow(deps, m);
+  if (now.is === 'unreadable') {
+    deps.logger.warn({ reference: m.reference }, "caseworker message not sent: the record was answered without its notes form (the API user's role may not read it)");
+    return 'notes_unreadable';
+  }
+  if (now.is !== 'current') return 'note_changed';
   const address = m.urn ?? m.contactUuid;
-  return gateOutcome({
+  const stopped = gateOutcome({
     sensitive: m.sensitive,
-    author: m.author,
+    author: now.note.author,
     sensitiveAllowed: deps.sensitiveAllowed,
     optedOut: address !== null && (await deps.contacts.isOptedOut(address)),
-    safeToContact: await safeToContact(deps, m),
+    safeToContact: safe,
     hasSender: deps.senderFor(m.channel) !== null,
     hasAddress: address !== null,
   });
+  return stopped ?? now.note;
 }
 
 /**
@@ -112,13 +124,13 @@ async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, 
 }
 
 /** Claims the note, sends it, and settles what happened. */
-async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, sender: PersonSender): Promise<string> {
+async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, sender: PersonSender, text: string): Promise<string> {
   const owner = job.id!;
   const held = await deps.ledger.claim(m.recordId, m.noteId, owner);
   if (held) return resume(deps, m, owner, held);
   let outcome: CaseworkerOutcome;
   try {
-    const sent = await sender.send({ urn: m.urn ?? '', contactUuid: m.contactUuid, text: m.text, language: null, reference: m.reference });
+    const sent = await sender.send({ urn: m.urn ?? '', contactUuid: m.contactUuid, text, language: null, reference: m.reference });
     outcome = sent.sent === 'text' ? 'sent' : 'sent_template';
   } catch (err) {
     return failedSend(deps, m, job, err);
@@ -136,7 +148,8 @@ async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owne
 
 /**
  * Sends a caseworker's note to the person at most once: the ledger entry is claimed before the send and settled
- * after it, and the outcome goes back to the case as a note. Gates are read at send time.
+ * after it, and the outcome goes back to the case as a note. The note itself and the gates are read again just
+ * before the claim: what goes out is the note's words as they stand then, never a copy taken at detection.
  */
 export function caseworkerMessageProcessor(deps: CaseworkerMessageDeps) {
   return async (job: Job<CaseworkerMessageJob>): Promise<string> => {
@@ -144,13 +157,13 @@ export function caseworkerMessageProcessor(deps: CaseworkerMessageDeps) {
     const owner = job.id!;
     const entry = await deps.ledger.get(m.recordId, m.noteId);
     if (entry) return resume(deps, m, owner, entry);
-    let stopped: CaseworkerOutcome | null;
+    let gated: CaseworkerOutcome | ReporterNote;
     try {
-      stopped = await gate(deps, m);
+      gated = await gate(deps, m);
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
-    if (stopped) return settleAndNote(deps, m, owner, stopped);
-    return send(deps, m, job, deps.senderFor(m.channel)!);
+    if (typeof gated === 'string') return settleAndNote(deps, m, owner, gated);
+    return send(deps, m, job, deps.senderFor(m.channel)!, gated.text);
   };
 }

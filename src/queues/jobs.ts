@@ -179,7 +179,7 @@ export const JOBS = {
   },
   [QUEUES.caseworkerMessages]: {
     name: 'caseworker-message',
-    /** A caseworker's note to the person: their address and the caseworker's words are sealed with DATA_KEY. */
+    /** A caseworker's note to the person: their address is sealed with DATA_KEY (and the words, in a job an earlier build stored). */
     schema: caseworkerMessageSchema,
     sealed: ['urn', 'contactUuid', 'text'],
     /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */

@@ -49,13 +49,11 @@ export class NoteDetector {
         recordType,
         recordId,
         noteId: note.noteId,
-        author: note.author,
         channel: link.channel,
         intent: link.intent,
         sensitive: link.sensitive,
         urn: link.urn,
         contactUuid: link.contactUuid ?? null,
-        text: note.text,
       });
       queued++;
     }

@@ -275,14 +275,15 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     const queue = gw.services.registry.get(QUEUES.caseworkerMessages);
     const entry = JOBS[QUEUES.caseworkerMessages];
     const add = (data: CaseworkerMessageJob) => queue.add(entry.name, codecFromConfig(gw.config).encode({ ...data }, [...entry.sealed], sealContext.job(queue.name)), { attempts: 3, removeOnComplete: true, removeOnFail: false });
-    const job = { reference, recordType: 'case' as const, recordId, noteId: randomUUID(), author: 'cp_worker', channel: link.channel, intent: link.intent, sensitive: false, urn, contactUuid: null, text };
-    primero.change(recordId, { safe_to_contact: true });
+    const { noteId } = writeNote(recordId, text);
+    // A job as an earlier build stored it, with the note's author and words: they are read from the record now.
+    const job = { reference, recordType: 'case' as const, recordId, noteId, author: 'cp_worker', channel: link.channel, intent: link.intent, sensitive: false, urn, contactUuid: null, text: 'stale words' };
     await Promise.all([add(job), add(job)]);
     await eventually(() => outcomeNotes(recordId).length > 0, 15000, 'the outcome note');
     await untilGatewayDrained(gw);
     await add(job);
     await untilGatewayDrained(gw);
-    expect(startsTo(urn, attempts)).toHaveLength(1);
+    expect(startsTo(urn, attempts).map((s) => s.params.text)).toEqual([text]);
     expect(outcomeNotes(recordId)).toHaveLength(1);
   });
 
@@ -317,6 +318,47 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     // Another job for the same note (a second detection) leaves it alone.
     expect(await process({ ...job, id: 'job-8' } as unknown as Job<CaseworkerMessageJob>)).toBe('duplicate');
     expect(sent).toEqual([]);
+  });
+
+  /** Holds the caseworker-messages queue while `during` runs on the notes detection queued. */
+  async function whileQueued(recordId: string, at: string, during: () => void): Promise<void> {
+    const queue = gw.services.registry.get(QUEUES.caseworkerMessages);
+    await queue.pause();
+    try {
+      expect((await primeroWebhook(recordId, at)).status).toBe(202);
+      await eventually(async () => (await queue.getWaitingCount()) > 0, 15000, 'the queued message');
+      during();
+    } finally {
+      await queue.resume();
+    }
+    await eventually(() => outcomeNotes(recordId).length > 0, 15000, 'the outcome note');
+    await untilGatewayDrained(gw);
+  }
+
+  const editNote = (recordId: string, noteId: string, over: Record<string, unknown> | null) => {
+    const notes = (primero.records.get(recordId)!.notes_section as Array<Record<string, unknown>>).flatMap((n) => (n.unique_id !== noteId ? [n] : over ? [{ ...n, ...over }] : []));
+    primero.change(recordId, { notes_section: notes });
+  };
+
+  it.each([
+    ['deleted', null],
+    ['re-titled', { note_subject: 'Interview notes' }],
+  ])('sends nothing when the caseworker %s the note after it was queued, and says so', async (_what, over) => {
+    const { recordId, urn } = await newRecord();
+    const { noteId, at } = writeNote(recordId, 'Wrong case: meet me at the clinic at 3');
+    await whileQueued(recordId, at, () => editNote(recordId, noteId, over));
+    expect(startsTo(urn, attempts)).toEqual([]);
+    expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not sent: the note was changed or removed; write a new note to send it`]);
+  });
+
+  it('sends the words as corrected after the note was queued, not the first version', async () => {
+    const { recordId, urn } = await newRecord();
+    const { noteId, at } = writeNote(recordId, 'Come to the office at 9, ask for Peter Otieno');
+    const corrected = 'Come to the office at 9';
+    SAID.push(corrected);
+    await whileQueued(recordId, at, () => editNote(recordId, noteId, { note_text: corrected }));
+    expect(startsTo(urn, attempts).map((s) => s.params.text)).toEqual([corrected]);
+    expect(outcomeNotes(recordId)[0]).toMatch(new RegExp(`^${SUBJECT}: sent `));
   });
 
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {
