@@ -110,6 +110,7 @@ async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promi
 async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, err: unknown): Promise<string> {
   const owner = job.id!;
   if (!(err instanceof DeliveryError) || err.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
+  if (err.hint?.is === 'opted_out') return providerOptOut(deps, m, owner);
   if (err.kind === 'permanent') {
     await settleAndNote(deps, m, owner, 'refused');
     throw new UnrecoverableError(err.message);
@@ -121,6 +122,16 @@ async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, 
     throw err;
   }
   return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+}
+
+/**
+ * The provider says the person asked it to stop our messages: recorded as the gateway's own opt-out (on the URN the
+ * message went to), so no other notification goes to them either, and the caseworker reads that they opted out.
+ */
+async function providerOptOut(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string): Promise<string> {
+  if (m.urn) await deps.contacts.optOut(m.urn);
+  deps.logger.info({ reference: m.reference, channel: m.channel }, 'the provider says the person opted out: recorded');
+  return settleAndNote(deps, m, owner, 'opted_out');
 }
 
 /** Claims the note, sends it, and settles what happened. */

@@ -11,11 +11,19 @@ import { codecFromConfig } from '../../src/security/codec-from-config';
 import { sealContext } from '../../src/security/payload-codec';
 import type { MappingSet } from '../../src/mappings';
 import { CaseworkerMessageLedger } from '../../src/store/caseworker-messages';
+import { WhatsAppWindowStore } from '../../src/store/whatsapp-windows';
+import { AfricasTalkingPersonSender } from '../../src/channels/africastalking/person-sender';
+import { TwilioPersonSender } from '../../src/channels/twilio/person-sender';
+import { WhatsAppPersonSender } from '../../src/channels/whatsapp/person-sender';
+import { WhatsAppClient } from '../../src/channels/whatsapp/reply-sender';
+import type { PersonSender } from '../../src/replies/person-sender';
+import { hasherFromConfig } from '../../src/security/identifier-hash';
 import { caseworkerMessageProcessor } from '../../workers/caseworker-messages';
 import { SharedCounters } from '../../src/store/counters';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
+import { HttpRecorder } from '../support/http-recorder';
 import { LogCapture, scrapeMetrics, shippedMappings, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -94,6 +102,26 @@ describe('a caseworker note becomes one message to the person, and its outcome c
   }
 
   const startsTo = (urn: string, list: FlowStart[] = accepted) => list.filter((s) => s.urns?.includes(urn));
+
+  /** The worker's processor on this gateway's stores, with the sender given (jobs are handed to it directly). */
+  const directProcessor = (sender: PersonSender, ledger = new CaseworkerMessageLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.REFERENCE_RETENTION_DAYS)) =>
+    caseworkerMessageProcessor({
+      codec: codecFromConfig(gw.config),
+      ledger,
+      contacts: gw.services.contacts,
+      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
+      mappings,
+      senderFor: () => sender,
+      subject: SUBJECT,
+      sensitiveAllowed: [],
+      trace: gw.services.trace,
+      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
+      logger: createLogger('info', gw.logs),
+      queue: gw.services.registry.get(QUEUES.caseworkerMessages),
+      authFailurePauseMs: 60_000,
+    });
+  const waWindows = () => new WhatsAppWindowStore(gw.redis, gw.config.QUEUE_PREFIX, hasherFromConfig(gw.config));
+  const jobOf = (data: CaseworkerMessageJob, id = randomUUID()) => ({ id, data, opts: { attempts: 3 }, attemptsMade: 0, queueName: QUEUES.caseworkerMessages }) as unknown as Job<CaseworkerMessageJob>;
 
   beforeAll(async () => {
     nock.disableNetConnect();
@@ -295,21 +323,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     // What a worker that died during the send left behind.
     expect(await ledger.claim(recordId, noteId, 'job-7')).toBeNull();
     const sent: string[] = [];
-    const process = caseworkerMessageProcessor({
-      codec: codecFromConfig(gw.config),
-      ledger,
-      contacts: gw.services.contacts,
-      primero: new PrimeroClient({ baseUrl: PRIMERO, user: 'sms_gateway', password: 'secret-password', timeoutMs: 1000 }),
-      mappings,
-      senderFor: () => ({ send: async (m) => (sent.push(m.reference), { sent: 'text' }) }),
-      subject: SUBJECT,
-      sensitiveAllowed: [],
-      trace: gw.services.trace,
-      counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
-      logger: createLogger('info', new LogCapture()),
-      queue: gw.services.registry.get(QUEUES.caseworkerMessages),
-      authFailurePauseMs: 60_000,
-    });
+    const process = directProcessor({ send: async (m) => (sent.push(m.reference), { sent: 'text' }) }, ledger);
     const data = { reference, recordType: 'case' as const, recordId, noteId, author: 'cp_worker', channel: 'rapidpro', intent: 'referral', sensitive: false, urn, contactUuid: null, text: 'We will visit you' };
     const job = { id: 'job-7', data, opts: { attempts: 3 }, attemptsMade: 1, queueName: QUEUES.caseworkerMessages } as unknown as Job<CaseworkerMessageJob>;
     expect(await process(job)).toBe('not_confirmed');
@@ -359,6 +373,27 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     await whileQueued(recordId, at, () => editNote(recordId, noteId, { note_text: corrected }));
     expect(startsTo(urn, attempts).map((s) => s.params.text)).toEqual([corrected]);
     expect(outcomeNotes(recordId)[0]).toMatch(new RegExp(`^${SUBJECT}: sent `));
+  });
+
+  it.each([
+    ['Twilio (error 21610)', 'tel', (url: string) => new TwilioPersonSender({ apiUrl: url, accountSid: `AC${'0'.repeat(32)}`, authToken: 't', from: '+15005550006', timeoutMs: 1000 }), { status: 400, body: { code: 21610, message: 'unsubscribed', status: 400 } }],
+    ["Africa's Talking (UserInBlacklist)", 'tel', (url: string) => new AfricasTalkingPersonSender({ apiUrl: url, username: 'sandbox', apiKey: 'k', from: undefined, timeoutMs: 1000 }), { status: 201, body: { SMSMessageData: { Message: 'Sent to 0/1', Recipients: [{ statusCode: 406, status: 'UserInBlacklist', number: '+0', cost: '0', messageId: 'None' }] } } }],
+    ['WhatsApp (error 131050)', 'whatsapp', (url: string) => new WhatsAppPersonSender({ client: new WhatsAppClient({ graphUrl: url, phoneNumberId: '1234567890', accessToken: 't', timeoutMs: 1000 }), windows: waWindows(), template: null, logger: createLogger('info', gw.logs) }), { status: 400, body: { error: { message: 'opted out', code: 131050 } } }],
+  ])('records the opt-out %s reports, and tells the caseworker the person opted out', async (_what, scheme, senderAt, answer) => {
+    const { reference, recordId, urn: telUrn } = await newRecord();
+    const urn = scheme === 'tel' ? telUrn : `whatsapp:${telUrn.slice(5).replace('+', '')}`;
+    if (scheme === 'whatsapp') await waWindows().open(urn, new Date());
+    const { noteId } = writeNote(recordId, 'Please come to the office on Monday');
+    const provider = await HttpRecorder.start({ status: answer.status, body: JSON.stringify(answer.body) });
+    try {
+      const process = directProcessor(senderAt(provider.url));
+      expect(await process(jobOf({ reference, recordType: 'case', recordId, noteId, channel: 'twilio', intent: 'referral', sensitive: false, urn, contactUuid: null }))).toBe('opted_out');
+      expect(provider.requests).toHaveLength(1);
+    } finally {
+      await provider.stop();
+    }
+    expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: failed: the person opted out`]);
+    expect(await gw.services.contacts.isOptedOut(urn)).toBe(true);
   });
 
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {

@@ -34,6 +34,11 @@ interface Recipient {
 }
 
 const WHAT = 'the SMS';
+/*
+ * UserInBlacklist: the person sent STOP to this sender, a choice about us. DoNotDisturbRejection (409) is a setting
+ * on their line with their network against bulk messages in general, not an opt-out from us: it stays a refusal.
+ */
+const BLACKLISTED = 406;
 
 /** What a 2xx answer says about our one recipient: sent, or why not. */
 export function recipientOutcome(status: number, body: unknown): DeliveryError | null {
@@ -51,7 +56,7 @@ export function recipientOutcome(status: number, body: unknown): DeliveryError |
   const code = Number(first.statusCode);
   if (SENT.has(code) || (first.statusCode === undefined && first.status === 'Success')) return null;
   const known = REFUSED[code];
-  if (known) return new DeliveryError(SERVICE, known[0], status, `${SERVICE} refused ${WHAT} (recipient status ${code}): ${known[1]}`);
+  if (known) return new DeliveryError(SERVICE, known[0], status, `${SERVICE} refused ${WHAT} (recipient status ${code}): ${known[1]}`, null, code === BLACKLISTED ? { is: 'opted_out' } : null);
   return new DeliveryError(SERVICE, 'permanent', status, `${SERVICE} answered ${WHAT} with an unknown recipient status`, null, { is: 'maybe_sent' });
 }
 

@@ -28,6 +28,8 @@ const OURS: Record<number, string> = {
 };
 
 const WHAT = 'the SMS';
+/** The person replied STOP to our number: Twilio refuses every message to them until they reply START. */
+const UNSUBSCRIBED = 21610;
 
 /** A non-2xx answer: Twilio's `code` where it names the cause, else the HTTP status. */
 export function twilioRefusal(status: number, body: unknown, retryAfterMs: number | null): DeliveryError {
@@ -36,7 +38,10 @@ export function twilioRefusal(status: number, body: unknown, retryAfterMs: numbe
   // A 429 (error 20429) or a full queue on our number (21611) was not processed, so a retry sends it once (courier retries it as throttled).
   if (status === 429 || code === 20429 || code === 21611) return new DeliveryError('Twilio', 'transient', status, `Twilio is rate limiting ${WHAT} (${status})`, retryAfterMs);
   if (status >= 500) return classifyStatus('Twilio', status, WHAT, retryAfterMs);
-  if (code !== null && PERSON[code]) return new DeliveryError('Twilio', 'permanent', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${PERSON[code]}`);
+  if (code !== null && PERSON[code]) {
+    const hint = code === UNSUBSCRIBED ? ({ is: 'opted_out' } as const) : null;
+    return new DeliveryError('Twilio', 'permanent', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${PERSON[code]}`, null, hint);
+  }
   if (code !== null && OURS[code]) return new DeliveryError('Twilio', 'configuration', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${OURS[code]}`);
   return classifyStatus('Twilio', status, WHAT, retryAfterMs, code === null ? '' : `error code ${code}`);
 }
