@@ -94,6 +94,16 @@ export interface JobEntry {
 }
 
 /** The job catalogue: one entry per queue. Dead letters (the failed set) are kept on every message queue. */
+/** Every caseworker-messages queue (one per channel, names.ts) holds these: the address sealed (and the words, in a job an earlier build stored). */
+const caseworkerMessageEntry = {
+  name: 'caseworker-message',
+  schema: caseworkerMessageSchema,
+  sealed: ['urn', 'contactUuid', 'text'] as const,
+  /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */
+  dedupeKey: (recordId: string, noteId: string) => `caseworker-message:${recordId}:${noteId}`,
+  options: notificationJobOptions,
+};
+
 export const JOBS = {
   [QUEUES.intake]: {
     name: 'inbound-message',
@@ -177,15 +187,11 @@ export const JOBS = {
     dedupeKey: (key: string) => `flow:${key}`,
     options: notificationJobOptions,
   },
-  [QUEUES.caseworkerMessages]: {
-    name: 'caseworker-message',
-    /** A caseworker's note to the person: their address is sealed with DATA_KEY (and the words, in a job an earlier build stored). */
-    schema: caseworkerMessageSchema,
-    sealed: ['urn', 'contactUuid', 'text'],
-    /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */
-    dedupeKey: (recordId: string, noteId: string) => `caseworker-message:${recordId}:${noteId}`,
-    options: notificationJobOptions,
-  },
+  [QUEUES.caseworkerMessages]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesRapidpro]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesWhatsapp]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesTwilio]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesAfricastalking]: caseworkerMessageEntry,
   [QUEUES.maintenance]: {
     name: 'purge-expired',
     schema: z.unknown(),

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import type { Job } from 'bullmq';
-import type { CaseworkerMessageJob } from '../../src/queues/caseworker-messages';
+import { CaseworkerMessageProducer, type CaseworkerMessageJob } from '../../src/queues/caseworker-messages';
 import { JOBS } from '../../src/queues/jobs';
 import { QUEUES } from '../../src/queues/names';
 import { codecFromConfig } from '../../src/security/codec-from-config';
@@ -33,6 +33,8 @@ const RAPIDPRO = 'http://rapidpro-replies.test';
 const NOTIFY_FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
 const REPLY_FLOW = '5e0c3a4b-9d27-4f61-8a1e-3c7b2d9f4e10';
 const WEBHOOK_KEY = 'primero-webhook-key-replies';
+const TWILIO = 'http://twilio-replies.test';
+const TWILIO_SID = `AC${'1'.repeat(32)}`;
 const SUBJECT = 'Message to reporter';
 const CHILD = { name: 'Nyokabi Achieng', words: 'my stepfather locks me out at night' };
 /** Each test's own words from the caseworker: every one of them must stay out of the logs. */
@@ -117,11 +119,11 @@ describe('a caseworker note becomes one message to the person, and its outcome c
       trace: gw.services.trace,
       counters: new SharedCounters(gw.redis, gw.config.QUEUE_PREFIX),
       logger: createLogger('info', gw.logs),
-      queue: gw.services.registry.get(QUEUES.caseworkerMessages),
+      queue: gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro),
       authFailurePauseMs: 60_000,
     });
   const waWindows = () => new WhatsAppWindowStore(gw.redis, gw.config.QUEUE_PREFIX, hasherFromConfig(gw.config));
-  const jobOf = (data: CaseworkerMessageJob, id = randomUUID()) => ({ id, data, opts: { attempts: 3 }, attemptsMade: 0, queueName: QUEUES.caseworkerMessages }) as unknown as Job<CaseworkerMessageJob>;
+  const jobOf = (data: CaseworkerMessageJob, id = randomUUID()) => ({ id, data, opts: { attempts: 3 }, attemptsMade: 0, queueName: QUEUES.caseworkerMessagesRapidpro }) as unknown as Job<CaseworkerMessageJob>;
 
   beforeAll(async () => {
     nock.disableNetConnect();
@@ -160,6 +162,13 @@ describe('a caseworker note becomes one message to the person, and its outcome c
         RAPIDPRO_NOTIFY_FLOW_UUID: NOTIFY_FLOW,
         RAPIDPRO_RATE_PER_HOUR: '360000',
         RAPIDPRO_REPLY_FLOW_UUID: REPLY_FLOW,
+        TWILIO_ACCOUNT_SID: TWILIO_SID,
+        TWILIO_AUTH_TOKEN: 'twilio-auth-token-replies',
+        TWILIO_FROM: '+15005550006',
+        TWILIO_API_URL: TWILIO,
+        PUBLIC_URL: 'https://gateway.example.org',
+        // Long enough that a paused channel stays paused until a test lifts the pause itself.
+        AUTH_FAILURE_PAUSE_MS: '600000',
         REPLY_TIMEOUT_MS: '300',
         REPLY_SENSITIVE_ALLOWED: 'psea_fp',
         SENSITIVE_FOCAL_POINT: 'psea_fp',
@@ -259,7 +268,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     const subject = await noteAndWait(recordId, 'Your appointment is moved to Thursday morning');
     expect(subject).toBe(`${SUBJECT}: not confirmed: the provider did not answer; it may have arrived`);
     expect(startsTo(urn, attempts)).toHaveLength(1);
-    expect(await gw.services.registry.get(QUEUES.caseworkerMessages).getFailedCount()).toBe(0);
+    expect(await gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro).getFailedCount()).toBe(0);
   });
 
   it('retries a send RapidPro refused with 503 (nothing went out), and sends it once', async () => {
@@ -278,7 +287,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(subject).toBe(`${SUBJECT}: failed: the provider could not be reached; write a new note to try again`);
     expect(startsTo(urn, attempts)).toHaveLength(gw.config.REPLY_ATTEMPTS);
     expect(startsTo(urn)).toEqual([]);
-    const dead = await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed();
+    const dead = await gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro).getFailed();
     expect(dead.filter((j) => j.data.recordId === recordId)).toHaveLength(1);
   });
 
@@ -288,7 +297,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     script.push((cb) => cb(null, [400, { urns: { '0': ['Invalid URN'] } }]));
     const subject = await noteAndWait(recordId, text);
     expect(subject).toBe(`${SUBJECT}: failed: the provider refused the message; write a new note to try again`);
-    const dead = (await gw.services.registry.get(QUEUES.caseworkerMessages).getFailed()).find((j) => j.data.recordId === recordId);
+    const dead = (await gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro).getFailed()).find((j) => j.data.recordId === recordId);
     expect(JSON.stringify(dead!.data)).not.toContain(text);
     expect(JSON.stringify(dead!.data)).not.toContain(urn.slice(5));
     expect(dead!.data).toHaveProperty('sealed');
@@ -300,8 +309,8 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     SAID.push(text);
     const link = (await gw.references.get(reference))!;
     // Added without BullMQ's deduplication: what the queue holds once its window has passed, or after a replay.
-    const queue = gw.services.registry.get(QUEUES.caseworkerMessages);
-    const entry = JOBS[QUEUES.caseworkerMessages];
+    const queue = gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro);
+    const entry = JOBS[QUEUES.caseworkerMessagesRapidpro];
     const add = (data: CaseworkerMessageJob) => queue.add(entry.name, codecFromConfig(gw.config).encode({ ...data }, [...entry.sealed], sealContext.job(queue.name)), { attempts: 3, removeOnComplete: true, removeOnFail: false });
     const { noteId } = writeNote(recordId, text);
     // A job as an earlier build stored it, with the note's author and words: they are read from the record now.
@@ -325,7 +334,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     const sent: string[] = [];
     const process = directProcessor({ send: async (m) => (sent.push(m.reference), { sent: 'text' }) }, ledger);
     const data = { reference, recordType: 'case' as const, recordId, noteId, author: 'cp_worker', channel: 'rapidpro', intent: 'referral', sensitive: false, urn, contactUuid: null, text: 'We will visit you' };
-    const job = { id: 'job-7', data, opts: { attempts: 3 }, attemptsMade: 1, queueName: QUEUES.caseworkerMessages } as unknown as Job<CaseworkerMessageJob>;
+    const job = { id: 'job-7', data, opts: { attempts: 3 }, attemptsMade: 1, queueName: QUEUES.caseworkerMessagesRapidpro } as unknown as Job<CaseworkerMessageJob>;
     expect(await process(job)).toBe('not_confirmed');
     expect(sent).toEqual([]);
     expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not confirmed: the provider did not answer; it may have arrived`]);
@@ -336,7 +345,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
 
   /** Holds the caseworker-messages queue while `during` runs on the notes detection queued. */
   async function whileQueued(recordId: string, at: string, during: () => void): Promise<void> {
-    const queue = gw.services.registry.get(QUEUES.caseworkerMessages);
+    const queue = gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro);
     await queue.pause();
     try {
       expect((await primeroWebhook(recordId, at)).status).toBe(202);
@@ -394,6 +403,31 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     }
     expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: failed: the person opted out`]);
     expect(await gw.services.contacts.isOptedOut(urn)).toBe(true);
+  });
+
+  it("keeps sending RapidPro messages while Twilio's credentials are refused: only Twilio's messages wait", async () => {
+    const twilio = gw.services.registry.get(QUEUES.caseworkerMessagesTwilio);
+    const smsRecord = await newRecord();
+    // Made first: a new record waits for every queue to drain, and Twilio's will hold a job.
+    const other = await newRecord();
+    const { noteId } = writeNote(smsRecord.recordId, 'Your SMS appointment is on Monday');
+    const refusing = nock(TWILIO).post(`/2010-04-01/Accounts/${TWILIO_SID}/Messages.json`).reply(401, { code: 20003, message: 'Authenticate' });
+    const producer = new CaseworkerMessageProducer((name) => gw.services.registry.get(name), codecFromConfig(gw.config), { attempts: 3, dedupeWindowMs: 60_000 });
+    const { reference, recordId, urn } = smsRecord;
+    await producer.enqueue({ reference, recordType: 'case', recordId, noteId, channel: 'twilio', intent: 'referral', sensitive: false, urn, contactUuid: null });
+    await eventually(async () => (await twilio.getRateLimitTtl()) > 0, 15000, "the Twilio queue's pause");
+
+    const { at } = writeNote(other.recordId, 'The RapidPro message still goes');
+    expect((await primeroWebhook(other.recordId, at)).status).toBe(202);
+    await eventually(() => outcomeNotes(other.recordId).length > 0, 15000, 'the RapidPro outcome note');
+    expect(outcomeNotes(other.recordId)[0]).toMatch(new RegExp(`^${SUBJECT}: sent `));
+    expect(outcomeNotes(recordId)).toEqual([]);
+    expect(await twilio.getWaitingCount()).toBe(1);
+
+    expect(refusing.isDone()).toBe(true);
+    // The operator's part, done here so the next tests find every queue drained.
+    await twilio.drain();
+    await twilio.removeRateLimitKey();
   });
 
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {
