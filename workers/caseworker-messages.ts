@@ -48,14 +48,28 @@ function settled(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, outcome: 
  */
 async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome, at: Date): Promise<string> {
   const entry = outcomeNoteEntry(deps.subject, outcome, at, m);
+  let stored = true;
   try {
-    await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
+    const changed = await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
+    stored = holdsEntry(changed[NOTES_FIELD], entry.unique_id) || (await outcomeOnRecord(deps, m, entry.unique_id));
   } catch (err) {
     if (!isForbidden(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     deps.logger.warn({ reference: m.reference, outcome }, 'the outcome note could not be written: the record is out of the API user\'s scope');
   }
+  // A role that may not write notes will not gain the right on a retry: said loudly, and the note is settled as is.
+  if (!stored) {
+    deps.counters.increment('gateway_caseworker_outcome_notes_dropped_total', { outcome });
+    deps.logger.error({ reference: m.reference, outcome }, "PRIMERO CONFIGURATION FAULT: Primero accepted the outcome note but did not store it (the API user's role may not write the notes form); the caseworker cannot see what happened");
+  }
   await deps.ledger.markNoted(m.recordId, m.noteId, owner);
-  return outcome;
+  return stored ? outcome : 'outcome_dropped';
+}
+
+const holdsEntry = (notes: unknown, uniqueId: string) => Array.isArray(notes) && notes.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+
+/** Primero answers a PATCH with what it changed: our entry absent means unchanged (an earlier attempt wrote it) or dropped. */
+async function outcomeOnRecord(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, uniqueId: string): Promise<boolean> {
+  return holdsEntry((await deps.primero.getRecord(m.recordType, m.recordId, [NOTES_FIELD]))[NOTES_FIELD], uniqueId);
 }
 
 async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome): Promise<string> {
@@ -85,6 +99,7 @@ async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Pr
 async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | ReporterNote> {
   const { now, safe } = await readNow(deps, m);
   if (now.is === 'unreadable') {
+    deps.counters.increment('gateway_caseworker_notes_unreadable_total', { at: 'send' });
     deps.logger.warn({ reference: m.reference }, "caseworker message not sent: the record was answered without its notes form (the API user's role may not read it)");
     return 'notes_unreadable';
   }

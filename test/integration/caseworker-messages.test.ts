@@ -430,6 +430,37 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     await twilio.removeRateLimitKey();
   });
 
+  it('says so in the log and the metrics when the notes form cannot be read on a gateway record', async () => {
+    const { recordId, urn } = await newRecord();
+    primero.unreadable.set(recordId, ['notes_section']);
+    try {
+      const { at } = writeNote(recordId, 'Hidden from the gateway by the role');
+      expect((await primeroWebhook(recordId, at)).status).toBe(202);
+      await eventually(() => gw.logs.text.includes('caseworker notes cannot be read on this record'), 15000, 'the warning');
+      await untilGatewayDrained(gw);
+    } finally {
+      primero.unreadable.delete(recordId);
+    }
+    expect(startsTo(urn, attempts)).toEqual([]);
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_caseworker_notes_unreadable_total\{at="detection"\} [1-9]/);
+  });
+
+  it('does not take a 200 that dropped the outcome note for a written note: it says so loudly', async () => {
+    const { recordId, urn } = await newRecord();
+    primero.unwritable.add('notes_section');
+    try {
+      const { at } = writeNote(recordId, 'The caseworker will not see this outcome');
+      expect((await primeroWebhook(recordId, at)).status).toBe(202);
+      await eventually(() => startsTo(urn).length === 1, 15000, 'the send');
+      await untilGatewayDrained(gw);
+    } finally {
+      primero.unwritable.delete('notes_section');
+    }
+    expect((primero.records.get(recordId)!.notes_section as unknown[]).length).toBe(1);
+    expect(gw.logs.text).toContain('Primero accepted the outcome note but did not store it');
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_caseworker_outcome_notes_dropped_total\{outcome="sent"\} 1/);
+  });
+
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {
     const { recordId, urn } = await newRecord();
     const { at } = writeNote(recordId, 'internal: the mother called, seems worried', { subject: 'Message to reporter later' });
