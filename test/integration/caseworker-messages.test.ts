@@ -11,6 +11,7 @@ import { codecFromConfig } from '../../src/security/codec-from-config';
 import { sealContext } from '../../src/security/payload-codec';
 import type { MappingSet } from '../../src/mappings';
 import { CaseworkerMessageLedger } from '../../src/store/caseworker-messages';
+import { gatewayKey } from '../../src/store/keys';
 import { WhatsAppWindowStore } from '../../src/store/whatsapp-windows';
 import { AfricasTalkingPersonSender } from '../../src/channels/africastalking/person-sender';
 import { TwilioPersonSender } from '../../src/channels/twilio/person-sender';
@@ -459,6 +460,19 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect((primero.records.get(recordId)!.notes_section as unknown[]).length).toBe(1);
     expect(gw.logs.text).toContain('Primero accepted the outcome note but did not store it');
     expect(await scrapeMetrics(gw)).toMatch(/gateway_caseworker_outcome_notes_dropped_total\{outcome="sent"\} 1/);
+  });
+
+  it('keeps the ledger entry past the record link even after REFERENCE_RETENTION_DAYS was lowered', async () => {
+    const { recordId } = await newRecord();
+    const linkTtl = await gw.redis.pttl(gatewayKey(gw.config.QUEUE_PREFIX, 'record-ref', recordId));
+    expect(linkTtl).toBeGreaterThan(2 * 86_400_000);
+    // The same link, read by a worker started with a one-day retention.
+    const ledger = new CaseworkerMessageLedger(gw.redis, gw.config.QUEUE_PREFIX, 1);
+    const noteId = randomUUID();
+    expect(await ledger.claim(recordId, noteId, 'job-ttl')).toBeNull();
+    expect(await ledger.settle(recordId, noteId, 'job-ttl', 'sent', new Date())).toBe(true);
+    const [key] = await gw.redis.keys(gatewayKey(gw.config.QUEUE_PREFIX, 'caseworker-message', '*')).then((keys) => Promise.all(keys.map(async (k) => [k, (await gw.redis.hget(k, 'owner')) === 'job-ttl'] as const))).then((rows) => rows.filter(([, mine]) => mine).map(([k]) => k));
+    expect(await gw.redis.pttl(key!)).toBeGreaterThan(linkTtl);
   });
 
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {
