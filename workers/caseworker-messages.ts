@@ -118,20 +118,22 @@ async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promi
 }
 
 /**
- * A failed send. Only an answer that refused it, or a connection never made, proves nothing went out: then the claim
- * is given back and the send retried (or, refused, reported). Anything else may have reached the person, and is
- * never sent again.
+ * A failed send. A DeliveryError hinted `maybe_sent` may have reached the person, and is never sent again. Any other
+ * failure proves nothing went out: an answer that refused it, a connection never made, or the sender's own error
+ * before any request (senders run every request inside providerCall, which turns what follows it into `maybe_sent`).
+ * Then the claim is given back and the send retried (or, refused, reported).
  */
 async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, err: unknown): Promise<string> {
   const owner = job.id!;
-  if (!(err instanceof DeliveryError) || err.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
-  if (err.hint?.is === 'opted_out') return providerOptOut(deps, m, owner);
-  if (err.kind === 'permanent') {
+  const delivery = err instanceof DeliveryError ? err : null;
+  if (delivery?.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
+  if (delivery?.hint?.is === 'opted_out') return providerOptOut(deps, m, owner);
+  if (delivery?.kind === 'permanent') {
     await settleAndNote(deps, m, owner, 'refused');
-    throw new UnrecoverableError(err.message);
+    throw new UnrecoverableError(delivery.message);
   }
   await deps.ledger.release(m.recordId, m.noteId, owner);
-  const lastAttempt = err.kind === 'transient' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const lastAttempt = (delivery === null || delivery.kind === 'transient') && job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (lastAttempt) {
     await settleAndNote(deps, m, owner, 'failed');
     throw err;

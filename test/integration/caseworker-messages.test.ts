@@ -124,7 +124,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
       authFailurePauseMs: 60_000,
     });
   const waWindows = () => new WhatsAppWindowStore(gw.redis, gw.config.QUEUE_PREFIX, hasherFromConfig(gw.config));
-  const jobOf = (data: CaseworkerMessageJob, id = randomUUID()) => ({ id, data, opts: { attempts: 3 }, attemptsMade: 0, queueName: QUEUES.caseworkerMessagesRapidpro }) as unknown as Job<CaseworkerMessageJob>;
+  const jobOf = (data: CaseworkerMessageJob, id: string = randomUUID()) => ({ id, data, opts: { attempts: 3 }, attemptsMade: 0, queueName: QUEUES.caseworkerMessagesRapidpro }) as unknown as Job<CaseworkerMessageJob>;
 
   beforeAll(async () => {
     nock.disableNetConnect();
@@ -473,6 +473,29 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(await ledger.settle(recordId, noteId, 'job-ttl', 'sent', new Date())).toBe(true);
     const [key] = await gw.redis.keys(gatewayKey(gw.config.QUEUE_PREFIX, 'caseworker-message', '*')).then((keys) => Promise.all(keys.map(async (k) => [k, (await gw.redis.hget(k, 'owner')) === 'job-ttl'] as const))).then((rows) => rows.filter(([, mine]) => mine).map(([k]) => k));
     expect(await gw.redis.pttl(key!)).toBeGreaterThan(linkTtl);
+  });
+
+  it("retries a send whose sender failed before any request (the WhatsApp window read), and on the last attempt says it failed", async () => {
+    const { reference, recordId, urn: telUrn } = await newRecord();
+    const urn = `whatsapp:${telUrn.slice(5).replace("+", "")}`;
+    const { noteId } = writeNote(recordId, 'We can talk on WhatsApp tomorrow');
+    const graph = await HttpRecorder.start({ status: 200, body: '{}' });
+    const ledger = new CaseworkerMessageLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.REFERENCE_RETENTION_DAYS);
+    const brokenWindows = { isOpen: async () => { throw new Error('Connection is closed.'); } } as unknown as WhatsAppWindowStore;
+    const sender = new WhatsAppPersonSender({ client: new WhatsAppClient({ graphUrl: graph.url, phoneNumberId: '1234567890', accessToken: 't', timeoutMs: 1000 }), windows: brokenWindows, template: null, logger: createLogger('info', gw.logs) });
+    const process = directProcessor(sender, ledger);
+    const data: CaseworkerMessageJob = { reference, recordType: 'case', recordId, noteId, channel: 'whatsapp', intent: 'referral', sensitive: false, urn, contactUuid: null };
+    try {
+      await expect(process(jobOf(data, 'job-local'))).rejects.toThrow('Connection is closed.');
+      expect(await ledger.get(recordId, noteId)).toBeNull();
+      expect(outcomeNotes(recordId)).toEqual([]);
+      const last = { ...jobOf(data, 'job-local'), attemptsMade: 2 } as unknown as Job<CaseworkerMessageJob>;
+      await expect(process(last)).rejects.toThrow('Connection is closed.');
+    } finally {
+      await graph.stop();
+    }
+    expect(graph.requests).toHaveLength(0);
+    expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: failed: the provider could not be reached; write a new note to try again`]);
   });
 
   it('leaves notes with another subject alone, and writes nothing in the logs but references', async () => {

@@ -3,7 +3,7 @@ import { classifyStatus, DeliveryError, type FailureKind } from '../../clients/d
 import { observedRequest, outboundHttp } from '../../clients/http-client';
 import { parseRetryAfter } from '../../clients/retry-after';
 import { parseUrn } from '../../domain/urn';
-import type { PersonMessage, PersonSender, PersonSenderFactory, SendOutcome } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory, type SendOutcome } from '../../replies/person-sender';
 
 const SERVICE = "Africa's Talking";
 
@@ -82,11 +82,13 @@ export class AfricasTalkingPersonSender implements PersonSender {
     if (!to) throw new DeliveryError(SERVICE, 'permanent', null, 'the record names no phone number to send an SMS to');
     const form = new URLSearchParams({ username: this.opts.username, to, message: message.text });
     if (this.opts.from) form.set('from', this.opts.from);
-    const res = await observedRequest(this.http, { method: 'post', url: '/version1/messaging', data: form.toString() }, { service: SERVICE, what: WHAT });
-    if (res.status < 200 || res.status >= 300) throw classifyStatus(SERVICE, res.status, WHAT, parseRetryAfter(res.headers['retry-after']));
-    const refusal = recipientOutcome(res.status, res.data);
-    if (refusal) throw refusal;
-    return { sent: 'text' };
+    return providerCall(SERVICE, async () => {
+      const res = await observedRequest(this.http, { method: 'post', url: '/version1/messaging', data: form.toString() }, { service: SERVICE, what: WHAT });
+      if (res.status < 200 || res.status >= 300) throw classifyStatus(SERVICE, res.status, WHAT, parseRetryAfter(res.headers['retry-after']));
+      const refusal = recipientOutcome(res.status, res.data);
+      if (refusal) throw refusal;
+      return { sent: 'text' } as const;
+    });
   }
 }
 

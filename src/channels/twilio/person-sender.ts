@@ -3,7 +3,7 @@ import { classifyStatus, DeliveryError } from '../../clients/delivery-error';
 import { observedRequest, outboundHttp } from '../../clients/http-client';
 import { parseRetryAfter } from '../../clients/retry-after';
 import { parseUrn } from '../../domain/urn';
-import type { PersonMessage, PersonSender, PersonSenderFactory, SendOutcome } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory, type SendOutcome } from '../../replies/person-sender';
 
 /** Twilio refuses a longer body (error 21617); courier splits instead, but parts would be several sends. */
 export const TWILIO_BODY_MAX = 1600;
@@ -70,13 +70,12 @@ export class TwilioPersonSender implements PersonSender {
     if (!to) throw new DeliveryError('Twilio', 'permanent', null, 'the record names no phone number to send an SMS to');
     if ([...message.text].length > TWILIO_BODY_MAX) throw new DeliveryError('Twilio', 'permanent', null, `the message is longer than Twilio's ${TWILIO_BODY_MAX} characters: nothing was sent`);
     const form = new URLSearchParams({ To: to, From: this.opts.from, Body: message.text });
-    const res = await observedRequest(
-      this.http,
-      { method: 'post', url: `/2010-04-01/Accounts/${encodeURIComponent(this.opts.accountSid)}/Messages.json`, data: form.toString() },
-      { service: 'Twilio', what: WHAT },
-    );
-    if (res.status >= 200 && res.status < 300) return { sent: 'text' };
-    throw twilioRefusal(res.status, res.data, parseRetryAfter(res.headers['retry-after']));
+    const url = `/2010-04-01/Accounts/${encodeURIComponent(this.opts.accountSid)}/Messages.json`;
+    return providerCall('Twilio', async () => {
+      const res = await observedRequest(this.http, { method: 'post', url, data: form.toString() }, { service: 'Twilio', what: WHAT });
+      if (res.status >= 200 && res.status < 300) return { sent: 'text' } as const;
+      throw twilioRefusal(res.status, res.data, parseRetryAfter(res.headers['retry-after']));
+    });
   }
 }
 
