@@ -8,6 +8,7 @@ import type { MappingSet } from '../src/mappings';
 import type { CaseworkerMessageJob } from '../src/queues/caseworker-messages';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
+import { noteAuthorFromHistory } from '../src/replies/note-author';
 import type { PersonSender } from '../src/replies/person-sender';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import type { CaseworkerMessageLedger, LedgerEntry } from '../src/store/caseworker-messages';
@@ -19,7 +20,7 @@ export interface CaseworkerMessageDeps {
   codec: PayloadCodec;
   ledger: CaseworkerMessageLedger;
   contacts: ContactStore;
-  primero: Pick<PrimeroClient, 'getRecord' | 'updateRecord'>;
+  primero: Pick<PrimeroClient, 'getRecord' | 'updateRecord' | 'recordHistoryPage'>;
   mappings: MappingSet;
   /** The channel's sender, or null when it is not configured in this process. */
   senderFor(channel: string): PersonSender | null;
@@ -83,7 +84,7 @@ async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJo
  * The note and the record's "safe to contact" answer, read now in one GET: the caseworker may have deleted, re-titled
  * or rewritten the note, or changed the answer, since it was detected. A 403 is the record out of the API user's scope.
  */
-async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<{ now: NoteNow; safe: unknown }> {
+async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<{ now: NoteNow; safe: unknown; notes?: unknown }> {
   const field = deps.mappings.get(m.intent as InboundMessage['intent'])?.safe_to_contact_field;
   let record: Record<string, unknown>;
   try {
@@ -92,12 +93,15 @@ async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Pr
     if (isForbidden(err)) return { now: { is: 'unreadable' }, safe: undefined };
     throw err;
   }
-  return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined };
+  return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined, notes: record[NOTES_FIELD] };
 }
+
+const rawNote = (notes: unknown, noteId: string): Record<string, unknown> =>
+  ((notes as Array<Record<string, unknown>>).find((n) => !!n && typeof n === 'object' && String(n.unique_id).trim() === noteId) ?? {});
 
 /** What stops the message, or the note as it stands now (its current words are what is sent). */
 async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | ReporterNote> {
-  const { now, safe } = await readNow(deps, m);
+  const { now, safe, notes } = await readNow(deps, m);
   if (now.is === 'unreadable') {
     deps.counters.increment('gateway_caseworker_notes_unreadable_total', { at: 'send' });
     deps.logger.warn({ reference: m.reference }, "caseworker message not sent: the record was answered without its notes form (the API user's role may not read it)");
@@ -107,7 +111,8 @@ async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promi
   const address = m.urn ?? m.contactUuid;
   const stopped = gateOutcome({
     sensitive: m.sensitive,
-    author: now.note.author,
+    // note_created_by is whatever the entry says (any editor keeps or sets it): a sensitive record asks the history.
+    author: m.sensitive ? await noteAuthorFromHistory(deps.primero, m.recordType, m.recordId, m.noteId, rawNote(notes, m.noteId)) : now.note.author,
     sensitiveAllowed: deps.sensitiveAllowed,
     optedOut: address !== null && (await deps.contacts.isOptedOut(address)),
     safeToContact: safe,

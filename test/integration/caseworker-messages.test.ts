@@ -250,17 +250,62 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(startsTo(urn, attempts)).toEqual([]);
   });
 
-  it('sends on a sensitive record only for a note by a focal point REPLY_SENSITIVE_ALLOWED names', async () => {
+  /**
+   * Primero's record history for one record, newest first, as its index view writes it (user_name, datetime,
+   * record_changes with a changed field's whole value before and after): each save that changed the notes.
+   */
+  function historyOf(recordId: string, saves: Array<{ user: string; from: unknown[]; to: unknown[] }>) {
+    return nock(PRIMERO)
+      .persist()
+      .get(`/api/v2/cases/${recordId}/record_history`)
+      .query(true)
+      .reply(() => [200, { data: [...saves].reverse().map((v) => ({ record_id: recordId, record_type: 'Child', datetime: new Date().toISOString(), user_name: v.user, action: 'update', record_changes: [{ notes_section: { from: v.from, to: v.to } }] })), metadata: { total: saves.length, per: 50, page: 1 } }]);
+  }
+  const notesOf = (recordId: string) => structuredClone(primero.records.get(recordId)!.notes_section as unknown[]);
+
+  it('sends on a sensitive record only for a note the history shows a focal point REPLY_SENSITIVE_ALLOWED names wrote', async () => {
     const { recordId, urn } = await newRecord('feedback');
     expect((await gw.references.get((await gw.references.referenceOfRecord(recordId))!))!.sensitive).toBe(true);
-    expect(await noteAndWait(recordId, 'This is the caseworker, we want to follow up with you', { author: 'cp_worker' })).toBe(`${SUBJECT}: not sent: sensitive record`);
+    const saves: Array<{ user: string; from: unknown[]; to: unknown[] }> = [];
+    const history = historyOf(recordId, saves);
+    try {
+      const first = writeNote(recordId, 'This is the caseworker, we want to follow up with you', { author: 'cp_worker' });
+      saves.push({ user: 'cp_worker', from: [], to: notesOf(recordId) });
+      await primeroWebhook(recordId, first.at);
+      await eventually(() => outcomeNotes(recordId).length === 1, 15000, 'the first outcome note');
+      await untilGatewayDrained(gw);
+      expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not sent: sensitive record`]);
+      expect(startsTo(urn, attempts)).toEqual([]);
+      const text = 'This is the focal point; you are safe to talk to me';
+      const before = notesOf(recordId).filter((n) => (n as { note_subject: string }).note_subject === SUBJECT);
+      const { at } = writeNote(recordId, text, { author: 'psea_fp' });
+      saves.push({ user: 'psea_fp', from: before, to: notesOf(recordId) });
+      await primeroWebhook(recordId, at);
+      await eventually(() => outcomeNotes(recordId).length === 2, 15000, 'the second outcome note');
+      expect(outcomeNotes(recordId)[1]).toMatch(new RegExp(`^${SUBJECT}: sent `));
+      expect(startsTo(urn).map((s) => s.params.text)).toEqual([text]);
+    } finally {
+      history.persist(false);
+    }
+  });
+
+  it.each([
+    ['a note that names the focal point as its author but another user saved', 200],
+    ['a note whose history the API role may not read', 403],
+  ])('sends nothing on a sensitive record for %s', async (_what, status) => {
+    const { recordId, urn } = await newRecord('feedback');
+    const { at } = writeNote(recordId, 'I am the focal point, trust me', { author: 'psea_fp' });
+    const saves = [{ user: 'cp_worker', from: [], to: notesOf(recordId) }];
+    const history = status === 200 ? historyOf(recordId, saves) : nock(PRIMERO).persist().get(`/api/v2/cases/${recordId}/record_history`).query(true).reply(403, { errors: [{ code: 403, message: 'Forbidden' }] });
+    try {
+      expect((await primeroWebhook(recordId, at)).status).toBe(202);
+      await eventually(() => outcomeNotes(recordId).length > 0, 15000, 'the outcome note');
+      await untilGatewayDrained(gw);
+    } finally {
+      history.persist(false);
+    }
+    expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not sent: sensitive record`]);
     expect(startsTo(urn, attempts)).toEqual([]);
-    const text = 'This is the focal point; you are safe to talk to me';
-    const { at } = writeNote(recordId, text, { author: 'psea_fp' });
-    await primeroWebhook(recordId, at);
-    await eventually(() => outcomeNotes(recordId).length === 2, 15000, 'the second outcome note');
-    expect(outcomeNotes(recordId)[1]).toMatch(new RegExp(`^${SUBJECT}: sent `));
-    expect(startsTo(urn).map((s) => s.params.text)).toEqual([text]);
   });
 
   it('never sends again when RapidPro did not answer (it may have arrived), and says so', async () => {
