@@ -171,6 +171,8 @@ async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: J
   return settleAndNote(deps, m, owner, outcome);
 }
 
+const isReplayable = (entry: LedgerEntry, owner: string) => entry.owner === owner && entry.state === 'noted' && (entry.outcome === 'failed' || entry.outcome === 'refused');
+
 /** What an earlier attempt of this job left: a claim without an outcome may have been sent, so it never is again. */
 async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, entry: LedgerEntry): Promise<string> {
   if (entry.owner !== owner) return 'duplicate';
@@ -189,7 +191,8 @@ export function caseworkerMessageProcessor(deps: CaseworkerMessageDeps) {
     const m = openJob(deps.codec, job);
     const owner = job.id!;
     const entry = await deps.ledger.get(m.recordId, m.noteId);
-    if (entry) return resume(deps, m, owner, entry);
+    // The same job again after "failed" or "refused" (only a replayed dead letter): nothing went out, so it may send.
+    if (entry && !(isReplayable(entry, owner) && (await deps.ledger.reopen(m.recordId, m.noteId, owner)))) return resume(deps, m, owner, entry);
     let gated: CaseworkerOutcome | ReporterNote;
     try {
       gated = await gate(deps, m);

@@ -58,6 +58,14 @@ if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1
 return 0
 `;
 
+// Only an outcome that proves nothing went out (the provider refused it, or was never reached) can be reopened.
+const REOPEN = `
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+local outcome = redis.call('HGET', KEYS[1], 'outcome')
+if outcome ~= 'failed' and outcome ~= 'refused' then return 0 end
+return redis.call('DEL', KEYS[1])
+`;
+
 const isOutcome = (v: unknown): v is CaseworkerOutcome => (CASEWORKER_OUTCOMES as readonly unknown[]).includes(v);
 const isState = (v: unknown): v is LedgerState => v === 'claimed' || v === 'final' || v === 'noted';
 
@@ -108,6 +116,14 @@ export class CaseworkerMessageLedger {
 
   async markNoted(recordId: string, noteId: string, owner: string): Promise<void> {
     await this.redis.eval(NOTED, 1, this.key(recordId, noteId), owner);
+  }
+
+  /**
+   * An operator's replay of a dead letter whose outcome says nothing went out: the entry is removed so the same job
+   * sends it now (still at most once). False for any other entry: that replay only rewrites the outcome note.
+   */
+  async reopen(recordId: string, noteId: string, owner: string): Promise<boolean> {
+    return (await this.redis.eval(REOPEN, 1, this.key(recordId, noteId), owner)) === 1;
   }
 
   /** Gives the claim back after a send that certainly sent nothing (an answer refused it, or no connection was made). */

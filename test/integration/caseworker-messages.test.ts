@@ -333,8 +333,15 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(subject).toBe(`${SUBJECT}: failed: the provider could not be reached; write a new note to try again`);
     expect(startsTo(urn, attempts)).toHaveLength(gw.config.REPLY_ATTEMPTS);
     expect(startsTo(urn)).toEqual([]);
-    const dead = await gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro).getFailed();
-    expect(dead.filter((j) => j.data.recordId === recordId)).toHaveLength(1);
+    const dead = (await gw.services.registry.get(QUEUES.caseworkerMessagesRapidpro).getFailed()).filter((j) => j.data.recordId === recordId);
+    expect(dead).toHaveLength(1);
+
+    // The operator replays it (as the admin API does) once RapidPro is back: nothing went out before, so it goes now.
+    await dead[0]!.retry('failed', { resetAttemptsMade: true });
+    await eventually(() => outcomeNotes(recordId).length === 2, 15000, 'the replayed outcome note');
+    await untilGatewayDrained(gw);
+    expect(startsTo(urn)).toHaveLength(1);
+    expect(outcomeNotes(recordId)[1]).toMatch(new RegExp(`^${SUBJECT}: sent `));
   });
 
   it('keeps a refused send as a sealed dead letter, and tells the caseworker to write again', async () => {
