@@ -8,7 +8,7 @@ const MAX_PAGES = 4;
 
 /**
  * The Primero user who last changed a note's words, from the record's history; null when the history cannot say
- * (no change entry found, the history disagrees with the record, or the role may not read it: a 403). Read for
+ * (no change entry found, the history disagrees with the record, or Primero refused the read). Read for
  * sensitive records only: the history holds every change of the record, so it is read, used and dropped here.
  */
 export async function noteAuthorFromHistory(primero: Pick<PrimeroClient, 'recordHistoryPage'>, type: RecordType, id: string, noteId: string, current: Record<string, unknown>): Promise<string | null> {
@@ -17,7 +17,8 @@ export async function noteAuthorFromHistory(primero: Pick<PrimeroClient, 'record
     try {
       read = await primero.recordHistoryPage(type, id, page, PER_PAGE);
     } catch (err) {
-      if (err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent') return null;
+      // A 403 (no change_log right) or any other refusal (a Primero without the endpoint answers 404): it cannot say.
+      if (err instanceof DeliveryError && err.kind === 'permanent') return null;
       throw err;
     }
     const found = lastNoteChange(read.entries, noteId, current);
