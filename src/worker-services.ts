@@ -12,7 +12,6 @@ import { buildNotificationServices, type NotificationServices } from './notifica
 import { createRedis } from './queues/connection';
 import { recordPausesOf } from './queues/failure-policy';
 import { CaseworkerMessageProducer } from './queues/caseworker-messages';
-import { QUEUES } from './queues/names';
 import { QueueRegistry } from './queues/registry';
 import { codecFromConfig } from './security/codec-from-config';
 import { hasherFromConfig } from './security/identifier-hash';
@@ -78,7 +77,7 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
     notifications: buildNotificationServices(config, shared, queues, codec, contacts, trace, logger),
     primero: new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS, observe: observe('primero') }),
     caseworkerMessages: {
-      producer: new CaseworkerMessageProducer(queues.get(QUEUES.caseworkerMessages), codec, { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 }),
+      producer: new CaseworkerMessageProducer((name) => queues.get(name), codec, { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 }),
       ledger: new CaseworkerMessageLedger(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS),
     },
     observe,

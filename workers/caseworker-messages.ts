@@ -2,12 +2,13 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { DeliveryError } from '../src/clients/delivery-error';
 import type { PrimeroClient } from '../src/clients/primero';
 import type { InboundMessage } from '../src/domain/inbound-message';
-import { gateOutcome, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome } from '../src/domain/reporter-notes';
+import { gateOutcome, noteNow, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome, type NoteNow, type ReporterNote } from '../src/domain/reporter-notes';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import type { CaseworkerMessageJob } from '../src/queues/caseworker-messages';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
+import { noteAuthorFromHistory } from '../src/replies/note-author';
 import type { PersonSender } from '../src/replies/person-sender';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import type { CaseworkerMessageLedger, LedgerEntry } from '../src/store/caseworker-messages';
@@ -19,7 +20,7 @@ export interface CaseworkerMessageDeps {
   codec: PayloadCodec;
   ledger: CaseworkerMessageLedger;
   contacts: ContactStore;
-  primero: Pick<PrimeroClient, 'getRecord' | 'updateRecord'>;
+  primero: Pick<PrimeroClient, 'getRecord' | 'updateRecord' | 'recordHistoryPage'>;
   mappings: MappingSet;
   /** The channel's sender, or null when it is not configured in this process. */
   senderFor(channel: string): PersonSender | null;
@@ -48,14 +49,28 @@ function settled(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, outcome: 
  */
 async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome, at: Date): Promise<string> {
   const entry = outcomeNoteEntry(deps.subject, outcome, at, m);
+  let stored = true;
   try {
-    await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
+    const changed = await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
+    stored = holdsEntry(changed[NOTES_FIELD], entry.unique_id) || (await outcomeOnRecord(deps, m, entry.unique_id));
   } catch (err) {
     if (!isForbidden(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     deps.logger.warn({ reference: m.reference, outcome }, 'the outcome note could not be written: the record is out of the API user\'s scope');
   }
+  // A role that may not write notes will not gain the right on a retry: said loudly, and the note is settled as is.
+  if (!stored) {
+    deps.counters.increment('gateway_caseworker_outcome_notes_dropped_total', { outcome });
+    deps.logger.error({ reference: m.reference, outcome }, "PRIMERO CONFIGURATION FAULT: Primero accepted the outcome note but did not store it (the API user's role may not write the notes form); the caseworker cannot see what happened");
+  }
   await deps.ledger.markNoted(m.recordId, m.noteId, owner);
-  return outcome;
+  return stored ? outcome : 'outcome_dropped';
+}
+
+const holdsEntry = (notes: unknown, uniqueId: string) => Array.isArray(notes) && notes.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
+
+/** Primero answers a PATCH with what it changed: our entry absent means unchanged (an earlier attempt wrote it) or dropped. */
+async function outcomeOnRecord(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, uniqueId: string): Promise<boolean> {
+  return holdsEntry((await deps.primero.getRecord(m.recordType, m.recordId, [NOTES_FIELD]))[NOTES_FIELD], uniqueId);
 }
 
 async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, outcome: CaseworkerOutcome): Promise<string> {
@@ -65,45 +80,65 @@ async function settleAndNote(deps: CaseworkerMessageDeps, m: CaseworkerMessageJo
   return noteOutcome(deps, m, owner, outcome, at);
 }
 
-/** The record's "safe to contact" answer, read now (a caseworker may have changed it); a 403 reads as no answer. */
-async function safeToContact(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<unknown> {
+/**
+ * The note and the record's "safe to contact" answer, read now in one GET: the caseworker may have deleted, re-titled
+ * or rewritten the note, or changed the answer, since it was detected. A 403 is the record out of the API user's scope.
+ */
+async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<{ now: NoteNow; safe: unknown; notes?: unknown }> {
   const field = deps.mappings.get(m.intent as InboundMessage['intent'])?.safe_to_contact_field;
-  if (!field) return undefined;
+  let record: Record<string, unknown>;
   try {
-    return (await deps.primero.getRecord(m.recordType, m.recordId, [field]))[field];
+    record = await deps.primero.getRecord(m.recordType, m.recordId, field ? [NOTES_FIELD, field] : [NOTES_FIELD]);
   } catch (err) {
-    if (isForbidden(err)) return undefined;
+    if (isForbidden(err)) return { now: { is: 'unreadable' }, safe: undefined };
     throw err;
   }
+  return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined, notes: record[NOTES_FIELD] };
 }
 
-async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | null> {
+const rawNote = (notes: unknown, noteId: string): Record<string, unknown> =>
+  ((notes as Array<Record<string, unknown>>).find((n) => !!n && typeof n === 'object' && String(n.unique_id).trim() === noteId) ?? {});
+
+/** What stops the message, or the note as it stands now (its current words are what is sent). */
+async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | ReporterNote> {
+  const { now, safe, notes } = await readNow(deps, m);
+  if (now.is === 'unreadable') {
+    deps.counters.increment('gateway_caseworker_notes_unreadable_total', { at: 'send' });
+    deps.logger.warn({ reference: m.reference }, "caseworker message not sent: the record was answered without its notes form (the API user's role may not read it)");
+    return 'notes_unreadable';
+  }
+  if (now.is !== 'current') return 'note_changed';
   const address = m.urn ?? m.contactUuid;
-  return gateOutcome({
+  const stopped = gateOutcome({
     sensitive: m.sensitive,
-    author: m.author,
+    // note_created_by is whatever the entry says (any editor keeps or sets it): a sensitive record asks the history.
+    author: m.sensitive ? await noteAuthorFromHistory(deps.primero, m.recordType, m.recordId, m.noteId, rawNote(notes, m.noteId)) : now.note.author,
     sensitiveAllowed: deps.sensitiveAllowed,
     optedOut: address !== null && (await deps.contacts.isOptedOut(address)),
-    safeToContact: await safeToContact(deps, m),
+    safeToContact: safe,
     hasSender: deps.senderFor(m.channel) !== null,
     hasAddress: address !== null,
   });
+  return stopped ?? now.note;
 }
 
 /**
- * A failed send. Only an answer that refused it, or a connection never made, proves nothing went out: then the claim
- * is given back and the send retried (or, refused, reported). Anything else may have reached the person, and is
- * never sent again.
+ * A failed send. A DeliveryError hinted `maybe_sent` may have reached the person, and is never sent again. Any other
+ * failure proves nothing went out: an answer that refused it, a connection never made, or the sender's own error
+ * before any request (senders run every request inside providerCall, which turns what follows it into `maybe_sent`).
+ * Then the claim is given back and the send retried (or, refused, reported).
  */
 async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, err: unknown): Promise<string> {
   const owner = job.id!;
-  if (!(err instanceof DeliveryError) || err.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
-  if (err.kind === 'permanent') {
+  const delivery = err instanceof DeliveryError ? err : null;
+  if (delivery?.hint?.is === 'maybe_sent') return settleAndNote(deps, m, owner, 'not_confirmed');
+  if (delivery?.hint?.is === 'opted_out') return providerOptOut(deps, m, owner);
+  if (delivery?.kind === 'permanent') {
     await settleAndNote(deps, m, owner, 'refused');
-    throw new UnrecoverableError(err.message);
+    throw new UnrecoverableError(delivery.message);
   }
   await deps.ledger.release(m.recordId, m.noteId, owner);
-  const lastAttempt = err.kind === 'transient' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const lastAttempt = (delivery === null || delivery.kind === 'transient') && job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (lastAttempt) {
     await settleAndNote(deps, m, owner, 'failed');
     throw err;
@@ -111,20 +146,32 @@ async function failedSend(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, 
   return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
 }
 
+/**
+ * The provider says the person asked it to stop our messages: recorded as the gateway's own opt-out (on the URN the
+ * message went to), so no other notification goes to them either, and the caseworker reads that they opted out.
+ */
+async function providerOptOut(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string): Promise<string> {
+  if (m.urn) await deps.contacts.optOut(m.urn);
+  deps.logger.info({ reference: m.reference, channel: m.channel }, 'the provider says the person opted out: recorded');
+  return settleAndNote(deps, m, owner, 'opted_out');
+}
+
 /** Claims the note, sends it, and settles what happened. */
-async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, sender: PersonSender): Promise<string> {
+async function send(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, job: Job, sender: PersonSender, text: string): Promise<string> {
   const owner = job.id!;
   const held = await deps.ledger.claim(m.recordId, m.noteId, owner);
   if (held) return resume(deps, m, owner, held);
   let outcome: CaseworkerOutcome;
   try {
-    const sent = await sender.send({ urn: m.urn ?? '', contactUuid: m.contactUuid, text: m.text, language: null, reference: m.reference });
+    const sent = await sender.send({ urn: m.urn ?? '', contactUuid: m.contactUuid, text, language: null, reference: m.reference });
     outcome = sent.sent === 'text' ? 'sent' : 'sent_template';
   } catch (err) {
     return failedSend(deps, m, job, err);
   }
   return settleAndNote(deps, m, owner, outcome);
 }
+
+const isReplayable = (entry: LedgerEntry, owner: string) => entry.owner === owner && entry.state === 'noted' && (entry.outcome === 'failed' || entry.outcome === 'refused');
 
 /** What an earlier attempt of this job left: a claim without an outcome may have been sent, so it never is again. */
 async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owner: string, entry: LedgerEntry): Promise<string> {
@@ -136,21 +183,23 @@ async function resume(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, owne
 
 /**
  * Sends a caseworker's note to the person at most once: the ledger entry is claimed before the send and settled
- * after it, and the outcome goes back to the case as a note. Gates are read at send time.
+ * after it, and the outcome goes back to the case as a note. The note itself and the gates are read again just
+ * before the claim: what goes out is the note's words as they stand then, never a copy taken at detection.
  */
 export function caseworkerMessageProcessor(deps: CaseworkerMessageDeps) {
   return async (job: Job<CaseworkerMessageJob>): Promise<string> => {
     const m = openJob(deps.codec, job);
     const owner = job.id!;
     const entry = await deps.ledger.get(m.recordId, m.noteId);
-    if (entry) return resume(deps, m, owner, entry);
-    let stopped: CaseworkerOutcome | null;
+    // The same job again after "failed" or "refused" (only a replayed dead letter): nothing went out, so it may send.
+    if (entry && !(isReplayable(entry, owner) && (await deps.ledger.reopen(m.recordId, m.noteId, owner)))) return resume(deps, m, owner, entry);
+    let gated: CaseworkerOutcome | ReporterNote;
     try {
-      stopped = await gate(deps, m);
+      gated = await gate(deps, m);
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
-    if (stopped) return settleAndNote(deps, m, owner, stopped);
-    return send(deps, m, job, deps.senderFor(m.channel)!);
+    if (typeof gated === 'string') return settleAndNote(deps, m, owner, gated);
+    return send(deps, m, job, deps.senderFor(m.channel)!, gated.text);
   };
 }

@@ -8,9 +8,9 @@ import { pushEnabled, rapidProNotifyEnabled } from '../src/notifications/service
 import { africasTalkingSends } from '../src/queues/africastalking-replies';
 import { JOBS } from '../src/queues/jobs';
 import { NoteDetector } from '../src/replies/note-detector';
-import { buildPersonSenders } from '../src/replies/senders';
-import { hasherFromConfig } from '../src/security/identifier-hash';
 import { QUEUES, type QueueName } from '../src/queues/names';
+import { rapidProShares, spacedPerHour } from '../src/queues/rapidpro-quota';
+import { hasherFromConfig } from '../src/security/identifier-hash';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
 import { RecordLocks } from '../src/store/record-locks';
@@ -18,7 +18,7 @@ import { PollCursorStore } from '../src/store/poll-cursor';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
 import { africasTalkingReplyProcessor } from './africastalking-replies';
-import { caseworkerMessageProcessor } from './caseworker-messages';
+import { CASEWORKER_REGISTRATIONS } from './caseworker-registrations';
 import { intakeProcessor } from './intake';
 import { maintenanceProcessor } from './maintenance';
 import { primeroEventProcessor } from './primero-events';
@@ -106,7 +106,7 @@ const primeroEvents: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
       counters: s.counters,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
-      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger }),
+      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger, counters: s.counters }),
     }),
   options: (c) => ({ concurrency: c.PRIMERO_EVENTS_CONCURRENCY, limiter: perSecond(c.PRIMERO_EVENTS_RATE_PER_SECOND) }),
 };
@@ -169,23 +169,8 @@ const rapidproNotify: Registration = {
     const { codec, contacts, trace, logger, counters } = s;
     return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters });
   },
-  // Evenly spaced to our share of the workspace quota (default 1,200 of 3,600/hour), shared by every worker through Redis.
-  options: (c) => ({ concurrency: 1, limiter: { max: 1, duration: Math.max(1, Math.floor(3_600_000 / c.RAPIDPRO_RATE_PER_HOUR)) } }),
-};
-
-// Always running: a note can be written on any gateway record, and one whose channel cannot send still gets its outcome note.
-const caseworkerMessages: Registration = {
-  queue: QUEUES.caseworkerMessages,
-  enabled: always,
-  processor: (s, queue) => {
-    const c = s.config;
-    const rapidpro = c.RAPIDPRO_URL && c.RAPIDPRO_TOKEN ? new RapidProClient({ baseUrl: c.RAPIDPRO_URL, token: c.RAPIDPRO_TOKEN, timeoutMs: c.REPLY_TIMEOUT_MS, observe: s.observe('rapidpro') }) : null;
-    const senderFor = buildPersonSenders({ config: c, redis: s.shared, hasher: hasherFromConfig(c), logger: s.logger, rapidpro });
-    const { codec, contacts, primero, mappings, trace, counters, logger } = s;
-    const common = { codec, contacts, primero, mappings, trace, counters, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS };
-    return caseworkerMessageProcessor({ ...common, ledger: s.caseworkerMessages.ledger, senderFor, subject: c.REPLY_NOTE_SUBJECT, sensitiveAllowed: c.REPLY_SENSITIVE_ALLOWED });
-  },
-  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND) }),
+  // Evenly spaced to its part of our share of the workspace quota (RAPIDPRO_RATE_PER_HOUR, split with caseworker messages).
+  options: (c) => ({ concurrency: 1, limiter: spacedPerHour(rapidProShares(c.RAPIDPRO_RATE_PER_HOUR).notify) }),
 };
 
 const primeroPoll: Registration = {
@@ -223,4 +208,4 @@ const maintenance: Registration = {
 };
 
 /** Every queue's worker, in start order. A new queue is a new entry here and its processor file beside it. */
-export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, africastalkingReplies, whatsappUnreadable, push, rapidproNotify, caseworkerMessages, primeroPoll, maintenance];
+export const REGISTRATIONS: readonly Registration[] = [intake, primeroEvents, whatsappReplies, africastalkingReplies, whatsappUnreadable, push, rapidproNotify, ...CASEWORKER_REGISTRATIONS, primeroPoll, maintenance];

@@ -16,9 +16,11 @@ export type FailureKind = 'transient' | 'permanent' | 'configuration';
  * - wait: only this delivery must wait `retryAfterMs` (a push service's 429 is about one subscription, not the service);
  * - refused: our own endpoint policy refused the destination (`reason`), so nothing was sent;
  * - maybe_sent: no answer came back after the request was written (a timeout, a reset): the destination may have
- *   acted on it. A message to a person is then never sent again (at most once).
+ *   acted on it. A message to a person is then never sent again (at most once);
+ * - opted_out: the provider refused it because the person asked it to stop messages from us (Twilio 21610, Africa's
+ *   Talking UserInBlacklist, WhatsApp 131050): the gateway records the opt-out so nothing else is sent to them either.
  */
-export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' };
+export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' } | { is: 'opted_out' };
 
 export class DeliveryError extends Error {
   override readonly name: string = 'DeliveryError';

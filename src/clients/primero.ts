@@ -81,6 +81,19 @@ export class PrimeroClient {
     throw classify(res, what, 'service');
   }
 
+  /**
+   * One page of the record's history, newest first (app/controllers/api/v2/record_histories_controller.rb,
+   * `ordered_histories`; the role needs `change_log` on the record). Entries as the index view writes them:
+   * user_name, datetime, action and record_changes, a list of `{ field: { from, to } }` holding whole values.
+   */
+  async recordHistoryPage(type: RecordType, id: string, page: number, per: number): Promise<{ entries: unknown[]; total: number }> {
+    const what = `the ${type} history read`;
+    const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}/record_history?page=${page}&per=${per}`, what);
+    if (res.status !== 200) throw classify(res, what, 'record');
+    const body = res.data as { data?: unknown; metadata?: { total?: unknown } } | null;
+    return { entries: Array.isArray(body?.data) ? body.data : [], total: typeof body?.metadata?.total === 'number' ? body.metadata.total : 0 };
+  }
+
   /** The record's data as this API user may read it. Callers take what they need and log none of it. */
   async getRecord(type: RecordType, id: string, fields?: string[]): Promise<Record<string, unknown>> {
     const what = `the ${type} read`;

@@ -31,20 +31,38 @@ export function reporterNotesOf(notes: unknown, subject: string): ReporterNote[]
   const wanted = foldText(subject);
   const out: ReporterNote[] = [];
   for (const entry of notes as unknown[]) {
-    if (!entry || typeof entry !== 'object') continue;
-    const note = entry as Record<string, unknown>;
-    const noteId = stringOf(note.unique_id)?.trim() ?? '';
-    const text = stringOf(note.note_text)?.trim() ?? '';
-    if (!noteId || noteId.length > MAX_NOTE_ID || !text) continue;
-    if (foldText(stringOf(note.note_subject) ?? '') !== wanted) continue;
-    const author = stringOf(note.note_created_by)?.trim() || null;
-    out.push({ noteId, text, author });
+    const note = reporterNoteOf(entry, wanted);
+    if (note) out.push(note);
   }
   return out;
 }
 
+function reporterNoteOf(entry: unknown, foldedSubject: string): ReporterNote | null {
+  if (!entry || typeof entry !== 'object') return null;
+  const note = entry as Record<string, unknown>;
+  const noteId = stringOf(note.unique_id)?.trim() ?? '';
+  const text = stringOf(note.note_text)?.trim() ?? '';
+  if (!noteId || noteId.length > MAX_NOTE_ID || !text) return null;
+  if (foldText(stringOf(note.note_subject) ?? '') !== foldedSubject) return null;
+  return { noteId, text, author: stringOf(note.note_created_by)?.trim() || null };
+}
+
+/**
+ * The note as the record holds it now: the caseworker may have deleted it, re-titled it or rewritten it since it
+ * was detected. `unreadable` is a record answered without the notes form (the API role may not read it).
+ */
+export type NoteNow = { is: 'current'; note: ReporterNote } | { is: 'changed' } | { is: 'removed' } | { is: 'unreadable' };
+
+export function noteNow(notes: unknown, noteId: string, subject: string): NoteNow {
+  if (!Array.isArray(notes)) return { is: 'unreadable' };
+  const entry = (notes as unknown[]).find((n) => !!n && typeof n === 'object' && stringOf((n as Record<string, unknown>).unique_id)?.trim() === noteId);
+  if (!entry) return { is: 'removed' };
+  const note = reporterNoteOf(entry, foldText(subject));
+  return note ? { is: 'current', note } : { is: 'changed' };
+}
+
 /** How a caseworker's message ended, as the outcome note, the trace and the metric name it. */
-export const CASEWORKER_OUTCOMES = ['sent', 'sent_template', 'opted_out', 'not_safe', 'sensitive', 'no_channel', 'no_address', 'not_confirmed', 'refused', 'failed'] as const;
+export const CASEWORKER_OUTCOMES = ['sent', 'sent_template', 'opted_out', 'not_safe', 'sensitive', 'no_channel', 'no_address', 'note_changed', 'notes_unreadable', 'not_confirmed', 'refused', 'failed'] as const;
 export type CaseworkerOutcome = (typeof CASEWORKER_OUTCOMES)[number];
 
 /** What the caseworker reads: the gateway's own fixed words, never the person's number nor the message. */
@@ -55,6 +73,8 @@ const OUTCOME_WORDS: Record<Exclude<CaseworkerOutcome, 'sent'>, string> = {
   sensitive: 'not sent: sensitive record',
   no_channel: 'not sent: no channel',
   no_address: 'not sent: no address to reach the person',
+  note_changed: 'not sent: the note was changed or removed; write a new note to send it',
+  notes_unreadable: "not sent: the gateway's Primero user cannot read the notes form (tell the administrator)",
   not_confirmed: 'not confirmed: the provider did not answer; it may have arrived',
   refused: 'failed: the provider refused the message; write a new note to try again',
   failed: 'failed: the provider could not be reached; write a new note to try again',

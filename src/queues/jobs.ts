@@ -7,39 +7,13 @@ import type { RecordLook } from '../domain/record-events';
 import { PUSH_EVENTS } from '../domain/push-texts';
 import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 import { caseworkerMessageSchema } from './caseworker-message-schema';
+import { intakeJobId } from './intake-job-id';
 import { QUEUES, type QueueName } from './names';
 
 /** Marks the backoff as ours (`domain/retry-policy`), so Retry-After and the cap apply. */
 export const GATEWAY_BACKOFF = 'gateway';
 
-/**
- * Intake job ids carry the reference the sender was given: `m-<reference>`, or `m-<reference>-<own>` for a
- * message merged into an earlier report. A duplicate delivery learns the reference from the stored job id
- * alone, so this rule is part of the Redis layout; the acceptance ledger's script receives the prefix from here.
- */
-export const intakeJobId = {
-  prefix: 'm-',
-  of(reference: string, own?: string): string {
-    return own === undefined ? `${this.prefix}${reference}` : `${this.prefix}${reference}-${own}`;
-  },
-  isIntake(jobId: string | undefined): jobId is string {
-    return jobId !== undefined && jobId.startsWith(this.prefix);
-  },
-  /** The reference the sender was given (an id that is no intake id is returned as it is). */
-  referenceOf(jobId: string): string {
-    return this.isIntake(jobId) ? jobId.slice(this.prefix.length).split('-')[0]! : jobId;
-  },
-  /** The merged message's own reference (null for a message that is not merged). */
-  ownReferenceOf(jobId: string): string | null {
-    return this.isIntake(jobId) ? (jobId.slice(this.prefix.length).split('-')[1] ?? null) : null;
-  },
-  /** Every reference a well-formed intake id names (none for any other id). */
-  referencesNamed(jobId: string): string[] {
-    if (!this.isIntake(jobId)) return [];
-    const m = /^([^-]+)(?:-([^-]+))?$/.exec(jobId.slice(this.prefix.length));
-    return m ? [m[1]!, ...(m[2] ? [m[2]] : [])] : [];
-  },
-};
+export { intakeJobId } from './intake-job-id';
 
 const pushNoticeSchema = z.object({
   event: z.enum(PUSH_EVENTS),
@@ -97,6 +71,16 @@ export interface JobEntry {
 }
 
 /** The job catalogue: one entry per queue. Dead letters (the failed set) are kept on every message queue. */
+/** Every caseworker-messages queue (one per channel, names.ts) holds these: the address sealed (and the words, in a job an earlier build stored). */
+const caseworkerMessageEntry = {
+  name: 'caseworker-message',
+  schema: caseworkerMessageSchema,
+  sealed: ['urn', 'contactUuid', 'text'] as const,
+  /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */
+  dedupeKey: (recordId: string, noteId: string) => `caseworker-message:${recordId}:${noteId}`,
+  options: notificationJobOptions,
+};
+
 export const JOBS = {
   [QUEUES.intake]: {
     name: 'inbound-message',
@@ -183,15 +167,11 @@ export const JOBS = {
     dedupeKey: (key: string) => `flow:${key}`,
     options: notificationJobOptions,
   },
-  [QUEUES.caseworkerMessages]: {
-    name: 'caseworker-message',
-    /** A caseworker's note to the person: their address and the caseworker's words are sealed with DATA_KEY. */
-    schema: caseworkerMessageSchema,
-    sealed: ['urn', 'contactUuid', 'text'],
-    /** One job per note; the ledger (src/store/caseworker-messages.ts), not this, keeps it to one send. */
-    dedupeKey: (recordId: string, noteId: string) => `caseworker-message:${recordId}:${noteId}`,
-    options: notificationJobOptions,
-  },
+  [QUEUES.caseworkerMessages]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesRapidpro]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesWhatsapp]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesTwilio]: caseworkerMessageEntry,
+  [QUEUES.caseworkerMessagesAfricastalking]: caseworkerMessageEntry,
   [QUEUES.maintenance]: {
     name: 'purge-expired',
     schema: z.unknown(),

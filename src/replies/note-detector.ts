@@ -4,6 +4,7 @@ import { NOTES_FIELD, reporterNotesOf } from '../domain/reporter-notes';
 import type { Logger } from '../logger';
 import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
 import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
+import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
 
 export interface NoteDetectorDeps {
@@ -14,6 +15,7 @@ export interface NoteDetectorDeps {
   /** REPLY_NOTE_SUBJECT. */
   subject: string;
   logger: Logger;
+  counters: Pick<SharedCounters, 'increment'>;
 }
 
 const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
@@ -40,6 +42,7 @@ export class NoteDetector {
       if (isRecordForbidden(err)) return 0;
       throw err;
     }
+    if (!(NOTES_FIELD in record)) return this.unreadable(link.reference);
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
       // Any ledger entry means a job holds or has handled this note: every webhook re-reads all notes.
@@ -49,17 +52,25 @@ export class NoteDetector {
         recordType,
         recordId,
         noteId: note.noteId,
-        author: note.author,
         channel: link.channel,
         intent: link.intent,
         sensitive: link.sensitive,
         urn: link.urn,
         contactUuid: link.contactUuid ?? null,
-        text: note.text,
       });
       queued++;
     }
     if (queued > 0) this.deps.logger.info({ reference: link.reference, notes: queued }, 'caseworker messages queued');
     return queued;
+  }
+
+  /**
+   * Primero answers only the fields the API role may read: a gateway record without its notes form means no
+   * caseworker note can ever be seen. Said at every look at such a record (once per look), never silently.
+   */
+  private unreadable(reference: string): number {
+    this.deps.counters.increment('gateway_caseworker_notes_unreadable_total', { at: 'detection' });
+    this.deps.logger.warn({ reference }, "caseworker notes cannot be read on this record: Primero answered without notes_section (the API user's role may not read the notes form)");
+    return 0;
   }
 }

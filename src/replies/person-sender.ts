@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { DeliveryError } from '../clients/delivery-error';
 import type { RapidProClient } from '../clients/rapidpro';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -28,10 +29,26 @@ export type SendOutcome = { sent: 'text' } | { sent: 'template' };
 /**
  * Sends on one channel. A failure is a DeliveryError (src/clients/delivery-error.ts); one whose request may have
  * reached the provider (a timeout or a reset after the request was written) carries the hint `maybe_sent`, and
- * is never retried: a caseworker's message is sent at most once.
+ * is never retried: a caseworker's message is sent at most once. Any other error is the sender's own, thrown before
+ * any request (a Redis read, a lookup): nothing went out, and the send is retried. So every provider request, and
+ * the reading of its answer, runs inside `providerCall`.
  */
 export interface PersonSender {
   send(message: PersonMessage): Promise<SendOutcome>;
+}
+
+/**
+ * Runs a request to the provider and reads its answer. An error that is not a DeliveryError may have been thrown
+ * after the request left (a malformed answer, a bug in reading it): it may have been sent, so it becomes one with
+ * the hint `maybe_sent` (its own message is dropped: it may quote the answer).
+ */
+export async function providerCall<T>(service: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof DeliveryError) throw err;
+    throw new DeliveryError(service, 'transient', null, `${service}: the answer to the send could not be read`, null, { is: 'maybe_sent' });
+  }
 }
 
 /** What a channel's sender may be built from in a worker process. */

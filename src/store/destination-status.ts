@@ -6,9 +6,9 @@ import { gatewayKey } from './keys';
 /** The queues whose jobs call each destination: a pause of any of them is a pause of the destination. */
 export const DESTINATION_QUEUES: Readonly<Record<DestinationName, readonly QueueName[]>> = {
   primero: [QUEUES.intake, QUEUES.primeroEvents, QUEUES.primeroPoll],
-  rapidpro: [QUEUES.rapidproNotify],
+  rapidpro: [QUEUES.rapidproNotify, QUEUES.caseworkerMessagesRapidpro],
   push: [QUEUES.push],
-  whatsapp: [QUEUES.whatsappReplies],
+  whatsapp: [QUEUES.whatsappReplies, QUEUES.caseworkerMessagesWhatsapp],
 };
 
 export function destinationOf(queue: string): DestinationName | null {

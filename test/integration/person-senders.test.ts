@@ -133,13 +133,13 @@ describe('sending a caseworker message to the person', () => {
     });
 
     it.each([
-      [21610, /the person opted out/],
-      [21211, /not a valid phone number/],
-      [21614, /not a mobile number/],
-    ])('error %d is permanent and says why', async (code, why) => {
+      [21610, /the person opted out/, { is: 'opted_out' }],
+      [21211, /not a valid phone number/, null],
+      [21614, /not a mobile number/, null],
+    ])('error %d is permanent and says why (and whether the person opted out)', async (code, why, hint) => {
       reply(400, { code, message: 'refused', status: 400 });
       const err = await failure(twilio().send(sms));
-      expect(err).toMatchObject({ service: 'Twilio', kind: 'permanent', status: 400, hint: null });
+      expect(err).toMatchObject({ service: 'Twilio', kind: 'permanent', status: 400, hint });
       expect(err.message).toMatch(why);
     });
 
@@ -188,16 +188,16 @@ describe('sending a caseworker message to the person', () => {
     });
 
     it.each([
-      [406, 'UserInBlacklist', 'permanent', /opted out/],
-      [403, 'InvalidPhoneNumber', 'permanent', /InvalidPhoneNumber/],
-      [409, 'DoNotDisturbRejection', 'permanent', /DoNotDisturb/],
-      [405, 'InsufficientBalance', 'configuration', /no credit/],
-      [402, 'InvalidSenderId', 'configuration', /AFRICASTALKING_FROM/],
-      [500, 'InternalServerError', 'transient', /InternalServerError/],
-    ])('a 2xx whose recipient status is %d (%s) is %s', async (code, status, kind, why) => {
+      [406, 'UserInBlacklist', 'permanent', /opted out/, { is: 'opted_out' }],
+      [403, 'InvalidPhoneNumber', 'permanent', /InvalidPhoneNumber/, null],
+      [409, 'DoNotDisturbRejection', 'permanent', /DoNotDisturb/, null],
+      [405, 'InsufficientBalance', 'configuration', /no credit/, null],
+      [402, 'InvalidSenderId', 'configuration', /AFRICASTALKING_FROM/, null],
+      [500, 'InternalServerError', 'transient', /InternalServerError/, null],
+    ])('a 2xx whose recipient status is %d (%s) is %s', async (code, status, kind, why, hint) => {
       reply(201, answer(code, status));
       const err = await failure(at().send(sms));
-      expect(err).toMatchObject({ kind, hint: null });
+      expect(err).toMatchObject({ kind, hint });
       expect(err.message).toMatch(why);
     });
 
@@ -258,15 +258,15 @@ describe('sending a caseworker message to the person', () => {
     });
 
     it.each([
-      [400, 131026, 'permanent', /cannot receive it/],
-      [400, 131050, 'permanent', /opted out/],
-      [429, 130429, 'transient', /throttling/],
-      [401, 190, 'configuration', /access token/],
-      [404, 132001, 'configuration', /template does not exist/],
-    ])('HTTP %d with error %d is %s', async (status, code, kind, why) => {
+      [400, 131026, 'permanent', /cannot receive it/, null],
+      [400, 131050, 'permanent', /opted out/, { is: 'opted_out' }],
+      [429, 130429, 'transient', /throttling/, null],
+      [401, 190, 'configuration', /access token/, null],
+      [404, 132001, 'configuration', /template does not exist/, null],
+    ])('HTTP %d with error %d is %s', async (status, code, kind, why, hint) => {
       reply(status, { error: { message: 'refused', code } });
       const err = await failure(whatsapp().send(wa));
-      expect(err).toMatchObject({ service: 'WhatsApp', kind, status });
+      expect(err).toMatchObject({ service: 'WhatsApp', kind, status, hint });
       expect(err.message).toMatch(why);
     });
 

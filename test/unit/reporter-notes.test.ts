@@ -1,4 +1,4 @@
-import { CASEWORKER_OUTCOMES, gateOutcome, isClearYes, outcomeNoteEntry, outcomeNoteId, outcomeSubject, reporterNotesOf, type GateFacts } from '../../src/domain/reporter-notes';
+import { CASEWORKER_OUTCOMES, gateOutcome, isClearYes, noteNow, outcomeNoteEntry, outcomeNoteId, outcomeSubject, reporterNotesOf, type GateFacts } from '../../src/domain/reporter-notes';
 import { foldText } from '../../src/domain/text-fold';
 import { expectNoPersonalData } from '../support/personal-data';
 
@@ -19,6 +19,16 @@ describe('reporterNotesOf: the notes a caseworker addressed to the person', () =
 
   it('keeps a note without an author as one with none (the sensitive gate then refuses it)', () => {
     expect(reporterNotesOf([note({ note_created_by: '' })], SUBJECT)[0]!.author).toBeNull();
+  });
+});
+
+describe('noteNow: the note as the record holds it at send time', () => {
+  it('finds the note by its id, and tells a removed note from a re-titled one and from an unreadable form', () => {
+    expect(noteNow([note({ note_text: 'Corrected words' })], 'n-1', SUBJECT)).toEqual({ is: 'current', note: { noteId: 'n-1', text: 'Corrected words', author: 'cp_worker' } });
+    expect(noteNow([note({ unique_id: 'n-2' })], 'n-1', SUBJECT)).toEqual({ is: 'removed' });
+    expect(noteNow([note({ note_subject: 'Interview notes' })], 'n-1', SUBJECT)).toEqual({ is: 'changed' });
+    expect(noteNow([note({ note_text: ' ' })], 'n-1', SUBJECT)).toEqual({ is: 'changed' });
+    expect(noteNow(undefined, 'n-1', SUBJECT)).toEqual({ is: 'unreadable' });
   });
 });
 

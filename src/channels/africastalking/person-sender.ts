@@ -3,7 +3,7 @@ import { classifyStatus, DeliveryError, type FailureKind } from '../../clients/d
 import { observedRequest, outboundHttp } from '../../clients/http-client';
 import { parseRetryAfter } from '../../clients/retry-after';
 import { parseUrn } from '../../domain/urn';
-import type { PersonMessage, PersonSender, PersonSenderFactory, SendOutcome } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory, type SendOutcome } from '../../replies/person-sender';
 
 const SERVICE = "Africa's Talking";
 
@@ -34,6 +34,11 @@ interface Recipient {
 }
 
 const WHAT = 'the SMS';
+/*
+ * UserInBlacklist: the person sent STOP to this sender, a choice about us. DoNotDisturbRejection (409) is a setting
+ * on their line with their network against bulk messages in general, not an opt-out from us: it stays a refusal.
+ */
+const BLACKLISTED = 406;
 
 /** What a 2xx answer says about our one recipient: sent, or why not. */
 export function recipientOutcome(status: number, body: unknown): DeliveryError | null {
@@ -51,7 +56,7 @@ export function recipientOutcome(status: number, body: unknown): DeliveryError |
   const code = Number(first.statusCode);
   if (SENT.has(code) || (first.statusCode === undefined && first.status === 'Success')) return null;
   const known = REFUSED[code];
-  if (known) return new DeliveryError(SERVICE, known[0], status, `${SERVICE} refused ${WHAT} (recipient status ${code}): ${known[1]}`);
+  if (known) return new DeliveryError(SERVICE, known[0], status, `${SERVICE} refused ${WHAT} (recipient status ${code}): ${known[1]}`, null, code === BLACKLISTED ? { is: 'opted_out' } : null);
   return new DeliveryError(SERVICE, 'permanent', status, `${SERVICE} answered ${WHAT} with an unknown recipient status`, null, { is: 'maybe_sent' });
 }
 
@@ -77,11 +82,13 @@ export class AfricasTalkingPersonSender implements PersonSender {
     if (!to) throw new DeliveryError(SERVICE, 'permanent', null, 'the record names no phone number to send an SMS to');
     const form = new URLSearchParams({ username: this.opts.username, to, message: message.text });
     if (this.opts.from) form.set('from', this.opts.from);
-    const res = await observedRequest(this.http, { method: 'post', url: '/version1/messaging', data: form.toString() }, { service: SERVICE, what: WHAT });
-    if (res.status < 200 || res.status >= 300) throw classifyStatus(SERVICE, res.status, WHAT, parseRetryAfter(res.headers['retry-after']));
-    const refusal = recipientOutcome(res.status, res.data);
-    if (refusal) throw refusal;
-    return { sent: 'text' };
+    return providerCall(SERVICE, async () => {
+      const res = await observedRequest(this.http, { method: 'post', url: '/version1/messaging', data: form.toString() }, { service: SERVICE, what: WHAT });
+      if (res.status < 200 || res.status >= 300) throw classifyStatus(SERVICE, res.status, WHAT, parseRetryAfter(res.headers['retry-after']));
+      const refusal = recipientOutcome(res.status, res.data);
+      if (refusal) throw refusal;
+      return { sent: 'text' } as const;
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { DeliveryError } from '../../clients/delivery-error';
 import type { RapidProClient } from '../../clients/rapidpro';
 import type { Logger } from '../../logger';
-import type { PersonMessage, PersonSender, PersonSenderFactory } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory } from '../../replies/person-sender';
 
 /** How long a background reply flow is trusted before its type is read again (an operator may re-import it). */
 const FLOW_TYPE_TTL_MS = 3_600_000;
@@ -54,9 +54,9 @@ export const rapidProPersonSender: PersonSenderFactory = ({ config, rapidpro, lo
     async send(message: PersonMessage) {
       await ensureBackground();
       const params = { text: message.text, reference: message.reference };
-      if (message.urn) await rapidpro.startFlow(flow, [message.urn], params, { excludeActive: false });
-      else if (message.contactUuid) await rapidpro.startFlow(flow, [], params, { excludeActive: false, contacts: [message.contactUuid] });
-      else throw new DeliveryError('RapidPro', 'permanent', null, 'RapidPro: the message names no URN and no contact');
+      const { urn, contactUuid } = message;
+      if (!urn && !contactUuid) throw new DeliveryError('RapidPro', 'permanent', null, 'RapidPro: the message names no URN and no contact');
+      await providerCall('RapidPro', () => rapidpro.startFlow(flow, urn ? [urn] : [], params, urn ? { excludeActive: false } : { excludeActive: false, contacts: [contactUuid!] }));
       return { sent: 'text' };
     },
   };

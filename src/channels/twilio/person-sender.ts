@@ -3,7 +3,7 @@ import { classifyStatus, DeliveryError } from '../../clients/delivery-error';
 import { observedRequest, outboundHttp } from '../../clients/http-client';
 import { parseRetryAfter } from '../../clients/retry-after';
 import { parseUrn } from '../../domain/urn';
-import type { PersonMessage, PersonSender, PersonSenderFactory, SendOutcome } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory, type SendOutcome } from '../../replies/person-sender';
 
 /** Twilio refuses a longer body (error 21617); courier splits instead, but parts would be several sends. */
 export const TWILIO_BODY_MAX = 1600;
@@ -28,6 +28,8 @@ const OURS: Record<number, string> = {
 };
 
 const WHAT = 'the SMS';
+/** The person replied STOP to our number: Twilio refuses every message to them until they reply START. */
+const UNSUBSCRIBED = 21610;
 
 /** A non-2xx answer: Twilio's `code` where it names the cause, else the HTTP status. */
 export function twilioRefusal(status: number, body: unknown, retryAfterMs: number | null): DeliveryError {
@@ -36,7 +38,10 @@ export function twilioRefusal(status: number, body: unknown, retryAfterMs: numbe
   // A 429 (error 20429) or a full queue on our number (21611) was not processed, so a retry sends it once (courier retries it as throttled).
   if (status === 429 || code === 20429 || code === 21611) return new DeliveryError('Twilio', 'transient', status, `Twilio is rate limiting ${WHAT} (${status})`, retryAfterMs);
   if (status >= 500) return classifyStatus('Twilio', status, WHAT, retryAfterMs);
-  if (code !== null && PERSON[code]) return new DeliveryError('Twilio', 'permanent', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${PERSON[code]}`);
+  if (code !== null && PERSON[code]) {
+    const hint = code === UNSUBSCRIBED ? ({ is: 'opted_out' } as const) : null;
+    return new DeliveryError('Twilio', 'permanent', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${PERSON[code]}`, null, hint);
+  }
   if (code !== null && OURS[code]) return new DeliveryError('Twilio', 'configuration', status, `Twilio refused ${WHAT} (${status}, error ${code}): ${OURS[code]}`);
   return classifyStatus('Twilio', status, WHAT, retryAfterMs, code === null ? '' : `error code ${code}`);
 }
@@ -65,13 +70,12 @@ export class TwilioPersonSender implements PersonSender {
     if (!to) throw new DeliveryError('Twilio', 'permanent', null, 'the record names no phone number to send an SMS to');
     if ([...message.text].length > TWILIO_BODY_MAX) throw new DeliveryError('Twilio', 'permanent', null, `the message is longer than Twilio's ${TWILIO_BODY_MAX} characters: nothing was sent`);
     const form = new URLSearchParams({ To: to, From: this.opts.from, Body: message.text });
-    const res = await observedRequest(
-      this.http,
-      { method: 'post', url: `/2010-04-01/Accounts/${encodeURIComponent(this.opts.accountSid)}/Messages.json`, data: form.toString() },
-      { service: 'Twilio', what: WHAT },
-    );
-    if (res.status >= 200 && res.status < 300) return { sent: 'text' };
-    throw twilioRefusal(res.status, res.data, parseRetryAfter(res.headers['retry-after']));
+    const url = `/2010-04-01/Accounts/${encodeURIComponent(this.opts.accountSid)}/Messages.json`;
+    return providerCall('Twilio', async () => {
+      const res = await observedRequest(this.http, { method: 'post', url, data: form.toString() }, { service: 'Twilio', what: WHAT });
+      if (res.status >= 200 && res.status < 300) return { sent: 'text' } as const;
+      throw twilioRefusal(res.status, res.data, parseRetryAfter(res.headers['retry-after']));
+    });
   }
 }
 

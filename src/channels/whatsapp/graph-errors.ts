@@ -12,6 +12,8 @@ export class WhatsAppRefusal extends DeliveryError {
 
 /** Meta's code for a free-form message outside the 24-hour window ("re-engagement message"). */
 export const OUTSIDE_WINDOW = 131047;
+/** The person chose, in WhatsApp, to stop messages from this business. */
+const OPTED_OUT = 131050;
 
 /*
  * Meta advises building on `error.code`, not on the HTTP status or the titles (developers.facebook.com
@@ -36,7 +38,7 @@ const PERMANENT: Record<number, string> = {
   [OUTSIDE_WINDOW]: 'more than 24 hours since the person last wrote',
   131026: 'the number cannot receive it (not on WhatsApp, an old app, or terms not accepted)',
   131049: 'Meta chose not to deliver it',
-  131050: 'the person opted out of messages from this business',
+  [OPTED_OUT]: 'the person opted out of messages from this business',
   131021: 'the recipient is our own number',
 };
 
@@ -49,6 +51,9 @@ export function graphRefusal(status: number, body: unknown, what: string, retryA
   if (code !== null && (CONFIGURATION[code] || (code >= 200 && code < 300))) {
     return new WhatsAppRefusal(new DeliveryError('WhatsApp', 'configuration', status, said(CONFIGURATION[code] ?? 'the app lacks permission')), code);
   }
-  if (code !== null && PERMANENT[code]) return new WhatsAppRefusal(new DeliveryError('WhatsApp', 'permanent', status, said(PERMANENT[code])), code);
+  if (code !== null && PERMANENT[code]) {
+    const hint = code === OPTED_OUT ? ({ is: 'opted_out' } as const) : null;
+    return new WhatsAppRefusal(new DeliveryError('WhatsApp', 'permanent', status, said(PERMANENT[code]), null, hint), code);
+  }
   return new WhatsAppRefusal(classifyStatus('WhatsApp', status, what, retryAfterMs, code === null ? '' : `error code ${code}`), code);
 }

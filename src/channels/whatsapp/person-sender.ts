@@ -1,7 +1,7 @@
 import { DeliveryError } from '../../clients/delivery-error';
 import { parseUrn } from '../../domain/urn';
 import type { Logger } from '../../logger';
-import type { PersonMessage, PersonSender, PersonSenderFactory, SendOutcome } from '../../replies/person-sender';
+import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory, type SendOutcome } from '../../replies/person-sender';
 import { WhatsAppWindowStore } from '../../store/whatsapp-windows';
 import { OUTSIDE_WINDOW, WhatsAppRefusal } from './graph-errors';
 import { WHATSAPP_TEXT_MAX, WhatsAppClient } from './reply-sender';
@@ -32,7 +32,7 @@ export class WhatsAppPersonSender implements PersonSender {
     if (!(await this.opts.windows.isOpen(message.urn))) return this.invite(waId, message.reference);
     if ([...message.text].length > WHATSAPP_TEXT_MAX) throw refused(`the message is longer than WhatsApp's ${WHATSAPP_TEXT_MAX} characters: nothing was sent`);
     try {
-      await this.opts.client.sendText(waId, message.text);
+      await providerCall('WhatsApp', () => this.opts.client.sendText(waId, message.text));
       return { sent: 'text' };
     } catch (err) {
       // Meta refused it outright, so nothing went out: our window was wrong (a message we never saw, clocks).
@@ -45,7 +45,7 @@ export class WhatsAppPersonSender implements PersonSender {
   private async invite(waId: string, reference: string): Promise<SendOutcome> {
     const template = this.opts.template;
     if (!template) throw refused("outside WhatsApp's 24-hour window and no template configured (WHATSAPP_REPLY_TEMPLATE)");
-    await this.opts.client.sendTemplate(waId, template.name, template.language);
+    await providerCall('WhatsApp', () => this.opts.client.sendTemplate(waId, template.name, template.language));
     this.opts.logger.info({ channel: 'whatsapp', reference }, "outside WhatsApp's 24-hour window: sent the reply template instead of the message");
     return { sent: 'template' };
   }

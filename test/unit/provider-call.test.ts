@@ -1,0 +1,19 @@
+import { DeliveryError } from '../../src/clients/delivery-error';
+import { providerCall } from '../../src/replies/person-sender';
+
+describe('providerCall: what a failure around a provider request means for a message to a person', () => {
+  it('takes an error that is no DeliveryError, thrown once the request may have left, as "may have been sent", without its words', async () => {
+    const err = await providerCall('Twilio', async () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'sid') in +254700000001");
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err).toMatchObject({ service: 'Twilio', hint: { is: 'maybe_sent' } });
+    expect((err as Error).message).not.toContain('254700000001');
+  });
+
+  it("keeps the provider's own DeliveryError as it is, and the answer when there is no error", async () => {
+    const refused = new DeliveryError('Twilio', 'permanent', 400, 'refused');
+    await expect(providerCall('Twilio', async () => { throw refused; })).rejects.toBe(refused);
+    await expect(providerCall('Twilio', async () => 'sent')).resolves.toBe('sent');
+  });
+});
