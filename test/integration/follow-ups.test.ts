@@ -271,13 +271,20 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(pushesTo('worker-phone', caseId)).toEqual([]);
     });
 
-    it('joins the newest ordinary open record when the sender has one beside a newer sensitive one', async () => {
+    it('never passes a newer sensitive record over for an older ordinary one: the words become a sensitive report of their own', async () => {
       const phone = nextPhone();
       const ordinary = await referral(phone);
       const sensitive = await sensitiveReport(phone);
-      expect(messageOf((await sms(phone, WORDS.later)).text)).toBe(followUpAck(ordinary.reference));
-      await eventually(() => (notesOf(ordinary.caseId).length ? true : null));
+      const cases = primero.created.length;
+      const reply = messageOf((await sms(phone, WORDS.later)).text);
+      expect(reply).not.toContain(ordinary.reference);
+      expect(reply).not.toContain(sensitive.reference);
+      const own = await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+      await untilGatewayDrained(gw);
+      expect(own.module_id).toBe('primeromodule-gbv');
+      expect(notesOf(ordinary.caseId)).toEqual([]);
       expect(notesOf(sensitive.caseId)).toEqual([]);
+      expect(pushesTo('triage-phone', String(own.id))).toEqual([]);
     });
 
     it('becomes a sensitive report of its own, never a triage referral, when the record is out of reach', async () => {

@@ -45,8 +45,18 @@ describe('a sensitive record and a named record that cannot be joined', () => {
     expect(followUpDecision([psea('SSSS2222', 1)], 'ZZZZ9999', NOW, rules)).toEqual({ target: null, sensitive: true });
   });
 
-  it('prefers the newest ordinary open record to a newer sensitive one', () => {
-    expect(followUpDecision([record('AAAA2222', 5), psea('SSSS2222', 1)], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false });
+  it('never passes a newer sensitive record over for an older ordinary one: a sensitive report of its own', () => {
+    expect(followUpDecision([record('AAAA2222', 5), psea('SSSS2222', 1)], null, NOW, rules)).toEqual({ target: null, sensitive: true });
+  });
+
+  it('joins the newest open record when it is an ordinary one, an older sensitive one beside it', () => {
+    expect(followUpDecision([record('AAAA2222', 1), psea('SSSS2222', 5)], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false });
+  });
+
+  it("never joins, unnamed, a record whose reporter said messages to this phone are not safe (its reference would be sent there); named, it does", () => {
+    const unsafe = record('NSAF2222', 1, { safeToContact: false });
+    expect(followUpDecision([record('AAAA2222', 5), unsafe], null, NOW, rules)).toEqual({ target: null, sensitive: false });
+    expect(followUpDecision([record('AAAA2222', 5), unsafe], 'NSAF2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'NSAF2222' }), sensitive: false });
   });
 
   it('never swaps a named closed or too old record for another open one: a report of its own, as sensitive as the one named', () => {
