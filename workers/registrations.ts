@@ -106,7 +106,7 @@ const primeroEvents: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
       counters: s.counters,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
-      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger, counters: s.counters }),
+      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger, counters: s.counters, safeFieldOf: (intent) => s.mappings.get(intent as 'referral' | 'feedback')?.safe_to_contact_field }),
     }),
   options: (c) => ({ concurrency: c.PRIMERO_EVENTS_CONCURRENCY, limiter: perSecond(c.PRIMERO_EVENTS_RATE_PER_SECOND) }),
 };

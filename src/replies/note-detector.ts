@@ -1,6 +1,7 @@
 import type { PrimeroClient, RecordType } from '../clients/primero';
 import { DeliveryError } from '../clients/delivery-error';
-import { NOTES_FIELD, reporterNotesOf } from '../domain/reporter-notes';
+import { isClearYes, NOTES_FIELD, reporterNotesOf } from '../domain/reporter-notes';
+import { addressableUrn } from '../domain/urn';
 import type { Logger } from '../logger';
 import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
 import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
@@ -16,6 +17,8 @@ export interface NoteDetectorDeps {
   subject: string;
   logger: Logger;
   counters: Pick<SharedCounters, 'increment'>;
+  /** The record's "safe to contact" field, from the mapping of the intent it was created for (none: not asked). */
+  safeFieldOf: (intent: string) => string | undefined;
 }
 
 const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
@@ -35,12 +38,18 @@ export class NoteDetector {
     const reference = await references.referenceOfRecord(recordId);
     const link = reference ? await references.get(reference) : null;
     if (!link) return 0;
+    const safeField = this.deps.safeFieldOf(link.intent);
     let record: Record<string, unknown>;
     try {
-      record = await primero.getRecord(recordType, recordId, [NOTES_FIELD]);
+      record = await primero.getRecord(recordType, recordId, safeField ? [NOTES_FIELD, safeField] : [NOTES_FIELD]);
     } catch (err) {
       if (isRecordForbidden(err)) return 0;
       throw err;
+    }
+    // The link follows the record: a caseworker who unticks "safe to contact" silences the gateway's own status
+    // messages and STATUS answers too, from this look on (this job's notifications are planned after it).
+    if (safeField && safeField in record && isClearYes(record[safeField]) !== link.safeToContact) {
+      await references.setSafeToContact(link.reference, isClearYes(record[safeField]));
     }
     if (!(NOTES_FIELD in record)) return this.unreadable(link.reference);
     let queued = 0;
@@ -55,7 +64,8 @@ export class NoteDetector {
         channel: link.channel,
         intent: link.intent,
         sensitive: link.sensitive,
-        urn: link.urn,
+        // A link stored before redacted URNs were read as none may hold `tel:********`: never an address.
+        urn: addressableUrn(link.urn),
         contactUuid: link.contactUuid ?? null,
       });
       queued++;

@@ -52,9 +52,9 @@ return 1
 `;
 
 // Only on a link that exists: an HSET on a removed (forgotten, expired) link would leave a hash with no TTL.
-const LOWER_SAFE_TO_CONTACT = `
+const SET_SAFE_TO_CONTACT = `
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'safe', '0')
+redis.call('HSET', KEYS[1], 'safe', ARGV[1])
 return 1
 `;
 
@@ -141,7 +141,12 @@ export class ReferenceStore {
 
   /** A later report said it is not safe (or did not say it is): the link says not safe from then on, never safe again. */
   async lowerSafeToContact(reference: string): Promise<void> {
-    await this.redis.eval(LOWER_SAFE_TO_CONTACT, 1, this.key(reference));
+    await this.setSafeToContact(reference, false);
+  }
+
+  /** What the record itself now says (a caseworker ticked or unticked the field in Primero). */
+  async setSafeToContact(reference: string, safe: boolean): Promise<void> {
+    await this.redis.eval(SET_SAFE_TO_CONTACT, 1, this.key(reference), safeField(safe));
   }
 
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {

@@ -135,6 +135,27 @@ describe('"is it safe to contact you?": a no silences the gateway', () => {
     expect((await gw.references.get(first.reference))!.safeToContact).toBe(false);
   });
 
+  it('follows the record when a caseworker unticks "safe to contact" in Primero: no more status messages, no STATUS answer; ticked again, both resume', async () => {
+    const child = person();
+    const r = await file('referral', referral(child, 'yes'));
+    await eventually(() => (startsFor(r.reference).length === 1 ? true : null));
+    const webhook = async (fields: Record<string, unknown>) => {
+      const at = primero.change(r.recordId, fields);
+      const body = primeroWebhookBody('full', r.recordId, at, { ...primero.records.get(r.recordId)!, ...fields });
+      expect((await request(gw.app).post('/webhooks/primero').set('x-api-key', PRIMERO_KEY).type('json').send(JSON.stringify(body))).status).toBe(202);
+      await untilGatewayDrained(gw);
+    };
+    await webhook({ safe_to_contact: false, workflow: 'case_plan', owned_by: 'cp_worker' });
+    expect((await gw.references.get(r.reference))!.safeToContact).toBe(false);
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await statusOf(child)).toEqual({ reference: null, status: 'none' });
+    await webhook({ safe_to_contact: true, status: 'closed', workflow: 'closed' });
+    expect((await gw.references.get(r.reference))!.safeToContact).toBe(true);
+    await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
+    expect(startsFor(r.reference)).toEqual(['received', 'closed']);
+    expect(await statusOf(child)).toEqual({ reference: r.reference, status: 'closed' });
+  });
+
   it('puts none of the words it was sent in any answer or log line', async () => {
     await untilGatewayDrained(gw);
     expectNoPersonalData(answers, Object.values(WORDS));
