@@ -165,7 +165,7 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     const { recordId } = await newCase();
     const at = primero.change(recordId, { status: 'closed' });
     // The caseworker-message detector reads a gateway record's notes on every change (no body carries them): not a diff read.
-    const diffReads = () => primero.reads.filter((r) => r.id === recordId && r.fields?.join() !== 'notes_section');
+    const diffReads = () => primero.reads.filter((r) => r.id === recordId && !r.fields?.includes('notes_section'));
     const readsBefore = diffReads().length;
     await webhook(primeroWebhookBody('full', recordId, at, { status: 'closed', workflow: 'closed', assigned_user_names: [] }));
     await drained();
