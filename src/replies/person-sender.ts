@@ -46,6 +46,11 @@ export async function providerCall<T>(service: string, call: () => Promise<T>): 
   try {
     return await call();
   } catch (err) {
+    // A 502 or 504 comes from a proxy in front of the provider that lost or gave up on the provider's answer: the
+    // provider itself may have taken the message.
+    if (err instanceof DeliveryError && (err.status === 502 || err.status === 504) && err.hint === null) {
+      throw new DeliveryError(err.service, err.kind, err.status, err.message, err.retryAfterMs, { is: 'maybe_sent' });
+    }
     if (err instanceof DeliveryError) throw err;
     throw new DeliveryError(service, 'transient', null, `${service}: the answer to the send could not be read`, null, { is: 'maybe_sent' });
   }

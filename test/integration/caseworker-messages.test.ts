@@ -319,7 +319,7 @@ describe('a caseworker note becomes one message to the person, and its outcome c
 
   it('retries a send RapidPro refused with 503 (nothing went out), and sends it once', async () => {
     const { recordId, urn } = await newRecord();
-    script.push((cb) => cb(null, [503, { detail: 'Service unavailable' }]), (cb) => cb(null, [502, {}]));
+    script.push((cb) => cb(null, [503, { detail: 'Service unavailable' }]), (cb) => cb(null, [500, {}]));
     const subject = await noteAndWait(recordId, 'We can meet at the school gate at noon');
     expect(subject).toMatch(new RegExp(`^${SUBJECT}: sent `));
     expect(startsTo(urn, attempts)).toHaveLength(3);

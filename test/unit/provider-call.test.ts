@@ -16,4 +16,15 @@ describe('providerCall: what a failure around a provider request means for a mes
     await expect(providerCall('Twilio', async () => { throw refused; })).rejects.toBe(refused);
     await expect(providerCall('Twilio', async () => 'sent')).resolves.toBe('sent');
   });
+
+  it('takes a 502 or 504 (a proxy that lost the provider\'s answer) as "may have been sent", and a 500 or 503 as not sent', async () => {
+    for (const status of [502, 504]) {
+      const err = await providerCall('Twilio', async () => { throw new DeliveryError('Twilio', 'transient', status, `answered ${status}`); }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status, kind: 'transient', hint: { is: 'maybe_sent' } });
+    }
+    for (const status of [500, 503]) {
+      const err = await providerCall('Twilio', async () => { throw new DeliveryError('Twilio', 'transient', status, `answered ${status}`); }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status, hint: null });
+    }
+  });
 });
