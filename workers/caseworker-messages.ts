@@ -32,6 +32,8 @@ export interface CaseworkerMessageDeps {
   logger: Logger;
   queue: Queue;
   authFailurePauseMs: number;
+  /** What the reference link says of "safe to contact" (the person's own no, kept even when a PATCH of it failed). */
+  linkSafe?: (reference: string) => Promise<boolean | null>;
 }
 
 const isForbidden = (err: unknown) => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
@@ -115,7 +117,8 @@ async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promi
     author: m.sensitive ? await noteAuthorFromHistory(deps.primero, m.recordType, m.recordId, m.noteId, rawNote(notes, m.noteId)) : now.note.author,
     sensitiveAllowed: deps.sensitiveAllowed,
     optedOut: address !== null && (await deps.contacts.isOptedOut(address)),
-    safeToContact: safe,
+    // The link's no wins over the record's yes: a merged report's "not safe" may not have reached Primero yet.
+    safeToContact: (await deps.linkSafe?.(m.reference)) === false ? false : safe,
     hasSender: deps.senderFor(m.channel) !== null,
     hasAddress: address !== null,
   });

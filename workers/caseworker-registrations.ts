@@ -24,7 +24,8 @@ function caseworkerMessagesOn(name: CaseworkerMessageQueue, options: Registratio
       const senderFor = buildPersonSenders({ config: c, redis: s.shared, hasher: hasherFromConfig(c), logger: s.logger, rapidpro });
       const { codec, contacts, primero, mappings, trace, counters, logger } = s;
       const common = { codec, contacts, primero, mappings, trace, counters, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS };
-      return caseworkerMessageProcessor({ ...common, ledger: s.caseworkerMessages.ledger, senderFor, subject: c.REPLY_NOTE_SUBJECT, sensitiveAllowed: c.REPLY_SENSITIVE_ALLOWED });
+      const linkSafe = async (reference: string) => (await s.references.get(reference))?.safeToContact ?? null;
+      return caseworkerMessageProcessor({ ...common, ledger: s.caseworkerMessages.ledger, senderFor, subject: c.REPLY_NOTE_SUBJECT, sensitiveAllowed: c.REPLY_SENSITIVE_ALLOWED, linkSafe });
     },
     options,
   };

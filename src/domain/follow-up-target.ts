@@ -1,4 +1,4 @@
-import { communityStatusOf, newestFirst, tellable, type SenderRecord } from './sender-records';
+import { communityStatusOf, newestFirst, type SenderRecord } from './sender-records';
 
 export interface FollowUpRules {
   /** FOLLOW_UP_WINDOW_DAYS: only records the gateway created this recently are joined (0 = never). */
@@ -14,14 +14,16 @@ export interface FollowUpRules {
 export interface FollowUpDecision {
   target: SenderRecord | null;
   sensitive: boolean;
+  /** Joined to a record whose reporter said messages to this phone are not safe: no acknowledgement goes back. */
+  silent?: boolean;
 }
 
 /**
  * Only the sender's own records count, only open ones created within the window. A reference that is not among
  * their records is treated as absent, so the answer never says whether it exists. A sensitive (PSEA) record is
  * joined only when named: whoever holds the phone may not be the survivor, and a follow-up acknowledgement
- * carries its target's reference (so is a record whose reporter said messages to this phone are not safe). Unnamed,
- * the words still belong near it, so they become a report of their own (sensitive when it is). A named own record that is closed or too old is not swapped for another open one (that would put
+ * carries its target's reference. Unnamed, the words still belong near it, so they become a sensitive report of
+ * their own. A record whose reporter said messages to this phone are not safe is joined without an acknowledgement. A named own record that is closed or too old is not swapped for another open one (that would put
  * the words on a case they were not about): the message is a report of its own, as sensitive as the one named.
  */
 export function followUpDecision(records: SenderRecord[], askedFor: string | null, now: Date, rules: FollowUpRules): FollowUpDecision {
@@ -29,13 +31,15 @@ export function followUpDecision(records: SenderRecord[], askedFor: string | nul
   const since = now.getTime() - rules.windowDays * 86_400_000;
   const open = newestFirst(records).filter((r) => Date.parse(r.createdAt) >= since && communityStatusOf(r, rules.gatewayUser) !== 'closed');
   const named = askedFor === null ? undefined : records.find((r) => r.reference === askedFor);
-  if (named) return open.includes(named) ? { target: named, sensitive: named.sensitive } : { target: null, sensitive: named.sensitive };
-  // Unnamed, the newest open record decides: the words are most likely about it. One that may not be named to whoever
-  // holds the phone (sensitive, or its reporter said messages there are not safe) is neither joined nor passed over
-  // for an older one (its words would reach that case's caseworkers): they become a report of their own.
+  if (named) return open.includes(named) ? { target: named, sensitive: named.sensitive, silent: named.safeToContact === false } : { target: null, sensitive: named.sensitive };
+  // Unnamed, the newest open record decides: the words are most likely about it, and are never passed over to an
+  // older case (whose caseworkers would get words meant for another). A sensitive one is not joined (the
+  // acknowledgement would name it to whoever holds the phone): a sensitive report of its own. One whose reporter
+  // said messages to this phone are not safe is joined, silently: no acknowledgement is sent to that phone.
   const newest = open[0];
   if (!newest) return { target: null, sensitive: false };
-  return tellable(newest) ? { target: newest, sensitive: false } : { target: null, sensitive: newest.sensitive };
+  if (newest.sensitive) return { target: null, sensitive: true };
+  return { target: newest, sensitive: false, silent: newest.safeToContact === false };
 }
 
 /** The record a message without a keyword joins, or null (see followUpDecision). */

@@ -20,6 +20,8 @@ export interface IntakeServiceOptions {
 
 export interface AcceptedMessage extends Accepted {
   sensitive: boolean;
+  /** Joined to a record whose reporter said messages to this phone are not safe: send no acknowledgement. */
+  silent?: boolean;
 }
 
 /**
@@ -69,14 +71,14 @@ export class IntakeService {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });
-    const { target, sensitive } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
+    const { target, sensitive, silent } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
     // Not joined but about a sensitive record: protected like a sensitive report (its own record, the focal
     // point, never triage), though acknowledged as an ordinary message (provider-messages.ts).
     if (!target && sensitive) return withKept(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining()), true);
     if (!target) return this.accept(message, deadlineAt);
     // A follow-up to a sensitive record is itself sensitive: it joins that record or, failing that, becomes a
     // sensitive report of its own, and never reaches triage (workers/intake.ts).
-    return withKept(await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference), sensitive);
+    return { ...withKept(await this.producer.accept({ ...message, sensitive }, undefined, remaining(), target.reference), sensitive), silent: silent === true };
   }
 
   /**

@@ -149,6 +149,7 @@ export class ProviderMessageAcceptor {
     // a sensitive record get the ordinary answer, which tells whoever holds the phone nothing about it.
     const sensitiveAck = accepted.sensitive && c.intent === 'feedback';
     const kind: ReplyKind = sensitiveAck ? 'feedback_sensitive' : accepted.followUp ? 'follow_up' : ((c.intent as ReplyKind | null) ?? 'unknown');
-    return loop || optedOut || flooding ? null : replyText(this.table, c.language, kind, accepted.reference);
+    // `silent`: the record it joined says messages to this phone are not safe; an acknowledgement is one.
+    return loop || optedOut || flooding || accepted.silent ? null : replyText(this.table, c.language, kind, accepted.reference);
   }
 }

@@ -46,10 +46,13 @@ export class NoteDetector {
       if (isRecordForbidden(err)) return 0;
       throw err;
     }
-    // The link follows the record: a caseworker who unticks "safe to contact" silences the gateway's own status
-    // messages and STATUS answers too, from this look on (this job's notifications are planned after it).
-    if (safeField && safeField in record && isClearYes(record[safeField]) !== link.safeToContact) {
-      await references.setSafeToContact(link.reference, isClearYes(record[safeField]));
+    // The link follows the record down, never up: a caseworker who unticks "safe to contact" silences the gateway's
+    // own status messages and STATUS answers from this look on (this job's notifications are planned after it); a
+    // no already on the link (the person's, or a caseworker's) is never undone by a yes the record may still show
+    // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says.
+    if (safeField && safeField in record) {
+      const yes = isClearYes(record[safeField]);
+      if (link.safeToContact === null || link.safeToContact === undefined || (link.safeToContact === true && !yes)) await references.setSafeToContact(link.reference, yes);
     }
     if (!(NOTES_FIELD in record)) return this.unreadable(link.reference);
     let queued = 0;

@@ -26,7 +26,8 @@ export interface CaseLink {
   /**
    * The person's answer to "is it safe to contact you?" as the record holds it (the mapping's safe_to_contact_field):
    * false silences the gateway's own messages and STATUS; null is unknown (no such field, no answer, a link saved
-   * before the answer was kept). Only ever lowered after creation (lowerSafeToContact).
+   * before the answer was kept). After creation a no is never undone: merges lower it, and each look at the record
+   * lowers it when a caseworker unticked the field (an unknown takes the record's value).
    */
   safeToContact?: boolean | null;
   /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */
@@ -52,9 +53,9 @@ return 1
 `;
 
 // Only on a link that exists: an HSET on a removed (forgotten, expired) link would leave a hash with no TTL.
-const SET_SAFE_TO_CONTACT = `
+const SET_ON_LINK = `
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'safe', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
@@ -146,11 +147,12 @@ export class ReferenceStore {
 
   /** What the record itself now says (a caseworker ticked or unticked the field in Primero). */
   async setSafeToContact(reference: string, safe: boolean): Promise<void> {
-    await this.redis.eval(SET_SAFE_TO_CONTACT, 1, this.key(reference), safeField(safe));
+    await this.redis.eval(SET_ON_LINK, 1, this.key(reference), 'safe', safeField(safe));
   }
 
+  /** A link forgotten (or expired) while its job still runs is not brought back without an end. */
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
-    await this.redis.hset(this.key(reference), `step:${step}`, at.toISOString());
+    await this.redis.eval(SET_ON_LINK, 1, this.key(reference), `step:${step}`, at.toISOString());
   }
 
   /**

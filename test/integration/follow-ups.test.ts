@@ -224,6 +224,23 @@ describe('follow-ups: a message from someone with an open case joins that case',
     primero.deleted.delete(caseId);
   });
 
+  it('joins the case of someone who said messages to this phone are not safe, and sends that phone no acknowledgement', async () => {
+    const phone = nextPhone();
+    const contact = { uuid: randomUUID(), urn: `tel:${phone}` };
+    const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+      .send({ contact, flow: { uuid: randomUUID() }, run: { uuid: randomUUID() }, results: { concern: { value: WORDS.first, category: 'All Responses' }, safe_to_contact: { value: 'no', category: 'No' } } });
+    const link = await eventually(async () => {
+      const l = await gw.references.get(res.body.reference);
+      return l?.steps.notifiedAt ? l : null;
+    });
+    expect(link.safeToContact).toBe(false);
+    const cases = primero.created.length;
+    expect(messageOf((await sms(phone, WORDS.later)).text)).toBeNull();
+    await eventually(() => (notesOf(link.caseId).length ? true : null));
+    expect(notesOf(link.caseId).map((n) => n.note_text)).toEqual([WORDS.later]);
+    expect(primero.created.length).toBe(cases);
+  });
+
   describe('a follow-up to a sensitive report', () => {
     /** A sexual exploitation report through the feedback flow: sensitive, assigned to the focal point. */
     async function sensitiveReport(phone: string): Promise<{ reference: string; caseId: string }> {

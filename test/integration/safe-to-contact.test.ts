@@ -135,7 +135,7 @@ describe('"is it safe to contact you?": a no silences the gateway', () => {
     expect((await gw.references.get(first.reference))!.safeToContact).toBe(false);
   });
 
-  it('follows the record when a caseworker unticks "safe to contact" in Primero: no more status messages, no STATUS answer; ticked again, both resume', async () => {
+  it('follows the record when a caseworker unticks "safe to contact" in Primero (no more status messages, no STATUS answer), and a yes the record shows later never undoes that no', async () => {
     const child = person();
     const r = await file('referral', referral(child, 'yes'));
     await eventually(() => (startsFor(r.reference).length === 1 ? true : null));
@@ -150,10 +150,18 @@ describe('"is it safe to contact you?": a no silences the gateway', () => {
     expect(startsFor(r.reference)).toEqual(['received']);
     expect(await statusOf(child)).toEqual({ reference: null, status: 'none' });
     await webhook({ safe_to_contact: true, status: 'closed', workflow: 'closed' });
-    expect((await gw.references.get(r.reference))!.safeToContact).toBe(true);
-    await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
-    expect(startsFor(r.reference)).toEqual(['received', 'closed']);
-    expect(await statusOf(child)).toEqual({ reference: r.reference, status: 'closed' });
+    expect((await gw.references.get(r.reference))!.safeToContact).toBe(false);
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await statusOf(child)).toEqual({ reference: null, status: 'none' });
+  });
+
+  it('never brings a forgotten link back without an end: a step or an answer written after it was removed writes nothing', async () => {
+    const r = await file('referral', referral(person(), 'yes'));
+    await gw.references.remove(r.reference);
+    await gw.references.mark(r.reference, 'notifiedAt');
+    await gw.references.setSafeToContact(r.reference, false);
+    expect(await gw.references.get(r.reference)).toBeNull();
+    expect(await gw.redis.exists(`${gw.config.QUEUE_PREFIX}:gw:ref:${r.reference}`)).toBe(0);
   });
 
   it('puts none of the words it was sent in any answer or log line', async () => {

@@ -40,7 +40,7 @@ describe('a sensitive record and a named record that cannot be joined', () => {
   const psea = (reference: string, days: number, over: Partial<SenderRecord> = {}) => record(reference, days, { sensitive: true, ...over });
 
   it('joins a sensitive record only when the message names it', () => {
-    expect(followUpDecision([psea('SSSS2222', 1)], 'SSSS2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'SSSS2222' }), sensitive: true });
+    expect(followUpDecision([psea('SSSS2222', 1)], 'SSSS2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'SSSS2222' }), sensitive: true, silent: false });
     expect(followUpDecision([psea('SSSS2222', 1)], null, NOW, rules)).toEqual({ target: null, sensitive: true });
     expect(followUpDecision([psea('SSSS2222', 1)], 'ZZZZ9999', NOW, rules)).toEqual({ target: null, sensitive: true });
   });
@@ -50,13 +50,14 @@ describe('a sensitive record and a named record that cannot be joined', () => {
   });
 
   it('joins the newest open record when it is an ordinary one, an older sensitive one beside it', () => {
-    expect(followUpDecision([record('AAAA2222', 1), psea('SSSS2222', 5)], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false });
+    expect(followUpDecision([record('AAAA2222', 1), psea('SSSS2222', 5)], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false, silent: false });
   });
 
-  it("never joins, unnamed, a record whose reporter said messages to this phone are not safe (its reference would be sent there); named, it does", () => {
+  it('joins a record whose reporter said messages to this phone are not safe silently (no acknowledgement goes there), named or not, never an older case instead', () => {
     const unsafe = record('NSAF2222', 1, { safeToContact: false });
-    expect(followUpDecision([record('AAAA2222', 5), unsafe], null, NOW, rules)).toEqual({ target: null, sensitive: false });
-    expect(followUpDecision([record('AAAA2222', 5), unsafe], 'NSAF2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'NSAF2222' }), sensitive: false });
+    expect(followUpDecision([record('AAAA2222', 5), unsafe], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'NSAF2222' }), sensitive: false, silent: true });
+    expect(followUpDecision([record('AAAA2222', 5), unsafe], 'NSAF2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'NSAF2222' }), sensitive: false, silent: true });
+    expect(followUpDecision([record('AAAA2222', 5), unsafe], 'AAAA2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false, silent: false });
   });
 
   it('never swaps a named closed or too old record for another open one: a report of its own, as sensitive as the one named', () => {
