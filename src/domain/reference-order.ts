@@ -1,11 +1,6 @@
-import { REFERENCE_ALPHABET, REFERENCE_LENGTH } from './reference';
+import { REFERENCE_ALPHABET, REFERENCE_LENGTH, SCRAMBLE } from './reference';
 
-const BITS = 40n;
-const MASK = (1n << BITS) - 1n;
-// reference.ts's constants; test/unit/reference-order.test.ts fails if the two ever differ.
-const A = 0x9e3779b97n;
-const B = 0x5bd1e995n;
-const C = 0xc2b2ae3d5n;
+const { MASK, A, B, C } = SCRAMBLE;
 
 function inverse(odd: bigint): bigint {
   // Newton's iteration doubles the correct low bits each step: 6 steps exceed 40 bits.

@@ -7,11 +7,10 @@ export const REFERENCE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 export const REFERENCE_LENGTH = 8;
 
 const BITS = 40n;
-const MASK = (1n << BITS) - 1n;
+/** The bijection's constants, shared with its inverse (reference-order.ts). */
+export const SCRAMBLE = { MASK: (1n << BITS) - 1n, A: 0x9e3779b97n, B: 0x5bd1e995n, C: 0xc2b2ae3d5n } as const;
 // Odd multipliers are invertible modulo 2^40; the xor-shifts spread low bits upwards.
-const A = 0x9e3779b97n;
-const B = 0x5bd1e995n;
-const C = 0xc2b2ae3d5n;
+const { MASK, A, B, C } = SCRAMBLE;
 
 function scramble(n: bigint): bigint {
   let x = (n * A + B) & MASK;
