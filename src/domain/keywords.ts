@@ -32,6 +32,11 @@ export interface Classification {
   intent: KeywordIntent | null;
   language: string;
   narrative: string;
+  /**
+   * A STATUS word followed by a reference of letters only: a status question only if that reference is one of the
+   * sender's own (the caller knows; eight letters may be words). Otherwise the message is what `intent` null says.
+   */
+  statusIfOwn?: { reference: string; language: string; narrative: string };
 }
 
 /**
@@ -120,8 +125,12 @@ export function keywordClassifier(table: KeywordTable): (text: string) => Classi
     const control = match.intent === 'optout' || match.intent === 'optin';
     if (control && lastToken + 1 < tokens.length) return { intent: null, language: table.default_language, narrative: original };
     const narrative = tokens.slice(lastToken + 1).join(' ');
-    if (match.intent === 'status' && narrative !== '' && !namesReference(narrative)) return { intent: null, language: table.default_language, narrative: original };
-    return { intent: match.intent, language: table.replies[match.language] ? match.language : table.default_language, narrative };
+    const language = table.replies[match.language] ? match.language : table.default_language;
+    if (match.intent === 'status' && narrative !== '' && !namesReference(narrative)) {
+      const named = referenceNamed(narrative);
+      return { intent: null, language: table.default_language, narrative: original, ...(named ? { statusIfOwn: { reference: named, language, narrative } } : {}) };
+    }
+    return { intent: match.intent, language, narrative };
   };
 }
 

@@ -87,6 +87,9 @@ export class ProviderMessageAcceptor {
     if (msg.otherUrns?.length) await withinDeadline(() => this.contacts.link(msg.urn, msg.otherUrns!), boundMs);
     if (c.intent === 'optout' || c.intent === 'optin') return withinDeadline(() => this.preference(msg, c, loop), boundMs);
     if (c.intent === 'status') return withinDeadline(() => this.status(msg, c, loop), boundMs);
+    if (c.statusIfOwn && (await withinDeadline(() => this.ownReference(msg, c.statusIfOwn!.reference), boundMs))) {
+      return withinDeadline(() => this.status(msg, { intent: 'status', language: c.statusIfOwn!.language, narrative: c.statusIfOwn!.narrative }, loop), boundMs);
+    }
 
     const message = this.envelope(msg, c);
     // No keyword: a follow-up when the sender has an open record, else a referral (nothing a child writes is dropped).
@@ -127,6 +130,11 @@ export class ProviderMessageAcceptor {
     if (loop || flooding) return { reference: null, duplicate: false, reply: null };
     const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])]);
     return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, referenceNamed(c.narrative), this.opts.gatewayUser) };
+  }
+
+  /** Whether `reference` is one of the sender's own records (a STATUS followed by a reference of letters only). */
+  private async ownReference(msg: ProviderMessage, reference: string): Promise<boolean> {
+    return (await this.records.of([msg.urn, ...(msg.otherUrns ?? [])])).some((r) => r.reference === reference);
   }
 
   private async preference(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {

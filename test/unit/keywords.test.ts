@@ -110,9 +110,14 @@ describe('STATUS', () => {
       'Status urgently need help my father beats me',
       'STATUS NEEDHELP',
     ]) {
-      expect(classify(text)).toEqual({ intent: null, language: 'eng', narrative: text });
+      expect(classify(text)).toMatchObject({ intent: null, language: 'eng', narrative: text });
     }
     expect(classify('STATUS K7QMZ4XP urgently').intent).toBe('status');
+  });
+
+  it('marks a STATUS word followed by letters that read as a reference as a question only if the reference is the sender\'s own (the caller checks)', () => {
+    expect(classify('STATUS NEEDHELP')).toEqual({ intent: null, language: 'eng', narrative: 'STATUS NEEDHELP', statusIfOwn: { reference: 'NEEDHELP', language: 'eng', narrative: 'NEEDHELP' } });
+    expect(classify('Estado de los refugiados, necesitamos ayuda').statusIfOwn).toBeUndefined();
   });
 
   it.each([
