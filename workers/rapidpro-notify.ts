@@ -1,4 +1,5 @@
 import { RateLimitError, type Job, type Queue } from 'bullmq';
+import { backgroundFlowCheck } from '../src/clients/background-flow';
 import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
@@ -21,15 +22,11 @@ export interface RapidProNotifyDeps {
   counters: SharedCounters;
 }
 
-/** How long a background notify flow is trusted before its type is read again (an operator may re-import it). */
-const FLOW_TYPE_TTL_MS = 3_600_000;
-
 /**
  * Starts the notification flow for the community member with params {reference, status} only. The queue's
  * limiter keeps to the workspace quota; a 429 pauses the whole queue (the quota is the workspace's).
  */
 export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
-  let backgroundSince: number | null = null;
   /*
    * mailroom starts a non-background flow in interrupt mode, ending the referral or feedback run the person is
    * answering (nyaruka/mailroom: core/tasks/start_flow_batch.go); a background flow never interrupts. The
@@ -38,16 +35,7 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
    * configuration fault: every job would go wrong alike, so the queue pauses until it is fixed, and jobs wait.
    * Only a background answer is cached, so a re-imported flow is picked up at the next try.
    */
-  const isBackground = async (): Promise<{ ok: true } | { ok: false; type: string | null }> => {
-    if (backgroundSince !== null && Date.now() - backgroundSince < FLOW_TYPE_TTL_MS) return { ok: true };
-    const type = await deps.client.flowType(deps.flowUuid);
-    if (type === 'background') {
-      backgroundSince = Date.now();
-      return { ok: true };
-    }
-    backgroundSince = null;
-    return { ok: false, type };
-  };
+  const isBackground = backgroundFlowCheck(() => deps.client.flowType(deps.flowUuid));
   const configurationFault = async (type: string | null): Promise<never> => {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });

@@ -1,10 +1,8 @@
+import { backgroundFlowCheck } from '../../clients/background-flow';
 import { DeliveryError } from '../../clients/delivery-error';
 import type { RapidProClient } from '../../clients/rapidpro';
 import type { Logger } from '../../logger';
 import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory } from '../../replies/person-sender';
-
-/** How long a background reply flow is trusted before its type is read again (an operator may re-import it). */
-const FLOW_TYPE_TTL_MS = 3_600_000;
 
 /**
  * Reads the reply flow's type. A lookup is a read that sends nothing: a timeout on it is only a failed call, so its
@@ -26,15 +24,11 @@ async function flowTypeOf(client: RapidProClient, flow: string): Promise<string 
  * message waits, unsent.
  */
 function backgroundCheck(client: RapidProClient, flow: string, logger: Logger): () => Promise<void> {
-  let backgroundSince: number | null = null;
+  const isBackground = backgroundFlowCheck(() => flowTypeOf(client, flow));
   return async () => {
-    if (backgroundSince !== null && Date.now() - backgroundSince < FLOW_TYPE_TTL_MS) return;
-    const type = await flowTypeOf(client, flow);
-    if (type === 'background') {
-      backgroundSince = Date.now();
-      return;
-    }
-    backgroundSince = null;
+    const verdict = await isBackground();
+    if (verdict.ok) return;
+    const { type } = verdict;
     const fault = type === null ? 'names no flow in this workspace' : "is not a background flow (starting it would interrupt the person's other flows)";
     logger.error({ service: 'RapidPro', flowType: type }, `RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_REPLY_FLOW_UUID ${fault}; import flows/reply.flow.json`);
     throw new DeliveryError('RapidPro', 'configuration', null, `RapidPro: RAPIDPRO_REPLY_FLOW_UUID ${type === null ? 'names no flow' : 'is not a background flow'}`);
