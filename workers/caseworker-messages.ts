@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { DeliveryError } from '../src/clients/delivery-error';
+import { DeliveryError, isRecordOutOfScope } from '../src/clients/delivery-error';
 import type { PrimeroClient } from '../src/clients/primero';
 import type { InboundMessage } from '../src/domain/inbound-message';
 import { gateOutcome, noteNow, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome, type NoteNow, type ReporterNote } from '../src/domain/reporter-notes';
@@ -36,7 +36,6 @@ export interface CaseworkerMessageDeps {
   linkSafe?: (reference: string) => Promise<boolean | null>;
 }
 
-const isForbidden = (err: unknown) => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
 
 /** Counted and traced once, when the outcome is settled: words only, never the text or the address. */
 function settled(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, outcome: CaseworkerOutcome): void {
@@ -56,7 +55,7 @@ async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob,
     const changed = await deps.primero.updateRecord(m.recordType, m.recordId, { [NOTES_FIELD]: [entry] });
     stored = holdsEntry(changed[NOTES_FIELD], entry.unique_id) || (await outcomeOnRecord(deps, m, entry.unique_id));
   } catch (err) {
-    if (!isForbidden(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+    if (!isRecordOutOfScope(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     deps.logger.warn({ reference: m.reference, outcome }, 'the outcome note could not be written: the record is out of the API user\'s scope');
   }
   // A role that may not write notes will not gain the right on a retry: said loudly, and the note is settled as is.
@@ -92,7 +91,7 @@ async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Pr
   try {
     record = await deps.primero.getRecord(m.recordType, m.recordId, field ? [NOTES_FIELD, field] : [NOTES_FIELD]);
   } catch (err) {
-    if (isForbidden(err)) return { now: { is: 'unreadable' }, safe: undefined };
+    if (isRecordOutOfScope(err)) return { now: { is: 'unreadable' }, safe: undefined };
     throw err;
   }
   return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined, notes: record[NOTES_FIELD] };

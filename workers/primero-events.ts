@@ -2,7 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
 import { originOf } from '../src/cases/record-origin';
 import { planForRecordEvents, type PlanContext } from '../src/domain/notification-plan';
-import { DeliveryError } from '../src/clients/delivery-error';
+import { isRecordOutOfScope } from '../src/clients/delivery-error';
 import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type StoredSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
@@ -37,7 +37,6 @@ interface Completed {
   readable: boolean | null;
 }
 
-const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
 
 /**
  * A webhook body that lacked a field the diff reads says nothing about that field, and neither does a read
@@ -53,7 +52,7 @@ async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: Store
   try {
     record = await deps.primero.getRecord(look.recordType, look.recordId, snapshotFieldNames(look.recordType));
   } catch (err) {
-    if (!isRecordForbidden(err)) throw err;
+    if (!isRecordOutOfScope(err)) throw err;
     deps.counters.increment('gateway_primero_events_out_of_scope_total', { record_type: look.recordType });
     return { snapshot: { ...filledFrom(asSent, missing, [stored]), outOfScope: true }, readable: false };
   }

@@ -77,4 +77,4 @@ export async function settledSince(deps: IntakeDeps, since: string | undefined, 
 export const definitelyRefused = (err: unknown) => err instanceof DeliveryError && err.status !== null && err.status >= 400 && err.status < 500;
 
 /** CanCan's AccessDenied on one record: out of the API user's scope (see src/clients/delivery-error.ts). */
-export const outOfScope = (err: unknown) => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+export { isRecordOutOfScope as outOfScope } from '../clients/delivery-error';

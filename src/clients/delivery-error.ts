@@ -50,6 +50,9 @@ export function classifyStatus(service: string, status: number, what: string, re
   return new DeliveryError(service, 'permanent', status, `${service} rejected ${what} (${status})${detail ? `: ${detail}` : ''}`);
 }
 
+/** A 403 on a call naming one record (classifyStatus's `record` target): that record is outside the API user's scope. */
+export const isRecordOutOfScope = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
+
 /** Axios errors carry the request (body and Authorization header): only the error code survives. */
 export function networkFailure(service: string, what: string, err: unknown): DeliveryError {
   const code = (err as { code?: string }).code ?? 'network error';

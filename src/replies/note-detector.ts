@@ -1,5 +1,5 @@
 import type { PrimeroClient, RecordType } from '../clients/primero';
-import { DeliveryError } from '../clients/delivery-error';
+import { isRecordOutOfScope } from '../clients/delivery-error';
 import { isClearYes, NOTES_FIELD, reporterNotesOf } from '../domain/reporter-notes';
 import { addressableUrn } from '../domain/urn';
 import type { Logger } from '../logger';
@@ -21,7 +21,6 @@ export interface NoteDetectorDeps {
   safeFieldOf: (intent: string) => string | undefined;
 }
 
-const isRecordForbidden = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
 
 /**
  * Finds a caseworker's notes to the person on a record the gateway created, and queues each one not yet handled.
@@ -43,7 +42,7 @@ export class NoteDetector {
     try {
       record = await primero.getRecord(recordType, recordId, safeField ? [NOTES_FIELD, safeField] : [NOTES_FIELD]);
     } catch (err) {
-      if (isRecordForbidden(err)) return 0;
+      if (isRecordOutOfScope(err)) return 0;
       throw err;
     }
     // The link follows the record down, never up: a caseworker who unticks "safe to contact" silences the gateway's
