@@ -1,4 +1,5 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { holdsEntry } from '../src/cases/merge';
 import { DeliveryError, isRecordOutOfScope } from '../src/clients/delivery-error';
 import type { PrimeroClient } from '../src/clients/primero';
 import type { InboundMessage } from '../src/domain/inbound-message';
@@ -66,8 +67,6 @@ async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob,
   await deps.ledger.markNoted(m.recordId, m.noteId, owner);
   return stored ? outcome : 'outcome_dropped';
 }
-
-const holdsEntry = (notes: unknown, uniqueId: string) => Array.isArray(notes) && notes.some((e) => (e as { unique_id?: unknown } | null)?.unique_id === uniqueId);
 
 /** Primero answers a PATCH with what it changed: our entry absent means unchanged (an earlier attempt wrote it) or dropped. */
 async function outcomeOnRecord(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, uniqueId: string): Promise<boolean> {
