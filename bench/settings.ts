@@ -1,0 +1,14 @@
+/** The bench's settings: BENCH_* scale it; REDIS_URL picks the Redis (default local). */
+import path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..');
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 6000);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const DRAIN = Number(process.env.BENCH_DRAIN_CASES ?? 3000);
+export const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 8);
+export const TOKEN = 'bench-token-0123456789';
+export const PREFIX = `bench-${Date.now().toString(36)}`;
+
+/** The heap limits the Dockerfile runs the gateway with (see README: memory). */
+export const NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=8'];
