@@ -24,5 +24,6 @@ USER node
 EXPOSE 3000 9090
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 CMD node -e "require('http').get('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 # Heap limits measured with npm run bench: ~110 MB resident under load instead of ~210 MB, for ~5-10% of peak ingest.
+# The same flags as package.json's config.node_flags, which npm start uses (test/unit/production-build.test.ts).
 ENTRYPOINT ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/src/main.js"]
 CMD ["all"]

@@ -4,9 +4,18 @@ import { freePort, startProcess } from './processes';
 import type { PrimeroStandIn } from './primero-standin';
 import { NODE_FLAGS, PREFIX } from './settings';
 
-/** Queues `cases` messages through the API, starts a worker, and times until every case exists in the stand-in. */
-export async function drain(primero: PrimeroStandIn, delayMs: number, cases: number, baseEnv: Record<string, string>): Promise<{ rate: number; rssMb: number; duplicates: number }> {
-  const prefix = `${PREFIX}-drain${delayMs}`;
+/**
+ * Queues `cases` messages through the API, starts `workerCount` worker processes, and times until every case exists
+ * in the stand-in; `from`/`to` (ms since the epoch) are the timed window.
+ */
+export async function drain(
+  primero: PrimeroStandIn,
+  delayMs: number,
+  cases: number,
+  baseEnv: Record<string, string>,
+  workerCount = 1,
+): Promise<{ rate: number; rssMb: number; duplicates: number; from: number; to: number }> {
+  const prefix = `${PREFIX}-drain${delayMs}x${workerCount}`;
   const env = { ...baseEnv, QUEUE_PREFIX: prefix, INTAKE_CONCURRENCY: '128', PRIMERO_RATE_PER_SECOND: '10000', PRIMERO_TIMEOUT_MS: '10000' };
   const port = await freePort();
   const api = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'api'], { ...env, PORT: String(port) }, port);
@@ -16,7 +25,7 @@ export async function drain(primero: PrimeroStandIn, delayMs: number, cases: num
   primero.created.clear();
   primero.duplicates = 0;
   primero.delayMs = delayMs;
-  const worker = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'worker'], env, null);
+  const workers = await Promise.all(Array.from({ length: workerCount }, () => startProcess([...NODE_FLAGS, 'dist/src/main.js', 'worker'], env, null)));
   const t0 = Date.now();
   let first = 0;
   while (primero.created.size < cases) {
@@ -24,8 +33,9 @@ export async function drain(primero: PrimeroStandIn, delayMs: number, cases: num
     if (Date.now() - t0 > 180_000) throw new Error(`drain stalled at ${primero.created.size}/${cases}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const seconds = (Date.now() - (first || t0)) / 1000;
-  await worker.stop();
-  return { rate: cases / seconds, rssMb: worker.maxRssMb, duplicates: primero.duplicates };
+  const to = Date.now();
+  const seconds = (to - (first || t0)) / 1000;
+  await Promise.all(workers.map((w) => w.stop()));
+  return { rate: cases / seconds, rssMb: Math.max(...workers.map((w) => w.maxRssMb)), duplicates: primero.duplicates, from: first || t0, to };
 }
 

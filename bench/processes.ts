@@ -15,8 +15,18 @@ export const freePort = () =>
 
 export interface Proc {
   child: ChildProcess;
+  /** The kernel's peak resident memory of the process (VmHWM, MiB): no peak between two samples is missed. */
   maxRssMb: number;
   stop(): Promise<void>;
+}
+
+/** VmHWM of `pid` in MiB, or null once the process is gone. */
+function peakResidentMb(pid: number | undefined): number | null {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return null;
+  }
 }
 
 const answers = (port: number) =>
@@ -30,7 +40,7 @@ const answers = (port: number) =>
 
 /**
  * Starts the built gateway (node dist/…, as production runs it) or a bench helper, waits until it listens on
- * `port` (or simply starts, for a worker), and samples its resident memory from /proc.
+ * `port` (or simply starts, for a worker), and reads its peak resident memory from /proc.
  */
 export async function startProcess(args: string[], env: Record<string, string>, port: number | null): Promise<Proc> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -45,6 +55,7 @@ export async function startProcess(args: string[], env: Record<string, string>, 
     maxRssMb: 0,
     async stop() {
       clearInterval(sampler);
+      sample();
       if (child.exitCode !== null) return;
       await new Promise((r) => {
         child.once('exit', r);
@@ -52,14 +63,9 @@ export async function startProcess(args: string[], env: Record<string, string>, 
       });
     },
   };
-  const sampler = setInterval(() => {
-    try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
-      proc.maxRssMb = Math.max(proc.maxRssMb, kb / 1024);
-    } catch {
-      // process gone
-    }
-  }, 100);
+  // The last reading before it exits is the one that counts; the interval keeps it if the process dies on its own.
+  const sample = () => (proc.maxRssMb = Math.max(proc.maxRssMb, peakResidentMb(child.pid) ?? 0));
+  const sampler = setInterval(sample, 500);
   const deadline = Date.now() + 30_000;
   while (port !== null && !(await answers(port))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${args.join(' ')} did not start: ${tail}`);

@@ -2,19 +2,25 @@
  * npm run bench — one run on this machine, printing:
  *  1. durable ingest of POST /webhooks/rapidpro/referral (distinct messages, 32 keep-alive connections) next to
  *     a bare express app that only parses the JSON, measured alternately, with the ratio and the p99;
- *  2. end-to-end drain rate, webhook to Primero case, against a Primero stand-in answering in 0 ms and 200 ms;
- *  3. the resident memory of the API and worker processes.
- * The gateway runs as its real, built processes (`node dist/src/main.js api` / `worker`, after `npm run build`);
- * the load comes from this process.
- * BENCH_REQUESTS, BENCH_ROUNDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis (default local).
+ *  2. the all-in-one process (npm start) under ingest while it drains, and its peak resident memory (VmHWM);
+ *  3. end-to-end drain rate, webhook to Primero case, against a Primero stand-in answering in 0 ms and 200 ms;
+ *  4. scale-out: 2 API and 2 worker processes against one Redis, beside 1 and 1, with who used the CPU;
+ *  5. the figures of issue #15 with their targets (bench/figures.ts), then one SUMMARY line.
+ * The gateway runs as its real, built processes (`node <package.json's node_flags> dist/src/main.js api|worker|all`,
+ * after `npm run build`); the load comes from wrk (or this process) and Primero is a stand-in in this process.
+ * BENCH_REQUESTS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis } from 'ioredis';
+import { allInOne } from './all-in-one';
+import { cpuTimeline, describeShares, type CpuShares, type CpuTimeline } from './cpu';
 import { drain } from './drain';
+import { record, summary, table } from './figures';
 import { ingestRound, load, WRK, type IngestFigures } from './ingest';
 import { PrimeroStandIn } from './primero-standin';
 import { freePort, startProcess } from './processes';
+import { describeScale, scaleOut } from './scale';
 import { DRAIN, NODE_FLAGS, PREFIX, REDIS_URL, REQUESTS, ROUND_SECONDS, ROUNDS, TOKEN } from './settings';
 
 function median(xs: number[]): number {
@@ -31,8 +37,76 @@ async function wipe(redis: Redis): Promise<void> {
   } while (cursor !== '0');
 }
 
+interface IngestComparison {
+  gwRps: number;
+  bxRps: number;
+  p99: number;
+  apiPeakMb: number;
+  cpu: CpuShares;
+}
+
+/** The gateway's API (durable enqueue, production log level) and bare express, in alternating rounds. */
+async function ingestVsBare(baseEnv: Record<string, string>, timeline: CpuTimeline): Promise<IngestComparison> {
+  const apiPort = await freePort();
+  const barePort = await freePort();
+  const api = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'api'], { ...baseEnv, PORT: String(apiPort), QUEUE_PREFIX: `${PREFIX}-ingest` }, apiPort);
+  const bare = await startProcess(['--import', 'tsx', 'bench/bare-express.ts'], { PORT: String(barePort) }, barePort);
+  try {
+    await load(apiPort, 500);
+    await load(barePort, 500);
+    const gw: Array<IngestFigures & { cpu: CpuShares }> = [];
+    const bx: IngestFigures[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const from = Date.now();
+      const figures = await ingestRound(apiPort, ROUND_SECONDS);
+      gw.push({ ...figures, cpu: timeline.shares(from, Date.now()) });
+      bx.push(await ingestRound(barePort, ROUND_SECONDS));
+    }
+    const refused = gw.reduce((n, f) => n + f.non2xx, 0);
+    if (refused > 0) throw new Error(`${refused} ingest requests were not answered 2xx`);
+    await api.stop();
+    const gwRps = median(gw.map((f) => f.rps));
+    return { gwRps, bxRps: median(bx.map((f) => f.rps)), p99: median(gw.map((f) => f.p99)), apiPeakMb: api.maxRssMb, cpu: gw.find((f) => f.rps === gwRps)!.cpu };
+  } finally {
+    await api.stop();
+    await bare.stop();
+  }
+}
+
+async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {
+  const ingest = await ingestVsBare(baseEnv, timeline);
+  record('ingest', ingest.gwRps / ingest.bxRps);
+  record('p99', ingest.p99);
+  record('rss_api', ingest.apiPeakMb);
+  const lines = [
+    `ingest: ${ROUNDS} alternating rounds of ${WRK ? `${ROUND_SECONDS} s (wrk)` : `${REQUESTS} requests (node client)`}, distinct messages, 32 keep-alive connections; medians`,
+    `  gateway ${ingest.gwRps.toFixed(0)} req/s (${describeShares(ingest.cpu)}), bare express ${ingest.bxRps.toFixed(0)} req/s`,
+  ];
+  if (process.env.BENCH_INGEST_ONLY) return lines;
+
+  const all = await allInOne(primero, baseEnv, redis);
+  record('rss_all', all.peakMb);
+  lines.push(`all-in-one: ${all.ingest.rps.toFixed(0)} req/s while draining, then ${all.drainSeconds.toFixed(1)} s more to drain (${all.cases} cases)`);
+
+  const fast = await drain(primero, 0, DRAIN, baseEnv);
+  const slowCases = Math.max(300, Math.floor(DRAIN / 2));
+  const slow = await drain(primero, 200, slowCases, baseEnv);
+  record('drain0', fast.rate);
+  record('drain200', slow.rate);
+  record('rss_worker', Math.max(fast.rssMb, slow.rssMb));
+  lines.push(`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case`);
+
+  const scale = await scaleOut(primero, baseEnv, timeline);
+  const drain1 = { rate: fast.rate, cpu: timeline.shares(fast.from, fast.to) };
+  record('scale_ingest', scale.ingest2.rate / scale.ingest1.rate);
+  record('scale_drain', scale.drain2.rate / drain1.rate);
+  record('duplicates', fast.duplicates + slow.duplicates);
+  lines.push(...describeScale(scale, drain1));
+  return lines;
+}
+
 async function main(): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const primero = new PrimeroStandIn();
   const primeroPort = await primero.start();
   const baseEnv = {
@@ -46,51 +120,14 @@ async function main(): Promise<void> {
     // Without NODE_ENV=development/test the gateway refuses the public development hash key: hash as production does.
     HASH_KEY: randomBytes(32).toString('base64'),
   };
+  const timeline = cpuTimeline(redis);
   try {
-    // 1. Ingest: gateway (durable enqueue, production log level) and bare express, alternating.
-    const apiPort = await freePort();
-    const barePort = await freePort();
-    const api = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'api'], { ...baseEnv, PORT: String(apiPort), QUEUE_PREFIX: `${PREFIX}-ingest` }, apiPort);
-    const bare = await startProcess(['--import', 'tsx', 'bench/bare-express.ts'], { PORT: String(barePort) }, barePort);
-    await load(apiPort, 500);
-    await load(barePort, 500);
-    const gw: IngestFigures[] = [];
-    const bx: IngestFigures[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      gw.push(await ingestRound(apiPort, ROUND_SECONDS));
-      bx.push(await ingestRound(barePort, ROUND_SECONDS));
-    }
-    const refused = gw.reduce((n, f) => n + f.non2xx, 0);
-    if (refused > 0) throw new Error(`${refused} ingest requests were not answered 2xx`);
-    const apiRss = api.maxRssMb;
-    await api.stop();
-    await bare.stop();
-    const gwRps = median(gw.map((f) => f.rps));
-    const bxRps = median(bx.map((f) => f.rps));
-    const gwP99 = median(gw.map((f) => f.p99));
-
-    if (process.env.BENCH_INGEST_ONLY) {
-      console.log(`ingest only: gateway ${gwRps.toFixed(0)} req/s, bare ${bxRps.toFixed(0)} req/s, ratio ${(gwRps / bxRps).toFixed(2)}, p99 ${gwP99.toFixed(1)} ms, api rss ${apiRss.toFixed(0)} MB`);
-      return;
-    }
-    // 2. Drain: webhook to Primero case.
-    const fast = await drain(primero, 0, DRAIN, baseEnv);
-    const slow = await drain(primero, 200, Math.max(300, Math.floor(DRAIN / 2)), baseEnv);
-
+    const lines = await measure(primero, baseEnv, redis, timeline);
     const cpu = os.cpus();
-    const row = (name: string, value: string, target: string, ok: boolean) => console.log(`${ok ? 'PASS' : 'MISS'}  ${name.padEnd(44)} ${value.padEnd(22)} target ${target}`);
     console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}`);
-    console.log(`ingest: ${ROUNDS} alternating rounds of ${WRK ? `${ROUND_SECONDS} s (wrk)` : `${REQUESTS} requests (node client)`}, distinct messages, 32 keep-alive connections; medians`);
-    row('gateway ingest (durable, LOG_LEVEL=info)', `${gwRps.toFixed(0)} req/s`, '-', true);
-    row('bare express (parse JSON, answer)', `${bxRps.toFixed(0)} req/s`, '-', true);
-    row('ratio gateway / bare express', `${(gwRps / bxRps).toFixed(2)}x`, '>= 0.8x', gwRps / bxRps >= 0.8);
-    row('gateway p99 acknowledgement latency', `${gwP99.toFixed(1)} ms`, '< 50 ms', gwP99 < 50);
-    row(`drain, Primero at 0 ms (${DRAIN} cases)`, `${fast.rate.toFixed(0)} cases/s`, '>= 500 cases/s', fast.rate >= 500);
-    row(`drain, Primero at 200 ms (${Math.max(300, Math.floor(DRAIN / 2))} cases)`, `${slow.rate.toFixed(0)} cases/s`, '>= 150 cases/s', slow.rate >= 150);
-    row('duplicate creates seen by Primero', `${fast.duplicates + slow.duplicates}`, '0', fast.duplicates + slow.duplicates === 0);
-    row('API process resident memory (max)', `${apiRss.toFixed(0)} MB`, '< 200 MB', apiRss < 200);
-    row('worker process resident memory (max)', `${Math.max(fast.rssMb, slow.rssMb).toFixed(0)} MB`, '< 200 MB', Math.max(fast.rssMb, slow.rssMb) < 200);
+    for (const line of [...lines, ...table(), summary()]) console.log(line);
   } finally {
+    await timeline.stop();
     await wipe(redis);
     await redis.quit();
     await primero.stop();

@@ -1,4 +1,5 @@
 /** The bench's settings: BENCH_* scale it; REDIS_URL picks the Redis (default local). */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
@@ -10,5 +11,5 @@ export const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 8);
 export const TOKEN = 'bench-token-0123456789';
 export const PREFIX = `bench-${Date.now().toString(36)}`;
 
-/** The heap limits the Dockerfile runs the gateway with (see README: memory). */
-export const NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=8'];
+/** The heap limits npm start and the image run the gateway with: package.json's config.node_flags (README: Memory). */
+export const NODE_FLAGS = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { config: { node_flags: string } }).config.node_flags.split(' ');

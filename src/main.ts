@@ -2,12 +2,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import { createApp } from './app';
 import { loadConfig, MIN_ADMIN_TOKEN_LENGTH, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { loadMappings, type MappingSet } from './mappings';
 import { createRedis, waitForRedis } from './queues/connection';
-import { buildApiServices } from './api-services';
 import type { KeywordTable } from './domain/keywords';
 import { loadKeywordTable } from './keyword-table';
 import { startWorkers, type RunningWorkers } from '../workers/run-worker';
@@ -43,6 +41,8 @@ function listen(app: Express, port: number, host?: string): Promise<Server> {
 }
 
 async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
+  // Loaded here, not at the top: a worker process never holds express, the dashboard or the console in memory.
+  const [{ createApp }, { buildApiServices }] = await Promise.all([import('./app'), import('./api-services')]);
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);

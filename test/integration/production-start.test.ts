@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,21 @@ function npmStart(cwd: string, env: Record<string, string>): Run {
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => out, exited };
+}
+
+/** The command lines of the processes in `group` (npm, its shell, the node it started), from /proc. */
+function commandLines(group: number): string[][] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        // Field 5 of stat is the process group; the name in field 2 may hold spaces, so count after its ')'.
+        const pgrp = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+        return pgrp === group ? [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)] : [];
+      } catch {
+        return []; // gone since the listing
+      }
+    });
 }
 
 /** Whether `url` answers 200 within `ms`, giving up as soon as `until` settles (the process exited). */
@@ -92,6 +107,10 @@ describe('npm start in the layouts it must work in', () => {
     });
     try {
       expect({ healthy: await answers(`http://127.0.0.1:${port}/healthz`, run.exited, 20_000), output: run.output() }).toMatchObject({ healthy: true });
+      // The heap limits the image's ENTRYPOINT gives node, so npm start holds the memory the image does.
+      const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))![1]!) as string[];
+      const gateway = commandLines(run.child.pid!).find((args) => args.includes('dist/src/main.js'));
+      expect(gateway).toEqual([expect.stringMatching(/node$/), ...entrypoint.slice(1), 'all']);
     } finally {
       process.kill(-run.child.pid!, 'SIGTERM');
       await run.exited;

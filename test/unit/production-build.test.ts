@@ -2,14 +2,25 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  config: { node_flags: string };
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 const compose = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
 
 describe('production runs compiled JavaScript', () => {
-  it.each(['start', 'start:api', 'start:worker'])('npm run %s runs node on dist/, built first when stale', (script) => {
-    expect(pkg.scripts[script]).toMatch(/^node dist\/src\/main\.js (all|api|worker)$/);
+  it.each(['start', 'start:api', 'start:worker'])('npm run %s runs node on dist/ with the heap flags, built first when stale', (script) => {
+    expect(pkg.scripts[script]).toMatch(/^node \$npm_package_config_node_flags dist\/src\/main\.js (all|api|worker)$/);
     expect(pkg.scripts[`pre${script}`]).toBe('node scripts/build-if-stale.mjs');
+  });
+
+  it("runs the image with package.json's heap flags, so npm start and the image hold the same memory", () => {
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entrypoint).toEqual(['node', ...pkg.config.node_flags.split(' '), 'dist/src/main.js']);
+    expect(pkg.config.node_flags).toMatch(/--max-old-space-size=\d+/);
   });
 
   it('emits nothing when the build has type errors, so a broken build never replaces a working dist/', () => {
