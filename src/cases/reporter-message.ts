@@ -32,6 +32,44 @@ function notesTarget(deps: IntakeDeps, intent: string) {
   return target?.mode === 'subform' ? target : { subform: 'notes_section', subject_field: 'note_subject', text_field: 'note_text', date_field: 'note_date' as string | undefined };
 }
 
+/**
+ * A dead letter's reason: a retry found its note perhaps already in a record it can no longer read. Filing the words
+ * alone could put them in Primero twice (and show them to people the record's scope kept them from), so an operator
+ * decides: in scope again, a replay looks for the note first; or check the record in Primero and discard.
+ */
+export const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
+
+/** Whether the record holds this message's note: a retry's look before it writes, when an earlier PATCH may have landed. */
+async function noteInRecord(deps: IntakeDeps, link: CaseLink, own: string): Promise<boolean> {
+  const { subform } = notesTarget(deps, link.intent);
+  try {
+    return holdsEntry((await deps.primero.getRecord(link.recordType, link.caseId, [subform]))[subform], reporterMessageEntryId(own));
+  } catch (err) {
+    if (!outOfScope(err)) throw err;
+    await deps.trace.record(link.reference, 'follow_up_note_unconfirmed', { recordId: link.caseId, own });
+    throw new UnrecoverableError(NOTE_UNCONFIRMED);
+  }
+}
+
+/**
+ * Adds the note once, or says why it cannot join the record: `gone` (deleted in Primero: filed alone, or the words
+ * would be lost, though a note that landed went with the record) or `out_of_scope` (refused, so certainly not in
+ * it). `mayHaveLanded`: an earlier PATCH went out (or nothing says it did not), so the record is read first.
+ */
+async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
+  try {
+    if (mayHaveLanded && (await noteInRecord(deps, link, own))) return 'added';
+    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry).
+    await deps.ledger.markNoteSent(message.idempotencyKey);
+    await appendNote(deps, link, message, own);
+    return 'added';
+  } catch (err) {
+    if (deletedInPrimero(err)) return 'gone';
+    if (outOfScope(err)) return 'out_of_scope';
+    throw err;
+  }
+}
+
 async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
@@ -73,19 +111,17 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const filed = await deps.references.get(own);
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
+  const progress = await deps.ledger.noteProgress(message.idempotencyKey);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
-  if (await deps.ledger.noted(message.idempotencyKey)) return link ? notifyFollowUp(deps, link, own) : undefined;
+  if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));
   }
-  try {
-    await appendNote(deps, link, message, own);
-  } catch (err) {
-    const gone = deletedInPrimero(err);
-    if (!gone && !outOfScope(err)) throw err;
-    await deps.trace.record(link.reference, gone ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
+  const added = await addNoteOnce(deps, link, message, own, progress !== 'none');
+  if (added !== 'added') {
+    await deps.trace.record(link.reference, added === 'gone' ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
     return fileAlone(alone(message, own, link));
   }
   await deps.ledger.markNoted(message.idempotencyKey);

@@ -36,6 +36,12 @@ export interface Acceptance {
  */
 const WITHDRAWN_VERDICT_SECONDS = 30 * 86_400;
 
+/** What the entry says of a follow-up's note: in the record, perhaps in it (a PATCH went out), none sent, or gone. */
+export type NoteProgress = 'noted' | 'sent' | 'none' | 'unknown';
+
+// A mark on an entry that exists: an HSET on an expired one would leave a hash with no TTL.
+const MARK_ON_ENTRY = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end`;
+
 /** What was decided about an acceptance: only a confirmed one is ever acted on. */
 export type Verdict = 'stored' | 'withdrawn';
 
@@ -209,16 +215,24 @@ export class AcceptanceLedger {
   }
 
   /**
-   * A follow-up's note is in its target record: written on the entry by the worker once Primero holds the note,
-   * read before a retry would file the same words as a case of their own (link gone, record now 403). It lives
-   * and dies with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated.
+   * A follow-up's note and its target record, on the entry: `noteSent` before each PATCH carrying the note (a crash
+   * or a timeout after it may leave the note in the record unrecorded), `noted` once Primero holds it. Read before a
+   * retry would file the same words as a case of their own (link gone, record now 403 or 404). Both live and die
+   * with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated.
    */
-  async markNoted(idempotencyKey: string): Promise<void> {
-    await this.redis.eval(`if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'noted', '1') end`, 1, this.key(idempotencyKey));
+  async markNoteSent(idempotencyKey: string): Promise<void> {
+    await this.redis.eval(MARK_ON_ENTRY, 1, this.key(idempotencyKey), 'noteSent');
   }
 
-  async noted(idempotencyKey: string): Promise<boolean> {
-    return (await this.redis.hget(this.key(idempotencyKey), 'noted')) === '1';
+  async markNoted(idempotencyKey: string): Promise<void> {
+    await this.redis.eval(MARK_ON_ENTRY, 1, this.key(idempotencyKey), 'noted');
+  }
+
+  /** `unknown`: the entry is gone with its window (a dead letter replayed days later), so nothing says what was sent. */
+  async noteProgress(idempotencyKey: string): Promise<NoteProgress> {
+    const [acceptance, noted, sent] = await this.redis.hmget(this.key(idempotencyKey), 'acceptance', 'noted', 'noteSent');
+    if (!acceptance) return 'unknown';
+    return noted === '1' ? 'noted' : sent === '1' ? 'sent' : 'none';
   }
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */

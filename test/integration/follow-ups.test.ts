@@ -392,6 +392,61 @@ describe('follow-ups: a message from someone with an open case joins that case',
     });
   });
 
+  describe('a worker that died after Primero took the note and before the ledger said so', () => {
+    /** A follow-up whose note is in the record, its ledger entry without `noted` (the crash), and its job run again. */
+    async function crashedAfterNote(from: string) {
+      const { reference, caseId } = await referral(from);
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      await eventually(() => (notesOf(caseId).length ? true : null));
+      await untilGatewayDrained(gw);
+      const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
+      await gw.redis.hdel(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string), 'noted');
+      const [cases, patches] = [primero.created.length, primero.patches.length];
+      const rerun = async (): Promise<string> => {
+        await job.retry('completed');
+        const state = await eventually(async () => {
+          const s = await gw.queue.getJobState(job.id!);
+          return s === 'completed' || s === 'failed' ? s : null;
+        });
+        await untilGatewayDrained(gw);
+        return state;
+      };
+      return { caseId, job, rerun, filedAgain: () => filedAgain(cases), patchedAgain: () => primero.patches.length - patches };
+    }
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('finds the note in the record and writes it no second time', async () => {
+      const { caseId, rerun, filedAgain, patchedAgain } = await crashedAfterNote(nextPhone());
+      expect(await rerun()).toBe('completed');
+      expect(patchedAgain()).toBe(0);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('keeps the message as a dead letter, never a second case, when the record then answers 403; replayed in scope, it finds its note', async () => {
+      const { caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      const letter = await request(gw.app).get(`/admin/dead-letters/${gw.queue.name}.${job.id}`).set('Authorization', `Bearer ${ADMIN}`);
+      expect(letter.body.error).toMatch(/^note_unconfirmed: /);
+      expect((await request(gw.app).post(`/admin/dead-letters/${gw.queue.name}.${job.id}/replay`).set('Authorization', `Bearer ${ADMIN}`)).status).toBe(202);
+      await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('files the words as a case of their own when the record was deleted in Primero (404): lost otherwise', async () => {
+      const { caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      primero.deleted.add(caseId);
+      expect(await rerun()).toBe('completed');
+      primero.deleted.delete(caseId);
+      expect(filedAgain()).toHaveLength(1);
+    });
+  });
+
   describe('a repeat delivery is as sensitive as the first delivery decided', () => {
     const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
 

@@ -69,7 +69,7 @@ const dataOf = (body: unknown) => (body as { data: Data }).data;
 export class RecordingPrimero {
   readonly records = new Map<string, Data>();
   readonly forbidden = new Set<string>();
-  /** Cases deleted in Primero: an update answers 404 Not Found (ActiveRecord::RecordNotFound), never an upsert. */
+  /** Cases deleted in Primero: a read or an update answers 404 Not Found (ActiveRecord::RecordNotFound), never an upsert. */
   readonly deleted = new Set<string>();
   readonly unreadable = new Map<string, string[]>();
   readonly unreadableFields = new Set<string>();
@@ -191,7 +191,7 @@ export class RecordingPrimero {
     const fields = url.searchParams.get('fields')?.split(',') ?? null;
     this.reads.push({ id, fields, at: Date.now() });
     if (this.forbidden.has(id) || (this.forbiddenReads > 0 && this.forbiddenReads--)) return primeroAnswer('forbidden', url.pathname);
-    const record = this.records.get(id);
+    const record = this.deleted.has(id) ? undefined : this.records.get(id);
     if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
     const hidden = this.hidden(id);
     return [200, { data: Object.fromEntries(Object.entries(record).filter(([k]) => !hidden(k) && (!fields || fields.includes(k)))) }];
