@@ -82,9 +82,12 @@ export class PrimeroClient {
   }
 
   /**
-   * One page of the record's history, newest first (app/controllers/api/v2/record_histories_controller.rb,
-   * `ordered_histories`; the role needs `change_log` on the record). Entries as the index view writes them:
-   * user_name, datetime, action and record_changes, a list of `{ field: { from, to } }` holding whole values.
+   * One page of the record's history, newest first: the controller (app/controllers/api/v2/record_histories_controller.rb,
+   * the role needs `change_log` on the record) paginates `ordered_histories`, `record_histories.order(datetime: :desc)`
+   * in SQL (app/models/concerns/historical.rb), so each page goes on where the one before ended. Not re-sorted here:
+   * the view writes `datetime` to the second, and two saves in one second would lose the order Primero gave them.
+   * Entries as the index view writes them: user_name, datetime, action and record_changes, a list of
+   * `{ field: { from, to } }` holding whole values.
    */
   async recordHistoryPage(type: RecordType, id: string, page: number, per: number): Promise<{ entries: unknown[]; total: number }> {
     const what = `the ${type} history read`;
