@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
 import { feedbackWindowKey } from './feedback-windows';
+import { FollowUpNotes, ledgerEntryKey } from './follow-up-notes';
 import { intakeJobId } from '../queues/jobs';
 
 /** What a feedback report may merge into: the sender's earlier report of the same category inside the window. */
@@ -35,12 +36,6 @@ export interface Acceptance {
  * paused queue, workers down) is still skipped, instead of proceeding beside the resend that replaced it.
  */
 const WITHDRAWN_VERDICT_SECONDS = 30 * 86_400;
-
-/** What the entry says of a follow-up's note: in the record, perhaps in it (a PATCH went out), none sent, or gone. */
-export type NoteProgress = 'noted' | 'sent' | 'none' | 'unknown';
-
-// A mark on an entry that exists: an HSET on an expired one would leave a hash with no TTL.
-const MARK_ON_ENTRY = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end`;
 
 /** What was decided about an acceptance: only a confirmed one is ever acted on. */
 export type Verdict = 'stored' | 'withdrawn';
@@ -146,11 +141,16 @@ return string.format('%.0f', by - now)
  * An entry gone (the window is over) lets a job that is still around proceed: it was confirmed back then.
  */
 export class AcceptanceLedger {
+  /** A follow-up's note marks, kept on this ledger's entries. */
+  readonly notes: FollowUpNotes;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly windowSeconds: number,
-  ) {}
+  ) {
+    this.notes = new FollowUpNotes(redis, prefix);
+  }
 
   /** `gw:verdict:<acceptanceId>`: stored (gone with the window) | withdrawn (kept 30 days), written with each decision. */
   private verdictKey(acceptanceId: string): string {
@@ -159,7 +159,7 @@ export class AcceptanceLedger {
 
   /** `hashedKey` is the keyed hash of the provider's id (IdentifierHasher.deduplicationId): no raw id is a key name. */
   private key(hashedKey: string): string {
-    return gatewayKey(this.prefix, 'accepted', hashedKey);
+    return ledgerEntryKey(this.prefix, hashedKey);
   }
 
   /**
@@ -212,27 +212,6 @@ export class AcceptanceLedger {
       windowMs: Number(r[7]),
       acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1', followUp: r[9] === '1', sensitive: r[10] === '' ? undefined : r[10] === '1' },
     };
-  }
-
-  /**
-   * A follow-up's note and its target record, on the entry: `noteSent` before each PATCH carrying the note (a crash
-   * or a timeout after it may leave the note in the record unrecorded), `noted` once Primero holds it. Read before a
-   * retry would file the same words as a case of their own (link gone, record now 403 or 404). Both live and die
-   * with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated.
-   */
-  async markNoteSent(idempotencyKey: string): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, this.key(idempotencyKey), 'noteSent');
-  }
-
-  async markNoted(idempotencyKey: string): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, this.key(idempotencyKey), 'noted');
-  }
-
-  /** `unknown`: the entry is gone with its window (a dead letter replayed days later), so nothing says what was sent. */
-  async noteProgress(idempotencyKey: string): Promise<NoteProgress> {
-    const [acceptance, noted, sent] = await this.redis.hmget(this.key(idempotencyKey), 'acceptance', 'noted', 'noteSent');
-    if (!acceptance) return 'unknown';
-    return noted === '1' ? 'noted' : sent === '1' ? 'sent' : 'none';
   }
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */
