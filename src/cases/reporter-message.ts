@@ -60,7 +60,7 @@ async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMes
   try {
     if (mayHaveLanded && (await noteInRecord(deps, link, own))) return 'added';
     // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry).
-    await deps.ledger.notes.markSent(message.idempotencyKey);
+    await deps.ledger.notes.markSent(message.idempotencyKey, message.acceptanceId);
     await appendNote(deps, link, message, own);
     return 'added';
   } catch (err) {
@@ -111,7 +111,7 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const filed = await deps.references.get(own);
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
-  const progress = await deps.ledger.notes.progress(message.idempotencyKey);
+  const progress = await deps.ledger.notes.progress(message.idempotencyKey, message.acceptanceId);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
   if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
@@ -124,7 +124,7 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
     await deps.trace.record(link.reference, added === 'gone' ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
     return fileAlone(alone(message, own, link));
   }
-  await deps.ledger.notes.markNoted(message.idempotencyKey);
+  await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });
   deps.logger.info({ reference: link.reference, own, caseId: link.caseId, sensitive: link.sensitive }, 'reporter message added to the record');
   await notifyFollowUp(deps, link, own);

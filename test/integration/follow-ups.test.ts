@@ -438,6 +438,19 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(filedAgain()).toEqual([]);
     });
 
+    it("reads another acceptance's marks as nothing known: its note in a record now 403 stays a dead letter, never a second case", async () => {
+      const { caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      // A resend after the window re-claimed the idempotency key: the entry is the later acceptance's, with no marks yet.
+      const entry = gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string);
+      await gw.redis.hset(entry, 'acceptance', randomUUID());
+      await gw.redis.hdel(entry, 'noteSent');
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      expect(await gw.redis.hget(entry, 'noteSent')).toBeNull();
+    });
+
     it('files the words as a case of their own when the record was deleted in Primero (404): lost otherwise', async () => {
       const { caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
       primero.deleted.add(caseId);
