@@ -6,7 +6,7 @@ import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
 import type { CaseLink } from '../store/references';
-import { outOfScope, type IntakeDeps } from './intake-deps';
+import { cannotHaveLanded, outOfScope, type IntakeDeps } from './intake-deps';
 import { entryStored, holdsEntry } from './merge';
 
 /** How the note's subject names the channel: what a caseworker recognises, not the provider's name. */
@@ -70,13 +70,31 @@ async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMes
   }
 }
 
+/**
+ * What a failed PATCH of the note tells a retry: only a PATCH that may have reached Primero leaves `noteSent`. Primero
+ * authorizes (CanCan's authorize_update!, 403) and finds the record (404) before it saves, in `update` of
+ * app/controllers/api/v2/concerns/record.rb: such an answer wrote nothing, and the job files the words alone, so it
+ * is kept (`noteRefused`) and a retry after a failed filing files them alone too, without reading a record that
+ * answers 403 (and would make it a dead letter). Another 4xx, or a connection never made, cannot have landed either.
+ */
+async function recordPatchFailure(deps: IntakeDeps, message: InboundMessage, err: unknown): Promise<void> {
+  if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(message.idempotencyKey, message.acceptanceId);
+  if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(message.idempotencyKey, message.acceptanceId);
+}
+
 async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
   const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
   if (target.date_field) entry[target.date_field] = message.receivedAt;
-  // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
-  const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  let changed: Record<string, unknown>;
+  try {
+    // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
+    changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  } catch (err) {
+    await recordPatchFailure(deps, message, err);
+    throw err;
+  }
   if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
 }
 
@@ -115,6 +133,8 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
   if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
+  // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
+  if (progress === 'refused') return fileAlone(alone(message, own, link));
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));

@@ -4,19 +4,30 @@ import { gatewayKey } from './keys';
 /** The idempotency ledger's entry for a hashed idempotency key (IdentifierHasher.deduplicationId). */
 export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(prefix, 'accepted', hashedKey);
 
-/** What the entry says of a follow-up's note: in the record, perhaps in it (a PATCH went out), none sent, or nothing known. */
-export type NoteProgress = 'noted' | 'sent' | 'none' | 'unknown';
+/**
+ * What the entry says of a follow-up's note: in the record; refused by Primero (so certainly not in it); perhaps in
+ * it (a PATCH went out and may have landed); none sent; or nothing known.
+ */
+export type NoteProgress = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
 
-// A mark on the entry of this job's own acceptance (ARGV[1]): an HSET on an expired entry would leave a hash with no
+// Marks on the entry of this job's own acceptance (ARGV[1]): an HSET on an expired entry would leave a hash with no
 // TTL, and one on a later acceptance's entry (a resend after the window re-claimed the key) would speak for its job.
-const MARK_ON_ENTRY = `if redis.call('HGET', KEYS[1], 'acceptance') == ARGV[1] then redis.call('HSET', KEYS[1], ARGV[2], '1') end`;
+// ARGV[2] is set to '1' ('' sets nothing), then ARGV[3..] are deleted, in one step: no reader sees half of it.
+const MARK_ON_ENTRY = `
+if redis.call('HGET', KEYS[1], 'acceptance') ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], '1') end
+for i = 3, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+return 1
+`;
 
 /**
  * A follow-up's note and its target record, on the ledger entry: `noteSent` before each PATCH carrying the note (a
- * crash or a timeout after it may leave the note in the record unrecorded), `noted` once Primero holds it. Read before
- * a retry would file the same words as a case of their own (link gone, record now 403 or 404). Both live and die
- * with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated. Each call names the job's
- * `acceptanceId` (InboundMessage.acceptanceId): the entry's marks are read and written for that acceptance only.
+ * crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
+ * that cannot have reached Primero; `noteRefused` when Primero answered the PATCH 403 or 404 (nothing written: the
+ * job files the words alone from then on); `noted` once Primero holds it. Read before a retry would file the same
+ * words as a case of their own (link gone, record now 403 or 404). All live and die with the entry
+ * (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated. Each call names the job's `acceptanceId`
+ * (InboundMessage.acceptanceId): the entry's marks are read and written for that acceptance only.
  */
 export class FollowUpNotes {
   constructor(
@@ -25,11 +36,20 @@ export class FollowUpNotes {
   ) {}
 
   async markSent(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', 'noteSent');
+    await this.mark(idempotencyKey, acceptanceId, 'noteSent');
+  }
+
+  /** The PATCH never reached Primero (a connection never made, or a 4xx): nothing of it can land later. */
+  async unmarkSent(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
+    await this.mark(idempotencyKey, acceptanceId, '', 'noteSent');
+  }
+
+  async markRefused(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
+    await this.mark(idempotencyKey, acceptanceId, 'noteRefused', 'noteSent');
   }
 
   async markNoted(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', 'noted');
+    await this.mark(idempotencyKey, acceptanceId, 'noted');
   }
 
   /**
@@ -38,8 +58,12 @@ export class FollowUpNotes {
    * job predates acceptance ids.
    */
   async progress(idempotencyKey: string, acceptanceId: string | null): Promise<NoteProgress> {
-    const [acceptance, noted, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noted', 'noteSent');
+    const [acceptance, noted, refused, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noted', 'noteRefused', 'noteSent');
     if (!acceptance || acceptance !== acceptanceId) return 'unknown';
-    return noted === '1' ? 'noted' : sent === '1' ? 'sent' : 'none';
+    return noted === '1' ? 'noted' : refused === '1' ? 'refused' : sent === '1' ? 'sent' : 'none';
+  }
+
+  private async mark(idempotencyKey: string, acceptanceId: string | null, set: string, ...del: string[]): Promise<void> {
+    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', set, ...del);
   }
 }

@@ -211,6 +211,36 @@ describe('follow-ups: a message from someone with an open case joins that case',
     primero.forbidden.delete(caseId);
   });
 
+  it('files the message as a case of its own, once, when the refused note is followed by a failed filing: the retry knows the note was never written', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    primero.forbidden.add(caseId);
+    primero.failCreates = 1;
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    await untilGatewayDrained(gw);
+    primero.forbidden.delete(caseId);
+    expect(primero.failCreates).toBe(0);
+    expect(primero.created.slice(cases).filter((c) => String(c.protection_concerns_other).includes(WORDS.later))).toHaveLength(1);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+  });
+
+  it('files the message as a case of its own when its note never reached Primero (connection refused) and the case then left the scope', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    // Reassigned while Primero could not be reached: the first PATCH never connects, the retry's answers 403.
+    primero.patchConnectionsRefused = 1;
+    primero.forbidden.add(caseId);
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    await untilGatewayDrained(gw);
+    primero.forbidden.delete(caseId);
+    expect(primero.patchConnectionsRefused).toBe(0);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+  });
+
   it('files the message as a case of its own when the case was deleted in Primero (404), instead of failing for ever', async () => {
     const from = nextPhone();
     const { reference, caseId } = await referral(from);
