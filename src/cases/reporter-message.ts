@@ -5,6 +5,7 @@ import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
+import type { NoteTarget } from '../store/follow-up-notes';
 import type { CaseLink } from '../store/references';
 import { cannotHaveLanded, outOfScope, type IntakeDeps } from './intake-deps';
 import { entryStored, holdsEntry } from './merge';
@@ -39,14 +40,19 @@ function notesTarget(deps: IntakeDeps, intent: string) {
  */
 export const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
+/** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the ledger entry names no record to look in. */
+export const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the ledger entry does not name; not filed as a case of its own";
+
+/** The record and form the note goes to, as `noteSent` keeps it. */
+const targetOf = (deps: IntakeDeps, link: CaseLink): NoteTarget => ({ recordType: link.recordType, recordId: link.caseId, subform: notesTarget(deps, link.intent).subform, sensitive: link.sensitive });
+
 /** Whether the record holds this message's note: a retry's look before it writes, when an earlier PATCH may have landed. */
-async function noteInRecord(deps: IntakeDeps, link: CaseLink, own: string): Promise<boolean> {
-  const { subform } = notesTarget(deps, link.intent);
+async function noteInRecord(deps: IntakeDeps, target: NoteTarget, reference: string, own: string): Promise<boolean> {
   try {
-    return holdsEntry((await deps.primero.getRecord(link.recordType, link.caseId, [subform]))[subform], reporterMessageEntryId(own));
+    return holdsEntry((await deps.primero.getRecord(target.recordType, target.recordId, [target.subform]))[target.subform], reporterMessageEntryId(own));
   } catch (err) {
     if (!outOfScope(err)) throw err;
-    await deps.trace.record(link.reference, 'follow_up_note_unconfirmed', { recordId: link.caseId, own });
+    await deps.trace.record(reference, 'follow_up_note_unconfirmed', { recordId: target.recordId, own });
     throw new UnrecoverableError(NOTE_UNCONFIRMED);
   }
 }
@@ -58,9 +64,11 @@ async function noteInRecord(deps: IntakeDeps, link: CaseLink, own: string): Prom
  */
 async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
   try {
-    if (mayHaveLanded && (await noteInRecord(deps, link, own))) return 'added';
-    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry).
-    await deps.ledger.notes.markSent(message.idempotencyKey, message.acceptanceId);
+    const target = targetOf(deps, link);
+    if (mayHaveLanded && (await noteInRecord(deps, target, link.reference, own))) return 'added';
+    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry), and
+    // names the record, which a retry reads even when the link is gone by then.
+    await deps.ledger.notes.markSent(message.idempotencyKey, message.acceptanceId, target);
     await appendNote(deps, link, message, own);
     return 'added';
   } catch (err) {
@@ -118,6 +126,30 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
 }
 
 /**
+ * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS) after an earlier attempt's PATCH may have put the note
+ * in the record: the record `noteSent` names is read. Holding the note, the words are in Primero (noted; no alerts, as
+ * for any noted follow-up whose link is gone); without it, or deleted (404), they are filed alone, as sensitive as
+ * that record. A 403, or an entry naming no record, cannot tell: a dead letter rather than perhaps a second case.
+ */
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, own: string, fileAlone: FileAlone): Promise<void> {
+  const target = await deps.ledger.notes.sentTo(message.idempotencyKey, message.acceptanceId);
+  if (!target) {
+    await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
+    throw new UnrecoverableError(NOTE_UNCONFIRMED_UNLINKED);
+  }
+  const held = await noteInRecord(deps, target, message.mergeInto!, own).catch((err: unknown) => {
+    if (deletedInPrimero(err)) return false;
+    throw err;
+  });
+  if (held) {
+    await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
+    return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
+  }
+  await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
+  return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
+}
+
+/**
  * A follow-up: the sender's message added to their open record as a note, then its workers alerted. When it
  * cannot join (the link expired or was forgotten, or the record left the API user's scope) it becomes a record
  * of its own under its own reference, sensitive if its target was: never lost, never shown to the wrong people.
@@ -135,6 +167,7 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
   if (progress === 'refused') return fileAlone(alone(message, own, link));
+  if (!link && progress === 'sent') return afterSendUnlinked(deps, message, own, fileAlone);
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));

@@ -10,19 +10,37 @@ export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(
  */
 export type NoteProgress = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
 
+/** The record a PATCH of the note went to, kept with `noteSent` (ids, no personal data): a retry whose link is gone reads it. */
+export interface NoteTarget {
+  recordType: 'case' | 'incident';
+  recordId: string;
+  subform: string;
+  sensitive: boolean;
+}
+
+function targetOf(kept: string | null): NoteTarget | null {
+  try {
+    const t = JSON.parse(kept ?? '') as Partial<NoteTarget> | null;
+    const known = (t?.recordType === 'case' || t?.recordType === 'incident') && typeof t.recordId === 'string' && typeof t.subform === 'string';
+    return known ? { recordType: t.recordType!, recordId: t.recordId!, subform: t.subform!, sensitive: t.sensitive === true } : null;
+  } catch {
+    return null;
+  }
+}
+
 // Marks on the entry of this job's own acceptance (ARGV[1]): an HSET on an expired entry would leave a hash with no
 // TTL, and one on a later acceptance's entry (a resend after the window re-claimed the key) would speak for its job.
-// ARGV[2] is set to '1' ('' sets nothing), then ARGV[3..] are deleted, in one step: no reader sees half of it.
+// ARGV[2] is set to ARGV[3] ('' sets nothing), then ARGV[4..] are deleted, in one step: no reader sees half of it.
 const MARK_ON_ENTRY = `
 if redis.call('HGET', KEYS[1], 'acceptance') ~= ARGV[1] then return 0 end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], '1') end
-for i = 3, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
+for i = 4, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 return 1
 `;
 
 /**
- * A follow-up's note and its target record, on the ledger entry: `noteSent` before each PATCH carrying the note (a
- * crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
+ * A follow-up's note and its target record, on the ledger entry: `noteSent` (naming the record) before each PATCH
+ * carrying the note (a crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
  * that cannot have reached Primero; `noteRefused` when Primero answered the PATCH 403 or 404 (nothing written: the
  * job files the words alone from then on); `noted` once Primero holds it. Read before a retry would file the same
  * words as a case of their own (link gone, record now 403 or 404). All live and die with the entry
@@ -35,21 +53,27 @@ export class FollowUpNotes {
     private readonly prefix: string,
   ) {}
 
-  async markSent(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noteSent');
+  async markSent(idempotencyKey: string, acceptanceId: string | null, target: NoteTarget): Promise<void> {
+    await this.mark(idempotencyKey, acceptanceId, 'noteSent', JSON.stringify(target));
+  }
+
+  /** The record the note may have gone to; null when the entry names none this job can read (gone, another acceptance's). */
+  async sentTo(idempotencyKey: string, acceptanceId: string | null): Promise<NoteTarget | null> {
+    const [acceptance, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noteSent');
+    return acceptance && acceptance === acceptanceId ? targetOf(sent ?? null) : null;
   }
 
   /** The PATCH never reached Primero (a connection never made, or a 4xx): nothing of it can land later. */
   async unmarkSent(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, '', 'noteSent');
+    await this.mark(idempotencyKey, acceptanceId, '', '', 'noteSent');
   }
 
   async markRefused(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noteRefused', 'noteSent');
+    await this.mark(idempotencyKey, acceptanceId, 'noteRefused', '1', 'noteSent');
   }
 
   async markNoted(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noted');
+    await this.mark(idempotencyKey, acceptanceId, 'noted', '1');
   }
 
   /**
@@ -60,10 +84,10 @@ export class FollowUpNotes {
   async progress(idempotencyKey: string, acceptanceId: string | null): Promise<NoteProgress> {
     const [acceptance, noted, refused, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noted', 'noteRefused', 'noteSent');
     if (!acceptance || acceptance !== acceptanceId) return 'unknown';
-    return noted === '1' ? 'noted' : refused === '1' ? 'refused' : sent === '1' ? 'sent' : 'none';
+    return noted === '1' ? 'noted' : refused === '1' ? 'refused' : sent ? 'sent' : 'none';
   }
 
-  private async mark(idempotencyKey: string, acceptanceId: string | null, set: string, ...del: string[]): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', set, ...del);
+  private async mark(idempotencyKey: string, acceptanceId: string | null, field: string, value: string, ...del: string[]): Promise<void> {
+    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', field, value, ...del);
   }
 }

@@ -441,7 +441,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
         await untilGatewayDrained(gw);
         return state;
       };
-      return { caseId, job, rerun, filedAgain: () => filedAgain(cases), patchedAgain: () => primero.patches.length - patches };
+      return { reference, caseId, job, rerun, filedAgain: () => filedAgain(cases), patchedAgain: () => primero.patches.length - patches };
     }
     const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
 
@@ -466,6 +466,33 @@ describe('follow-ups: a message from someone with an open case joins that case',
       await untilGatewayDrained(gw);
       expect(notesOf(caseId)).toHaveLength(1);
       expect(filedAgain()).toEqual([]);
+    });
+
+    it('finds the note in the record the ledger names when the link is gone by then (forgotten), and files no second case', async () => {
+      const { reference, caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      expect(await rerun()).toBe('completed');
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('files the words alone when the link is gone and the record the ledger names does not hold the note', async () => {
+      const { reference, caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      primero.records.set(caseId, { ...primero.records.get(caseId)!, notes_section: [] });
+      expect(await rerun()).toBe('completed');
+      expect(filedAgain()).toHaveLength(1);
+    });
+
+    it('keeps the message as a dead letter, never a second case, when the link is gone and the record the ledger names answers 403', async () => {
+      const { reference, caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      const letter = await request(gw.app).get(`/admin/dead-letters/${gw.queue.name}.${job.id}`).set('Authorization', `Bearer ${ADMIN}`);
+      expect(letter.body.error).toMatch(/^note_unconfirmed: /);
     });
 
     it("reads another acceptance's marks as nothing known: its note in a record now 403 stays a dead letter, never a second case", async () => {
