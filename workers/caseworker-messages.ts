@@ -3,7 +3,7 @@ import { holdsEntry } from '../src/cases/merge';
 import { DeliveryError, isRecordOutOfScope } from '../src/clients/delivery-error';
 import type { PrimeroClient } from '../src/clients/primero';
 import type { InboundMessage } from '../src/domain/inbound-message';
-import { gateOutcome, noteNow, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome, type NoteNow, type ReporterNote } from '../src/domain/reporter-notes';
+import { gateOutcome, noteEntryById, noteNow, outcomeNoteEntry, NOTES_FIELD, type CaseworkerOutcome, type NoteNow, type ReporterNote } from '../src/domain/reporter-notes';
 import type { Logger } from '../src/logger';
 import type { MappingSet } from '../src/mappings';
 import type { CaseworkerMessageJob } from '../src/queues/caseworker-messages';
@@ -96,8 +96,7 @@ async function readNow(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Pr
   return { now: noteNow(record[NOTES_FIELD], m.noteId, deps.subject), safe: field ? record[field] : undefined, notes: record[NOTES_FIELD] };
 }
 
-const rawNote = (notes: unknown, noteId: string): Record<string, unknown> =>
-  ((notes as Array<Record<string, unknown>>).find((n) => !!n && typeof n === 'object' && String(n.unique_id).trim() === noteId) ?? {});
+const rawNote = (notes: unknown, noteId: string): Record<string, unknown> => noteEntryById(notes, noteId) ?? {};
 
 /** What stops the message, or the note as it stands now (its current words are what is sent). */
 async function gate(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob): Promise<CaseworkerOutcome | ReporterNote> {

@@ -76,5 +76,8 @@ export async function settledSince(deps: IntakeDeps, since: string | undefined, 
 /** A 4xx answer is a definite refusal: Primero did not apply the write. Anything else may still land. */
 export const definitelyRefused = (err: unknown) => err instanceof DeliveryError && err.status !== null && err.status >= 400 && err.status < 500;
 
+/** Nothing of the call can land: a definite refusal, or a connection never made (networkFailure hints maybe_sent otherwise). */
+export const cannotHaveLanded = (err: unknown) => definitelyRefused(err) || (err instanceof DeliveryError && err.status === null && err.hint === null);
+
 /** CanCan's AccessDenied on one record: out of the API user's scope (see src/clients/delivery-error.ts). */
 export { isRecordOutOfScope as outOfScope } from '../clients/delivery-error';

@@ -5,8 +5,9 @@ import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
+import type { NoteTarget } from '../store/follow-up-notes';
 import type { CaseLink } from '../store/references';
-import { outOfScope, type IntakeDeps } from './intake-deps';
+import { cannotHaveLanded, outOfScope, type IntakeDeps } from './intake-deps';
 import { entryStored, holdsEntry } from './merge';
 
 /** How the note's subject names the channel: what a caseworker recognises, not the provider's name. */
@@ -32,13 +33,76 @@ function notesTarget(deps: IntakeDeps, intent: string) {
   return target?.mode === 'subform' ? target : { subform: 'notes_section', subject_field: 'note_subject', text_field: 'note_text', date_field: 'note_date' as string | undefined };
 }
 
+/**
+ * A dead letter's reason: a retry found its note perhaps already in a record it can no longer read. Filing the words
+ * alone could put them in Primero twice (and show them to people the record's scope kept them from), so an operator
+ * decides: in scope again, a replay looks for the note first; or check the record in Primero and discard.
+ */
+export const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
+
+/** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the ledger entry names no record to look in. */
+export const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the ledger entry does not name; not filed as a case of its own";
+
+/** The record and form the note goes to, as `noteSent` keeps it. */
+const targetOf = (deps: IntakeDeps, link: CaseLink): NoteTarget => ({ recordType: link.recordType, recordId: link.caseId, subform: notesTarget(deps, link.intent).subform, sensitive: link.sensitive });
+
+/** Whether the record holds this message's note: a retry's look before it writes, when an earlier PATCH may have landed. */
+async function noteInRecord(deps: IntakeDeps, target: NoteTarget, reference: string, own: string): Promise<boolean> {
+  try {
+    return holdsEntry((await deps.primero.getRecord(target.recordType, target.recordId, [target.subform]))[target.subform], reporterMessageEntryId(own));
+  } catch (err) {
+    if (!outOfScope(err)) throw err;
+    await deps.trace.record(reference, 'follow_up_note_unconfirmed', { recordId: target.recordId, own });
+    throw new UnrecoverableError(NOTE_UNCONFIRMED);
+  }
+}
+
+/**
+ * Adds the note once, or says why it cannot join the record: `gone` (deleted in Primero: filed alone, or the words
+ * would be lost, though a note that landed went with the record) or `out_of_scope` (refused, so certainly not in
+ * it). `mayHaveLanded`: an earlier PATCH went out (or nothing says it did not), so the record is read first.
+ */
+async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
+  try {
+    const target = targetOf(deps, link);
+    if (mayHaveLanded && (await noteInRecord(deps, target, link.reference, own))) return 'added';
+    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry), and
+    // names the record, which a retry reads even when the link is gone by then.
+    await deps.ledger.notes.markSent(message.idempotencyKey, message.acceptanceId, target);
+    await appendNote(deps, link, message, own);
+    return 'added';
+  } catch (err) {
+    if (deletedInPrimero(err)) return 'gone';
+    if (outOfScope(err)) return 'out_of_scope';
+    throw err;
+  }
+}
+
+/**
+ * What a failed PATCH of the note tells a retry: only a PATCH that may have reached Primero leaves `noteSent`. Primero
+ * authorizes (CanCan's authorize_update!, 403) and finds the record (404) before it saves, in `update` of
+ * app/controllers/api/v2/concerns/record.rb: such an answer wrote nothing, and the job files the words alone, so it
+ * is kept (`noteRefused`) and a retry after a failed filing files them alone too, without reading a record that
+ * answers 403 (and would make it a dead letter). Another 4xx, or a connection never made, cannot have landed either.
+ */
+async function recordPatchFailure(deps: IntakeDeps, message: InboundMessage, err: unknown): Promise<void> {
+  if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(message.idempotencyKey, message.acceptanceId);
+  if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(message.idempotencyKey, message.acceptanceId);
+}
+
 async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
   const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
   if (target.date_field) entry[target.date_field] = message.receivedAt;
-  // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
-  const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  let changed: Record<string, unknown>;
+  try {
+    // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
+    changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
+  } catch (err) {
+    await recordPatchFailure(deps, message, err);
+    throw err;
+  }
   if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
 }
 
@@ -62,6 +126,30 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
 }
 
 /**
+ * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS) after an earlier attempt's PATCH may have put the note
+ * in the record: the record `noteSent` names is read. Holding the note, the words are in Primero (noted; no alerts, as
+ * for any noted follow-up whose link is gone); without it, or deleted (404), they are filed alone, as sensitive as
+ * that record. A 403, or an entry naming no record, cannot tell: a dead letter rather than perhaps a second case.
+ */
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, own: string, fileAlone: FileAlone): Promise<void> {
+  const target = await deps.ledger.notes.sentTo(message.idempotencyKey, message.acceptanceId);
+  if (!target) {
+    await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
+    throw new UnrecoverableError(NOTE_UNCONFIRMED_UNLINKED);
+  }
+  const held = await noteInRecord(deps, target, message.mergeInto!, own).catch((err: unknown) => {
+    if (deletedInPrimero(err)) return false;
+    throw err;
+  });
+  if (held) {
+    await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
+    return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
+  }
+  await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
+  return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
+}
+
+/**
  * A follow-up: the sender's message added to their open record as a note, then its workers alerted. When it
  * cannot join (the link expired or was forgotten, or the record left the API user's scope) it becomes a record
  * of its own under its own reference, sensitive if its target was: never lost, never shown to the wrong people.
@@ -73,22 +161,23 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const filed = await deps.references.get(own);
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
+  const progress = await deps.ledger.notes.progress(message.idempotencyKey, message.acceptanceId);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
-  if (await deps.ledger.noted(message.idempotencyKey)) return link ? notifyFollowUp(deps, link, own) : undefined;
+  if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
+  // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
+  if (progress === 'refused') return fileAlone(alone(message, own, link));
+  if (!link && progress === 'sent') return afterSendUnlinked(deps, message, own, fileAlone);
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));
   }
-  try {
-    await appendNote(deps, link, message, own);
-  } catch (err) {
-    const gone = deletedInPrimero(err);
-    if (!gone && !outOfScope(err)) throw err;
-    await deps.trace.record(link.reference, gone ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
+  const added = await addNoteOnce(deps, link, message, own, progress !== 'none');
+  if (added !== 'added') {
+    await deps.trace.record(link.reference, added === 'gone' ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
     return fileAlone(alone(message, own, link));
   }
-  await deps.ledger.markNoted(message.idempotencyKey);
+  await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });
   deps.logger.info({ reference: link.reference, own, caseId: link.caseId, sensitive: link.sensitive }, 'reporter message added to the record');
   await notifyFollowUp(deps, link, own);

@@ -82,9 +82,15 @@ export class PrimeroClient {
   }
 
   /**
-   * One page of the record's history, newest first (app/controllers/api/v2/record_histories_controller.rb,
-   * `ordered_histories`; the role needs `change_log` on the record). Entries as the index view writes them:
-   * user_name, datetime, action and record_changes, a list of `{ field: { from, to } }` holding whole values.
+   * One page of the record's history, newest first: the controller (app/controllers/api/v2/record_histories_controller.rb,
+   * the role needs `change_log` on the record) paginates `filter_histories`, which with no filters (none are sent) is
+   * `ordered_histories`, `record_histories.order(datetime: :desc)` in SQL (app/models/concerns/historical.rb). Pages
+   * are offsets, not a cursor: a save between two page reads shifts every row down one, so the next page repeats the
+   * last entry of the one before, and the new save is on no page read. Neither misleads lastNoteChange: a repeated
+   * entry gives the same answer, and a save after the record was read is not what left the words it holds. Not
+   * re-sorted here: the view writes `datetime` to the second, and two saves in one second would lose Primero's order.
+   * Entries as the index view writes them: user_name, datetime, action and record_changes, a list of
+   * `{ field: { from, to } }` holding whole values.
    */
   async recordHistoryPage(type: RecordType, id: string, page: number, per: number): Promise<{ entries: unknown[]; total: number }> {
     const what = `the ${type} history read`;

@@ -1,3 +1,5 @@
+import { noteEntryById } from './reporter-notes';
+
 /*
  * Who last wrote a note, from Primero's record history rather than the note's own `note_created_by` (which Primero
  * keeps as written once set, app/models/concerns/noteable.rb, so any editor can keep or forge it). Primero writes one
@@ -7,9 +9,6 @@
  */
 
 type Entry = Record<string, unknown>;
-
-const noteIn = (notes: unknown, noteId: string): Entry | null =>
-  Array.isArray(notes) ? ((notes as unknown[]).find((n) => !!n && typeof n === 'object' && (n as Entry).unique_id === noteId) as Entry | undefined) ?? null : null;
 
 /** What a caseworker wrote: the fields that make the note's message (not its date, nor ids Primero adds). */
 const wordsOf = (note: Entry | null): string | null => (note ? JSON.stringify([note.note_subject ?? null, note.note_text ?? null]) : null);
@@ -33,8 +32,8 @@ export function lastNoteChange(entries: readonly unknown[], noteId: string, curr
   for (const entry of entries) {
     const change = notesChangeOf(entry);
     if (!change) continue;
-    const after = wordsOf(noteIn(change.to, noteId));
-    if (after === wordsOf(noteIn(change.from, noteId))) continue;
+    const after = wordsOf(noteEntryById(change.to, noteId));
+    if (after === wordsOf(noteEntryById(change.from, noteId))) continue;
     const user = (entry as { user_name?: unknown }).user_name;
     if (after !== wordsOf(current) || typeof user !== 'string' || !user) return { is: 'ambiguous' };
     return { is: 'author', user };

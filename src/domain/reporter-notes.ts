@@ -53,9 +53,19 @@ function reporterNoteOf(entry: unknown, foldedSubject: string): ReporterNote | n
  */
 export type NoteNow = { is: 'current'; note: ReporterNote } | { is: 'changed' } | { is: 'removed' } | { is: 'unreadable' };
 
+/**
+ * The entry of `notes` (a notes_section value) whose `unique_id` is `noteId`. Ids are compared trimmed, as
+ * `reporterNotesOf` reads them: every reader of one note (detector, sender, history) must find the same entry.
+ */
+export function noteEntryById(notes: unknown, noteId: string): Record<string, unknown> | null {
+  if (!Array.isArray(notes)) return null;
+  const entry = (notes as unknown[]).find((n) => !!n && typeof n === 'object' && stringOf((n as Record<string, unknown>).unique_id)?.trim() === noteId);
+  return (entry as Record<string, unknown> | undefined) ?? null;
+}
+
 export function noteNow(notes: unknown, noteId: string, subject: string): NoteNow {
   if (!Array.isArray(notes)) return { is: 'unreadable' };
-  const entry = (notes as unknown[]).find((n) => !!n && typeof n === 'object' && stringOf((n as Record<string, unknown>).unique_id)?.trim() === noteId);
+  const entry = noteEntryById(notes, noteId);
   if (!entry) return { is: 'removed' };
   const note = reporterNoteOf(entry, foldText(subject));
   return note ? { is: 'current', note } : { is: 'changed' };

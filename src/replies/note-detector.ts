@@ -48,11 +48,9 @@ export class NoteDetector {
     // The link follows the record down, never up: a caseworker who unticks "safe to contact" silences the gateway's
     // own status messages and STATUS answers from this look on (this job's notifications are planned after it); a
     // no already on the link (the person's, or a caseworker's) is never undone by a yes the record may still show
-    // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says.
-    if (safeField && safeField in record) {
-      const yes = isClearYes(record[safeField]);
-      if (link.safeToContact === null || link.safeToContact === undefined || (link.safeToContact === true && !yes)) await references.setSafeToContact(link.reference, yes);
-    }
+    // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
+    // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
+    if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
     if (!(NOTES_FIELD in record)) return this.unreadable(link.reference);
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
 import { feedbackWindowKey } from './feedback-windows';
+import { FollowUpNotes, ledgerEntryKey } from './follow-up-notes';
 import { intakeJobId } from '../queues/jobs';
 
 /** What a feedback report may merge into: the sender's earlier report of the same category inside the window. */
@@ -140,11 +141,16 @@ return string.format('%.0f', by - now)
  * An entry gone (the window is over) lets a job that is still around proceed: it was confirmed back then.
  */
 export class AcceptanceLedger {
+  /** A follow-up's note marks, kept on this ledger's entries. */
+  readonly notes: FollowUpNotes;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly windowSeconds: number,
-  ) {}
+  ) {
+    this.notes = new FollowUpNotes(redis, prefix);
+  }
 
   /** `gw:verdict:<acceptanceId>`: stored (gone with the window) | withdrawn (kept 30 days), written with each decision. */
   private verdictKey(acceptanceId: string): string {
@@ -153,7 +159,7 @@ export class AcceptanceLedger {
 
   /** `hashedKey` is the keyed hash of the provider's id (IdentifierHasher.deduplicationId): no raw id is a key name. */
   private key(hashedKey: string): string {
-    return gatewayKey(this.prefix, 'accepted', hashedKey);
+    return ledgerEntryKey(this.prefix, hashedKey);
   }
 
   /**
@@ -206,19 +212,6 @@ export class AcceptanceLedger {
       windowMs: Number(r[7]),
       acceptance: { reference: r[1], acceptanceId: r[2], jobId: r[3], mergeInto: r[4] || null, own: r[5], stored: r[6] === '1', followUp: r[9] === '1', sensitive: r[10] === '' ? undefined : r[10] === '1' },
     };
-  }
-
-  /**
-   * A follow-up's note is in its target record: written on the entry by the worker once Primero holds the note,
-   * read before a retry would file the same words as a case of their own (link gone, record now 403). It lives
-   * and dies with the entry (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated.
-   */
-  async markNoted(idempotencyKey: string): Promise<void> {
-    await this.redis.eval(`if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'noted', '1') end`, 1, this.key(idempotencyKey));
-  }
-
-  async noted(idempotencyKey: string): Promise<boolean> {
-    return (await this.redis.hget(this.key(idempotencyKey), 'noted')) === '1';
   }
 
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */

@@ -3,6 +3,7 @@ import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { CounterField } from './counters';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
+import { LOWER_OR_FILL_SAFE } from './safe-to-contact-script';
 
 // `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
 // after it; `notifiedAt` once notifications are queued.
@@ -142,12 +143,15 @@ export class ReferenceStore {
 
   /** A later report said it is not safe (or did not say it is): the link says not safe from then on, never safe again. */
   async lowerSafeToContact(reference: string): Promise<void> {
-    await this.setSafeToContact(reference, false);
+    await this.followRecordSafeToContact(reference, false);
   }
 
-  /** What the record itself now says (a caseworker ticked or unticked the field in Primero). */
-  async setSafeToContact(reference: string, safe: boolean): Promise<void> {
-    await this.redis.eval(SET_ON_LINK, 1, this.key(reference), 'safe', safeField(safe));
+  /**
+   * What the record says (a caseworker ticked or unticked the field), followed down, never up: a no lowers the link;
+   * a yes only answers an unknown, never a no (the person's own "not safe" outlives a yes the record may still show).
+   */
+  async followRecordSafeToContact(reference: string, safe: boolean): Promise<void> {
+    await this.redis.eval(LOWER_OR_FILL_SAFE, 1, this.key(reference), safeField(safe));
   }
 
   /** A link forgotten (or expired) while its job still runs is not brought back without an end. */

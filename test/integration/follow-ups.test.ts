@@ -211,6 +211,36 @@ describe('follow-ups: a message from someone with an open case joins that case',
     primero.forbidden.delete(caseId);
   });
 
+  it('files the message as a case of its own, once, when the refused note is followed by a failed filing: the retry knows the note was never written', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    primero.forbidden.add(caseId);
+    primero.failCreates = 1;
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    await untilGatewayDrained(gw);
+    primero.forbidden.delete(caseId);
+    expect(primero.failCreates).toBe(0);
+    expect(primero.created.slice(cases).filter((c) => String(c.protection_concerns_other).includes(WORDS.later))).toHaveLength(1);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+  });
+
+  it('files the message as a case of its own when its note never reached Primero (connection refused) and the case then left the scope', async () => {
+    const from = nextPhone();
+    const { reference, caseId } = await referral(from);
+    // Reassigned while Primero could not be reached: the first PATCH never connects, the retry's answers 403.
+    primero.patchConnectionsRefused = 1;
+    primero.forbidden.add(caseId);
+    const [cases, failed] = [primero.created.length, await gw.queue.getFailedCount()];
+    expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+    await eventually(() => primero.created.slice(cases).find((c) => String(c.protection_concerns_other).includes(WORDS.later)));
+    await untilGatewayDrained(gw);
+    primero.forbidden.delete(caseId);
+    expect(primero.patchConnectionsRefused).toBe(0);
+    expect(await gw.queue.getFailedCount()).toBe(failed);
+  });
+
   it('files the message as a case of its own when the case was deleted in Primero (404), instead of failing for ever', async () => {
     const from = nextPhone();
     const { reference, caseId } = await referral(from);
@@ -389,6 +419,101 @@ describe('follow-ups: a message from someone with an open case joins that case',
       primero.forbidden.delete(caseId);
       expect(filedAgain(cases)).toEqual([]);
       expect(notesOf(caseId)).toHaveLength(1);
+    });
+  });
+
+  describe('a worker that died after Primero took the note and before the ledger said so', () => {
+    /** A follow-up whose note is in the record, its ledger entry without `noted` (the crash), and its job run again. */
+    async function crashedAfterNote(from: string) {
+      const { reference, caseId } = await referral(from);
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      await eventually(() => (notesOf(caseId).length ? true : null));
+      await untilGatewayDrained(gw);
+      const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
+      await gw.redis.hdel(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string), 'noted');
+      const [cases, patches] = [primero.created.length, primero.patches.length];
+      const rerun = async (): Promise<string> => {
+        await job.retry('completed');
+        const state = await eventually(async () => {
+          const s = await gw.queue.getJobState(job.id!);
+          return s === 'completed' || s === 'failed' ? s : null;
+        });
+        await untilGatewayDrained(gw);
+        return state;
+      };
+      return { reference, caseId, job, rerun, filedAgain: () => filedAgain(cases), patchedAgain: () => primero.patches.length - patches };
+    }
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('finds the note in the record and writes it no second time', async () => {
+      const { caseId, rerun, filedAgain, patchedAgain } = await crashedAfterNote(nextPhone());
+      expect(await rerun()).toBe('completed');
+      expect(patchedAgain()).toBe(0);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('keeps the message as a dead letter, never a second case, when the record then answers 403; replayed in scope, it finds its note', async () => {
+      const { caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      const letter = await request(gw.app).get(`/admin/dead-letters/${gw.queue.name}.${job.id}`).set('Authorization', `Bearer ${ADMIN}`);
+      expect(letter.body.error).toMatch(/^note_unconfirmed: /);
+      expect((await request(gw.app).post(`/admin/dead-letters/${gw.queue.name}.${job.id}/replay`).set('Authorization', `Bearer ${ADMIN}`)).status).toBe(202);
+      await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('finds the note in the record the ledger names when the link is gone by then (forgotten), and files no second case', async () => {
+      const { reference, caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      expect(await rerun()).toBe('completed');
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+    });
+
+    it('files the words alone when the link is gone and the record the ledger names does not hold the note', async () => {
+      const { reference, caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      primero.records.set(caseId, { ...primero.records.get(caseId)!, notes_section: [] });
+      expect(await rerun()).toBe('completed');
+      expect(filedAgain()).toHaveLength(1);
+    });
+
+    it('keeps the message as a dead letter, never a second case, when the link is gone and the record the ledger names answers 403', async () => {
+      const { reference, caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      await gw.references.remove(reference);
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      const letter = await request(gw.app).get(`/admin/dead-letters/${gw.queue.name}.${job.id}`).set('Authorization', `Bearer ${ADMIN}`);
+      expect(letter.body.error).toMatch(/^note_unconfirmed: /);
+    });
+
+    it("reads another acceptance's marks as nothing known: its note in a record now 403 stays a dead letter, never a second case", async () => {
+      const { caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      // A resend after the window re-claimed the idempotency key: the entry is the later acceptance's, with no marks yet.
+      const entry = gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string);
+      await gw.redis.hset(entry, 'acceptance', randomUUID());
+      await gw.redis.hdel(entry, 'noteSent');
+      primero.forbidden.add(caseId);
+      expect(await rerun()).toBe('failed');
+      primero.forbidden.delete(caseId);
+      expect(filedAgain()).toEqual([]);
+      expect(await gw.redis.hget(entry, 'noteSent')).toBeNull();
+    });
+
+    it('files the words as a case of their own when the record was deleted in Primero (404): lost otherwise', async () => {
+      const { caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      primero.deleted.add(caseId);
+      expect(await rerun()).toBe('completed');
+      primero.deleted.delete(caseId);
+      expect(filedAgain()).toHaveLength(1);
     });
   });
 

@@ -69,7 +69,7 @@ const dataOf = (body: unknown) => (body as { data: Data }).data;
 export class RecordingPrimero {
   readonly records = new Map<string, Data>();
   readonly forbidden = new Set<string>();
-  /** Cases deleted in Primero: an update answers 404 Not Found (ActiveRecord::RecordNotFound), never an upsert. */
+  /** Cases deleted in Primero: a read or an update answers 404 Not Found (ActiveRecord::RecordNotFound), never an upsert. */
   readonly deleted = new Set<string>();
   readonly unreadable = new Map<string, string[]>();
   readonly unreadableFields = new Set<string>();
@@ -93,11 +93,15 @@ export class RecordingPrimero {
   readDelayMs = 0;
   /** The next this many creates are refused with 422 (a permanent failure: a dead letter). */
   refuseCreates = 0;
+  /** The next this many creates answer 500 and store nothing (a transient failure: the job is retried). */
+  failCreates = 0;
   /** The next this many creates, and reads of a case, answer 403 AccessDenied (the role may not create or read cases). */
   forbiddenCreates = 0;
   forbiddenReads = 0;
   /** A referral of a case this answers true for is refused with 403 AccessDenied (the case is out of scope). */
   refusesReferral: (caseId: string) => boolean = () => false;
+  /** The next this many PATCHes fail as a refused connection would (ECONNREFUSED): nothing reaches Primero. */
+  patchConnectionsRefused = 0;
   /** Primero applies a PATCH only this long after it arrives, and answers then (0: at once). */
   patchCommitsAfterMs = 0;
   /** Primero commits a posted referral only this long after the POST, and answers only then (0: at once). */
@@ -163,6 +167,7 @@ export class RecordingPrimero {
       .patch(/^\/api\/v2\/cases\/[0-9a-f-]+$/)
       .reply((uri, body, cb) => {
         const id = idOf(uri);
+        if (this.patchConnectionsRefused > 0 && this.patchConnectionsRefused--) return cb(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), [0]);
         if (this.forbidden.has(id)) return cb(null, primeroAnswer('forbidden', uri));
         if (this.deleted.has(id)) return cb(null, [404, { errors: [{ status: 404, resource: uri, detail: 'id', message: 'Not Found' }] }]);
         this.calls.push({ route: 'patch', id, body: body as { data: Data } });
@@ -175,6 +180,7 @@ export class RecordingPrimero {
     const id = String(data.id);
     this.createCalls++;
     if (this.forbiddenCreates > 0 && this.forbiddenCreates--) return primeroAnswer('forbidden', uri);
+    if (this.failCreates > 0 && this.failCreates--) return [500, { errors: [{ status: 500, resource: '/api/v2/cases', message: 'Internal Server Error' }] }];
     if (this.refuseCreates > 0 && this.refuseCreates--) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: 'age', message: ['is invalid'] }] }];
     const refused = Object.keys(data).find((k) => this.unpermitted.has(k));
     if (refused) return [422, { errors: [{ status: 422, resource: '/api/v2/cases', detail: refused, message: ['is not a permitted field'] }] }];
@@ -191,7 +197,7 @@ export class RecordingPrimero {
     const fields = url.searchParams.get('fields')?.split(',') ?? null;
     this.reads.push({ id, fields, at: Date.now() });
     if (this.forbidden.has(id) || (this.forbiddenReads > 0 && this.forbiddenReads--)) return primeroAnswer('forbidden', url.pathname);
-    const record = this.records.get(id);
+    const record = this.deleted.has(id) ? undefined : this.records.get(id);
     if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
     const hidden = this.hidden(id);
     return [200, { data: Object.fromEntries(Object.entries(record).filter(([k]) => !hidden(k) && (!fields || fields.includes(k)))) }];

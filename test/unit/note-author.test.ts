@@ -9,6 +9,11 @@ describe("lastNoteChange: who last changed a note's words, from Primero's record
     expect(lastNoteChange(history, 'n-1', note())).toEqual({ is: 'author', user: 'cp_worker' });
   });
 
+  it('finds the note whose id Primero holds with spaces around it, as the note detector and the sender read it', () => {
+    const history = [save('cp_worker', [], [note({ unique_id: ' n-1\n' })])];
+    expect(lastNoteChange(history, 'n-1', note({ unique_id: ' n-1\n' }))).toEqual({ is: 'author', user: 'cp_worker' });
+  });
+
   it('is ambiguous when that save left other words than the record holds, and not found when no save touched it', () => {
     expect(lastNoteChange([save('psea_fp', [], [note({ note_text: 'older words' })])], 'n-1', note())).toEqual({ is: 'ambiguous' });
     expect(lastNoteChange([save('psea_fp', [], [note()], [{ status: { from: 'open', to: 'closed' } }])].slice(0, 0), 'n-1', note())).toEqual({ is: 'not_found' });
