@@ -2,6 +2,7 @@
  * The drain: messages queued through the API, then a worker started and timed until Primero holds every case;
  * and the latency from acknowledgement to case, API and worker running together under a steady load.
  */
+import { readFileSync } from 'node:fs';
 import { figures, load } from './ingest';
 import { percentile } from './load';
 import { pacedLoad } from './paced';
@@ -17,6 +18,8 @@ export interface DrainFigures {
   rate: number;
   rssMb: number;
   duplicates: number;
+  /** The worker's CPU (user + system) per case between the 10th and the 90th percentile case: steadier than a rate on a shared machine. */
+  cpuMsPerCase: number;
   /** Primero requests per case, in total and by route. */
   perCase: number;
   perRoute: string;
@@ -40,12 +43,24 @@ function requestsPerCase(primero: PrimeroStandIn, cases: number): Pick<DrainFigu
   return { perCase: total / cases, perRoute: routes.map(([r, c]) => `${r} ${(c / cases).toFixed(2)}`).join(', ') };
 }
 
-async function waitForCases(primero: PrimeroStandIn, cases: number): Promise<void> {
+/** CPU time (user + system) the process has used, in ms (/proc/<pid>/stat counts in clock ticks of 10 ms). */
+function cpuMsOf(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Waits for every case; returns the worker's CPU per case between the 10 % and the 90 % marks. */
+async function waitForCases(primero: PrimeroStandIn, cases: number, pid?: number): Promise<number> {
   const t0 = Date.now();
+  let early: [number, number] | null = null;
+  let late: [number, number] | null = null;
   while (primero.created.size < cases) {
     if (Date.now() - t0 > 180_000) throw new Error(`drain stalled at ${primero.created.size}/${cases}`);
+    if (pid && !early && primero.created.size >= cases * 0.1) early = [primero.created.size, cpuMsOf(pid)];
+    if (pid && !late && primero.created.size >= cases * 0.9) late = [primero.created.size, cpuMsOf(pid)];
     await new Promise((r) => setTimeout(r, 20));
   }
+  return early && late && late[0] > early[0] ? (late[1] - early[1]) / (late[0] - early[0]) : NaN;
 }
 
 /** Queues `cases` messages through the API, starts a worker with `settings`, and times until every case exists in the stand-in. */
@@ -58,9 +73,9 @@ export async function drain(primero: PrimeroStandIn, delayMs: number, cases: num
   if (figures(queued).non2xx > 0) throw new Error(`drain setup: ${figures(queued).non2xx} requests were not accepted`);
   primero.reset(delayMs);
   const worker = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'worker'], env, null);
-  await waitForCases(primero, cases);
+  const cpuMsPerCase = await waitForCases(primero, cases, worker.child.pid);
   await worker.stop();
-  return { rate: rateOf([...primero.arrivals.values()]), rssMb: worker.maxRssMb, duplicates: primero.duplicates, ...requestsPerCase(primero, cases) };
+  return { rate: rateOf([...primero.arrivals.values()]), rssMb: worker.maxRssMb, duplicates: primero.duplicates, cpuMsPerCase, ...requestsPerCase(primero, cases) };
 }
 
 /**

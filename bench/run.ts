@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     row(`drain, Primero at 200 ms (${Math.max(300, Math.floor(DRAIN / 2))} cases)`, `${slow.rate.toFixed(0)} cases/s`, '>= 150 cases/s', slow.rate >= 150);
     row(`drain with the defaults (${DEFAULTS_CASES} cases)`, `${defaults.rate.toFixed(1)} cases/s`, '20 ± 5 %', Math.abs(defaults.rate / 20 - 1) <= 0.05);
     row('Primero requests per case (0 ms drain)', `${fast.perCase.toFixed(2)}`, '-', true);
+    row('worker CPU per case (0 ms drain)', `${fast.cpuMsPerCase.toFixed(2)} ms`, '-', true);
     console.log(`      by route: ${fast.perRoute}`);
     row('acknowledgement to case, 100 msg/s, p50 / p99', `${latency.p50.toFixed(0)} / ${latency.p99.toFixed(0)} ms`, '-', true);
     row('duplicate creates seen by Primero', `${fast.duplicates + slow.duplicates + defaults.duplicates}`, '0', fast.duplicates + slow.duplicates + defaults.duplicates === 0);
