@@ -26,8 +26,6 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
   });
   const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
   const caseIdDisplay = displayIdOf(record, mapped.recordType);
-  // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
-  if (snapshot) await deps.snapshots.swap(snapshot);
   const link: CaseLink = {
     reference: message.reference,
     recordType: mapped.recordType,
@@ -46,7 +44,10 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter. Before the link:
   // a retry after a crash between the two finds the link and stops, and a sender's reference never indexed would be
   // invisible to STATUS, follow-ups and forget. An index entry whose link never comes resolves to nothing.
-  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
+  // The first look at the record is the gateway's own: the create webhook that follows changes nothing. The two
+  // writes are independent and a retry repeats both harmlessly, so they go together.
+  const identities = [message.urn, message.contactUuid?.toLowerCase()].filter((who): who is string => Boolean(who));
+  await Promise.all([snapshot && deps.snapshots.swap(snapshot), deps.contacts.indexReference(identities, message.reference, deps.referenceRetentionDays)]);
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
   const prior = await deps.references.saveLink(link, deps.counters.locate(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType }));
   if (prior) return prior;
