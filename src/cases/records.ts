@@ -19,6 +19,10 @@ function safeToContactOf(deps: IntakeDeps, message: InboundMessage, mapped: Mapp
 export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
+  // Primero answers a create with a client-chosen id 204, empty (primeroIMS/primero app/controllers/api/v2/concerns/
+  // record.rb, `create`), and the display id cannot be derived from that id: short_id is the end of a fresh
+  // `unique_identifier` (app/models/concerns/record.rb) and case_id_display adds the settings' code (app/models/
+  // child.rb). So one read follows: the push texts' and the trace's display id, and the snapshot's first look.
   const record = await deps.primero.getRecord(mapped.recordType, recordId).catch((err: unknown) => {
     // The API user created this record a moment ago and owns it: a 403 here is its role, true of every job.
     if (outOfScope(err)) throw new DeliveryError('primero', 'configuration', 403, 'Primero refused the read of a case the API user just created (403): its role lacks read access');
