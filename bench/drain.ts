@@ -90,6 +90,10 @@ export async function acknowledgedToCase(primero: PrimeroStandIn, cases: number,
   const api = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'api'], { ...env, PORT: String(port) }, port);
   const worker = await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'worker'], env, null);
   try {
+    // The worker is up only once it has filed something: its start-up is no message's wait.
+    await pacedLoad(port, 20, perSecond);
+    await waitForCases(primero, 20);
+    primero.reset(0);
     const { acked, refused } = await pacedLoad(port, cases, perSecond);
     if (refused > 0) throw new Error(`latency run: ${refused} requests were not accepted`);
     await waitForCases(primero, cases);
