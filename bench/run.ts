@@ -93,8 +93,8 @@ async function main(): Promise<void> {
     row(`drain with the defaults (${DEFAULTS_CASES} cases)`, `${defaults.rate.toFixed(1)} cases/s`, '20 ± 5 %', Math.abs(defaults.rate / 20 - 1) <= 0.05);
     row(`drain with the defaults, Primero at 300 ms`, `${defaultsSlow.rate.toFixed(1)} cases/s`, '20 ± 5 %', Math.abs(defaultsSlow.rate / 20 - 1) <= 0.05);
     row('Primero requests per case (0 ms drain)', `${fast.perCase.toFixed(2)}`, '-', true);
-    row('worker CPU per case (0 ms drain)', `${fast.cpuMsPerCase.toFixed(2)} ms`, '-', true);
     console.log(`      by route: ${fast.perRoute}`);
+    row('worker CPU per case (0 ms drain)', `${fast.cpuMsPerCase.toFixed(2)} ms`, '-', true);
     row('acknowledgement to case, 100 msg/s, p50 / p99', `${latency.p50.toFixed(0)} / ${latency.p99.toFixed(0)} ms`, '-', true);
     row('duplicate creates seen by Primero', `${fast.duplicates + slow.duplicates + defaults.duplicates + defaultsSlow.duplicates}`, '0', fast.duplicates + slow.duplicates + defaults.duplicates + defaultsSlow.duplicates === 0);
     row('API process resident memory (max)', `${apiRss.toFixed(0)} MB`, '< 200 MB', apiRss < 200);
