@@ -6,7 +6,7 @@ import path from 'node:path';
 import { percentile, runLoad, type LoadResult } from './load';
 import { REQUESTS, ROOT, TOKEN } from './settings';
 
-const referralBody = () =>
+export const referralBody = () =>
   JSON.stringify({
     contact: { uuid: randomUUID(), urn: 'tel:+250788000000' },
     flow: { uuid: '649754a7-5692-4b14-a1a9-e4c5fe4d18b4' },

@@ -2,6 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
+/** A request's route with its ids replaced, e.g. `GET /api/v2/cases/:id`: what "requests per case" is counted by. */
+export function routeOf(method: string | undefined, url: string | undefined): string {
+  const path = (url ?? '').split('?')[0]!.replace(/\/[0-9a-f]{8}-[0-9a-f-]{27,}/gi, '/:id');
+  return `${method ?? '?'} ${path}`;
+}
+
 /**
  * Primero answering after `delayMs`: 204 for creates (409 for a repeat), the record for reads. With `faults`,
  * a share of calls answers 500 and another share hangs past the client's timeout — after storing the case,
@@ -10,6 +16,10 @@ import { randomBytes } from 'node:crypto';
 export class PrimeroStandIn {
   /** record id → the reference written in other_agency_id */
   readonly created = new Map<string, string>();
+  /** reference → when its create reached the stand-in (ms since the epoch, this process's clock) */
+  readonly arrivals = new Map<string, number>();
+  /** route (routeOf) → requests received, errors and hangs included */
+  readonly requests = new Map<string, number>();
   duplicates = 0;
   calls = 0;
   delayMs = 0;
@@ -22,6 +32,8 @@ export class PrimeroStandIn {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         this.calls++;
+        const route = routeOf(req.method, req.url);
+        this.requests.set(route, (this.requests.get(route) ?? 0) + 1);
         const roll = Math.random();
         const f = this.faults;
         if (f && roll < f.errorRate) {
@@ -39,6 +51,7 @@ export class PrimeroStandIn {
               return;
             }
             this.created.set(data.id, data.other_agency_id ?? '');
+            if (data.other_agency_id) this.arrivals.set(data.other_agency_id, Date.now());
             res.writeHead(204).end();
           } else {
             res.writeHead(200, { 'Content-Type': 'application/json' }).end(
@@ -51,6 +64,16 @@ export class PrimeroStandIn {
     this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Forgets every case and count: the next measurement starts from nothing. */
+  reset(delayMs: number): void {
+    this.created.clear();
+    this.arrivals.clear();
+    this.requests.clear();
+    this.duplicates = 0;
+    this.calls = 0;
+    this.delayMs = delayMs;
   }
 
   /** How many cases carry each reference. */

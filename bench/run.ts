@@ -15,13 +15,13 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { allInOne } from './all-in-one';
 import { cpuTimeline, describeShares, type CpuShares, type CpuTimeline } from './cpu';
-import { drain } from './drain';
+import { acknowledgedToCase, drain } from './drain';
 import { record, summary, table } from './figures';
 import { ingestRound, load, WRK, type IngestFigures } from './ingest';
 import { PrimeroStandIn } from './primero-standin';
 import { freePort, startProcess } from './processes';
 import { describeScale, scaleOut } from './scale';
-import { DRAIN, NODE_FLAGS, PREFIX, REDIS_URL, REQUESTS, ROUND_SECONDS, ROUNDS, TOKEN } from './settings';
+import { DEFAULTS_CASES, DRAIN, NODE_FLAGS, PREFIX, REDIS_URL, REQUESTS, ROUND_SECONDS, ROUNDS, TOKEN } from './settings';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,6 +73,18 @@ async function ingestVsBare(baseEnv: Record<string, string>, timeline: CpuTimeli
   }
 }
 
+/** The drain with the default rate and concurrency (Primero at 0 and 300 ms), and the wait from 202 to case at 100 msg/s. */
+async function defaultsAndLatency(primero: PrimeroStandIn, baseEnv: Record<string, string>): Promise<string[]> {
+  const defaults = await drain(primero, 0, DEFAULTS_CASES, baseEnv, {}, 'defaults');
+  const defaultsSlow = await drain(primero, 300, DEFAULTS_CASES, baseEnv, {}, 'defaults300');
+  const latency = await acknowledgedToCase(primero, 1000, 100, baseEnv);
+  record('drain_default', defaults.rate);
+  record('drain_default300', defaultsSlow.rate);
+  record('ack_to_case_p50', latency.p50);
+  record('ack_to_case_p99', latency.p99);
+  return [`drain with the defaults: ${DEFAULTS_CASES} cases at 0 ms and at 300 ms; acknowledgement to case: 1000 messages at 100/s, API and worker together`];
+}
+
 async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {
   const ingest = await ingestVsBare(baseEnv, timeline);
   record('ingest', ingest.gwRps / ingest.bxRps);
@@ -94,7 +106,10 @@ async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>,
   record('drain0', fast.rate);
   record('drain200', slow.rate);
   record('rss_worker', Math.max(fast.rssMb, slow.rssMb));
-  lines.push(`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case`);
+  record('req_per_case', fast.perCase);
+  record('cpu_per_case', fast.cpuMsPerCase);
+  lines.push(`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case; Primero requests per case by route: ${fast.perRoute}`);
+  lines.push(...(await defaultsAndLatency(primero, baseEnv)));
 
   const scale = await scaleOut(primero, baseEnv, timeline);
   const drain1 = { rate: fast.rate, cpu: timeline.shares(fast.from, fast.to) };

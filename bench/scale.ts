@@ -3,7 +3,7 @@
  * alternating; and the drain at 0 ms with two worker processes, beside the one-worker drain measured before.
  * With each figure, who used the CPU, so the line says where the ceiling is.
  */
-import { drain } from './drain';
+import { drain, LIFTED } from './drain';
 import { ingestRound } from './ingest';
 import { ceiling, describeShares, type CpuShares, type CpuTimeline } from './cpu';
 import { freePort, startProcess } from './processes';
@@ -46,7 +46,7 @@ export async function scaleOut(primero: PrimeroStandIn, baseEnv: Record<string, 
   } finally {
     await Promise.all(apis.map((a) => a.stop()));
   }
-  const d = await drain(primero, 0, DRAIN, baseEnv, 2);
+  const d = await drain(primero, 0, DRAIN, baseEnv, LIFTED, '0x2', 2);
   return { ingest1: medianRound(one), ingest2: medianRound(two), drain2: { rate: d.rate, cpu: timeline.shares(d.from, d.to) } };
 }
 

@@ -45,8 +45,10 @@ async function handle(deps: IntakeDeps, job: Job<JobData<'intake'>>): Promise<vo
   }
   // First start only: a replay (which resets attemptsMade) or a stalled restart must not log arrival twice.
   if (job.attemptsStarted <= 1 && !message.mergeInto) {
-    await deps.trace.record(message.reference, 'received', { channel: message.channel, intent: message.intent }, new Date(message.receivedAt));
-    await deps.trace.record(message.reference, 'stored', { queue: job.queueName }, new Date(job.timestamp));
+    await deps.trace.recordAll(message.reference, [
+      { event: 'received', detail: { channel: message.channel, intent: message.intent }, at: new Date(message.receivedAt) },
+      { event: 'stored', detail: { queue: job.queueName }, at: new Date(job.timestamp) },
+    ]);
   }
   if (message.followUp && message.mergeInto) return addReporterMessage(deps, job, message, (alone) => fileRecord(deps, alone));
   return fileRecord(deps, message, job);

@@ -19,6 +19,10 @@ function safeToContactOf(deps: IntakeDeps, message: InboundMessage, mapped: Mapp
 export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
+  // Primero answers a create with a client-chosen id 204, empty (primeroIMS/primero app/controllers/api/v2/concerns/
+  // record.rb, `create`), and the display id cannot be derived from that id: short_id is the end of a fresh
+  // `unique_identifier` (app/models/concerns/record.rb) and case_id_display adds the settings' code (app/models/
+  // child.rb). So one read follows: the push texts' and the trace's display id, and the snapshot's first look.
   const record = await deps.primero.getRecord(mapped.recordType, recordId).catch((err: unknown) => {
     // The API user created this record a moment ago and owns it: a 403 here is its role, true of every job.
     if (outOfScope(err)) throw new DeliveryError('primero', 'configuration', 403, 'Primero refused the read of a case the API user just created (403): its role lacks read access');
@@ -26,8 +30,6 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
   });
   const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
   const caseIdDisplay = displayIdOf(record, mapped.recordType);
-  // The first look at the record is the gateway's own: the create webhook that follows changes nothing.
-  if (snapshot) await deps.snapshots.swap(snapshot);
   const link: CaseLink = {
     reference: message.reference,
     recordType: mapped.recordType,
@@ -46,7 +48,10 @@ export async function createRecord(deps: IntakeDeps, message: InboundMessage, ma
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter. Before the link:
   // a retry after a crash between the two finds the link and stops, and a sender's reference never indexed would be
   // invisible to STATUS, follow-ups and forget. An index entry whose link never comes resolves to nothing.
-  for (const who of [message.urn, message.contactUuid?.toLowerCase()]) if (who) await deps.contacts.indexReference(who, message.reference, deps.referenceRetentionDays);
+  // The first look at the record is the gateway's own: the create webhook that follows changes nothing. The two
+  // writes are independent and a retry repeats both harmlessly, so they go together.
+  const identities = [message.urn, message.contactUuid?.toLowerCase()].filter((who): who is string => Boolean(who));
+  await Promise.all([snapshot && deps.snapshots.swap(snapshot), deps.contacts.indexReference(identities, message.reference, deps.referenceRetentionDays)]);
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
   const prior = await deps.references.saveLink(link, deps.counters.locate(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType }));
   if (prior) return prior;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
+import { LuaScript } from './lua-script';
 import { feedbackWindowKey } from './feedback-windows';
 import { FollowUpNotes, ledgerEntryKey } from './follow-up-notes';
 import { intakeJobId } from '../queues/jobs';
@@ -114,7 +115,7 @@ return 'withdrawn'
 // in flight finds it); before confirmBy, the ms left to wait. An entry gone, or naming a later acceptance with
 // this one's verdict expired (both older than the window), proceeds: an acknowledged message is never dropped
 // on a guess.
-const BEGIN = `${NOW}
+const BEGIN = new LuaScript(`${NOW}
 local v = redis.call('GET', KEYS[2])
 if v == 'stored' then return 'proceed' end
 if v == 'withdrawn' then return 'withdrawn' end
@@ -129,7 +130,7 @@ if now >= by then
   return 'withdrawn'
 end
 return string.format('%.0f', by - now)
-`;
+`);
 
 /**
  * The idempotency ledger: idempotency key → the acceptance, for exactly IDEMPOTENCY_WINDOW_HOURS and
@@ -222,7 +223,7 @@ export class AcceptanceLedger {
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */
   async begin(idempotencyKey: string, acceptanceId: string): Promise<'proceed' | 'withdrawn' | number> {
-    const r = (await this.redis.eval(BEGIN, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS)) as string;
+    const r = (await BEGIN.run(this.redis, [this.key(idempotencyKey), this.verdictKey(acceptanceId)], [acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS])) as string;
     return r === 'proceed' || r === 'withdrawn' ? r : Number(r);
   }
 }

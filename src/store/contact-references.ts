@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import type { ContactKeys } from './contact-keys';
+import { LuaScript } from './lua-script';
+
+// Each sender key gets the reference and the retention together: no index entry without an end.
+const INDEX = new LuaScript(`
+for i = 1, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[1])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+end
+`);
 
 /** Which references a sender has (`gw:contact-refs:<hash>`), so "forget this person" can find everything without reading content. */
 export class ContactReferenceStore {
@@ -10,9 +19,10 @@ export class ContactReferenceStore {
     private readonly hasher: IdentifierHasher,
   ) {}
 
-  async indexReference(urn: string, reference: string, retentionDays: number): Promise<void> {
-    const key = this.keys.refs(this.hasher.hash(urn));
-    await this.redis.multi().sadd(key, reference).expire(key, retentionDays * 86400).exec();
+  /** The reference under each of the sender's identities (URN, RapidPro contact UUID), in one round trip. */
+  async indexReference(identities: string[], reference: string, retentionDays: number): Promise<void> {
+    if (!identities.length) return;
+    await INDEX.run(this.redis, identities.map((who) => this.keys.refs(this.hasher.hash(who))), [reference, retentionDays * 86400]);
   }
 
   /**

@@ -92,8 +92,8 @@ export class ContactStore {
     return this.feedbackWindows.key(sender, category);
   }
 
-  indexReference(urn: string, reference: string, retentionDays: number): Promise<void> {
-    return this.references.indexReference(urn, reference, retentionDays);
+  indexReference(identities: string[], reference: string, retentionDays: number): Promise<void> {
+    return this.references.indexReference(identities, reference, retentionDays);
   }
 
   reindex(urn: string, reference: string, ttlMs: number): Promise<boolean> {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { gatewayKey } from './keys';
+import { LuaScript } from './lua-script';
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
 
 /**
  * One writer at a time per Primero record (`gw:record-lock:<recordId>`): a merge reads the record's text
@@ -26,6 +27,6 @@ export class RecordLocks {
   }
 
   async release(recordId: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(recordId), token);
+    await RELEASE.run(this.redis, [this.key(recordId)], [token]);
   }
 }

@@ -3,6 +3,7 @@ import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { CounterField } from './counters';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
+import { LuaScript } from './lua-script';
 import { LOWER_OR_FILL_SAFE } from './safe-to-contact-script';
 
 // `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
@@ -44,21 +45,21 @@ const REFERENCE_BLOCK = 100;
 // Create-if-absent: two jobs that each opened a record for one reference must not leave the later one linked.
 // KEYS[3], when given, is a counter hash whose field ARGV[3] counts records as they are first linked: in the same
 // script, so a crash after the link cannot leave a record uncounted (a retry finds the link and counts nothing).
-const SAVE_LINK_IF_ABSENT = `
+const SAVE_LINK_IF_ABSENT = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], ARGV[3], 1) end
 return 1
-`;
+`);
 
 // Only on a link that exists: an HSET on a removed (forgotten, expired) link would leave a hash with no TTL.
-const SET_ON_LINK = `
+const SET_ON_LINK = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
-`;
+`);
 
 const safeField = (safe: boolean | null | undefined) => (safe === true ? '1' : safe === false ? '0' : '');
 
@@ -132,7 +133,7 @@ export class ReferenceStore {
     const ttl = this.retentionDays * 86400;
     const flat = Object.entries(fields).flat();
     const keys = [key, gatewayKey(this.prefix, 'record-ref', link.caseId), ...(countAs ? [countAs.key] : [])];
-    const saved = await this.redis.eval(SAVE_LINK_IF_ABSENT, keys.length, ...keys, ttl, link.reference, countAs?.field ?? '', ...flat);
+    const saved = await SAVE_LINK_IF_ABSENT.run(this.redis, keys, [ttl, link.reference, countAs?.field ?? '', ...flat]);
     return saved === 1 ? null : this.get(link.reference);
   }
 
@@ -156,7 +157,7 @@ export class ReferenceStore {
 
   /** A link forgotten (or expired) while its job still runs is not brought back without an end. */
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
-    await this.redis.eval(SET_ON_LINK, 1, this.key(reference), `step:${step}`, at.toISOString());
+    await SET_ON_LINK.run(this.redis, [this.key(reference)], [`step:${step}`, at.toISOString()]);
   }
 
   /**

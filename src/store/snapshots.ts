@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { RecordSnapshot, StoredSnapshot } from '../domain/record-events';
 import { gatewayKey } from './keys';
+import { LuaScript } from './lua-script';
 
 // Compare-and-swap in one step: a newer look replaces the stored one and returns it; an older or equal
 // look changes nothing. The webhook and the poller may deliver the same change at once: only one wins.
-const SWAP = `
+const SWAP = new LuaScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local stored = tonumber(cjson.decode(cur)['updatedMs'])
@@ -13,7 +14,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if cur then return {1, cur} end
 return {1, false}
-`;
+`);
 
 /** The last look the gateway had of each Primero record: owner, assignees, status, workflow. */
 export class SnapshotStore {
@@ -39,14 +40,7 @@ export class SnapshotStore {
   async swap(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null }> {
     const updatedMs = Date.parse(next.lastUpdatedAt);
     if (Number.isNaN(updatedMs)) return { applied: false, before: null };
-    const [applied, before] = (await this.redis.eval(
-      SWAP,
-      1,
-      this.key(next.recordId),
-      JSON.stringify({ ...next, updatedMs }),
-      String(updatedMs),
-      String(this.retentionDays * 86400),
-    )) as [number, string | null];
+    const [applied, before] = (await SWAP.run(this.redis, [this.key(next.recordId)], [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)])) as [number, string | null];
     return { applied: applied === 1, before: before ? (JSON.parse(before) as RecordSnapshot) : null };
   }
 }

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
 import { gatewayKey } from './keys';
+import { LuaScript } from './lua-script';
+
+// Entries and the TTL in one step: a timeline never outlives its retention, whatever dies between two writes.
+const APPEND = new LuaScript(`
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+`);
 
 /** One step in a message's life. `detail` holds ids and statuses only, never content. */
 export interface TraceEvent {
@@ -24,9 +31,14 @@ export class TraceStore {
   }
 
   async record(reference: string, event: string, detail?: TraceEvent['detail'], at: Date = new Date()): Promise<void> {
-    const entry: TraceEvent = { at: at.toISOString(), event, ...(detail ? { detail } : {}) };
-    const key = this.key(reference);
-    await this.redis.multi().rpush(key, JSON.stringify(entry)).expire(key, this.retentionDays * 86400).exec();
+    await this.recordAll(reference, [{ event, detail, at }]);
+  }
+
+  /** Several steps at once, in this order (one round trip). */
+  async recordAll(reference: string, steps: Array<{ event: string; detail?: TraceEvent['detail']; at?: Date }>): Promise<void> {
+    if (!steps.length) return;
+    const entries = steps.map(({ event, detail, at }): TraceEvent => ({ at: (at ?? new Date()).toISOString(), event, ...(detail ? { detail } : {}) }));
+    await APPEND.run(this.redis, [this.key(reference)], [this.retentionDays * 86400, ...entries.map((e) => JSON.stringify(e))]);
   }
 
   async timeline(reference: string): Promise<TraceEvent[]> {
