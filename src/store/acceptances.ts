@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
+import { runScript } from './scripts';
 import { feedbackWindowKey } from './feedback-windows';
 import { intakeJobId } from '../queues/jobs';
 
@@ -178,10 +179,7 @@ export class AcceptanceLedger {
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
     const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
-    const r = (await this.redis.eval(
-      CLAIM,
-      keys.length,
-      ...keys,
+    const r = (await runScript(this.redis, CLAIM, keys, [
       own,
       acceptanceId,
       this.windowSeconds,
@@ -194,7 +192,7 @@ export class AcceptanceLedger {
       intakeJobId.prefix,
       join && !merge ? join : '',
       sensitive === undefined ? '' : sensitive ? '1' : '0',
-    )) as [number, string, string, string, string, string, string, number, number, string, string];
+    ])) as [number, string, string, string, string, string, string, number, number, string, string];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
       return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true, followUp: false } };
@@ -224,12 +222,12 @@ export class AcceptanceLedger {
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */
   async markStored(idempotencyKey: string, acceptanceId: string, countAs?: CounterField): Promise<Verdict> {
     const keys = [this.key(idempotencyKey), this.verdictKey(acceptanceId), ...(countAs ? [countAs.key] : [])];
-    return (await this.redis.eval(MARK_STORED, keys.length, ...keys, acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS, countAs?.field ?? '')) as Verdict;
+    return (await runScript(this.redis, MARK_STORED, keys, [acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS, countAs?.field ?? ''])) as Verdict;
   }
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */
   async begin(idempotencyKey: string, acceptanceId: string): Promise<'proceed' | 'withdrawn' | number> {
-    const r = (await this.redis.eval(BEGIN, 2, this.key(idempotencyKey), this.verdictKey(acceptanceId), acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS)) as string;
+    const r = (await runScript(this.redis, BEGIN, [this.key(idempotencyKey), this.verdictKey(acceptanceId)], [acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS])) as string;
     return r === 'proceed' || r === 'withdrawn' ? r : Number(r);
   }
 }
