@@ -4,7 +4,9 @@ import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
 import { DeviceAdmin } from './admin/devices';
+import type { ChannelRouteDeps } from './channels/channel';
 import { enabledChannels } from './channels/index';
+import { withFastRoutes, type FastRoutes } from './http/fast-routes';
 import { adminAuth, adminRouter } from './http/admin';
 import { queueDashboard } from './http/queue-dashboard';
 import { operatorConsoleFor } from './console/from-services';
@@ -101,5 +103,12 @@ export function createApp({ config, logger, redis, services, intents, surface = 
   }
   app.use(notFound());
   app.use(errorHandler(logger));
-  return app;
+  return withFastRoutes(app, inbound ? fastRoutesOf({ config, logger, services, intents }) : new Map(), logger);
+}
+
+/** The enabled channels' routes answered ahead of express (their exact paths; every other request goes through it). */
+function fastRoutesOf(deps: ChannelRouteDeps): FastRoutes {
+  const routes: FastRoutes = new Map();
+  for (const channel of enabledChannels(deps.config)) for (const [key, route] of channel.fastRoutes?.(deps) ?? []) routes.set(key, route);
+  return routes;
 }

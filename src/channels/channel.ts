@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { ApiServices } from '../api-services';
 import type { Config } from '../config';
 import type { INTENTS } from '../domain/inbound-message';
+import type { FastRoutes } from '../http/fast-routes';
 import type { Logger } from '../logger';
 import type { QueueName } from '../queues/names';
 
@@ -20,6 +21,11 @@ export interface ChannelDefinition<Name extends string = string> {
   /** A channel whose secret is unset is off: its routes are never mounted and fall through to 404. */
   enabled(config: Config): boolean;
   route(deps: ChannelRouteDeps): Router;
+  /**
+   * Routes answered ahead of express (src/http/fast-routes.ts) at their exact paths, behaving as `route`'s do:
+   * the busiest inbound webhooks. `route` still serves every other spelling of their paths.
+   */
+  fastRoutes?(deps: ChannelRouteDeps): FastRoutes;
   /** Fields of this channel's job payloads that hold a person's data: masked for operators, matched by forget. */
   personalFields: readonly string[];
   /** Queues carrying this channel's replies to the sender, if it sends any. */

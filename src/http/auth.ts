@@ -16,16 +16,19 @@ export function secretMatcher(expected: string): (given: string) => boolean {
   return (given) => timingSafeEqual(digest(given), want);
 }
 
-/** RapidPro's `Authorization: Token <t>` (set on a webhook node) or `?token=` (resthooks cannot set headers). */
-export function presentedToken(req: Request): string | null {
-  const header = req.get('authorization');
-  if (header) {
-    const m = /^Token\s+(\S+)\s*$/i.exec(header);
+/**
+ * RapidPro's `Authorization: Token <t>` (set on a webhook node) or `?token=` (resthooks cannot set headers), from
+ * the header and the parsed query's `token` (a repeated one is an array: no token).
+ */
+export function tokenFrom(authorization: string | undefined, queryToken: unknown): string | null {
+  if (authorization) {
+    const m = /^Token\s+(\S+)\s*$/i.exec(authorization);
     return m ? m[1]! : null;
   }
-  const q = req.query.token;
-  return typeof q === 'string' ? q : null;
+  return typeof queryToken === 'string' ? queryToken : null;
 }
+
+export const presentedToken = (req: Request): string | null => tokenFrom(req.get('authorization'), req.query.token);
 
 /**
  * Every admin token check (dashboard login, Bearer on /admin, the dashboard and /metrics) goes through one

@@ -47,11 +47,14 @@ export function notFound(): RequestHandler {
   return (_req, res) => sendError(res, new HttpError(404, 'not_found', 'No such route, or the channel is not configured.'));
 }
 
+/** The answer to an error a route threw or passed on (`route` is the request's path, for the log line only). */
+export function errorAnswer(err: unknown, logger: Logger, route: string): HttpError {
+  const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string; status?: number; limit?: number });
+  if (known) return known;
+  logger.error({ err, route }, 'unhandled error in request');
+  return new HttpError(500, 'internal_error', 'The gateway failed to handle this request; nothing was stored.');
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const known = err instanceof HttpError ? err : fromBodyParser(err);
-    if (known) return sendError(res, known);
-    logger.error({ err, route: req.path }, 'unhandled error in request');
-    sendError(res, new HttpError(500, 'internal_error', 'The gateway failed to handle this request; nothing was stored.'));
-  };
+  return (err, req, res, _next) => sendError(res, errorAnswer(err, logger, req.path));
 }

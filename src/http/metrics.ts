@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
@@ -10,6 +11,12 @@ import type { SharedCounters } from '../store/counters';
 
 /** The label values a webhook path may become: every channel, and Primero's own webhook. */
 const CHANNELS: ReadonlySet<string> = new Set([...CHANNEL_NAMES, 'primero']);
+
+/** What a webhook route marks on its response for the webhook metrics (express's res.locals, or the fast path's own). */
+export interface WebhookMarks {
+  duplicate?: unknown;
+  statusQuery?: unknown;
+}
 
 /** How long one overview read serves scrapes: its scans and lookups are the dearest part of a scrape. */
 export const OVERVIEW_MAX_AGE_MS = 10_000;
@@ -53,10 +60,12 @@ export class GatewayMetrics {
   }
 
   /**
-   * Counts and times every /webhooks/<channel>/… request once its answer is sent. Label children are made once
-   * per channel and outcome: resolving labels on every request showed up on the ingest path.
+   * Counts and times every /webhooks/<channel>/… request once its answer is sent, from its path and its response
+   * (`locals`, read at the finish, carries what the route marked: `duplicate`, `statusQuery`). False for any other
+   * path. Label children are made once per channel and outcome: resolving labels on every request showed up on the
+   * ingest path.
    */
-  observeWebhooks(): RequestHandler {
+  webhookWatcher(): (path: string, res: ServerResponse, locals: WebhookMarks) => boolean {
     const timers = new Map<string, ReturnType<Histogram<'channel'>['labels']>>();
     const counters = new Map<string, ReturnType<Counter<'channel' | 'outcome'>['labels']>>();
     const timer = (channel: string) => timers.get(channel) ?? timers.set(channel, this.latency.labels({ channel })).get(channel)!;
@@ -64,20 +73,28 @@ export class GatewayMetrics {
       const key = `${channel}|${outcome}`;
       return counters.get(key) ?? counters.set(key, this.received.labels({ channel, outcome })).get(key)!;
     };
-    return (req, res, next) => {
+    return (path, res, locals) => {
       // Only the known channels become label values: a path is caller input, and every new label is kept forever.
-      const named = /^\/webhooks\/([a-z]+)/.exec(req.path)?.[1];
-      if (!named) return next();
+      const named = /^\/webhooks\/([a-z]+)/.exec(path)?.[1];
+      if (!named) return false;
       const channel = CHANNELS.has(named) ? named : 'unknown';
       const started = process.hrtime.bigint();
       res.once('finish', () => {
         const s = res.statusCode;
         const failed = s === 503 ? 'unavailable' : s === 404 ? 'not_found' : s < 500 ? 'rejected' : 'error';
         // Marked by its route (res.locals.statusQuery) before the token check, so a refused look-up is one too.
-        if (res.locals.statusQuery === true) return void this.statusQueries.labels({ channel, outcome: s < 300 ? 'answered' : failed }).inc();
+        if (locals.statusQuery === true) return void this.statusQueries.labels({ channel, outcome: s < 300 ? 'answered' : failed }).inc();
         timer(channel).observe(Number(process.hrtime.bigint() - started) / 1e9);
-        counter(channel, s < 300 ? (res.locals.duplicate === true ? 'duplicate' : 'accepted') : failed).inc();
+        counter(channel, s < 300 ? (locals.duplicate === true ? 'duplicate' : 'accepted') : failed).inc();
       });
+      return true;
+    };
+  }
+
+  observeWebhooks(): RequestHandler {
+    const watch = this.webhookWatcher();
+    return (req, res, next) => {
+      watch(req.path, res, res.locals);
       next();
     };
   }

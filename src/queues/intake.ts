@@ -76,11 +76,13 @@ export class IntakeProducer {
    * ever acts on the job). Only when no verdict reaches the API in time is 503 an answer it cannot prove.
    */
   async accept(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs, join?: string): Promise<Accepted> {
-    // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash: in the job and the ledger.
-    const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
+    const earlier = this.earlierIds(unhashed.idempotencyKey);
+    // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash (the current key's,
+    // first of the candidates): in the job and the ledger.
+    const message = { ...unhashed, idempotencyKey: earlier.hashes[0]! };
     const deadlineAt = Date.now() + timeoutMs;
     const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
-    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
+    const work = this.store(message, { merge, join }, deadlineAt, attempt, earlier);
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {

@@ -58,7 +58,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // whether the message is protected as sensitive, kept so a repeat re-adds the job as the first delivery decided.
 // The 9th number returned says which key held the acceptance; the 10th is '1' for a follow-up; the 11th the
 // kept sensitivity ('' when the entry predates it).
-const CLAIM = `${NOW}
+const CLAIM = new LuaScript(`${NOW}
 local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
 local mergeKey = KEYS[2 + alternates + legacy]
 for i = 1, 1 + alternates do
@@ -86,13 +86,13 @@ if followUp == '1' then redis.call('HSET', KEYS[1], 'followUp', '1') end
 if ARGV[12] and ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'sensitive', ARGV[12]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, reference, ARGV[2], jobId, mergeInto, ARGV[1], '', tonumber(ARGV[5]), 1, followUp, ARGV[12] or ''}
-`;
+`);
 
 // The API's confirmation after its add: stored only before confirmBy, else withdrawn, once and for all. The
 // verdict is also kept under the acceptance's own id (KEYS[2]), so a later claim of the same idempotency key
 // (a resend after the window) cannot make this acceptance's job look withdrawn. KEYS[3], when given, is a
 // counter hash whose field ARGV[4] counts acceptances, once each, as they are stored (no round trip of its own).
-const MARK_STORED = `${NOW}
+const MARK_STORED = new LuaScript(`${NOW}
 local e = redis.call('HMGET', KEYS[1], 'acceptance', 'stored', 'withdrawn', 'confirmBy')
 if e[1] ~= ARGV[1] then return 'withdrawn' end
 if e[2] == '1' then return 'stored' end
@@ -108,7 +108,7 @@ end
 redis.call('HSET', KEYS[1], 'withdrawn', '1')
 redis.call('SET', KEYS[2], 'withdrawn', 'EX', ARGV[3])
 return 'withdrawn'
-`;
+`);
 
 // The worker's question before acting: proceed only on a confirmed acceptance. The acceptance's own verdict
 // decides first; then its ledger entry: no verdict past confirmBy is withdrawn (written, so a confirmation still
@@ -185,10 +185,7 @@ export class AcceptanceLedger {
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
     const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
-    const r = (await this.redis.eval(
-      CLAIM,
-      keys.length,
-      ...keys,
+    const r = (await CLAIM.run(this.redis, keys, [
       own,
       acceptanceId,
       this.windowSeconds,
@@ -201,7 +198,7 @@ export class AcceptanceLedger {
       intakeJobId.prefix,
       join && !merge ? join : '',
       sensitive === undefined ? '' : sensitive ? '1' : '0',
-    )) as [number, string, string, string, string, string, string, number, number, string, string];
+    ])) as [number, string, string, string, string, string, string, number, number, string, string];
     if (r[8] > hashes.length) {
       // An older version's job: its id names the reference (the caller reads it); it was stored back then.
       return { fresh: false, key: idempotencyKey, windowMs: 0, legacyJobId: r[3], acceptance: { reference: '', acceptanceId: '', jobId: r[3], mergeInto: null, own: '', stored: true, followUp: false } };
@@ -218,7 +215,7 @@ export class AcceptanceLedger {
   /** Sent after the add: `stored` only when it lands before the claim's confirmBy; `countAs` is incremented then, once. */
   async markStored(idempotencyKey: string, acceptanceId: string, countAs?: CounterField): Promise<Verdict> {
     const keys = [this.key(idempotencyKey), this.verdictKey(acceptanceId), ...(countAs ? [countAs.key] : [])];
-    return (await this.redis.eval(MARK_STORED, keys.length, ...keys, acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS, countAs?.field ?? '')) as Verdict;
+    return (await MARK_STORED.run(this.redis, keys, [acceptanceId, this.windowSeconds, WITHDRAWN_VERDICT_SECONDS, countAs?.field ?? ''])) as Verdict;
   }
 
   /** The worker's first word on a job: proceed, withdrawn (nothing may be done), or the ms to wait for a verdict. */

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
  * A Lua script sent by its SHA1 (EVALSHA): Redis caches scripts by hash, so the text crosses the wire and is
  * hashed by Redis only the first time (and again after a Redis restart or SCRIPT FLUSH, when Redis answers
  * NOSCRIPT without running anything and the text is sent once more). Same script, same keys, same result as EVAL.
+ * Plain commands, not ioredis's defineCommand: a command defined on a connection after an auto-pipeline was opened
+ * is missing from that pipeline, and the pipeline's other replies with it.
  */
 export class LuaScript {
   private readonly sha: string;

@@ -326,15 +326,17 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     return afterNextAdd(() => new Promise((r) => setTimeout(r, lateMs)));
   }
 
-  /** The ledger scripts (claim, confirmation) on the API's connection: `mode` says what Redis does with them. */
+  /** The ledger scripts (claim, confirmation), which only the API sends: `mode` says what Redis does with them. */
   function ledgerCalls(mode: { fail: boolean; answerAfterMs: number }): void {
-    const evalReal = gw.redis.eval.bind(gw.redis) as (...a: unknown[]) => Promise<unknown>;
-    jest.spyOn(gw.redis, 'eval').mockImplementation((async (...args: unknown[]) => {
-      if (mode.fail) throw new Error('Connection is closed.');
-      const r = await evalReal(...args);
-      if (mode.answerAfterMs) await new Promise((res) => setTimeout(res, mode.answerAfterMs));
-      return r;
-    }) as never);
+    for (const method of ['claim', 'markStored'] as const) {
+      const real = AcceptanceLedger.prototype[method] as (...a: unknown[]) => Promise<unknown>;
+      jest.spyOn(AcceptanceLedger.prototype, method).mockImplementation((async function (this: AcceptanceLedger, ...args: unknown[]) {
+        if (mode.fail) throw new Error('Connection is closed.');
+        const r = await real.apply(this, args);
+        if (mode.answerAfterMs) await new Promise((res) => setTimeout(res, mode.answerAfterMs));
+        return r;
+      }) as never);
+    }
   }
 
   const trace = async (reference: string) => (await gw.services.trace.timeline(reference)).map((e) => e.event);

@@ -1,7 +1,16 @@
 import { Router } from 'express';
-import type { ChannelDefinition } from '../channel';
-import { rapidProRouter } from './route';
+import type { ChannelDefinition, ChannelRouteDeps } from '../channel';
+import { rapidProFastRoutes } from './fast-route';
+import { rapidProRouter, type RapidProRouteDeps } from './route';
 import { rapidProStatusRouter } from './status-route';
+
+const intakeDeps = ({ config, intents, services, logger }: ChannelRouteDeps): RapidProRouteDeps => ({
+  webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN!,
+  intents,
+  intake: services.intake,
+  logger,
+  metrics: services.metrics,
+});
 
 export const rapidpro: ChannelDefinition<'rapidpro'> = {
   name: 'rapidpro',
@@ -16,8 +25,9 @@ export const rapidpro: ChannelDefinition<'rapidpro'> = {
         timeoutMs: config.ENQUEUE_TIMEOUT_MS,
         logger,
       }),
-      rapidProRouter({ webhookToken: config.RAPIDPRO_WEBHOOK_TOKEN!, intents, intake: services.intake, logger, metrics: services.metrics }),
+      rapidProRouter(intakeDeps({ config, intents, services, logger })),
     ),
+  fastRoutes: (deps) => rapidProFastRoutes(intakeDeps(deps), deps.services.metrics.webhookWatcher()),
   personalFields: ['urn', 'contactUuid', 'results'],
   replyQueues: [],
 };

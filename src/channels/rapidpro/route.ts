@@ -1,15 +1,14 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request } from 'express';
 import type { INTENTS, UnreferencedMessage } from '../../domain/inbound-message';
 import type { AcceptedMessage, IntakeService } from '../../intake/intake-service';
 import type { Logger } from '../../logger';
 import type { GatewayMetrics } from '../../http/metrics';
-import { presentedToken, secretMatcher } from '../../http/auth';
-import { HttpError } from '../../http/errors';
 import { rawBody } from '../../http/json-body';
 import { storeOr503 } from '../../http/unavailable';
 import { valueOrRefuse } from '../refuse';
 import type { ChannelRequest } from '../vector';
 import { parseRapidProMessage, parseRapidProRequest } from './parse';
+import { rapidProTokenCheck } from './token-check';
 
 export interface RapidProRouteDeps {
   webhookToken: string;
@@ -19,39 +18,41 @@ export interface RapidProRouteDeps {
   metrics: Pick<GatewayMetrics, 'countSimulated'>;
 }
 
-function tokenCheck(webhookToken: string): RequestHandler {
-  const tokenMatches = secretMatcher(webhookToken);
-  return (req, _res, next) => {
-    const token = presentedToken(req);
-    if (token === null || !tokenMatches(token)) {
-      throw new HttpError(401, 'unauthorized', 'Send the gateway token as "Authorization: Token <token>" or ?token=.', [], {
-        'WWW-Authenticate': 'Token',
-      });
-    }
-    next();
-  };
+/** A 202 answer: its JSON body, and whether it answers a duplicate (the webhook metrics count it so). */
+export interface IntentAnswer {
+  body: Record<string, unknown>;
+  duplicate: boolean;
 }
 
-const channelRequest = (req: Request, intent: string): ChannelRequest => ({
-  body: req.body as Buffer,
-  headers: { 'x-mailroom-mode': req.get('x-mailroom-mode') },
+const channelRequest = (body: unknown, mailroomMode: string | undefined, intent: string): ChannelRequest => ({
+  body: body as Buffer,
+  headers: { 'x-mailroom-mode': mailroomMode },
   query: {},
   pathParams: { intent },
   now: new Date(),
 });
 
+const fromExpress = (req: Request, intent: string) => channelRequest(req.body, req.get('x-mailroom-mode'), intent);
+
 /** The answer once stored (or simulated); `extra` is what the route adds (the /message route's `follow_up`). */
-function answer(deps: RapidProRouteDeps, res: Response, intent: string, accepted: AcceptedMessage, extra: Record<string, unknown> = {}): void {
+function answer(deps: RapidProRouteDeps, intent: string, accepted: AcceptedMessage, extra: Record<string, unknown> = {}): IntentAnswer {
   if (accepted.simulated) {
     // Warned, not informed: the header is the caller's word, and a token holder sending it drops real messages.
     deps.metrics.countSimulated('rapidpro', intent);
     deps.logger.warn({ channel: 'rapidpro', intent, simulated: true }, 'simulator call (X-Mailroom-Mode: simulation) answered; nothing stored');
-    res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: false, ...extra, simulated: true });
-    return;
+    return { body: { status: 'accepted', reference: accepted.reference, duplicate: false, ...extra, simulated: true }, duplicate: false };
   }
   deps.logger.info({ reference: accepted.reference, channel: 'rapidpro', intent, duplicate: accepted.duplicate, merged: accepted.merged, ...extra }, 'message accepted');
-  res.locals.duplicate = accepted.duplicate;
-  res.status(202).json({ status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate, ...extra });
+  return { body: { status: 'accepted', reference: accepted.reference, duplicate: accepted.duplicate, ...extra }, duplicate: accepted.duplicate };
+}
+
+/**
+ * `POST /webhooks/rapidpro/<intent>` after its token check, from the body's bytes and the X-Mailroom-Mode header:
+ * the 202 answer once stored, or the refusal thrown as an HttpError (a 4xx, or 503 when nothing could be stored).
+ */
+export async function acceptIntent(deps: RapidProRouteDeps, intent: string, body: unknown, mailroomMode: string | undefined): Promise<IntentAnswer> {
+  const [message] = valueOrRefuse(parseRapidProRequest(channelRequest(body, mailroomMode, intent))).messages;
+  return answer(deps, intent, await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message)));
 }
 
 /**
@@ -62,18 +63,21 @@ function answer(deps: RapidProRouteDeps, res: Response, intent: string, accepted
  */
 export function rapidProRouter(deps: RapidProRouteDeps): Router {
   const router = Router();
-  const token = tokenCheck(deps.webhookToken);
+  const token = rapidProTokenCheck(deps.webhookToken);
   for (const intent of deps.intents) {
     router.post(`/webhooks/rapidpro/${intent}`, token, rawBody, async (req, res) => {
-      const [message] = valueOrRefuse(parseRapidProRequest(channelRequest(req, intent))).messages;
-      answer(deps, res, intent, await storeOr503(deps.logger, 'rapidpro', () => deps.intake.accept(message)));
+      const answered = await acceptIntent(deps, intent, req.body, req.get('x-mailroom-mode'));
+      res.locals.duplicate = answered.duplicate;
+      res.status(202).json(answered.body);
     });
   }
   if (deps.intents.includes('referral')) {
     router.post('/webhooks/rapidpro/message', token, rawBody, async (req, res) => {
-      const [message]: [UnreferencedMessage] = valueOrRefuse(parseRapidProMessage(channelRequest(req, 'message'))).messages;
+      const [message]: [UnreferencedMessage] = valueOrRefuse(parseRapidProMessage(fromExpress(req, 'message'))).messages;
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.acceptUnclassified(message));
-      answer(deps, res, 'message', accepted, { follow_up: accepted.followUp === true });
+      const answered = answer(deps, 'message', accepted, { follow_up: accepted.followUp === true });
+      res.locals.duplicate = answered.duplicate;
+      res.status(202).json(answered.body);
     });
   }
   return router;
