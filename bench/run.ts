@@ -76,13 +76,13 @@ async function ingestVsBare(baseEnv: Record<string, string>, timeline: CpuTimeli
 /** The drain with the default rate and concurrency (Primero at 0 and 300 ms), and the wait from 202 to case at 100 msg/s. */
 async function defaultsAndLatency(primero: PrimeroStandIn, baseEnv: Record<string, string>): Promise<string[]> {
   const defaults = await drain(primero, 0, DEFAULTS_CASES, baseEnv, {}, 'defaults');
-  const defaultsSlow = await drain(primero, 300, DEFAULTS_CASES, baseEnv, {}, 'defaults300');
+  const defaultsSlow = await drain(primero, 200, DEFAULTS_CASES, baseEnv, {}, 'defaults200');
   const latency = await acknowledgedToCase(primero, 1000, 100, baseEnv);
   record('drain_default', defaults.rate);
-  record('drain_default300', defaultsSlow.rate);
+  record('drain_default200', defaultsSlow.rate);
   record('ack_to_case_p50', latency.p50);
   record('ack_to_case_p99', latency.p99);
-  return [`drain with the defaults: ${DEFAULTS_CASES} cases at 0 ms and at 300 ms; acknowledgement to case: 1000 messages at 100/s, API and worker together`];
+  return [`drain with the defaults: ${DEFAULTS_CASES} cases at 0 ms and at 200 ms; acknowledgement to case: 1000 messages at 100/s, API and worker together`];
 }
 
 async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {

@@ -55,9 +55,11 @@ export const configSchema = z.object({
 
   ...twoWaySettings,
 
-  // PRIMERO_RATE_PER_SECOND jobs a second need rate × job time at once (a job is a create and a read): 8 held the
-  // default 20/s only while Primero answered within 200 ms (13/s at 300 ms); 32 holds it up to about 800 ms a call.
-  INTAKE_CONCURRENCY: intWithDefault(32, 1, 256),
+  // PRIMERO_RATE_PER_SECOND jobs a second need rate × job time at once (a job is a create and a read): 8 holds the
+  // default 20/s while Primero answers within about 200 ms (13/s at 300 ms). Not more by default: stock Primero is
+  // one puma with 5 threads, and jobs it cannot serve only queue there, delaying caseworkers' own clicks and pushing
+  // calls past PRIMERO_TIMEOUT_MS (whose retries the step ledger must then settle). A bigger Primero raises it.
+  INTAKE_CONCURRENCY: intWithDefault(8, 1, 256),
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
   RETRY_BASE_MS: intWithDefault(5000, 1, 3600000),
   RETRY_MAX_MS: intWithDefault(1800000, 1, 86400000),
