@@ -41,7 +41,7 @@ function listen(app: Express, port: number, host?: string): Promise<Server> {
 }
 
 async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
-  // Loaded here, not at the top: a worker process never holds express, the dashboard or the console in memory.
+  // Loaded here, not at the top: a worker process never holds the app, the queue dashboard or the console in memory.
   const [{ createApp }, { buildApiServices }] = await Promise.all([import('./app'), import('./api-services')]);
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', () => undefined);
