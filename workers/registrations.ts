@@ -134,7 +134,8 @@ const africastalkingReplies: Registration = {
   enabled: africasTalkingSends,
   processor: (s, queue) => {
     const sender = africasTalkingPersonSender({ config: s.config, redis: s.shared, hasher: hasherFromConfig(s.config), logger: s.logger, rapidpro: null })!;
-    return africasTalkingReplyProcessor({ sender, codec: s.codec, trace: s.trace, contacts: s.contacts, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { codec, trace, contacts, logger, counters, sendClaims: claims } = s;
+    return africasTalkingReplyProcessor({ sender, codec, trace, contacts, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND), maxStalledCount: 0 }),
 };

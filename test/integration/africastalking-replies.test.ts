@@ -6,7 +6,7 @@ import request from 'supertest';
 import { QueueUnavailableError } from '../../src/queues/deadline';
 import { QUEUES } from '../../src/queues/names';
 import { eventually } from '../support/eventually';
-import { startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
+import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
 import { acceptingPrimero } from '../support/primero-fake';
 
@@ -138,6 +138,20 @@ describe("Africa's Talking replies", () => {
     expect(failed!.data.reference).toBe(res.body.reference);
     await untilGatewayDrained(gw);
     expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    // An operator's replay finds the claim the first attempt left: the SMS is not sent a second time.
+    await gw.services.deadLetters.replay(`${QUEUES.africastalkingReplies}.${failed!.id}`, 'test');
+    // Settled when it is a dead letter again, or gone (completed jobs are removed).
+    await eventually(async () => {
+      const job = await replies().getJob(failed!.id!);
+      return !job || ((await job.isFailed()) && job.attemptsMade > 0);
+    }, 10_000, 'the replayed dead letter to settle');
+    expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    expect((await replies().getJob(failed!.id!))?.failedReason).toMatch(/not sent again, it may have gone out/);
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="africastalking-replies"\} 2/);
+    // The claim is named by a keyed hash: neither the number nor the provider's message id is in a key name.
+    const claims = await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:send-claim:*`);
+    expect(claims.length).toBeGreaterThan(0);
+    expect(claims.join(' ')).not.toMatch(/2547114000|0b7f2c1e/);
     // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
     expect(failed!.data).toEqual({ reference: res.body.reference, sealed: expect.stringMatching(/^s3\./) });
     const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');

@@ -1,0 +1,66 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { DeliveryError } from '../clients/delivery-error';
+import type { Logger } from '../logger';
+import type { SharedCounters } from '../store/counters';
+import type { SendClaims } from '../store/send-claims';
+import type { TraceStore } from '../store/trace';
+
+export interface SendOnceDeps {
+  claims: SendClaims;
+  counters: SharedCounters;
+  trace: TraceStore;
+  logger: Logger;
+}
+
+/** What happened instead of a second send: it went out (`sent`), an earlier attempt sent it, or another job holds it. */
+export type SendOnceResult = 'sent' | 'already-sent' | 'duplicate';
+
+/**
+ * The claim a job's message is held under: its deduplication id (a keyed hash of the inbound message id, or a hash of
+ * a notification key), which a retry, a stalled re-run and a replay keep. A job without one (none is added so) is
+ * held under its own queue and id.
+ */
+export const claimIdOf = (job: Job): string => job.deduplicationId ?? `${job.queueName}-job-${job.id}`;
+
+/**
+ * Settles a message that may have reached the person as "not confirmed": counted, traced and kept as a dead letter
+ * that says so, never sent again. Words, the queue and a status only: never the address or the text.
+ */
+export function notConfirmed(deps: SendOnceDeps, job: Job, reference: string | null, err: DeliveryError | null): never {
+  deps.counters.increment('gateway_messages_not_confirmed_total', { queue: job.queueName });
+  if (reference) deps.trace.record(reference, 'message_not_confirmed', { queue: job.queueName }).catch(() => undefined);
+  deps.logger.warn(
+    { reference, queue: job.queueName, status: err?.status ?? null },
+    'message to the person not confirmed: the provider may have taken it, so it is not sent again',
+  );
+  const why = err ? err.message : 'an earlier attempt began the send and never learnt its outcome';
+  throw new UnrecoverableError(`not sent again, it may have gone out: ${why}`);
+}
+
+/**
+ * Sends one message to a person at most once, whatever happens to the job around it: the claim is taken (SET NX)
+ * before the send and marked sent after it. A failure hinted `maybe_sent` keeps the claim and settles as not
+ * confirmed; any other failure proves nothing went out, so the claim is given back and the error goes on to the
+ * queue's failure policy (retry, dead letter or pause). An attempt that finds its own job's claim never sends.
+ */
+export async function sendOnce(deps: SendOnceDeps, job: Job, reference: string | null, send: () => Promise<unknown>): Promise<SendOnceResult> {
+  const id = claimIdOf(job);
+  const owner = job.id!;
+  const held = await deps.claims.claim(id, owner);
+  if (held && held.owner !== owner) {
+    deps.logger.info({ reference, queue: job.queueName }, 'message to the person skipped: another job holds it');
+    return 'duplicate';
+  }
+  if (held?.state === 'sent') return 'already-sent';
+  if (held) return notConfirmed(deps, job, reference, null);
+  try {
+    await send();
+  } catch (err) {
+    if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') return notConfirmed(deps, job, reference, err);
+    await deps.claims.release(id, owner);
+    throw err;
+  }
+  // A mark that fails leaves the claim as `claimed`: a later attempt settles as not confirmed, never sends again.
+  await deps.claims.markSent(id, owner).catch(() => undefined);
+  return 'sent';
+}
