@@ -60,6 +60,19 @@ export function networkFailure(service: string, what: string, err: unknown): Del
   return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`, null, hint);
 }
 
+/**
+ * Runs a call that only reads (a lookup before a send): whatever happened to it, nothing was sent, so a timeout on it
+ * is only a failed call and its "may have been sent" hint is dropped (the send after it has not begun).
+ */
+export async function readOnly<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') throw new DeliveryError(err.service, err.kind, err.status, err.message, err.retryAfterMs);
+    throw err;
+  }
+}
+
 /** Failures before a connection existed: nothing of the request can have reached the destination. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 
