@@ -1,5 +1,6 @@
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import { backgroundFlowCheck } from '../src/clients/background-flow';
+import { readOnly } from '../src/clients/delivery-error';
 import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
@@ -35,7 +36,8 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
    * configuration fault: every job would go wrong alike, so the queue pauses until it is fixed, and jobs wait.
    * Only a background answer is cached, so a re-imported flow is picked up at the next try.
    */
-  const isBackground = backgroundFlowCheck(() => deps.client.flowType(deps.flowUuid));
+  // A lookup is a read: its timeout is retried like any failed call, never settled as a start that may have happened.
+  const isBackground = backgroundFlowCheck(() => readOnly(() => deps.client.flowType(deps.flowUuid)));
   const configurationFault = async (type: string | null): Promise<never> => {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });

@@ -47,6 +47,7 @@ describe('WhatsApp Cloud API', () => {
         WHATSAPP_ACCESS_TOKEN: 'graph-access-token',
         WHATSAPP_PHONE_NUMBER_ID: '1234567890',
         WHATSAPP_GRAPH_URL: graph.url,
+        WHATSAPP_TIMEOUT_MS: '300',
         ADMIN_TOKEN: ADMIN,
       },
     });
@@ -131,6 +132,19 @@ describe('WhatsApp Cloud API', () => {
     await eventually(() => graph.requests.length >= before + 2);
     const tries = graph.requests.slice(before).filter((r) => JSON.parse(r.body.toString()).to === '250788555009');
     expect(tries).toHaveLength(2);
+  });
+
+  it('never sends the acknowledgement again after a timeout (Meta may have delivered it): a dead letter says so', async () => {
+    graph.answerNext('silent');
+    const before = graph.requests.length;
+    await post(gw, inbound([{ from: '250788555010', id: 'wamid.T1', type: 'text', text: { body: 'HELP' } }]));
+    const replies = gw.services.registry.get('whatsapp-replies');
+    const toSender = () => graph.requests.slice(before).filter((r) => JSON.parse(r.body.toString()).to === '250788555010');
+    // Settled as a dead letter, or (as before this was fixed) sent a second time.
+    await eventually(async () => toSender().length > 1 || (await replies.getFailedCount()) > 0, 15_000, 'the acknowledgement to settle');
+    expect(toSender().length).toBe(1);
+    const [failed] = await replies.getFailed();
+    expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
   });
 
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
