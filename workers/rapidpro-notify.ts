@@ -10,8 +10,9 @@ import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
+import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
 
-export interface RapidProNotifyDeps {
+export interface RapidProNotifyDeps extends SendOnceDeps {
   client: RapidProClient;
   flowUuid: string;
   codec: PayloadCodec;
@@ -65,14 +66,17 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
       return 'skipped-opted-out';
     }
     let flow: Awaited<ReturnType<typeof isBackground>>;
+    let started: SendOnceResult | null = null;
     try {
       // A failed lookup (5xx, 429, a bad token's 403) is handled like a failed start.
       flow = await isBackground();
-      if (flow.ok) await deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false });
+      // At most once (sendOnce): a start whose answer was lost, or begun by a worker that died, is never repeated.
+      if (flow.ok) started = await sendOnce(deps, job, reference, () => deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false }));
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
     if (!flow.ok) return configurationFault(flow.type);
+    if (started === 'already-sent') return started;
     await deps.trace.record(reference, 'flow_started', { status });
     deps.logger.info({ reference, status }, 'community notification flow started');
     return 'started';

@@ -122,7 +122,8 @@ const whatsappReplies: Registration = {
       timeoutMs: s.config.WHATSAPP_TIMEOUT_MS,
       observe: s.observe('whatsapp'),
     });
-    return whatsappReplyProcessor({ client, contacts: s.contacts, codec: s.codec, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { contacts, codec, trace, logger, counters, sendClaims: claims } = s;
+    return whatsappReplyProcessor({ client, contacts, codec, trace, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.WHATSAPP_REPLY_CONCURRENCY, limiter: perSecond(c.WHATSAPP_REPLY_RATE_PER_SECOND) }),
 };
@@ -167,8 +168,8 @@ const rapidproNotify: Registration = {
   processor: (s, queue) => {
     const c = s.config;
     const client = new RapidProClient({ baseUrl: c.RAPIDPRO_URL!, token: c.RAPIDPRO_TOKEN!, timeoutMs: c.RAPIDPRO_TIMEOUT_MS, observe: s.observe('rapidpro') });
-    const { codec, contacts, trace, logger, counters } = s;
-    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters });
+    const { codec, contacts, trace, logger, counters, sendClaims: claims } = s;
+    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters, claims });
   },
   // Evenly spaced to its part of our share of the workspace quota (RAPIDPRO_RATE_PER_HOUR, split with caseworker messages).
   options: (c) => ({ concurrency: 1, limiter: spacedPerHour(rapidProShares(c.RAPIDPRO_RATE_PER_HOUR).notify) }),

@@ -12,8 +12,8 @@ export interface SendOnceDeps {
   logger: Logger;
 }
 
-/** What happened instead of a second send: it went out (`sent`), an earlier attempt sent it, or another job holds it. */
-export type SendOnceResult = 'sent' | 'already-sent' | 'duplicate';
+/** It went out now (`sent`), or an earlier attempt of the same job had sent it. */
+export type SendOnceResult = 'sent' | 'already-sent';
 
 /**
  * The claim a job's message is held under: its deduplication id (a keyed hash of the inbound message id, or a hash of
@@ -38,19 +38,16 @@ export function notConfirmed(deps: SendOnceDeps, job: Job, reference: string | n
 }
 
 /**
- * Sends one message to a person at most once, whatever happens to the job around it: the claim is taken (SET NX)
- * before the send and marked sent after it. A failure hinted `maybe_sent` keeps the claim and settles as not
- * confirmed; any other failure proves nothing went out, so the claim is given back and the error goes on to the
- * queue's failure policy (retry, dead letter or pause). An attempt that finds its own job's claim never sends.
+ * Sends one message to a person at most once, whatever happens to the job around it: the claim (it names the job,
+ * whose retries, stalled re-runs and replays keep its id) is taken before the send and marked sent after it. A
+ * failure hinted `maybe_sent` keeps the claim and settles as not confirmed; any other failure proves nothing went
+ * out, so the claim is given back and the error goes on to the queue's failure policy (retry, dead letter or pause).
+ * An attempt that finds its own job's claim never sends.
  */
 export async function sendOnce(deps: SendOnceDeps, job: Job, reference: string | null, send: () => Promise<unknown>): Promise<SendOnceResult> {
   const id = claimIdOf(job);
   const owner = job.id!;
   const held = await deps.claims.claim(id, owner);
-  if (held && held.owner !== owner) {
-    deps.logger.info({ reference, queue: job.queueName }, 'message to the person skipped: another job holds it');
-    return 'duplicate';
-  }
   if (held?.state === 'sent') return 'already-sent';
   if (held) return notConfirmed(deps, job, reference, null);
   try {

@@ -9,11 +9,20 @@ export type ClaimState = 'claimed' | 'sent';
 
 export interface SendClaim {
   state: ClaimState;
-  /** The BullMQ job that holds it: a retry, a stalled re-run and an operator's replay all run under the same id. */
+  /** The BullMQ job that holds it: a retry, a stalled re-run and an operator's replay all run under its id. */
   owner: string;
 }
 
 // The value is `<state>:<owner>`; only the owner moves it on, and nothing but a released claim or the TTL removes it.
+// Another job's claim is replaced: a second job for the same message exists only once BullMQ's deduplication window
+// has passed, and whether it may send is the deduplication's and the acceptance ledger's to say, as before claims.
+// Answers nil when `owner` now holds the claim, else the value its own earlier attempt left.
+const CLAIM = `
+local value = redis.call('GET', KEYS[1])
+if value and string.match(value, '^[^:]*:(.*)$') == ARGV[1] then return value end
+redis.call('SET', KEYS[1], 'claimed:' .. ARGV[1], 'EX', ARGV[2])
+return false
+`;
 const MARK_SENT = `
 if redis.call('GET', KEYS[1]) ~= 'claimed:' .. ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'sent:' .. ARGV[1], 'KEEPTTL')
@@ -38,7 +47,7 @@ function claimOf(value: string | null): SendClaim | null {
  * `gw:send-claim:<id>`, one string per message, where `<id>` is the job's deduplication id: a keyed hash of the
  * inbound message id (HASH_KEY), or a hash of a notification key naming a reference and a status. Never a number.
  *
- * Claimed (SET NX) before the send; marked sent after it; released (deleted) only after a failure that proves nothing
+ * Claimed before the send (created if absent, in one script); marked sent after it; released (deleted) only after a failure that proves nothing
  * went out, so a retry or a replay may send. Otherwise only its TTL deletes it: long enough to outlive every attempt
  * of the job (the idempotency window, in which the same inbound id cannot make a new job) plus the time a dead letter
  * waits for an operator (DEAD_LETTER_RETENTION_DAYS): a replay inside it finds the claim and sends nothing again.
@@ -55,13 +64,9 @@ export class SendClaims {
     return gatewayKey(this.prefix, 'send-claim', id);
   }
 
-  /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt (or another job) left. */
+  /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt of the same job left. */
   async claim(id: string, owner: string): Promise<SendClaim | null> {
-    const key = this.key(id);
-    const taken = await this.redis.set(key, `claimed:${owner}`, 'EX', this.ttlSeconds, 'NX');
-    if (taken === 'OK') return null;
-    // Gone between the two calls (its TTL ran out): held by nobody, so read as the unknown case, never as free.
-    return claimOf(await this.redis.get(key)) ?? { state: 'claimed', owner };
+    return claimOf((await this.redis.eval(CLAIM, 1, this.key(id), owner, this.ttlSeconds)) as string | null);
   }
 
   async markSent(id: string, owner: string): Promise<void> {

@@ -118,6 +118,14 @@ describe('community notification flow: only a background flow is started', () =>
       expect(starts).toHaveLength(1);
       const [failed] = await queue.getFailed();
       expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
+      // An operator's replay (as a worker that died mid-start is re-run) finds the first attempt's claim: no second start.
+      await gw.services.deadLetters.replay(`rapidpro-notify.${failed!.id}`, 'test');
+      await eventually(async () => {
+        const job = await queue.getJob(failed!.id!);
+        return !job || ((await job.isFailed()) && job.attemptsMade > 0);
+      }, 15000, 'the replay to settle');
+      expect(starts).toHaveLength(1);
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="rapidpro-notify"\} 2/);
     }));
 
   it('retries a lookup that timed out: a read started nothing, so the flow is started once', () =>

@@ -145,6 +145,14 @@ describe('WhatsApp Cloud API', () => {
     expect(toSender().length).toBe(1);
     const [failed] = await replies.getFailed();
     expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
+    // An operator's replay (as a worker that died mid-send is re-run) finds the first attempt's claim: no second send.
+    await gw.services.deadLetters.replay(`whatsapp-replies.${failed!.id}`, 'test');
+    await eventually(async () => {
+      const job = await replies.getJob(failed!.id!);
+      return !job || ((await job.isFailed()) && job.attemptsMade > 0);
+    }, 15_000, 'the replay to settle');
+    expect(toSender().length).toBe(1);
+    expect((await replies.getJob(failed!.id!))?.failedReason).toMatch(/not sent again, it may have gone out/);
   });
 
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);

@@ -1,0 +1,82 @@
+import { Queue, UnrecoverableError, type Job } from 'bullmq';
+import { DeliveryError } from '../../src/clients/delivery-error';
+import { createLogger } from '../../src/logger';
+import { createRedis } from '../../src/queues/connection';
+import { sendOnce, type SendOnceDeps } from '../../src/replies/send-once';
+import { SharedCounters } from '../../src/store/counters';
+import { deleteByPrefix } from '../../src/store/keys';
+import { SendClaims } from '../../src/store/send-claims';
+import { TraceStore } from '../../src/store/trace';
+import { LogCapture, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
+
+/**
+ * What a second attempt of the same job does, whatever ended the first: a worker that died after the send (or
+ * before learning its outcome), a retry, a replay. Each attempt is a call of sendOnce with the job as BullMQ hands
+ * it back; `sends` counts what reached the provider.
+ */
+describe('a message to a person: at most once per job', () => {
+  const prefix = uniquePrefix('send-once');
+  const redis = createRedis(TEST_REDIS_URL, 'worker');
+  const queue = new Queue('whatsapp-replies', { connection: redis, prefix });
+  const logs = new LogCapture();
+  const deps: SendOnceDeps = {
+    claims: new SendClaims(redis, prefix, 3600),
+    counters: new SharedCounters(redis, prefix),
+    trace: new TraceStore(redis, prefix, 1),
+    logger: createLogger('debug', logs),
+  };
+  let n = 0;
+  const newJob = async (): Promise<Job> => {
+    n++;
+    return (await queue.add('reply', { reference: `K7M2P9R${n}` }, { deduplication: { id: `keyed-hash-${n}`, ttl: 60_000 } }))!;
+  };
+  const again = async (job: Job): Promise<Job> => (await queue.getJob(job.id!))!;
+  let sends = 0;
+  const send = () => Promise.resolve(sends++);
+  const lost = () => Promise.reject(new DeliveryError('WhatsApp', 'transient', null, 'WhatsApp did not answer the WhatsApp message (ECONNRESET)', null, { is: 'maybe_sent' }));
+  const refused = () => Promise.reject(new DeliveryError('WhatsApp', 'permanent', 400, 'WhatsApp rejected the WhatsApp message (400)'));
+
+  beforeEach(() => {
+    sends = 0;
+  });
+
+  afterAll(async () => {
+    await queue.close();
+    await deleteByPrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('does not send again after a send that went out (the worker died before finishing the job)', async () => {
+    const job = await newJob();
+    expect(await sendOnce(deps, job, 'K7M2P9R1', send)).toBe('sent');
+    expect(await sendOnce(deps, await again(job), 'K7M2P9R1', send)).toBe('already-sent');
+    expect(sends).toBe(1);
+  });
+
+  it('settles as not confirmed, without sending, after an attempt that began the send and never learnt its outcome', async () => {
+    const job = await newJob();
+    await expect(sendOnce(deps, job, 'K7M2P9R2', lost)).rejects.toThrow(UnrecoverableError);
+    await expect(sendOnce(deps, await again(job), 'K7M2P9R2', send)).rejects.toThrow(/not sent again, it may have gone out: an earlier attempt began the send/);
+    expect(sends).toBe(0);
+    expect(JSON.stringify(await deps.trace.timeline('K7M2P9R2'))).toContain('message_not_confirmed');
+  });
+
+  it('sends on the next attempt after a refusal, which proves nothing went out', async () => {
+    const job = await newJob();
+    await expect(sendOnce(deps, job, 'K7M2P9R3', refused)).rejects.toThrow(DeliveryError);
+    expect(await sendOnce(deps, await again(job), 'K7M2P9R3', send)).toBe('sent');
+    expect(sends).toBe(1);
+  });
+
+  it('lets another job for the same message decide for itself (deduplication, not the claim, stops a second job)', async () => {
+    const first = await newJob();
+    await expect(sendOnce(deps, first, 'K7M2P9R4', lost)).rejects.toThrow(UnrecoverableError);
+    const second = { ...first, id: 'another-job', deduplicationId: first.deduplicationId, queueName: first.queueName } as Job;
+    expect(await sendOnce(deps, second, 'K7M2P9R4', send)).toBe('sent');
+    expect(sends).toBe(1);
+  });
+
+  it("names each claim by its job's deduplication id (the keyed hash), nothing else", async () => {
+    expect((await redis.keys(`${prefix}:gw:send-claim:*`)).sort()).toEqual([1, 2, 3, 4].map((i) => `${prefix}:gw:send-claim:keyed-hash-${i}`));
+  });
+});
