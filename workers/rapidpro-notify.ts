@@ -10,6 +10,7 @@ import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
+import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
 
 export interface RapidProNotifyDeps extends SendOnceDeps {
@@ -70,8 +71,9 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
     try {
       // A failed lookup (5xx, 429, a bad token's 403) is handled like a failed start.
       flow = await isBackground();
-      // At most once (sendOnce): a start whose answer was lost, or begun by a worker that died, is never repeated.
-      if (flow.ok) started = await sendOnce(deps, job, reference, () => deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false }));
+      // At most once (sendOnce): a start whose answer was lost (a timeout, a proxy's 502/504), or begun by a worker that
+      // died, is never repeated.
+      if (flow.ok) started = await sendOnce(deps, job, reference, () => providerCall('RapidPro', () => deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false })));
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }

@@ -6,6 +6,7 @@ import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
 
 export interface WhatsAppReplyDeps extends SendOnceDeps {
@@ -31,7 +32,7 @@ export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
     }
     let result;
     try {
-      result = await sendOnce(deps, job, reference, () => deps.client.sendText(waId, text));
+      result = await sendOnce(deps, job, reference, () => providerCall('WhatsApp', () => deps.client.sendText(waId, text)));
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }

@@ -20,6 +20,8 @@ describe('community notification flow: only a background flow is started', () =>
   let lookups: Answer[] = [];
   /** How many of the next lookups and starts answer only after the client's timeout (RAPIDPRO_TIMEOUT_MS). */
   const late = { lookups: 0, starts: 0 };
+  /** How many of the next starts RapidPro takes while a proxy in front of it answers 504. */
+  const proxyGaveUp = { starts: 0 };
   let lookupCount = 0;
 
   beforeAll(() => {
@@ -37,6 +39,7 @@ describe('community notification flow: only a background flow is started', () =>
       .reply((_uri, body, answer) => {
         // Recorded as RapidPro takes it: a late answer is a start that happened, unknown to the gateway.
         starts.push(body as Record<string, unknown>);
+        if (proxyGaveUp.starts-- > 0) return answer(null, [504, { detail: 'gateway timeout' }]);
         answerLate(answer, late.starts-- > 0, [201, { uuid: '0f2a7a60-2d8e-4d2b-9f4f-5a4b7c1d9e01', status: 'pending' }]);
       });
   });
@@ -55,6 +58,7 @@ describe('community notification flow: only a background flow is started', () =>
     starts.length = 0;
     late.lookups = 0;
     late.starts = 0;
+    proxyGaveUp.starts = 0;
     const gw = await startGateway({
       prefix: uniquePrefix('rp-notify'),
       env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000', RAPIDPRO_TIMEOUT_MS: '300' },
@@ -126,6 +130,15 @@ describe('community notification flow: only a background flow is started', () =>
       }, 15000, 'the replay to settle');
       expect(starts).toHaveLength(1);
       expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="rapidpro-notify"\} 2/);
+    }));
+
+  it('never starts the flow again after a proxy in front of RapidPro answered 504 (RapidPro may have started it)', () =>
+    withGateway([flowOfType('background')], async (gw) => {
+      proxyGaveUp.starts = 1;
+      await notify(gw, 'K7M2P9QH');
+      const queue = gw.services.registry.get('rapidpro-notify');
+      await eventually(async () => starts.length > 1 || (await queue.getFailedCount()) > 0, 15000, 'the start to settle');
+      expect(starts).toHaveLength(1);
     }));
 
   it('retries a lookup that timed out: a read started nothing, so the flow is started once', () =>

@@ -155,6 +155,17 @@ describe('WhatsApp Cloud API', () => {
     expect((await replies.getJob(failed!.id!))?.failedReason).toMatch(/not sent again, it may have gone out/);
   });
 
+  it('never sends the acknowledgement again after a proxy in front of Meta answered 504 (Meta may have taken it)', async () => {
+    graph.answerNext({ status: 504, body: 'gateway timeout' });
+    const before = graph.requests.length;
+    const replies = gw.services.registry.get('whatsapp-replies');
+    const lettersBefore = await replies.getFailedCount();
+    await post(gw, inbound([{ from: '250788555011', id: 'wamid.T504', type: 'text', text: { body: 'HELP' } }]));
+    const toSender = () => graph.requests.slice(before).filter((r) => JSON.parse(r.body.toString()).to === '250788555011');
+    await eventually(async () => toSender().length > 1 || (await replies.getFailedCount()) > lettersBefore, 15_000, 'the acknowledgement to settle');
+    expect(toSender().length).toBe(1);
+  });
+
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
   const ALL_STATES: JobType[] = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized'];
   const unreadableJobs = () => gw.services.whatsappUnreadable.queue;
