@@ -83,8 +83,7 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
       producer: new CaseworkerMessageProducer((name) => queues.get(name), codec, { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 }),
       ledger: new CaseworkerMessageLedger(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS),
     },
-    // Outlives every attempt of a job (the idempotency window) and its wait as a dead letter for an operator's replay.
-    sendClaims: new SendClaims(shared, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600 + config.DEAD_LETTER_RETENTION_DAYS * 86_400),
+    sendClaims: new SendClaims(shared),
     observe,
     storeReplayed(message) {
       if (!intakeSide) {

@@ -16,13 +16,6 @@ export interface SendOnceDeps {
 export type SendOnceResult = 'sent' | 'already-sent';
 
 /**
- * The claim a job's message is held under: its deduplication id (a keyed hash of the inbound message id, or a hash of
- * a notification key), which a retry, a stalled re-run and a replay keep. A job without one (none is added so) is
- * held under its own queue and id.
- */
-export const claimIdOf = (job: Job): string => job.deduplicationId ?? `${job.queueName}-job-${job.id}`;
-
-/**
  * Settles a message that may have reached the person as "not confirmed": counted, traced and kept as a dead letter
  * that says so, never sent again. Words, the queue and a status only: never the address or the text.
  */
@@ -38,26 +31,25 @@ export function notConfirmed(deps: SendOnceDeps, job: Job, reference: string | n
 }
 
 /**
- * Sends one message to a person at most once, whatever happens to the job around it: the claim (it names the job,
- * whose retries, stalled re-runs and replays keep its id) is taken before the send and marked sent after it. A
+ * Sends one message to a person at most once, whatever happens to the job around it: the claim (it lives in the job,
+ * which its retries, stalled re-runs and replays keep) is taken before the send and marked sent after it. A
  * failure hinted `maybe_sent` keeps the claim and settles as not confirmed; any other failure proves nothing went
  * out, so the claim is given back and the error goes on to the queue's failure policy (retry, dead letter or pause).
  * An attempt that finds its own job's claim never sends.
  */
 export async function sendOnce(deps: SendOnceDeps, job: Job, reference: string | null, send: () => Promise<unknown>): Promise<SendOnceResult> {
-  const id = claimIdOf(job);
   const owner = job.id!;
-  const held = await deps.claims.claim(id, owner);
+  const held = await deps.claims.claim(job, owner);
   if (held?.state === 'sent') return 'already-sent';
   if (held) return notConfirmed(deps, job, reference, null);
   try {
     await send();
   } catch (err) {
     if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') return notConfirmed(deps, job, reference, err);
-    await deps.claims.release(id, owner);
+    await deps.claims.release(job, owner);
     throw err;
   }
   // A mark that fails leaves the claim as `claimed`: a later attempt settles as not confirmed, never sends again.
-  await deps.claims.markSent(id, owner).catch(() => undefined);
+  await deps.claims.markSent(job, owner).catch(() => undefined);
   return 'sent';
 }

@@ -1,5 +1,5 @@
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { gatewayKey } from './keys';
 
 /**
  * Where one message to a person stands: `claimed` (a send is about to start or under way, or ended without an
@@ -9,76 +9,81 @@ export type ClaimState = 'claimed' | 'sent';
 
 export interface SendClaim {
   state: ClaimState;
-  /** The BullMQ job that holds it: a retry, a stalled re-run and an operator's replay all run under its id. */
+  /** The attempt that holds it. */
   owner: string;
 }
 
-// The value is `<state>:<owner>`; only the owner moves it on, and nothing but a released claim or the TTL removes it.
-// Another job's claim is replaced: a second job for the same message exists only once BullMQ's deduplication window
-// has passed, and whether it may send is the deduplication's and the acceptance ledger's to say, as before claims.
-// Answers nil when `owner` now holds the claim, else the value its own earlier attempt left.
+/** The field of the BullMQ job hash the claim lives in. BullMQ reads only the fields it knows and keeps the rest. */
+const FIELD = 'gw:send-claim';
+
+// The value is `<state>:<owner>`; only the owner moves it on. A job hash that is gone is never re-created by a claim
+// (nothing would delete it): the answer is `gone`, and nothing is sent.
 const CLAIM = `
-local value = redis.call('GET', KEYS[1])
-if value and string.match(value, '^[^:]*:(.*)$') == ARGV[1] then return value end
-redis.call('SET', KEYS[1], 'claimed:' .. ARGV[1], 'EX', ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone:' end
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then return value end
+redis.call('HSET', KEYS[1], ARGV[1], 'claimed:' .. ARGV[2])
 return false
 `;
 const MARK_SENT = `
-if redis.call('GET', KEYS[1]) ~= 'claimed:' .. ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], 'sent:' .. ARGV[1], 'KEEPTTL')
-return 1
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'claimed:' .. ARGV[2] then return 0 end
+return redis.call('HSET', KEYS[1], ARGV[1], 'sent:' .. ARGV[2])
 `;
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == 'claimed:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('HGET', KEYS[1], ARGV[1]) == 'claimed:' .. ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
 `;
+
+/** Thrown when the job was removed (discarded, forgotten) while it ran: there is nothing left to send for. */
+export class JobGoneError extends Error {
+  override readonly name = 'JobGoneError';
+  constructor() {
+    super('the job was removed before its message was sent: nothing was sent');
+  }
+}
 
 function claimOf(value: string | null): SendClaim | null {
   if (value === null) return null;
   const colon = value.indexOf(':');
   const state = value.slice(0, colon);
+  if (state === 'gone') throw new JobGoneError();
   // A value this build did not write is read as the unknown case: it may have been sent.
   return { state: state === 'sent' ? 'sent' : 'claimed', owner: value.slice(colon + 1) };
 }
 
+/** BullMQ's key of the job's hash: `<prefix>:<queue>:<id>`. */
+const jobKey = (job: Job): string => `${job.queueQualifiedName}:${job.id}`;
+
 /**
  * The at-most-once ledger of messages to a person that are not caseworker notes (those have their own, with outcome
  * notes: src/store/caseworker-messages.ts): acknowledgements, STATUS answers, status flow starts.
- * `gw:send-claim:<id>`, one string per message, where `<id>` is the job's deduplication id: a keyed hash of the
- * inbound message id (HASH_KEY), or a hash of a notification key naming a reference and a status. Never a number.
  *
- * Claimed before the send (created if absent, in one script); marked sent after it; released (deleted) only after a failure that proves nothing
- * went out, so a retry or a replay may send. Otherwise only its TTL deletes it: long enough to outlive every attempt
- * of the job (the idempotency window, in which the same inbound id cannot make a new job) plus the time a dead letter
- * waits for an operator (DEAD_LETTER_RETENTION_DAYS): a replay inside it finds the claim and sends nothing again.
- * A process dying between the claim and the mark leaves `claimed`: the next attempt reads it as "may have been sent".
+ * A claim is a field of its BullMQ job's hash, so it lives exactly as long as the job: its retries, stalled re-runs
+ * and replays (BullMQ keeps the fields it does not know) all find it, however long a dead letter waits, and it goes
+ * with the job (completed and removed, discarded, forgotten). No key of its own, no TTL, nothing naming the message.
+ *
+ * Claimed before the send; marked sent after it; released only after a failure that proves nothing went out, or by
+ * an operator's audited resend after checking. A process dying between the claim and the mark leaves `claimed`:
+ * the next attempt reads it as "may have been sent".
  */
 export class SendClaims {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ttlSeconds: number,
-  ) {}
+  constructor(private readonly redis: Redis) {}
 
-  private key(id: string): string {
-    return gatewayKey(this.prefix, 'send-claim', id);
+  /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt of the job left. */
+  async claim(job: Job, owner: string): Promise<SendClaim | null> {
+    return claimOf((await this.redis.eval(CLAIM, 1, jobKey(job), FIELD, owner)) as string | null);
   }
 
-  /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt of the same job left. */
-  async claim(id: string, owner: string): Promise<SendClaim | null> {
-    return claimOf((await this.redis.eval(CLAIM, 1, this.key(id), owner, this.ttlSeconds)) as string | null);
-  }
-
-  async markSent(id: string, owner: string): Promise<void> {
-    await this.redis.eval(MARK_SENT, 1, this.key(id), owner);
+  async markSent(job: Job, owner: string): Promise<void> {
+    await this.redis.eval(MARK_SENT, 1, jobKey(job), FIELD, owner);
   }
 
   /** Gives the claim back after a send that certainly sent nothing (refused, or no connection was made). */
-  async release(id: string, owner: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(id), owner);
+  async release(job: Job, owner: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, jobKey(job), FIELD, owner);
   }
 
-  async get(id: string): Promise<SendClaim | null> {
-    return claimOf(await this.redis.get(this.key(id)));
+  async get(job: Job): Promise<SendClaim | null> {
+    return claimOf(await this.redis.hget(jobKey(job), FIELD));
   }
 }

@@ -20,7 +20,7 @@ describe('a message to a person: at most once per job', () => {
   const queue = new Queue('whatsapp-replies', { connection: redis, prefix });
   const logs = new LogCapture();
   const deps: SendOnceDeps = {
-    claims: new SendClaims(redis, prefix, 3600),
+    claims: new SendClaims(redis),
     counters: new SharedCounters(redis, prefix),
     trace: new TraceStore(redis, prefix, 1),
     logger: createLogger('debug', logs),
@@ -35,6 +35,12 @@ describe('a message to a person: at most once per job', () => {
   const send = () => Promise.resolve(sends++);
   const lost = () => Promise.reject(new DeliveryError('WhatsApp', 'transient', null, 'WhatsApp did not answer the WhatsApp message (ECONNRESET)', null, { is: 'maybe_sent' }));
   const refused = () => Promise.reject(new DeliveryError('WhatsApp', 'permanent', 400, 'WhatsApp rejected the WhatsApp message (400)'));
+
+  /** As weeks passing look to Redis: every key with a TTL is gone; the jobs (dead letters keep no TTL) remain. */
+  const letTimePass = async () => {
+    for (const key of await redis.keys(`${prefix}:*`)) if ((await redis.pttl(key)) > 0) await redis.pexpire(key, 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  };
 
   beforeEach(() => {
     sends = 0;
@@ -71,12 +77,23 @@ describe('a message to a person: at most once per job', () => {
   it('lets another job for the same message decide for itself (deduplication, not the claim, stops a second job)', async () => {
     const first = await newJob();
     await expect(sendOnce(deps, first, 'K7M2P9R4', lost)).rejects.toThrow(UnrecoverableError);
-    const second = { ...first, id: 'another-job', deduplicationId: first.deduplicationId, queueName: first.queueName } as Job;
+    const second = (await queue.add('reply', { reference: 'K7M2P9R4' }, { jobId: 'another-job' }))!;
     expect(await sendOnce(deps, second, 'K7M2P9R4', send)).toBe('sent');
     expect(sends).toBe(1);
   });
 
-  it("names each claim by its job's deduplication id (the keyed hash), nothing else", async () => {
-    expect((await redis.keys(`${prefix}:gw:send-claim:*`)).sort()).toEqual([1, 2, 3, 4].map((i) => `${prefix}:gw:send-claim:keyed-hash-${i}`));
+  it('does not send again when a dead letter whose message went out is replayed weeks later (every key with a lifetime has run out)', async () => {
+    const job = await newJob();
+    expect(await sendOnce(deps, job, 'K7M2P9R5', send)).toBe('sent');
+    await letTimePass();
+    expect(await sendOnce(deps, await again(job), 'K7M2P9R5', send)).toBe('already-sent');
+    expect(sends).toBe(1);
+  });
+
+  it('keeps no claim once its job is gone (discarded, forgotten or completed and removed)', async () => {
+    const job = await newJob();
+    await sendOnce(deps, job, 'K7M2P9R6', send);
+    await job.remove();
+    expect(await redis.keys(`${prefix}:gw:send-claim:*`)).toEqual([]);
   });
 });
