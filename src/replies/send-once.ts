@@ -15,6 +15,12 @@ export interface SendOnceDeps {
 /** It went out now (`sent`), or an earlier attempt of the same job had sent it. */
 export type SendOnceResult = 'sent' | 'already-sent';
 
+/** How a "not confirmed" dead letter's reason begins: a replay skips these, only an audited resend sends them. */
+export const NOT_CONFIRMED_REASON = 'not sent again, it may have gone out';
+
+/** A dead letter held as "not confirmed": its message may have reached the person. */
+export const isNotConfirmed = (job: Job): boolean => (job.failedReason ?? '').startsWith(NOT_CONFIRMED_REASON);
+
 /**
  * Settles a message that may have reached the person as "not confirmed": counted, traced and kept as a dead letter
  * that says so, never sent again. Words, the queue and a status only: never the address or the text.
@@ -27,7 +33,7 @@ export function notConfirmed(deps: SendOnceDeps, job: Job, reference: string | n
     'message to the person not confirmed: the provider may have taken it, so it is not sent again',
   );
   const why = err ? err.message : 'an earlier attempt began the send and never learnt its outcome';
-  throw new UnrecoverableError(`not sent again, it may have gone out: ${why}`);
+  throw new UnrecoverableError(`${NOT_CONFIRMED_REASON}: ${why}`);
 }
 
 /**

@@ -34,6 +34,13 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == 'claimed:' .. ARGV[2] then return red
 return 0
 `;
 
+const GIVE_BACK = `
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and string.sub(value, 1, 5) == 'sent:' then return 'sent' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 'given-back'
+`;
+
 /** Thrown when the job was removed (discarded, forgotten) while it ran: there is nothing left to send for. */
 export class JobGoneError extends Error {
   override readonly name = 'JobGoneError';
@@ -81,6 +88,14 @@ export class SendClaims {
   /** Gives the claim back after a send that certainly sent nothing (refused, or no connection was made). */
   async release(job: Job, owner: string): Promise<void> {
     await this.redis.eval(RELEASE, 1, jobKey(job), FIELD, owner);
+  }
+
+  /**
+   * An operator's resend of a "not confirmed" dead letter, after checking the message did not go out: the job's
+   * claim is removed so its next run sends. Refused (`sent`) when the provider is known to have taken it.
+   */
+  async giveBack(job: Job): Promise<'given-back' | 'sent'> {
+    return (await this.redis.eval(GIVE_BACK, 1, jobKey(job), FIELD)) as 'given-back' | 'sent';
   }
 
   async get(job: Job): Promise<SendClaim | null> {

@@ -122,14 +122,17 @@ describe('community notification flow: only a background flow is started', () =>
       expect(starts).toHaveLength(1);
       const [failed] = await queue.getFailed();
       expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
-      // An operator's replay (as a worker that died mid-start is re-run) finds the first attempt's claim: no second start.
-      await gw.services.deadLetters.replay(`rapidpro-notify.${failed!.id}`, 'test');
-      await eventually(async () => {
-        const job = await queue.getJob(failed!.id!);
-        return !job || ((await job.isFailed()) && job.attemptsMade > 0);
-      }, 15000, 'the replay to settle');
+      // An operator's replay leaves it alone (RapidPro may have started it): only a resend after checking starts it.
+      const id = `rapidpro-notify.${failed!.id}`;
+      expect((await gw.services.deadLetters.replayIds([id], 'test', {})).notConfirmed).toEqual([id]);
+      expect(await (await queue.getJob(failed!.id!))!.isFailed()).toBe(true);
       expect(starts).toHaveLength(1);
-      expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="rapidpro-notify"\} 2/);
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="rapidpro-notify"\} 1/);
+      // After checking RapidPro's flow starts: the resend starts it once.
+      await gw.services.deadLetters.resend(id, 'test', 'no flow start with this reference');
+      await eventually(() => starts.length === 2, 15000, 'the resend');
+      await eventually(async () => !(await queue.getJob(failed!.id!)), 15000, 'the resent job to complete');
+      expect(starts).toHaveLength(2);
     }));
 
   it('never starts the flow again after a proxy in front of RapidPro answered 504 (RapidPro may have started it)', () =>

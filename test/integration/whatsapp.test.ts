@@ -134,6 +134,8 @@ describe('WhatsApp Cloud API', () => {
     expect(tries).toHaveLength(2);
   });
 
+  const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
+
   it('never sends the acknowledgement again after a timeout (Meta may have delivered it): a dead letter says so', async () => {
     graph.answerNext('silent');
     const before = graph.requests.length;
@@ -145,14 +147,21 @@ describe('WhatsApp Cloud API', () => {
     expect(toSender().length).toBe(1);
     const [failed] = await replies.getFailed();
     expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
-    // An operator's replay (as a worker that died mid-send is re-run) finds the first attempt's claim: no second send.
-    await gw.services.deadLetters.replay(`whatsapp-replies.${failed!.id}`, 'test');
-    await eventually(async () => {
-      const job = await replies.getJob(failed!.id!);
-      return !job || ((await job.isFailed()) && job.attemptsMade > 0);
-    }, 15_000, 'the replay to settle');
-    expect(toSender().length).toBe(1);
-    expect((await replies.getJob(failed!.id!))?.failedReason).toMatch(/not sent again, it may have gone out/);
+    // A replay, one or matching, never sends it and says why: "not confirmed" letters are resent only on purpose.
+    const id = `whatsapp-replies.${failed!.id}`;
+    const one = await admin(request(gw.app).post(`/admin/dead-letters/${id}/replay`));
+    expect([one.status, one.body.error.code]).toEqual([409, 'not_confirmed']);
+    const matching = await admin(request(gw.app).post('/admin/dead-letters/replay')).send({ queue: 'whatsapp-replies', dry_run: false });
+    expect(matching.body).toMatchObject({ replayed: 0, not_confirmed: [id] });
+    expect(await (await replies.getJob(failed!.id!))!.isFailed()).toBe(true);
+    // After checking it did not go out: an audited resend, with the reason, sends it once.
+    expect((await admin(request(gw.app).post(`/admin/dead-letters/${id}/resend`))).status).toBe(422);
+    const resent = await admin(request(gw.app).post(`/admin/dead-letters/${id}/resend`).query({ reason: 'no sent status from Meta' }));
+    expect(resent.status).toBe(202);
+    await eventually(async () => toSender().length > 1 && !(await replies.getJob(failed!.id!)), 15_000, 'the resend to go out');
+    expect(toSender().length).toBe(2);
+    const audit = await admin(request(gw.app).get('/admin/audit'));
+    expect(JSON.stringify(audit.body)).toContain('no sent status from Meta');
   });
 
   it('never sends the acknowledgement again after a proxy in front of Meta answered 504 (Meta may have taken it)', async () => {
@@ -166,7 +175,6 @@ describe('WhatsApp Cloud API', () => {
     expect(toSender().length).toBe(1);
   });
 
-  const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
   const ALL_STATES: JobType[] = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized'];
   const unreadableJobs = () => gw.services.whatsappUnreadable.queue;
   const unreadableLetters = async () =>
