@@ -53,10 +53,14 @@ export function classifyStatus(service: string, status: number, what: string, re
 /** A 403 on a call naming one record (classifyStatus's `record` target): that record is outside the API user's scope. */
 export const isRecordOutOfScope = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
 
-/** Axios errors carry the request (body and Authorization header): only the error code survives. */
-export function networkFailure(service: string, what: string, err: unknown): DeliveryError {
+/**
+ * Axios errors carry the request (body and Authorization header): only the error code survives. `mayHaveLeft` says
+ * whether the request went out on an established connection (src/clients/outbound-connections.ts): only then may
+ * the destination have acted on it.
+ */
+export function networkFailure(service: string, what: string, err: unknown, mayHaveLeft = true): DeliveryError {
   const code = (err as { code?: string }).code ?? 'network error';
-  const hint: FailureHint | null = NOT_CONNECTED.has(code) ? null : { is: 'maybe_sent' };
+  const hint: FailureHint | null = !mayHaveLeft || NOT_CONNECTED.has(code) ? null : { is: 'maybe_sent' };
   return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`, null, hint);
 }
 
