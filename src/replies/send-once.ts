@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { DeliveryError } from '../clients/delivery-error';
 import type { Logger } from '../logger';
@@ -44,7 +45,7 @@ export function notConfirmed(deps: SendOnceDeps, job: Job, reference: string | n
  * An attempt that finds its own job's claim never sends.
  */
 export async function sendOnce(deps: SendOnceDeps, job: Job, reference: string | null, send: () => Promise<unknown>): Promise<SendOnceResult> {
-  const owner = job.id!;
+  const owner = randomUUID();
   const held = await deps.claims.claim(job, owner);
   if (held?.state === 'sent') return 'already-sent';
   if (held) return notConfirmed(deps, job, reference, null);
@@ -52,7 +53,10 @@ export async function sendOnce(deps: SendOnceDeps, job: Job, reference: string |
     await send();
   } catch (err) {
     if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') return notConfirmed(deps, job, reference, err);
-    await deps.claims.release(job, owner);
+    // Not given back (Redis away): the next attempt reads it as not confirmed; the refusal itself still decides now.
+    await deps.claims.release(job, owner).catch((releaseErr: unknown) =>
+      deps.logger.warn({ reference, queue: job.queueName, error: (releaseErr as Error).message }, 'send claim not given back after a failed send'),
+    );
     throw err;
   }
   // A mark that fails leaves the claim as `claimed`: a later attempt settles as not confirmed, never sends again.

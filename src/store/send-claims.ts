@@ -9,18 +9,20 @@ export type ClaimState = 'claimed' | 'sent';
 
 export interface SendClaim {
   state: ClaimState;
-  /** The attempt that holds it. */
+  /** The attempt that holds it: a token of its own, so a command sent twice by one attempt is not read as another's. */
   owner: string;
 }
 
 /** The field of the BullMQ job hash the claim lives in. BullMQ reads only the fields it knows and keeps the rest. */
 const FIELD = 'gw:send-claim';
 
-// The value is `<state>:<owner>`; only the owner moves it on. A job hash that is gone is never re-created by a claim
+// The value is `<state>:<owner>`, the owner a token of one attempt; only the owner moves it on, and the same owner
+// claiming again is told it holds it (ioredis sends a command again when its reply was lost). A job hash that is gone is never re-created by a claim
 // (nothing would delete it): the answer is `gone`, and nothing is sent.
 const CLAIM = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone:' end
 local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value == 'claimed:' .. ARGV[2] then return false end
 if value then return value end
 redis.call('HSET', KEYS[1], ARGV[1], 'claimed:' .. ARGV[2])
 return false

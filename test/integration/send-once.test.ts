@@ -82,6 +82,20 @@ describe('a message to a person: at most once per job', () => {
     expect(sends).toBe(1);
   });
 
+  it('reads a claim sent twice by the same attempt (its reply lost, ioredis sent it again) as its own, not as an earlier attempt', async () => {
+    const job = await newJob();
+    expect(await deps.claims.claim(job, 'attempt-token-1')).toBeNull();
+    expect(await deps.claims.claim(job, 'attempt-token-1')).toBeNull();
+    expect(await deps.claims.claim(job, 'attempt-token-2')).toMatchObject({ state: 'claimed' });
+  });
+
+  it("keeps a refusal's own error when giving the claim back fails (a 401 still pauses the queue)", async () => {
+    const job = await newJob();
+    const redisAway = Object.assign(Object.create(deps.claims) as SendClaims, { release: () => Promise.reject(new Error('Connection is closed.')) });
+    const unauthorized = () => Promise.reject(new DeliveryError('WhatsApp', 'configuration', 401, 'WhatsApp refused our credentials or role (401) on the WhatsApp message'));
+    await expect(sendOnce({ ...deps, claims: redisAway }, job, 'K7M2P9R7', unauthorized)).rejects.toMatchObject({ status: 401, kind: 'configuration' });
+  });
+
   it('does not send again when a dead letter whose message went out is replayed weeks later (every key with a lifetime has run out)', async () => {
     const job = await newJob();
     expect(await sendOnce(deps, job, 'K7M2P9R5', send)).toBe('sent');
