@@ -129,7 +129,8 @@ const whatsappReplies: Registration = {
 };
 
 // The caseworker messages' sender, rate and concurrency (REPLY_RATE_PER_SECOND is this queue's own budget, not shared).
-// maxStalledCount 0: a job whose worker died mid-send may have gone out, so it becomes a dead letter, never a second SMS.
+// A job whose worker died mid-send is run once more (BullMQ's default maxStalledCount 1): its send claim makes that
+// attempt settle as "not confirmed" (counted, traced), never a second SMS.
 const africastalkingReplies: Registration = {
   queue: QUEUES.africastalkingReplies,
   enabled: africasTalkingSends,
@@ -138,7 +139,7 @@ const africastalkingReplies: Registration = {
     const { codec, trace, contacts, logger, counters, sendClaims: claims } = s;
     return africasTalkingReplyProcessor({ sender, codec, trace, contacts, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
-  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND), maxStalledCount: 0 }),
+  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND) }),
 };
 
 // Always running, whatever this process's WhatsApp settings: an API with WHATSAPP_APP_SECRET keeps jobs here,
