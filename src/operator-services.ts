@@ -1,3 +1,4 @@
+import { SendClaims } from './store/send-claims';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetters } from './admin/dead-letters';
@@ -57,7 +58,7 @@ export function buildOperatorServices(config: OperatorConfig, redis: Redis): Ope
     contacts,
     trace,
     audit,
-    deadLetters: new DeadLetters(queues, codec, audit, trace),
+    deadLetters: new DeadLetters(queues, codec, audit, trace, new SendClaims(redis)),
     forget: new ForgetContact(queues, codec, contacts, references, trace, audit),
     overview: new OverviewService(queues, new SharedCounters(redis, config.QUEUE_PREFIX), new DestinationStatusStore(redis, config.QUEUE_PREFIX), config, redis),
     reseal: new Reseal(queues, codec, references, new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec), contacts, audit, config.REFERENCE_RETENTION_DAYS, hasher, redis),

@@ -21,6 +21,7 @@ import { ContactStore } from './store/contacts';
 import { DESTINATION_QUEUES, DestinationStatusStore } from './store/destination-status';
 import { SharedCounters } from './store/counters';
 import { ReferenceStore } from './store/references';
+import { SendClaims } from './store/send-claims';
 import { SnapshotStore } from './store/snapshots';
 import { TraceStore } from './store/trace';
 
@@ -41,6 +42,8 @@ export interface WorkerServices {
   primero: PrimeroClient;
   /** Caseworkers' notes to the person: the queue they wait in and the ledger that keeps each to one send. */
   caseworkerMessages: { producer: CaseworkerMessageProducer; ledger: CaseworkerMessageLedger };
+  /** Acknowledgements, STATUS answers and status flow starts: the claims that keep each to one send. */
+  sendClaims: SendClaims;
   /** Counts an outbound call's answer under the destination's name. */
   observe(service: string): (status: string) => void;
   /** Stores a replayed WhatsApp message through the same intake as the webhook route's. */
@@ -80,6 +83,7 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
       producer: new CaseworkerMessageProducer((name) => queues.get(name), codec, { attempts: config.REPLY_ATTEMPTS, dedupeWindowMs: config.NOTIFICATION_DEDUPE_DAYS * 86_400_000 }),
       ledger: new CaseworkerMessageLedger(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS),
     },
+    sendClaims: new SendClaims(shared),
     observe,
     storeReplayed(message) {
       if (!intakeSide) {

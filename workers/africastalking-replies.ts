@@ -1,19 +1,17 @@
-import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { DeliveryError } from '../src/clients/delivery-error';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from '../src/logger';
 import type { AfricasTalkingReplyJob } from '../src/queues/africastalking-replies';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
 import type { PersonSender } from '../src/replies/person-sender';
+import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import type { ContactStore } from '../src/store/contacts';
-import type { TraceStore } from '../src/store/trace';
 
-export interface AfricasTalkingReplyDeps {
+export interface AfricasTalkingReplyDeps extends SendOnceDeps {
   /** The Africa's Talking person sender: its request and its reading of the answer are the caseworker messages' own. */
   sender: PersonSender;
   codec: PayloadCodec;
-  trace: TraceStore;
   contacts: ContactStore;
   logger: Logger;
   queue: Queue;
@@ -21,19 +19,10 @@ export interface AfricasTalkingReplyDeps {
 }
 
 /**
- * A send that failed. Only a refusal or a connection never made proves no SMS went out; a timeout, a reset or an
- * answer we cannot read may have reached the person, and an acknowledgement is never sent twice: that one is kept
- * as a dead letter saying so, not retried.
+ * Sends one acknowledgement (or STATUS answer) by SMS; an opt-out recorded after it was queued still wins. It goes
+ * out at most once (sendOnce): a timeout, a reset or an answer we cannot read may have reached the person, and so
+ * may an attempt that died mid-send; those end as a dead letter saying "not confirmed", and its replay sends nothing.
  */
-async function failedSend(deps: AfricasTalkingReplyDeps, job: Job, reference: string | null, err: unknown): Promise<never> {
-  if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') {
-    deps.logger.warn({ reference, queue: job.queueName, status: err.status }, "reply not confirmed: Africa's Talking may have sent it, so it is not sent again");
-    throw new UnrecoverableError(`not sent again, it may have gone out: ${err.message}`);
-  }
-  return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
-}
-
-/** Sends one acknowledgement (or STATUS answer) by SMS; an opt-out recorded after it was queued still wins. */
 export function africasTalkingReplyProcessor(deps: AfricasTalkingReplyDeps) {
   return async (job: Job<AfricasTalkingReplyJob>): Promise<string> => {
     const { urn, text, reference } = openJob(deps.codec, job);
@@ -42,13 +31,15 @@ export function africasTalkingReplyProcessor(deps: AfricasTalkingReplyDeps) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';
     }
+    let result;
     try {
-      await deps.sender.send({ urn, contactUuid: null, text, language: null, reference: reference ?? '' });
+      result = await sendOnce(deps, job, reference, () => deps.sender.send({ urn, contactUuid: null, text, language: null, reference: reference ?? '' }));
     } catch (err) {
-      return failedSend(deps, job, reference, err);
+      return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
+    if (result !== 'sent') return result;
     deps.logger.info({ reference, queue: job.queueName }, 'reply sent');
-    // Best effort: a trace that fails must not fail the job, whose retry would send the SMS again.
+    // Best effort: a trace that fails must not fail the job.
     if (reference) await deps.trace.record(reference, 'acknowledgement_sent', { channel: 'africastalking' }).catch(() => undefined);
     return 'sent';
   };

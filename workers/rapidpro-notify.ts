@@ -1,5 +1,6 @@
 import { RateLimitError, type Job, type Queue } from 'bullmq';
 import { backgroundFlowCheck } from '../src/clients/background-flow';
+import { readOnly } from '../src/clients/delivery-error';
 import type { RapidProClient } from '../src/clients/rapidpro';
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
@@ -9,8 +10,10 @@ import type { ContactStore } from '../src/store/contacts';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
+import { providerCall } from '../src/replies/person-sender';
+import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
 
-export interface RapidProNotifyDeps {
+export interface RapidProNotifyDeps extends SendOnceDeps {
   client: RapidProClient;
   flowUuid: string;
   codec: PayloadCodec;
@@ -35,7 +38,8 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
    * configuration fault: every job would go wrong alike, so the queue pauses until it is fixed, and jobs wait.
    * Only a background answer is cached, so a re-imported flow is picked up at the next try.
    */
-  const isBackground = backgroundFlowCheck(() => deps.client.flowType(deps.flowUuid));
+  // A lookup is a read: its timeout is retried like any failed call, never settled as a start that may have happened.
+  const isBackground = backgroundFlowCheck(() => readOnly(() => deps.client.flowType(deps.flowUuid)));
   const configurationFault = async (type: string | null): Promise<never> => {
     const reason = type === null ? 'flow_not_found' : 'flow_not_background';
     deps.counters.increment('gateway_configuration_faults_total', { queue: deps.queue.name, reason });
@@ -63,14 +67,18 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
       return 'skipped-opted-out';
     }
     let flow: Awaited<ReturnType<typeof isBackground>>;
+    let started: SendOnceResult | null = null;
     try {
       // A failed lookup (5xx, 429, a bad token's 403) is handled like a failed start.
       flow = await isBackground();
-      if (flow.ok) await deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false });
+      // At most once (sendOnce): a start whose answer was lost (a timeout, a proxy's 502/504), or begun by a worker that
+      // died, is never repeated.
+      if (flow.ok) started = await sendOnce(deps, job, reference, () => providerCall('RapidPro', () => deps.client.startFlow(deps.flowUuid, [urn], { reference, status }, { excludeActive: false })));
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
     if (!flow.ok) return configurationFault(flow.type);
+    if (started === 'already-sent') return started;
     await deps.trace.record(reference, 'flow_started', { status });
     deps.logger.info({ reference, status }, 'community notification flow started');
     return 'started';

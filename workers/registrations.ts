@@ -122,21 +122,24 @@ const whatsappReplies: Registration = {
       timeoutMs: s.config.WHATSAPP_TIMEOUT_MS,
       observe: s.observe('whatsapp'),
     });
-    return whatsappReplyProcessor({ client, contacts: s.contacts, codec: s.codec, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { contacts, codec, trace, logger, counters, sendClaims: claims } = s;
+    return whatsappReplyProcessor({ client, contacts, codec, trace, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.WHATSAPP_REPLY_CONCURRENCY, limiter: perSecond(c.WHATSAPP_REPLY_RATE_PER_SECOND) }),
 };
 
 // The caseworker messages' sender, rate and concurrency (REPLY_RATE_PER_SECOND is this queue's own budget, not shared).
-// maxStalledCount 0: a job whose worker died mid-send may have gone out, so it becomes a dead letter, never a second SMS.
+// A job whose worker died mid-send is run once more (BullMQ's default maxStalledCount 1): its send claim makes that
+// attempt settle as "not confirmed" (counted, traced), never a second SMS.
 const africastalkingReplies: Registration = {
   queue: QUEUES.africastalkingReplies,
   enabled: africasTalkingSends,
   processor: (s, queue) => {
     const sender = africasTalkingPersonSender({ config: s.config, redis: s.shared, hasher: hasherFromConfig(s.config), logger: s.logger, rapidpro: null })!;
-    return africasTalkingReplyProcessor({ sender, codec: s.codec, trace: s.trace, contacts: s.contacts, logger: s.logger, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { codec, trace, contacts, logger, counters, sendClaims: claims } = s;
+    return africasTalkingReplyProcessor({ sender, codec, trace, contacts, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
-  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND), maxStalledCount: 0 }),
+  options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND) }),
 };
 
 // Always running, whatever this process's WhatsApp settings: an API with WHATSAPP_APP_SECRET keeps jobs here,
@@ -166,8 +169,8 @@ const rapidproNotify: Registration = {
   processor: (s, queue) => {
     const c = s.config;
     const client = new RapidProClient({ baseUrl: c.RAPIDPRO_URL!, token: c.RAPIDPRO_TOKEN!, timeoutMs: c.RAPIDPRO_TIMEOUT_MS, observe: s.observe('rapidpro') });
-    const { codec, contacts, trace, logger, counters } = s;
-    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters });
+    const { codec, contacts, trace, logger, counters, sendClaims: claims } = s;
+    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters, claims });
   },
   // Evenly spaced to its part of our share of the workspace quota (RAPIDPRO_RATE_PER_HOUR, split with caseworker messages).
   options: (c) => ({ concurrency: 1, limiter: spacedPerHour(rapidProShares(c.RAPIDPRO_RATE_PER_HOUR).notify) }),

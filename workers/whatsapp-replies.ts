@@ -5,20 +5,24 @@ import type { JobData } from '../src/queues/jobs';
 import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
-import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { providerCall } from '../src/replies/person-sender';
+import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
 
-export interface WhatsAppReplyDeps {
+export interface WhatsAppReplyDeps extends SendOnceDeps {
   client: WhatsAppClient;
   codec: PayloadCodec;
-  trace: TraceStore;
   contacts: ContactStore;
   logger: Logger;
   queue: Queue;
   authFailurePauseMs: number;
 }
 
-/** Sends one acknowledgement; an opt-out recorded after the reply was queued still wins. */
+/**
+ * Sends one acknowledgement, at most once (sendOnce): a timeout, or a worker that died mid-send, may have reached the
+ * person, and ends as a dead letter "not confirmed" that a replay does not send. An opt-out recorded after the reply
+ * was queued still wins.
+ */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
   return async (job: Job<JobData<'whatsapp-replies'>>): Promise<string> => {
     const { waId, text, reference } = openJob(deps.codec, job);
@@ -26,13 +30,16 @@ export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';
     }
+    let result;
     try {
-      await deps.client.sendText(waId, text);
+      result = await sendOnce(deps, job, reference, () => providerCall('WhatsApp', () => deps.client.sendText(waId, text)));
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
+    if (result !== 'sent') return result;
     deps.logger.info({ reference, queue: job.queueName }, 'reply sent');
-    if (reference) await deps.trace.record(reference, 'acknowledgement_sent', { channel: 'whatsapp' });
+    // Best effort: a trace that fails must not fail the job.
+    if (reference) await deps.trace.record(reference, 'acknowledgement_sent', { channel: 'whatsapp' }).catch(() => undefined);
     return 'sent';
   };
 }

@@ -1,5 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { referenceOfDeadLetter } from '../queues/jobs';
+import { isNotConfirmed } from '../replies/send-once';
+import type { SendClaims } from '../store/send-claims';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { maskPersonal } from './masking';
 import type { AuditLog } from '../store/audit';
@@ -14,12 +16,30 @@ export interface DeadLetterFilter {
   maxAgeHours?: number;
 }
 
-/** What replaying a set did: how many went back, how many were no longer dead letters, and which could not be moved. */
+/**
+ * What replaying a set did: how many went back, how many were no longer dead letters, which could not be moved, and
+ * which were left alone as "not confirmed" (their message may have reached the person: only a resend sends them).
+ */
 export interface ReplayOutcome {
   replayed: number;
   gone: number;
   failed: string[];
+  notConfirmed: string[];
 }
+
+/** An action refused for what the dead letter is (a stable code and a sentence naming what to do instead). */
+export class DeadLetterRefused extends Error {
+  override readonly name = 'DeadLetterRefused';
+  constructor(
+    readonly code: 'not_confirmed' | 'not_held' | 'already_sent',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const HELD =
+  'This message may have reached the person (not confirmed), so a replay does not send it. Check with the provider that it did not go out, then resend it with a reason.';
 
 export interface DeadLetterSummary {
   id: string;
@@ -29,6 +49,8 @@ export interface DeadLetterSummary {
   attempts: number;
   failedAt: string | null;
   createdAt: string;
+  /** Held as "not confirmed": replays skip it; an audited resend after checking sends it. */
+  notConfirmed: boolean;
 }
 
 const SCAN_LIMIT = 10_000;
@@ -41,7 +63,7 @@ export const deadLetterId = (queue: string, jobId: string) => `${queue}.${jobId}
 
 /**
  * The failed sets of the gateway's queues, seen as dead letters an operator can list, inspect (masked
- * unless revealed), replay and discard. Every action that shows or changes one is audited.
+ * unless revealed), replay, resend (a "not confirmed" one, after checking) and discard. Every action that shows or changes one is audited.
  */
 export class DeadLetters {
   private readonly queues: Map<string, Queue>;
@@ -51,6 +73,7 @@ export class DeadLetters {
     private readonly codec: PayloadCodec,
     private readonly audit: AuditLog,
     private readonly trace: TraceStore,
+    private readonly claims: SendClaims,
   ) {
     this.queues = new Map(queues.map((q) => [q.name, q]));
   }
@@ -65,6 +88,7 @@ export class DeadLetters {
       attempts: job.attemptsMade,
       failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
       createdAt: new Date(job.timestamp).toISOString(),
+      notConfirmed: isNotConfirmed(job),
     };
   }
 
@@ -116,14 +140,33 @@ export class DeadLetters {
 
   async replay(id: string, actor: string): Promise<DeadLetterSummary | null> {
     const summary = await this.moveBack(id);
+    if (summary === 'not_confirmed') throw new DeadLetterRefused('not_confirmed', HELD);
     if (summary) await this.recordReplay(summary, actor);
     return summary;
   }
 
-  /** Moves a dead letter back to its queue; null when it is no longer one (replayed or discarded meanwhile). */
-  private async moveBack(id: string): Promise<DeadLetterSummary | null> {
+  /**
+   * Sends a "not confirmed" message again, on an operator's word that they checked it did not go out (the reason is
+   * audited): its job's claim is given back and the job replayed. Refused for any other dead letter (replay it), and
+   * when the claim says the provider took it.
+   */
+  async resend(id: string, actor: string, reason: string): Promise<DeadLetterSummary | null> {
     const job = await this.find(id);
     if (!job) return null;
+    if (!isNotConfirmed(job)) throw new DeadLetterRefused('not_held', 'This dead letter is not held as "not confirmed": replay it instead.');
+    if ((await this.claims.giveBack(job)) === 'sent') throw new DeadLetterRefused('already_sent', 'The provider took this message: it is not sent again.');
+    const summary = this.summary(job);
+    await job.retry('failed', { resetAttemptsMade: true });
+    await this.audit.record({ actor, action: 'dead_letter.resend', target: id, ...reasonDetail(reason) });
+    if (summary.reference) await this.trace.record(summary.reference, 'resent', { queue: summary.queue, by: actor });
+    return summary;
+  }
+
+  /** Moves a dead letter back to its queue; null when it is no longer one (replayed or discarded meanwhile). */
+  private async moveBack(id: string): Promise<DeadLetterSummary | 'not_confirmed' | null> {
+    const job = await this.find(id);
+    if (!job) return null;
+    if (isNotConfirmed(job)) return 'not_confirmed';
     const summary = this.summary(job);
     await job.retry('failed', { resetAttemptsMade: true });
     return summary;
@@ -148,22 +191,23 @@ export class DeadLetters {
    * of each one replayed or gone, so a caller can run the set again for the failed ones only.
    */
   async replayIds(ids: readonly string[], actor: string, filter: DeadLetterFilter, settled: (id: string) => Promise<void> = async () => undefined): Promise<ReplayOutcome> {
-    const outcome: ReplayOutcome = { replayed: 0, gone: 0, failed: [] };
+    const outcome: ReplayOutcome = { replayed: 0, gone: 0, failed: [], notConfirmed: [] };
     for (const id of ids) {
-      let summary: DeadLetterSummary | null;
+      let summary: DeadLetterSummary | 'not_confirmed' | null;
       try {
         summary = await this.moveBack(id);
       } catch {
         outcome.failed.push(id);
         continue;
       }
-      if (summary) {
+      if (summary === 'not_confirmed') outcome.notConfirmed.push(id);
+      else if (summary) {
         outcome.replayed += 1;
         await this.recordReplay(summary, actor);
       } else outcome.gone += 1;
       await settled(id);
     }
-    await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: outcome.replayed, counted: ids.length, gone: outcome.gone, failed: outcome.failed.length } });
+    await this.audit.record({ actor, action: 'dead_letter.replay_matching', target: JSON.stringify(filter), detail: { count: outcome.replayed, counted: ids.length, gone: outcome.gone, failed: outcome.failed.length, not_confirmed: outcome.notConfirmed.length } });
     return outcome;
   }
 

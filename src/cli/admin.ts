@@ -5,7 +5,8 @@
  *   npm run admin -- overview        (messages, cases, dead letters, backlogs, each destination's state)
  *   npm run admin -- dead-letters show <id> [--reveal] [--reason "<why>"]
  *   npm run admin -- dead-letters replay <id>
- *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run)
+ *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run; skips "not confirmed")
+ *   npm run admin -- dead-letters resend <id> --reason "<what you checked>"   (a "not confirmed" one, after checking)
  *   npm run admin -- dead-letters discard <id> [--reason "<why>"]
  *   npm run admin -- trace <reference>
  *   npm run admin -- forget <urn | RapidPro contact uuid>
@@ -56,7 +57,7 @@ const schema = configSchema.pick({
 });
 
 function usage(): never {
-  say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|resend|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
   say('--reason "<why>" lands in your shell history and in ps while the command runs: no personal data in it.');
   process.exit(2);
 }
@@ -151,6 +152,7 @@ async function run(call: Invocation, settings: Settings, redis: Redis, ops: Oper
       if (result.outcome?.failed.length) process.exitCode = 1;
       return result;
     }
+    if (sub === 'resend' && arg && call.reason?.trim()) return ops.deadLetters.resend(arg, actor, call.reason);
     if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor, call.reason);
     usage();
   }

@@ -53,11 +53,28 @@ export function classifyStatus(service: string, status: number, what: string, re
 /** A 403 on a call naming one record (classifyStatus's `record` target): that record is outside the API user's scope. */
 export const isRecordOutOfScope = (err: unknown): boolean => err instanceof DeliveryError && err.status === 403 && err.kind === 'permanent';
 
-/** Axios errors carry the request (body and Authorization header): only the error code survives. */
-export function networkFailure(service: string, what: string, err: unknown): DeliveryError {
+/**
+ * Axios errors carry the request (body and Authorization header): only the error code survives. `mayHaveLeft` says
+ * whether the request went out on an established connection (src/clients/outbound-connections.ts): only then may
+ * the destination have acted on it.
+ */
+export function networkFailure(service: string, what: string, err: unknown, mayHaveLeft = true): DeliveryError {
   const code = (err as { code?: string }).code ?? 'network error';
-  const hint: FailureHint | null = NOT_CONNECTED.has(code) ? null : { is: 'maybe_sent' };
+  const hint: FailureHint | null = !mayHaveLeft || NOT_CONNECTED.has(code) ? null : { is: 'maybe_sent' };
   return new DeliveryError(service, 'transient', null, `${service} did not answer ${what} (${code})`, null, hint);
+}
+
+/**
+ * Runs a call that only reads (a lookup before a send): whatever happened to it, nothing was sent, so a timeout on it
+ * is only a failed call and its "may have been sent" hint is dropped (the send after it has not begun).
+ */
+export async function readOnly<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') throw new DeliveryError(err.service, err.kind, err.status, err.message, err.retryAfterMs);
+    throw err;
+  }
 }
 
 /** Failures before a connection existed: nothing of the request can have reached the destination. */

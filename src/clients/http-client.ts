@@ -1,18 +1,23 @@
-import http from 'node:http';
-import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { networkFailure, outcomeOf, type CallObserver } from './delivery-error';
+import { requestMayHaveLeft, trackingAgents } from './outbound-connections';
 
 export interface OutboundHttpOptions {
   baseURL?: string;
   timeoutMs: number;
   headers?: Record<string, string>;
   auth?: { username: string; password: string };
+  /** How long a new connection (TCP, and TLS for https) may take; at most half of `timeoutMs`. */
+  connectTimeoutMs?: number;
 }
+
+/** A destination that has not let us in within this long is unreachable for now, not slow: retried later. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * Outbound HTTP as every client here wants it: statuses are returned, not thrown (the client classifies
- * them), redirects are not followed, the timeout covers the whole request, connections are kept alive.
+ * them), redirects are not followed, the timeout covers the whole request and a new connection has a shorter one
+ * of its own, connections are kept alive and say whether a failed request went out on an established one.
  */
 export function outboundHttp(opts: OutboundHttpOptions): AxiosInstance {
   return axios.create({
@@ -22,12 +27,15 @@ export function outboundHttp(opts: OutboundHttpOptions): AxiosInstance {
     headers: opts.headers,
     validateStatus: () => true,
     maxRedirects: 0,
-    httpAgent: new http.Agent({ keepAlive: true }),
-    httpsAgent: new https.Agent({ keepAlive: true }),
+    // Shorter than the whole request's, so a connection not made is told by its own code, not by axios's timeout.
+    ...trackingAgents(Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, Math.floor(opts.timeoutMs / 2))),
   });
 }
 
-/** One request, counted by status class; no answer at all becomes a transient DeliveryError naming only the code. */
+/**
+ * One request, counted by status class; no answer at all becomes a transient DeliveryError naming only the code,
+ * hinted `maybe_sent` only when the request may have reached the destination (requestMayHaveLeft).
+ */
 export async function observedRequest(
   client: AxiosInstance,
   request: AxiosRequestConfig,
@@ -39,6 +47,6 @@ export async function observedRequest(
     return res;
   } catch (err) {
     label.observe?.('network');
-    throw networkFailure(label.service, label.what, err);
+    throw networkFailure(label.service, label.what, err, requestMayHaveLeft(err));
   }
 }

@@ -10,13 +10,13 @@ import { fill, type TextKey } from './texts';
 const SHOWN = 50;
 
 // Only notices without figures: a link can set `?done=`, so a notice says nothing a link could make misleading.
-const NOTICES: Record<string, TextKey> = { replayed: 'replayed_notice', discarded: 'discarded_notice' };
+const NOTICES: Record<string, TextKey> = { replayed: 'replayed_notice', resent: 'resent_notice', discarded: 'discarded_notice' };
 
 function item(ctx: PageContext, d: DeadLetterSummary): SafeHtml {
   const { t } = ctx;
   return html`<li class="card dead-letter" data-id="${d.id}"><b>${d.reference ?? d.id}</b> <span class="muted">${d.queue}</span>
 <br>${shortError(d.error)}<br><span class="muted">${t.failed_at}: ${when(d.failedAt)} · ${t.attempts}: ${d.attempts}</span>
-<div class="actions"><a class="button" href="${deadLetterPath(d.id)}">${t.view}</a>${actionButton(ctx, `${deadLetterPath(d.id)}/replay`, t.replay)}</div></li>`;
+<div class="actions"><a class="button" href="${deadLetterPath(d.id)}">${t.view}</a>${d.notConfirmed ? '' : actionButton(ctx, `${deadLetterPath(d.id)}/replay`, t.replay)}</div></li>`;
 }
 
 function notice(ctx: PageContext, done: unknown): SafeHtml | '' {

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { DeadLetters, DeadLetterSummary } from '../admin/dead-letters';
+import { asConflict } from '../http/admin';
 import { HttpError } from '../http/errors';
 import { formOf, pageContext } from './context';
 import { actionButton, deadLetterPath, reasonForm, requiredReason, shortError } from './dead-letter-forms';
@@ -19,7 +20,7 @@ const payload = (title: string, data: unknown, warning?: string) =>
 
 /**
  * One dead letter: masked (no audit entry, nothing revealed), revealed only in the answer to a POST with a reason
- * (audited, never cached), replayed, or discarded with a reason (audited): the DeadLetters service the JSON routes use.
+ * (audited, never cached), replayed (or, held as "not confirmed", resent with a reason: audited), or discarded with a reason (audited): the DeadLetters service the JSON routes use.
  */
 export function deadLetterRoutes(router: Router, deadLetters: DeadLetters): void {
   router.get(path('dead-letters/:id'), async (req, res) => {
@@ -28,7 +29,11 @@ export function deadLetterRoutes(router: Router, deadLetters: DeadLetters): void
     const found = await deadLetters.show(id, ctx.actor, false);
     if (!found) throw gone();
     const { t } = ctx;
-    const actions = html`<section><div class="actions">${actionButton(ctx, `${deadLetterPath(id)}/replay`, t.replay)}</div>
+    // A "not confirmed" letter is never replayed: it may only be resent, with a reason, after checking.
+    const again = found.notConfirmed
+      ? reasonForm(ctx, `${deadLetterPath(id)}/resend`, t.resend_intro, t.resend, true)
+      : html`<div class="actions">${actionButton(ctx, `${deadLetterPath(id)}/replay`, t.replay)}</div>`;
+    const actions = html`<section>${again}
 ${reasonForm(ctx, `${deadLetterPath(id)}/reveal`, t.reveal_intro, t.reveal, false)}${reasonForm(ctx, `${deadLetterPath(id)}/discard`, t.discard_intro, t.discard, true)}</section>`;
     sendPage(res, ctx, found.reference ?? found.id, html`${summary(ctx, found)}${actions}${payload(t.masked_payload, found.data)}`, { current: 'dead-letters' });
   });
@@ -42,8 +47,15 @@ ${reasonForm(ctx, `${deadLetterPath(id)}/reveal`, t.reveal_intro, t.reveal, fals
   });
 
   router.post(path('dead-letters/:id/replay'), async (req, res) => {
-    if (!(await deadLetters.replay(req.params.id as string, pageContext(res).actor))) throw gone();
+    if (!(await deadLetters.replay(req.params.id as string, pageContext(res).actor).catch(asConflict))) throw gone();
     res.redirect(303, `${path('dead-letters')}?done=replayed`);
+  });
+
+  router.post(path('dead-letters/:id/resend'), async (req, res) => {
+    const ctx = pageContext(res);
+    const reason = requiredReason(formOf(res));
+    if (!(await deadLetters.resend(req.params.id as string, ctx.actor, reason).catch(asConflict))) throw gone();
+    res.redirect(303, `${path('dead-letters')}?done=resent`);
   });
 
   router.post(path('dead-letters/:id/discard'), async (req, res) => {

@@ -47,10 +47,11 @@ export function replayMatchingRoutes(router: Router, { deadLetters, batches }: R
       const failed = outcome.failed.length;
       if (failed === 0) await batches.end(id);
       const result = fill(t.replayed_count, { replayed: outcome.replayed, count: batch.pending.length, gone: outcome.gone });
+      const held = outcome.notConfirmed.length ? html`<p class="notice" id="replay-not-confirmed">${fill(t.replay_not_confirmed, { count: outcome.notConfirmed.length })}</p>` : '';
       // The ones that could not be moved stay in the batch: the same confirmation again retries them, and only them.
       const retry = failed ? html`<p class="notice" role="alert" id="replay-failed">${fill(t.replay_failed, { failed })}</p>${actionButton(ctx, path('dead-letters/replay'), t.confirm_replay, html`<input type="hidden" name="batch" value="${id}">`)}` : '';
       res.status(failed ? 500 : 200);
-      sendPage(res, ctx, t.replay_matching_title, html`<p class="notice" role="status" id="replay-result">${result}</p>${retry}<p><a class="button" href="${path('dead-letters')}">${t.back}</a></p>`, { current: 'dead-letters' });
+      sendPage(res, ctx, t.replay_matching_title, html`<p class="notice" role="status" id="replay-result">${result}</p>${held}${retry}<p><a class="button" href="${path('dead-letters')}">${t.back}</a></p>`, { current: 'dead-letters' });
     } finally {
       await batches.release(id, lease);
     }

@@ -19,7 +19,8 @@ const KEYS = [
   'error_title', 'back', 'nav_forget', 'nav_audit', 'forget_intro', 'forget_label', 'forget_button', 'forget_done',
   'forget_references', 'forget_jobs_removed', 'forget_undecodable', 'forget_active_skipped', 'forget_opt_out_kept', 'yes',
   'no', 'audit_intro', 'audit_none', 'replay_expired', 'replay_counted_only', 'reason_hint', 'not_updated', 'enroll_no_public_url',
-  'sessions_end_all', 'sessions_end_all_intro', 'replay_failed', 'replay_running',
+  'sessions_end_all', 'sessions_end_all_intro', 'replay_failed', 'replay_running', 'resend', 'resend_intro', 'resent_notice',
+  'replay_not_confirmed',
 ] as const;
 
 export type TextKey = (typeof KEYS)[number];

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { DeadLetterFilter, DeadLetters } from '../admin/dead-letters';
+import { DeadLetterRefused, type DeadLetterFilter, type DeadLetters } from '../admin/dead-letters';
 import { DEVICE_ID, USER_NAME, type DeviceAdmin } from '../admin/devices';
 import { ENROLLMENT_USER, issueEnrollment, type EnrollmentSettings } from '../admin/enrollments';
 import { forgetTarget, type ForgetContact } from '../admin/forget';
@@ -79,6 +79,12 @@ export function filterOf(input: unknown): DeadLetterFilter {
 
 type Json = RequestHandler;
 
+/** A dead-letter action refused for what the letter is: 409 with the letter's own code and what to do instead. */
+export function asConflict(err: unknown): never {
+  if (err instanceof DeadLetterRefused) throw new HttpError(409, err.code, err.message);
+  throw err;
+}
+
 function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.get('/admin/dead-letters', async (req, res) => {
     const items = await deps.deadLetters.list(filterOf(req.query));
@@ -89,7 +95,8 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const dryRun = body.dry_run !== false;
     const result = await deps.deadLetters.replayMatching(filterOf({ ...body, dry_run: undefined }), actorOf(req), dryRun);
-    const outcome = result.outcome ? { replayed: result.outcome.replayed, gone: result.outcome.gone, failed: result.outcome.failed } : {};
+    const o = result.outcome;
+    const outcome = o ? { replayed: o.replayed, gone: o.gone, failed: o.failed, not_confirmed: o.notConfirmed } : {};
     // Some could not be moved back: not a success. The same request again retries them (the others are no longer dead).
     res.status(result.outcome?.failed.length ? 500 : 200).json({ dry_run: result.dryRun, count: result.matched.length, dead_letters: result.matched, ...outcome });
   });
@@ -101,9 +108,17 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   });
 
   router.post('/admin/dead-letters/:id/replay', async (req, res) => {
-    const replayed = await deps.deadLetters.replay(req.params.id as string, actorOf(req));
+    const replayed = await deps.deadLetters.replay(req.params.id as string, actorOf(req)).catch(asConflict);
     if (!replayed) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
     res.status(202).json({ status: 'replayed', dead_letter: replayed });
+  });
+
+  router.post('/admin/dead-letters/:id/resend', async (req, res) => {
+    const reason = reasonOf(req);
+    if (!reason?.trim()) throw new HttpError(422, 'reason_required', 'Send ?reason=<what you checked: that the message did not reach the person>.');
+    const resent = await deps.deadLetters.resend(req.params.id as string, actorOf(req), reason).catch(asConflict);
+    if (!resent) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
+    res.status(202).json({ status: 'resent', dead_letter: resent });
   });
 
   router.delete('/admin/dead-letters/:id', async (req, res) => {

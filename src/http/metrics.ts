@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import type { ServerResponse } from 'node:http';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
-import { SCHEDULED_QUEUES } from '../queues/jobs';
+import { SCHEDULED_QUEUES, settlesMaybeSent } from '../queues/jobs';
 import type { Overview, OverviewReader } from '../admin/overview-types';
 import { overviewLines } from '../admin/overview-metrics';
 import type { Logger } from '../logger';
@@ -26,6 +26,21 @@ export const OVERVIEW_MAX_AGE_MS = 10_000;
  * carry a person's data. Process-local figures (requests, latency) live in prom-client; figures workers
  * add to from other processes (jobs, outbound calls) are read from Redis at scrape time.
  */
+type Series = Array<{ labels: Record<string, string>; value: number }>;
+
+/** Counted per queue whose messages to a person settle as "not confirmed" (src/replies/send-once.ts). */
+const NOT_CONFIRMED = 'gateway_messages_not_confirmed_total';
+
+/**
+ * Renders a counter at 0 for each queue before its first count: an alert on its increase() then sees the first one
+ * (a series that appears at 1 has no increase to Prometheus).
+ */
+function withZeroes(byName: Map<string, Series>, name: string, queues: string[]): void {
+  const series = byName.get(name) ?? [];
+  for (const queue of queues) if (!series.some((s) => s.labels.queue === queue)) series.push({ labels: { queue }, value: 0 });
+  if (series.length) byName.set(name, series);
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly received: Counter<'channel' | 'outcome'>;
@@ -172,8 +187,9 @@ export class GatewayMetrics {
       lines.push('# HELP gateway_push_devices_expiring Push devices that expire within 14 days (or half PUSH_SUBSCRIPTION_TTL_DAYS) unless a notification reaches them', '# TYPE gateway_push_devices_expiring gauge');
       lines.push(`gateway_push_devices_expiring ${await this.devices.expiringCount()}`);
     }
-    const byName = new Map<string, Array<{ labels: Record<string, string>; value: number }>>();
+    const byName = new Map<string, Series>();
     for (const c of await this.shared.all()) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
+    withZeroes(byName, NOT_CONFIRMED, this.queues.filter((q) => settlesMaybeSent(q.name)).map((q) => q.name));
     for (const [name, series] of byName) {
       lines.push(`# HELP ${name} Counted by every gateway process`, `# TYPE ${name} counter`);
       for (const { labels, value } of series) {

@@ -1,6 +1,7 @@
 import { RateLimitError, UnrecoverableError, type Queue } from 'bullmq';
 import { DeliveryError } from '../clients/delivery-error';
 import type { Logger } from '../logger';
+import { settlesMaybeSent } from './jobs';
 import { destinationOf, type DestinationStatusStore, type PauseNote } from '../store/destination-status';
 
 /** How each service is named in a pause's reason, by a DeliveryError's service (a client's constant). */
@@ -50,6 +51,9 @@ export async function pauseQueue(queue: Queue, pauseMs: number, note: PauseNote,
 
 /**
  * Turns a failed call into BullMQ's vocabulary, the same way for every destination:
+ * - maybe sent (the answer was lost after the request left) on a queue whose call is a message to a person
+ *   (`afterMaybeSent` in the catalogue: WhatsApp and Africa's Talking replies, RapidPro status flow starts) → dead
+ *   letter now, saying it may have gone out: a retry could reach the person twice. Elsewhere it is retried as below;
  * - permanent → dead letter now, with the destination's own reason (this includes a Primero 403 on one
  *   record: that record is out of scope, the others are not, so nothing pauses);
  * - configuration (a 401, or a 403 on a call naming no record) → pause the whole queue and shout: every
@@ -59,6 +63,10 @@ export async function pauseQueue(queue: Queue, pauseMs: number, note: PauseNote,
  */
 export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger, authFailurePauseMs: number): Promise<never> {
   if (!(err instanceof DeliveryError)) throw err;
+  if (err.hint?.is === 'maybe_sent' && settlesMaybeSent(queue.name)) {
+    logger.warn({ queue: queue.name, service: err.service, status: err.status }, 'message to the person not confirmed: the provider may have taken it, so it is not sent again');
+    throw new UnrecoverableError(`not sent again, it may have gone out: ${err.message}`);
+  }
   if (err.kind === 'permanent') throw new UnrecoverableError(err.message);
   if (err.kind === 'configuration') {
     // Said once the pause is in place, and said (as not paused) even when pausing failed.

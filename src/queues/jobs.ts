@@ -68,6 +68,13 @@ export interface JobEntry {
   /** A job id the producer sets itself (intake ids are the ledger's: `intakeJobId`). */
   jobId?: (key: string) => string;
   scheduler?: string;
+  /**
+   * What a call whose answer was lost (a DeliveryError hinted `maybe_sent`) becomes in the failure policy: `retry`
+   * unless said otherwise; `not_confirmed` for a queue whose call is itself a message to a person (never sent twice:
+   * a dead letter saying it may have gone out). A queue that calls other systems first (a caseworker message reads
+   * Primero) settles its send's own `maybe_sent` before the policy and keeps `retry` for the rest.
+   */
+  afterMaybeSent?: 'retry' | 'not_confirmed';
 }
 
 /** The job catalogue: one entry per queue. Dead letters (the failed set) are kept on every message queue. */
@@ -103,6 +110,7 @@ export const JOBS = {
     /** One reply per inbound wamid (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundWamid: string) => `whatsapp-reply:${inboundWamid}`,
     options: replyJobOptions,
+    afterMaybeSent: 'not_confirmed',
   },
   [QUEUES.africastalkingReplies]: {
     name: 'reply',
@@ -112,6 +120,7 @@ export const JOBS = {
     /** One reply per inbound Africa's Talking message id (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundId: string) => `africastalking-reply:${inboundId}`,
     options: replyJobOptions,
+    afterMaybeSent: 'not_confirmed',
   },
   [QUEUES.whatsappUnreadable]: {
     name: 'unreadable',
@@ -166,6 +175,8 @@ export const JOBS = {
     sealed: ['urn'],
     dedupeKey: (key: string) => `flow:${key}`,
     options: notificationJobOptions,
+    // RapidPro's flow_starts take no idempotency key: a start whose answer was lost may have reached the person.
+    afterMaybeSent: 'not_confirmed',
   },
   [QUEUES.caseworkerMessages]: caseworkerMessageEntry,
   [QUEUES.caseworkerMessagesRapidpro]: caseworkerMessageEntry,
@@ -182,6 +193,11 @@ export const JOBS = {
 } as const satisfies Record<QueueName, JobEntry>;
 
 export type JobData<Q extends QueueName> = z.infer<(typeof JOBS)[Q]['schema']>;
+
+/** Whether a failed call of `queue` whose answer was lost is settled as not confirmed rather than retried. */
+export function settlesMaybeSent(queue: string): boolean {
+  return Object.hasOwn(JOBS, queue) && (JOBS as Record<string, JobEntry>)[queue]!.afterMaybeSent === 'not_confirmed';
+}
 
 /** Queues whose jobs carry no message (a scheduled run): their failures are not dead letters. */
 export const SCHEDULED_QUEUES: ReadonlySet<string> = new Set<string>(

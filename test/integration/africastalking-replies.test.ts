@@ -6,7 +6,7 @@ import request from 'supertest';
 import { QueueUnavailableError } from '../../src/queues/deadline';
 import { QUEUES } from '../../src/queues/names';
 import { eventually } from '../support/eventually';
-import { startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
+import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
 import { acceptingPrimero } from '../support/primero-fake';
 
@@ -138,6 +138,13 @@ describe("Africa's Talking replies", () => {
     expect(failed!.data.reference).toBe(res.body.reference);
     await untilGatewayDrained(gw);
     expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    // An operator's replay leaves it alone: the SMS may have reached the person, so only a resend after checking sends it.
+    await expect(gw.services.deadLetters.replay(`${QUEUES.africastalkingReplies}.${failed!.id}`, 'test')).rejects.toThrow(/not confirmed/);
+    expect(await (await replies().getJob(failed!.id!))!.isFailed()).toBe(true);
+    expect(at.to(SENDERS[3]!)).toHaveLength(1);
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="africastalking-replies"\} 1/);
+    // The claim lives in the job's hash: no key of its own names the number or the provider's message id.
+    expect(await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:send-claim:*`)).toEqual([]);
     // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
     expect(failed!.data).toEqual({ reference: res.body.reference, sealed: expect.stringMatching(/^s3\./) });
     const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');

@@ -1,3 +1,4 @@
+import { SendClaims } from '../../src/store/send-claims';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { DeadLetters } from '../../src/admin/dead-letters';
 import { createRedis } from '../../src/queues/connection';
@@ -37,15 +38,15 @@ describe('replaying a set of dead letters by id (the console confirmation of a d
     await worker.pause();
     const config = testConfig(prefix);
     const audit = new AuditLog(redis, prefix);
-    const letters = new DeadLetters([queue, broken], codecFromConfig(config), audit, new TraceStore(redis, prefix, 1));
+    const letters = new DeadLetters([queue, broken], codecFromConfig(config), audit, new TraceStore(redis, prefix, 1), new SendClaims(redis));
     const settled: string[] = [];
     const outcome = await letters.replayIds(['broken.x', 'letters.one', 'letters.never-was'], 'ops', { queue: 'letters' }, async (id) => void settled.push(id));
-    expect(outcome).toEqual({ replayed: 1, gone: 1, failed: ['broken.x'] });
+    expect(outcome).toEqual({ replayed: 1, gone: 1, failed: ['broken.x'], notConfirmed: [] });
     // Only the failed one is left for a second run.
     expect(settled).toEqual(['letters.one', 'letters.never-was']);
     expect(await queue.getJobState('one')).toBe('waiting');
     const entries = await audit.recent(5);
-    expect(entries.filter((e) => e.action === 'dead_letter.replay_matching')).toEqual([expect.objectContaining({ actor: 'ops', detail: { count: 1, counted: 3, gone: 1, failed: 1 } })]);
+    expect(entries.filter((e) => e.action === 'dead_letter.replay_matching')).toEqual([expect.objectContaining({ actor: 'ops', detail: { count: 1, counted: 3, gone: 1, failed: 1, not_confirmed: 0 } })]);
   });
 
   it('keeps a counted batch for its confirmation: one walker at a time, the settled ids out, all gone at its end', async () => {

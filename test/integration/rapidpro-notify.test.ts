@@ -5,7 +5,7 @@ import { eventually } from '../support/eventually';
 const RAPIDPRO = 'http://rapidpro-notify.test';
 const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
 
-type Answer = [number, unknown];
+type Answer = [number, Record<string, unknown>];
 /** `GET /api/v2/flows.json?uuid=` as RapidPro answers it (nyaruka/rapidpro: temba/api/v2/views.py FlowsEndpoint, FlowReadSerializer). */
 const flowOfType = (type: string): Answer => [200, { next: null, previous: null, results: [{ uuid: FLOW, name: 'Primero Gateway Case Update', type, archived: false }] }];
 const noSuchFlow: Answer = [200, { next: null, previous: null, results: [] }];
@@ -18,6 +18,10 @@ const noSuchFlow: Answer = [200, { next: null, previous: null, results: [] }];
 describe('community notification flow: only a background flow is started', () => {
   const starts: Array<Record<string, unknown>> = [];
   let lookups: Answer[] = [];
+  /** How many of the next lookups and starts answer only after the client's timeout (RAPIDPRO_TIMEOUT_MS). */
+  const late = { lookups: 0, starts: 0 };
+  /** How many of the next starts RapidPro takes while a proxy in front of it answers 504. */
+  const proxyGaveUp = { starts: 0 };
   let lookupCount = 0;
 
   beforeAll(() => {
@@ -27,14 +31,16 @@ describe('community notification flow: only a background flow is started', () =>
       .persist()
       .get('/api/v2/flows.json')
       .query({ uuid: FLOW })
-      .reply(() => {
+      .reply((_uri, _body, answer) => {
         lookupCount++;
-        return lookups.length > 1 ? lookups.shift()! : lookups[0]!;
+        answerLate(answer, late.lookups-- > 0, lookups.length > 1 ? lookups.shift()! : lookups[0]!);
       })
       .post('/api/v2/flow_starts.json')
-      .reply((_uri, body) => {
+      .reply((_uri, body, answer) => {
+        // Recorded as RapidPro takes it: a late answer is a start that happened, unknown to the gateway.
         starts.push(body as Record<string, unknown>);
-        return [201, { uuid: '0f2a7a60-2d8e-4d2b-9f4f-5a4b7c1d9e01', status: 'pending' }];
+        if (proxyGaveUp.starts-- > 0) return answer(null, [504, { detail: 'gateway timeout' }]);
+        answerLate(answer, late.starts-- > 0, [201, { uuid: '0f2a7a60-2d8e-4d2b-9f4f-5a4b7c1d9e01', status: 'pending' }]);
       });
   });
 
@@ -43,14 +49,19 @@ describe('community notification flow: only a background flow is started', () =>
     nock.enableNetConnect();
   });
 
+  const answerLate = (answer: (err: null, a: Answer) => void, isLate: boolean, a: Answer) => (isLate ? setTimeout(() => answer(null, a), 600) : answer(null, a));
+
   /** A fresh gateway per case: each process reads the flow's type afresh. */
   async function withGateway(answers: Answer[], run: (gw: Gateway) => Promise<void>): Promise<void> {
     lookups = answers;
     lookupCount = 0;
     starts.length = 0;
+    late.lookups = 0;
+    late.starts = 0;
+    proxyGaveUp.starts = 0;
     const gw = await startGateway({
       prefix: uniquePrefix('rp-notify'),
-      env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000' },
+      env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000', RAPIDPRO_TIMEOUT_MS: '300' },
     });
     try {
       await run(gw);
@@ -93,5 +104,52 @@ describe('community notification flow: only a background flow is started', () =>
       await notify(gw, 'K7M2P9QE');
       await eventually(() => starts.length === 1, 15000);
       expect(gw.logs.text).toContain("RAPIDPRO CONFIGURATION FAULT: the credentials or the account's role are wrong");
+    }));
+
+  /*
+   * RapidPro's flow_starts API takes no idempotency key, and its two exclusions cannot stand in for one:
+   * restart_participants=false skips anyone in this flow in the last 90 days (every later status of the same case),
+   * exclude_active anyone in any flow (nyaruka/rapidpro temba/api/v2/serializers.py FlowStartWriteSerializer;
+   * nyaruka/mailroom core/models/start.go Exclusions). A start that timed out may have happened: never repeated.
+   */
+  it('never starts the flow again after a start that timed out (RapidPro may have started it): a dead letter says so', () =>
+    withGateway([flowOfType('background')], async (gw) => {
+      late.starts = 1;
+      await notify(gw, 'K7M2P9QF');
+      const queue = gw.services.registry.get('rapidpro-notify');
+      // Settled as a dead letter, or (as before this was fixed) started a second time.
+      await eventually(async () => starts.length > 1 || (await queue.getFailedCount()) > 0, 15000, 'the start to settle');
+      expect(starts).toHaveLength(1);
+      const [failed] = await queue.getFailed();
+      expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
+      // An operator's replay leaves it alone (RapidPro may have started it): only a resend after checking starts it.
+      const id = `rapidpro-notify.${failed!.id}`;
+      expect((await gw.services.deadLetters.replayIds([id], 'test', {})).notConfirmed).toEqual([id]);
+      expect(await (await queue.getJob(failed!.id!))!.isFailed()).toBe(true);
+      expect(starts).toHaveLength(1);
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_messages_not_confirmed_total\{queue="rapidpro-notify"\} 1/);
+      // After checking RapidPro's flow starts: the resend starts it once.
+      await gw.services.deadLetters.resend(id, 'test', 'no flow start with this reference');
+      await eventually(() => starts.length === 2, 15000, 'the resend');
+      await eventually(async () => !(await queue.getJob(failed!.id!)), 15000, 'the resent job to complete');
+      expect(starts).toHaveLength(2);
+    }));
+
+  it('never starts the flow again after a proxy in front of RapidPro answered 504 (RapidPro may have started it)', () =>
+    withGateway([flowOfType('background')], async (gw) => {
+      proxyGaveUp.starts = 1;
+      await notify(gw, 'K7M2P9QH');
+      const queue = gw.services.registry.get('rapidpro-notify');
+      await eventually(async () => starts.length > 1 || (await queue.getFailedCount()) > 0, 15000, 'the start to settle');
+      expect(starts).toHaveLength(1);
+    }));
+
+  it('retries a lookup that timed out: a read started nothing, so the flow is started once', () =>
+    withGateway([flowOfType('background')], async (gw) => {
+      late.lookups = 1;
+      await notify(gw, 'K7M2P9QG');
+      await eventually(() => starts.length === 1, 15000);
+      expect(lookupCount).toBe(2);
+      expect(await gw.services.registry.get('rapidpro-notify').getFailedCount()).toBe(0);
     }));
 });

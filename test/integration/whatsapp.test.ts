@@ -47,6 +47,7 @@ describe('WhatsApp Cloud API', () => {
         WHATSAPP_ACCESS_TOKEN: 'graph-access-token',
         WHATSAPP_PHONE_NUMBER_ID: '1234567890',
         WHATSAPP_GRAPH_URL: graph.url,
+        WHATSAPP_TIMEOUT_MS: '300',
         ADMIN_TOKEN: ADMIN,
       },
     });
@@ -134,6 +135,46 @@ describe('WhatsApp Cloud API', () => {
   });
 
   const admin = (req: request.Test) => req.set('Authorization', `Bearer ${ADMIN}`);
+
+  it('never sends the acknowledgement again after a timeout (Meta may have delivered it): a dead letter says so', async () => {
+    graph.answerNext('silent');
+    const before = graph.requests.length;
+    await post(gw, inbound([{ from: '250788555010', id: 'wamid.T1', type: 'text', text: { body: 'HELP' } }]));
+    const replies = gw.services.registry.get('whatsapp-replies');
+    const toSender = () => graph.requests.slice(before).filter((r) => JSON.parse(r.body.toString()).to === '250788555010');
+    // Settled as a dead letter, or (as before this was fixed) sent a second time.
+    await eventually(async () => toSender().length > 1 || (await replies.getFailedCount()) > 0, 15_000, 'the acknowledgement to settle');
+    expect(toSender().length).toBe(1);
+    const [failed] = await replies.getFailed();
+    expect(failed!.failedReason).toMatch(/not sent again, it may have gone out/);
+    // A replay, one or matching, never sends it and says why: "not confirmed" letters are resent only on purpose.
+    const id = `whatsapp-replies.${failed!.id}`;
+    const one = await admin(request(gw.app).post(`/admin/dead-letters/${id}/replay`));
+    expect([one.status, one.body.error.code]).toEqual([409, 'not_confirmed']);
+    const matching = await admin(request(gw.app).post('/admin/dead-letters/replay')).send({ queue: 'whatsapp-replies', dry_run: false });
+    expect(matching.body).toMatchObject({ replayed: 0, not_confirmed: [id] });
+    expect(await (await replies.getJob(failed!.id!))!.isFailed()).toBe(true);
+    // After checking it did not go out: an audited resend, with the reason, sends it once.
+    expect((await admin(request(gw.app).post(`/admin/dead-letters/${id}/resend`))).status).toBe(422);
+    const resent = await admin(request(gw.app).post(`/admin/dead-letters/${id}/resend`).query({ reason: 'no sent status from Meta' }));
+    expect(resent.status).toBe(202);
+    await eventually(async () => toSender().length > 1 && !(await replies.getJob(failed!.id!)), 15_000, 'the resend to go out');
+    expect(toSender().length).toBe(2);
+    const audit = await admin(request(gw.app).get('/admin/audit'));
+    expect(JSON.stringify(audit.body)).toContain('no sent status from Meta');
+  });
+
+  it('never sends the acknowledgement again after a proxy in front of Meta answered 504 (Meta may have taken it)', async () => {
+    graph.answerNext({ status: 504, body: 'gateway timeout' });
+    const before = graph.requests.length;
+    const replies = gw.services.registry.get('whatsapp-replies');
+    const lettersBefore = await replies.getFailedCount();
+    await post(gw, inbound([{ from: '250788555011', id: 'wamid.T504', type: 'text', text: { body: 'HELP' } }]));
+    const toSender = () => graph.requests.slice(before).filter((r) => JSON.parse(r.body.toString()).to === '250788555011');
+    await eventually(async () => toSender().length > 1 || (await replies.getFailedCount()) > lettersBefore, 15_000, 'the acknowledgement to settle');
+    expect(toSender().length).toBe(1);
+  });
+
   const ALL_STATES: JobType[] = ['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized'];
   const unreadableJobs = () => gw.services.whatsappUnreadable.queue;
   const unreadableLetters = async () =>

@@ -1,6 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** An answer, or `silent`: the request arrives and nothing comes back, as when the service takes it and the answer is lost. */
+type Scripted = { status: number; headers?: Record<string, string>; body?: string } | 'silent';
+
 export interface Recorded {
   method: string;
   url: string;
@@ -14,7 +17,7 @@ export interface Recorded {
  */
 export class HttpRecorder {
   readonly requests: Recorded[] = [];
-  private readonly script: Array<{ status: number; headers?: Record<string, string>; body?: string }> = [];
+  private readonly script: Array<Scripted> = [];
   private server: http.Server | null = null;
   private defaultReply: { status: number; body: string } = { status: 200, body: '{}' };
 
@@ -27,6 +30,7 @@ export class HttpRecorder {
       req.on('end', () => {
         r.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
         const next = r.script.shift() ?? { status: r.defaultReply.status, body: r.defaultReply.body };
+        if (next === 'silent') return;
         res.writeHead(next.status, { 'Content-Type': 'application/json', ...(next.headers ?? {}) });
         res.end(next.body ?? '{}');
       });
@@ -40,7 +44,7 @@ export class HttpRecorder {
   }
 
   /** The next answers, in order; after them the default reply. */
-  answerNext(...replies: Array<{ status: number; headers?: Record<string, string>; body?: string }>): void {
+  answerNext(...replies: Scripted[]): void {
     this.script.push(...replies);
   }
 

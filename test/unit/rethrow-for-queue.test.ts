@@ -4,6 +4,7 @@ import { createLogger } from '../../src/logger';
 import { createRedis } from '../../src/queues/connection';
 import { deleteByPrefix } from '../../src/store/keys';
 import { rethrowForQueue } from '../../src/queues/failure-policy';
+import { QUEUES } from '../../src/queues/names';
 import { LogCapture, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
 
 const CONFIG_PAUSE_MS = 4_000;
@@ -54,6 +55,26 @@ describe('rethrowForQueue: a failed call → BullMQ', () => {
     else {
       expect(ttl).toBeGreaterThan(pausedMs - 1_000);
       expect(ttl).toBeLessThanOrEqual(pausedMs);
+    }
+  });
+
+  /** The queues whose call is itself a message to a person: a lost answer there may have reached them. */
+  const TO_THE_PERSON: readonly string[] = [QUEUES.whatsappReplies, QUEUES.africastalkingReplies, QUEUES.rapidproNotify];
+
+  it.each(Object.values(QUEUES))('a call on %s whose answer was lost (maybe sent): dead letter if it messages a person, else retried', async (name) => {
+    const handle = new Queue(name, { connection: redis, prefix });
+    try {
+      const err = new DeliveryError('RapidPro', 'transient', null, 'RapidPro did not answer the flow start (ECONNABORTED)', null, { is: 'maybe_sent' });
+      const caught: unknown = await rethrowForQueue(err, handle, logger, CONFIG_PAUSE_MS).catch((e: unknown) => e);
+      if (TO_THE_PERSON.includes(name)) {
+        expect(caught).toBeInstanceOf(UnrecoverableError);
+        expect(caught).toMatchObject({ message: `not sent again, it may have gone out: ${err.message}` });
+      } else {
+        expect(caught).toBe(err);
+      }
+      expect(await handle.getRateLimitTtl()).toBeLessThanOrEqual(0);
+    } finally {
+      await handle.close();
     }
   });
 

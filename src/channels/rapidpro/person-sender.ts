@@ -1,21 +1,8 @@
 import { backgroundFlowCheck } from '../../clients/background-flow';
-import { DeliveryError } from '../../clients/delivery-error';
+import { DeliveryError, readOnly } from '../../clients/delivery-error';
 import type { RapidProClient } from '../../clients/rapidpro';
 import type { Logger } from '../../logger';
 import { providerCall, type PersonMessage, type PersonSender, type PersonSenderFactory } from '../../replies/person-sender';
-
-/**
- * Reads the reply flow's type. A lookup is a read that sends nothing: a timeout on it is only a failed call, so its
- * "may have been sent" hint is dropped (the send after it has not begun).
- */
-async function flowTypeOf(client: RapidProClient, flow: string): Promise<string | null> {
-  try {
-    return await client.flowType(flow);
-  } catch (err) {
-    if (err instanceof DeliveryError && err.hint?.is === 'maybe_sent') throw new DeliveryError(err.service, err.kind, err.status, err.message, err.retryAfterMs);
-    throw err;
-  }
-}
 
 /**
  * mailroom starts a flow that is not `background` in interrupt mode, ending whatever run the person is in
@@ -24,7 +11,7 @@ async function flowTypeOf(client: RapidProClient, flow: string): Promise<string 
  * message waits, unsent.
  */
 function backgroundCheck(client: RapidProClient, flow: string, logger: Logger): () => Promise<void> {
-  const isBackground = backgroundFlowCheck(() => flowTypeOf(client, flow));
+  const isBackground = backgroundFlowCheck(() => readOnly(() => client.flowType(flow)));
   return async () => {
     const verdict = await isBackground();
     if (verdict.ok) return;

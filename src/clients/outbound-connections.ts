@@ -1,0 +1,59 @@
+import type { ClientRequest } from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+
+/** Set on each socket our agents open, then `true` once it can carry a request: TCP connected, and TLS done. */
+const ESTABLISHED = Symbol('established');
+type Tracked = Duplex & { [ESTABLISHED]?: boolean };
+
+/** The code of a connection that took longer than the connect timeout: nothing of the request was written. */
+export const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
+
+/**
+ * Marks a new socket established when it can carry a request ('connect', or 'secureConnect' for TLS), and gives up
+ * on one that is not within `connectTimeoutMs`: an unreachable destination fails fast, and says that nothing was
+ * sent (axios's timeout covers the whole request and cannot tell a slow connect from a slow answer).
+ */
+function track(socket: Tracked, secure: boolean, connectTimeoutMs: number): Tracked {
+  socket[ESTABLISHED] = false;
+  const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: CONNECT_TIMEOUT })), connectTimeoutMs);
+  timer.unref();
+  socket.once(secure ? 'secureConnect' : 'connect', () => {
+    clearTimeout(timer);
+    socket[ESTABLISHED] = true;
+  });
+  socket.once('close', () => clearTimeout(timer));
+  return socket;
+}
+
+type CreateConnection = (this: http.Agent, options: unknown, callback: unknown) => Duplex;
+
+/** Keep-alive agents whose sockets say whether they were ever established (see `requestMayHaveLeft`). */
+export function trackingAgents(connectTimeoutMs: number): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  const wrap = <A extends http.Agent>(agent: A, secure: boolean): A => {
+    const target = agent as unknown as { createConnection: CreateConnection };
+    const create = target.createConnection;
+    target.createConnection = function (options, callback) {
+      return track(create.call(this, options, callback), secure, connectTimeoutMs);
+    };
+    return agent;
+  };
+  return { httpAgent: wrap(new http.Agent({ keepAlive: true }), false), httpsAgent: wrap(new https.Agent({ keepAlive: true }), true) };
+}
+
+/**
+ * Whether a request that failed without an answer may have reached the destination: only when it went out on an
+ * established connection (TLS done). Not so before that (refused, unreachable, a handshake reset or refused, a
+ * certificate error, https to a plain-HTTP port, a connect timeout), nor when a kept-alive connection the server
+ * had already closed was reset under it before any answer: Node's documented race (`req.reusedSocket`), in which
+ * the server never read it. A request on a socket that is not ours (an interceptor in between) may have left.
+ */
+export function requestMayHaveLeft(err: unknown): boolean {
+  const req = (err as { request?: ClientRequest & { res?: unknown } }).request;
+  if (!req || typeof req !== 'object' || !('reusedSocket' in req)) return true;
+  const socket = req.socket as Tracked | null;
+  if (!socket) return false;
+  if (socket[ESTABLISHED] === false) return false;
+  return !(req.reusedSocket && (err as { code?: string }).code === 'ECONNRESET' && !req.res);
+}

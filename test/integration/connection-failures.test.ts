@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Whether a failed flow start may have reached RapidPro, told from what happened on the wire. Only a request written
+ * to an established connection (TLS done) may have been acted on (`maybe_sent`: never repeated); a failure before
+ * that sent nothing and is retried like any outage. Real loopback servers, each doing one thing wrong, driven from a
+ * process of its own (test/support/connection-failure-hints.ts says why).
+ */
+describe('a failed send: did anything reach the provider?', () => {
+  let seen: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const script = path.join(__dirname, '..', 'support', 'connection-failure-hints.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--require', 'tsx/cjs', script], { timeout: 25_000 });
+    seen = JSON.parse(stdout) as Record<string, unknown>;
+  });
+
+  it('retries when the TLS handshake is reset (only the ClientHello left, no request)', () => {
+    expect(seen.handshakeReset).toMatchObject({ hint: null });
+  });
+
+  it('retries when https meets a plain-HTTP endpoint (EPROTO: a proxy or load balancer misconfigured)', () => {
+    expect(seen.httpsToPlainHttp).toMatchObject({ hint: null, message: expect.stringContaining('EPROTO') });
+  });
+
+  it('retries when the TLS handshake never completes (the request was never written)', () => {
+    expect(seen.handshakeNeverCompletes).toMatchObject({ hint: null });
+  });
+
+  it('gives up on a connection not made within its own short timeout, long before the request timeout', () => {
+    expect(seen.connectTimeout).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
+  });
+
+  it('retries when a kept-alive connection the server had closed is reset under the next request', () => {
+    expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: null })]);
+  });
+
+  it('never repeats a request written to a fresh connection whose answer never came (RapidPro may have acted on it)', () => {
+    expect(seen.writtenNeverAnswered).toMatchObject({ hint: 'maybe_sent' });
+  });
+
+  it('never repeats a request written to a fresh connection that was then reset', () => {
+    expect(seen.writtenThenReset).toMatchObject({ hint: 'maybe_sent' });
+  });
+});

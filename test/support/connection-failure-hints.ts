@@ -1,0 +1,54 @@
+/**
+ * Run as its own process by test/integration/connection-failures.test.ts: a jest worker that ran a nock test keeps
+ * nock's interceptor on Node's http, which puts its own socket before ours and never reuses a connection. Sends a
+ * RapidPro flow start to loopback servers that each do one thing wrong, and prints each failure's hint as JSON.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { DeliveryError } from '../../src/clients/delivery-error';
+import { observedRequest, outboundHttp } from '../../src/clients/http-client';
+import { RapidProClient } from '../../src/clients/rapidpro';
+
+const listen = (server: net.Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+const startFlow = (client: RapidProClient) => client.startFlow('f', ['tel:+250788000111'], { reference: 'K7M2P9QA' }, { excludeActive: false });
+const rapidpro = (baseUrl: string, timeoutMs = 1000) => new RapidProClient({ baseUrl, token: 'rapidpro-token', timeoutMs });
+const outcome = (call: Promise<unknown>) =>
+  call.then(
+    () => 'answered',
+    (e: unknown) => (e instanceof DeliveryError ? { hint: e.hint?.is ?? null, message: e.message } : `not a DeliveryError: ${String(e)}`),
+  );
+
+/** Answers the first request on a connection and keeps it; the second finds it dropped by the server. */
+const droppingKeptAlive = () =>
+  net.createServer((socket) => {
+    let requests = 0;
+    socket.on('data', () => {
+      requests++;
+      if (requests === 1) socket.write('HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}');
+      else socket.resetAndDestroy();
+    });
+  });
+
+async function main(): Promise<void> {
+  const handshakeReset = await listen(net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy())));
+  const plainHttp = await listen(http.createServer((_req, res) => res.end('{}')));
+  const silent = await listen(net.createServer(() => undefined));
+  const keptAlive = rapidpro(`http://127.0.0.1:${await listen(droppingKeptAlive())}`);
+  const neverAnswers = await listen(http.createServer(() => undefined));
+  const resetAfterRequest = await listen(net.createServer((socket) => socket.once('data', () => setTimeout(() => socket.resetAndDestroy(), 20))));
+  const connectTimeout = outboundHttp({ baseURL: `https://127.0.0.1:${silent}`, timeoutMs: 30_000, connectTimeoutMs: 200 });
+  const out = {
+    handshakeReset: await outcome(startFlow(rapidpro(`https://127.0.0.1:${handshakeReset}`))),
+    httpsToPlainHttp: await outcome(startFlow(rapidpro(`https://127.0.0.1:${plainHttp}`))),
+    handshakeNeverCompletes: await outcome(startFlow(rapidpro(`https://127.0.0.1:${silent}`))),
+    connectTimeout: await outcome(observedRequest(connectTimeout, { method: 'post', url: '/', data: {} }, { service: 'RapidPro', what: 'the flow start' })),
+    keptAliveAnswered: await outcome(startFlow(keptAlive)),
+    keptAliveDropped: await outcome(startFlow(keptAlive)),
+    writtenNeverAnswered: await outcome(startFlow(rapidpro(`http://127.0.0.1:${neverAnswers}`, 300))),
+    writtenThenReset: await outcome(startFlow(rapidpro(`http://127.0.0.1:${resetAfterRequest}`))),
+  };
+  process.stdout.write(JSON.stringify(out));
+  process.exit(0);
+}
+
+void main();
