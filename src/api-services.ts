@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import { GatewayMetrics } from './http/metrics';
 import { buildNotificationServices, pushEnabled, type NotificationServices } from './notifications/services';
 import { buildOperatorServices, type OperatorServices } from './operator-services';
@@ -52,7 +52,7 @@ function buildIntake(config: Config, producer: IntakeProducer, contacts: Contact
   });
 }
 
-export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
+export function buildApiServices(config: Config, redis: RedisConnection, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, hasher, references, contacts } = operator;
   const counters = new SharedCounters(redis, config.QUEUE_PREFIX);

@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
@@ -23,7 +23,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  redis: Redis;
+  redis: RedisConnection;
   services: ApiServices;
   /** Intents with a mapping; each gets its RapidPro route. */
   intents: ReadonlyArray<InboundMessage['intent']>;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import { buildApiServices, type ApiServices } from './api-services';
 import { PrimeroClient } from './clients/primero';
 import type { Config } from './config';
@@ -29,7 +29,7 @@ export interface WorkerServices {
   config: Config;
   logger: Logger;
   mappings: MappingSet;
-  shared: Redis;
+  shared: RedisConnection;
   codec: PayloadCodec;
   references: ReferenceStore;
   contacts: ContactStore;

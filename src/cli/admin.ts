@@ -22,7 +22,7 @@
 import { endAllSessions } from '../admin/sessions';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
@@ -123,7 +123,7 @@ function readArgs(): Invocation {
   return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, reason: values.reason, yes: values.yes === true, limit: values.limit };
 }
 
-async function connect(settings: Settings): Promise<Redis> {
+async function connect(settings: Settings): Promise<RedisConnection> {
   let redisUrl: string;
   try {
     redisUrl = withRedisPasswordFile(settings).REDIS_URL;
@@ -139,7 +139,7 @@ async function connect(settings: Settings): Promise<Redis> {
 }
 
 /** Runs one command; what it prints (null when it found nothing). */
-async function run(call: Invocation, settings: Settings, redis: Redis, ops: OperatorServices): Promise<unknown> {
+async function run(call: Invocation, settings: Settings, redis: RedisConnection, ops: OperatorServices): Promise<unknown> {
   const { command, sub, arg, actor, filter } = call;
   if (command === 'dead-letters') {
     if (sub === 'list') return ops.deadLetters.list(filter);

@@ -1,4 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+
+/** What the gateway's stores, queues and views are given: one Redis (single or Sentinel-managed) or a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
 
 // Protocol constants, not tunables: they bound how fast a lost Redis is noticed and retried, and an
 // operator has no reason to move them (REDIS_URL and the callers' own deadlines are the settings).

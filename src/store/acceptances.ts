@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { CounterField } from './counters';
 import { gatewayKey } from './keys';
 import { feedbackWindowKey } from './feedback-windows';
@@ -141,7 +141,7 @@ return string.format('%.0f', by - now)
  */
 export class AcceptanceLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly windowSeconds: number,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 
 /** Every key the gateway owns (outside BullMQ's) lives under `<QUEUE_PREFIX>:gw:`, so a hash-tag prefix keeps them in one slot. */
 export function gatewayKey(prefix: string, ...parts: string[]): string {
@@ -6,7 +6,7 @@ export function gatewayKey(prefix: string, ...parts: string[]): string {
 }
 
 /** The keys matching `pattern`, batch by batch (SCAN: never blocks Redis, may repeat a key a rewrite moved). */
-export async function* scanKeys(redis: Redis, pattern: string, opts: { count?: number; type?: 'hash' } = {}): AsyncGenerator<string[]> {
+export async function* scanKeys(redis: RedisConnection, pattern: string, opts: { count?: number; type?: 'hash' } = {}): AsyncGenerator<string[]> {
   let cursor = '0';
   do {
     const [next, keys] = opts.type
@@ -18,7 +18,7 @@ export async function* scanKeys(redis: Redis, pattern: string, opts: { count?: n
 }
 
 /** Deletes every key under `<prefix>:` (a test's, the demo's or the bench's private prefix), in batches. */
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+export async function deleteByPrefix(redis: RedisConnection, prefix: string): Promise<void> {
   for await (const keys of scanKeys(redis, `${prefix}:*`, { count: 1000 })) if (keys.length) await redis.del(...keys);
 }
 
@@ -28,6 +28,6 @@ const REPLACE_FIELD = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then r
  * Sets a hash field only if it still holds `expected`: a rewrite (reseal) never recreates an expired key
  * without its TTL, nor overwrites a value written meanwhile. True when it replaced.
  */
-export async function replaceFieldIfUnchanged(redis: Redis, key: string, field: string, expected: string, value: string): Promise<boolean> {
+export async function replaceFieldIfUnchanged(redis: RedisConnection, key: string, field: string, expected: string, value: string): Promise<boolean> {
   return (await redis.eval(REPLACE_FIELD, 1, key, field, expected, value)) === 1;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { CounterField } from './counters';
@@ -66,7 +66,7 @@ export class ReferenceStore {
   private refill: Promise<void> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
     private readonly codec: PayloadCodec,

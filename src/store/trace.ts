@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 /** One step in a message's life. `detail` holds ids and statuses only, never content. */
@@ -14,7 +14,7 @@ export interface TraceEvent {
  */
 export class TraceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
   ) {}
