@@ -43,7 +43,7 @@ function listen(app: Express, port: number, host?: string): Promise<Server> {
 }
 
 async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
-  const redis = createRedis(config.REDIS_URL, 'producer');
+  const redis = createRedis(config, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);
   const services = buildApiServices(config, redis, logger, keywords, mappings);

@@ -50,7 +50,7 @@ export interface WorkerServices {
 }
 
 export function buildWorkerServices(config: Config, logger: Logger, mappings: MappingSet): WorkerServices {
-  const shared = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  const shared = createRedis(config, 'worker', { lazyConnect: false });
   shared.on('error', () => undefined);
   const codec = codecFromConfig(config);
   const contacts = new ContactStore(shared, config.QUEUE_PREFIX, hasherFromConfig(config), codec);

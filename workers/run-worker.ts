@@ -46,7 +46,7 @@ function watchFailures(worker: Worker, name: QueueName, { logger, trace, counter
 export function runWorker(name: QueueName, services: WorkerServices, processor: Processor, options: Partial<WorkerOptions>): RunningWorker {
   const { config } = services;
   const queue = services.queues.get(name);
-  const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  const connection = createRedis(config, 'worker', { lazyConnect: false });
   connection.on('error', () => undefined);
   const worker = new Worker(name, processor, {
     connection,

@@ -38,6 +38,10 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const schema = configSchema.pick({
   REDIS_URL: true,
   REDIS_PASSWORD_FILE: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER_NODES: true,
   QUEUE_PREFIX: true,
   DATA_KEY: true,
   DATA_KEY_PREVIOUS: true,
@@ -124,15 +128,15 @@ function readArgs(): Invocation {
 }
 
 async function connect(settings: Settings): Promise<RedisConnection> {
-  let redisUrl: string;
+  let located: Settings;
   try {
-    redisUrl = withRedisPasswordFile(settings).REDIS_URL;
+    located = withRedisPasswordFile(settings);
   } catch (err) {
     // One line naming the setting (never the file's contents), as the gateway's own start says it.
     say((err as Error).message);
     process.exit(1);
   }
-  const redis = createRedis(redisUrl, 'worker');
+  const redis = createRedis(located, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   return redis;
