@@ -20,6 +20,8 @@ export interface IntakeOptions {
   attempts: number;
   completedRetentionSeconds: number;
   enqueueTimeoutMs: number;
+  /** Resolves once enough replicas hold what was stored (REDIS_MIN_REPLICAS_ACK); throws for a 503 otherwise. */
+  replicaAck?: (() => Promise<void>) | undefined;
 }
 
 export interface Accepted {
@@ -80,7 +82,10 @@ export class IntakeProducer {
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
     const deadlineAt = Date.now() + timeoutMs;
     const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
-    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
+    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey)).then(async (accepted) => {
+      await this.opts.replicaAck?.();
+      return accepted;
+    });
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
