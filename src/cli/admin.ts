@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RedisConnection } from '../queues/connection';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
+import { redisTopologyProblems } from '../config-redis';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices, type OperatorServices } from '../operator-services';
@@ -42,6 +43,10 @@ const schema = configSchema.pick({
   REDIS_SENTINEL_NAME: true,
   REDIS_SENTINEL_PASSWORD: true,
   REDIS_CLUSTER_NODES: true,
+  // Read only so the topology is checked as the gateway's start checks it.
+  REDIS_MIN_REPLICAS_ACK: true,
+  REDIS_REPLICA_ACK_TIMEOUT_MS: true,
+  ENQUEUE_TIMEOUT_MS: true,
   QUEUE_PREFIX: true,
   DATA_KEY: true,
   DATA_KEY_PREVIOUS: true,
@@ -76,7 +81,8 @@ function readSettings(): Settings {
     process.exit(1);
   }
   // The same key rules as the gateway's start: the CLI must never hash or reseal under the public development key.
-  const problems = keyProblems(parsed.data, process.env);
+  // And the same topology rules: a cluster under an untagged prefix would not find the gateway's keys together.
+  const problems = [...keyProblems(parsed.data, process.env), ...redisTopologyProblems(parsed.data)];
   if (problems.length) {
     for (const p of problems) say(p);
     process.exit(1);
