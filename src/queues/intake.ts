@@ -4,7 +4,7 @@ import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-mess
 import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import type { AcceptanceLedger, MergeWindow } from '../store/acceptances';
+import { ReferenceTakenError, type AcceptanceLedger, type MergeWindow } from '../store/acceptances';
 import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
 import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
@@ -43,6 +43,9 @@ export interface Accepted {
  * how long the API still waits for the verdict before answering 503 without one.
  */
 export const WITHDRAW_ANSWER_MS = 250;
+
+/** Fresh blocks tried when references come back taken: one is enough unless the counter went back again meanwhile. */
+const MAX_REFERENCE_TRIES = 3;
 
 interface Attempt {
   /** The local deadline passed before the claim was sent: nothing is sent. */
@@ -118,12 +121,24 @@ export class IntakeProducer {
     return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
   }
 
+  /** A reference the claim finds taken (the counter went back) is never issued: a fresh block, and claim again. */
+  private async claim(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }) {
+    for (let tries = 1; ; tries++) {
+      const own = await this.references.next();
+      if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
+      // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
+      const windowMs = Math.max(1, deadlineAt - Date.now());
+      try {
+        return await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
+      } catch (err) {
+        if (!(err instanceof ReferenceTakenError) || tries >= MAX_REFERENCE_TRIES) throw err;
+        this.references.discardBlock();
+      }
+    }
+  }
+
   private async store(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
-    const own = await this.references.next();
-    if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-    // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
-    const windowMs = Math.max(1, deadlineAt - Date.now());
-    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
+    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.claim(message, into, deadlineAt, attempt, earlier);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
     if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };

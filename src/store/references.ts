@@ -73,9 +73,15 @@ export class ReferenceStore {
   ) {
     // After a reconnect Redis may have restarted and lost its last second (AOF everysec), counter included:
     // a block taken before then could be handed out again by the next INCRBY. Start a fresh block instead.
-    redis.on('ready', () => {
-      this.block = { next: 1, end: 0 };
-    });
+    redis.on('ready', () => this.discardBlock());
+  }
+
+  /**
+   * The next reference comes from a fresh block. Also after a claim found a reference already taken: a reconnect
+   * is not always seen (a cluster's slot moving to a promoted replica emits no 'ready'), the claim's check is.
+   */
+  discardBlock(): void {
+    this.block = { next: 1, end: 0 };
   }
 
   /**
