@@ -7,7 +7,8 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { ReferenceTakenError, type AcceptanceLedger, type MergeWindow } from '../store/acceptances';
 import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
-import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
+import { DeadlinePassedError, QueueUnavailableError, ReplicationUnconfirmedError, withinDeadline } from './deadline';
+import type { ReplicaAck, ReplicaWait } from './replica-ack';
 import { intakeJobId, JOBS } from './jobs';
 import { QUEUES } from './names';
 
@@ -20,8 +21,8 @@ export interface IntakeOptions {
   attempts: number;
   completedRetentionSeconds: number;
   enqueueTimeoutMs: number;
-  /** Resolves once enough replicas hold what was stored (REDIS_MIN_REPLICAS_ACK); throws for a 503 otherwise. */
-  replicaAck?: (() => Promise<void>) | undefined;
+  /** REDIS_MIN_REPLICAS_ACK: a 2xx only once enough replicas hold the acceptance (queues/replica-ack.ts). */
+  replicaAck?: ReplicaAck | undefined;
 }
 
 export interface Accepted {
@@ -43,6 +44,19 @@ export interface Accepted {
  * how long the API still waits for the verdict before answering 503 without one.
  */
 export const WITHDRAW_ANSWER_MS = 250;
+
+/**
+ * After the verdict `stored` (this delivery's, or the first delivery's for a duplicate): too few replicas is the one
+ * 503 that cannot say nothing was stored. The sender's retry is a duplicate and answers the same reference.
+ */
+async function confirmedOnReplicas(replicated: ReplicaWait | undefined, accepted: Accepted): Promise<Accepted> {
+  try {
+    await replicated?.();
+  } catch (err) {
+    throw new ReplicationUnconfirmedError('stored, replication unconfirmed', { cause: err });
+  }
+  return accepted;
+}
 
 /** Fresh blocks tried when references come back taken: one is enough unless the counter went back again meanwhile. */
 const MAX_REFERENCE_TRIES = 3;
@@ -85,10 +99,7 @@ export class IntakeProducer {
     const message = { ...unhashed, idempotencyKey: this.hasher.deduplicationId(unhashed.idempotencyKey) };
     const deadlineAt = Date.now() + timeoutMs;
     const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
-    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey)).then(async (accepted) => {
-      await this.opts.replicaAck?.();
-      return accepted;
-    });
+    const work = this.store(message, { merge, join }, deadlineAt, attempt, this.earlierIds(unhashed.idempotencyKey));
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
@@ -138,14 +149,15 @@ export class IntakeProducer {
   }
 
   private async store(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
+    const replicated = await this.opts.replicaAck?.begin(deadlineAt);
     const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.claim(message, into, deadlineAt, attempt, earlier);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
-    if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };
+    if (legacyJobId !== undefined) return confirmedOnReplicas(replicated, { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false });
     attempt.claimed = { at: Date.now(), windowMs: left };
     const sensitive = acceptance.sensitive ?? message.sensitive;
     const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp, sensitive };
-    if (acceptance.stored) return accepted;
+    if (acceptance.stored) return confirmedOnReplicas(replicated, accepted);
     // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
     // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
     const data = this.codec.encode(
@@ -156,8 +168,18 @@ export class IntakeProducer {
     );
     await this.queue.add(JOBS[QUEUES.intake].name, data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
+    // Before the confirmation: with too few replicas the acceptance is never confirmed, it lapses at its window's
+    // end and is withdrawn, so this 503 is true (no worker acts on the job; a retry claims afresh).
+    try {
+      await replicated?.();
+    } catch (err) {
+      attempt.gaveUp = true;
+      throw err;
+    }
+    if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
     const countAs = this.counters?.locate(ACCEPTED_COUNTER, { channel: message.channel });
     if ((await this.ledger.markStored(key, acceptance.acceptanceId, countAs)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
-    return accepted;
+    // The verdict too: a failover that kept the job but lost `stored` would have the worker withdraw a 2xx'd message.
+    return confirmedOnReplicas(replicated, accepted);
   }
 }

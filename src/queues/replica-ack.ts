@@ -17,12 +17,19 @@ async function writerOf(redis: RedisConnection, slotOf: () => Promise<number>): 
   return node;
 }
 
+/** Waits until enough replicas hold this connection's writes so far; throws (a 503) when too few do in time. */
+export type ReplicaWait = () => Promise<void>;
+
+/** REDIS_MIN_REPLICAS_ACK for the intake: `begin` before an acceptance's first write, its wait after each write to vouch for. */
+export interface ReplicaAck {
+  begin(deadlineAt: number): Promise<ReplicaWait>;
+}
+
 /**
- * After an acceptance is stored, and before its 2xx: Redis `WAIT replicas timeout` on the connection that stored it.
- * Fewer replicas within the timeout throws (503): the job is on the primary and may still run; the sender's retry
- * is a duplicate answered with the same reference. Undefined when no replica is required.
+ * Redis `WAIT replicas timeout` on the connection that stored the acceptance, bounded by the request's deadline.
+ * Undefined when no replica is required.
  */
-export function replicaAcknowledgement(redis: RedisConnection, prefix: string, replicas: number, timeoutMs: number): (() => Promise<void>) | undefined {
+export function replicaAcknowledgement(redis: RedisConnection, prefix: string, replicas: number, timeoutMs: number): ReplicaAck | undefined {
   if (replicas === 0) return undefined;
   let slot: Promise<number> | null = null;
   // A key's slot never changes; asked once, and again after a failure.
@@ -31,8 +38,11 @@ export function replicaAcknowledgement(redis: RedisConnection, prefix: string, r
       slot = null;
       throw err;
     }));
-  return async () => {
-    const acknowledged = await (await writerOf(redis, slotOf)).wait(replicas, timeoutMs);
-    if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged within ${timeoutMs} ms`);
+  return {
+    begin: async (deadlineAt) => async () => {
+      const within = Math.max(1, Math.min(timeoutMs, deadlineAt - Date.now()));
+      const acknowledged = await (await writerOf(redis, slotOf)).wait(replicas, within);
+      if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged within ${within} ms`);
+    },
   };
 }

@@ -78,7 +78,7 @@ describe('Redis Cluster: three primaries', () => {
   });
 
   it("REDIS_MIN_REPLICAS_ACK asks the master of the prefix's slot (these masters have no replica: 0 of 1)", async () => {
-    const ack = replicaAcknowledgement(cluster, PREFIX, 1, 50)!;
-    await expect(ack()).rejects.toThrow('0 of 1 replicas acknowledged within 50 ms');
+    const replicated = await replicaAcknowledgement(cluster, PREFIX, 1, 50)!.begin(Date.now() + 1000);
+    await expect(replicated()).rejects.toThrow('0 of 1 replicas acknowledged within 50 ms');
   });
 });

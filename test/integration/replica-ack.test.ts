@@ -5,6 +5,11 @@ import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../supp
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
 import { PrivateRedis } from '../../demo/sandbox/redis-server';
+import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channels/rapidpro/parse';
+import { AcceptanceLedger } from '../../src/store/acceptances';
+import { gatewayKey } from '../../src/store/keys';
+import { QueueUnavailableError } from '../../src/queues/deadline';
+import type { IntakeOptions } from '../../src/queues/intake';
 
 const URN = 'tel:+250788456456';
 const WORDS = 'replica wait words';
@@ -60,24 +65,61 @@ describe('REDIS_MIN_REPLICAS_ACK: a 2xx only once a replica holds the acceptance
     }
   });
 
-  it('answers 503 when no replica acknowledges in time; the stored job is kept, and the retry once the replica is back is the same reference as a duplicate', async () => {
+  it('answers a true 503 when no replica acknowledges in time: the acceptance is never confirmed, so no worker acts on its job, and the retry once the replica is back is a fresh acceptance', async () => {
     await replica.stop('SIGKILL');
     await replicasOnline(probe, 0);
     const body = referral();
     const refused = await post(body);
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('unavailable');
+    expect(refused.body.error.message).toContain('nothing was stored');
     expect(JSON.stringify(refused.body)).not.toContain(URN);
-    // Stored on the primary before the WAIT: the job is there and may run.
-    const stored = (await gw.queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id).filter((id) => id !== firstJobId);
-    expect(stored).toHaveLength(1);
+    // The add landed before the WAIT, but its acceptance was never confirmed: past its window a worker's first
+    // look withdraws it, so the job is skipped.
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body)));
+    const entry = await probe.hgetall(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', hashed));
+    expect(entry.stored).toBeUndefined();
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
+    await eventually(async () => (await ledger.begin(hashed, entry.acceptance!)) === 'withdrawn', 5000, 'the unconfirmed acceptance withdrawn');
 
     await replica.boot();
     await replicasOnline(probe, 1);
     const retried = await post(body);
     expect(retried.status).toBe(202);
+    expect(retried.body.duplicate).toBe(false);
+    expect(retried.body.reference).not.toBe(entry.reference);
+  });
+
+  it('answers an honest 503 when the replicas stop between the confirmation and its own WAIT: the message may be stored, and the retry answers its reference', async () => {
+    const opts = (gw.services.producer as unknown as { opts: IntakeOptions }).opts;
+    const real = opts.replicaAck!;
+    // The WAIT before the confirmation is met, the one after it is not (the replica died between the two).
+    opts.replicaAck = {
+      begin: async (deadlineAt) => {
+        const wait = await real.begin(deadlineAt);
+        let calls = 0;
+        return async () => {
+          await wait();
+          if (++calls > 1) throw new QueueUnavailableError('0 of 1 replicas acknowledged');
+        };
+      },
+    };
+    const body = referral();
+    let refused;
+    try {
+      refused = await post(body);
+    } finally {
+      opts.replicaAck = real;
+    }
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.message).not.toContain('nothing was stored');
+    expect(refused.body.error.message).toContain('may be stored');
+    expect(gw.logs.text).toContain('message stored, replication unconfirmed');
+    const retried = await post(body);
+    expect(retried.status).toBe(202);
     expect(retried.body.duplicate).toBe(true);
-    expect(`m-${retried.body.reference as string}`).toBe(stored[0]);
+    const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body)));
+    expect((await probe.hgetall(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', hashed))).stored).toBe('1');
   });
 
   it('logs none of the personal data it was sent', () => {
