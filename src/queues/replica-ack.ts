@@ -17,6 +17,26 @@ async function writerOf(redis: RedisConnection, slotOf: () => Promise<number>): 
   return node;
 }
 
+/**
+ * How many times each connection has dropped or (re)connected. WAIT vouches only for the writes its own connection
+ * made on the server it reaches: ioredis resends an unanswered WAIT after a reconnect, and a fresh connection (to
+ * the new primary after a failover) answers it at once for writes it never saw. An ack is kept only when the
+ * count did not move between the first write and the WAIT's answer.
+ */
+const generations = new WeakMap<Redis, { count: number }>();
+function generationOf(node: Redis): { count: number } {
+  let g = generations.get(node);
+  if (!g) {
+    const counter = { count: 0 };
+    const bump = () => void counter.count++;
+    node.on('close', bump);
+    node.on('ready', bump);
+    generations.set(node, counter);
+    g = counter;
+  }
+  return g;
+}
+
 /** Waits until enough replicas hold this connection's writes so far; throws (a 503) when too few do in time. */
 export type ReplicaWait = () => Promise<void>;
 
@@ -25,9 +45,14 @@ export interface ReplicaAck {
   begin(deadlineAt: number): Promise<ReplicaWait>;
 }
 
+/** Kept an hour after the last WAIT: one key per prefix, rewritten (and so replicated) before each WAIT. */
+const MARKER_SECONDS = 3600;
+
 /**
  * Redis `WAIT replicas timeout` on the connection that stored the acceptance, bounded by the request's deadline.
- * Undefined when no replica is required.
+ * Each WAIT follows a write of its own on that connection (a marker key), so it covers everything the server held
+ * when the marker was written: the duplicate path, which reads the first delivery's verdict and writes nothing,
+ * is covered as well as a fresh acceptance. Undefined when no replica is required.
  */
 export function replicaAcknowledgement(redis: RedisConnection, prefix: string, replicas: number, timeoutMs: number): ReplicaAck | undefined {
   if (replicas === 0) return undefined;
@@ -38,11 +63,20 @@ export function replicaAcknowledgement(redis: RedisConnection, prefix: string, r
       slot = null;
       throw err;
     }));
+  const marker = gatewayKey(prefix, 'replica-ack');
   return {
-    begin: async (deadlineAt) => async () => {
-      const within = Math.max(1, Math.min(timeoutMs, deadlineAt - Date.now()));
-      const acknowledged = await (await writerOf(redis, slotOf)).wait(replicas, within);
-      if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged within ${within} ms`);
+    begin: async (deadlineAt) => {
+      const node = await writerOf(redis, slotOf);
+      const generation = generationOf(node);
+      const since = generation.count;
+      const unchanged = async () => (await writerOf(redis, slotOf)) === node && generation.count === since;
+      return async () => {
+        if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed since the acceptance was written');
+        const within = Math.max(1, Math.min(timeoutMs, deadlineAt - Date.now()));
+        const [, acknowledged] = await Promise.all([node.set(marker, '1', 'EX', MARKER_SECONDS), node.wait(replicas, within)]);
+        if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed before its WAIT was answered');
+        if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged within ${within} ms`);
+      };
     },
   };
 }

@@ -8,7 +8,8 @@ import { PrivateRedis } from '../../demo/sandbox/redis-server';
 import { rapidProIdempotencyKey, rapidProWebhookSchema } from '../../src/channels/rapidpro/parse';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { gatewayKey } from '../../src/store/keys';
-import { QueueUnavailableError } from '../../src/queues/deadline';
+import { QueueUnavailableError, ReplicationUnconfirmedError } from '../../src/queues/deadline';
+import type { UnreferencedMessage } from '../../src/domain/inbound-message';
 import type { IntakeOptions } from '../../src/queues/intake';
 
 const URN = 'tel:+250788456456';
@@ -120,6 +121,37 @@ describe('REDIS_MIN_REPLICAS_ACK: a 2xx only once a replica holds the acceptance
     expect(retried.body.duplicate).toBe(true);
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('referral', rapidProWebhookSchema.parse(body)));
     expect((await probe.hgetall(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', hashed))).stored).toBe('1');
+  });
+
+  it('does not count an ack from a reconnected connection: WAIT there vouches for none of the writes made before', async () => {
+    const replicated = await gw.services.producer['opts'].replicaAck!.begin(Date.now() + 1000);
+    await gw.redis.set(gatewayKey(gw.config.QUEUE_PREFIX, 'written-before'), '1', 'EX', 60);
+    const reconnected = new Promise((resolve) => gw.redis.once('ready', resolve));
+    gw.redis.disconnect(true);
+    await reconnected;
+    await expect(replicated()).rejects.toThrow('the Redis connection changed');
+  });
+
+  it("a duplicate's 2xx waits until a replica holds the verdict it answers from, also when this connection never wrote it", async () => {
+    // Straight to the producer: a route's own writes before it (sightings, counters) would cover the verdict by chance.
+    const message = { v: 1, intent: 'referral', channel: 'rapidpro', idempotencyKey: `dup-${randomUUID()}`, urn: URN, contactUuid: null, language: null, text: WORDS, attachments: [], results: {}, flowUuid: null, receivedAt: new Date().toISOString(), simulation: false } as UnreferencedMessage;
+    const hashed = gw.services.hasher.deduplicationId(message.idempotencyKey);
+    // This connection's own last writes (a reference block, an acceptance) are replicated before the freeze.
+    expect((await gw.services.producer.accept({ ...message, idempotencyKey: `dup-${randomUUID()}` })).duplicate).toBe(false);
+    const copy = new Redis(replica.url);
+    const pid = Number(/process_id:(\d+)/.exec(await copy.info('server'))?.[1]);
+    await copy.quit();
+    // Another API process stored the acceptance while the replica was frozen: the verdict is on the primary only.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const other = new AcceptanceLedger(probe, gw.config.QUEUE_PREFIX, 3600);
+      const { acceptance } = await other.claim(hashed, 'DUPW2345', randomUUID(), 60_000);
+      expect(await other.markStored(hashed, acceptance.acceptanceId)).toBe('stored');
+      await expect(gw.services.producer.accept(message)).rejects.toThrow(ReplicationUnconfirmedError);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await gw.services.producer.accept(message)).toMatchObject({ duplicate: true, reference: 'DUPW2345' });
   });
 
   it('logs none of the personal data it was sent', () => {
