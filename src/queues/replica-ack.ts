@@ -2,6 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { gatewayKey } from '../store/keys';
 import type { RedisConnection } from './connection';
 import { QueueUnavailableError } from './deadline';
+import { WaitBarrier } from './wait-barrier';
 
 /**
  * The connection that wrote the acceptance's keys: WAIT counts the replicas that have this connection's writes,
@@ -45,14 +46,12 @@ export interface ReplicaAck {
   begin(deadlineAt: number): Promise<ReplicaWait>;
 }
 
-/** Kept an hour after the last WAIT: one key per prefix, rewritten (and so replicated) before each WAIT. */
-const MARKER_SECONDS = 3600;
-
 /**
- * Redis `WAIT replicas timeout` on the connection that stored the acceptance, bounded by the request's deadline.
- * Each WAIT follows a write of its own on that connection (a marker key), so it covers everything the server held
- * when the marker was written: the duplicate path, which reads the first delivery's verdict and writes nothing,
- * is covered as well as a fresh acceptance. Undefined when no replica is required.
+ * Redis `WAIT replicas timeout` on the connection that stored the acceptance, bounded by the request's deadline and
+ * shared by the requests ready at the same time (wait-barrier.ts). Each WAIT follows a write of its own on that
+ * connection (a marker key), so it covers everything the server held when the marker was written: the duplicate
+ * path, which reads the first delivery's verdict and writes nothing, is covered as well as a fresh acceptance.
+ * Undefined when no replica is required.
  */
 export function replicaAcknowledgement(redis: RedisConnection, prefix: string, replicas: number, timeoutMs: number): ReplicaAck | undefined {
   if (replicas === 0) return undefined;
@@ -64,18 +63,27 @@ export function replicaAcknowledgement(redis: RedisConnection, prefix: string, r
       throw err;
     }));
   const marker = gatewayKey(prefix, 'replica-ack');
+  const barriers = new WeakMap<Redis, WaitBarrier>();
+  const barrierOf = (node: Redis) => {
+    let b = barriers.get(node);
+    if (!b) barriers.set(node, (b = new WaitBarrier(node, marker, replicas, timeoutMs)));
+    return b;
+  };
   return {
     begin: async (deadlineAt) => {
       const node = await writerOf(redis, slotOf);
+      const barrier = barrierOf(node);
       const generation = generationOf(node);
       const since = generation.count;
+      // Fewer replicas online than required: 503 before anything is written, without holding the connection.
+      const online = await barrier.online();
+      if (online < replicas) throw new QueueUnavailableError(`${online} of ${replicas} replicas online`);
       const unchanged = async () => (await writerOf(redis, slotOf)) === node && generation.count === since;
       return async () => {
         if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed since the acceptance was written');
-        const within = Math.max(1, Math.min(timeoutMs, deadlineAt - Date.now()));
-        const [, acknowledged] = await Promise.all([node.set(marker, '1', 'EX', MARKER_SECONDS), node.wait(replicas, within)]);
+        const acknowledged = await barrier.acknowledged(deadlineAt);
         if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed before its WAIT was answered');
-        if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged within ${within} ms`);
+        if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged in time`);
       };
     },
   };
