@@ -36,6 +36,8 @@ export const redisTopologySettings = {
   REDIS_SENTINEL_NAME: optionalText,
   // Sentinels' own password (requirepass in sentinel.conf), when they have one; the data nodes' is REDIS_URL's.
   REDIS_SENTINEL_PASSWORD: optionalText,
+  // The same read from a file (a Docker/Kubernetes secret), as REDIS_PASSWORD_FILE is for the data nodes.
+  REDIS_SENTINEL_PASSWORD_FILE: optionalText,
   // Seed nodes of a Redis Cluster (any few masters or replicas: the rest is discovered); REDIS_URL gives credentials and TLS.
   REDIS_CLUSTER_NODES: addressList,
   // Replicas that must have each acceptance (Redis WAIT) before its 2xx; 0 = answer once the primary has it.
@@ -50,6 +52,7 @@ type TopologyFields = {
   REDIS_SENTINELS: RedisNodeAddress[];
   REDIS_SENTINEL_NAME?: string | undefined;
   REDIS_SENTINEL_PASSWORD?: string | undefined;
+  REDIS_SENTINEL_PASSWORD_FILE?: string | undefined;
   REDIS_CLUSTER_NODES: RedisNodeAddress[];
   REDIS_MIN_REPLICAS_ACK: number;
   REDIS_REPLICA_ACK_TIMEOUT_MS: number;
@@ -72,6 +75,8 @@ export function redisTopologyProblems(c: TopologyFields): string[] {
   if (c.REDIS_SENTINELS.length > 0 && c.REDIS_SENTINEL_NAME === undefined) problems.push('REDIS_SENTINEL_NAME: is required when REDIS_SENTINELS is set (the master group name in sentinel.conf, e.g. mymaster)');
   if (c.REDIS_SENTINEL_NAME !== undefined && c.REDIS_SENTINELS.length === 0) problems.push('REDIS_SENTINELS: is required when REDIS_SENTINEL_NAME is set (comma-separated host:port of the sentinels)');
   if (c.REDIS_SENTINEL_PASSWORD !== undefined && !sentinel) problems.push('REDIS_SENTINEL_PASSWORD: only applies with REDIS_SENTINELS and REDIS_SENTINEL_NAME');
+  if (c.REDIS_SENTINEL_PASSWORD_FILE !== undefined && !sentinel) problems.push('REDIS_SENTINEL_PASSWORD_FILE: only applies with REDIS_SENTINELS and REDIS_SENTINEL_NAME');
+  if (c.REDIS_SENTINEL_PASSWORD_FILE !== undefined && c.REDIS_SENTINEL_PASSWORD !== undefined) problems.push('REDIS_SENTINEL_PASSWORD_FILE: set it or REDIS_SENTINEL_PASSWORD, not both');
   if (cluster && !isHashTagged(c.QUEUE_PREFIX)) problems.push('QUEUE_PREFIX: must be a hash tag such as {pmg} when REDIS_CLUSTER_NODES is set, so every queue\'s and the ledger\'s keys share one slot (renaming it strands the jobs stored under the old prefix)');
   if (cluster && dbOf(c.REDIS_URL) !== 0) problems.push('REDIS_URL: a Redis Cluster has only database 0; remove the /<db> from the URL');
   if (c.REDIS_MIN_REPLICAS_ACK > 0 && c.REDIS_REPLICA_ACK_TIMEOUT_MS >= c.ENQUEUE_TIMEOUT_MS) problems.push('REDIS_REPLICA_ACK_TIMEOUT_MS: must be less than ENQUEUE_TIMEOUT_MS (the wait for replicas happens inside the enqueue deadline)');

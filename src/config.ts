@@ -186,11 +186,16 @@ function readSecretFile(setting: string, file: string): string {
  * REDIS_URL with the password of REDIS_PASSWORD_FILE in it, percent-encoded (so any character is safe), for
  * every connection the process opens. Throws a one-line message naming the setting, never the password.
  */
-export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined }>(c: T): T {
-  if (!c.REDIS_PASSWORD_FILE) return c;
-  const url = new URL(c.REDIS_URL);
-  url.password = encodeURIComponent(readSecretFile('REDIS_PASSWORD_FILE', c.REDIS_PASSWORD_FILE));
-  return { ...c, REDIS_URL: url.toString() };
+export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined; REDIS_SENTINEL_PASSWORD_FILE?: string | undefined }>(c: T): T {
+  let out = c;
+  if (c.REDIS_PASSWORD_FILE) {
+    const url = new URL(c.REDIS_URL);
+    url.password = encodeURIComponent(readSecretFile('REDIS_PASSWORD_FILE', c.REDIS_PASSWORD_FILE));
+    out = { ...out, REDIS_URL: url.toString() };
+  }
+  // The sentinels' own password, likewise kept out of the environment.
+  if (c.REDIS_SENTINEL_PASSWORD_FILE) out = { ...out, REDIS_SENTINEL_PASSWORD: readSecretFile('REDIS_SENTINEL_PASSWORD_FILE', c.REDIS_SENTINEL_PASSWORD_FILE) };
+  return out;
 }
 
 /**

@@ -42,6 +42,7 @@ const schema = configSchema.pick({
   REDIS_SENTINELS: true,
   REDIS_SENTINEL_NAME: true,
   REDIS_SENTINEL_PASSWORD: true,
+  REDIS_SENTINEL_PASSWORD_FILE: true,
   REDIS_CLUSTER_NODES: true,
   // Read only so the topology is checked as the gateway's start checks it.
   REDIS_MIN_REPLICAS_ACK: true,

@@ -87,7 +87,8 @@ export function createRedis(target: string | RedisSettings, role: RedisRole, ext
       name: settings.REDIS_SENTINEL_NAME,
       role: 'master',
       ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
-      ...(parts.tls ? { enableTLSForSentinelMode: true } : {}),
+      // rediss://: TLS to the sentinels (sentinelTLS) as well as to the primary they name (enableTLSForSentinelMode).
+      ...(parts.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
       sentinelRetryStrategy: reconnectDelay,
       ...common,
       ...extra,

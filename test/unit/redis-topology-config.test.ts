@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { createRedis } from '../../src/queues/connection';
 
 const minimal = { NODE_ENV: 'test', PRIMERO_URL: 'https://primero.example.org/', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'pw' };
 
@@ -59,5 +63,26 @@ describe('the Redis topology settings', () => {
     expect(problemsOf({ REDIS_MIN_REPLICAS_ACK: '1', REDIS_REPLICA_ACK_TIMEOUT_MS: '2000' })).toEqual([expect.stringMatching(/^REDIS_REPLICA_ACK_TIMEOUT_MS: must be less than ENQUEUE_TIMEOUT_MS/)]);
     expect(problemsOf({ REDIS_MIN_REPLICAS_ACK: '1' })).toEqual([]);
     expect(problemsOf({ REDIS_MIN_REPLICAS_ACK: '-1' })).toEqual([expect.stringMatching(/^REDIS_MIN_REPLICAS_ACK: /)]);
+  });
+
+  it('reads the sentinels\' password from REDIS_SENTINEL_PASSWORD_FILE, and refuses it beside REDIS_SENTINEL_PASSWORD', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pmg-sentinel-secret-'));
+    try {
+      const file = path.join(dir, 'sentinel_password');
+      writeFileSync(file, 's3ntinel-secret\n');
+      const sentinel = { REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_PASSWORD_FILE: file };
+      const result = loadConfig({ ...minimal, ...sentinel });
+      expect(result.ok && result.config.REDIS_SENTINEL_PASSWORD).toBe('s3ntinel-secret');
+      const both = problemsOf({ ...sentinel, REDIS_SENTINEL_PASSWORD: 'other' });
+      expect(both).toEqual(['REDIS_SENTINEL_PASSWORD_FILE: set it or REDIS_SENTINEL_PASSWORD, not both']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rediss:// with Sentinel speaks TLS to the sentinels too, not only to the primary', () => {
+    const redis = createRedis({ REDIS_URL: 'rediss://127.0.0.1:9', REDIS_SENTINELS: [{ host: '127.0.0.1', port: 9 }], REDIS_SENTINEL_NAME: 'm' }, 'producer');
+    expect(redis.options).toMatchObject({ enableTLSForSentinelMode: true, sentinelTLS: {} });
+    redis.disconnect();
   });
 });
