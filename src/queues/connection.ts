@@ -43,7 +43,9 @@ const reconnectDelay = (times: number) => Math.min(times * RECONNECT_STEP_MS, RE
 
 /**
  * A primary demoted by a failover answers writes with READONLY while the connection still points at it:
- * reconnect (Sentinel then names the new primary) and send the refused command again (it did not run).
+ * reconnect (Sentinel then names the new primary). The refused command did not run; ioredis sends it again, which
+ * a producer (no offline queue) refuses at once (a 503) and a worker sends on the new connection. Cluster nodes
+ * answer MOVED instead, which the Cluster client follows.
  */
 const reconnectOnReadOnly = (err: Error): 2 | false => (err.message.startsWith('READONLY') ? 2 : false);
 
