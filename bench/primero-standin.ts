@@ -11,6 +11,8 @@ export class PrimeroStandIn {
   /** record id → the reference written in other_agency_id */
   readonly created = new Map<string, string>();
   duplicates = 0;
+  /** The reference of every create received, repeats (answered 409) included: a job run twice shows here. */
+  readonly creates: string[] = [];
   calls = 0;
   delayMs = 0;
   faults: { errorRate: number; hangRate: number; hangMs: number } | null = null;
@@ -32,6 +34,7 @@ export class PrimeroStandIn {
         setTimeout(() => {
           if (req.method === 'POST') {
             const data = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { id: string; other_agency_id?: string } }).data;
+            this.creates.push(data.other_agency_id ?? '');
             if (this.created.has(data.id)) {
               this.duplicates++;
               // As Primero's ErrorService renders ActiveRecord::RecordNotUnique (test/fixtures/primero/error-409-conflict.json).
