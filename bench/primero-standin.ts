@@ -21,6 +21,8 @@ export class PrimeroStandIn {
   /** route (routeOf) → requests received, errors and hangs included */
   readonly requests = new Map<string, number>();
   duplicates = 0;
+  /** The reference of every create received, repeats (answered 409) included: a job run twice shows here. */
+  readonly creates: string[] = [];
   calls = 0;
   delayMs = 0;
   faults: { errorRate: number; hangRate: number; hangMs: number } | null = null;
@@ -44,6 +46,7 @@ export class PrimeroStandIn {
         setTimeout(() => {
           if (req.method === 'POST') {
             const data = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { id: string; other_agency_id?: string } }).data;
+            this.creates.push(data.other_agency_id ?? '');
             if (this.created.has(data.id)) {
               this.duplicates++;
               // As Primero's ErrorService renders ActiveRecord::RecordNotUnique (test/fixtures/primero/error-409-conflict.json).

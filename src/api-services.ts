@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import { GatewayMetrics } from './http/metrics';
 import { buildNotificationServices, pushEnabled, type NotificationServices } from './notifications/services';
 import { buildOperatorServices, type OperatorServices } from './operator-services';
@@ -11,6 +11,7 @@ import { IntakeService } from './intake/intake-service';
 import type { MappingSet } from './mappings';
 import type { Logger } from './logger';
 import { IntakeProducer } from './queues/intake';
+import { replicaAcknowledgement } from './queues/replica-ack';
 import { AcceptanceLedger } from './store/acceptances';
 import { WhatsAppReplyProducer } from './queues/whatsapp-replies';
 import { AfricasTalkingReplyProducer } from './queues/africastalking-replies';
@@ -52,7 +53,7 @@ function buildIntake(config: Config, producer: IntakeProducer, contacts: Contact
   });
 }
 
-export function buildApiServices(config: Config, redis: Redis, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
+export function buildApiServices(config: Config, redis: RedisConnection, logger: Logger, keywords: KeywordTable, mappings: MappingSet): ApiServices {
   const operator = buildOperatorServices(config, redis);
   const { codec, hasher, references, contacts } = operator;
   const counters = new SharedCounters(redis, config.QUEUE_PREFIX);
@@ -60,6 +61,7 @@ export function buildApiServices(config: Config, redis: Redis, logger: Logger, k
     attempts: config.INTAKE_ATTEMPTS,
     completedRetentionSeconds: config.COMPLETED_JOB_RETENTION_SECONDS,
     enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+    replicaAck: replicaAcknowledgement(redis, config.QUEUE_PREFIX, config.REDIS_MIN_REPLICAS_ACK, config.REDIS_REPLICA_ACK_TIMEOUT_MS),
   }, new AcceptanceLedger(redis, config.QUEUE_PREFIX, config.IDEMPOTENCY_WINDOW_HOURS * 3600), counters);
   const senderRecords = new SenderRecords(contacts.references, (sender) => contacts.identityHashes(sender), references, new SnapshotStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS));
   const intake = buildIntake(config, producer, contacts, mappings, senderRecords, logger);

@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import type { ApiServices } from './api-services';
 import type { Config } from './config';
 import type { InboundMessage } from './domain/inbound-message';
@@ -25,7 +25,9 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  redis: Redis;
+  redis: RedisConnection;
+  /** What /readyz pings, when not `redis`: a connection of its own is never queued behind a WAIT. */
+  readiness?: RedisConnection;
   services: ApiServices;
   /** Intents with a mapping; each gets its RapidPro route. */
   intents: ReadonlyArray<InboundMessage['intent']>;
@@ -72,14 +74,14 @@ function mountOperatorRoutes(app: Express, { config, logger, redis, services }: 
  * Builds the HTTP app without listening, so tests drive the very app production runs. A channel whose
  * secret is unset is off: its routes are never mounted and fall through to 404.
  */
-export function createApp({ config, logger, redis, services, intents, surface = 'all' }: AppDeps): Express {
+export function createApp({ config, logger, redis, readiness, services, intents, surface = 'all' }: AppDeps): Express {
   const inbound = surface !== 'admin';
   const operator = surface !== 'public';
   const app = express();
   app.disable('x-powered-by');
   // Behind a TLS-terminating proxy: req.secure (the dashboard cookie's Secure flag) and req.ip from X-Forwarded-*.
   if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
-  app.use(healthRouter(redis));
+  app.use(healthRouter(readiness ?? redis));
   // Open only on an admin listener bound to loopback: bound wider (a container's 0.0.0.0), every neighbour reaches it.
   // One count per client address for every admin token check on this listener, keyed by a hash the dump cannot reverse.
   const loginThrottle = new LoginThrottle(redis, config.QUEUE_PREFIX, services.hasher);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { csv, httpUrl, intWithDefault, isDataKey, optionalSecret, optionalText } from './config-fields';
+import { redisTopologyProblems, redisTopologySettings } from './config-redis';
 import { twoWaySettings } from './config-two-way';
 
 export const configSchema = z.object({
@@ -12,6 +13,7 @@ export const configSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
   // A file holding only the Redis password (a Docker/compose secret): kept out of REDIS_URL, the environment and docker inspect.
   REDIS_PASSWORD_FILE: optionalText,
+  ...redisTopologySettings,
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - and {} (for a Redis Cluster hash tag) only').default('pmg'),
   PUBLIC_URL: httpUrl.optional(),
   MAPPING_DIR: z.string().min(1).default('flows'),
@@ -157,6 +159,7 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 function crossFieldProblems(c: Config, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   problems.push(...keyProblems(c, env));
+  problems.push(...redisTopologyProblems(c));
   if (env.NODE_ENV === 'production' && !c.DATA_KEY) problems.push('DATA_KEY: is required when NODE_ENV=production: without it messages and dead letters sit in clear in Redis (openssl rand -base64 32)');
   if (env.NODE_ENV === 'production' && c.ADMIN_TOKEN && c.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production (openssl rand -hex 32)`);
   if (c.ADMIN_PORT !== 0 && c.ADMIN_PORT === c.PORT) problems.push('ADMIN_PORT: must differ from PORT (or be 0 to share it)');
@@ -187,11 +190,16 @@ function readSecretFile(setting: string, file: string): string {
  * REDIS_URL with the password of REDIS_PASSWORD_FILE in it, percent-encoded (so any character is safe), for
  * every connection the process opens. Throws a one-line message naming the setting, never the password.
  */
-export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined }>(c: T): T {
-  if (!c.REDIS_PASSWORD_FILE) return c;
-  const url = new URL(c.REDIS_URL);
-  url.password = encodeURIComponent(readSecretFile('REDIS_PASSWORD_FILE', c.REDIS_PASSWORD_FILE));
-  return { ...c, REDIS_URL: url.toString() };
+export function withRedisPasswordFile<T extends { REDIS_URL: string; REDIS_PASSWORD_FILE?: string | undefined; REDIS_SENTINEL_PASSWORD_FILE?: string | undefined }>(c: T): T {
+  let out = c;
+  if (c.REDIS_PASSWORD_FILE) {
+    const url = new URL(c.REDIS_URL);
+    url.password = encodeURIComponent(readSecretFile('REDIS_PASSWORD_FILE', c.REDIS_PASSWORD_FILE));
+    out = { ...out, REDIS_URL: url.toString() };
+  }
+  // The sentinels' own password, likewise kept out of the environment.
+  if (c.REDIS_SENTINEL_PASSWORD_FILE) out = { ...out, REDIS_SENTINEL_PASSWORD: readSecretFile('REDIS_SENTINEL_PASSWORD_FILE', c.REDIS_SENTINEL_PASSWORD_FILE) };
+  return out;
 }
 
 /**

@@ -43,22 +43,29 @@ function listen(app: Express, port: number, host?: string): Promise<Server> {
 async function startApi(config: Config, logger: Logger, mappings: MappingSet, keywords: KeywordTable): Promise<() => Promise<void>> {
   // Loaded here, not at the top: a worker process never holds the app, the queue dashboard or the console in memory.
   const [{ createApp }, { buildApiServices }] = await Promise.all([import('./app'), import('./api-services')]);
-  const redis = createRedis(config.REDIS_URL, 'producer');
+  const redis = createRedis(config, 'producer');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 30000);
+  // With REDIS_MIN_REPLICAS_ACK the intake's connection spends time blocked in WAIT; readiness asks on its own.
+  const readiness = config.REDIS_MIN_REPLICAS_ACK > 0 ? createRedis(config, 'producer') : redis;
+  if (readiness !== redis) {
+    readiness.on('error', () => undefined);
+    await waitForRedis(readiness, 30000);
+  }
   const services = buildApiServices(config, redis, logger, keywords, mappings);
   const intents = [...mappings.keys()];
   const separate = config.ADMIN_PORT !== 0;
-  const app = createApp({ config, logger, redis, services, intents, surface: separate ? 'public' : 'all' });
+  const app = createApp({ config, logger, redis, readiness, services, intents, surface: separate ? 'public' : 'all' });
   const servers: Server[] = [await listen(app, config.PORT)];
   logger.info({ port: config.PORT }, 'API listening');
   if (separate) {
-    servers.push(await listen(createApp({ config, logger, redis, services, intents, surface: 'admin' }), config.ADMIN_PORT, config.ADMIN_HOST));
+    servers.push(await listen(createApp({ config, logger, redis, readiness, services, intents, surface: 'admin' }), config.ADMIN_PORT, config.ADMIN_HOST));
     logger.info({ port: config.ADMIN_PORT, host: config.ADMIN_HOST }, 'admin and metrics listening');
   }
   return async () => {
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await services.close();
+    if (readiness !== redis) await readiness.quit().catch(() => undefined);
     await redis.quit().catch(() => undefined);
   };
 }

@@ -1,6 +1,6 @@
 import { SendClaims } from './store/send-claims';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import { DeadLetters } from './admin/dead-letters';
 import { ForgetContact } from './admin/forget';
 import { OverviewService } from './admin/overview';
@@ -40,7 +40,7 @@ export interface OperatorServices {
   overview: OverviewReader;
 }
 
-export function buildOperatorServices(config: OperatorConfig, redis: Redis): OperatorServices {
+export function buildOperatorServices(config: OperatorConfig, redis: RedisConnection): OperatorServices {
   const codec = codecFromConfig(config);
   const references = new ReferenceStore(redis, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, codec);
   const hasher = hasherFromConfig(config);

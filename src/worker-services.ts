@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './queues/connection';
 import { buildApiServices, type ApiServices } from './api-services';
 import { PrimeroClient } from './clients/primero';
 import type { Config } from './config';
@@ -30,7 +30,7 @@ export interface WorkerServices {
   config: Config;
   logger: Logger;
   mappings: MappingSet;
-  shared: Redis;
+  shared: RedisConnection;
   codec: PayloadCodec;
   references: ReferenceStore;
   contacts: ContactStore;
@@ -53,7 +53,7 @@ export interface WorkerServices {
 }
 
 export function buildWorkerServices(config: Config, logger: Logger, mappings: MappingSet): WorkerServices {
-  const shared = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  const shared = createRedis(config, 'worker', { lazyConnect: false });
   shared.on('error', () => undefined);
   const codec = codecFromConfig(config);
   const contacts = new ContactStore(shared, config.QUEUE_PREFIX, hasherFromConfig(config), codec);

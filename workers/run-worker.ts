@@ -1,5 +1,5 @@
 import { Worker, type Job, type Processor, type Queue, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../src/queues/connection';
 import { retryDelayMs } from '../src/domain/retry-policy';
 import { createRedis } from '../src/queues/connection';
 import { GATEWAY_BACKOFF, referenceOfJob, SCHEDULED_QUEUES } from '../src/queues/jobs';
@@ -14,7 +14,7 @@ export interface RunningWorker {
   worker: Worker;
   queue: Queue;
   /** Its own connection: BullMQ's blocking commands cannot share one. */
-  connection: Redis;
+  connection: RedisConnection;
 }
 
 function retryAfterOf(err: unknown): number | null {
@@ -46,7 +46,7 @@ function watchFailures(worker: Worker, name: QueueName, { logger, trace, counter
 export function runWorker(name: QueueName, services: WorkerServices, processor: Processor, options: Partial<WorkerOptions>): RunningWorker {
   const { config } = services;
   const queue = services.queues.get(name);
-  const connection = createRedis(config.REDIS_URL, 'worker', { lazyConnect: false });
+  const connection = createRedis(config, 'worker', { lazyConnect: false });
   connection.on('error', () => undefined);
   const worker = new Worker(name, processor, {
     connection,

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 
 /** How many jobs of each waiting set are looked at, from the end that has waited longest: a scrape stays cheap at any backlog. */
 export const BACKLOG_SCAN = 200;
@@ -38,7 +38,7 @@ return {oldest and tostring(oldest) or '', failure or false, failed}
 `;
 
 /** One round trip per queue, on the operator services' connection (BullMQ's own key names, read only). */
-export async function scanBacklog(redis: Pick<Redis, 'eval'>, queue: Queue): Promise<BacklogScan> {
+export async function scanBacklog(redis: Pick<RedisConnection, 'eval'>, queue: Queue): Promise<BacklogScan> {
   const { wait, prioritized, delayed, failed } = queue.keys;
   const [oldest, failure, failedAt] = (await redis.eval(SCAN, 4, wait!, prioritized!, delayed!, failed!, queue.toKey(''), BACKLOG_SCAN)) as [string, string | null, string];
   const ms = (text: string) => (text === '' ? null : Number(text));

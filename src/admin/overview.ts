@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { RECORDS_CREATED_COUNTER } from '../cases/records';
 import { SCHEDULED_QUEUES } from '../queues/jobs';
 import { ACCEPTED_COUNTER } from '../queues/intake';
@@ -29,7 +29,7 @@ export class OverviewService implements OverviewReader {
     private readonly pauses: DestinationStatusStore,
     private readonly config: DestinationConfig,
     /** The connection the queues' own keys are scanned on (read only). */
-    private readonly redis: Pick<Redis, 'eval'>,
+    private readonly redis: Pick<RedisConnection, 'eval'>,
   ) {}
 
   private async reading(q: Queue, now: number): Promise<QueueReading> {

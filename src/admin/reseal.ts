@@ -1,5 +1,5 @@
 import { Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { scanKeys } from '../store/keys';
 import { uuidV5 } from '../domain/uuid';
 import { QUEUES } from '../queues/names';
@@ -63,7 +63,7 @@ export class Reseal {
     private readonly referenceRetentionDays: number,
     private readonly hasher: IdentifierHasher,
     /** The connection the queues' keys are SCANned on. */
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
   ) {}
 
   async run(actor: string): Promise<ResealReport> {

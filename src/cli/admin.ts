@@ -23,8 +23,9 @@
 import { endAllSessions } from '../admin/sessions';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
+import { redisTopologyProblems } from '../config-redis';
 import type { DeadLetterFilter } from '../admin/dead-letters';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices, type OperatorServices } from '../operator-services';
@@ -39,6 +40,15 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const schema = configSchema.pick({
   REDIS_URL: true,
   REDIS_PASSWORD_FILE: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_SENTINEL_PASSWORD_FILE: true,
+  REDIS_CLUSTER_NODES: true,
+  // Read only so the topology is checked as the gateway's start checks it.
+  REDIS_MIN_REPLICAS_ACK: true,
+  REDIS_REPLICA_ACK_TIMEOUT_MS: true,
+  ENQUEUE_TIMEOUT_MS: true,
   QUEUE_PREFIX: true,
   DATA_KEY: true,
   DATA_KEY_PREVIOUS: true,
@@ -73,7 +83,8 @@ function readSettings(): Settings {
     process.exit(1);
   }
   // The same key rules as the gateway's start: the CLI must never hash or reseal under the public development key.
-  const problems = keyProblems(parsed.data, process.env);
+  // And the same topology rules: a cluster under an untagged prefix would not find the gateway's keys together.
+  const problems = [...keyProblems(parsed.data, process.env), ...redisTopologyProblems(parsed.data)];
   if (problems.length) {
     for (const p of problems) say(p);
     process.exit(1);
@@ -124,23 +135,23 @@ function readArgs(): Invocation {
   return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, reason: values.reason, yes: values.yes === true, limit: values.limit };
 }
 
-async function connect(settings: Settings): Promise<Redis> {
-  let redisUrl: string;
+async function connect(settings: Settings): Promise<RedisConnection> {
+  let located: Settings;
   try {
-    redisUrl = withRedisPasswordFile(settings).REDIS_URL;
+    located = withRedisPasswordFile(settings);
   } catch (err) {
     // One line naming the setting (never the file's contents), as the gateway's own start says it.
     say((err as Error).message);
     process.exit(1);
   }
-  const redis = createRedis(redisUrl, 'worker');
+  const redis = createRedis(located, 'worker');
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   return redis;
 }
 
 /** Runs one command; what it prints (null when it found nothing). */
-async function run(call: Invocation, settings: Settings, redis: Redis, ops: OperatorServices): Promise<unknown> {
+async function run(call: Invocation, settings: Settings, redis: RedisConnection, ops: OperatorServices): Promise<unknown> {
   const { command, sub, arg, actor, filter } = call;
   if (command === 'dead-letters') {
     if (sub === 'list') return ops.deadLetters.list(filter);

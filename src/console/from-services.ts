@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { Router } from 'express';
 import type { ApiServices } from '../api-services';
 import type { Config } from '../config';
@@ -17,7 +17,7 @@ import { loadConsoleTexts } from './texts';
 export interface ConsoleMount {
   config: Config;
   services: ApiServices;
-  redis: Redis;
+  redis: RedisConnection;
   loginThrottle: LoginThrottle;
   logger: Logger;
 }

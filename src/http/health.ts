@@ -1,8 +1,8 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 
 /** `/healthz` says the process serves; `/readyz` says it can store messages (Redis answers). */
-export function healthRouter(redis: Redis, timeoutMs = 1000): Router {
+export function healthRouter(redis: RedisConnection, timeoutMs = 1000): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

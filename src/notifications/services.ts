@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { Config } from '../config';
 import type { PlanContext } from '../domain/notification-plan';
 import type { PushTexts } from '../domain/push-texts';
@@ -35,7 +35,7 @@ export const rapidProNotifyEnabled = (c: Config) => !!(c.RAPIDPRO_URL && c.RAPID
 /** The outbound side both processes need: the API (enrollment, Primero webhooks) and the workers (fan-out). */
 export function buildNotificationServices(
   config: Config,
-  redis: Redis,
+  redis: RedisConnection,
   queues: QueueRegistry,
   codec: PayloadCodec,
   contacts: ContactStore,

@@ -2,6 +2,14 @@ export class QueueUnavailableError extends Error {
   override readonly name: string = 'QueueUnavailableError';
 }
 
+/**
+ * Stored and confirmed on the primary, but fewer replicas than REDIS_MIN_REPLICAS_ACK acknowledged it in time: the
+ * one 503 that cannot say "nothing was stored" (a failover may lose the message, or it is processed).
+ */
+export class ReplicationUnconfirmedError extends QueueUnavailableError {
+  override readonly name = 'ReplicationUnconfirmedError';
+}
+
 /** The deadline passed with the work still pending (as opposed to Redis refusing it). */
 export class DeadlinePassedError extends QueueUnavailableError {
   override readonly name = 'DeadlinePassedError';

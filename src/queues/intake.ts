@@ -4,10 +4,11 @@ import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-mess
 import { sha256Hex } from '../domain/idempotency';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
-import type { AcceptanceLedger, MergeWindow } from '../store/acceptances';
+import { ReferenceTakenError, type AcceptanceLedger, type MergeWindow } from '../store/acceptances';
 import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
-import { DeadlinePassedError, QueueUnavailableError, withinDeadline } from './deadline';
+import { DeadlinePassedError, QueueUnavailableError, ReplicationUnconfirmedError, withinDeadline } from './deadline';
+import type { ReplicaAck, ReplicaWait } from './replica-ack';
 import { intakeJobId, JOBS } from './jobs';
 import { QUEUES } from './names';
 
@@ -20,6 +21,8 @@ export interface IntakeOptions {
   attempts: number;
   completedRetentionSeconds: number;
   enqueueTimeoutMs: number;
+  /** REDIS_MIN_REPLICAS_ACK: a 2xx only once enough replicas hold the acceptance (queues/replica-ack.ts). */
+  replicaAck?: ReplicaAck | undefined;
 }
 
 export interface Accepted {
@@ -41,6 +44,22 @@ export interface Accepted {
  * how long the API still waits for the verdict before answering 503 without one.
  */
 export const WITHDRAW_ANSWER_MS = 250;
+
+/**
+ * After the verdict `stored` (this delivery's, or the first delivery's for a duplicate): too few replicas is the one
+ * 503 that cannot say nothing was stored. The sender's retry is a duplicate and answers the same reference.
+ */
+async function confirmedOnReplicas(replicated: ReplicaWait | undefined, accepted: Accepted): Promise<Accepted> {
+  try {
+    await replicated?.();
+  } catch (err) {
+    throw new ReplicationUnconfirmedError('stored, replication unconfirmed', { cause: err });
+  }
+  return accepted;
+}
+
+/** Fresh blocks tried when references come back taken: one is enough unless the counter went back again meanwhile. */
+const MAX_REFERENCE_TRIES = 3;
 
 interface Attempt {
   /** The local deadline passed before the claim was sent: nothing is sent. */
@@ -115,19 +134,32 @@ export class IntakeProducer {
     return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
   }
 
+  /** A reference the claim finds taken (the counter went back) is never issued: a fresh block, and claim again. */
+  private async claim(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }) {
+    for (let tries = 1; ; tries++) {
+      const own = await this.references.next();
+      if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
+      // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
+      const windowMs = Math.max(1, deadlineAt - Date.now());
+      try {
+        return await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
+      } catch (err) {
+        if (!(err instanceof ReferenceTakenError) || tries >= MAX_REFERENCE_TRIES) throw err;
+        this.references.discardBlock();
+      }
+    }
+  }
+
   private async store(message: UnreferencedMessage, into: { merge?: MergeWindow; join?: string }, deadlineAt: number, attempt: Attempt, earlier: { hashes: string[]; legacyDedupKeys: string[] }): Promise<Accepted> {
-    const own = await this.references.next();
-    if (attempt.abandoned) throw new QueueUnavailableError('abandoned at the deadline');
-    // The window is what is left of the deadline: a worker waits it out, so an acceptance it acts on was confirmed in it.
-    const windowMs = Math.max(1, deadlineAt - Date.now());
-    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
+    const replicated = await this.opts.replicaAck?.begin(deadlineAt);
+    const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.claim(message, into, deadlineAt, attempt, earlier);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
-    if (legacyJobId !== undefined) return { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false };
+    if (legacyJobId !== undefined) return confirmedOnReplicas(replicated, { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false });
     attempt.claimed = { at: Date.now(), windowMs: left };
     const sensitive = acceptance.sensitive ?? message.sensitive;
     const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp, sensitive };
-    if (acceptance.stored) return accepted;
+    if (acceptance.stored) return confirmedOnReplicas(replicated, accepted);
     // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
     // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
     const data = this.codec.encode(
@@ -138,8 +170,18 @@ export class IntakeProducer {
     );
     await this.queue.add(JOBS[QUEUES.intake].name, data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
+    // Before the confirmation: with too few replicas the acceptance is never confirmed, it lapses at its window's
+    // end and is withdrawn, so this 503 is true (no worker acts on the job; a retry claims afresh).
+    try {
+      await replicated?.();
+    } catch (err) {
+      attempt.gaveUp = true;
+      throw err;
+    }
+    if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
     const countAs = this.counters?.locate(ACCEPTED_COUNTER, { channel: message.channel });
     if ((await this.ledger.markStored(key, acceptance.acceptanceId, countAs)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
-    return accepted;
+    // The verdict too: a failover that kept the job but lost `stored` would have the worker withdraw a 2xx'd message.
+    return confirmedOnReplicas(replicated, accepted);
   }
 }

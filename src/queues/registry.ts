@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection';
 import { QUEUES, type QueueName } from './names';
 
 /**
@@ -10,7 +10,7 @@ export class QueueRegistry {
   private readonly queues = new Map<QueueName, Queue>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     /** Errors surface through the calls that fail; this keeps an 'error' event from crashing the process. */
     private readonly onError: (err: Error, queue: QueueName) => void = () => undefined,

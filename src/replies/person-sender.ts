@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { DeliveryError } from '../clients/delivery-error';
 import type { RapidProClient } from '../clients/rapidpro';
 import type { Config } from '../config';
@@ -59,7 +59,7 @@ export async function providerCall<T>(service: string, call: () => Promise<T>): 
 /** What a channel's sender may be built from in a worker process. */
 export interface PersonSenderDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisConnection;
   hasher: IdentifierHasher;
   logger: Logger;
   rapidpro: RapidProClient | null;

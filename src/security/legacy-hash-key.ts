@@ -9,7 +9,7 @@ import { hasherFromConfig } from './identifier-hash';
  * every opt-out hashed with it would be missed, and a person who said STOP would be messaged again.
  */
 export async function legacyHashKeyProblem(config: Config): Promise<string | null> {
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  const redis = createRedis(config, 'worker');
   redis.on('error', () => undefined);
   try {
     await waitForRedis(redis, 30000);

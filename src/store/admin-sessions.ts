@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey, scanKeys } from './keys';
 
 const digest = (id: string) => createHash('sha256').update(id).digest('hex');
@@ -18,7 +18,7 @@ export type SessionDetails = Record<string, string>;
  */
 export class AdminSessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 export interface AuditEntry {
@@ -12,7 +12,7 @@ export interface AuditEntry {
 /** Every operator action (reveal, replay, discard, forget) with who and when. Capped, newest kept. */
 export class AuditLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly maxEntries = 100_000,
   ) {}

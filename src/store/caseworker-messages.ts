@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { sha256Hex } from '../domain/idempotency';
 import { CASEWORKER_OUTCOMES, type CaseworkerOutcome } from '../domain/reporter-notes';
 import { gatewayKey } from './keys';
@@ -82,7 +82,7 @@ export class CaseworkerMessageLedger {
   private readonly ttlSeconds: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     referenceRetentionDays: number,
   ) {

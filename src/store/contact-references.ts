@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import type { ContactKeys } from './contact-keys';
 import { LuaScript } from './lua-script';
@@ -14,7 +14,7 @@ end
 /** Which references a sender has (`gw:contact-refs:<hash>`), so "forget this person" can find everything without reading content. */
 export class ContactReferenceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: ContactKeys,
     private readonly hasher: IdentifierHasher,
   ) {}

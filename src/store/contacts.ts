@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import type { PayloadCodec } from '../security/payload-codec';
 import { ContactReferenceStore } from './contact-references';
@@ -26,7 +26,7 @@ export class ContactStore {
   private readonly keys: ContactKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly hasher: IdentifierHasher,
     /** Seals each opt-out's URN (with DATA_KEY only), so reseal can re-hash every opt-out after a key change. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { DestinationName, PauseCause } from '../admin/overview-types';
 import { QUEUES, type QueueName } from '../queues/names';
 import { gatewayKey } from './keys';
@@ -29,7 +29,7 @@ export interface QueuePauseRecord extends PauseNote {
 }
 
 /** What the store needs of a connection: a queue's own (Redis or Cluster) is enough. */
-export type PauseConnection = Pick<Redis, 'eval' | 'set'>;
+export type PauseConnection = Pick<RedisConnection, 'eval' | 'set'>;
 
 // Each key's value and its remaining ms, in one round trip.
 const READ = `

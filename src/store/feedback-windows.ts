@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { contactKeys, type ContactKeys } from './contact-keys';
 import { scanKeys } from './keys';
@@ -11,7 +11,7 @@ export function feedbackWindowKey(prefix: string, senderHash: string, category: 
 /** The keys that group a sender's feedback of one category within the merge window (written by the acceptance ledger's claim). */
 export class FeedbackWindowStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: ContactKeys,
     private readonly hasher: IdentifierHasher,
   ) {}

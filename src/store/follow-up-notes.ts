@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 /** The idempotency ledger's entry for a hashed idempotency key (IdentifierHasher.deduplicationId). */
@@ -49,7 +49,7 @@ return 1
  */
 export class FollowUpNotes {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { ContactKeys } from './contact-keys';
 import type { IdentityLinkStore } from './identity-links';
 
 /** How many messages a sender sent in the current fixed window (`gw:rate:<hash>`), read with their opt-out. */
 export class InboundRateStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: ContactKeys,
     private readonly links: IdentityLinkStore,
   ) {}

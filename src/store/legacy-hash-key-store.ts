@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import type { ContactKeys } from './contact-keys';
 
@@ -11,7 +11,7 @@ const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return re
  */
 export class LegacyHashKeyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: ContactKeys,
     private readonly hasher: IdentifierHasher,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { gatewayKey } from './keys';
 
@@ -19,7 +19,7 @@ return {n, redis.call('TTL', KEYS[1])}
  */
 export class LoginThrottle {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly hasher: IdentifierHasher,
     private readonly limit = 10,

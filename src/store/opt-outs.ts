@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { ContactKeys } from './contact-keys';
@@ -22,7 +22,7 @@ return 1
  */
 export class OptOutStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: ContactKeys,
     private readonly hasher: IdentifierHasher,
     private readonly codec: PayloadCodec | null,

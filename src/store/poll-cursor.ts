@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 /** Where the Primero poller stopped: the newest change it read, as Primero stamped it (ISO 8601). */
@@ -6,7 +6,7 @@ export class PollCursorStore {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.key = gatewayKey(prefix, 'poll', 'cursor');

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
 
@@ -57,7 +57,7 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex').s
  */
 export class PushSubscriptionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly codec: PayloadCodec,
     /** PUSH_SUBSCRIPTION_TTL_DAYS: the owner key's expiry, renewed at each (re-)subscription and each delivery. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 import { LuaScript } from './lua-script';
 
@@ -12,7 +12,7 @@ const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then ret
  */
 export class RecordLocks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { referenceFromSequence } from '../domain/reference';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { CounterField } from './counters';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
-import { LuaScript } from './lua-script';
+import { SAVE_LINK_IF_ABSENT, SET_ON_LINK } from './link-scripts';
 import { LOWER_OR_FILL_SAFE } from './safe-to-contact-script';
 
 // `referringAt`, `flaggingAt` and `assigningAt` are written (on Redis's clock) before their call, the `…edAt` step
@@ -42,25 +42,6 @@ export interface CaseLink {
  */
 const REFERENCE_BLOCK = 100;
 
-// Create-if-absent: two jobs that each opened a record for one reference must not leave the later one linked.
-// KEYS[3], when given, is a counter hash whose field ARGV[3] counts records as they are first linked: in the same
-// script, so a crash after the link cannot leave a record uncounted (a retry finds the link and counts nothing).
-const SAVE_LINK_IF_ABSENT = new LuaScript(`
-if redis.call('HEXISTS', KEYS[1], 'caseId') == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
-if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], ARGV[3], 1) end
-return 1
-`);
-
-// Only on a link that exists: an HSET on a removed (forgotten, expired) link would leave a hash with no TTL.
-const SET_ON_LINK = new LuaScript(`
-if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`);
-
 const safeField = (safe: boolean | null | undefined) => (safe === true ? '1' : safe === false ? '0' : '');
 
 export class ReferenceStore {
@@ -68,16 +49,22 @@ export class ReferenceStore {
   private refill: Promise<void> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
     private readonly codec: PayloadCodec,
   ) {
     // After a reconnect Redis may have restarted and lost its last second (AOF everysec), counter included:
     // a block taken before then could be handed out again by the next INCRBY. Start a fresh block instead.
-    redis.on('ready', () => {
-      this.block = { next: 1, end: 0 };
-    });
+    redis.on('ready', () => this.discardBlock());
+  }
+
+  /**
+   * The next reference comes from a fresh block. Also after a claim found a reference already taken: a reconnect
+   * is not always seen (a cluster's slot moving to a promoted replica emits no 'ready'), the claim's check is.
+   */
+  discardBlock(): void {
+    this.block = { next: 1, end: 0 };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 /** The dead letters a dry run counted, and the filter that found them (for the audit entry of the replay). */
@@ -32,7 +32,7 @@ const BATCH_ID = /^[A-Za-z0-9_-]{32}$/;
  */
 export class ReplayBatches {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 
 /**
  * Where one message to a person stands: `claimed` (a send is about to start or under way, or ended without an
@@ -76,7 +76,7 @@ const jobKey = (job: Job): string => `${job.queueQualifiedName}:${job.id}`;
  * the next attempt reads it as "may have been sent".
  */
 export class SendClaims {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisConnection) {}
 
   /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt of the job left. */
   async claim(job: Job, owner: string): Promise<SendClaim | null> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { RecordSnapshot, StoredSnapshot } from '../domain/record-events';
 import { gatewayKey } from './keys';
 import { LuaScript } from './lua-script';
@@ -19,7 +19,7 @@ return {1, false}
 /** The last look the gateway had of each Primero record: owner, assignees, status, workflow. */
 export class SnapshotStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 import { LuaScript } from './lua-script';
 
@@ -21,7 +21,7 @@ export interface TraceEvent {
  */
 export class TraceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
   ) {}

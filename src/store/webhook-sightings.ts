@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
 
 // Long enough to cover the poller's widest usual window (its first look goes a day back); trimmed on every write.
@@ -13,7 +13,7 @@ const KEEP_MS = 2 * 86_400_000;
  */
 export class WebhookSightings {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queues/connection';
 import type { IdentifierHasher } from '../security/identifier-hash';
 import { contactKeys, type ContactKeys } from './contact-keys';
 
@@ -26,7 +26,7 @@ export class WhatsAppWindowStore {
   private readonly keys: ContactKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly hasher: IdentifierHasher,
   ) {

@@ -1,0 +1,58 @@
+import request from 'supertest';
+import { randomUUID } from 'node:crypto';
+import { gatewayKey } from '../../src/store/keys';
+import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+
+const referral = () => ({
+  contact: { uuid: randomUUID(), urn: 'tel:+250788111222' },
+  flow: { uuid: '649754a7-5692-4b14-a1a9-e4c5fe4d18b4' },
+  run: { uuid: randomUUID() },
+  results: { concern: { value: 'rollback words', category: 'All Responses' } },
+});
+
+/**
+ * The reference counter went back (a failover to a replica that missed the last INCRBY, an AOF restart that lost
+ * its last second) while one API process still issues from the block it took before: the other processes'
+ * INCRBY hands out that block again. Without a check the same reference names two people and BullMQ ignores the
+ * second add (same job id): an acknowledged message that nothing ever processes.
+ */
+describe('the reference counter went back', () => {
+  const prefix = uniquePrefix('ref-rollback');
+  let first: Gateway;
+  let second: Gateway;
+  const post = (gw: Gateway) => request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(referral());
+
+  beforeAll(async () => {
+    first = await startGateway({ prefix, workers: false });
+    second = await startGateway({ prefix, workers: false });
+  });
+
+  afterAll(async () => {
+    await second.close();
+    await first.close();
+  });
+
+  it('issues no reference twice, and every acknowledged message has its own job', async () => {
+    const counter = gatewayKey(prefix, 'seq', 'reference');
+    const refs: string[] = [];
+    const accept = async (gw: Gateway) => {
+      const res = await post(gw);
+      expect(res.status).toBe(202);
+      refs.push(res.body.reference as string);
+    };
+    await accept(first);
+    await accept(first);
+    // A case was created for the first one and its job is gone (retention): its link still holds the reference.
+    await first.redis.del(`${prefix}:intake:m-${refs[0]!}`);
+    await first.redis.hset(gatewayKey(prefix, 'ref', refs[0]!), 'caseId', 'case-1');
+    await first.redis.set(counter, '0');
+    await accept(second);
+    await accept(first);
+    await accept(second);
+
+    expect(new Set(refs).size).toBe(refs.length);
+    // Every acceptance but the first (whose case exists) is a job of its own, none swallowed by a job-id clash.
+    const jobs = (await first.queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id).sort();
+    expect(jobs).toEqual(refs.slice(1).map((r) => `m-${r}`).sort());
+  });
+});
