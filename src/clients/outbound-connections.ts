@@ -29,8 +29,16 @@ function track(socket: Tracked, secure: boolean, connectTimeoutMs: number): Trac
 
 type CreateConnection = (this: http.Agent, options: unknown, callback: unknown) => Duplex;
 
+/**
+ * How long a kept-alive connection may wait idle before we close it. Shorter than the idle timeouts providers' front
+ * ends use (typically 5 s or more; nginx 75 s), so we rarely send on a connection the server is closing at that very
+ * moment: such a request may have been read and acted on, so its failure counts as maybe sent. A server's own
+ * shorter `Keep-Alive: timeout=` hint is honoured by Node's agent.
+ */
+export const FREE_SOCKET_IDLE_MS = 4000;
+
 /** Keep-alive agents whose sockets say whether they were ever established (see `requestMayHaveLeft`). */
-export function trackingAgents(connectTimeoutMs: number): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+export function trackingAgents(connectTimeoutMs: number, idleMs = FREE_SOCKET_IDLE_MS): { httpAgent: http.Agent; httpsAgent: https.Agent } {
   const wrap = <A extends http.Agent>(agent: A, secure: boolean): A => {
     const target = agent as unknown as { createConnection: CreateConnection };
     const create = target.createConnection;
@@ -39,21 +47,23 @@ export function trackingAgents(connectTimeoutMs: number): { httpAgent: http.Agen
     };
     return agent;
   };
-  return { httpAgent: wrap(new http.Agent({ keepAlive: true }), false), httpsAgent: wrap(new https.Agent({ keepAlive: true }), true) };
+  // `timeout` is the idle timeout of a free socket: Node's agent destroys a pooled socket that times out.
+  const options = { keepAlive: true, timeout: idleMs };
+  return { httpAgent: wrap(new http.Agent(options), false), httpsAgent: wrap(new https.Agent(options), true) };
 }
 
 /**
- * Whether a request that failed without an answer may have reached the destination: only when it went out on an
- * established connection (TLS done). Not so before that (refused, unreachable, a handshake reset or refused, a
- * certificate error, https to a plain-HTTP port, a connect timeout), nor when a kept-alive connection the server
- * had already closed was reset under it before any answer: Node's documented race (`req.reusedSocket`), in which
- * the server never read it. A request on a socket that is not ours (an interceptor in between) may have left.
+ * Whether a request that failed without an answer may have reached the destination: whenever it went out on an
+ * established connection (TLS done), a kept-alive one included: a reset or "socket hang up" there may come after
+ * the server read the request and acted on it (Node: retrying on `reusedSocket` is safe only for idempotent
+ * requests, and these send messages). Not so before that (refused, unreachable, a handshake reset or refused, a
+ * certificate error, https to a plain-HTTP port, a connect timeout). A request on a socket that is not ours (an
+ * interceptor in between) may have left.
  */
 export function requestMayHaveLeft(err: unknown): boolean {
   const req = (err as { request?: ClientRequest & { res?: unknown } }).request;
   if (!req || typeof req !== 'object' || !('reusedSocket' in req)) return true;
   const socket = req.socket as Tracked | null;
   if (!socket) return false;
-  if (socket[ESTABLISHED] === false) return false;
-  return !(req.reusedSocket && (err as { code?: string }).code === 'ECONNRESET' && !req.res);
+  return socket[ESTABLISHED] !== false;
 }

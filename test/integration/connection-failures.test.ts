@@ -33,8 +33,12 @@ describe('a failed send: did anything reach the provider?', () => {
     expect(seen.connectTimeout).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
   });
 
-  it('retries when a kept-alive connection the server had closed is reset under the next request', () => {
-    expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: null })]);
+  it('never repeats a request the server read on a kept-alive connection and then reset (it may have acted on it)', () => {
+    expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: 'maybe_sent' })]);
+  });
+
+  it('closes a kept-alive connection left idle past its idle timeout, so the next send opens a fresh one', () => {
+    expect([seen.connectionsWithinIdle, seen.connectionsPastIdle]).toEqual([1, 2]);
   });
 
   it('never repeats a request written to a fresh connection whose answer never came (RapidPro may have acted on it)', () => {
