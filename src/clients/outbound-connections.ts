@@ -1,6 +1,7 @@
 import type { ClientRequest } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** Set on each socket our agents open, then `true` once it can carry a request: TCP connected, and TLS done. */
@@ -13,12 +14,20 @@ export const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
 /**
  * Marks a new socket established when it can carry a request ('connect', or 'secureConnect' for TLS), and gives up
  * on one that is not within `connectTimeoutMs`: an unreachable destination fails fast, and says that nothing was
- * sent (axios's timeout covers the whole request and cannot tell a slow connect from a slow answer).
+ * sent (axios's timeout covers the whole request and cannot tell a slow connect from a slow answer). The clock
+ * starts once the name is resolved ('lookup', or at once for an IP): a slow resolver or a busy thread pool is slow,
+ * not unreachable, and only the whole request's timeout bounds it.
  */
-function track(socket: Tracked, secure: boolean, connectTimeoutMs: number): Tracked {
+function track(socket: Tracked, host: string | undefined, secure: boolean, connectTimeoutMs: number): Tracked {
   socket[ESTABLISHED] = false;
-  const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: CONNECT_TIMEOUT })), connectTimeoutMs);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  const start = () => {
+    if (timer || socket.destroyed) return;
+    timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: CONNECT_TIMEOUT })), connectTimeoutMs);
+    timer.unref();
+  };
+  if (host && isIP(host)) start();
+  else socket.once('lookup', start);
   socket.once(secure ? 'secureConnect' : 'connect', () => {
     clearTimeout(timer);
     socket[ESTABLISHED] = true;
@@ -43,7 +52,7 @@ export function trackingAgents(connectTimeoutMs: number, idleMs = FREE_SOCKET_ID
     const target = agent as unknown as { createConnection: CreateConnection };
     const create = target.createConnection;
     target.createConnection = function (options, callback) {
-      return track(create.call(this, options, callback), secure, connectTimeoutMs);
+      return track(create.call(this, options, callback), (options as { host?: string }).host, secure, connectTimeoutMs);
     };
     return agent;
   };

@@ -33,6 +33,14 @@ describe('a failed send: did anything reach the provider?', () => {
     expect(seen.connectTimeout).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
   });
 
+  it('does not count a slow name lookup against the connect timeout (slow DNS is slow, not unreachable)', () => {
+    expect(seen.slowLookupLiveServer).toBe('answered');
+  });
+
+  it('still gives up on a connection not made in time once the name is resolved', () => {
+    expect(seen.slowLookupThenSilent).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
+  });
+
   it('never repeats a request the server read on a kept-alive connection and then reset (it may have acted on it)', () => {
     expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: 'maybe_sent' })]);
   });

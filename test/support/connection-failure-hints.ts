@@ -30,6 +30,12 @@ const droppingKeptAlive = () =>
     });
   });
 
+/** A resolver that answers loopback after `ms`: a first nameserver down, or a busy thread pool. */
+const slowLookup = (ms: number) => (_host: string, opts: unknown, cb?: (...a: unknown[]) => void) =>
+  setTimeout(() => (typeof opts === 'function' ? (opts as (...a: unknown[]) => void) : cb!)(null, [{ address: '127.0.0.1', family: 4 }]), ms);
+const post = (baseURL: string, lookupMs: number) =>
+  observedRequest(outboundHttp({ baseURL, timeoutMs: 5000, connectTimeoutMs: 200 }), { method: 'post', url: '/', data: {}, lookup: slowLookup(lookupMs) as never }, { service: 'RapidPro', what: 'the flow start' });
+
 /** How many connections two requests `gapMs` apart take, to a server that keeps every connection open forever. */
 async function connectionsFor(gapMs: number): Promise<number> {
   let connections = 0;
@@ -64,6 +70,8 @@ async function main(): Promise<void> {
     keptAliveDropped: await outcome(startFlow(keptAlive)),
     writtenNeverAnswered: await outcome(startFlow(rapidpro(`http://127.0.0.1:${neverAnswers}`, 300))),
     writtenThenReset: await outcome(startFlow(rapidpro(`http://127.0.0.1:${resetAfterRequest}`))),
+    slowLookupLiveServer: await outcome(post(`http://rapidpro.example:${plainHttp}`, 600)),
+    slowLookupThenSilent: await outcome(post(`https://rapidpro.example:${silent}`, 300)),
     connectionsWithinIdle: await connectionsFor(50),
     connectionsPastIdle: await connectionsFor(500),
   };
