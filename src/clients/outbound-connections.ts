@@ -8,6 +8,9 @@ import type { Duplex } from 'node:stream';
 const ESTABLISHED = Symbol('established');
 type Tracked = Duplex & { [ESTABLISHED]?: boolean };
 
+/** Set on the agents made here: a request through any other agent (a proxy's tunnel) is not tracked. */
+const OURS = Symbol('tracking agent');
+
 /** The code of a connection that took longer than the connect timeout: nothing of the request was written. */
 export const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
 
@@ -54,6 +57,7 @@ export function trackingAgents(connectTimeoutMs: number, idleMs = FREE_SOCKET_ID
     target.createConnection = function (options, callback) {
       return track(create.call(this, options, callback), (options as { host?: string }).host, secure, connectTimeoutMs);
     };
+    Object.assign(agent, { [OURS]: true });
     return agent;
   };
   // `timeout` is the idle timeout of a free socket: Node's agent destroys a pooled socket that times out.
@@ -67,11 +71,13 @@ export function trackingAgents(connectTimeoutMs: number, idleMs = FREE_SOCKET_ID
  * the server read the request and acted on it (Node: retrying on `reusedSocket` is safe only for idempotent
  * requests, and these send messages). Not so before that (refused, unreachable, a handshake reset or refused, a
  * certificate error, https to a plain-HTTP port, a connect timeout). A request on a socket that is not ours (an
- * interceptor in between) may have left.
+ * interceptor in between), or through an agent that is not ours (HTTPS_PROXY/HTTP_PROXY: axios tunnels through
+ * its own agent, where neither the mark nor the connect timeout apply), may have left: when unknown, maybe sent.
  */
 export function requestMayHaveLeft(err: unknown): boolean {
   const req = (err as { request?: ClientRequest & { res?: unknown } }).request;
   if (!req || typeof req !== 'object' || !('reusedSocket' in req)) return true;
+  if (!(req as { agent?: { [OURS]?: boolean } }).agent?.[OURS]) return true;
   const socket = req.socket as Tracked | null;
   if (!socket) return false;
   return socket[ESTABLISHED] !== false;

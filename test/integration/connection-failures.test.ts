@@ -49,6 +49,11 @@ describe('a failed send: did anything reach the provider?', () => {
     expect([seen.connectionsWithinIdle, seen.connectionsPastIdle]).toEqual([1, 2]);
   });
 
+  it('behind HTTPS_PROXY (a tunnel the gateway cannot see into) takes a reset as maybe sent, even one before the request', () => {
+    // The "proxy" here is the handshake-resetting server: it resets on the CONNECT line.
+    expect(seen.proxyTunnelReset).toMatchObject({ hint: 'maybe_sent' });
+  });
+
   it('never repeats a request written to a fresh connection whose answer never came (RapidPro may have acted on it)', () => {
     expect(seen.writtenNeverAnswered).toMatchObject({ hint: 'maybe_sent' });
   });

@@ -36,6 +36,16 @@ const slowLookup = (ms: number) => (_host: string, opts: unknown, cb?: (...a: un
 const post = (baseURL: string, lookupMs: number) =>
   observedRequest(outboundHttp({ baseURL, timeoutMs: 5000, connectTimeoutMs: 200 }), { method: 'post', url: '/', data: {}, lookup: slowLookup(lookupMs) as never }, { service: 'RapidPro', what: 'the flow start' });
 
+/** A flow start through HTTPS_PROXY (axios's own tunnelling agent, not ours): what its failure is told as. */
+async function throughProxy(proxyPort: number): Promise<unknown> {
+  process.env.HTTPS_PROXY = `http://127.0.0.1:${proxyPort}`; // read by axios at each request
+  try {
+    return await outcome(startFlow(rapidpro('https://rapidpro.example')));
+  } finally {
+    delete process.env.HTTPS_PROXY;
+  }
+}
+
 /** How many connections two requests `gapMs` apart take, to a server that keeps every connection open forever. */
 async function connectionsFor(gapMs: number): Promise<number> {
   let connections = 0;
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
     writtenThenReset: await outcome(startFlow(rapidpro(`http://127.0.0.1:${resetAfterRequest}`))),
     slowLookupLiveServer: await outcome(post(`http://rapidpro.example:${plainHttp}`, 600)),
     slowLookupThenSilent: await outcome(post(`https://rapidpro.example:${silent}`, 300)),
+    proxyTunnelReset: await throughProxy(handshakeReset),
     connectionsWithinIdle: await connectionsFor(50),
     connectionsPastIdle: await connectionsFor(500),
   };
