@@ -5,7 +5,7 @@ import { createRedis } from '../../src/queues/connection';
 import { sendOnce, type SendOnceDeps } from '../../src/replies/send-once';
 import { SharedCounters } from '../../src/store/counters';
 import { deleteByPrefix } from '../../src/store/keys';
-import { SendClaims } from '../../src/store/send-claims';
+import { JobGoneError, SendClaims } from '../../src/store/send-claims';
 import { TraceStore } from '../../src/store/trace';
 import { LogCapture, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
 
@@ -104,10 +104,13 @@ describe('a message to a person: at most once per job', () => {
     expect(sends).toBe(1);
   });
 
-  it('keeps no claim once its job is gone (discarded, forgotten or completed and removed)', async () => {
+  it('sends nothing and leaves no claim behind for a job removed before its send (discarded, forgotten)', async () => {
     const job = await newJob();
-    await sendOnce(deps, job, 'K7M2P9R6', send);
+    const jobKey = `${job.queueQualifiedName}:${job.id}`;
     await job.remove();
-    expect(await redis.keys(`${prefix}:gw:send-claim:*`)).toEqual([]);
+    await expect(sendOnce(deps, job, 'K7M2P9R6', send)).rejects.toThrow(JobGoneError);
+    expect(sends).toBe(0);
+    // The claim never re-creates the job's hash: nothing would ever delete it.
+    expect(await redis.exists(jobKey)).toBe(0);
   });
 });
