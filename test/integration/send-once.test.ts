@@ -113,4 +113,14 @@ describe('a message to a person: at most once per job', () => {
     // The claim never re-creates the job's hash: nothing would ever delete it.
     expect(await redis.exists(jobKey)).toBe(0);
   });
+
+  it("a resend never removes the claim of an attempt under way: only a dead letter's claim is given back", async () => {
+    // A second resend racing the first: the first's retry already runs and holds a claim of its own.
+    const job = await newJob();
+    expect(await deps.claims.claim(job, 'attempt-after-first-resend')).toBeNull();
+    expect(await deps.claims.giveBack(job)).toBe('not-dead');
+    expect(await deps.claims.get(job)).toEqual({ state: 'claimed', owner: 'attempt-after-first-resend' });
+    await expect(sendOnce(deps, await again(job), 'K7M2P9R8', send)).rejects.toThrow(UnrecoverableError);
+    expect(sends).toBe(0);
+  });
 });
