@@ -85,6 +85,20 @@ export function asConflict(err: unknown): never {
   throw err;
 }
 
+const RESEND_REASON_HELP =
+  'Send {"reason": "..."} as the JSON body, at most 200 characters: say what you checked, e.g. "provider log shows no delivery"; no names or numbers.';
+
+/** A resend's reason, from the JSON body only: an address (query string) ends up in proxies' access logs. */
+function resendReasonOf(req: Request): string {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const reason = body.reason;
+  const onlyReason = typeof body === 'object' && !Array.isArray(body) && Object.keys(body).every((k) => k === 'reason');
+  if (req.query.reason !== undefined || !onlyReason || typeof reason !== 'string' || !reason.trim() || reason.length > 200) {
+    throw new HttpError(422, 'reason_required', RESEND_REASON_HELP);
+  }
+  return reason;
+}
+
 function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.get('/admin/dead-letters', async (req, res) => {
     const items = await deps.deadLetters.list(filterOf(req.query));
@@ -113,9 +127,8 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
     res.status(202).json({ status: 'replayed', dead_letter: replayed });
   });
 
-  router.post('/admin/dead-letters/:id/resend', async (req, res) => {
-    const reason = reasonOf(req);
-    if (!reason?.trim()) throw new HttpError(422, 'reason_required', 'Send ?reason=<what you checked: that the message did not reach the person>.');
+  router.post('/admin/dead-letters/:id/resend', json, async (req, res) => {
+    const reason = resendReasonOf(req);
     const resent = await deps.deadLetters.resend(req.params.id as string, actorOf(req), reason).catch(asConflict);
     if (!resent) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
     res.status(202).json({ status: 'resent', dead_letter: resent });
