@@ -13,6 +13,7 @@ import type { ReferenceStore } from '../store/references';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
 import type { LoginThrottle } from '../store/login-throttle';
+import { resendRoutes } from './admin-resend';
 import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
@@ -54,7 +55,7 @@ export function operatorName(given: string | null | undefined, fallback: string)
 }
 
 /** Who did it, for the audit trail: the X-Operator header, else "admin". */
-function actorOf(req: Request): string {
+export function actorOf(req: Request): string {
   return operatorName(req.get('x-operator'), 'admin');
 }
 
@@ -77,26 +78,12 @@ export function filterOf(input: unknown): DeadLetterFilter {
   return { queue: f.queue, error: f.error, minAgeHours: f.min_age_hours, maxAgeHours: f.max_age_hours };
 }
 
-type Json = RequestHandler;
+export type Json = RequestHandler;
 
 /** A dead-letter action refused for what the letter is: 409 with the letter's own code and what to do instead. */
 export function asConflict(err: unknown): never {
   if (err instanceof DeadLetterRefused) throw new HttpError(409, err.code, err.message);
   throw err;
-}
-
-const RESEND_REASON_HELP =
-  'Send {"reason": "..."} as the JSON body, at most 200 characters: say what you checked, e.g. "provider log shows no delivery"; no names or numbers.';
-
-/** A resend's reason, from the JSON body only: an address (query string) ends up in proxies' access logs. */
-function resendReasonOf(req: Request): string {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const reason = body.reason;
-  const onlyReason = typeof body === 'object' && !Array.isArray(body) && Object.keys(body).every((k) => k === 'reason');
-  if (req.query.reason !== undefined || !onlyReason || typeof reason !== 'string' || !reason.trim() || reason.length > 200) {
-    throw new HttpError(422, 'reason_required', RESEND_REASON_HELP);
-  }
-  return reason;
 }
 
 function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
@@ -127,12 +114,7 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
     res.status(202).json({ status: 'replayed', dead_letter: replayed });
   });
 
-  router.post('/admin/dead-letters/:id/resend', json, async (req, res) => {
-    const reason = resendReasonOf(req);
-    const resent = await deps.deadLetters.resend(req.params.id as string, actorOf(req), reason).catch(asConflict);
-    if (!resent) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
-    res.status(202).json({ status: 'resent', dead_letter: resent });
-  });
+  resendRoutes(router, deps.deadLetters, json);
 
   router.delete('/admin/dead-letters/:id', async (req, res) => {
     const discarded = await deps.deadLetters.discard(req.params.id as string, actorOf(req), reasonOf(req));
