@@ -148,13 +148,15 @@ export class DeadLetters {
   /**
    * Sends a "not confirmed" message again, on an operator's word that they checked it did not go out (the reason is
    * audited): its job's claim is given back and the job replayed. Refused for any other dead letter (replay it), and
-   * when the claim says the provider took it.
+   * when the claim says the provider took it; null when it stopped being a dead letter meanwhile (a second resend).
    */
   async resend(id: string, actor: string, reason: string): Promise<DeadLetterSummary | null> {
     const job = await this.find(id);
     if (!job) return null;
     if (!isNotConfirmed(job)) throw new DeadLetterRefused('not_held', 'This dead letter is not held as "not confirmed": replay it instead.');
-    if ((await this.claims.giveBack(job)) === 'sent') throw new DeadLetterRefused('already_sent', 'The provider took this message: it is not sent again.');
+    const given = await this.claims.giveBack(job);
+    if (given === 'not-dead') return null;
+    if (given === 'sent') throw new DeadLetterRefused('already_sent', 'The provider took this message: it is not sent again.');
     const summary = this.summary(job);
     await job.retry('failed', { resetAttemptsMade: true });
     await this.audit.record({ actor, action: 'dead_letter.resend', target: id, ...reasonDetail(reason) });

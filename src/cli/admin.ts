@@ -7,6 +7,7 @@
  *   npm run admin -- dead-letters replay <id>
  *   npm run admin -- dead-letters replay-matching [filters] [--yes]     (without --yes: a dry run; skips "not confirmed")
  *   npm run admin -- dead-letters resend <id> --reason "<what you checked>"   (a "not confirmed" one, after checking)
+ *   npm run admin -- dead-letters resend-matching --queue <q> --reason "<what you checked>" [--yes]   (each "not confirmed" one of the queue; dry run without --yes)
  *   npm run admin -- dead-letters discard <id> [--reason "<why>"]
  *   npm run admin -- trace <reference>
  *   npm run admin -- forget <urn | RapidPro contact uuid>
@@ -27,6 +28,7 @@ import type { RedisConnection } from '../queues/connection';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
 import { redisTopologyProblems } from '../config-redis';
 import type { DeadLetterFilter } from '../admin/dead-letters';
+import { resendMatching } from '../admin/resend-matching';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices, type OperatorServices } from '../operator-services';
 import { PushSubscriptionStore } from '../store/push-subscriptions';
@@ -67,7 +69,7 @@ const schema = configSchema.pick({
 });
 
 function usage(): never {
-  say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|resend|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
+  say('usage: npm run admin -- <overview | dead-letters list|show|replay|replay-matching|resend|resend-matching|discard | trace | forget | reseal | audit | devices list|revoke | sessions end-all> … (see src/cli/admin.ts)');
   say('--reason "<why>" lands in your shell history and in ps while the command runs: no personal data in it.');
   process.exit(2);
 }
@@ -164,6 +166,11 @@ async function run(call: Invocation, settings: Settings, redis: RedisConnection,
       return result;
     }
     if (sub === 'resend' && arg && call.reason?.trim()) return ops.deadLetters.resend(arg, actor, call.reason);
+    if (sub === 'resend-matching' && filter.queue && call.reason?.trim()) {
+      const result = await resendMatching(ops.deadLetters, { ...filter, queue: filter.queue }, actor, call.reason, !call.yes);
+      if (result.outcome?.failed.length) process.exitCode = 1;
+      return result;
+    }
     if (sub === 'discard' && arg) return ops.deadLetters.discard(arg, actor, call.reason);
     usage();
   }

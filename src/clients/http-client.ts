@@ -7,12 +7,12 @@ export interface OutboundHttpOptions {
   timeoutMs: number;
   headers?: Record<string, string>;
   auth?: { username: string; password: string };
-  /** How long a new connection (TCP, and TLS for https) may take; at most half of `timeoutMs`. */
+  /** How long a new connection (TCP, and TLS for https; not the DNS lookup) may take; at most 2/3 of `timeoutMs`. */
   connectTimeoutMs?: number;
 }
 
 /** A destination that has not let us in within this long is unreachable for now, not slow: retried later. */
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Outbound HTTP as every client here wants it: statuses are returned, not thrown (the client classifies
@@ -28,7 +28,7 @@ export function outboundHttp(opts: OutboundHttpOptions): AxiosInstance {
     validateStatus: () => true,
     maxRedirects: 0,
     // Shorter than the whole request's, so a connection not made is told by its own code, not by axios's timeout.
-    ...trackingAgents(Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, Math.floor(opts.timeoutMs / 2))),
+    ...trackingAgents(Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, Math.floor((opts.timeoutMs * 2) / 3))),
   });
 }
 

@@ -13,6 +13,7 @@ import type { ReferenceStore } from '../store/references';
 import type { TraceStore } from '../store/trace';
 import type { Queue } from 'bullmq';
 import type { LoginThrottle } from '../store/login-throttle';
+import { resendRoutes } from './admin-resend';
 import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { validationDetails } from './json-body';
@@ -54,7 +55,7 @@ export function operatorName(given: string | null | undefined, fallback: string)
 }
 
 /** Who did it, for the audit trail: the X-Operator header, else "admin". */
-function actorOf(req: Request): string {
+export function actorOf(req: Request): string {
   return operatorName(req.get('x-operator'), 'admin');
 }
 
@@ -77,7 +78,7 @@ export function filterOf(input: unknown): DeadLetterFilter {
   return { queue: f.queue, error: f.error, minAgeHours: f.min_age_hours, maxAgeHours: f.max_age_hours };
 }
 
-type Json = RequestHandler;
+export type Json = RequestHandler;
 
 /** A dead-letter action refused for what the letter is: 409 with the letter's own code and what to do instead. */
 export function asConflict(err: unknown): never {
@@ -113,13 +114,7 @@ function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
     res.status(202).json({ status: 'replayed', dead_letter: replayed });
   });
 
-  router.post('/admin/dead-letters/:id/resend', async (req, res) => {
-    const reason = reasonOf(req);
-    if (!reason?.trim()) throw new HttpError(422, 'reason_required', 'Send ?reason=<what you checked: that the message did not reach the person>.');
-    const resent = await deps.deadLetters.resend(req.params.id as string, actorOf(req), reason).catch(asConflict);
-    if (!resent) throw new HttpError(404, 'not_found', 'No dead letter with this id.');
-    res.status(202).json({ status: 'resent', dead_letter: resent });
-  });
+  resendRoutes(router, deps.deadLetters, json);
 
   router.delete('/admin/dead-letters/:id', async (req, res) => {
     const discarded = await deps.deadLetters.discard(req.params.id as string, actorOf(req), reasonOf(req));

@@ -36,7 +36,11 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == 'claimed:' .. ARGV[2] then return red
 return 0
 `;
 
+// Only while the job is a dead letter (in its queue's failed set, KEYS[2], the job's own slot): then no attempt of it
+// is meant to run, so the claim removed is not a live attempt's. Checked in the script, so a second resend racing
+// the first, whose retry already runs and holds a new claim, is refused instead of deleting that claim.
 const GIVE_BACK = `
+if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'not-dead' end
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value and string.sub(value, 1, 5) == 'sent:' then return 'sent' end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -94,10 +98,11 @@ export class SendClaims {
 
   /**
    * An operator's resend of a "not confirmed" dead letter, after checking the message did not go out: the job's
-   * claim is removed so its next run sends. Refused (`sent`) when the provider is known to have taken it.
+   * claim is removed so its next run sends. Refused (`sent`) when the provider is known to have taken it, and
+   * (`not-dead`) when the job is no longer a dead letter (another resend or a replay moved it back meanwhile).
    */
-  async giveBack(job: Job): Promise<'given-back' | 'sent'> {
-    return (await this.redis.eval(GIVE_BACK, 1, jobKey(job), FIELD)) as 'given-back' | 'sent';
+  async giveBack(job: Job): Promise<'given-back' | 'sent' | 'not-dead'> {
+    return (await this.redis.eval(GIVE_BACK, 2, jobKey(job), `${job.queueQualifiedName}:failed`, FIELD, job.id!)) as 'given-back' | 'sent' | 'not-dead';
   }
 
   async get(job: Job): Promise<SendClaim | null> {

@@ -33,8 +33,25 @@ describe('a failed send: did anything reach the provider?', () => {
     expect(seen.connectTimeout).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
   });
 
-  it('retries when a kept-alive connection the server had closed is reset under the next request', () => {
-    expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: null })]);
+  it('does not count a slow name lookup against the connect timeout (slow DNS is slow, not unreachable)', () => {
+    expect(seen.slowLookupLiveServer).toBe('answered');
+  });
+
+  it('still gives up on a connection not made in time once the name is resolved', () => {
+    expect(seen.slowLookupThenSilent).toEqual({ hint: null, message: 'RapidPro did not answer the flow start (ECONNECT_TIMEOUT)' });
+  });
+
+  it('never repeats a request the server read on a kept-alive connection and then reset (it may have acted on it)', () => {
+    expect([seen.keptAliveAnswered, seen.keptAliveDropped]).toEqual(['answered', expect.objectContaining({ hint: 'maybe_sent' })]);
+  });
+
+  it('closes a kept-alive connection left idle past its idle timeout, so the next send opens a fresh one', () => {
+    expect([seen.connectionsWithinIdle, seen.connectionsPastIdle]).toEqual([1, 2]);
+  });
+
+  it('behind HTTPS_PROXY (a tunnel the gateway cannot see into) takes a reset as maybe sent, even one before the request', () => {
+    // The "proxy" here is the handshake-resetting server: it resets on the CONNECT line.
+    expect(seen.proxyTunnelReset).toMatchObject({ hint: 'maybe_sent' });
   });
 
   it('never repeats a request written to a fresh connection whose answer never came (RapidPro may have acted on it)', () => {

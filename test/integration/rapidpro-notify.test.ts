@@ -1,5 +1,6 @@
 import nock from 'nock';
-import { startGateway, uniquePrefix, type Gateway, scrapeMetrics } from '../support/gateway';
+import request from 'supertest';
+import { startGateway, uniquePrefix, type Gateway, scrapeMetrics, TEST_ADMIN_TOKEN } from '../support/gateway';
 import { eventually } from '../support/eventually';
 
 const RAPIDPRO = 'http://rapidpro-notify.test';
@@ -22,6 +23,8 @@ describe('community notification flow: only a background flow is started', () =>
   const late = { lookups: 0, starts: 0 };
   /** How many of the next starts RapidPro takes while a proxy in front of it answers 504. */
   const proxyGaveUp = { starts: 0 };
+  /** How many of the next starts RapidPro's load balancer answers 502 (RapidPro restarting: it never saw them). */
+  const restarting = { starts: 0 };
   let lookupCount = 0;
 
   beforeAll(() => {
@@ -40,6 +43,7 @@ describe('community notification flow: only a background flow is started', () =>
         // Recorded as RapidPro takes it: a late answer is a start that happened, unknown to the gateway.
         starts.push(body as Record<string, unknown>);
         if (proxyGaveUp.starts-- > 0) return answer(null, [504, { detail: 'gateway timeout' }]);
+        if (restarting.starts-- > 0) return answer(null, [502, { detail: 'bad gateway' }]);
         answerLate(answer, late.starts-- > 0, [201, { uuid: '0f2a7a60-2d8e-4d2b-9f4f-5a4b7c1d9e01', status: 'pending' }]);
       });
   });
@@ -59,6 +63,7 @@ describe('community notification flow: only a background flow is started', () =>
     late.lookups = 0;
     late.starts = 0;
     proxyGaveUp.starts = 0;
+    restarting.starts = 0;
     const gw = await startGateway({
       prefix: uniquePrefix('rp-notify'),
       env: { RAPIDPRO_URL: RAPIDPRO, RAPIDPRO_TOKEN: 'rapidpro-api-token-2', RAPIDPRO_NOTIFY_FLOW_UUID: FLOW, RAPIDPRO_RATE_PER_HOUR: '360000', RAPIDPRO_TIMEOUT_MS: '300' },
@@ -151,5 +156,25 @@ describe('community notification flow: only a background flow is started', () =>
       await eventually(() => starts.length === 1, 15000);
       expect(lookupCount).toBe(2);
       expect(await gw.services.registry.get('rapidpro-notify').getFailedCount()).toBe(0);
+    }));
+
+  it('after a RapidPro restart (its load balancer answered 502), resends the queue\'s "not confirmed" starts in one command, each audited', () =>
+    withGateway([flowOfType('background')], async (gw) => {
+      restarting.starts = 2;
+      await notify(gw, 'K7M2P9QJ');
+      await notify(gw, 'K7M2P9QK');
+      const queue = gw.services.registry.get('rapidpro-notify');
+      await eventually(async () => (await queue.getFailedCount()) === 2, 15000, 'both starts to settle as not confirmed');
+      const resend = (body: Record<string, unknown>) => request(gw.app).post('/admin/dead-letters/resend').set('Authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send(body);
+      const reason = 'flow_starts shows none with these references';
+      expect((await resend({ reason })).status).toBe(422);
+      const dry = await resend({ queue: 'rapidpro-notify', reason });
+      expect([dry.status, dry.body.dry_run, dry.body.count]).toEqual([200, true, 2]);
+      expect(starts).toHaveLength(2);
+      const done = await resend({ queue: 'rapidpro-notify', reason, dry_run: false });
+      expect(done.body.resent).toHaveLength(2);
+      await eventually(async () => starts.length === 4 && (await queue.getFailedCount()) === 0, 15000, 'the resent starts');
+      const entries = (await gw.services.audit.recent(20)).filter((e) => e.action === 'dead_letter.resend');
+      expect(entries).toHaveLength(2);
     }));
 });

@@ -5,7 +5,7 @@ import { createRedis } from '../../src/queues/connection';
 import { sendOnce, type SendOnceDeps } from '../../src/replies/send-once';
 import { SharedCounters } from '../../src/store/counters';
 import { deleteByPrefix } from '../../src/store/keys';
-import { SendClaims } from '../../src/store/send-claims';
+import { JobGoneError, SendClaims } from '../../src/store/send-claims';
 import { TraceStore } from '../../src/store/trace';
 import { LogCapture, TEST_REDIS_URL, uniquePrefix } from '../support/gateway';
 
@@ -104,10 +104,23 @@ describe('a message to a person: at most once per job', () => {
     expect(sends).toBe(1);
   });
 
-  it('keeps no claim once its job is gone (discarded, forgotten or completed and removed)', async () => {
+  it('sends nothing and leaves no claim behind for a job removed before its send (discarded, forgotten)', async () => {
     const job = await newJob();
-    await sendOnce(deps, job, 'K7M2P9R6', send);
+    const jobKey = `${job.queueQualifiedName}:${job.id}`;
     await job.remove();
-    expect(await redis.keys(`${prefix}:gw:send-claim:*`)).toEqual([]);
+    await expect(sendOnce(deps, job, 'K7M2P9R6', send)).rejects.toThrow(JobGoneError);
+    expect(sends).toBe(0);
+    // The claim never re-creates the job's hash: nothing would ever delete it.
+    expect(await redis.exists(jobKey)).toBe(0);
+  });
+
+  it("a resend never removes the claim of an attempt under way: only a dead letter's claim is given back", async () => {
+    // A second resend racing the first: the first's retry already runs and holds a claim of its own.
+    const job = await newJob();
+    expect(await deps.claims.claim(job, 'attempt-after-first-resend')).toBeNull();
+    expect(await deps.claims.giveBack(job)).toBe('not-dead');
+    expect(await deps.claims.get(job)).toEqual({ state: 'claimed', owner: 'attempt-after-first-resend' });
+    await expect(sendOnce(deps, await again(job), 'K7M2P9R8', send)).rejects.toThrow(UnrecoverableError);
+    expect(sends).toBe(0);
   });
 });
