@@ -29,6 +29,18 @@ export function sendErrorAnswer(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } }, err.headers);
 }
 
+/**
+ * The path and raw query of a request target as express reads them (parseurl): the path ends at the first `?` or
+ * `#`, the query at the `#` after it. Node passes a `#` on to the app; a query read past it would differ from
+ * express's (`?token=T#x` is token `T` there).
+ */
+export function targetOf(url: string): { path: string; query: string } {
+  const hash = url.indexOf('#');
+  const target = hash < 0 ? url : url.slice(0, hash);
+  const q = target.indexOf('?');
+  return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
 interface Dispatch {
   handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
 }
@@ -45,12 +57,10 @@ export function withFastRoutes(app: Express, routes: FastRoutes, logger: Logger)
   const dispatch = app as unknown as Dispatch;
   const viaExpress = dispatch.handle;
   dispatch.handle = function handle(this: unknown, req, res, next) {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const { path, query } = targetOf(req.url ?? '');
     const route = routes.get(`${req.method} ${path}`);
     if (!route) return viaExpress.call(this, req, res, next);
-    route(req, res, q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => {
+    route(req, res, query).catch((err: unknown) => {
       if (!res.headersSent) sendErrorAnswer(res, errorAnswer(err, logger, path));
     });
   };

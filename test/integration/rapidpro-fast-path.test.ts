@@ -114,6 +114,16 @@ describe('the RapidPro referral route at its exact path and through express', ()
     expect(res.status).toBe(202);
   });
 
+  // Node passes a `#` in the request target on; express's query ends at it (parseurl), and so must the fast path's.
+  it.each([
+    [`?token=${WEBHOOK_TOKEN}#frag`, 202],
+    [`?a=#&token=${WEBHOOK_TOKEN}`, 401],
+    [`#?token=${WEBHOOK_TOKEN}`, 401],
+  ])('reads the target %s with its fragment cut off, the same answer on both', async (suffix, status) => {
+    const res = await both((p) => rawPost(p + suffix, { 'Content-Type': 'application/json' }, [JSON.stringify(body())]), { referenceInBody: true });
+    expect(res.status).toBe(status);
+  });
+
   it('accepts a feedback report with the same answer', async () => {
     const res = await both((p) => request(gw.app).post(p).set('Authorization', auth).type('json').send(feedback()), { referenceInBody: true, intent: 'feedback' });
     expect(res.status).toBe(202);
