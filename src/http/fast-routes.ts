@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '../logger';
-import { errorAnswer, type HttpError } from './errors';
+import { errorAnswer, internalError, type HttpError } from './errors';
 
 /** A route answered before express's router: the request, its response and its raw query ('' without one). */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void>;
@@ -41,6 +41,26 @@ export function targetOf(url: string): { path: string; query: string } {
   return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
 }
 
+/**
+ * A fast route's throw, answered as the express error handler answers it. This runs in a promise's catch with
+ * nothing above it, so a throw of its own (the logger, the write) would be an unhandled rejection that ends the
+ * process; where express's finalhandler would step in, it answers the 500 itself, or closes the connection once
+ * the headers are out (as finalhandler does).
+ */
+function answerFailure(res: ServerResponse, err: unknown, logger: Logger, path: string): void {
+  try {
+    if (!res.headersSent) sendErrorAnswer(res, errorAnswer(err, logger, path));
+    else if (!res.writableEnded) res.destroy();
+  } catch {
+    try {
+      if (res.headersSent) res.destroy();
+      else sendErrorAnswer(res, internalError());
+    } catch {
+      res.destroy();
+    }
+  }
+}
+
 interface Dispatch {
   handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
 }
@@ -60,9 +80,7 @@ export function withFastRoutes(app: Express, routes: FastRoutes, logger: Logger)
     const { path, query } = targetOf(req.url ?? '');
     const route = routes.get(`${req.method} ${path}`);
     if (!route) return viaExpress.call(this, req, res, next);
-    route(req, res, query).catch((err: unknown) => {
-      if (!res.headersSent) sendErrorAnswer(res, errorAnswer(err, logger, path));
-    });
+    route(req, res, query).catch((err: unknown) => answerFailure(res, err, logger, path));
   };
   return app;
 }
