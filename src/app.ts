@@ -81,6 +81,9 @@ export function createApp({ config, logger, redis, readiness, services, intents,
   app.disable('x-powered-by');
   // Behind a TLS-terminating proxy: req.secure (the dashboard cookie's Secure flag) and req.ip from X-Forwarded-*.
   if (config.TRUST_PROXY !== undefined) app.set('trust proxy', config.TRUST_PROXY);
+  // Up to the channel routes, every app.use below is skipped by POST /webhooks/rapidpro/<intent>: withFastRoutes
+  // answers it ahead of express. Middleware added here that must run for it goes in src/channels/rapidpro/fast-route.ts
+  // too (test/integration/fast-path-middleware.test.ts fails until it is listed there).
   app.use(healthRouter(readiness ?? redis));
   // Open only on an admin listener bound to loopback: bound wider (a container's 0.0.0.0), every neighbour reaches it.
   // One count per client address for every admin token check on this listener, keyed by a hash the dump cannot reverse.
@@ -92,6 +95,7 @@ export function createApp({ config, logger, redis, readiness, services, intents,
       res.type('text/plain; version=0.0.4').send(await services.metrics.render());
     });
   }
+  // The fast route does the same itself (watch in fast-route.ts).
   if (inbound) app.use(services.metrics.observeWebhooks());
   if (operator && config.ADMIN_TOKEN) mountOperatorRoutes(app, { config, logger, redis, services }, config.ADMIN_TOKEN, loginThrottle);
   // Each channel's routes sit on their own paths with no middleware of their own outside them, so the order

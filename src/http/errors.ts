@@ -25,10 +25,12 @@ export function sendError(res: Response, err: HttpError): void {
 }
 
 /** body-parser's own errors, translated; its messages can quote the body, so none is passed on. */
-function fromBodyParser(err: { type?: string; status?: number; limit?: number }): HttpError | null {
+function fromBodyParser(thrown: unknown): HttpError | null {
+  // Anything can be thrown, undefined and null included.
+  const err = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as { type?: unknown; status?: unknown; limit?: unknown };
   switch (err.type) {
     case 'entity.too.large':
-      return new HttpError(413, 'body_too_large', `The body is larger than the ${err.limit ?? 262144} bytes this route accepts.`);
+      return new HttpError(413, 'body_too_large', `The body is larger than the ${typeof err.limit === 'number' ? err.limit : 262144} bytes this route accepts.`);
     case 'entity.parse.failed':
       return new HttpError(400, 'malformed_body', 'The body could not be parsed.');
     case 'encoding.unsupported':
@@ -47,12 +49,15 @@ export function notFound(): RequestHandler {
   return (_req, res) => sendError(res, new HttpError(404, 'not_found', 'No such route, or the channel is not configured.'));
 }
 
+/** The answer to a failure the gateway cannot name to the caller. */
+export const internalError = () => new HttpError(500, 'internal_error', 'The gateway failed to handle this request; nothing was stored.');
+
 /** The answer to an error a route threw or passed on (`route` is the request's path, for the log line only). */
 export function errorAnswer(err: unknown, logger: Logger, route: string): HttpError {
-  const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string; status?: number; limit?: number });
+  const known = err instanceof HttpError ? err : fromBodyParser(err);
   if (known) return known;
   logger.error({ err, route }, 'unhandled error in request');
-  return new HttpError(500, 'internal_error', 'The gateway failed to handle this request; nothing was stored.');
+  return internalError();
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '../logger';
-import { errorAnswer, type HttpError } from './errors';
+import { errorAnswer, internalError, type HttpError } from './errors';
 
 /** A route answered before express's router: the request, its response and its raw query ('' without one). */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void>;
@@ -29,6 +29,38 @@ export function sendErrorAnswer(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } }, err.headers);
 }
 
+/**
+ * The path and raw query of a request target as express reads them (parseurl): the path ends at the first `?` or
+ * `#`, the query at the `#` after it. Node passes a `#` on to the app; a query read past it would differ from
+ * express's (`?token=T#x` is token `T` there).
+ */
+export function targetOf(url: string): { path: string; query: string } {
+  const hash = url.indexOf('#');
+  const target = hash < 0 ? url : url.slice(0, hash);
+  const q = target.indexOf('?');
+  return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+/**
+ * A fast route's throw, answered as the express error handler answers it. This runs in a promise's catch with
+ * nothing above it, so a throw of its own (the logger, the write) would be an unhandled rejection that ends the
+ * process; where express's finalhandler would step in, it answers the 500 itself, or closes the connection once
+ * the headers are out (as finalhandler does).
+ */
+function answerFailure(res: ServerResponse, err: unknown, logger: Logger, path: string): void {
+  try {
+    if (!res.headersSent) sendErrorAnswer(res, errorAnswer(err, logger, path));
+    else if (!res.writableEnded) res.destroy();
+  } catch {
+    try {
+      if (res.headersSent) res.destroy();
+      else sendErrorAnswer(res, internalError());
+    } catch {
+      res.destroy();
+    }
+  }
+}
+
 interface Dispatch {
   handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
 }
@@ -45,14 +77,10 @@ export function withFastRoutes(app: Express, routes: FastRoutes, logger: Logger)
   const dispatch = app as unknown as Dispatch;
   const viaExpress = dispatch.handle;
   dispatch.handle = function handle(this: unknown, req, res, next) {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const { path, query } = targetOf(req.url ?? '');
     const route = routes.get(`${req.method} ${path}`);
     if (!route) return viaExpress.call(this, req, res, next);
-    route(req, res, q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => {
-      if (!res.headersSent) sendErrorAnswer(res, errorAnswer(err, logger, path));
-    });
+    route(req, res, query).catch((err: unknown) => answerFailure(res, err, logger, path));
   };
   return app;
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { scrapeMetrics, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -12,7 +14,20 @@ const body = (run = randomUUID()) => ({
   results: { name: { value: PII.name, category: 'All Responses' }, concern: { value: 'fast path words', category: 'All Responses' } },
 });
 
-type Send = (path: string) => request.Test;
+/** What both spellings must agree on; supertest's response has it, and so does {@link rawPost}'s. */
+interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+type Send = (path: string) => PromiseLike<Answer>;
+
+const feedback = () => ({
+  contact: { uuid: randomUUID(), urn: PII.urn, language: 'eng' },
+  flow: { uuid: '3c1f6a2e-2b0d-4c55-9a1e-7c4f3b2d1e00' },
+  run: { uuid: randomUUID() },
+  results: { category: { value: 'complaint', category: 'complaint' }, description: { value: 'fast path words', category: 'All Responses' } },
+});
 
 /**
  * POST /webhooks/rapidpro/<intent> is answered ahead of express at its exact path (src/http/fast-routes.ts);
@@ -21,12 +36,36 @@ type Send = (path: string) => request.Test;
  */
 describe('the RapidPro referral route at its exact path and through express', () => {
   let gw: Gateway;
+  let server: Server;
+  let expressRouter: jest.SpyInstance;
   beforeAll(async () => {
     gw = await startGateway({ prefix: uniquePrefix('fast-path'), workers: false });
+    // Every request express handles goes through its router; one the fast path answers never does.
+    expressRouter = jest.spyOn((gw.app as unknown as { router: { handle: () => void } }).router, 'handle');
+    server = gw.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
   });
   afterAll(async () => {
+    expressRouter.mockRestore();
+    await new Promise((resolve) => server.close(resolve));
     await gw.close();
   });
+
+  /** A POST written as `chunks` (no Content-Length: chunked) to `target` as given, bytes supertest cannot send. */
+  function rawPost(target: string, headers: Record<string, string>, chunks: string[]): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const { port } = server.address() as AddressInfo;
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, headers, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : {} }));
+      });
+      req.on('error', reject);
+      // A refusal can come before the last chunk is written; the answer is what is compared.
+      for (const chunk of chunks) req.write(chunk);
+      req.end();
+    });
+  }
 
   const FAST = '/webhooks/rapidpro/referral';
   const EXPRESS = '/webhooks/rapidpro/referral/';
@@ -34,9 +73,14 @@ describe('the RapidPro referral route at its exact path and through express', ()
   const withQuery = (path: string, query: string) => path + query;
 
   /** Status, body and every header but Date (and the ETag of a body that names a new reference) must match. */
-  async function both(send: Send, opts: { referenceInBody?: boolean } = {}) {
-    const [fast, slow] = [await send(FAST), await send(EXPRESS)];
-    const headers = (r: request.Response) => Object.entries(r.headers).filter(([k]) => k !== 'date' && !(opts.referenceInBody && k === 'etag'));
+  async function both(send: Send, opts: { referenceInBody?: boolean; intent?: string } = {}) {
+    const [fastPath, expressPath] = opts.intent ? [`/webhooks/rapidpro/${opts.intent}`, `/webhooks/rapidpro/${opts.intent}/`] : [FAST, EXPRESS];
+    expressRouter.mockClear();
+    const fast = await send(fastPath);
+    expect(expressRouter).toHaveBeenCalledTimes(0);
+    const slow = await send(expressPath);
+    expect(expressRouter).toHaveBeenCalledTimes(1);
+    const headers = (r: Answer) => Object.entries(r.headers).filter(([k]) => k !== 'date' && !(opts.referenceInBody && k === 'etag'));
     expect(fast.status).toBe(slow.status);
     expect(headers(fast)).toEqual(headers(slow));
     const shape = (b: Record<string, unknown>) => (opts.referenceInBody ? { ...b, reference: typeof b.reference } : b);
@@ -53,6 +97,7 @@ describe('the RapidPro referral route at its exact path and through express', ()
     ['an empty body', (p: string) => request(gw.app).post(p).set('Authorization', auth)],
     ['a body that is not a webhook body', (p: string) => request(gw.app).post(p).set('Authorization', auth).type('json').send({ contact: { urn: PII.urn } })],
     ['a body over the limit', (p: string) => request(gw.app).post(p).set('Authorization', auth).type('json').send(JSON.stringify({ ...body(), pad: 'x'.repeat(300_000) }))],
+    ['a chunked body over the limit', (p: string) => rawPost(p, { Authorization: auth, 'Content-Type': 'application/json' }, [`{"pad": "`, ...Array<string>(3).fill('x'.repeat(100_000)), '"}'])],
   ])('refuses %s with the same answer', async (_label, send) => {
     const res = await both(send);
     expect(res.status).toBeGreaterThanOrEqual(400);
@@ -67,6 +112,32 @@ describe('the RapidPro referral route at its exact path and through express', ()
   ])('accepts %s with the same answer', async (_label, sendBody) => {
     const res = await both((p) => sendBody(body())(p), { referenceInBody: true });
     expect(res.status).toBe(202);
+  });
+
+  // Node passes a `#` in the request target on; express's query ends at it (parseurl), and so must the fast path's.
+  it.each([
+    [`?token=${WEBHOOK_TOKEN}#frag`, 202],
+    [`?a=#&token=${WEBHOOK_TOKEN}`, 401],
+    [`#?token=${WEBHOOK_TOKEN}`, 401],
+  ])('reads the target %s with its fragment cut off, the same answer on both', async (suffix, status) => {
+    const res = await both((p) => rawPost(p + suffix, { 'Content-Type': 'application/json' }, [JSON.stringify(body())]), { referenceInBody: true });
+    expect(res.status).toBe(status);
+  });
+
+  it('accepts a feedback report with the same answer', async () => {
+    const res = await both((p) => request(gw.app).post(p).set('Authorization', auth).type('json').send(feedback()), { referenceInBody: true, intent: 'feedback' });
+    expect(res.status).toBe(202);
+  });
+
+  it('answers 503 with the same Retry-After when the message cannot be stored', async () => {
+    // What the producer sees while Redis is gone (redis-down.test.ts stops a real one; reliability.test.ts does this).
+    const add = jest.spyOn(gw.queue, 'add').mockRejectedValue(new Error('Connection is closed.'));
+    try {
+      const res = await both((p) => request(gw.app).post(p).set('Authorization', auth).type('json').send(body()));
+      expect([res.status, res.headers['retry-after'], res.body.error.code]).toEqual([503, '5', 'unavailable']);
+    } finally {
+      add.mockRestore();
+    }
   });
 
   it('answers a repeat with the first reference on both, and counts the same outcomes in /metrics', async () => {
