@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** How long a count of online replicas (INFO replication, or a WAIT that fell short) is trusted. */
+/** How long a count of online replicas (INFO replication, or a WAIT that fell short with the full configured timeout) is trusted. */
 const REPLICAS_SEEN_MS = 100;
 
 /**
@@ -39,7 +39,7 @@ export class WaitBarrier {
     return batch.result;
   }
 
-  /** Replicas online as last seen (INFO replication, at most every 100 ms); a WAIT that fell short counts as seen. */
+  /** Replicas online as last seen (INFO replication, at most every 100 ms); a WAIT that fell short with the full timeout counts as seen. */
   async online(): Promise<number> {
     if (this.seen && Date.now() - this.seen.at < REPLICAS_SEEN_MS) return this.seen.replicas;
     this.asking ??= this.node
@@ -65,7 +65,9 @@ export class WaitBarrier {
   private send(deadlineAt: number): Promise<number> {
     const within = Math.max(1, Math.min(this.timeoutMs, deadlineAt - Date.now()));
     const sent = Promise.all([this.node.set(this.marker, '1', 'EX', MARKER_SECONDS), this.node.wait(this.replicas, within)]).then(([, acknowledged]) => {
-      if (acknowledged < this.replicas) this.seen = { at: Date.now(), replicas: acknowledged };
+      // Only a WAIT that had the full configured timeout says replicas are missing: one cut short by its own
+      // request's deadline says nothing about them, and must not refuse everyone else.
+      if (acknowledged < this.replicas && within === this.timeoutMs) this.seen = { at: Date.now(), replicas: acknowledged };
       return acknowledged;
     });
     this.running = sent;
