@@ -37,4 +37,25 @@ describe('WaitBarrier', () => {
     await busy;
     expect(await barrier.online()).toBe(1);
   });
+
+  it('fails those waiting when a WAIT never answers, and does not hold the next WAIT behind it', async () => {
+    // A frozen primary answers nothing, like a half-open connection after a host crash.
+    const frozen = await PrivateRedis.start();
+    const silent = new Redis(frozen.url);
+    await silent.ping();
+    const pid = Number(/process_id:(\d+)/.exec(await silent.info('server'))?.[1]);
+    const barrier = new WaitBarrier(silent, 'wait-barrier-test:marker', 1, 100);
+    process.kill(pid, 'SIGSTOP');
+    const never = new Promise((r) => setTimeout(() => r('still pending'), 8000).unref());
+    try {
+      const first = barrier.acknowledged(Date.now() + 5000).catch((e: Error) => e.message);
+      const next = barrier.acknowledged(Date.now() + 5000).catch((e: Error) => e.message);
+      expect(await Promise.race([first, never])).toContain('not confirmed');
+      expect(await Promise.race([next, never])).toContain('not confirmed');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      silent.disconnect();
+      await frozen.destroy();
+    }
+  });
 });
