@@ -16,6 +16,8 @@ export { QueueUnavailableError };
 
 /** Inbound messages stored and confirmed (not duplicates, not simulated), across every API process. */
 export const ACCEPTED_COUNTER = 'gateway_messages_accepted_total';
+/** References the ledger refused as issued before (the reference counter went back), across every API process. */
+export const REFERENCES_TAKEN_COUNTER = 'gateway_references_already_issued_total';
 
 export interface IntakeOptions {
   attempts: number;
@@ -159,7 +161,9 @@ export class IntakeProducer {
       try {
         return await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
       } catch (err) {
-        if (!(err instanceof ReferenceTakenError) || tries >= MAX_REFERENCE_TRIES) throw err;
+        if (!(err instanceof ReferenceTakenError)) throw err;
+        this.counters?.increment(REFERENCES_TAKEN_COUNTER, {});
+        if (tries >= MAX_REFERENCE_TRIES) throw err;
         this.references.discardBlock();
       }
     }

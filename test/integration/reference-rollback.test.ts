@@ -2,7 +2,8 @@ import request from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { gatewayKey } from '../../src/store/keys';
 import { AcceptanceLedger, ReferenceTakenError } from '../../src/store/acceptances';
-import { startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
+import { referenceFromSequence } from '../../src/domain/reference';
+import { scrapeMetrics, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway } from '../support/gateway';
 
 const referral = () => ({
   contact: { uuid: randomUUID(), urn: 'tel:+250788111222' },
@@ -55,6 +56,22 @@ describe('the reference counter went back', () => {
     // Every acceptance but the first (whose case exists) is a job of its own, none swallowed by a job-id clash.
     const jobs = (await first.queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id).sort();
     expect(jobs).toEqual(refs.slice(1).map((r) => `m-${r}`).sort());
+  });
+
+  it('when every reference tried was issued before, answers 503 nothing stored, logs it as that (not as Redis down) and counts it', async () => {
+    const gw = await startGateway({ prefix: uniquePrefix('ref-taken'), workers: false });
+    try {
+      // A fresh counter's first three blocks start at 1, 101 and 201: all three issued before.
+      for (const n of [1, 101, 201]) await gw.redis.set(gatewayKey(gw.config.QUEUE_PREFIX, 'issued', referenceFromSequence(n)), '1', 'EX', 60);
+      const res = await post(gw);
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain('nothing was stored');
+      expect(gw.logs.text).toContain('the reference counter went back');
+      expect(gw.logs.text).not.toContain('Redis unavailable');
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_references_already_issued_total\{\} 3/);
+    } finally {
+      await gw.close();
+    }
   });
 
   describe('the reservation of each reference issued', () => {
