@@ -193,7 +193,7 @@ export class IntakeProducer {
     // end and is withdrawn, so this 503 is true (no worker acts on the job; a retry claims afresh). It may use half
     // of what is left: the WAIT after the confirmation keeps the other half, so a healthy replica is not cut short.
     try {
-      await replicated?.(Date.now() + (deadlineAt - Date.now()) / 2);
+      await replicated?.(Math.floor(Date.now() + (deadlineAt - Date.now()) / 2));
     } catch (err) {
       attempt.gaveUp = true;
       throw err;

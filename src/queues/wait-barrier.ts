@@ -64,7 +64,8 @@ export class WaitBarrier {
   }
 
   private send(deadlineAt: number): Promise<number> {
-    const within = Math.max(1, Math.min(this.timeoutMs, deadlineAt - Date.now()));
+    // Whole ms: WAIT refuses a fractional timeout.
+    const within = Math.max(1, Math.floor(Math.min(this.timeoutMs, deadlineAt - Date.now())));
     const asked = Promise.all([this.node.set(this.marker, '1', 'EX', MARKER_SECONDS), this.node.wait(this.replicas, within)]);
     const sent = unlessSilent(asked, within + SILENT_WAIT_MARGIN_MS).then(([, acknowledged]) => {
       // Only a WAIT that had the full configured timeout says replicas are missing: one cut short by its own
