@@ -16,6 +16,8 @@ export { QueueUnavailableError };
 
 /** Inbound messages stored and confirmed (not duplicates, not simulated), across every API process. */
 export const ACCEPTED_COUNTER = 'gateway_messages_accepted_total';
+/** References the ledger refused as issued before (the reference counter went back), across every API process. */
+export const REFERENCES_TAKEN_COUNTER = 'gateway_references_already_issued_total';
 
 export interface IntakeOptions {
   attempts: number;
@@ -49,7 +51,8 @@ export const WITHDRAW_ANSWER_MS = 250;
  * After the verdict `stored` (this delivery's, or the first delivery's for a duplicate): too few replicas is the one
  * 503 that cannot say nothing was stored. The sender's retry is a duplicate and answers the same reference.
  */
-async function confirmedOnReplicas(replicated: ReplicaWait | undefined, accepted: Accepted): Promise<Accepted> {
+async function confirmedOnReplicas(replicated: ReplicaWait | undefined, accepted: Accepted, attempt: Attempt): Promise<Accepted> {
+  attempt.stored = true;
   try {
     await replicated?.();
   } catch (err) {
@@ -68,6 +71,8 @@ interface Attempt {
   gaveUp: boolean;
   /** When the claim's answer arrived, and the window it opened (ms): the verdict is due by their sum. */
   claimed: { at: number; windowMs: number } | null;
+  /** The ledger said stored (markStored, or the first delivery's verdict): no later failure may say nothing was. */
+  stored: boolean;
 }
 
 /** The only way a message enters the gateway: stored in Redis before anyone is told it was accepted. */
@@ -100,8 +105,20 @@ export class IntakeProducer {
     // first of the candidates): in the job and the ledger.
     const message = { ...unhashed, idempotencyKey: earlier.hashes[0]! };
     const deadlineAt = Date.now() + timeoutMs;
-    const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null };
+    const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null, stored: false };
     const work = this.store(message, { merge, join }, deadlineAt, attempt, earlier);
+    try {
+      return await this.settled(work, timeoutMs, attempt);
+    } catch (err) {
+      // Stored, then the deadline passed (or the last WAIT fell short): a worker will act on it, so the 503 says so.
+      if (attempt.stored && err instanceof QueueUnavailableError && !(err instanceof ReplicationUnconfirmedError)) {
+        throw new ReplicationUnconfirmedError('stored, replication unconfirmed', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async settled(work: Promise<Accepted>, timeoutMs: number, attempt: Attempt): Promise<Accepted> {
     try {
       return await withinDeadline(() => work, timeoutMs);
     } catch (err) {
@@ -144,7 +161,9 @@ export class IntakeProducer {
       try {
         return await this.ledger.claim(message.idempotencyKey, own, randomUUID(), windowMs, into.merge, earlier, into.join, message.sensitive);
       } catch (err) {
-        if (!(err instanceof ReferenceTakenError) || tries >= MAX_REFERENCE_TRIES) throw err;
+        if (!(err instanceof ReferenceTakenError)) throw err;
+        this.counters?.increment(REFERENCES_TAKEN_COUNTER, {});
+        if (tries >= MAX_REFERENCE_TRIES) throw err;
         this.references.discardBlock();
       }
     }
@@ -155,11 +174,11 @@ export class IntakeProducer {
     const { fresh, acceptance, windowMs: left, key, legacyJobId } = await this.claim(message, into, deadlineAt, attempt, earlier);
     if (attempt.gaveUp) throw new QueueUnavailableError('answered 503 before the claim was answered');
     // An older version's job holds this message: its id names the reference; it was stored then.
-    if (legacyJobId !== undefined) return confirmedOnReplicas(replicated, { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false });
+    if (legacyJobId !== undefined) return confirmedOnReplicas(replicated, { reference: intakeJobId.referenceOf(legacyJobId), duplicate: true, merged: false }, attempt);
     attempt.claimed = { at: Date.now(), windowMs: left };
     const sensitive = acceptance.sensitive ?? message.sensitive;
     const accepted: Accepted = { reference: acceptance.reference, duplicate: !fresh, merged: fresh && acceptance.mergeInto !== null, followUp: acceptance.followUp, sensitive };
-    if (acceptance.stored) return confirmedOnReplicas(replicated, accepted);
+    if (acceptance.stored) return confirmedOnReplicas(replicated, accepted, attempt);
     // Fresh, or a repeat of an acceptance still inside its window (its first delivery may have died before its
     // add): the same job (same id, a no-op when it exists), confirmed for the acceptance the ledger holds.
     const data = this.codec.encode(
@@ -171,9 +190,10 @@ export class IntakeProducer {
     await this.queue.add(JOBS[QUEUES.intake].name, data, { ...this.jobOptions, jobId: acceptance.jobId });
     if (attempt.gaveUp) throw new QueueUnavailableError('no verdict in time');
     // Before the confirmation: with too few replicas the acceptance is never confirmed, it lapses at its window's
-    // end and is withdrawn, so this 503 is true (no worker acts on the job; a retry claims afresh).
+    // end and is withdrawn, so this 503 is true (no worker acts on the job; a retry claims afresh). It may use half
+    // of what is left: the WAIT after the confirmation keeps the other half, so a healthy replica is not cut short.
     try {
-      await replicated?.();
+      await replicated?.(Math.floor(Date.now() + (deadlineAt - Date.now()) / 2));
     } catch (err) {
       attempt.gaveUp = true;
       throw err;
@@ -182,6 +202,6 @@ export class IntakeProducer {
     const countAs = this.counters?.locate(ACCEPTED_COUNTER, { channel: message.channel });
     if ((await this.ledger.markStored(key, acceptance.acceptanceId, countAs)) !== 'stored') throw new QueueUnavailableError('the acceptance was withdrawn');
     // The verdict too: a failover that kept the job but lost `stored` would have the worker withdraw a 2xx'd message.
-    return confirmedOnReplicas(replicated, accepted);
+    return confirmedOnReplicas(replicated, accepted, attempt);
   }
 }

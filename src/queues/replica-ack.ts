@@ -38,8 +38,11 @@ function generationOf(node: Redis): { count: number } {
   return g;
 }
 
-/** Waits until enough replicas hold this connection's writes so far; throws (a 503) when too few do in time. */
-export type ReplicaWait = () => Promise<void>;
+/**
+ * Waits until enough replicas hold this connection's writes so far; throws (a 503) when too few do in time. `until`
+ * (ms since the epoch) bounds this wait more tightly than the request's deadline, to keep time for a later one.
+ */
+export type ReplicaWait = (until?: number) => Promise<void>;
 
 /** REDIS_MIN_REPLICAS_ACK for the intake: `begin` before an acceptance's first write, its wait after each write to vouch for. */
 export interface ReplicaAck {
@@ -79,9 +82,9 @@ export function replicaAcknowledgement(redis: RedisConnection, prefix: string, r
       const online = await barrier.online();
       if (online < replicas) throw new QueueUnavailableError(`${online} of ${replicas} replicas online`);
       const unchanged = async () => (await writerOf(redis, slotOf)) === node && generation.count === since;
-      return async () => {
+      return async (until = deadlineAt) => {
         if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed since the acceptance was written');
-        const acknowledged = await barrier.acknowledged(deadlineAt);
+        const acknowledged = await barrier.acknowledged(Math.min(until, deadlineAt));
         if (!(await unchanged())) throw new QueueUnavailableError('the Redis connection changed before its WAIT was answered');
         if (acknowledged < replicas) throw new QueueUnavailableError(`${acknowledged} of ${replicas} replicas acknowledged in time`);
       };

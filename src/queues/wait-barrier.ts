@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { QueueUnavailableError } from './deadline';
 
-/** How long a count of online replicas (INFO replication, or a WAIT that fell short) is trusted. */
+/** How long a count of online replicas (INFO replication, or a WAIT that fell short with the full configured timeout) is trusted. */
 const REPLICAS_SEEN_MS = 100;
 
 /**
@@ -39,7 +40,7 @@ export class WaitBarrier {
     return batch.result;
   }
 
-  /** Replicas online as last seen (INFO replication, at most every 100 ms); a WAIT that fell short counts as seen. */
+  /** Replicas online as last seen (INFO replication, at most every 100 ms); a WAIT that fell short with the full timeout counts as seen. */
   async online(): Promise<number> {
     if (this.seen && Date.now() - this.seen.at < REPLICAS_SEEN_MS) return this.seen.replicas;
     this.asking ??= this.node
@@ -63,9 +64,13 @@ export class WaitBarrier {
   }
 
   private send(deadlineAt: number): Promise<number> {
-    const within = Math.max(1, Math.min(this.timeoutMs, deadlineAt - Date.now()));
-    const sent = Promise.all([this.node.set(this.marker, '1', 'EX', MARKER_SECONDS), this.node.wait(this.replicas, within)]).then(([, acknowledged]) => {
-      if (acknowledged < this.replicas) this.seen = { at: Date.now(), replicas: acknowledged };
+    // Whole ms: WAIT refuses a fractional timeout.
+    const within = Math.max(1, Math.floor(Math.min(this.timeoutMs, deadlineAt - Date.now())));
+    const asked = Promise.all([this.node.set(this.marker, '1', 'EX', MARKER_SECONDS), this.node.wait(this.replicas, within)]);
+    const sent = unlessSilent(asked, within + SILENT_WAIT_MARGIN_MS).then(([, acknowledged]) => {
+      // Only a WAIT that had the full configured timeout says replicas are missing: one cut short by its own
+      // request's deadline says nothing about them, and must not refuse everyone else.
+      if (acknowledged < this.replicas && within === this.timeoutMs) this.seen = { at: Date.now(), replicas: acknowledged };
       return acknowledged;
     });
     this.running = sent;
@@ -79,3 +84,17 @@ export class WaitBarrier {
 
 /** The marker is one key per prefix, rewritten (and so replicated) before each WAIT; kept an hour after the last. */
 const MARKER_SECONDS = 3600;
+
+/**
+ * Redis answers a WAIT by its timeout; past it by this much the connection is taken as dead (a half-open socket after
+ * a host crash answers nothing for minutes): those waiting get 503 and the next WAIT is not held behind it.
+ */
+const SILENT_WAIT_MARGIN_MS = 1000;
+
+function unlessSilent<T>(asked: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError('the WAIT was not answered: replication not confirmed')), ms);
+  });
+  return Promise.race([asked, silent]).finally(() => clearTimeout(timer));
+}

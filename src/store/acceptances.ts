@@ -5,7 +5,6 @@ import { LuaScript } from './lua-script';
 import { feedbackWindowKey } from './feedback-windows';
 import { FollowUpNotes, ledgerEntryKey } from './follow-up-notes';
 import { intakeJobId } from '../queues/jobs';
-import { QUEUES } from '../queues/names';
 import { QueueUnavailableError } from '../queues/deadline';
 
 /** The reference given to a fresh claim was handed out before (the counter went back): take another. */
@@ -59,10 +58,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // (and takes back the merge window it had opened).
 // KEYS: the entry under the current hash, then ARGV[6] entries under earlier hash keys (a HASH_KEY or DATA_KEY
 // change), then ARGV[7] BullMQ deduplication keys of versions before the ledger (their value is the job id),
-// then two keys that exist once the message's own reference (ARGV[1]) was handed out: its intake job and its case
-// link; then the merge key. A fresh claim whose reference is taken writes nothing and returns {-1}: the counter went
-// back (a failover or an AOF restart lost its last INCRBY while a block was still being issued), and the same
-// job id would be silently ignored by BullMQ's add. The caller takes a fresh block. ARGV[10] is the intake job-id prefix (queues/jobs.ts). ARGV[11], when given and no merge
+// then `gw:issued:<own>`, the reservation of the message's own reference (ARGV[1]); then the merge key.
+// A repeat returns above, before the reservation: it answers its first reference and reserves nothing. A fresh
+// claim reserves its own reference (SET NX) and returns {-1} when it was reserved already: the counter went back
+// (a failover or an AOF restart lost its last INCRBY while a block was still being issued), and the same job id
+// would be silently ignored by BullMQ's add, or a merge's or follow-up's own reference taken for another's link.
+// The caller takes a fresh block. A refused claim still leaves what the dead-entry path above wrote (an earlier
+// acceptance's withdrawal): true whatever follows. The reservation is deleted only by its TTL, the idempotency
+// window (ARGV[3], IDEMPOTENCY_WINDOW_HOURS): a reference issued before a counter rollback is recognised for
+// that long, no longer (one small key per message: README, Redis sizing). ARGV[10] is the intake job-id prefix
+// (queues/jobs.ts). ARGV[11], when given and no merge
 // key is, is an explicit join target (a follow-up to the sender's open record): claimed as a merge into it, in
 // the same script, and the entry remembers it (`followUp`) so a duplicate says so too. ARGV[12] ('1' or '0') is
 // whether the message is protected as sensitive, kept so a repeat re-adds the job as the first delivery decided.
@@ -70,7 +75,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // kept sensitivity ('' when the entry predates it).
 const CLAIM = new LuaScript(`${NOW}
 local alternates, legacy = tonumber(ARGV[6]), tonumber(ARGV[7])
-local ownJob, ownLink, mergeKey = KEYS[2 + alternates + legacy], KEYS[3 + alternates + legacy], KEYS[4 + alternates + legacy]
+local issued, mergeKey = KEYS[2 + alternates + legacy], KEYS[3 + alternates + legacy]
 for i = 1, 1 + alternates do
   local e = redis.call('HMGET', KEYS[i], 'reference', 'acceptance', 'jobId', 'mergeInto', 'own', 'stored', 'withdrawn', 'confirmBy', 'followUp', 'sensitive')
   if e[1] then
@@ -86,7 +91,7 @@ for i = 2 + alternates, 1 + alternates + legacy do
   local jobId = redis.call('GET', KEYS[i])
   if jobId then return {0, '', '', jobId, '', '', '1', 0, i, ''} end
 end
-if redis.call('EXISTS', ownJob, ownLink) > 0 then return {-1} end
+if not redis.call('SET', issued, '1', 'EX', ARGV[3], 'NX') then return {-1} end
 local earlier, followUp = false, ''
 if mergeKey then earlier = redis.call('SET', mergeKey, ARGV[1], 'EX', ARGV[4], 'NX', 'GET')
 elseif ARGV[11] and ARGV[11] ~= '' then earlier = ARGV[11]; followUp = '1' end
@@ -195,8 +200,7 @@ export class AcceptanceLedger {
     sensitive?: boolean,
   ): Promise<{ fresh: boolean; acceptance: Acceptance; windowMs: number; key: string; legacyJobId?: string }> {
     const hashes = [idempotencyKey, ...earlier.hashes.filter((h) => h !== idempotencyKey)];
-    const ownKeys = [`${this.prefix}:${QUEUES.intake}:${intakeJobId.prefix}${own}`, gatewayKey(this.prefix, 'ref', own)];
-    const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, ...ownKeys, ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
+    const keys = [...hashes.map((h) => this.key(h)), ...earlier.legacyDedupKeys, gatewayKey(this.prefix, 'issued', own), ...(merge ? [feedbackWindowKey(this.prefix, merge.senderHash, merge.category)] : [])];
     const r = (await CLAIM.run(this.redis, keys, [
       own,
       acceptanceId,
