@@ -1,5 +1,6 @@
 import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
+import { LuaScript } from './lua-script';
 
 /** The idempotency ledger's entry for a hashed idempotency key (IdentifierHasher.deduplicationId). */
 export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(prefix, 'accepted', hashedKey);
@@ -31,12 +32,12 @@ function targetOf(kept: string | null): NoteTarget | null {
 // Marks on the entry of this job's own acceptance (ARGV[1]): an HSET on an expired entry would leave a hash with no
 // TTL, and one on a later acceptance's entry (a resend after the window re-claimed the key) would speak for its job.
 // ARGV[2] is set to ARGV[3] ('' sets nothing), then ARGV[4..] are deleted, in one step: no reader sees half of it.
-const MARK_ON_ENTRY = `
+const MARK_ON_ENTRY = new LuaScript(`
 if redis.call('HGET', KEYS[1], 'acceptance') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
 for i = 4, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 return 1
-`;
+`);
 
 /**
  * A follow-up's note and its target record, on the ledger entry: `noteSent` (naming the record) before each PATCH
@@ -88,6 +89,6 @@ export class FollowUpNotes {
   }
 
   private async mark(idempotencyKey: string, acceptanceId: string | null, field: string, value: string, ...del: string[]): Promise<void> {
-    await this.redis.eval(MARK_ON_ENTRY, 1, ledgerEntryKey(this.prefix, idempotencyKey), acceptanceId ?? '', field, value, ...del);
+    await MARK_ON_ENTRY.run(this.redis, [ledgerEntryKey(this.prefix, idempotencyKey)], [acceptanceId ?? '', field, value, ...del]);
   }
 }

@@ -139,7 +139,7 @@ export class ReferenceStore {
    * a yes only answers an unknown, never a no (the person's own "not safe" outlives a yes the record may still show).
    */
   async followRecordSafeToContact(reference: string, safe: boolean): Promise<void> {
-    await this.redis.eval(LOWER_OR_FILL_SAFE, 1, this.key(reference), safeField(safe));
+    await LOWER_OR_FILL_SAFE.run(this.redis, [this.key(reference)], [safeField(safe)]);
   }
 
   /** A link forgotten (or expired) while its job still runs is not brought back without an end. */

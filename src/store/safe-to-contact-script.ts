@@ -1,3 +1,5 @@
+import { LuaScript } from './lua-script';
+
 /**
  * The link's "safe to contact" field (the `safe` field of `gw:ref:<reference>`, owned by ReferenceStore) moves only
  * towards silence, decided in Redis and not by a caller's earlier read: its writers (a merged report lowering it, the
@@ -6,10 +8,10 @@
  * nothing replaces '0'. Only on a link that exists: a write on a removed (forgotten, expired) link would leave a hash
  * with no TTL. Returns 1 when the field was written.
  */
-export const LOWER_OR_FILL_SAFE = `
+export const LOWER_OR_FILL_SAFE = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], 'caseId') == 0 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'safe')
 if ARGV[1] == '1' and current ~= false and current ~= '' then return 0 end
 redis.call('HSET', KEYS[1], 'safe', ARGV[1])
 return 1
-`;
+`);

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { RedisConnection } from '../queues/connection';
+import { LuaScript } from './lua-script';
 
 /**
  * Where one message to a person stands: `claimed` (a send is about to start or under way, or ended without an
@@ -19,33 +20,33 @@ const FIELD = 'gw:send-claim';
 // The value is `<state>:<owner>`, the owner a token of one attempt; only the owner moves it on, and the same owner
 // claiming again is told it holds it (ioredis sends a command again when its reply was lost). A job hash that is gone is never re-created by a claim
 // (nothing would delete it): the answer is `gone`, and nothing is sent.
-const CLAIM = `
+const CLAIM = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone:' end
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value == 'claimed:' .. ARGV[2] then return false end
 if value then return value end
 redis.call('HSET', KEYS[1], ARGV[1], 'claimed:' .. ARGV[2])
 return false
-`;
-const MARK_SENT = `
+`);
+const MARK_SENT = new LuaScript(`
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'claimed:' .. ARGV[2] then return 0 end
 return redis.call('HSET', KEYS[1], ARGV[1], 'sent:' .. ARGV[2])
-`;
-const RELEASE = `
+`);
+const RELEASE = new LuaScript(`
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'claimed:' .. ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
-`;
+`);
 
 // Only while the job is a dead letter (in its queue's failed set, KEYS[2], the job's own slot): then no attempt of it
 // is meant to run, so the claim removed is not a live attempt's. Checked in the script, so a second resend racing
 // the first, whose retry already runs and holds a new claim, is refused instead of deleting that claim.
-const GIVE_BACK = `
+const GIVE_BACK = new LuaScript(`
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'not-dead' end
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value and string.sub(value, 1, 5) == 'sent:' then return 'sent' end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 'given-back'
-`;
+`);
 
 /** Thrown when the job was removed (discarded, forgotten) while it ran: there is nothing left to send for. */
 export class JobGoneError extends Error {
@@ -84,16 +85,16 @@ export class SendClaims {
 
   /** Null when `owner` now holds the claim (send now); else the claim an earlier attempt of the job left. */
   async claim(job: Job, owner: string): Promise<SendClaim | null> {
-    return claimOf((await this.redis.eval(CLAIM, 1, jobKey(job), FIELD, owner)) as string | null);
+    return claimOf((await CLAIM.run(this.redis, [jobKey(job)], [FIELD, owner])) as string | null);
   }
 
   async markSent(job: Job, owner: string): Promise<void> {
-    await this.redis.eval(MARK_SENT, 1, jobKey(job), FIELD, owner);
+    await MARK_SENT.run(this.redis, [jobKey(job)], [FIELD, owner]);
   }
 
   /** Gives the claim back after a send that certainly sent nothing (refused, or no connection was made). */
   async release(job: Job, owner: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, jobKey(job), FIELD, owner);
+    await RELEASE.run(this.redis, [jobKey(job)], [FIELD, owner]);
   }
 
   /**
@@ -102,7 +103,7 @@ export class SendClaims {
    * (`not-dead`) when the job is no longer a dead letter (another resend or a replay moved it back meanwhile).
    */
   async giveBack(job: Job): Promise<'given-back' | 'sent' | 'not-dead'> {
-    return (await this.redis.eval(GIVE_BACK, 2, jobKey(job), `${job.queueQualifiedName}:failed`, FIELD, job.id!)) as 'given-back' | 'sent' | 'not-dead';
+    return (await GIVE_BACK.run(this.redis, [jobKey(job), `${job.queueQualifiedName}:failed`], [FIELD, job.id!])) as 'given-back' | 'sent' | 'not-dead';
   }
 
   async get(job: Job): Promise<SendClaim | null> {
