@@ -20,8 +20,11 @@ export class HttpError extends Error {
   }
 }
 
+/** The body of every error answer: `{"error":{"code","message","details"}}`. */
+export const errorBody = (err: HttpError) => ({ error: { code: err.code, message: err.message, details: err.details } });
+
 export function sendError(res: Response, err: HttpError): void {
-  res.set(err.headers).status(err.status).json({ error: { code: err.code, message: err.message, details: err.details } });
+  res.set(err.headers).status(err.status).json(errorBody(err));
 }
 
 /** body-parser's own errors, translated; its messages can quote the body, so none is passed on. */

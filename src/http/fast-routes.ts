@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '../logger';
-import { errorAnswer, internalError, type HttpError } from './errors';
+import { errorAnswer, errorBody, internalError, type HttpError } from './errors';
 
 /** A route answered before express's router: the request, its response and its raw query ('' without one). */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void>;
@@ -25,8 +25,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** The error answer of the express app (errors.ts sendError), for a fast route. */
-export function sendErrorAnswer(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { error: { code: err.code, message: err.message, details: err.details } }, err.headers);
+function sendErrorAnswer(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, errorBody(err), err.headers);
 }
 
 /**
