@@ -62,7 +62,7 @@ type TopologyFields = {
  * True when every key under `<prefix>:` hashes to one cluster slot: the prefix's first `{` is closed by a `}` with
  * something between (Redis hashes only that part), so BullMQ's scripts and the ledger's stay in one slot.
  */
-export function isHashTagged(prefix: string): boolean {
+function isHashTagged(prefix: string): boolean {
   return /^[^{]*\{[^}]+\}/.test(prefix);
 }
 
@@ -84,7 +84,7 @@ export function redisTopologyProblems(c: TopologyFields): string[] {
 }
 
 /** The database number in REDIS_URL's path (0 when none). */
-export function dbOf(url: string): number {
+function dbOf(url: string): number {
   const db = new URL(url).pathname.replace(/^\//, '');
   return db === '' ? 0 : Number(db);
 }

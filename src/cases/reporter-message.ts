@@ -38,10 +38,10 @@ function notesTarget(deps: IntakeDeps, intent: string) {
  * alone could put them in Primero twice (and show them to people the record's scope kept them from), so an operator
  * decides: in scope again, a replay looks for the note first; or check the record in Primero and discard.
  */
-export const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
+const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
 /** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the ledger entry names no record to look in. */
-export const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the ledger entry does not name; not filed as a case of its own";
+const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the ledger entry does not name; not filed as a case of its own";
 
 /** The record and form the note goes to, as `noteSent` keeps it. */
 const targetOf = (deps: IntakeDeps, link: CaseLink): NoteTarget => ({ recordType: link.recordType, recordId: link.caseId, subform: notesTarget(deps, link.intent).subform, sensitive: link.sensitive });

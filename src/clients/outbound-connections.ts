@@ -12,7 +12,7 @@ type Tracked = Duplex & { [ESTABLISHED]?: boolean };
 const OURS = Symbol('tracking agent');
 
 /** The code of a connection that took longer than the connect timeout: nothing of the request was written. */
-export const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
+const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
 
 /**
  * Marks a new socket established when it can carry a request ('connect', or 'secureConnect' for TLS), and gives up
@@ -47,7 +47,7 @@ type CreateConnection = (this: http.Agent, options: unknown, callback: unknown) 
  * moment: such a request may have been read and acted on, so its failure counts as maybe sent. A server's own
  * shorter `Keep-Alive: timeout=` hint is honoured by Node's agent.
  */
-export const FREE_SOCKET_IDLE_MS = 4000;
+const FREE_SOCKET_IDLE_MS = 4000;
 
 /** Keep-alive agents whose sockets say whether they were ever established (see `requestMayHaveLeft`). */
 export function trackingAgents(connectTimeoutMs: number, idleMs = FREE_SOCKET_IDLE_MS): { httpAgent: http.Agent; httpsAgent: https.Agent } {

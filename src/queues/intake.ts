@@ -17,7 +17,7 @@ export { QueueUnavailableError };
 /** Inbound messages stored and confirmed (not duplicates, not simulated), across every API process. */
 export const ACCEPTED_COUNTER = 'gateway_messages_accepted_total';
 /** References the ledger refused as issued before (the reference counter went back), across every API process. */
-export const REFERENCES_TAKEN_COUNTER = 'gateway_references_already_issued_total';
+const REFERENCES_TAKEN_COUNTER = 'gateway_references_already_issued_total';
 
 export interface IntakeOptions {
   attempts: number;

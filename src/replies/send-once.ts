@@ -17,7 +17,7 @@ export interface SendOnceDeps {
 export type SendOnceResult = 'sent' | 'already-sent';
 
 /** How a "not confirmed" dead letter's reason begins: a replay skips these, only an audited resend sends them. */
-export const NOT_CONFIRMED_REASON = 'not sent again, it may have gone out';
+const NOT_CONFIRMED_REASON = 'not sent again, it may have gone out';
 
 /** A dead letter held as "not confirmed": its message may have reached the person. */
 export const isNotConfirmed = (job: Job): boolean => (job.failedReason ?? '').startsWith(NOT_CONFIRMED_REASON);
