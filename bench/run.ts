@@ -8,14 +8,14 @@
  *  5. the figures of issue #15 with their targets (bench/figures.ts), then one SUMMARY line.
  * The gateway runs as its real, built processes (`node <package.json's node_flags> dist/src/main.js api|worker|all`,
  * after `npm run build`); the load comes from wrk (or this process) and Primero is a stand-in in this process.
- * BENCH_REQUESTS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis.
+ * BENCH_PARTS=drain runs part 3 alone. BENCH_REQUESTS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { allInOne } from './all-in-one';
 import { cpuTimeline, describeShares, type CpuShares, type CpuTimeline } from './cpu';
-import { acknowledgedToCase, drain } from './drain';
+import { acknowledgedToCase, drain, type DrainFigures } from './drain';
 import { record, summary, table } from './figures';
 import { ingestRound, load, WRK, type IngestFigures } from './ingest';
 import { PrimeroStandIn } from './primero-standin';
@@ -85,7 +85,23 @@ async function defaultsAndLatency(primero: PrimeroStandIn, baseEnv: Record<strin
   return [`drain with the defaults: ${DEFAULTS_CASES} cases at 0 ms and at 200 ms; acknowledgement to case: 1000 messages at 100/s, API and worker together`];
 }
 
+/** The drain alone, at 0 and 200 ms: drain0, drain200, rss_worker, req_per_case and cpu_per_case. */
+async function drains(primero: PrimeroStandIn, baseEnv: Record<string, string>): Promise<{ lines: string[]; fast: DrainFigures; slow: DrainFigures }> {
+  const fast = await drain(primero, 0, DRAIN, baseEnv);
+  const slowCases = Math.max(300, Math.floor(DRAIN / 2));
+  const slow = await drain(primero, 200, slowCases, baseEnv);
+  record('drain0', fast.rate);
+  record('drain200', slow.rate);
+  record('rss_worker', Math.max(fast.rssMb, slow.rssMb));
+  record('req_per_case', fast.perCase);
+  record('cpu_per_case', fast.cpuMsPerCase);
+  record('duplicates', fast.duplicates + slow.duplicates);
+  return { lines: [`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case; Primero requests per case by route: ${fast.perRoute}`], fast, slow };
+}
+
 async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {
+  // BENCH_PARTS=drain: the drain's figures only (a few minutes less, and less of a shared machine's time).
+  if (process.env.BENCH_PARTS === 'drain') return (await drains(primero, baseEnv)).lines;
   const ingest = await ingestVsBare(baseEnv, timeline);
   record('ingest', ingest.gwRps / ingest.bxRps);
   record('p99', ingest.p99);
@@ -100,22 +116,14 @@ async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>,
   record('rss_all', all.peakMb);
   lines.push(`all-in-one: ${all.ingest.rps.toFixed(0)} req/s while draining, then ${all.drainSeconds.toFixed(1)} s more to drain (${all.cases} cases)`);
 
-  const fast = await drain(primero, 0, DRAIN, baseEnv);
-  const slowCases = Math.max(300, Math.floor(DRAIN / 2));
-  const slow = await drain(primero, 200, slowCases, baseEnv);
-  record('drain0', fast.rate);
-  record('drain200', slow.rate);
-  record('rss_worker', Math.max(fast.rssMb, slow.rssMb));
-  record('req_per_case', fast.perCase);
-  record('cpu_per_case', fast.cpuMsPerCase);
-  lines.push(`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case; Primero requests per case by route: ${fast.perRoute}`);
+  const { lines: drainLines, fast } = await drains(primero, baseEnv);
+  lines.push(...drainLines);
   lines.push(...(await defaultsAndLatency(primero, baseEnv)));
 
   const scale = await scaleOut(primero, baseEnv, timeline);
   const drain1 = { rate: fast.rate, cpu: timeline.shares(fast.from, fast.to) };
   record('scale_ingest', scale.ingest2.rate / scale.ingest1.rate);
   record('scale_drain', scale.drain2.rate / drain1.rate);
-  record('duplicates', fast.duplicates + slow.duplicates);
   lines.push(...describeScale(scale, drain1));
   return lines;
 }

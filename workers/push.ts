@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { DeliveryError } from '../src/clients/delivery-error';
 import type { WebPushClient } from '../src/clients/webpush';
+import type { DisplayIds } from '../src/cases/display-ids';
 import { pushPayload, pushTopic, type PushTexts } from '../src/domain/push-texts';
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
@@ -12,6 +13,8 @@ export interface PushDeps {
   client: WebPushClient;
   subscriptions: PushSubscriptionStore;
   texts: PushTexts;
+  /** A notice queued before the display id was known has it filled in here, where it is shown. */
+  displayIds: Pick<DisplayIds, 'of'>;
   primeroUrl: string;
   ttlSeconds: number;
   trace: TraceStore;
@@ -28,9 +31,10 @@ export interface PushDeps {
  */
 export function pushProcessor(deps: PushDeps) {
   return async (job: Job<JobData<'push'>>, token?: string): Promise<string> => {
-    const { user, endpointHash, notice, reference } = job.data;
+    const { user, endpointHash, notice: queued, reference } = job.data;
     const stored = await deps.subscriptions.get(user, endpointHash);
     if (!stored) return 'skipped-unsubscribed';
+    const notice = queued.caseIdDisplay === null ? { ...queued, caseIdDisplay: await deps.displayIds.of(queued.recordType, queued.recordId) } : queued;
     let payload: string;
     try {
       payload = pushPayload(notice, stored.language, deps.texts, deps.primeroUrl);

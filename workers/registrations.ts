@@ -24,6 +24,7 @@ import { maintenanceProcessor } from './maintenance';
 import { primeroEventProcessor } from './primero-events';
 import { pollerProcessor } from './primero-poll';
 import { pushProcessor } from './push';
+import { DisplayIds } from '../src/cases/display-ids';
 import { rapidProNotifyProcessor } from './rapidpro-notify';
 import { whatsappReplyProcessor } from './whatsapp-replies';
 import { whatsappUnreadableProcessor } from './whatsapp-unreadable';
@@ -158,7 +159,8 @@ const push: Registration = {
     const c = s.config;
     const client = new WebPushClient({ subject: c.VAPID_SUBJECT!, publicKey: c.VAPID_PUBLIC_KEY!, privateKey: c.VAPID_PRIVATE_KEY! }, c.PUSH_TIMEOUT_MS, pushEndpointPolicy(c.PUSH_ENDPOINT_HOSTS), s.observe('push'));
     const { subscriptions, texts } = s.notifications;
-    return pushProcessor({ client, subscriptions, texts, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS });
+    const displayIds = new DisplayIds(s.snapshots, s.references, s.primero, s.logger);
+    return pushProcessor({ client, subscriptions, texts, displayIds, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND) }),
 };

@@ -1,10 +1,9 @@
 import type { MappedCase } from '../domain/case-mapping';
 import type { InboundMessage } from '../domain/inbound-message';
 import { planForNewRecord } from '../domain/notification-plan';
-import { displayIdOf, snapshotOf } from '../domain/record-events';
-import { DeliveryError } from '../clients/delivery-error';
+import { createdLook } from './created-look';
 import type { CaseLink } from '../store/references';
-import { outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
+import { RecordBusyError, type IntakeDeps } from './intake-deps';
 
 /** Records the gateway created in Primero (not merges, not withdrawn jobs), by record type, across every worker. */
 export const RECORDS_CREATED_COUNTER = 'gateway_records_created_total';
@@ -19,44 +18,38 @@ function safeToContactOf(deps: IntakeDeps, message: InboundMessage, mapped: Mapp
 export async function createRecord(deps: IntakeDeps, message: InboundMessage, mapped: MappedCase, recordId: string): Promise<CaseLink> {
   if (message.sensitive && deps.sensitive.moduleId) mapped.data.module_id = deps.sensitive.moduleId;
   const outcome = await deps.primero.createRecord(mapped.recordType, mapped.data);
-  // Primero answers a create with a client-chosen id 204, empty (primeroIMS/primero app/controllers/api/v2/concerns/
-  // record.rb, `create`), and the display id cannot be derived from that id: short_id is the end of a fresh
-  // `unique_identifier` (app/models/concerns/record.rb) and case_id_display adds the settings' code (app/models/
-  // child.rb). So one read follows: the push texts' and the trace's display id, and the snapshot's first look.
-  const record = await deps.primero.getRecord(mapped.recordType, recordId).catch((err: unknown) => {
-    // The API user created this record a moment ago and owns it: a 403 here is its role, true of every job.
-    if (outOfScope(err)) throw new DeliveryError('primero', 'configuration', 403, 'Primero refused the read of a case the API user just created (403): its role lacks read access');
-    throw err;
-  });
-  const snapshot = snapshotOf({ ...record, id: recordId, record_type: mapped.recordType }, mapped.recordType);
-  const caseIdDisplay = displayIdOf(record, mapped.recordType);
+  // One request: Primero answers a create with a client-chosen id 204, empty (primeroIMS/primero app/controllers/
+  // api/v2/concerns/record.rb, `create`), and the display id cannot be derived (short_id ends a fresh
+  // `unique_identifier`, app/models/concerns/record.rb; child.rb adds the settings' code). It is read where it is
+  // shown (src/cases/display-ids.ts), or comes with the record's next webhook or poll.
+  const snapshot = createdLook(deps, mapped, recordId);
   const link: CaseLink = {
     reference: message.reference,
     recordType: mapped.recordType,
     caseId: recordId,
-    caseIdDisplay,
+    caseIdDisplay: null,
     urn: message.urn,
     contactUuid: message.contactUuid?.toLowerCase() ?? null,
     channel: message.channel,
     intent: message.intent,
     sensitive: message.sensitive,
     createdAt: new Date().toISOString(),
-    urgent: snapshot?.urgent ?? false,
+    urgent: snapshot.urgent,
     safeToContact: safeToContactOf(deps, message, mapped),
     steps: {},
   };
   // By URN and by RapidPro contact UUID: "forget" can then find a person known only by the latter. Before the link:
   // a retry after a crash between the two finds the link and stops, and a sender's reference never indexed would be
   // invisible to STATUS, follow-ups and forget. An index entry whose link never comes resolves to nothing.
-  // The first look at the record is the gateway's own: the create webhook that follows changes nothing. The two
-  // writes are independent and a retry repeats both harmlessly, so they go together.
+  // The first look is the gateway's own (see createdLook). The two writes are independent and a retry repeats both
+  // harmlessly, so they go together.
   const identities = [message.urn, message.contactUuid?.toLowerCase()].filter((who): who is string => Boolean(who));
-  await Promise.all([snapshot && deps.snapshots.swap(snapshot), deps.contacts.indexReference(identities, message.reference, deps.referenceRetentionDays)]);
+  await Promise.all([deps.snapshots.swap(snapshot), deps.contacts.indexReference(identities, message.reference, deps.referenceRetentionDays)]);
   // Another job linked this reference first (its lock lapsed): that record is the one the sender was told of.
   const prior = await deps.references.saveLink(link, deps.counters.locate(RECORDS_CREATED_COUNTER, { record_type: mapped.recordType }));
   if (prior) return prior;
-  await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, caseIdDisplay, outcome });
-  deps.logger.info({ reference: message.reference, caseId: recordId, caseIdDisplay, outcome, sensitive: message.sensitive }, 'record created');
+  await deps.trace.record(message.reference, 'record_created', { recordType: mapped.recordType, recordId, outcome });
+  deps.logger.info({ reference: message.reference, caseId: recordId, outcome, sensitive: message.sensitive }, 'record created');
   return link;
 }
 

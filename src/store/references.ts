@@ -142,6 +142,11 @@ export class ReferenceStore {
     await LOWER_OR_FILL_SAFE.run(this.redis, [this.key(reference)], [safeField(safe)]);
   }
 
+  /** The display id read after the create (Primero never changes it): kept so it is read once per record. */
+  async keepDisplayId(reference: string, caseIdDisplay: string): Promise<void> {
+    await SET_ON_LINK.run(this.redis, [this.key(reference)], ['caseIdDisplay', caseIdDisplay]);
+  }
+
   /** A link forgotten (or expired) while its job still runs is not brought back without an end. */
   async mark(reference: string, step: Step, at: Date = new Date()): Promise<void> {
     await SET_ON_LINK.run(this.redis, [this.key(reference)], [`step:${step}`, at.toISOString()]);

@@ -99,13 +99,13 @@ describe('operating the gateway', () => {
     const replay = await admin(request(gw.app).post(`/admin/dead-letters/${id}/replay`));
     expect(replay.status).toBe(202);
     const link = await eventually(() => gw.references.get(body.reference));
-    expect(link.caseIdDisplay).toBe('cp-replayed');
+    expect(link.caseIdDisplay).toBeNull();
     expect(created).toHaveLength(1);
     expect((await admin(request(gw.app).post(`/admin/dead-letters/${id}/replay`))).status).toBe(404);
 
     const trace = await admin(request(gw.app).get(`/admin/messages/${body.reference.toLowerCase()}`));
     expect(trace.status).toBe(200);
-    expect(trace.body.record).toMatchObject({ type: 'case', case_id_display: 'cp-replayed', channel: 'rapidpro' });
+    expect(trace.body.record).toMatchObject({ type: 'case', case_id_display: null, channel: 'rapidpro' });
     expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(['received', 'stored', 'dead_lettered', 'replayed', 'record_created']);
     expect(JSON.stringify(trace.body)).not.toContain(WORDS);
     expect(JSON.stringify(trace.body)).not.toContain(PHONE);

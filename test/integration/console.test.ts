@@ -150,7 +150,8 @@ describe('the operator console', () => {
     expect((await submit(cookie, `/admin/console/dead-letters/${one.id}/replay`, {}, list.text)).headers.location).toBe('/admin/console/dead-letters?done=replayed');
     await eventually(() => gw.references.get(one.reference));
     const trace = await page(cookie, `/admin/console/trace?reference=${one.reference.toLowerCase()}`);
-    expect(trace.text).toContain(primero.records.get(String(primero.created.at(-1)!.id))!.case_id_display as string);
+    // The display id is read only where an alert shows it: until then the trace names the case by its id.
+    expect(trace.text).toContain(String(primero.created.at(-1)!.id));
     expect(trace.text).toContain('replayed');
 
     const [a, b] = [await deadLetter(), await deadLetter()];

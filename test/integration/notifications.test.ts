@@ -151,6 +151,8 @@ describe('notifications', () => {
       tag: recordId,
       action: 'Open in Primero',
     });
+    // The create was one request; the display id was read for the alert, once, and is kept on the link.
+    expect((await gw.references.get(reference))!.caseIdDisplay).toBe(records.get(recordId)!.case_id_display);
     expect(delivery.headers.ttl).toBe('3600');
     expect(delivery.headers.urgency).toBe('normal');
     expect(delivery.headers.topic).toMatch(/^[A-Za-z0-9_-]{1,32}$/);

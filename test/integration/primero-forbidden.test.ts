@@ -94,27 +94,11 @@ describe('a Primero 403 on a create', () => {
     // Beyond the 1 s window of the queue's own rate limiter: this is the configuration pause.
     expect(await gw.queue.getRateLimitTtl()).toBeGreaterThan(1000);
     const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
-    expect(link.caseIdDisplay).toBe('cp-after-403');
-    // The refused create, then the one accepted, then one read: nothing more.
+    expect(link.caseIdDisplay).toBeNull();
+    // The refused create, then the one accepted: nothing more (no read-back).
     expect(primero.createCalls).toBe(2);
     expect(primero.created).toHaveLength(1);
-    expect(primero.reads.filter((r) => r.id === link.caseId)).toHaveLength(1);
-  });
-
-  it('pauses intake on a 403 to reading back the case it just created (the role cannot read cases), never a dead letter', async () => {
-    // The create lands but its read-back is refused (403); the retry's create is then a 409 and its read succeeds.
-    const primero = new RecordingPrimero(PRIMERO, () => 'cp-read-403');
-    primero.forbiddenReads = 1;
-    const before = gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length;
-    const res = await post(referral());
-    await eventually(() => gw.logs.text.split('PRIMERO CONFIGURATION FAULT').length > before);
-    const link = await eventually(() => gw.references.get(res.body.reference), CREATE_PAUSE_MS + 5000);
-    expect(link.caseIdDisplay).toBe('cp-read-403');
-    // One create that landed, its refused read, the retry's create answered 409, and its read.
-    expect(primero.createCalls).toBe(2);
-    expect(primero.created).toHaveLength(1);
-    expect(primero.reads.filter((r) => r.id === link.caseId)).toHaveLength(2);
-    expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    expect(primero.reads.filter((r) => r.id === link.caseId)).toHaveLength(0);
   });
 
   it('never logs the personal data it handled', async () => {

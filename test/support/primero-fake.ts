@@ -281,10 +281,10 @@ export function acceptingPrimero(display: string): Array<Record<string, unknown>
 }
 
 /**
- * Like `acceptingPrimero`, for one create (with the gateway's credentials) and one read of that case only:
- * `scope.isDone()` once both were made; `created` fills with what Primero was sent.
+ * Like `acceptingPrimero`, for one create (with the gateway's credentials) only, which is all a create costs:
+ * `scope.isDone()` once it was made; `created` fills with what Primero was sent.
  */
-export function primeroAcceptsOnce(display = 'cp-0001'): { scope: nock.Scope; created: Data[] } {
+export function primeroAcceptsOnce(): { scope: nock.Scope; created: Data[] } {
   const created: Data[] = [];
   const scope = nock(PRIMERO)
     .post('/api/v2/cases', (b: { data: Data }) => {
@@ -292,9 +292,7 @@ export function primeroAcceptsOnce(display = 'cp-0001'): { scope: nock.Scope; cr
       return true;
     })
     .basicAuth({ user: 'sms_gateway', pass: 'secret-password' })
-    .reply(204)
-    .get(/\/api\/v2\/cases\/[0-9a-f-]+$/)
-    .reply(200, { data: { case_id_display: display } });
+    .reply(204);
   return { scope, created };
 }
 
