@@ -32,7 +32,7 @@ describe('Primero failing 30% of calls (500s and timeouts) during a burst', () =
       expect(references.filter((r) => perReference.get(r) !== 1)).toEqual([]);
       expect(primero.created.size).toBe(300);
       expect(await queue.getFailedCount()).toBe(0);
-      expect(primero.calls).toBeGreaterThan(600); // the faults really happened: more calls than creates + reads
+      expect(primero.calls).toBeGreaterThan(300); // the faults really happened: more calls than one create per case
     } finally {
       await queue.close();
       await gateway.kill('SIGTERM');
