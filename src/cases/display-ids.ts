@@ -23,7 +23,18 @@ export class DisplayIds {
     private readonly logger: Logger,
   ) {}
 
-  async of(recordType: RecordType, recordId: string): Promise<string | null> {
+  // A new case alerts every subscribed caseworker at once, each alert its own push job: they share one read.
+  private readonly reading = new Map<string, Promise<string | null>>();
+
+  of(recordType: RecordType, recordId: string): Promise<string | null> {
+    const pending = this.reading.get(recordId);
+    if (pending) return pending;
+    const read = this.look(recordType, recordId).finally(() => this.reading.delete(recordId));
+    this.reading.set(recordId, read);
+    return read;
+  }
+
+  private async look(recordType: RecordType, recordId: string): Promise<string | null> {
     const seen = (await this.snapshots.get(recordId))?.caseIdDisplay;
     if (seen) return seen;
     const reference = await this.references.referenceOfRecord(recordId);
