@@ -9,13 +9,15 @@ import { describeShares, type CpuShares, type CpuTimeline } from './cpu';
 import { record } from './figures';
 import { ingestRound, load, WRK, type IngestFigures } from './ingest';
 import { freePort, startProcess, type Proc } from './processes';
-import { startReplica } from './replica';
+import { startReplica, type Replica } from './replica';
 import { NODE_FLAGS, PREFIX, REDIS_URL, REQUESTS, ROUND_SECONDS, ROUNDS } from './settings';
 
 interface Round extends IngestFigures {
   cpu: CpuShares;
   /** WAIT commands the primary ran during the round (INFO commandstats). */
   waits: number;
+  /** Cores the replica kept busy, on average. */
+  replicaCpu: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -24,23 +26,26 @@ async function waitCalls(redis: Redis): Promise<number> {
   return Number(/^cmdstat_wait:calls=(\d+)/m.exec(await redis.info('commandstats'))?.[1] ?? 0);
 }
 
-async function measuredRound(port: number, redis: Redis, timeline: CpuTimeline): Promise<Round> {
+async function measuredRound(port: number, redis: Redis, timeline: CpuTimeline, replica: Replica): Promise<Round> {
   const waitsBefore = await waitCalls(redis);
-  const from = Date.now();
+  const [from, replicaBefore] = [Date.now(), replica.cpuSeconds()];
   const figures = await ingestRound(port, ROUND_SECONDS);
-  return { ...figures, cpu: timeline.shares(from, Date.now()), waits: (await waitCalls(redis)) - waitsBefore };
+  const to = Date.now();
+  const replicaCpu = (replica.cpuSeconds() - replicaBefore) / Math.max(0.001, (to - from) / 1000);
+  return { ...figures, cpu: timeline.shares(from, to), waits: (await waitCalls(redis)) - waitsBefore, replicaCpu };
 }
 
 function describe(replicas: number, rounds: Round[]): string {
   const rps = median(rounds.map((r) => r.rps));
   const requests = rounds.reduce((n, r) => n + r.requests, 0);
   const waits = rounds.reduce((n, r) => n + r.waits, 0);
-  const cpu = rounds.find((r) => r.rps === rps)!.cpu;
-  return `  REDIS_MIN_REPLICAS_ACK=${replicas}  ${rps.toFixed(0)} req/s, p99 ${median(rounds.map((r) => r.p99)).toFixed(1)} ms, ${(waits / requests).toFixed(3)} WAITs per request (${describeShares(cpu)})`;
+  const { cpu, replicaCpu } = rounds.find((r) => r.rps === rps)!;
+  const p99 = median(rounds.map((r) => r.p99));
+  return `  REDIS_MIN_REPLICAS_ACK=${replicas}  ${rps.toFixed(0)} req/s, p99 ${p99.toFixed(1)} ms, ${(waits / requests).toFixed(3)} WAITs per request (${describeShares(cpu)}; the replica ${replicaCpu.toFixed(2)} cores)`;
 }
 
 /** Alternating rounds on the two API processes, the first to go swapping each round. */
-async function alternate(ports: { wait: number; none: number }, redis: Redis, timeline: CpuTimeline) {
+async function alternate(ports: { wait: number; none: number }, redis: Redis, timeline: CpuTimeline, replica: Replica) {
   await load(ports.wait, 500);
   await load(ports.none, 500);
   const wait: Round[] = [];
@@ -50,12 +55,12 @@ async function alternate(ports: { wait: number; none: number }, redis: Redis, ti
       [ports.wait, wait],
       [ports.none, none],
     ];
-    for (const [port, rounds] of round % 2 ? sides.reverse() : sides) rounds.push(await measuredRound(port, redis, timeline));
+    for (const [port, rounds] of round % 2 ? sides.reverse() : sides) rounds.push(await measuredRound(port, redis, timeline, replica));
   }
   return { wait, none };
 }
 
-async function compare(baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline, replicaPort: number): Promise<string[]> {
+async function compare(baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline, replica: Replica): Promise<string[]> {
   const ports = { wait: await freePort(), none: await freePort() };
   const apis: Proc[] = [];
   try {
@@ -66,10 +71,10 @@ async function compare(baseEnv: Record<string, string>, redis: Redis, timeline: 
       const env = { ...baseEnv, PORT: String(port), QUEUE_PREFIX: `${PREFIX}-replicas${replicas}`, REDIS_MIN_REPLICAS_ACK: String(replicas) };
       apis.push(await startProcess([...NODE_FLAGS, 'dist/src/main.js', 'api'], env, port));
     }
-    const { wait, none } = await alternate(ports, redis, timeline);
+    const { wait, none } = await alternate(ports, redis, timeline, replica);
     const lines = [
       `replica-ack: ${ROUNDS} alternating rounds of ${WRK ? `${ROUND_SECONDS} s (wrk)` : `${REQUESTS} requests (node client)`}, distinct messages, 32 keep-alive connections; medians;` +
-        ` one replica (port ${replicaPort}, among "others") attached in both; REDIS_REPLICA_ACK_TIMEOUT_MS ${process.env.REDIS_REPLICA_ACK_TIMEOUT_MS ?? 'default'}`,
+        ` one replica (port ${replica.port}) attached in both; REDIS_REPLICA_ACK_TIMEOUT_MS ${process.env.REDIS_REPLICA_ACK_TIMEOUT_MS ?? 'default'}`,
       describe(1, wait),
       describe(0, none),
     ];
@@ -87,7 +92,7 @@ export async function replicaAckCost(baseEnv: Record<string, string>, redis: Red
   const replica = await startReplica(REDIS_URL, redis);
   if ('skip' in replica) return [`replica-ack: skipped, ${replica.skip}`];
   try {
-    return await compare(baseEnv, redis, timeline, replica.port);
+    return await compare(baseEnv, redis, timeline, replica);
   } finally {
     await replica.stop();
   }

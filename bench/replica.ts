@@ -5,10 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { processCpuSeconds } from './cpu';
 import { freePort } from './processes';
 
 export interface Replica {
   port: number;
+  /** Its CPU seconds so far (it is one of the "others" in the bench's CPU shares). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -68,7 +71,7 @@ export async function startReplica(primaryUrl: string, primary: Redis): Promise<
       if (failed) throw new Error(failed);
       if (child.exitCode !== null) throw new Error(`redis-server exited: ${tail.trim().split('\n').pop() ?? ''}`);
       if (Date.now() > deadline) throw new Error(`not online within ${ONLINE_WITHIN_MS / 1000} s: ${tail.trim().split('\n').pop() ?? ''}`);
-      if (await online(primary, replica, port).catch(() => false)) return { port, stop };
+      if (await online(primary, replica, port).catch(() => false)) return { port, cpuSeconds: () => processCpuSeconds(String(child.pid)), stop };
       await new Promise((r) => setTimeout(r, 200));
     }
   } catch (err) {
