@@ -1,9 +1,13 @@
 /**
  * A replica redis-server beside the bench's Redis (no persistence, loopback only), for REDIS_MIN_REPLICAS_ACK:
  * started, waited for until both sides say the link is up, stopped. Its configuration goes in on stdin
- * (`redis-server -`), so a password in REDIS_URL never shows in the process list.
+ * (`redis-server -`), so a password in REDIS_URL never shows in the process list. A replica writes the primary's
+ * snapshot to its `dir` on a full sync even with `save ""`, so that is a temporary directory, removed at the stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { processCpuSeconds } from './cpu';
 import { freePort } from './processes';
@@ -18,10 +22,11 @@ export interface Replica {
 /** A full sync waits repl-diskless-sync-delay (5 s by default) before it starts; a bigger dataset takes longer. */
 const ONLINE_WITHIN_MS = 30_000;
 
-function replicaConfig(primaryUrl: string, port: number): string | { skip: string } {
+function replicaConfig(primaryUrl: string, port: number, dir: string): string | { skip: string } {
   const url = new URL(primaryUrl);
   if (url.protocol !== 'redis:') return { skip: `REDIS_URL is ${url.protocol}//, the bench starts a replica only for redis://` };
-  const lines = ['bind 127.0.0.1', `port ${port}`, 'save ""', 'appendonly no', `replicaof ${url.hostname} ${url.port || '6379'}`];
+  const lines = ['bind 127.0.0.1', `port ${port}`, 'save ""', 'appendonly no', `dir ${JSON.stringify(dir)}`, 'repl-diskless-load on-empty-db'];
+  lines.push(`replicaof ${url.hostname} ${url.port || '6379'}`);
   // The config file's quoting: a password with a space or a quote stays one argument.
   if (url.password) lines.push(`masterauth ${JSON.stringify(decodeURIComponent(url.password))}`);
   if (url.username && url.username !== 'default') lines.push(`masteruser ${JSON.stringify(decodeURIComponent(url.username))}`);
@@ -48,9 +53,13 @@ async function online(primary: Redis, replica: Redis, port: number): Promise<boo
 /** The replica, or why there is none (the bench prints it and skips the part). */
 export async function startReplica(primaryUrl: string, primary: Redis): Promise<Replica | { skip: string }> {
   const port = Number(process.env.BENCH_REPLICA_PORT ?? (await freePort()));
-  const config = replicaConfig(primaryUrl, port);
-  if (typeof config !== 'string') return config;
-  const child = spawn(process.env.BENCH_REDIS_SERVER ?? 'redis-server', ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-replica-'));
+  const config = replicaConfig(primaryUrl, port, dir);
+  if (typeof config !== 'string') {
+    rmSync(dir, { recursive: true, force: true });
+    return config;
+  }
+  const child = spawn(process.env.BENCH_REDIS_SERVER ?? 'redis-server', ['-'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
   let tail = '';
   let failed: string | null = null;
   const keep = (d: Buffer) => void (tail = (tail + d.toString()).slice(-2000));
@@ -64,6 +73,7 @@ export async function startReplica(primaryUrl: string, primary: Redis): Promise<
   const stop = async () => {
     replica.disconnect();
     await stopped(child);
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     const deadline = Date.now() + ONLINE_WITHIN_MS;
