@@ -28,7 +28,7 @@ export interface CpuShares {
   cores: number;
 }
 
-function processCpuSeconds(pid: string): number {
+export function processCpuSeconds(pid: string): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICK; // utime, stime
 }

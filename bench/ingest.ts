@@ -21,6 +21,7 @@ export interface IngestFigures {
   rps: number;
   p99: number;
   non2xx: number;
+  requests: number;
 }
 
 export const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
@@ -33,15 +34,15 @@ export function ingestRound(port: number, seconds: number): Promise<IngestFigure
   if (!WRK) return load(port, REQUESTS).then(figures);
   return new Promise((resolve, reject) => {
     execFile(WRK, ['-t2', '-c32', `-d${seconds}s`, '-s', path.join(ROOT, 'bench', 'wrk-referral.lua'), `http://127.0.0.1:${port}/`], { env: { ...process.env, BENCH_TOKEN: TOKEN } }, (err, stdout) => {
-      const m = /RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) non2xx=(\d+)/.exec(stdout);
+      const m = /RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) non2xx=(\d+) requests=(\d+)/.exec(stdout);
       if (err || !m) return reject(err ?? new Error(`wrk printed no result: ${stdout}`));
-      resolve({ rps: Number(m[1]), p99: Number(m[3]), non2xx: Number(m[4]) });
+      resolve({ rps: Number(m[1]), p99: Number(m[3]), non2xx: Number(m[4]), requests: Number(m[5]) });
     });
   });
 }
 
 export function figures(r: LoadResult): IngestFigures {
   const ok = Object.entries(r.statuses).filter(([s]) => Number(s) >= 200 && Number(s) < 300).reduce((n, [, c]) => n + c, 0);
-  return { rps: r.latenciesMs.length / r.seconds, p99: percentile(r.latenciesMs, 99), non2xx: r.latenciesMs.length - ok };
+  return { rps: r.latenciesMs.length / r.seconds, p99: percentile(r.latenciesMs, 99), non2xx: r.latenciesMs.length - ok, requests: r.latenciesMs.length };
 }
 

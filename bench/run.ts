@@ -5,10 +5,11 @@
  *  2. the all-in-one process (npm start) under ingest while it drains, and its peak resident memory (VmHWM);
  *  3. end-to-end drain rate, webhook to Primero case, against a Primero stand-in answering in 0 ms and 200 ms;
  *  4. scale-out: 2 API and 2 worker processes against one Redis, beside 1 and 1, with who used the CPU;
- *  5. the figures of issue #15 with their targets (bench/figures.ts), then one SUMMARY line.
+ *  5. REDIS_MIN_REPLICAS_ACK=1 beside 0, with a replica started beside the bench's Redis (bench/replica-ack.ts);
+ *  6. the figures of issue #15 with their targets (bench/figures.ts), then one SUMMARY line.
  * The gateway runs as its real, built processes (`node <package.json's node_flags> dist/src/main.js api|worker|all`,
  * after `npm run build`); the load comes from wrk (or this process) and Primero is a stand-in in this process.
- * BENCH_PARTS=drain runs part 3 alone. BENCH_REQUESTS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis.
+ * BENCH_PARTS, a comma-separated list of `drain` (part 3) and `replica-ack` (part 5), runs only those. BENCH_REQUESTS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_DRAIN_CASES scale it; REDIS_URL picks the Redis.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import { record, summary, table } from './figures';
 import { ingestRound, load, WRK, type IngestFigures } from './ingest';
 import { PrimeroStandIn } from './primero-standin';
 import { freePort, startProcess } from './processes';
+import { replicaAckCost } from './replica-ack';
 import { describeScale, scaleOut } from './scale';
 import { DEFAULTS_CASES, DRAIN, NODE_FLAGS, PREFIX, REDIS_URL, REQUESTS, ROUND_SECONDS, ROUNDS, TOKEN } from './settings';
 
@@ -99,9 +101,30 @@ async function drains(primero: PrimeroStandIn, baseEnv: Record<string, string>):
   return { lines: [`drain: ${DRAIN} cases at 0 ms, ${slowCases} at 200 ms, webhook to Primero case; Primero requests per case by route: ${fast.perRoute}`], fast, slow };
 }
 
+/** The parts BENCH_PARTS may name, run in this order; each prints its own lines and records its own figures. */
+const PARTS = ['drain', 'replica-ack'] as const;
+type Part = (typeof PARTS)[number];
+
+/** BENCH_PARTS as a list, or null for the whole bench; a name it does not know stops the run before anything starts. */
+function chosenParts(): Set<Part> | null {
+  const names = (process.env.BENCH_PARTS ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  if (names.length === 0) return null;
+  const unknown = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+  if (unknown.length) throw new Error(`BENCH_PARTS: unknown ${unknown.join(', ')} (known: ${PARTS.join(', ')})`);
+  return new Set(names as Part[]);
+}
+
+async function measureParts(parts: Set<Part>, primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {
+  const lines: string[] = [];
+  if (parts.has('drain')) lines.push(...(await drains(primero, baseEnv)).lines);
+  if (parts.has('replica-ack')) lines.push(...(await replicaAckCost(baseEnv, redis, timeline)));
+  return lines;
+}
+
 async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>, redis: Redis, timeline: CpuTimeline): Promise<string[]> {
-  // BENCH_PARTS=drain: the drain's figures only (a few minutes less, and less of a shared machine's time).
-  if (process.env.BENCH_PARTS === 'drain') return (await drains(primero, baseEnv)).lines;
+  // Some parts only: their figures (minutes less, and less of a shared machine's time); the others print n/a.
+  const parts = chosenParts();
+  if (parts) return measureParts(parts, primero, baseEnv, redis, timeline);
   const ingest = await ingestVsBare(baseEnv, timeline);
   record('ingest', ingest.gwRps / ingest.bxRps);
   record('p99', ingest.p99);
@@ -125,6 +148,7 @@ async function measure(primero: PrimeroStandIn, baseEnv: Record<string, string>,
   record('scale_ingest', scale.ingest2.rate / scale.ingest1.rate);
   record('scale_drain', scale.drain2.rate / drain1.rate);
   lines.push(...describeScale(scale, drain1));
+  lines.push(...(await replicaAckCost(baseEnv, redis, timeline)));
   return lines;
 }
 
