@@ -1,0 +1,79 @@
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DeadLetters } from '../../src/admin/dead-letters';
+import { createRedis } from '../../src/queues/connection';
+import { codecFromConfig } from '../../src/security/codec-from-config';
+import { AuditLog } from '../../src/store/audit';
+import { deleteByPrefix } from '../../src/store/keys';
+import { SendClaims } from '../../src/store/send-claims';
+import { TraceStore } from '../../src/store/trace';
+import { eventually } from '../support/eventually';
+import { TEST_REDIS_URL, testConfig, uniquePrefix } from '../support/gateway';
+
+/**
+ * An operator's resend or replay can send a message to a person: it must never happen with no audit entry of who
+ * did it. Here the audit write fails (a Redis hiccup on its key) and the dead letter must stay where it is.
+ */
+describe('a resend or replay whose audit entry cannot be written sends nothing', () => {
+  const prefix = uniquePrefix('audit-first');
+  const redis = createRedis(TEST_REDIS_URL, 'worker');
+  const workerRedis = createRedis(TEST_REDIS_URL, 'worker');
+  const queue = new Queue('letters', { connection: redis, prefix });
+  const audit = new AuditLog(redis, prefix);
+  let auditDown = false;
+  const flaky = {
+    record: (entry: Parameters<AuditLog['record']>[0]) => (auditDown ? Promise.reject(new Error('audit write refused')) : audit.record(entry)),
+  } as unknown as AuditLog;
+  let letters: DeadLetters;
+  let worker: Worker;
+
+  /** A dead letter whose job failed for good with `reason` ("not sent again…" is how a not confirmed one reads). */
+  const deadLetter = async (jobId: string, reason: string): Promise<string> => {
+    await queue.add('m', { reason }, { jobId });
+    await eventually(async () => (await queue.getJobState(jobId)) === 'failed');
+    return `letters.${jobId}`;
+  };
+
+  beforeAll(async () => {
+    worker = new Worker('letters', async (job): Promise<void> => { throw new UnrecoverableError((job.data as { reason: string }).reason); }, { connection: workerRedis, prefix });
+    letters = new DeadLetters([queue], codecFromConfig(testConfig(prefix)), flaky, new TraceStore(redis, prefix, 1), new SendClaims(redis));
+  });
+
+  beforeEach(() => {
+    auditDown = false;
+  });
+
+  // Each test pauses the worker to look at a job it moved back; the next needs it running to make its dead letters.
+  afterEach(() => worker.resume());
+
+  afterAll(async () => {
+    await worker.close();
+    await queue.close();
+    await deleteByPrefix(redis, prefix);
+    await Promise.all([redis.quit(), workerRedis.quit()]);
+  });
+
+  it('a resend stays a dead letter when its audit entry fails, and goes once the entry is written', async () => {
+    const id = await deadLetter('held', 'not sent again, it may have gone out (WhatsApp did not answer)');
+    await worker.pause();
+    auditDown = true;
+    await expect(letters.resend(id, 'it.officer', 'no sent status from Meta')).rejects.toThrow('audit write refused');
+    expect(await queue.getJobState('held')).toBe('failed');
+    expect(await audit.recent(10)).toEqual([]);
+
+    auditDown = false;
+    expect(await letters.resend(id, 'it.officer', 'no sent status from Meta')).toMatchObject({ id });
+    expect(await queue.getJobState('held')).toBe('waiting');
+    expect(await audit.recent(10)).toEqual([expect.objectContaining({ actor: 'it.officer', action: 'dead_letter.resend', target: id })]);
+  });
+
+  it('a replay, alone or in a set, stays a dead letter when its audit entry fails', async () => {
+    const one = await deadLetter('one', 'Primero rejected the case (422)');
+    const two = await deadLetter('two', 'Primero rejected the case (422)');
+    await worker.pause();
+    auditDown = true;
+    await expect(letters.replay(one, 'ops')).rejects.toThrow('audit write refused');
+    // The set's own entry fails too: what matters is that neither job moved.
+    await expect(letters.replayIds([one, two], 'ops', { queue: 'letters' })).rejects.toThrow('audit write refused');
+    expect([await queue.getJobState('one'), await queue.getJobState('two')]).toEqual(['failed', 'failed']);
+  });
+});
