@@ -1,0 +1,94 @@
+import type { Logger } from './logger';
+
+type Crash = 'uncaughtException' | 'unhandledRejection';
+export type Stop = (deadlineMs: number) => Promise<void>;
+
+/** Code identifiers only: a constructor named anything else was not named by code. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
+
+/**
+ * The class of what was thrown, and nothing else of it. Not its message: an error nobody handled can come from
+ * anywhere, and messages quote their input (JSON.parse quotes the text it failed on, a library names the URL it
+ * called). Not its fields: an axios error holds the request's config and body, a child's name and number with them.
+ * Its constructor's name is the one part code always chose.
+ */
+export function thrownClass(thrown: unknown): string {
+  if (thrown === null || (typeof thrown !== 'object' && typeof thrown !== 'function')) return `(a thrown ${thrown === null ? 'null' : typeof thrown})`;
+  try {
+    const name: unknown = (thrown as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && IDENTIFIER.test(name) ? name : '(an object of no named class)';
+  } catch {
+    return '(an object that refused to be read)';
+  }
+}
+
+/**
+ * Where it was thrown: the stack's frames (files, lines, function names) without its first line, which is the
+ * message. Only when the stack starts with exactly that line, so a message spanning lines is never taken for frames.
+ */
+export function thrownAt(thrown: unknown, frames = 5): string[] {
+  try {
+    if (!(thrown instanceof Error) || typeof thrown.stack !== 'string') return [];
+    const head = String(thrown);
+    if (!thrown.stack.startsWith(`${head}\n`)) return [];
+    return thrown.stack.slice(head.length + 1).split('\n').slice(0, frames).map((line) => line.trim()).filter((line) => line.startsWith('at '));
+  } catch {
+    return [];
+  }
+}
+
+export interface ProcessEnd {
+  /** From here on a crash is logged through the gateway's logger (before: one plain line on standard error). */
+  useLogger(logger: Logger): void;
+  /** The gateway runs: SIGTERM and SIGINT stop it and exit 0; a crash stops it the same way and exits 1. */
+  running(logger: Logger, stops: readonly Stop[], deadlineMs: number): void;
+}
+
+/**
+ * How the process ends. Node's own ending for an uncaught exception or an unhandled rejection prints the whole error
+ * to standard error, fields and all; here a crash is one line naming its class, then the stop SIGTERM runs, bounded
+ * by the same deadline, then exit 1. A second crash while stopping (or one during a signal's stop) exits 1 at once:
+ * whatever is stopping is what failed.
+ */
+export function installProcessEnd(say: (line: string) => void): ProcessEnd {
+  let logger: Logger | null = null;
+  let stopAll: ((why: string, code: 0 | 1) => Promise<void>) | null = null;
+  let ending = false;
+
+  const crashed = (event: Crash) => (thrown: unknown) => {
+    const errorClass = thrownClass(thrown);
+    const what = ending ? 'crashed while stopping: exiting now' : stopAll ? 'crashed on an error nothing handled: stopping' : 'crashed on an error nothing handled while starting: exiting';
+    if (logger) logger.fatal({ event, errorClass, at: thrownAt(thrown) }, what);
+    else say(`The gateway ${what} (${event}, ${errorClass}).`);
+    if (ending || !stopAll) process.exit(1);
+    void stopAll(event, 1);
+  };
+  process.on('uncaughtException', crashed('uncaughtException'));
+  process.on('unhandledRejection', crashed('unhandledRejection'));
+
+  return {
+    useLogger(l) {
+      logger = l;
+    },
+    running(log, stops, deadlineMs) {
+      logger = log;
+      const stop = async (why: string, code: 0 | 1) => {
+        if (ending) return;
+        ending = true;
+        log.info({ signal: why, deadlineMs }, 'shutting down');
+        const hardStop = setTimeout(() => {
+          log.error('shutdown deadline passed; exiting');
+          process.exit(1);
+        }, deadlineMs);
+        hardStop.unref();
+        // API first, so nothing new is accepted while the workers finish what they hold.
+        for (const one of stops) await one(deadlineMs - 1000);
+        log.info('stopped');
+        process.exit(code);
+      };
+      stopAll = stop;
+      process.on('SIGTERM', () => void stop('SIGTERM', 0));
+      process.on('SIGINT', () => void stop('SIGINT', 0));
+    },
+  };
+}
