@@ -10,28 +10,38 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
  * The class of what was thrown, and nothing else of it. Not its message: an error nobody handled can come from
  * anywhere, and messages quote their input (JSON.parse quotes the text it failed on, a library names the URL it
  * called). Not its fields: an axios error holds the request's config and body, a child's name and number with them.
- * Its constructor's name is the one part code always chose.
+ * Not even a `constructor` field of its own: a plain object parsed from an upstream body can carry
+ * `{"constructor":{"name":…}}`. Only its prototype's constructor, a function, whose name code chose.
  */
 export function thrownClass(thrown: unknown): string {
   if (thrown === null || (typeof thrown !== 'object' && typeof thrown !== 'function')) return `(a thrown ${thrown === null ? 'null' : typeof thrown})`;
   try {
-    const name: unknown = (thrown as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === 'string' && IDENTIFIER.test(name) ? name : '(an object of no named class)';
+    const made: unknown = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(thrown) ?? {}, 'constructor')?.value;
+    if (typeof made !== 'function') return 'unknown';
+    // Its own `name`, read as data: a static getter could return anything.
+    const name: unknown = Object.getOwnPropertyDescriptor(made, 'name')?.value;
+    return typeof name === 'string' && IDENTIFIER.test(name) ? name : 'unknown';
   } catch {
     return '(an object that refused to be read)';
   }
 }
 
+/** A frame's own code location, last on its line: `(file:line:col)` or bare `file:line:col`. */
+const LOCATION = /([^\s()]+:\d+:\d+)\)?$/;
+
 /**
- * Where it was thrown: the stack's frames (files, lines, function names) without its first line, which is the
- * message. Only when the stack starts with exactly that line, so a message spanning lines is never taken for frames.
+ * Where it was thrown: `file:line:col` of the stack's first frames, nothing else of them. Not the stack's first
+ * line, which is the message; not a frame's function name, which V8 takes from a computed object key
+ * (`{[contact.name]: () => …}` gives `at Object.Amani`). Only when the stack starts with exactly the message line,
+ * so a message spanning lines is never taken for frames; a frame with no location (native) is left out.
  */
 export function thrownAt(thrown: unknown, frames = 5): string[] {
   try {
     if (!(thrown instanceof Error) || typeof thrown.stack !== 'string') return [];
     const head = String(thrown);
     if (!thrown.stack.startsWith(`${head}\n`)) return [];
-    return thrown.stack.slice(head.length + 1).split('\n').slice(0, frames).map((line) => line.trim()).filter((line) => line.startsWith('at '));
+    const lines = thrown.stack.slice(head.length + 1).split('\n').slice(0, frames).map((line) => line.trim());
+    return lines.filter((line) => line.startsWith('at ')).flatMap((line) => LOCATION.exec(line)?.[1] ?? []);
   } catch {
     return [];
   }
