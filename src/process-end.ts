@@ -2,6 +2,8 @@ import type { Logger } from './logger';
 
 type Crash = 'uncaughtException' | 'unhandledRejection';
 export type Stop = (deadlineMs: number) => Promise<void>;
+/** What began the stop: a signal, or a crash (its event). */
+type Stopping = { signal: 'SIGTERM' | 'SIGINT'; cause?: undefined } | { cause: Crash; signal?: undefined };
 
 /** Code identifiers only: a constructor named anything else was not named by code. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
@@ -57,21 +59,29 @@ export interface ProcessEnd {
 /**
  * How the process ends. Node's own ending for an uncaught exception or an unhandled rejection prints the whole error
  * to standard error, fields and all; here a crash is one line naming its class, then the stop SIGTERM runs, bounded
- * by the same deadline, then exit 1. A second crash while stopping (or one during a signal's stop) exits 1 at once:
- * whatever is stopping is what failed.
+ * by the same deadline, then exit 1. One root cause often rejects several promises in the same tick, so further
+ * rejections during a crash's stop are counted (the first of them logged, by class) and the stop goes on. An
+ * uncaught exception during a crash's stop, or any crash during a signal's stop, exits 1 at once: whatever is
+ * stopping is what failed.
  */
 export function installProcessEnd(say: (line: string) => void): ProcessEnd {
   let logger: Logger | null = null;
-  let stopAll: ((why: string, code: 0 | 1) => Promise<void>) | null = null;
-  let ending = false;
+  let stopAll: ((why: Stopping, code: 0 | 1) => Promise<void>) | null = null;
+  let stopping: Stopping | null = null;
+  let laterRejections = 0;
 
   const crashed = (event: Crash) => (thrown: unknown) => {
     const errorClass = thrownClass(thrown);
-    const what = ending ? 'crashed while stopping: exiting now' : stopAll ? 'crashed on an error nothing handled: stopping' : 'crashed on an error nothing handled while starting: exiting';
+    if (stopping?.cause && event === 'unhandledRejection') {
+      laterRejections += 1;
+      if (laterRejections === 1) logger?.error({ event, errorClass }, 'another error nothing handled while stopping: the stop goes on');
+      return;
+    }
+    const what = stopping ? 'crashed while stopping: exiting now' : stopAll ? 'crashed on an error nothing handled: stopping' : 'crashed on an error nothing handled while starting: exiting';
     if (logger) logger.fatal({ event, errorClass, at: thrownAt(thrown) }, what);
     else say(`The gateway ${what} (${event}, ${errorClass}).`);
-    if (ending || !stopAll) process.exit(1);
-    void stopAll(event, 1);
+    if (stopping || !stopAll) process.exit(1);
+    void stopAll({ cause: event }, 1);
   };
   process.on('uncaughtException', crashed('uncaughtException'));
   process.on('unhandledRejection', crashed('unhandledRejection'));
@@ -82,23 +92,23 @@ export function installProcessEnd(say: (line: string) => void): ProcessEnd {
     },
     running(log, stops, deadlineMs) {
       logger = log;
-      const stop = async (why: string, code: 0 | 1) => {
-        if (ending) return;
-        ending = true;
-        log.info({ signal: why, deadlineMs }, 'shutting down');
+      const stop = async (why: Stopping, code: 0 | 1) => {
+        if (stopping) return;
+        stopping = why;
+        log.info({ ...why, deadlineMs }, 'shutting down');
         const hardStop = setTimeout(() => {
-          log.error('shutdown deadline passed; exiting');
+          log.error({ laterRejections }, 'shutdown deadline passed; exiting');
           process.exit(1);
         }, deadlineMs);
         hardStop.unref();
         // API first, so nothing new is accepted while the workers finish what they hold.
         for (const one of stops) await one(deadlineMs - 1000);
-        log.info('stopped');
+        log.info(why.cause ? { laterRejections } : {}, 'stopped');
         process.exit(code);
       };
       stopAll = stop;
-      process.on('SIGTERM', () => void stop('SIGTERM', 0));
-      process.on('SIGINT', () => void stop('SIGINT', 0));
+      process.on('SIGTERM', () => void stop({ signal: 'SIGTERM' }, 0));
+      process.on('SIGINT', () => void stop({ signal: 'SIGINT' }, 0));
     },
   };
 }

@@ -48,7 +48,28 @@ describe('a process that crashes on an error nothing handled', () => {
     const { code, out, lines } = await crash(prefix);
     expect(code).toBe(1);
     expect(lines.filter((l) => l.level === 60)).toEqual([expect.objectContaining({ event: 'unhandledRejection', errorClass: 'UpstreamError', msg: 'crashed on an error nothing handled: stopping' })]);
-    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(lines.find((l) => l.msg === 'shutting down')).toMatchObject({ cause: 'unhandledRejection' });
+    expect(lines.find((l) => l.msg === 'shutting down')).not.toHaveProperty('signal');
+    expect(lines.map((l) => l.msg)).toContain('stopped');
+    expectNoPersonalData(out, MARKS);
+  }, 40000);
+
+  it('stops the same way when the first crash is an uncaught exception', async () => {
+    const { code, out, lines } = await crash(prefix, { CRASH_WITH: 'exception' });
+    expect(code).toBe(1);
+    expect(lines.filter((l) => l.level === 60).map((l) => [l.event, l.errorClass, l.msg])).toEqual([['uncaughtException', 'UpstreamError', 'crashed on an error nothing handled: stopping']]);
+    expect(lines.find((l) => l.msg === 'shutting down')).toMatchObject({ cause: 'uncaughtException' });
+    expect(lines.map((l) => l.msg)).toContain('stopped');
+    expectNoPersonalData(out, MARKS);
+  }, 40000);
+
+  it('still stops gracefully when one cause rejects several promises in the same tick, and exits 1', async () => {
+    const { code, out, lines } = await crash(prefix, { CRASH_REJECTIONS: '3' });
+    expect(code).toBe(1);
+    expect(lines.filter((l) => l.level === 60)).toHaveLength(1);
+    // The later two are counted, and logged once, by class.
+    expect(lines.filter((l) => l.level === 50).map((l) => [l.event, l.errorClass, l.msg])).toEqual([['unhandledRejection', 'UpstreamError', 'another error nothing handled while stopping: the stop goes on']]);
+    expect(lines.find((l) => l.msg === 'stopped')).toMatchObject({ laterRejections: 2 });
     expectNoPersonalData(out, MARKS);
   }, 40000);
 
