@@ -3,7 +3,7 @@ import { DeadLetters } from '../../src/admin/dead-letters';
 import { createRedis } from '../../src/queues/connection';
 import { codecFromConfig } from '../../src/security/codec-from-config';
 import { AuditLog } from '../../src/store/audit';
-import { deleteByPrefix } from '../../src/store/keys';
+import { deleteByPrefix, gatewayKey } from '../../src/store/keys';
 import { SendClaims } from '../../src/store/send-claims';
 import { TraceStore } from '../../src/store/trace';
 import { eventually } from '../support/eventually';
@@ -19,9 +19,17 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
   const workerRedis = createRedis(TEST_REDIS_URL, 'worker');
   const queue = new Queue('letters', { connection: redis, prefix });
   const audit = new AuditLog(redis, prefix);
-  let auditDown = false;
+  type Entry = Parameters<AuditLog['record']>[0];
+  /** Which audit writes fail; and what else happens once an entry is written (another operator acting meanwhile). */
+  let refused: (entry: Entry) => boolean = () => false;
+  let afterWrite: (entry: Entry) => Promise<void> = async () => undefined;
+  const auditDown = () => (refused = () => true);
   const flaky = {
-    record: (entry: Parameters<AuditLog['record']>[0]) => (auditDown ? Promise.reject(new Error('audit write refused')) : audit.record(entry)),
+    record: async (entry: Entry) => {
+      if (refused(entry)) throw new Error('audit write refused');
+      await audit.record(entry);
+      await afterWrite(entry);
+    },
   } as unknown as AuditLog;
   let letters: DeadLetters;
   let worker: Worker;
@@ -38,8 +46,10 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
     letters = new DeadLetters([queue], codecFromConfig(testConfig(prefix)), flaky, new TraceStore(redis, prefix, 1), new SendClaims(redis));
   });
 
-  beforeEach(() => {
-    auditDown = false;
+  beforeEach(async () => {
+    refused = () => false;
+    afterWrite = async () => undefined;
+    await redis.del(gatewayKey(prefix, 'audit'));
   });
 
   // Each test pauses the worker to look at a job it moved back; the next needs it running to make its dead letters.
@@ -55,12 +65,12 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
   it('a resend stays a dead letter when its audit entry fails, and goes once the entry is written', async () => {
     const id = await deadLetter('held', 'not sent again, it may have gone out (WhatsApp did not answer)');
     await worker.pause();
-    auditDown = true;
+    auditDown();
     await expect(letters.resend(id, 'it.officer', 'no sent status from Meta')).rejects.toThrow('audit write refused');
     expect(await queue.getJobState('held')).toBe('failed');
     expect(await audit.recent(10)).toEqual([]);
 
-    auditDown = false;
+    refused = () => false;
     expect(await letters.resend(id, 'it.officer', 'no sent status from Meta')).toMatchObject({ id });
     expect(await queue.getJobState('held')).toBe('waiting');
     expect(await audit.recent(10)).toEqual([expect.objectContaining({ actor: 'it.officer', action: 'dead_letter.resend', target: id })]);
@@ -70,10 +80,34 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
     const one = await deadLetter('one', 'Primero rejected the case (422)');
     const two = await deadLetter('two', 'Primero rejected the case (422)');
     await worker.pause();
-    auditDown = true;
+    auditDown();
     await expect(letters.replay(one, 'ops')).rejects.toThrow('audit write refused');
     // The set's own entry fails too: what matters is that neither job moved.
     await expect(letters.replayIds([one, two], 'ops', { queue: 'letters' })).rejects.toThrow('audit write refused');
     expect([await queue.getJobState('one'), await queue.getJobState('two')]).toEqual(['failed', 'failed']);
+  });
+
+  it('a replay that loses a race with a discard is on record as not done, and answers as before', async () => {
+    const id = await deadLetter('raced', 'Primero rejected the case (422)');
+    await worker.pause();
+    // A second operator discards it between this replay's entry and its move.
+    afterWrite = async (entry) => {
+      if (entry.action === 'dead_letter.replay') await (await queue.getJob('raced'))?.remove();
+    };
+    await expect(letters.replay(id, 'ops')).rejects.toThrow();
+    expect((await audit.recent(10)).map((e) => [e.action, e.target])).toEqual([
+      ['dead_letter.replay_not_done', id],
+      ['dead_letter.replay', id],
+    ]);
+  });
+
+  it('a resend that loses a race with a discard is on record as not done', async () => {
+    const id = await deadLetter('raced-resend', 'not sent again, it may have gone out (WhatsApp did not answer)');
+    await worker.pause();
+    afterWrite = async (entry) => {
+      if (entry.action === 'dead_letter.resend') await (await queue.getJob('raced-resend'))?.remove();
+    };
+    await expect(letters.resend(id, 'it.officer', 'no sent status from Meta')).rejects.toThrow();
+    expect((await audit.recent(10)).map((e) => e.action)).toEqual(['dead_letter.resend_not_done', 'dead_letter.resend']);
   });
 });
