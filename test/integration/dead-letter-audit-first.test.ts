@@ -76,15 +76,35 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
     expect(await audit.recent(10)).toEqual([expect.objectContaining({ actor: 'it.officer', action: 'dead_letter.resend', target: id })]);
   });
 
-  it('a replay, alone or in a set, stays a dead letter when its audit entry fails', async () => {
-    const one = await deadLetter('one', 'Primero rejected the case (422)');
-    const two = await deadLetter('two', 'Primero rejected the case (422)');
+  it('a replay alone stays a dead letter when its audit entry fails, and is on record once it goes', async () => {
+    const one = await deadLetter('alone', 'Primero rejected the case (422)');
     await worker.pause();
     auditDown();
     await expect(letters.replay(one, 'ops')).rejects.toThrow('audit write refused');
-    // The set's own entry fails too: what matters is that neither job moved.
-    await expect(letters.replayIds([one, two], 'ops', { queue: 'letters' })).rejects.toThrow('audit write refused');
+    expect(await queue.getJobState('alone')).toBe('failed');
+
+    refused = () => false;
+    expect(await letters.replay(one, 'ops')).toMatchObject({ id: one });
+    expect(await queue.getJobState('alone')).toBe('waiting');
+    expect(await audit.recent(10)).toEqual([expect.objectContaining({ actor: 'ops', action: 'dead_letter.replay', target: one })]);
+  });
+
+  it('a set whose per-id entries fail moves none of them, and its own entry says both failed', async () => {
+    const one = await deadLetter('one', 'Primero rejected the case (422)');
+    const two = await deadLetter('two', 'Primero rejected the case (422)');
+    await worker.pause();
+    refused = (entry) => entry.action === 'dead_letter.replay';
+    const outcome = await letters.replayIds([one, two], 'ops', { queue: 'letters' });
+    expect(outcome.failed).toEqual([one, two]);
+    expect(outcome.replayed).toBe(0);
     expect([await queue.getJobState('one'), await queue.getJobState('two')]).toEqual(['failed', 'failed']);
+    expect(await audit.recent(10)).toEqual([expect.objectContaining({ actor: 'ops', action: 'dead_letter.replay_matching', detail: expect.objectContaining({ count: 0, counted: 2, failed: 2 }) })]);
+
+    refused = () => false;
+    expect((await letters.replayIds([one, two], 'ops', { queue: 'letters' })).replayed).toBe(2);
+    const entries = await audit.recent(10);
+    expect(entries.filter((e) => e.action === 'dead_letter.replay').map((e) => e.target).sort()).toEqual([one, two]);
+    expect(entries[0]).toMatchObject({ action: 'dead_letter.replay_matching', detail: expect.objectContaining({ count: 2, failed: 0 }) });
   });
 
   it('a replay that loses a race with a discard is on record as not done, and answers as before', async () => {
