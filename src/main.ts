@@ -10,6 +10,7 @@ import type { KeywordTable } from './domain/keywords';
 import { loadKeywordTable } from './keyword-table';
 import { startWorkers, type RunningWorkers } from '../workers/run-worker';
 import { legacyHashKeyProblem } from './security/legacy-hash-key';
+import { installProcessEnd, type Stop } from './process-end';
 
 /** Before a logger exists (or for a person at a shell): plain lines on standard error, never personal data. */
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -71,9 +72,12 @@ async function startApi(config: Config, logger: Logger, mappings: MappingSet, ke
 }
 
 async function main(): Promise<void> {
+  // First: from here no error reaches standard error the way Node prints it, with its fields.
+  const end = installProcessEnd(say);
   const mode = readMode(process.argv[2]);
   const config = readConfig();
   const logger = createLogger(config.LOG_LEVEL);
+  end.useLogger(logger);
   let mappings: MappingSet;
   let keywords: KeywordTable;
   try {
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const stops: Array<(deadlineMs: number) => Promise<void>> = [];
+  const stops: Stop[] = [];
   try {
     if (mode !== 'worker') stops.push(await startApi(config, logger, mappings, keywords));
     if (mode !== 'api') {
@@ -111,23 +115,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, deadlineMs: config.SHUTDOWN_DEADLINE_MS }, 'shutting down');
-    const hardStop = setTimeout(() => {
-      logger.error('shutdown deadline passed; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_DEADLINE_MS);
-    hardStop.unref();
-    // API first, so nothing new is accepted while the workers finish what they hold.
-    for (const stop of stops) await stop(config.SHUTDOWN_DEADLINE_MS - 1000);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  end.running(logger, stops, config.SHUTDOWN_DEADLINE_MS);
 }
 
 void main();

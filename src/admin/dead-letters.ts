@@ -139,9 +139,9 @@ export class DeadLetters {
   }
 
   async replay(id: string, actor: string): Promise<DeadLetterSummary | null> {
-    const summary = await this.moveBack(id);
+    const summary = await this.moveBack(id, actor);
     if (summary === 'not_confirmed') throw new DeadLetterRefused('not_confirmed', HELD);
-    if (summary) await this.recordReplay(summary, actor);
+    if (summary) await this.traceReplay(summary, actor);
     return summary;
   }
 
@@ -158,24 +158,47 @@ export class DeadLetters {
     if (given === 'not-dead') return null;
     if (given === 'sent') throw new DeadLetterRefused('already_sent', 'The provider took this message: it is not sent again.');
     const summary = this.summary(job);
-    await job.retry('failed', { resetAttemptsMade: true });
+    // The operator's word that they checked is written before the message can go out: a resend nobody is on record
+    // for is the one thing this must never leave. The claim given back above sends nothing by itself (the job stays a
+    // dead letter held "not confirmed", which only this audited path moves). If the retry fails now, the entry stays,
+    // followed by one saying it was not done: an audited intent with no resend is the safe side.
     await this.audit.record({ actor, action: 'dead_letter.resend', target: id, ...reasonDetail(reason) });
+    await this.retryRecorded(job, actor, 'dead_letter.resend_not_done', id);
     if (summary.reference) await this.trace.record(summary.reference, 'resent', { queue: summary.queue, by: actor });
     return summary;
   }
 
-  /** Moves a dead letter back to its queue; null when it is no longer one (replayed or discarded meanwhile). */
-  private async moveBack(id: string): Promise<DeadLetterSummary | 'not_confirmed' | null> {
+  /**
+   * Moves a dead letter back to its queue, audited first; null when it is no longer one (replayed or discarded
+   * meanwhile). A replayed job can send (an acknowledgement, a flow start): as for a resend, the entry is written
+   * before the move, and stays if the move then fails, followed by one saying it was not done.
+   */
+  private async moveBack(id: string, actor: string): Promise<DeadLetterSummary | 'not_confirmed' | null> {
     const job = await this.find(id);
     if (!job) return null;
     if (isNotConfirmed(job)) return 'not_confirmed';
     const summary = this.summary(job);
-    await job.retry('failed', { resetAttemptsMade: true });
+    await this.audit.record({ actor, action: 'dead_letter.replay', target: summary.id });
+    await this.retryRecorded(job, actor, 'dead_letter.replay_not_done', summary.id);
     return summary;
   }
 
-  private async recordReplay(summary: DeadLetterSummary, actor: string): Promise<void> {
-    await this.audit.record({ actor, action: 'dead_letter.replay', target: summary.id });
+  /**
+   * Moves the job back, its intent already audited. When the move fails (most often: another operator discarded or
+   * replayed it between the entry and the move, so it is no longer a dead letter) a second entry says it was not
+   * done, so the log does not name this operator as having sent it. That entry is best effort: the error that
+   * matters to the caller is the move's, given as before.
+   */
+  private async retryRecorded(job: Job, actor: string, notDone: 'dead_letter.replay_not_done' | 'dead_letter.resend_not_done', target: string): Promise<void> {
+    try {
+      await job.retry('failed', { resetAttemptsMade: true });
+    } catch (err) {
+      await this.audit.record({ actor, action: notDone, target }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async traceReplay(summary: DeadLetterSummary, actor: string): Promise<void> {
     if (summary.reference) await this.trace.record(summary.reference, 'replayed', { queue: summary.queue, by: actor });
   }
 
@@ -188,16 +211,17 @@ export class DeadLetters {
   }
 
   /**
-   * Replays the dead letters named, those still dead (one replayed or discarded meanwhile is skipped), with one
-   * audit entry for the set. One that fails to move back is named in `failed` and the rest go on; `settled` hears
-   * of each one replayed or gone, so a caller can run the set again for the failed ones only.
+   * Replays the dead letters named, those still dead (one replayed or discarded meanwhile is skipped), audited as one
+   * entry per id (written before it moves) and one for the set. One that fails to move back, or whose own audit
+   * entry cannot be written, is named in `failed` and the rest go on; `settled` hears of each one replayed or gone,
+   * so a caller can run the set again for the failed ones only.
    */
   async replayIds(ids: readonly string[], actor: string, filter: DeadLetterFilter, settled: (id: string) => Promise<void> = async () => undefined): Promise<ReplayOutcome> {
     const outcome: ReplayOutcome = { replayed: 0, gone: 0, failed: [], notConfirmed: [] };
     for (const id of ids) {
       let summary: DeadLetterSummary | 'not_confirmed' | null;
       try {
-        summary = await this.moveBack(id);
+        summary = await this.moveBack(id, actor);
       } catch {
         outcome.failed.push(id);
         continue;
@@ -205,7 +229,7 @@ export class DeadLetters {
       if (summary === 'not_confirmed') outcome.notConfirmed.push(id);
       else if (summary) {
         outcome.replayed += 1;
-        await this.recordReplay(summary, actor);
+        await this.traceReplay(summary, actor);
       } else outcome.gone += 1;
       await settled(id);
     }

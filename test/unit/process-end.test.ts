@@ -1,0 +1,49 @@
+import { thrownAt, thrownClass } from '../../src/process-end';
+
+/** What a crash line may say of what was thrown: its class and where, never a value it holds. */
+describe('the crash line', () => {
+  const phone = '+250788123987';
+
+  it('names the class of an error, and only a placeholder for a thrown value that is not an object', () => {
+    expect(thrownClass(new TypeError(phone))).toBe('TypeError');
+    expect(thrownClass({ phone })).toBe('Object');
+    expect(thrownClass(Object.create(null))).toBe('unknown');
+    expect(thrownClass(phone)).toBe('(a thrown string)');
+    expect(thrownClass(null)).toBe('(a thrown null)');
+    expect(thrownClass(new Proxy({}, { getPrototypeOf: () => { throw new Error(phone); } }))).toBe('(an object that refused to be read)');
+  });
+
+  it('names the class of a rejected upstream body, not the name it carries as a constructor field', () => {
+    expect(thrownClass(JSON.parse('{"constructor":{"name":"Amani"}}'))).toBe('Object');
+    expect(thrownClass(Object.assign(Object.create({ constructor: { name: 'Amani' } }), {}))).toBe('unknown');
+    class Named {
+      static get name() {
+        return 'Amani';
+      }
+    }
+    expect(thrownClass(new Named())).toBe('unknown');
+  });
+
+  it('gives the frames of the stack without its message, even a message that looks like frames', () => {
+    const plain = new Error(`failed for ${phone}`);
+    expect(thrownAt(plain).length).toBeGreaterThan(0);
+    expect(thrownAt(plain).every((frame) => !frame.includes(phone))).toBe(true);
+    const sly = new Error(`failed\n    at ${phone} (somewhere.js:1:1)`);
+    expect(thrownAt(sly).join('\n')).not.toContain(phone);
+    const changed = new Error('first');
+    void changed.stack;
+    changed.message = phone;
+    expect(thrownAt(changed)).toEqual([]);
+  });
+
+  it('gives each frame as file:line:col only, never the function name V8 took from a computed key', () => {
+    const contact = { name: 'Amani' };
+    const handlers = { [contact.name]: (): Error => new Error('failed') };
+    const thrown = handlers[contact.name]!();
+    expect(thrown.stack).toContain('Amani');
+    const at = thrownAt(thrown);
+    expect(at[0]).toMatch(/process-end\.test\.ts:\d+:\d+$/);
+    expect(at.every((frame) => /^[^\s()]+:\d+:\d+$/.test(frame))).toBe(true);
+    expect(at.join('\n')).not.toContain('Amani');
+  });
+});
