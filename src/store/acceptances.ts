@@ -158,7 +158,7 @@ return string.format('%.0f', by - now)
  * An entry gone (the window is over) lets a job that is still around proceed: it was confirmed back then.
  */
 export class AcceptanceLedger {
-  /** A follow-up's note marks, kept on this ledger's entries. */
+  /** A follow-up's note marks, kept on its job's hash and on this ledger's entries (src/store/follow-up-notes.ts). */
   readonly notes: FollowUpNotes;
 
   constructor(
