@@ -65,8 +65,9 @@ type Marks = Partial<Record<(typeof FIELDS)[number], string>>;
  *
  * Kept in fields of the job's own hash, as send claims are (src/store/send-claims.ts): they live exactly as long as
  * the job, so a dead letter replayed after IDEMPOTENCY_WINDOW_HOURS still knows its note may be in the record. Also
- * written to the ledger entry, where the build before kept them; an entry's marks are read when the job has none
- * (a job that build began), and only for the job's own acceptance.
+ * written to the ledger entry, where the build before kept them; each mark is read from the job, or from the entry
+ * when the job lacks it (a job that build began), and only for the job's own acceptance. A job removed while it ran
+ * (JobGoneError) gets no mark, so a PATCH never goes out unmarked; after a PATCH, the error ends the attempt.
  */
 export class FollowUpNotes {
   constructor(

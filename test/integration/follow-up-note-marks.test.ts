@@ -78,8 +78,10 @@ describe("a follow-up's note marks", () => {
 
   it('refuse to mark a job removed while it ran (before its PATCH, so none goes out), re-creating neither key', async () => {
     const job = await followUp();
-    await redis.del(job.jobKey, job.entry);
+    await redis.del(job.jobKey);
     await expect(ledger.notes.markSent(job, target)).rejects.toBeInstanceOf(JobGoneError);
-    expect(await redis.exists(job.jobKey, job.entry)).toBe(0);
+    expect(await redis.exists(job.jobKey)).toBe(0);
+    expect(await redis.hget(job.entry, 'noteSent')).toBeNull();
+    expect(await redis.hget(job.entry, 'acceptance')).toBe(job.acceptanceId);
   });
 });
