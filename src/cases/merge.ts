@@ -135,6 +135,9 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
  */
 const MERGE_UNCONFIRMED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
+/** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link is gone, so its record is not known. */
+const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone; not filed as a case of its own";
+
 /** Primero answers 404 to an update of a record it no longer has (deleted or merged away in Primero). */
 const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
 
@@ -144,16 +147,17 @@ const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.s
  * app/controllers/api/v2/concerns/record.rb), kept as `refused`; but after an earlier attempt's write (`sent`), a
  * 403 cannot tell whether that one landed: a dead letter rather than perhaps the same words twice.
  */
-async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string, mayHaveLanded: boolean): Promise<void> {
+async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string | null, mayHaveLanded: boolean): Promise<void> {
   const marks = jobKey(job);
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, own, () => deps.ledger.merges.markSent(marks));
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, () => deps.ledger.merges.markSent(marks));
   } catch (err) {
     if (outOfScope(err) && mayHaveLanded) {
       await deps.trace.record(link.reference, 'merge_unconfirmed', { recordId: link.caseId });
       throw new UnrecoverableError(MERGE_UNCONFIRMED);
     }
-    if (outOfScope(err) || deletedInPrimero(err)) await deps.ledger.merges.markRefused(marks);
+    // A job id naming no reference of its own (an older build's) cannot be filed alone: it keeps retrying the record.
+    if ((outOfScope(err) || deletedInPrimero(err)) && own) await deps.ledger.merges.markRefused(marks);
     else if (cannotHaveLanded(err) && !mayHaveLanded) await deps.ledger.merges.unmarkSent(marks);
     throw err;
   }
@@ -162,27 +166,36 @@ async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, m
 
 /** A later report from the same sender and category: its words are added to the first record. */
 export async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
-  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
-  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
   const own = intakeJobId.ownReferenceOf(job.id ?? '');
+  // What an earlier attempt did, read before the link: with the link gone by then (past REFERENCE_RETENTION_DAYS),
+  // adopting the earlier reference would put words that may already be in its record into a new one.
+  const progress = await deps.ledger.merges.progress(jobKey(job));
+  if (progress === 'merged') return;
+  if (progress === 'refused' && own) return fileAlone(deps, message, mapping, mapped, recordId, own);
+  const linked = await deps.references.get(message.mergeInto!);
+  if (!linked && progress === 'sent') {
+    await deps.trace.record(message.mergeInto!, 'merge_unconfirmed', {});
+    throw new UnrecoverableError(MERGE_UNCONFIRMED_UNLINKED);
+  }
+  const link = linked ?? (await adoptReference(deps, job, message, mapped, recordId));
+  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
   // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
   const filedAlone = own ? await deps.references.get(own) : null;
   if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone, mapped.consentGiven);
-  // A retry: the words are in the record already (the worker died before the job completed), or were refused.
-  const progress = await deps.ledger.merges.progress(jobKey(job));
-  if (progress === 'merged') return;
-  if (progress !== 'refused') {
-    try {
-      return await appendOnce(deps, job, message, mapping, mapped, link, own ?? message.reference, progress === 'sent');
-    } catch (err) {
-      // The earlier record has left the API user's scope (a caseworker reassigned it) or was deleted in Primero:
-      // these words cannot join it, and a dead letter could only be discarded. They become a record of their own,
-      // under the report's own reference.
-      if (!(outOfScope(err) || deletedInPrimero(err)) || !own) throw err;
-      await deps.trace.record(link.reference, outOfScope(err) ? 'merge_out_of_scope' : 'merge_record_gone', { recordId: link.caseId });
-    }
+  try {
+    await appendOnce(deps, job, message, mapping, mapped, link, own, progress === 'sent');
+  } catch (err) {
+    // The earlier record has left the API user's scope (a caseworker reassigned it) or was deleted in Primero:
+    // these words cannot join it, and a dead letter could only be discarded. They become a record of their own,
+    // under the report's own reference.
+    if (!(outOfScope(err) || deletedInPrimero(err)) || !own) throw err;
+    await deps.trace.record(link.reference, outOfScope(err) ? 'merge_out_of_scope' : 'merge_record_gone', { recordId: link.caseId });
+    await fileAlone(deps, message, mapping, mapped, recordId, own);
   }
-  if (!own) throw new UnrecoverableError('a merged report whose job id names no reference of its own cannot be filed alone');
+}
+
+/** The report as a record of its own, under its own reference (created once: a retry finds its link). */
+async function fileAlone(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string, own: string): Promise<void> {
   const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
   const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
   await notifyOnce(deps, alone, ownLink, mapped.consentGiven);

@@ -71,7 +71,7 @@ const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...
 const mergedDeadLetter = (gw: Gateway, reference: string) =>
   eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${reference}-`)));
 describe('reliability of acknowledged messages (issue #11)', () => {
-  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well'];
+  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap'];
   let gw: Gateway;
   let primero: RecordingPrimero;
 
@@ -534,6 +534,26 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       expect(primero.created.filter((c) => String(c.protection_concerns_other).includes('locked again'))).toEqual([]);
     } finally {
       primero.afterPatchCommit = () => undefined;
+      primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report run again after its words joined the record (a worker died before the job completed) files nothing, though the record is now out of scope', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes our soap'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes our soap and food'));
+    await eventually(() => (notesOf(primero, firstLink.caseId).some((n) => n.note_text.includes('soap and food')) ? true : null));
+    await untilDrained(gw.queue);
+    const merged = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${first.body.reference}-`))!;
+    primero.forbidden.add(firstLink.caseId);
+    try {
+      await merged.retry('completed');
+      expect(await eventually(async () => ((await gw.queue.getJobState(merged.id!)) === 'completed' ? 'completed' : null))).toBe('completed');
+      await untilDrained(gw.queue);
+      expect(primero.created.filter((c) => String(c.protection_concerns_other).includes('soap and food'))).toEqual([]);
+    } finally {
       primero.forbidden.delete(firstLink.caseId);
     }
   });
