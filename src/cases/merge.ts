@@ -4,7 +4,9 @@ import type { InboundMessage } from '../domain/inbound-message';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
 import type { CaseLink } from '../store/references';
-import { definitelyRefused, NotYetError, outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
+import { DeliveryError } from '../clients/delivery-error';
+import { jobKey } from '../store/job-hash';
+import { cannotHaveLanded, definitelyRefused, NotYetError, outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
 import { createRecord, linkOrCreate, notifyOnce } from './records';
 
 /** How soon a merged report first looks again for the earlier report it joins while that one is on its way (doubling, to a minute). */
@@ -23,9 +25,10 @@ export function mergedEntryId(ownReference: string): string {
 
 /**
  * Adds a report's words to a record it did not create, as the mapping's `merge_into` says. `own` is the
- * report's own reference: what makes the addition idempotent and independent of order.
+ * report's own reference: what makes the addition idempotent and independent of order. `beforeWrite` runs
+ * before each write to Primero (after any read): where a merged report's job records that its words may land.
  */
-export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string): Promise<void> {
+export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string, beforeWrite: () => Promise<void> = async () => undefined): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
   const notSafe = await lowerSafeToContact(deps, mapping, mapped, link);
@@ -34,10 +37,11 @@ export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, 
     // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
     const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
     if (target.date_field) entry[target.date_field] = message.receivedAt;
+    await beforeWrite();
     const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry], ...notSafe });
     if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
   } else {
-    await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe);
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe, beforeWrite);
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
@@ -72,7 +76,7 @@ export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: str
  * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
  * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
  */
-async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string, also: Record<string, false>): Promise<void> {
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string, also: Record<string, false>, beforeWrite: () => Promise<void>): Promise<void> {
   const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is being added to this record');
   let release = true;
@@ -88,6 +92,7 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
     if (current.includes(marker)) return;
     // Primero's text fields are single-line: reports are joined as the mapping joins lines.
     const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
+    await beforeWrite();
     try {
       await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended, ...also });
     } catch (err) {
@@ -122,23 +127,76 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
   return linkOrCreate(deps, earlier, message, mapped, recordId);
 }
 
+/**
+ * A dead letter's reason: an earlier attempt wrote these words to the earlier record (its answer was lost, or the
+ * worker died), and the record now answers 403. Filing them alone could put them in Primero twice, so an operator
+ * decides: in scope again, a replay writes the same entry (or finds its marker) and files nothing else; or check the
+ * record in Primero.
+ */
+const MERGE_UNCONFIRMED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
+
+/** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link is gone, so its record is not known. */
+const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone; not filed as a case of its own";
+
+/** Primero answers 404 to an update of a record it no longer has (deleted or merged away in Primero). */
+const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
+
+/**
+ * The words joined to the earlier record once, or an error saying why not. A 403 or 404 to this attempt's own write
+ * means nothing of it was written (Primero authorizes and finds the record before it saves: `update` of
+ * app/controllers/api/v2/concerns/record.rb), kept as `refused`; but after an earlier attempt's write (`sent`), a
+ * 403 cannot tell whether that one landed: a dead letter rather than perhaps the same words twice.
+ */
+async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string | null, mayHaveLanded: boolean): Promise<void> {
+  const marks = jobKey(job);
+  try {
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, () => deps.ledger.merges.markSent(marks));
+  } catch (err) {
+    if (outOfScope(err) && mayHaveLanded) {
+      await deps.trace.record(link.reference, 'merge_unconfirmed', { recordId: link.caseId });
+      throw new UnrecoverableError(MERGE_UNCONFIRMED);
+    }
+    // A job id naming no reference of its own (an older build's) cannot be filed alone: it keeps retrying the record.
+    if ((outOfScope(err) || deletedInPrimero(err)) && own) await deps.ledger.merges.markRefused(marks);
+    else if (cannotHaveLanded(err) && !mayHaveLanded) await deps.ledger.merges.unmarkSent(marks);
+    throw err;
+  }
+  await deps.ledger.merges.markMerged(marks);
+}
+
 /** A later report from the same sender and category: its words are added to the first record. */
 export async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string): Promise<void> {
-  const link = (await deps.references.get(message.mergeInto!)) ?? (await adoptReference(deps, job, message, mapped, recordId));
-  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
   const own = intakeJobId.ownReferenceOf(job.id ?? '');
+  // What an earlier attempt did, read before the link: with the link gone by then (past REFERENCE_RETENTION_DAYS),
+  // adopting the earlier reference would put words that may already be in its record into a new one.
+  const progress = await deps.ledger.merges.progress(jobKey(job));
+  if (progress === 'merged') return;
+  if (progress === 'refused' && own) return fileAlone(deps, message, mapping, mapped, recordId, own);
+  const linked = await deps.references.get(message.mergeInto!);
+  if (!linked && progress === 'sent') {
+    await deps.trace.record(message.mergeInto!, 'merge_unconfirmed', {});
+    throw new UnrecoverableError(MERGE_UNCONFIRMED_UNLINKED);
+  }
+  const link = linked ?? (await adoptReference(deps, job, message, mapped, recordId));
+  if (link.caseId === recordId) return notifyOnce(deps, message, link, mapped.consentGiven);
   // An earlier attempt already filed these words alone (the record was out of scope): never append them as well.
   const filedAlone = own ? await deps.references.get(own) : null;
   if (filedAlone) return notifyOnce(deps, { ...message, reference: own!, mergeInto: null }, filedAlone, mapped.consentGiven);
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference);
+    await appendOnce(deps, job, message, mapping, mapped, link, own, progress === 'sent');
   } catch (err) {
-    // The earlier record has left the API user's scope (a caseworker reassigned it): these words cannot join it,
-    // and a dead letter could only be discarded. They become a record of their own, under the report's own reference.
-    if (!outOfScope(err) || !own) throw err;
-    await deps.trace.record(link.reference, 'merge_out_of_scope', { recordId: link.caseId });
-    const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
-    const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
-    await notifyOnce(deps, alone, ownLink, mapped.consentGiven);
+    // The earlier record has left the API user's scope (a caseworker reassigned it) or was deleted in Primero:
+    // these words cannot join it, and a dead letter could only be discarded. They become a record of their own,
+    // under the report's own reference.
+    if (!(outOfScope(err) || deletedInPrimero(err)) || !own) throw err;
+    await deps.trace.record(link.reference, outOfScope(err) ? 'merge_out_of_scope' : 'merge_record_gone', { recordId: link.caseId });
+    await fileAlone(deps, message, mapping, mapped, recordId, own);
   }
+}
+
+/** The report as a record of its own, under its own reference (created once: a retry finds its link). */
+async function fileAlone(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, recordId: string, own: string): Promise<void> {
+  const alone: InboundMessage = { ...message, reference: own, mergeInto: null };
+  const ownLink = (await deps.references.get(own)) ?? (await createRecord(deps, alone, buildCaseRecord(alone, mapping, recordId), recordId));
+  await notifyOnce(deps, alone, ownLink, mapped.consentGiven);
 }

@@ -5,7 +5,8 @@ import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
-import type { NoteTarget } from '../store/follow-up-notes';
+import type { NoteJob, NoteTarget } from '../store/follow-up-notes';
+import { jobKey } from '../store/job-hash';
 import type { CaseLink } from '../store/references';
 import { cannotHaveLanded, outOfScope, type IntakeDeps } from './intake-deps';
 import { entryStored, holdsEntry } from './merge';
@@ -40,8 +41,8 @@ function notesTarget(deps: IntakeDeps, intent: string) {
  */
 const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
-/** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the ledger entry names no record to look in. */
-const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the ledger entry does not name; not filed as a case of its own";
+/** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the job's marks name no record to look in. */
+const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the job's marks do not name; not filed as a case of its own";
 
 /** The record and form the note goes to, as `noteSent` keeps it. */
 const targetOf = (deps: IntakeDeps, link: CaseLink): NoteTarget => ({ recordType: link.recordType, recordId: link.caseId, subform: notesTarget(deps, link.intent).subform, sensitive: link.sensitive });
@@ -62,14 +63,14 @@ async function noteInRecord(deps: IntakeDeps, target: NoteTarget, reference: str
  * would be lost, though a note that landed went with the record) or `out_of_scope` (refused, so certainly not in
  * it). `mayHaveLanded`: an earlier PATCH went out (or nothing says it did not), so the record is read first.
  */
-async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
+async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
   try {
     const target = targetOf(deps, link);
     if (mayHaveLanded && (await noteInRecord(deps, target, link.reference, own))) return 'added';
-    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it dies with the ledger entry), and
+    // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it lives as long as the job), and
     // names the record, which a retry reads even when the link is gone by then.
-    await deps.ledger.notes.markSent(message.idempotencyKey, message.acceptanceId, target);
-    await appendNote(deps, link, message, own);
+    await deps.ledger.notes.markSent(marks, target);
+    await appendNote(deps, link, message, marks, own);
     return 'added';
   } catch (err) {
     if (deletedInPrimero(err)) return 'gone';
@@ -85,12 +86,12 @@ async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMes
  * is kept (`noteRefused`) and a retry after a failed filing files them alone too, without reading a record that
  * answers 403 (and would make it a dead letter). Another 4xx, or a connection never made, cannot have landed either.
  */
-async function recordPatchFailure(deps: IntakeDeps, message: InboundMessage, err: unknown): Promise<void> {
-  if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(message.idempotencyKey, message.acceptanceId);
-  if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(message.idempotencyKey, message.acceptanceId);
+async function recordPatchFailure(deps: IntakeDeps, marks: NoteJob, err: unknown): Promise<void> {
+  if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(marks);
+  if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(marks);
 }
 
-async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, own: string): Promise<void> {
+async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
   const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
@@ -100,7 +101,7 @@ async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMess
     // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
     changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
   } catch (err) {
-    await recordPatchFailure(deps, message, err);
+    await recordPatchFailure(deps, marks, err);
     throw err;
   }
   if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
@@ -131,8 +132,8 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
  * for any noted follow-up whose link is gone); without it, or deleted (404), they are filed alone, as sensitive as
  * that record. A 403, or an entry naming no record, cannot tell: a dead letter rather than perhaps a second case.
  */
-async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, own: string, fileAlone: FileAlone): Promise<void> {
-  const target = await deps.ledger.notes.sentTo(message.idempotencyKey, message.acceptanceId);
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone): Promise<void> {
+  const target = await deps.ledger.notes.sentTo(marks);
   if (!target) {
     await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
     throw new UnrecoverableError(NOTE_UNCONFIRMED_UNLINKED);
@@ -142,7 +143,7 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, own:
     throw err;
   });
   if (held) {
-    await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
+    await deps.ledger.notes.markNoted(marks);
     return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
   }
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
@@ -161,23 +162,24 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const filed = await deps.references.get(own);
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
-  const progress = await deps.ledger.notes.progress(message.idempotencyKey, message.acceptanceId);
+  const marks: NoteJob = { jobKey: jobKey(job), idempotencyKey: message.idempotencyKey, acceptanceId: message.acceptanceId };
+  const progress = await deps.ledger.notes.progress(marks);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
   if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
   if (progress === 'refused') return fileAlone(alone(message, own, link));
-  if (!link && progress === 'sent') return afterSendUnlinked(deps, message, own, fileAlone);
+  if (!link && progress === 'sent') return afterSendUnlinked(deps, message, marks, own, fileAlone);
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));
   }
-  const added = await addNoteOnce(deps, link, message, own, progress !== 'none');
+  const added = await addNoteOnce(deps, link, message, marks, own, progress !== 'none');
   if (added !== 'added') {
     await deps.trace.record(link.reference, added === 'gone' ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
     return fileAlone(alone(message, own, link));
   }
-  await deps.ledger.notes.markNoted(message.idempotencyKey, message.acceptanceId);
+  await deps.ledger.notes.markNoted(marks);
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });
   deps.logger.info({ reference: link.reference, own, caseId: link.caseId, sensitive: link.sensitive }, 'reporter message added to the record');
   await notifyFollowUp(deps, link, own);

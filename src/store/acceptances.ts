@@ -4,6 +4,7 @@ import { gatewayKey } from './keys';
 import { LuaScript } from './lua-script';
 import { feedbackWindowKey } from './feedback-windows';
 import { FollowUpNotes, ledgerEntryKey } from './follow-up-notes';
+import { MergeMarks } from './merge-marks';
 import { intakeJobId } from '../queues/jobs';
 import { QueueUnavailableError } from '../queues/deadline';
 
@@ -158,8 +159,10 @@ return string.format('%.0f', by - now)
  * An entry gone (the window is over) lets a job that is still around proceed: it was confirmed back then.
  */
 export class AcceptanceLedger {
-  /** A follow-up's note marks, kept on this ledger's entries. */
+  /** A follow-up's note marks, kept on its job's hash and on this ledger's entries (src/store/follow-up-notes.ts). */
   readonly notes: FollowUpNotes;
+  /** A merged report's marks, kept on its job's hash (src/store/merge-marks.ts). */
+  readonly merges: MergeMarks;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -167,6 +170,7 @@ export class AcceptanceLedger {
     private readonly windowSeconds: number,
   ) {
     this.notes = new FollowUpNotes(redis, prefix);
+    this.merges = new MergeMarks(redis);
   }
 
   /** `gw:verdict:<acceptanceId>`: stored (gone with the window) | withdrawn (kept 30 days), written with each decision. */

@@ -1,12 +1,13 @@
 import type { RedisConnection } from '../queues/connection';
 import { gatewayKey } from './keys';
+import { JobGoneError } from './send-claims';
 import { LuaScript } from './lua-script';
 
 /** The idempotency ledger's entry for a hashed idempotency key (IdentifierHasher.deduplicationId). */
 export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(prefix, 'accepted', hashedKey);
 
 /**
- * What the entry says of a follow-up's note: in the record; refused by Primero (so certainly not in it); perhaps in
+ * What the marks say of a follow-up's note: in the record; refused by Primero (so certainly not in it); perhaps in
  * it (a PATCH went out and may have landed); none sent; or nothing known.
  */
 export type NoteProgress = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
@@ -29,24 +30,44 @@ function targetOf(kept: string | null): NoteTarget | null {
   }
 }
 
-// Marks on the entry of this job's own acceptance (ARGV[1]): an HSET on an expired entry would leave a hash with no
-// TTL, and one on a later acceptance's entry (a resend after the window re-claimed the key) would speak for its job.
-// ARGV[2] is set to ARGV[3] ('' sets nothing), then ARGV[4..] are deleted, in one step: no reader sees half of it.
-const MARK_ON_ENTRY = new LuaScript(`
-if redis.call('HGET', KEYS[1], 'acceptance') ~= ARGV[1] then return 0 end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
-for i = 4, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+/** Whose marks: the follow-up's job (BullMQ's hash, `jobKey`) and its acceptance's entry in the idempotency ledger. */
+export interface NoteJob {
+  jobKey: string;
+  idempotencyKey: string;
+  /** InboundMessage.acceptanceId: null for a job that predates acceptance ids (the ledger's marks are then not read). */
+  acceptanceId: string | null;
+}
+
+// KEYS[1] the job's hash, KEYS[2] the ledger entry (both under the tagged prefix: one slot). A job hash that is gone is
+// never re-created (nothing would delete it): -1, and the caller sends nothing. ARGV[2] is set to ARGV[3] ('' sets
+// nothing), then ARGV[4..] are deleted, in one step on both: no reader sees half of it. On the job they are `gw:<name>`.
+// The entry is written too, only while it is this job's own acceptance's (an HSET on an expired entry would leave a
+// hash with no TTL; on a later acceptance's it would speak for that job): a worker of the build before reads it there.
+const MARK = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'gw:' .. ARGV[2], ARGV[3]) end
+for i = 4, #ARGV do redis.call('HDEL', KEYS[1], 'gw:' .. ARGV[i]) end
+if ARGV[1] == '' or redis.call('HGET', KEYS[2], 'acceptance') ~= ARGV[1] then return 1 end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+for i = 4, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
 return 1
 `);
 
+const FIELDS = ['noted', 'noteRefused', 'noteSent'] as const;
+type Marks = Partial<Record<(typeof FIELDS)[number], string>>;
+
 /**
- * A follow-up's note and its target record, on the ledger entry: `noteSent` (naming the record) before each PATCH
- * carrying the note (a crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
+ * A follow-up's note and its target record: `noteSent` (naming the record) before each PATCH carrying the note (a
+ * crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
  * that cannot have reached Primero; `noteRefused` when Primero answered the PATCH 403 or 404 (nothing written: the
  * job files the words alone from then on); `noted` once Primero holds it. Read before a retry would file the same
- * words as a case of their own (link gone, record now 403 or 404). All live and die with the entry
- * (IDEMPOTENCY_WINDOW_HOURS); an entry already gone is not recreated. Each call names the job's `acceptanceId`
- * (InboundMessage.acceptanceId): the entry's marks are read and written for that acceptance only.
+ * words as a case of their own (link gone, record now 403 or 404).
+ *
+ * Kept in fields of the job's own hash, as send claims are (src/store/send-claims.ts): they live exactly as long as
+ * the job, so a dead letter replayed after IDEMPOTENCY_WINDOW_HOURS still knows its note may be in the record. Also
+ * written to the ledger entry, where the build before kept them; each mark is read from the job, or from the entry
+ * when the job lacks it (a job that build began), and only for the job's own acceptance. A job removed while it ran
+ * (JobGoneError) gets no mark, so a PATCH never goes out unmarked; after a PATCH, the error ends the attempt.
  */
 export class FollowUpNotes {
   constructor(
@@ -54,41 +75,62 @@ export class FollowUpNotes {
     private readonly prefix: string,
   ) {}
 
-  async markSent(idempotencyKey: string, acceptanceId: string | null, target: NoteTarget): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noteSent', JSON.stringify(target));
+  async markSent(job: NoteJob, target: NoteTarget): Promise<void> {
+    await this.mark(job, 'noteSent', JSON.stringify(target));
   }
 
-  /** The record the note may have gone to; null when the entry names none this job can read (gone, another acceptance's). */
-  async sentTo(idempotencyKey: string, acceptanceId: string | null): Promise<NoteTarget | null> {
-    const [acceptance, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noteSent');
-    return acceptance && acceptance === acceptanceId ? targetOf(sent ?? null) : null;
+  /** The record the note may have gone to; null when neither the job nor its acceptance's entry names one. */
+  async sentTo(job: NoteJob): Promise<NoteTarget | null> {
+    const { own, entry } = await this.read(job);
+    return targetOf(own.noteSent ?? null) ?? targetOf(entry?.noteSent ?? null);
   }
 
   /** The PATCH never reached Primero (a connection never made, or a 4xx): nothing of it can land later. */
-  async unmarkSent(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, '', '', 'noteSent');
+  async unmarkSent(job: NoteJob): Promise<void> {
+    await this.mark(job, '', '', 'noteSent');
   }
 
-  async markRefused(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noteRefused', '1', 'noteSent');
+  async markRefused(job: NoteJob): Promise<void> {
+    await this.mark(job, 'noteRefused', '1', 'noteSent');
   }
 
-  async markNoted(idempotencyKey: string, acceptanceId: string | null): Promise<void> {
-    await this.mark(idempotencyKey, acceptanceId, 'noted', '1');
+  async markNoted(job: NoteJob): Promise<void> {
+    await this.mark(job, 'noted', '1');
   }
 
   /**
-   * `unknown`: nothing says what this job sent. The entry is gone with its window (a dead letter replayed days later),
-   * or it names another acceptance (a resend after the window re-claimed the key; its marks are that job's), or the
-   * job predates acceptance ids.
+   * `unknown`: nothing says what was sent. The job holds no mark and its acceptance's entry is gone with its window
+   * or names another acceptance (a resend after the window re-claimed the key), or the job predates acceptance ids:
+   * a build before this one may have sent the note and kept its marks only on that entry.
    */
-  async progress(idempotencyKey: string, acceptanceId: string | null): Promise<NoteProgress> {
-    const [acceptance, noted, refused, sent] = await this.redis.hmget(ledgerEntryKey(this.prefix, idempotencyKey), 'acceptance', 'noted', 'noteRefused', 'noteSent');
-    if (!acceptance || acceptance !== acceptanceId) return 'unknown';
-    return noted === '1' ? 'noted' : refused === '1' ? 'refused' : sent ? 'sent' : 'none';
+  async progress(job: NoteJob): Promise<NoteProgress> {
+    const { own, entry } = await this.read(job);
+    // Either place may speak for an attempt: one of the build before wrote the entry only.
+    const either = (f: (typeof FIELDS)[number]) => own[f] ?? entry?.[f];
+    if (either('noted') === '1') return 'noted';
+    if (either('noteRefused') === '1') return 'refused';
+    if (either('noteSent')) return 'sent';
+    return entry ? 'none' : 'unknown';
   }
 
-  private async mark(idempotencyKey: string, acceptanceId: string | null, field: string, value: string, ...del: string[]): Promise<void> {
-    await MARK_ON_ENTRY.run(this.redis, [ledgerEntryKey(this.prefix, idempotencyKey)], [acceptanceId ?? '', field, value, ...del]);
+  /** The job's marks, and its acceptance's entry's (null when the entry is not this acceptance's). One round trip. */
+  private async read(job: NoteJob): Promise<{ own: Marks; entry: Marks | null }> {
+    const replies = await this.redis
+      .multi()
+      .hmget(job.jobKey, ...FIELDS.map((f) => `gw:${f}`))
+      .hmget(ledgerEntryKey(this.prefix, job.idempotencyKey), 'acceptance', ...FIELDS)
+      .exec();
+    const failure = replies?.find(([err]) => err)?.[0];
+    if (!replies || failure) throw failure ?? new Error('the follow-up note marks could not be read');
+    const [ownValues, entryValues] = replies.map(([, values]) => values as Array<string | null>) as [Array<string | null>, Array<string | null>];
+    const marksOf = (values: Array<string | null>): Marks => Object.fromEntries(FIELDS.map((f, i) => [f, values[i] ?? undefined]).filter(([, v]) => v !== undefined));
+    const [acceptance, ...entryMarks] = entryValues;
+    const ours = !!job.acceptanceId && acceptance === job.acceptanceId;
+    return { own: marksOf(ownValues), entry: ours ? marksOf(entryMarks) : null };
+  }
+
+  private async mark(job: NoteJob, field: string, value: string, ...del: string[]): Promise<void> {
+    const done = await MARK.run(this.redis, [job.jobKey, ledgerEntryKey(this.prefix, job.idempotencyKey)], [job.acceptanceId ?? '', field, value, ...del]);
+    if (done === -1) throw new JobGoneError();
   }
 }

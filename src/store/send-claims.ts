@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { RedisConnection } from '../queues/connection';
+import { jobKey } from './job-hash';
 import { LuaScript } from './lua-script';
 
 /**
@@ -64,9 +65,6 @@ function claimOf(value: string | null): SendClaim | null {
   // A value this build did not write is read as the unknown case: it may have been sent.
   return { state: state === 'sent' ? 'sent' : 'claimed', owner: value.slice(colon + 1) };
 }
-
-/** BullMQ's key of the job's hash: `<prefix>:<queue>:<id>`. */
-const jobKey = (job: Job): string => `${job.queueQualifiedName}:${job.id}`;
 
 /**
  * The at-most-once ledger of messages to a person that are not caseworker notes (those have their own, with outcome

@@ -114,6 +114,17 @@ describe('model check: what was acknowledged reaches Primero exactly once', () =
         { t: 'send', intent: 'referral', sender: 0 },
       ]));
 
+    // Found by a cold review: a merged report's write failed unanswered (500), then met a 403; kept as a dead letter
+    // (merge_unconfirmed), never filed as a second record.
+    test('a merged report whose write may have landed and which then meets a 403 is a dead letter, not a second record', () =>
+      expectHolds([
+        { t: 'send', intent: 'feedback', sender: 0 },
+        { t: 'settle' },
+        { t: 'fault', route: 'update', fault: '500', n: 1 },
+        { t: 'fault', route: 'update', fault: '403', n: 1 },
+        { t: 'send', intent: 'feedback', sender: 0 },
+      ]));
+
     test('a message in flight during two worker crashes still reaches Primero (not a "stalled" dead letter)', () =>
       expectHolds([
         { t: 'fault', route: 'create', fault: 'commit-then-hang', n: 2 },

@@ -431,6 +431,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       await untilGatewayDrained(gw);
       const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
       await gw.redis.hdel(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string), 'noted');
+      await gw.redis.hdel(`${job.queueQualifiedName}:${job.id}`, 'gw:noted');
       const [cases, patches] = [primero.created.length, primero.patches.length];
       const rerun = async (): Promise<string> => {
         await job.retry('completed');
@@ -514,6 +515,36 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(await rerun()).toBe('completed');
       primero.deleted.delete(caseId);
       expect(filedAgain()).toHaveLength(1);
+    });
+  });
+
+  describe('a dead letter replayed after the idempotency window', () => {
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('still knows its note may be in the record: with the link gone by then, it finds the note there and files no second case', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      // Primero stores the note and the answer is lost (504); before the retry looks, the case leaves the API user's scope.
+      primero.afterPatchCommit = (id) => {
+        if (id !== caseId) return undefined;
+        primero.afterPatchCommit = () => undefined;
+        primero.forbidden.add(id);
+        return [504, 'Gateway Time-out'];
+      };
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+      expect(job.failedReason).toMatch(/^note_unconfirmed: /);
+      expect(notesOf(caseId)).toHaveLength(1);
+      // Days later: the ledger entry has gone with its window, the link was forgotten, the case is back in scope.
+      await gw.redis.del(gatewayKey(gw.config.QUEUE_PREFIX, 'accepted', job.data.idempotencyKey as string));
+      await gw.references.remove(reference);
+      primero.forbidden.delete(caseId);
+      expect((await request(gw.app).post(`/admin/dead-letters/${gw.queue.name}.${job.id}/replay`).set('Authorization', `Bearer ${ADMIN}`)).status).toBe(202);
+      expect(await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? 'completed' : null))).toBe('completed');
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain(cases)).toEqual([]);
     });
   });
 

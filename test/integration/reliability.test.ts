@@ -71,7 +71,7 @@ const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...
 const mergedDeadLetter = (gw: Gateway, reference: string) =>
   eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${reference}-`)));
 describe('reliability of acknowledged messages (issue #11)', () => {
-  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331'];
+  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap'];
   let gw: Gateway;
   let primero: RecordingPrimero;
 
@@ -505,6 +505,74 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       expect(await gw.queue.isPaused()).toBe(false);
     } finally {
       primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report whose write landed unanswered before the record left the scope is a dead letter, never a second record; replayed in scope, it joins once', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines are locked'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    // Primero stores the entry and the answer is lost (504); before the retry writes again, a caseworker reassigns the case.
+    primero.afterPatchCommit = (id) => {
+      if (id !== firstLink.caseId) return undefined;
+      primero.afterPatchCommit = () => undefined;
+      primero.forbidden.add(id);
+      return [504, 'Gateway Time-out'];
+    };
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines are locked again'));
+      expect(second.body).toMatchObject({ reference: first.body.reference, duplicate: false });
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: /);
+      expect(letter!.failedReason).not.toContain('latrines');
+      expect(primero.created.filter((c) => String(c.protection_concerns_other).includes('locked again'))).toEqual([]);
+      primero.forbidden.delete(firstLink.caseId);
+      await letter!.retry('failed', { resetAttemptsMade: true });
+      expect(await eventually(async () => ((await gw.queue.getJobState(letter!.id!)) === 'completed' ? 'completed' : null))).toBe('completed');
+      expect(notesOf(primero, firstLink.caseId).filter((n) => n.note_text.includes('locked again'))).toHaveLength(1);
+      expect(primero.created.filter((c) => String(c.protection_concerns_other).includes('locked again'))).toEqual([]);
+    } finally {
+      primero.afterPatchCommit = () => undefined;
+      primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report run again after its words joined the record (a worker died before the job completed) files nothing, though the record is now out of scope', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes our soap'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes our soap and food'));
+    await eventually(() => (notesOf(primero, firstLink.caseId).some((n) => n.note_text.includes('soap and food')) ? true : null));
+    await untilDrained(gw.queue);
+    const merged = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${first.body.reference}-`))!;
+    primero.forbidden.add(firstLink.caseId);
+    try {
+      await merged.retry('completed');
+      expect(await eventually(async () => ((await gw.queue.getJobState(merged.id!)) === 'completed' ? 'completed' : null))).toBe('completed');
+      await untilDrained(gw.queue);
+      expect(primero.created.filter((c) => String(c.protection_concerns_other).includes('soap and food'))).toEqual([]);
+    } finally {
+      primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a report merged into a record since deleted in Primero (404) becomes a record of its own, not a dead letter', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'nobody empties the bins'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    primero.deleted.add(firstLink.caseId);
+    try {
+      const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the bins overflow into the well'));
+      expect(second.body).toMatchObject({ reference: first.body.reference, duplicate: false });
+      const own = await eventually(() => primero.created.find((c) => String(c.protection_concerns_other).includes('overflow into the well')));
+      expect(own.other_agency_id).not.toBe(first.body.reference);
+      await untilDrained(gw.queue);
+      expect(await gw.queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      primero.deleted.delete(firstLink.caseId);
     }
   });
 

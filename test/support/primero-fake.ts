@@ -110,6 +110,8 @@ export class RecordingPrimero {
   flagAnswersAfterMs = 0;
   /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
   assignAnswersAfterMs = 0;
+  /** Runs once a PATCH is applied, before Primero answers: an answer it returns replaces Primero's (a 504 after the commit, say). */
+  afterPatchCommit: (caseId: string) => nock.ReplyFnResult | undefined = () => undefined;
   /** Runs when a referral is posted (and commits at once), before Primero answers; resolve to answer. */
   onRefer: (caseId: string) => Promise<void> = async () => undefined;
 
@@ -171,8 +173,12 @@ export class RecordingPrimero {
         if (this.forbidden.has(id)) return cb(null, primeroAnswer('forbidden', uri));
         if (this.deleted.has(id)) return cb(null, [404, { errors: [{ status: 404, resource: uri, detail: 'id', message: 'Not Found' }] }]);
         this.calls.push({ route: 'patch', id, body: body as { data: Data } });
-        if (this.patchCommitsAfterMs === 0) return cb(null, this.update(id, dataOf(body)));
-        setTimeout(() => cb(null, this.update(id, dataOf(body))), this.patchCommitsAfterMs);
+        const commit = () => {
+          const answer = this.update(id, dataOf(body));
+          return this.afterPatchCommit(id) ?? answer;
+        };
+        if (this.patchCommitsAfterMs === 0) return cb(null, commit());
+        setTimeout(() => cb(null, commit()), this.patchCommitsAfterMs);
       });
   }
 

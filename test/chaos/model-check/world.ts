@@ -187,8 +187,8 @@ export class World {
     return (await res.json()) as T;
   }
 
-  deadLetters(): Promise<Array<{ id: string; reference: string | null }>> {
-    return this.admin<{ dead_letters: Array<{ id: string; reference: string | null }> }>('GET', '/admin/dead-letters?queue=intake').then((r) => r.dead_letters ?? []);
+  deadLetters(): Promise<Array<{ id: string; reference: string | null; error: string }>> {
+    return this.admin<{ dead_letters: Array<{ id: string; reference: string | null; error: string }> }>('GET', '/admin/dead-letters?queue=intake').then((r) => r.dead_letters ?? []);
   }
 
   async replay(id: string): Promise<void> {
