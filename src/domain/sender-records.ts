@@ -41,7 +41,9 @@ export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewa
  */
 export function referenceInText(text: string | null): string | null {
   if (!text) return null;
-  const m = /(?:^|\s)ref(?:erence)?\b[\s:#.]*(?:(?:number|num|no|nr|is)\b[\s:#.]*)*(.*)$/i.exec(text);
+  // What follows is read up to the end of its line, never anchored to the end of the text: an anchor that fails
+  // after a long run of spaces makes the filler backtrack, quadratic in the length (seconds for a 64 KiB SMS body).
+  const m = /(?:^|\s)ref(?:erence)?\b[\s:#.]*(?:(?:number|num|no|nr|is)\b[\s:#.]*)*([^\n]*)/i.exec(text);
   if (!m) return null;
   const words = m[1]!.split(/\s+/).map((w) => w.replace(/[.,;:!?)]+$/, '')).filter((w) => w !== '');
   const [first, second] = words;

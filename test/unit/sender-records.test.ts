@@ -33,6 +33,8 @@ describe('a reference named in a message', () => {
     expect(referenceInText('REF K7QM-Z4XP he came back')).toBe('K7QMZ4XP');
     expect(referenceInText('ref k7qm z4xp')).toBe('K7QMZ4XP');
     expect(referenceInText('my reference number is K7QMZ4XP.')).toBe('K7QMZ4XP');
+    expect(referenceInText('REF K7QM-Z4XP\nhe came back last night')).toBe('K7QMZ4XP');
+    expect(referenceInText('hello\nmy reference is\nK7QMZ4XP')).toBe('K7QMZ4XP');
     expect(referenceInText('ref:K7QMZ4XP')).toBe('K7QMZ4XP');
   });
 
@@ -62,5 +64,13 @@ describe("a sender's records on the ingest path", () => {
     expect(reads).toHaveLength(20);
     expect(found[0]!.reference).toBe(referenceFromSequence(300));
     expect((await records.of(['tel:+254711000001'])).length).toBe(300);
+  });
+});
+
+describe('a reference in a long message', () => {
+  it('is read, or found absent, without stalling the process on a long run of spaces before a new line', () => {
+    const spaces = ' '.repeat(60_000);
+    expect(referenceInText(` ref${spaces}\nx\n`)).toBeNull();
+    expect(referenceInText(`please ref${spaces}\nK7QMZ4XP`)).toBe('K7QMZ4XP');
   });
 });
