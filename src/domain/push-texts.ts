@@ -30,7 +30,7 @@ export const MAX_PUSH_PLAINTEXT = 3993;
 export function pushPayload(notice: PushNotice, language: string, texts: PushTexts, primeroUrl: string): string {
   const t = own(texts.languages, language) ?? texts.languages[texts.default_language]!;
   const display = notice.caseIdDisplay ?? notice.recordId.slice(0, 8);
-  const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${notice.recordId}`;
+  const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${encodeURIComponent(notice.recordId)}`;
   const payload = JSON.stringify({
     title: t[`${notice.event}_title`],
     body: t[`${notice.event}_body`]!.replace('{case}', display),
