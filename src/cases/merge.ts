@@ -175,7 +175,7 @@ export async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: Inbo
   const linked = await deps.references.get(message.mergeInto!);
   // The link is gone, or names another record than the one written to (re-created meanwhile by another report's
   // adoption): the words may be in that record, which this job cannot read through the link.
-  if (progress === 'sent' && (!linked || linked.caseId !== sentTo)) {
+  if (progress === 'sent' && (!linked || (sentTo !== null && linked.caseId !== sentTo))) {
     await deps.trace.record(message.mergeInto!, 'merge_unconfirmed', { recordId: sentTo });
     throw new UnrecoverableError(MERGE_UNCONFIRMED_UNLINKED);
   }

@@ -8,7 +8,7 @@ import { JobGoneError } from './send-claims';
  */
 export type MergeState = 'merged' | 'refused' | 'sent' | 'none';
 
-/** With `sent`, the record the write went to (its id): a retry whose link is gone, or names another, cannot look there. */
+/** With `sent`, the record the write went to (its id; null when not named): a retry whose link is gone, or names another, cannot look there. */
 export interface MergeProgress {
   state: MergeState;
   sentTo: string | null;
@@ -38,7 +38,8 @@ export class MergeMarks {
   async progress(jobKey: string): Promise<MergeProgress> {
     const [sent, refused, merged] = await this.redis.hmget(jobKey, FIELDS.sent, FIELDS.refused, FIELDS.merged);
     const state: MergeState = merged ? 'merged' : refused ? 'refused' : sent ? 'sent' : 'none';
-    return { state, sentTo: state === 'sent' ? sent! : null };
+    // '1': written by a build that did not name the record; nothing says which record it went to.
+    return { state, sentTo: state === 'sent' && sent && sent !== '1' ? sent : null };
   }
 
   /** Before a write of the words to the record `recordId`. */
