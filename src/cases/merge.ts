@@ -135,8 +135,8 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
  */
 const MERGE_UNCONFIRMED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
-/** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link is gone, so its record is not known. */
-const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone; not filed as a case of its own";
+/** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link no longer leads to the record written to (its trace names it). */
+const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone or now names another record; not filed as a case of its own";
 
 /** Primero answers 404 to an update of a record it no longer has (deleted or merged away in Primero). */
 const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
@@ -150,7 +150,7 @@ const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.s
 async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string | null, mayHaveLanded: boolean): Promise<void> {
   const marks = jobKey(job);
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, () => deps.ledger.merges.markSent(marks));
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, () => deps.ledger.merges.markSent(marks, link.caseId));
   } catch (err) {
     if (outOfScope(err) && mayHaveLanded) {
       await deps.trace.record(link.reference, 'merge_unconfirmed', { recordId: link.caseId });
@@ -169,12 +169,14 @@ export async function mergeIntoEarlier(deps: IntakeDeps, job: Job, message: Inbo
   const own = intakeJobId.ownReferenceOf(job.id ?? '');
   // What an earlier attempt did, read before the link: with the link gone by then (past REFERENCE_RETENTION_DAYS),
   // adopting the earlier reference would put words that may already be in its record into a new one.
-  const progress = await deps.ledger.merges.progress(jobKey(job));
+  const { state: progress, sentTo } = await deps.ledger.merges.progress(jobKey(job));
   if (progress === 'merged') return;
   if (progress === 'refused' && own) return fileAlone(deps, message, mapping, mapped, recordId, own);
   const linked = await deps.references.get(message.mergeInto!);
-  if (!linked && progress === 'sent') {
-    await deps.trace.record(message.mergeInto!, 'merge_unconfirmed', {});
+  // The link is gone, or names another record than the one written to (re-created meanwhile by another report's
+  // adoption): the words may be in that record, which this job cannot read through the link.
+  if (progress === 'sent' && (!linked || (sentTo !== null && linked.caseId !== sentTo))) {
+    await deps.trace.record(message.mergeInto!, 'merge_unconfirmed', { recordId: sentTo });
     throw new UnrecoverableError(MERGE_UNCONFIRMED_UNLINKED);
   }
   const link = linked ?? (await adoptReference(deps, job, message, mapped, recordId));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { own } from './own';
+import { looksLikeDisplayId } from './record-events';
 
 export const PUSH_EVENTS = ['assigned', 'new_referral', 'new_sensitive_report', 'new_message'] as const;
 export type PushEvent = (typeof PUSH_EVENTS)[number];
@@ -29,8 +30,9 @@ export const MAX_PUSH_PLAINTEXT = 3993;
  */
 export function pushPayload(notice: PushNotice, language: string, texts: PushTexts, primeroUrl: string): string {
   const t = own(texts.languages, language) ?? texts.languages[texts.default_language]!;
-  const display = notice.caseIdDisplay ?? notice.recordId.slice(0, 8);
-  const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${notice.recordId}`;
+  // Checked here too: a display id stored before the check existed is shown only if it looks like one.
+  const display = looksLikeDisplayId(notice.caseIdDisplay) ? notice.caseIdDisplay : notice.recordId.slice(0, 8);
+  const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${encodeURIComponent(notice.recordId)}`;
   const payload = JSON.stringify({
     title: t[`${notice.event}_title`],
     body: t[`${notice.event}_body`]!.replace('{case}', display),

@@ -110,10 +110,15 @@ export function deriveEvents(before: RecordSnapshot | null, after: RecordSnapsho
   return events;
 }
 
+/** What a display id looks like (Primero's short ids, codes a configuration builds): anything else is not shown in an alert. */
+const DISPLAY_ID = /^[A-Za-z0-9][\w./-]{0,63}$/;
+
+export const looksLikeDisplayId = (v: unknown): v is string => typeof v === 'string' && DISPLAY_ID.test(v);
+
 /** The short id caseworkers see: `case_id_display` for cases, `short_id` (or `incident_code`) for incidents. */
 export function displayIdOf(record: Record<string, unknown>, type: 'case' | 'incident'): string | null {
   const candidates = type === 'case' ? [record.case_id_display, record.short_id] : [record.short_id, record.incident_code];
-  return (candidates.find((v) => typeof v === 'string' && v !== '') as string | undefined) ?? null;
+  return candidates.find(looksLikeDisplayId) ?? null;
 }
 
 /** Picks the fields the gateway keeps from a Primero record (webhook body or API read); nothing personal. */

@@ -33,6 +33,12 @@ export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewa
   return leftNew || owned || assigned ? 'in_progress' : 'received';
 }
 
+function withoutTrailingPunctuation(word: string): string {
+  let end = word.length;
+  while (end > 0 && '.,;:!?)'.includes(word[end - 1]!)) end--;
+  return word.slice(0, end);
+}
+
 /**
  * A reference the sender typed after REF or REFERENCE, upper-cased; null when none. People write it as they can:
  * `REF K7QM-Z4XP`, `ref k7qm z4xp`, `reference: K7QMZ4XP`, `reference number is K7QMZ4XP`. One or two words
@@ -41,9 +47,13 @@ export function communityStatusOf(record: Pick<SenderRecord, 'snapshot'>, gatewa
  */
 export function referenceInText(text: string | null): string | null {
   if (!text) return null;
-  const m = /(?:^|\s)ref(?:erence)?\b[\s:#.]*(?:(?:number|num|no|nr|is)\b[\s:#.]*)*(.*)$/i.exec(text);
+  // What follows is read up to the end of its line, never anchored to the end of the text: an anchor that fails
+  // after a long run of spaces makes the filler backtrack, quadratic in the length (seconds for a 64 KiB SMS body).
+  const m = /(?:^|\s)ref(?:erence)?\b[\s:#.]*(?:(?:number|num|no|nr|is)\b[\s:#.]*)*([^\n]*)/i.exec(text);
   if (!m) return null;
-  const words = m[1]!.split(/\s+/).map((w) => w.replace(/[.,;:!?)]+$/, '')).filter((w) => w !== '');
+  // A reference is two words at most: what follows the filler is cut short before any word is looked at, so no
+  // pattern below ever runs over a long text (trailing punctuation stripped by a pattern is quadratic in a long run).
+  const words = m[1]!.slice(0, 64).split(/\s+/).map(withoutTrailingPunctuation).filter((w) => w !== '');
   const [first, second] = words;
   if (!first) return null;
   const typed = normaliseReference(first) ?? (second ? normaliseReference(first + second) : null);

@@ -18,7 +18,8 @@ export interface PrimeroWebhookDeps {
 // detection needs are kept, with the names of those it lacked.
 const bodySchema = z.object({
   data: z.looseObject({
-    record_id: z.string().min(1),
+    // Primero's record ids are UUIDs; anything else would reach a push alert's link, a Redis key and Primero's URLs.
+    record_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a Primero record id (a UUID)'),
     record_type: z.string().optional(),
     last_updated_at: z.string().min(1),
   }),

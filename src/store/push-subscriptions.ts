@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RedisConnection } from '../queues/connection';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
@@ -50,6 +50,8 @@ export interface StoredSubscription {
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+/** The subscription's auth secret compared in constant time (digests first: equal lengths, nothing leaked by length). */
+const sameSecret = (given: string, stored: string) => timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(stored).digest());
 
 /**
  * Caseworkers' browsers, per Primero user name. Endpoints and keys are sealed with DATA_KEY; a one-time
@@ -223,7 +225,7 @@ export class PushSubscriptionStore {
     const user = await this.redis.get(this.ownerKey(endpointHash));
     if (!user) return null;
     const stored = await this.get(user, endpointHash);
-    if (!stored || stored.subscription.keys.auth !== auth) return null;
+    if (!stored || !sameSecret(auth, stored.subscription.keys.auth)) return null;
     await this.redis.multi().hdel(this.userKey(user), endpointHash).del(this.ownerKey(endpointHash)).exec();
     return { id: endpointHash, user };
   }

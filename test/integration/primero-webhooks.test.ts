@@ -172,6 +172,13 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     expect(diffReads()).toHaveLength(readsBefore);
   });
 
+  it('refuses a record_id that is not a Primero record id with a 422 naming it, so it never reaches an alert link or a key', async () => {
+    const res = await webhook({ data: { record_id: '../../admin?x=', record_type: 'case', last_updated_at: new Date().toISOString() } });
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(res.body)).toContain('record_id');
+    expect(JSON.stringify(res.body)).not.toContain('../../admin');
+  });
+
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);

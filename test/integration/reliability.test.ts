@@ -71,7 +71,7 @@ const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...
 const mergedDeadLetter = (gw: Gateway, reference: string) =>
   eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${reference}-`)));
 describe('reliability of acknowledged messages (issue #11)', () => {
-  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap'];
+  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap', 'have no door'];
   let gw: Gateway;
   let primero: RecordingPrimero;
 
@@ -236,6 +236,19 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const link = await eventually(() => gw.references.get('ZZZZ2345'));
     expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
     expect(acceptance.jobId).toBe('m-ZZZZ2345');
+  });
+
+  it('a redelivery across the upgrade that added the input to RapidPro run keys is still a duplicate of what the build before accepted', async () => {
+    const body = { ...referralBody(), input: { uuid: randomUUID(), text: null } };
+    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
+    // The build before keyed a body with a run on the run and node only, and accepted this call under that key.
+    const before = `rapidpro:referral:run:${body.run!.uuid}:${body.node!}`;
+    const acceptanceId = randomUUID();
+    await ledger.claim(gw.services.hasher.deduplicationId(before), 'ZZZZ2346', acceptanceId, 60_000);
+    const again = await post(gw, 'referral', body);
+    expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2346', duplicate: true });
+    const link = await eventually(() => gw.references.get('ZZZZ2346'));
+    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
   });
 
   it('review #6 a repeat of the earlier report while a merged report is adopting its reference opens no second record', async () => {
@@ -535,6 +548,32 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     } finally {
       primero.afterPatchCommit = () => undefined;
       primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report whose write went unanswered and whose earlier link is gone by the retry is a dead letter, never a new record under the reference', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines have no door'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    const cases = primero.created.length;
+    // Primero stores the entry and the answer is lost; before the retry, the link goes (past REFERENCE_RETENTION_DAYS).
+    primero.afterPatchCommit = (id) => {
+      if (id !== firstLink.caseId) return undefined;
+      primero.afterPatchCommit = () => undefined;
+      void gw.references.remove(first.body.reference);
+      return [504, 'Gateway Time-out'];
+    };
+    try {
+      expect((await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines have no door at night'))).body.reference).toBe(first.body.reference);
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: .*link is gone/);
+      expect(primero.created.slice(cases)).toEqual([]);
+      expect(notesOf(primero, firstLink.caseId).filter((n) => n.note_text.includes('no door at night'))).toHaveLength(1);
+      // An operator found the words in the record the trace names, and discarded the dead letter.
+      await letter!.remove();
+    } finally {
+      primero.afterPatchCommit = () => undefined;
     }
   });
 

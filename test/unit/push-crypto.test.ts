@@ -29,7 +29,14 @@ describe('web push payloads', () => {
   });
 
   it('never lets a payload over the web push limit leave', () => {
-    expect(() => pushPayload({ ...notice, caseIdDisplay: 'x'.repeat(MAX_PUSH_PLAINTEXT) }, 'eng', texts, 'https://p')).toThrow(/size limit/);
+    expect(() => pushPayload(notice, 'eng', texts, `https://p/${'x'.repeat(MAX_PUSH_PLAINTEXT)}`)).toThrow(/size limit/);
+  });
+
+  it('shows a display id only when it looks like one (a stored one included), else the start of the record id', () => {
+    const shown = (caseIdDisplay: string) => JSON.parse(pushPayload({ ...notice, caseIdDisplay }, 'eng', texts, 'https://p')).body as string;
+    expect(shown('cp-1a2b3c')).toContain('cp-1a2b3c');
+    expect(shown('call Amina on +254700000000')).not.toContain('Amina');
+    expect(shown('call Amina on +254700000000')).toContain(notice.recordId.slice(0, 8));
   });
 
   it('makes a topic of at most 32 URL-safe characters per record', () => {

@@ -41,6 +41,9 @@ describe('deriving events from record snapshots', () => {
     expect(s).toEqual({ recordId: 'x', recordType: 'case', lastUpdatedAt: 't', ownedBy: 'u', assignedUserNames: ['u'], status: null, workflow: null, caseIdDisplay: null, urgent: true });
     expect(JSON.stringify(s)).not.toContain('Amina');
     expect(snapshotOf({ record_id: 'x' })).toBeNull();
+    // A display id is shown in caseworkers' alerts: a long or odd text is not taken for one.
+    expect(snapshotOf({ record_id: 'x', last_updated_at: 't', case_id_display: 'Call me now on +254700000000 '.repeat(10) })!.caseIdDisplay).toBeNull();
+    expect(snapshotOf({ record_id: 'x', last_updated_at: 't', case_id_display: 'cp-1a2b3c' })!.caseIdDisplay).toBe('cp-1a2b3c');
   });
 
   it('names what a webhook body lacks, so it is read before diffing, and takes the display id from an earlier look', () => {

@@ -33,6 +33,8 @@ describe('a reference named in a message', () => {
     expect(referenceInText('REF K7QM-Z4XP he came back')).toBe('K7QMZ4XP');
     expect(referenceInText('ref k7qm z4xp')).toBe('K7QMZ4XP');
     expect(referenceInText('my reference number is K7QMZ4XP.')).toBe('K7QMZ4XP');
+    expect(referenceInText('REF K7QM-Z4XP\nhe came back last night')).toBe('K7QMZ4XP');
+    expect(referenceInText('hello\nmy reference is\nK7QMZ4XP')).toBe('K7QMZ4XP');
     expect(referenceInText('ref:K7QMZ4XP')).toBe('K7QMZ4XP');
   });
 
@@ -62,5 +64,17 @@ describe("a sender's records on the ingest path", () => {
     expect(reads).toHaveLength(20);
     expect(found[0]!.reference).toBe(referenceFromSequence(300));
     expect((await records.of(['tel:+254711000001'])).length).toBe(300);
+  });
+});
+
+describe('a reference in a long message', () => {
+  // A stall, not a speed goal: each of these took seconds (quadratic backtracking) and now takes about a millisecond.
+  it('is read, or found absent, without stalling the process on a long run of spaces or punctuation', () => {
+    const started = Date.now();
+    const spaces = ' '.repeat(200_000);
+    expect(referenceInText(` ref${spaces}\nx\n`)).toBeNull();
+    expect(referenceInText(`please ref${spaces}\nK7QMZ4XP`)).toBe('K7QMZ4XP');
+    expect(referenceInText(`ref K7QMZ4XP a${'.'.repeat(200_000)}x`)).toBe('K7QMZ4XP');
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

@@ -22,9 +22,13 @@ export async function violations(world: World, run: Run): Promise<string[]> {
   const deadLetters = await world.deadLetters();
   const deadRefs = new Set(deadLetters.map((d) => d.reference));
   // A merged report that wrote to its record unanswered and then met a 403 is kept for an operator, its words perhaps
-  // in the record: each such dead letter accounts for one merged report under its reference whose words are missing.
-  const unconfirmed = new Map<string, number>();
-  for (const d of deadLetters) if (d.reference && d.error.startsWith('merge_unconfirmed:')) unconfirmed.set(d.reference, (unconfirmed.get(d.reference) ?? 0) + 1);
+  // in the record: such a dead letter accounts for the one report whose words it holds, and for no other.
+  const keptUnconfirmed = new Set<Message>();
+  for (const d of deadLetters.filter((x) => x.error.startsWith('merge_unconfirmed:'))) {
+    const payload = await world.deadLetterPayload(d.id);
+    const held = run.messages.filter((m) => !m.simulated && !keptUnconfirmed.has(m) && payload.includes(JSON.stringify(m.text).slice(1, -1))).sort((a, b) => b.text.length - a.text.length);
+    if (held[0]) keptUnconfirmed.add(held[0]);
+  }
   const byRef = new Map<string, FakeRecord[]>();
   for (const r of records) {
     const ref = String(r.data.other_agency_id ?? '');
@@ -79,7 +83,7 @@ export async function violations(world: World, run: Run): Promise<string[]> {
         const fits = free.map((s, i) => [s, i] as const).filter(([s]) => s.includes(m.text)).sort((a, b) => a[0].length - b[0].length);
         if (fits.length) free.splice(fits[0]![1], 1);
         else if (run.outOfScope && fileAlone(m)) continue;
-        else if ((unconfirmed.get(ref) ?? 0) > 0) unconfirmed.set(ref, unconfirmed.get(ref)! - 1);
+        else if (keptUnconfirmed.has(m)) continue;
         else if (!refused) out.push(`${name(m)}: answered 2xx, but its words are not in the record (merged reports: ${group.length}, reports held: ${segmentsOf(record).length})`);
       }
       if (free.length) out.push(`record of ${name(group[0]!)} holds ${free.length} report(s) no acknowledged message accounts for`);

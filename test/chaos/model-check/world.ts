@@ -191,6 +191,12 @@ export class World {
     return this.admin<{ dead_letters: Array<{ id: string; reference: string | null; error: string }> }>('GET', '/admin/dead-letters?queue=intake').then((r) => r.dead_letters ?? []);
   }
 
+  /** A dead letter's payload as stored, personal fields revealed (the model check matches it to a message by its words). */
+  async deadLetterPayload(id: string): Promise<string> {
+    const shown = await this.admin<{ data?: unknown }>('GET', `/admin/dead-letters/${encodeURIComponent(id)}?reveal=true&reason=model-check`);
+    return JSON.stringify(shown.data ?? null);
+  }
+
   async replay(id: string): Promise<void> {
     await this.admin('POST', `/admin/dead-letters/${encodeURIComponent(id)}/replay`);
   }
