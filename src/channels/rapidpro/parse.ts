@@ -46,24 +46,13 @@ function normaliseResults(body: RapidProWebhookBody): Record<string, FlowResult>
 }
 
 /**
- * The answers a call carries, as a hash. Without the webhook node's own result (a result whose node is this one): a
- * flow that routes Failure back to the node adds it before calling again, and that call is the same report.
- */
-function answersHash(body: RapidProWebhookBody, node: string): string {
-  const answers = Object.fromEntries(Object.entries(normaliseResults(body)).filter(([key]) => !node || body.results[key]?.node_uuid !== node));
-  return sha256Hex(canonicalJson(answers));
-}
-
-/**
- * Run uuid plus node when the body has one (a run that passes two webhook nodes sends two messages), with the
- * answers (a flow that loops back to one webhook node for another report sends it through the same run and node:
- * run and node alone would answer it as a duplicate and lose it); else the input message uuid, else a hash of
- * contact, flow and results: the editor's default body has no ids.
+ * Run uuid plus node when the body has one (a run that passes two webhook nodes sends two messages), else
+ * the input message uuid, else a hash of contact, flow and results: the editor's default body has no ids.
  */
 export function rapidProIdempotencyKey(intent: string, body: RapidProWebhookBody): string {
   if (body.run?.uuid) {
     const node = body.node ?? body.path?.at(-1)?.node_uuid ?? '';
-    return `rapidpro:${intent}:run:${body.run.uuid}:${node}:${answersHash(body, node)}`;
+    return `rapidpro:${intent}:run:${body.run.uuid}:${node}`;
   }
   if (body.input?.uuid) return `rapidpro:${intent}:input:${body.input.uuid}`;
   const content = canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: normaliseResults(body) });
