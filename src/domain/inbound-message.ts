@@ -43,11 +43,6 @@ export const inboundMessageSchemaWith = <C extends ChannelSchema>(channel: C) =>
   acceptanceId: z.string().nullable().default(null),
   /** Written by reseal into a job queued before acceptance ids, when it hashes the raw idempotencyKey the record id came from. */
   recordId: z.string().optional(),
-  /**
-   * Keys an earlier build gave the same delivery (its idempotency key's format changed since): the ledger asks them
-   * too, so a redelivery across an upgrade is still a duplicate. Read at intake only; never stored in a job.
-   */
-  earlierIdempotencyKeys: z.array(z.string()).optional(),
 });
 
 type InboundMessageSchema = ReturnType<typeof inboundMessageSchemaWith<ChannelSchema>>;

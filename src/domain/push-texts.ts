@@ -31,7 +31,7 @@ export const MAX_PUSH_PLAINTEXT = 3993;
 export function pushPayload(notice: PushNotice, language: string, texts: PushTexts, primeroUrl: string): string {
   const t = own(texts.languages, language) ?? texts.languages[texts.default_language]!;
   // Checked here too: a display id stored before the check existed is shown only if it looks like one.
-  const display = looksLikeDisplayId(notice.caseIdDisplay) ? notice.caseIdDisplay : notice.recordId.slice(0, 8);
+  const display = looksLikeDisplayId(notice.caseIdDisplay) ? notice.caseIdDisplay : /^[0-9a-f]{8}/i.test(notice.recordId) ? notice.recordId.slice(0, 8) : '?';
   const url = `${primeroUrl}/v2/${notice.recordType === 'incident' ? 'incidents' : 'cases'}/${encodeURIComponent(notice.recordId)}`;
   const payload = JSON.stringify({
     title: t[`${notice.event}_title`],

@@ -100,11 +100,10 @@ export class IntakeProducer {
    * ever acts on the job). Only when no verdict reaches the API in time is 503 an answer it cannot prove.
    */
   async accept(unhashed: UnreferencedMessage, merge?: MergeWindow, timeoutMs = this.opts.enqueueTimeoutMs, join?: string): Promise<Accepted> {
-    const { earlierIdempotencyKeys, ...current } = unhashed;
-    const earlier = this.earlierIds(current.idempotencyKey, earlierIdempotencyKeys ?? []);
+    const earlier = this.earlierIds(unhashed.idempotencyKey);
     // The provider's id (a wamid encodes the sender's number) is kept only as its keyed hash (the current key's,
     // first of the candidates): in the job and the ledger.
-    const message = { ...current, idempotencyKey: earlier.hashes[0]! };
+    const message = { ...unhashed, idempotencyKey: earlier.hashes[0]! };
     const deadlineAt = Date.now() + timeoutMs;
     const attempt: Attempt = { abandoned: false, gaveUp: false, claimed: null, stored: false };
     const work = this.store(message, { merge, join }, deadlineAt, attempt, earlier);
@@ -146,8 +145,8 @@ export class IntakeProducer {
    * the ledger wrote it (`<prefix>:<queue>:de:<id>`, id = sha256 of the raw key, or its keyed hash) — a
    * re-delivery inside the window after the upgrade is still a duplicate.
    */
-  private earlierIds(raw: string, earlierFormats: readonly string[]): { hashes: string[]; legacyDedupKeys: string[] } {
-    const hashes = [...new Set([raw, ...earlierFormats].flatMap((key) => this.hasher.deduplicationCandidates(key)))];
+  private earlierIds(raw: string): { hashes: string[]; legacyDedupKeys: string[] } {
+    const hashes = this.hasher.deduplicationCandidates(raw);
     const dedup = (id: string) => `${this.queue.qualifiedName}:de:${id}`;
     return { hashes, legacyDedupKeys: [...new Set([sha256Hex(raw), ...hashes])].map(dedup) };
   }

@@ -238,19 +238,6 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     expect(acceptance.jobId).toBe('m-ZZZZ2345');
   });
 
-  it('a redelivery across the upgrade that added the input to RapidPro run keys is still a duplicate of what the build before accepted', async () => {
-    const body = { ...referralBody(), input: { uuid: randomUUID(), text: null } };
-    const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
-    // The build before keyed a body with a run on the run and node only, and accepted this call under that key.
-    const before = `rapidpro:referral:run:${body.run!.uuid}:${body.node!}`;
-    const acceptanceId = randomUUID();
-    await ledger.claim(gw.services.hasher.deduplicationId(before), 'ZZZZ2346', acceptanceId, 60_000);
-    const again = await post(gw, 'referral', body);
-    expect(again.body).toEqual({ status: 'accepted', reference: 'ZZZZ2346', duplicate: true });
-    const link = await eventually(() => gw.references.get('ZZZZ2346'));
-    expect(primero.created.filter((c) => c.id === link.caseId)).toHaveLength(1);
-  });
-
   it('review #6 a repeat of the earlier report while a merged report is adopting its reference opens no second record', async () => {
     const urn = newPhone();
     const body = feedbackBody(urn, 'complaint', 'the water point is dirty');

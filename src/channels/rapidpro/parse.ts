@@ -45,20 +45,14 @@ function normaliseResults(body: RapidProWebhookBody): Record<string, FlowResult>
   return Object.fromEntries(Object.entries(body.results).map(([key, r]) => [key, { value: r.value ?? '', category: r.category ?? '' }]));
 }
 
-/** The run and the webhook node it is at: what a call was keyed on before the input was added (see below). */
-const runKey = (intent: string, run: string, body: RapidProWebhookBody) => `rapidpro:${intent}:run:${run}:${body.node ?? body.path?.at(-1)?.node_uuid ?? ''}`;
-
 /**
- * Run uuid plus node when the body has one (a run that passes two webhook nodes sends two messages), and the input
- * message's uuid when the body carries it: a flow that loops back to one webhook node for another report sends it
- * through the same run and node after a new message, while a repeat of the same call (mailroom re-running the step,
- * a Failure routed back to the node) has the same input. Else the input uuid alone, else a hash of contact, flow and
- * results: the editor's default body has no ids.
+ * Run uuid plus node when the body has one (a run that passes two webhook nodes sends two messages), else
+ * the input message uuid, else a hash of contact, flow and results: the editor's default body has no ids.
  */
 export function rapidProIdempotencyKey(intent: string, body: RapidProWebhookBody): string {
   if (body.run?.uuid) {
-    const key = runKey(intent, body.run.uuid, body);
-    return body.input?.uuid ? `${key}:input:${body.input.uuid}` : key;
+    const node = body.node ?? body.path?.at(-1)?.node_uuid ?? '';
+    return `rapidpro:${intent}:run:${body.run.uuid}:${node}`;
   }
   if (body.input?.uuid) return `rapidpro:${intent}:input:${body.input.uuid}`;
   const content = canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: normaliseResults(body) });
@@ -76,8 +70,6 @@ export function rapidProToMessage(
     intent,
     channel: 'rapidpro',
     idempotencyKey: rapidProIdempotencyKey(intent, body),
-    // The key the build before gave a body with both a run and an input (run and node only).
-    ...(body.run?.uuid && body.input?.uuid ? { earlierIdempotencyKeys: [runKey(intent, body.run.uuid, body)] } : {}),
     // An anonymous workspace's `tel:********` is every contact's: indexing, merging or following up by it would join
     // strangers. The contact UUID then stands for the person.
     urn: addressableUrn(body.contact.urn),
@@ -147,9 +139,6 @@ export function parseRapidProMessage(req: ChannelRequest): Parsed<{ messages: [U
       : body.run?.uuid
         ? `${rapidProIdempotencyKey('message', body)}:${words}`
         : `rapidpro:message:hash:${sha256Hex(canonicalJson({ contact: body.contact.uuid, flow: body.flow.uuid, results: message.results, text }))}`;
-    const own: UnreferencedMessage = { ...message, text, idempotencyKey };
-    // This route's keys never changed format: nothing earlier to ask.
-    delete own.earlierIdempotencyKeys;
-    return accepted({ messages: [own] });
+    return accepted({ messages: [{ ...message, text, idempotencyKey }] });
   });
 }
