@@ -184,16 +184,17 @@ export class DeadLetters {
   }
 
   /**
-   * Moves the job back, its intent already audited. When the move fails (most often: another operator discarded or
-   * replayed it between the entry and the move, so it is no longer a dead letter) a second entry says it was not
-   * done, so the log does not name this operator as having sent it. That entry is best effort: the error that
-   * matters to the caller is the move's, given as before.
+   * Moves the job back, its intent already audited. A failed move (another operator discarded or replayed it, say) gets a
+   * second, best-effort entry: not done, or unconfirmed if the job moved anyway. The caller gets the move's error.
    */
   private async retryRecorded(job: Job, actor: string, notDone: 'dead_letter.replay_not_done' | 'dead_letter.resend_not_done', target: string): Promise<void> {
     try {
       await job.retry('failed', { resetAttemptsMade: true });
     } catch (err) {
-      await this.audit.record({ actor, action: notDone, target }).catch(() => undefined);
+      // A lost reply can follow a move that happened: only a job still failed (or gone) was certainly not moved.
+      const still = await job.getState().then((state) => state === 'failed' || state === 'unknown', () => false);
+      const action = still ? notDone : notDone.replace('_not_done', '_unconfirmed');
+      await this.audit.record({ actor, action, target }).catch(() => undefined);
       throw err;
     }
   }

@@ -39,7 +39,7 @@ export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, 
     if (target.date_field) entry[target.date_field] = message.receivedAt;
     await beforeWrite();
     const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry], ...notSafe });
-    if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
+    if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!, MERGE_UNCONFIRMED_READ_BACK);
   } else {
     await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe, beforeWrite);
   }
@@ -65,8 +65,17 @@ export const holdsEntry = (subform: unknown, uniqueId: string) => Array.isArray(
  * Primero answers a PATCH with the fields it changed, and drops a subform the role may not write yet answers 200.
  * Our entry absent from that answer means unchanged (an earlier attempt stored it) or dropped: the record says which.
  */
-export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string): Promise<void> {
-  const record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
+export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: string, uniqueId: string, unconfirmed: string): Promise<void> {
+  let record: Record<string, unknown>;
+  try {
+    record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
+  } catch (err) {
+    // After Primero's 200: the words may be in the record now out of scope. Never taken for a refused write (that
+    // would file them alone, perhaps a second time): a dead letter an operator checks.
+    if (!outOfScope(err)) throw err;
+    await deps.trace.record(link.reference, 'entry_unconfirmed', { recordId: link.caseId });
+    throw new UnrecoverableError(unconfirmed);
+  }
   if (holdsEntry(record[subform], uniqueId)) return;
   throw new UnrecoverableError(`Primero accepted the update but did not store the merged report: the record's ${subform} has no entry for it (the API user's role may not write that form)`);
 }
@@ -134,6 +143,9 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
  * record in Primero.
  */
 const MERGE_UNCONFIRMED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
+
+/** A dead letter's reason: Primero answered the write 200, then the read that checks it stored the entry answered 403. */
+const MERGE_UNCONFIRMED_READ_BACK = "merge_unconfirmed: Primero accepted the write of this report, then the record answered 403 when read back to check it; not filed as a case of its own";
 
 /** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link no longer leads to the record written to (its trace names it). */
 const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone or now names another record; not filed as a case of its own";

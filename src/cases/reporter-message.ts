@@ -41,6 +41,9 @@ function notesTarget(deps: IntakeDeps, intent: string) {
  */
 const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
+/** A dead letter's reason: Primero answered the note's PATCH 200, then the read that checks it stored the note answered 403. */
+const NOTE_UNCONFIRMED_READ_BACK = "note_unconfirmed: Primero accepted the note, then the record answered 403 when read back to check it; not filed as a case of its own";
+
 /** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the job's marks name no record to look in. */
 const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the job's marks do not name; not filed as a case of its own";
 
@@ -104,7 +107,7 @@ async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMess
     await recordPatchFailure(deps, marks, err);
     throw err;
   }
-  if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!);
+  if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!, NOTE_UNCONFIRMED_READ_BACK);
 }
 
 async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Promise<void> {
@@ -169,7 +172,11 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
   if (progress === 'refused') return fileAlone(alone(message, own, link));
-  if (!link && progress === 'sent') return afterSendUnlinked(deps, message, marks, own, fileAlone);
+  if (progress === 'sent') {
+    // The link is gone, or was re-created for another record than the one the note went to: that one is read.
+    const target = await deps.ledger.notes.sentTo(marks);
+    if (!link || (target && target.recordId !== link.caseId)) return afterSendUnlinked(deps, message, marks, own, fileAlone);
+  }
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));

@@ -548,6 +548,62 @@ describe('follow-ups: a message from someone with an open case joins that case',
     });
   });
 
+  describe('a note whose write was answered, then could not be checked', () => {
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('is a dead letter, never a second case, when Primero answered 200 and the record then answers 403 to the check', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      // Primero stores the note but its answer leaves the form out (so the gateway reads the record to check); by then
+      // the case has left the API user's scope.
+      primero.afterPatchCommit = (id) => {
+        if (id !== caseId) return undefined;
+        primero.afterPatchCommit = () => undefined;
+        primero.forbidden.add(id);
+        return [200, { data: { id } }];
+      };
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+        expect(job.failedReason).toMatch(/^note_unconfirmed: Primero accepted the note/);
+        expect(filedAgain(cases)).toEqual([]);
+        await job.remove();
+      } finally {
+        primero.afterPatchCommit = () => undefined;
+        primero.forbidden.delete(caseId);
+      }
+    });
+
+    it('looks in the record its note went to when the link was made again for another record meanwhile, and writes no second note', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      const other = randomUUID();
+      primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
+      // The note lands, its answer is lost; before the retry the link is gone and made again, for another record.
+      primero.afterPatchCommit = (id) => {
+        if (id !== caseId) return undefined;
+        primero.afterPatchCommit = () => undefined;
+        void gw.references.get(reference).then(async (link) => {
+          await gw.references.remove(reference);
+          await gw.references.saveLink({ ...link!, caseId: other });
+        });
+        return [504, 'Gateway Time-out'];
+      };
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        const job = await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+        expect(job.id).toBeDefined();
+        expect(notesOf(caseId)).toHaveLength(1);
+        expect(notesOf(other)).toEqual([]);
+        expect(filedAgain(cases)).toEqual([]);
+      } finally {
+        primero.afterPatchCommit = () => undefined;
+      }
+    });
+  });
+
   describe('a repeat delivery is as sensitive as the first delivery decided', () => {
     const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
 

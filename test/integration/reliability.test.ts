@@ -71,7 +71,7 @@ const wordsOf = (p: RecordingPrimero, caseId: string) => [textOf(p, caseId), ...
 const mergedDeadLetter = (gw: Gateway, reference: string) =>
   eventually(async () => (await gw.queue.getJobs(['failed'])).find((j) => j.id?.startsWith(`m-${reference}-`)));
 describe('reliability of acknowledged messages (issue #11)', () => {
-  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap', 'have no door'];
+  const PERSONAL_DATA = ['guard takes food', 'latrines', 'they beat me', '2547331', 'empties the bins', 'overflow into the well', 'takes our soap', 'have no door', 'latrines flood'];
   let gw: Gateway;
   let primero: RecordingPrimero;
 
@@ -561,6 +561,30 @@ describe('reliability of acknowledged messages (issue #11)', () => {
       await letter!.remove();
     } finally {
       primero.afterPatchCommit = () => undefined;
+    }
+  });
+
+  it('a merged report Primero answered 200 for, whose record then answers 403 to the check, is a dead letter, never a second record', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines flood'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    const cases = primero.created.length;
+    primero.afterPatchCommit = (id) => {
+      if (id !== firstLink.caseId) return undefined;
+      primero.afterPatchCommit = () => undefined;
+      primero.forbidden.add(id);
+      return [200, { data: { id } }];
+    };
+    try {
+      await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines flood every night'));
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: Primero accepted the write/);
+      expect(primero.created.slice(cases)).toEqual([]);
+      await letter!.remove();
+    } finally {
+      primero.afterPatchCommit = () => undefined;
+      primero.forbidden.delete(firstLink.caseId);
     }
   });
 

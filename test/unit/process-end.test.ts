@@ -47,3 +47,29 @@ describe('the crash line', () => {
     expect(at.join('\n')).not.toContain('Amani');
   });
 });
+
+describe('the stop', () => {
+  const events: string[] = ['SIGTERM', 'SIGINT', 'uncaughtException', 'unhandledRejection'];
+
+  it('exits 1, never 0, when a part fails to stop', async () => {
+    const before = new Map(events.map((e) => [e, process.listeners(e as 'SIGTERM')]));
+    const exits: Array<number | undefined> = [];
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((code?: number) => {
+      exits.push(code);
+    }) as never);
+    const lines: string[] = [];
+    const log = { info: () => undefined, error: (_o: unknown, m: string) => lines.push(m), fatal: () => undefined } as unknown as import('../../src/logger').Logger;
+    try {
+      const { installProcessEnd } = await import('../../src/process-end');
+      installProcessEnd(() => undefined).running(log, [async () => { throw new Error('redis went away'); }], 5000);
+      process.emit('SIGTERM');
+      await new Promise((r) => setImmediate(r));
+      // process.exit never returns; the mock does, so the first call is the one that ends the process.
+      expect(exits[0]).toBe(1);
+      expect(lines).toContain('a part failed to stop: exiting');
+    } finally {
+      exit.mockRestore();
+      for (const e of events) for (const l of process.listeners(e as 'SIGTERM')) if (!before.get(e)!.includes(l)) process.removeListener(e, l as never);
+    }
+  });
+});
