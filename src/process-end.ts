@@ -103,17 +103,19 @@ export function installProcessEnd(say: (line: string) => void): ProcessEnd {
         hardStop.unref();
         // Whatever ends the process from here (the deadline, or nothing left to keep it alive), a crash exits 1.
         if (code === 1) process.exitCode = 1;
-        try {
-          // API first, so nothing new is accepted while the workers finish what they hold.
-          for (const one of stops) await one(deadlineMs - 1000);
-        } catch (err) {
-          // A stop that fails (Redis gone is a common cause of the crash itself) ends the stop: what it held comes back
-          // as stalled jobs elsewhere, as after any hard stop.
-          log.error({ errorClass: thrownClass(err) }, 'a part failed to stop: exiting');
-          process.exit(1);
+        let failed = false;
+        // API first, so nothing new is accepted while the workers finish what they hold. A part that fails to stop
+        // (Redis gone is a common cause of the crash itself) does not keep the others from stopping; the exit is 1.
+        for (const one of stops) {
+          try {
+            await one(deadlineMs - 1000);
+          } catch (err) {
+            failed = true;
+            log.error({ errorClass: thrownClass(err) }, 'a part failed to stop');
+          }
         }
         log.info(why.cause ? { laterRejections } : {}, 'stopped');
-        process.exit(code);
+        process.exit(failed ? 1 : code);
       };
       stopAll = stop;
       process.on('SIGTERM', () => void stop({ signal: 'SIGTERM' }, 0));

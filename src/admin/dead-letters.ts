@@ -191,9 +191,8 @@ export class DeadLetters {
     try {
       await job.retry('failed', { resetAttemptsMade: true });
     } catch (err) {
-      // A lost reply can follow a move that happened: only a job still failed (or gone) was certainly not moved.
-      const still = await job.getState().then((state) => state === 'failed' || state === 'unknown', () => false);
-      const action = still ? notDone : notDone.replace('_not_done', '_unconfirmed');
+      // BullMQ's refusal (its script's code: no longer failed, gone) moved nothing; after a lost reply it may have moved.
+      const action = typeof (err as { code?: unknown }).code === 'number' ? notDone : notDone.replace('_not_done', '_unconfirmed');
       await this.audit.record({ actor, action, target }).catch(() => undefined);
       throw err;
     }

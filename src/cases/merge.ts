@@ -13,6 +13,13 @@ import { createRecord, linkOrCreate, notifyOnce } from './records';
 const EARLIER_REPORT_POLL_MS = 2000;
 const EARLIER_REPORT_MAX_WAIT_MS = 60_000;
 
+/** Around each write of a report's words to Primero: `before` it goes out (after any read), `answered` once Primero said 2xx. */
+interface WriteHooks {
+  before(): Promise<void>;
+  answered(): void;
+}
+const NO_HOOKS: WriteHooks = { before: async () => undefined, answered: () => undefined };
+
 /** Written after a merged report's words (text_append merges only): a retry recognises its own append by it, never by the words. */
 export function mergeMarker(ownReference: string): string {
   return `[gateway message ${ownReference}]`;
@@ -28,7 +35,7 @@ export function mergedEntryId(ownReference: string): string {
  * report's own reference: what makes the addition idempotent and independent of order. `beforeWrite` runs
  * before each write to Primero (after any read): where a merged report's job records that its words may land.
  */
-export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string, beforeWrite: () => Promise<void> = async () => undefined): Promise<void> {
+export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string, write: WriteHooks = NO_HOOKS): Promise<void> {
   const addition = mapped.data[mapping.text_field];
   if (typeof addition !== 'string' || addition === '') return;
   const notSafe = await lowerSafeToContact(deps, mapping, mapped, link);
@@ -37,11 +44,12 @@ export async function appendToRecord(deps: IntakeDeps, message: InboundMessage, 
     // Primero appends an entry whose unique_id is new and merges one it knows: no read, no lock, nothing replaced.
     const entry: Record<string, string> = { unique_id: mergedEntryId(own), [target.subject_field]: `Further report (${own})`, [target.text_field]: addition };
     if (target.date_field) entry[target.date_field] = message.receivedAt;
-    await beforeWrite();
+    await write.before();
     const changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry], ...notSafe });
+    write.answered();
     if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!, MERGE_UNCONFIRMED_READ_BACK);
   } else {
-    await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe, beforeWrite);
+    await appendToTextField(deps, mapping, link, addition, mergeMarker(own), notSafe, write);
   }
   await deps.trace.record(link.reference, 'report_added', { recordId: link.caseId });
   deps.logger.info({ reference: link.reference, caseId: link.caseId, sensitive: message.sensitive }, 'report added to the earlier record');
@@ -85,7 +93,7 @@ export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: str
  * lock. The lock is released only when the write is known to have landed or been refused: after a timeout the
  * PATCH may still commit, and the next writer must not read the text before it does (the lock's TTL ends that).
  */
-async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string, also: Record<string, false>, beforeWrite: () => Promise<void>): Promise<void> {
+async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: CaseLink, addition: string, marker: string, also: Record<string, false>, write: WriteHooks): Promise<void> {
   const token = await deps.locks.acquire(link.caseId, deps.mergeLockMs);
   if (!token) throw new RecordBusyError('another report is being added to this record');
   let release = true;
@@ -101,9 +109,10 @@ async function appendToTextField(deps: IntakeDeps, mapping: CaseMapping, link: C
     if (current.includes(marker)) return;
     // Primero's text fields are single-line: reports are joined as the mapping joins lines.
     const appended = `${addition}${TEXT_SEPARATOR}${marker}`;
-    await beforeWrite();
+    await write.before();
     try {
       await deps.primero.updateRecord(link.recordType, link.caseId, { [mapping.text_field]: current ? `${current}${TEXT_SEPARATOR}${appended}` : appended, ...also });
+      write.answered();
     } catch (err) {
       release = definitelyRefused(err);
       throw err;
@@ -161,9 +170,13 @@ const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.s
  */
 async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string | null, mayHaveLanded: boolean): Promise<void> {
   const marks = jobKey(job);
+  let answered = false;
   try {
-    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, () => deps.ledger.merges.markSent(marks, link.caseId));
+    await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, { before: () => deps.ledger.merges.markSent(marks, link.caseId), answered: () => (answered = true) });
   } catch (err) {
+    // Primero took the write (2xx), then what followed failed (the read that checks it): the words may be in the
+    // record, so its marks stay `sent` and nothing says it was refused.
+    if (answered) throw err;
     if (outOfScope(err) && mayHaveLanded) {
       await deps.trace.record(link.reference, 'merge_unconfirmed', { recordId: link.caseId });
       throw new UnrecoverableError(MERGE_UNCONFIRMED);

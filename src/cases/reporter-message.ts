@@ -130,12 +130,13 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
 }
 
 /**
- * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS) after an earlier attempt's PATCH may have put the note
- * in the record: the record `noteSent` names is read. Holding the note, the words are in Primero (noted; no alerts, as
- * for any noted follow-up whose link is gone); without it, or deleted (404), they are filed alone, as sensitive as
- * that record. A 403, or an entry naming no record, cannot tell: a dead letter rather than perhaps a second case.
+ * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS), or was made again for another record, after an
+ * earlier attempt's PATCH may have put the note in the record: the record `noteSent` names is read. Holding the note,
+ * the words are in Primero (noted; no alerts, as for any noted follow-up whose link is gone); without it, or deleted
+ * (404), they join the linked record as any note would ('not_there'), or with no link are filed alone, as sensitive
+ * as that record. A 403, or marks naming no record, cannot tell: a dead letter rather than perhaps a second case.
  */
-async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone): Promise<void> {
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone, link: CaseLink | null): Promise<'done' | 'not_there'> {
   const target = await deps.ledger.notes.sentTo(marks);
   if (!target) {
     await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
@@ -147,10 +148,14 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
   });
   if (held) {
     await deps.ledger.notes.markNoted(marks);
-    return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
+    await deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
+    return 'done';
   }
+  // Not in the record it went to: with a link to another record now, the note joins that one as any note would.
+  if (link) return 'not_there';
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
-  return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
+  await fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
+  return 'done';
 }
 
 /**
@@ -169,13 +174,17 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const progress = await deps.ledger.notes.progress(marks);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
-  if (progress === 'noted') return link ? notifyFollowUp(deps, link, own) : undefined;
+  if (progress === 'noted') {
+    // Only the caseworkers of the record that holds it: a link made again meanwhile for another record is not it.
+    const target = link ? await deps.ledger.notes.sentTo(marks) : null;
+    return link && (!target || target.recordId === link.caseId) ? notifyFollowUp(deps, link, own) : undefined;
+  }
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
   if (progress === 'refused') return fileAlone(alone(message, own, link));
   if (progress === 'sent') {
     // The link is gone, or was re-created for another record than the one the note went to: that one is read.
     const target = await deps.ledger.notes.sentTo(marks);
-    if (!link || (target && target.recordId !== link.caseId)) return afterSendUnlinked(deps, message, marks, own, fileAlone);
+    if ((!link || (target && target.recordId !== link.caseId)) && (await afterSendUnlinked(deps, message, marks, own, fileAlone, link)) === 'done') return;
   }
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });

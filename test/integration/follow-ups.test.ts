@@ -602,6 +602,35 @@ describe('follow-ups: a message from someone with an open case joins that case',
         primero.afterPatchCommit = () => undefined;
       }
     });
+
+    it('adds the note to the record the link names now when the one it went to does not hold it, and files no case', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      const other = randomUUID();
+      primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
+      // The PATCH never landed (the record is as it was), its answer a 504; the link is made again for another record.
+      const before = primero.records.get(caseId)!;
+      primero.afterPatchCommit = (id) => {
+        if (id !== caseId) return undefined;
+        primero.afterPatchCommit = () => undefined;
+        primero.records.set(id, before);
+        void gw.references.get(reference).then(async (link) => {
+          await gw.references.remove(reference);
+          await gw.references.saveLink({ ...link!, caseId: other });
+        });
+        return [504, 'Gateway Time-out'];
+      };
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+        expect(notesOf(caseId)).toEqual([]);
+        expect(notesOf(other)).toHaveLength(1);
+        expect(filedAgain(cases)).toEqual([]);
+      } finally {
+        primero.afterPatchCommit = () => undefined;
+      }
+    });
   });
 
   describe('a repeat delivery is as sensitive as the first delivery decided', () => {
