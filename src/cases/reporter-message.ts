@@ -133,10 +133,9 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
  * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS), or was made again for another record, after an
  * earlier attempt's PATCH may have put the note in the record: the record `noteSent` names is read. Holding the note,
  * the words are in Primero (noted; no alerts, as for any noted follow-up whose link is gone); without it, or deleted
- * (404), they join the linked record as any note would ('not_there'), or with no link are filed alone, as sensitive
- * as that record. A 403, or marks naming no record, cannot tell: a dead letter rather than perhaps a second case.
+ * (404), they are filed alone, as sensitive as that record. A 403, or marks naming no record, cannot tell: a dead letter rather than perhaps a second case.
  */
-async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone, link: CaseLink | null): Promise<'done' | 'not_there'> {
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone): Promise<'done'> {
   const target = await deps.ledger.notes.sentTo(marks);
   if (!target) {
     await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
@@ -151,8 +150,9 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
     await deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
     return 'done';
   }
-  // Not in the record it went to: with a link to another record now, the note joins that one as any note would.
-  if (link) return 'not_there';
+  // Not in the record it went to: filed alone, as sensitive as that record, also when a link to another record exists
+  // now (joining it could show a sensitive record's words to that record's caseworkers, and a late commit of the first
+  // PATCH would leave them in both).
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
   await fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
   return 'done';
@@ -184,7 +184,7 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   if (progress === 'sent') {
     // The link is gone, or was re-created for another record than the one the note went to: that one is read.
     const target = await deps.ledger.notes.sentTo(marks);
-    if ((!link || (target && target.recordId !== link.caseId)) && (await afterSendUnlinked(deps, message, marks, own, fileAlone, link)) === 'done') return;
+    if ((!link || (target && target.recordId !== link.caseId)) && (await afterSendUnlinked(deps, message, marks, own, fileAlone)) === 'done') return;
   }
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });

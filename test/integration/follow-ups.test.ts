@@ -603,7 +603,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       }
     });
 
-    it('adds the note to the record the link names now when the one it went to does not hold it, and files no case', async () => {
+    it('files the words alone, never into the record the link names now, when the one its note went to does not hold it', async () => {
       const from = nextPhone();
       const { reference, caseId } = await referral(from);
       const cases = primero.created.length;
@@ -625,8 +625,8 @@ describe('follow-ups: a message from someone with an open case joins that case',
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
         await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
         expect(notesOf(caseId)).toEqual([]);
-        expect(notesOf(other)).toHaveLength(1);
-        expect(filedAgain(cases)).toEqual([]);
+        expect(notesOf(other)).toEqual([]);
+        expect(filedAgain(cases)).toHaveLength(1);
       } finally {
         primero.afterPatchCommit = () => undefined;
       }
