@@ -192,7 +192,7 @@ export class DeadLetters {
       await job.retry('failed', { resetAttemptsMade: true });
     } catch (err) {
       // BullMQ's refusal (its script's code: no longer failed, gone) moved nothing; after a lost reply it may have moved.
-      const action = `${intent}_${typeof (err as { code?: unknown }).code === 'number' ? 'not_done' : 'unconfirmed'}`;
+      const action = `${intent}_${typeof (err as { code?: unknown } | null)?.code === 'number' ? 'not_done' : 'unconfirmed'}`;
       await this.audit.record({ actor, action, target }).catch(() => undefined);
       throw err;
     }
