@@ -163,7 +163,7 @@ export class DeadLetters {
     // dead letter held "not confirmed", which only this audited path moves). If the retry fails now, the entry stays,
     // followed by one saying it was not done: an audited intent with no resend is the safe side.
     await this.audit.record({ actor, action: 'dead_letter.resend', target: id, ...reasonDetail(reason) });
-    await this.retryRecorded(job, actor, 'dead_letter.resend_not_done', id);
+    await this.retryRecorded(job, actor, 'dead_letter.resend', id);
     if (summary.reference) await this.trace.record(summary.reference, 'resent', { queue: summary.queue, by: actor });
     return summary;
   }
@@ -179,7 +179,7 @@ export class DeadLetters {
     if (isNotConfirmed(job)) return 'not_confirmed';
     const summary = this.summary(job);
     await this.audit.record({ actor, action: 'dead_letter.replay', target: summary.id });
-    await this.retryRecorded(job, actor, 'dead_letter.replay_not_done', summary.id);
+    await this.retryRecorded(job, actor, 'dead_letter.replay', summary.id);
     return summary;
   }
 
@@ -187,12 +187,12 @@ export class DeadLetters {
    * Moves the job back, its intent already audited. A failed move (another operator discarded or replayed it, say) gets a
    * second, best-effort entry: not done, or unconfirmed if the job moved anyway. The caller gets the move's error.
    */
-  private async retryRecorded(job: Job, actor: string, notDone: 'dead_letter.replay_not_done' | 'dead_letter.resend_not_done', target: string): Promise<void> {
+  private async retryRecorded(job: Job, actor: string, intent: 'dead_letter.replay' | 'dead_letter.resend', target: string): Promise<void> {
     try {
       await job.retry('failed', { resetAttemptsMade: true });
     } catch (err) {
       // BullMQ's refusal (its script's code: no longer failed, gone) moved nothing; after a lost reply it may have moved.
-      const action = typeof (err as { code?: unknown }).code === 'number' ? notDone : notDone.replace('_not_done', '_unconfirmed');
+      const action = `${intent}_${typeof (err as { code?: unknown } | null)?.code === 'number' ? 'not_done' : 'unconfirmed'}`;
       await this.audit.record({ actor, action, target }).catch(() => undefined);
       throw err;
     }

@@ -7,6 +7,7 @@ import type { TraceStore } from '../store/trace';
 import { parseUrn } from '../domain/urn';
 import { intakeJobId, recipientsOfPayload } from '../queues/jobs';
 import { CHANNEL_SENDER_ID_FIELDS } from '../channels/index';
+import { UUID_PATTERN } from '../domain/uuid';
 
 export interface ForgetReport {
   references: string[];
@@ -35,12 +36,11 @@ interface Search {
 
 const STATES: JobType[] = ['wait', 'waiting', 'delayed', 'prioritized', 'failed', 'completed', 'waiting-children', 'active'];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it). */
 export function forgetTarget(text: string): string | null {
   const trimmed = text.trim();
-  if (UUID.test(trimmed)) return trimmed.toLowerCase();
+  if (UUID_PATTERN.test(trimmed)) return trimmed.toLowerCase();
   return parseUrn(trimmed) ? trimmed : null;
 }
 

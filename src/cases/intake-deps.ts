@@ -79,5 +79,11 @@ export const definitelyRefused = (err: unknown) => err instanceof DeliveryError 
 /** Nothing of the call can land: a definite refusal, or a connection never made (networkFailure hints maybe_sent otherwise). */
 export const cannotHaveLanded = (err: unknown) => definitelyRefused(err) || (err instanceof DeliveryError && err.status === null && err.hint === null);
 
+/**
+ * Primero answers 404 to an update of a record it no longer has (deleted or merged away: ActiveRecord's
+ * RecordNotFound, app/services/error_service.rb). Retrying cannot help; the words are filed on their own.
+ */
+export const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
+
 /** CanCan's AccessDenied on one record: out of the API user's scope (see src/clients/delivery-error.ts). */
 export { isRecordOutOfScope as outOfScope } from '../clients/delivery-error';

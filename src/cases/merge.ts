@@ -4,9 +4,8 @@ import type { InboundMessage } from '../domain/inbound-message';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
 import type { CaseLink } from '../store/references';
-import { DeliveryError } from '../clients/delivery-error';
 import { jobKey } from '../store/job-hash';
-import { cannotHaveLanded, definitelyRefused, NotYetError, outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
+import { cannotHaveLanded, definitelyRefused, deletedInPrimero, NotYetError, outOfScope, RecordBusyError, type IntakeDeps } from './intake-deps';
 import { createRecord, linkOrCreate, notifyOnce } from './records';
 
 /** How soon a merged report first looks again for the earlier report it joins while that one is on its way (doubling, to a minute). */
@@ -158,9 +157,6 @@ const MERGE_UNCONFIRMED_READ_BACK = "merge_unconfirmed: Primero accepted the wri
 
 /** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link no longer leads to the record written to (its trace names it). */
 const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone or now names another record; not filed as a case of its own";
-
-/** Primero answers 404 to an update of a record it no longer has (deleted or merged away in Primero). */
-const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
 
 /**
  * The words joined to the earlier record once, or an error saying why not. A 403 or 404 to this attempt's own write

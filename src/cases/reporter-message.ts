@@ -1,26 +1,19 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { TEXT_SEPARATOR } from '../domain/case-mapping';
 import type { InboundMessage } from '../domain/inbound-message';
-import { DeliveryError } from '../clients/delivery-error';
 import { planForFollowUp } from '../domain/notification-plan';
 import { uuidV5 } from '../domain/uuid';
 import { intakeJobId } from '../queues/jobs';
 import type { NoteJob, NoteTarget } from '../store/follow-up-notes';
 import { jobKey } from '../store/job-hash';
 import type { CaseLink } from '../store/references';
-import { cannotHaveLanded, outOfScope, type IntakeDeps } from './intake-deps';
+import { cannotHaveLanded, deletedInPrimero, outOfScope, type IntakeDeps } from './intake-deps';
 import { entryStored, holdsEntry } from './merge';
 
 /** How the note's subject names the channel: what a caseworker recognises, not the provider's name. */
 const CHANNEL_WORDS: Readonly<Record<string, string>> = { twilio: 'SMS', africastalking: 'SMS', whatsapp: 'WhatsApp', rapidpro: 'RapidPro' };
 
 export const reporterMessageSubject = (channel: string) => `Message from reporter (${CHANNEL_WORDS[channel] ?? channel})`;
-
-/**
- * Primero answers 404 to an update of a record it no longer has (deleted or merged away: ActiveRecord's
- * RecordNotFound, app/services/error_service.rb). Retrying cannot help; the words are filed on their own.
- */
-const deletedInPrimero = (err: unknown) => err instanceof DeliveryError && err.status === 404;
 
 /** The note's id is its message's own reference's: a retry rewrites the same entry, never adds a second. */
 export const reporterMessageEntryId = (own: string) => uuidV5(`reporter-message:${own}`);
@@ -135,8 +128,7 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
  * the words are in Primero (noted; no alerts, as for any noted follow-up whose link is gone); without it, or deleted
  * (404), they are filed alone, as sensitive as that record. A 403, or marks naming no record, cannot tell: a dead letter rather than perhaps a second case.
  */
-async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, own: string, fileAlone: FileAlone): Promise<'done'> {
-  const target = await deps.ledger.notes.sentTo(marks);
+async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, target: NoteTarget | null, own: string, fileAlone: FileAlone): Promise<void> {
   if (!target) {
     await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
     throw new UnrecoverableError(NOTE_UNCONFIRMED_UNLINKED);
@@ -147,15 +139,13 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
   });
   if (held) {
     await deps.ledger.notes.markNoted(marks);
-    await deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
-    return 'done';
+    return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
   }
   // Not in the record it went to: filed alone, as sensitive as that record, also when a link to another record exists
   // now (joining it could show a sensitive record's words to that record's caseworkers, and a late commit of the first
   // PATCH would leave them in both).
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
-  await fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
-  return 'done';
+  return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
 }
 
 /**
@@ -171,21 +161,17 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
   const marks: NoteJob = { jobKey: jobKey(job), idempotencyKey: message.idempotencyKey, acceptanceId: message.acceptanceId };
-  const progress = await deps.ledger.notes.progress(marks);
+  const { state: progress, sentTo } = await deps.ledger.notes.progress(marks);
+  // The link is gone, or was made again for another record than the one the note went to.
+  const linkedElsewhere = !link || (sentTo !== null && sentTo.recordId !== link.caseId);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
   // whatever the record says now (gone, or out of scope); only the alerts may be left to send.
-  if (progress === 'noted') {
-    // Only the caseworkers of the record that holds it: a link made again meanwhile for another record is not it.
-    const target = link ? await deps.ledger.notes.sentTo(marks) : null;
-    return link && (!target || target.recordId === link.caseId) ? notifyFollowUp(deps, link, own) : undefined;
-  }
+  // Only the caseworkers of the record that holds it: a link made again meanwhile for another record is not it.
+  if (progress === 'noted') return linkedElsewhere ? undefined : notifyFollowUp(deps, link!, own);
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
   if (progress === 'refused') return fileAlone(alone(message, own, link));
-  if (progress === 'sent') {
-    // The link is gone, or was re-created for another record than the one the note went to: that one is read.
-    const target = await deps.ledger.notes.sentTo(marks);
-    if ((!link || (target && target.recordId !== link.caseId)) && (await afterSendUnlinked(deps, message, marks, own, fileAlone)) === 'done') return;
-  }
+  // The record the note went to is read, not the one the link names now.
+  if (progress === 'sent' && linkedElsewhere) return afterSendUnlinked(deps, message, marks, sentTo, own, fileAlone);
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
     return fileAlone(alone(message, own, null));

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+/** A UUID in its usual text form, any version (Primero's record ids, RapidPro's contact, flow and run ids). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The gateway's own UUIDv5 namespace; changing it would let replays of old messages create new cases. */
 export const GATEWAY_NAMESPACE = '6f1c2a0e-8d4b-5e7a-9c3f-2b1d0e4a7c55';
 

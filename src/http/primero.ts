@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { lookOf } from '../domain/record-events';
+import { UUID_PATTERN } from '../domain/uuid';
 import type { Logger } from '../logger';
 import type { PrimeroEventProducer } from '../queues/primero-events';
 import { secretMatcher } from './auth';
@@ -19,7 +20,7 @@ export interface PrimeroWebhookDeps {
 const bodySchema = z.object({
   data: z.looseObject({
     // Primero's record ids are UUIDs; anything else would reach a push alert's link, a Redis key and Primero's URLs.
-    record_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a Primero record id (a UUID)'),
+    record_id: z.string().regex(UUID_PATTERN, 'must be a Primero record id (a UUID)'),
     record_type: z.string().optional(),
     last_updated_at: z.string().min(1),
   }),

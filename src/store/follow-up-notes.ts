@@ -10,7 +10,13 @@ export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(
  * What the marks say of a follow-up's note: in the record; refused by Primero (so certainly not in it); perhaps in
  * it (a PATCH went out and may have landed); none sent; or nothing known.
  */
-export type NoteProgress = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
+export type NoteState = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
+
+/** The state, and the record the note may have gone to (null when no mark names one). */
+export interface NoteProgress {
+  state: NoteState;
+  sentTo: NoteTarget | null;
+}
 
 /** The record a PATCH of the note went to, kept with `noteSent` (ids, no personal data): a retry whose link is gone reads it. */
 export interface NoteTarget {
@@ -79,11 +85,6 @@ export class FollowUpNotes {
     await this.mark(job, 'noteSent', JSON.stringify(target));
   }
 
-  /** The record the note may have gone to; null when neither the job nor its acceptance's entry names one. */
-  async sentTo(job: NoteJob): Promise<NoteTarget | null> {
-    const { own, entry } = await this.read(job);
-    return targetOf(own.noteSent ?? null) ?? targetOf(entry?.noteSent ?? null);
-  }
 
   /** The PATCH never reached Primero (a connection never made, or a 4xx): nothing of it can land later. */
   async unmarkSent(job: NoteJob): Promise<void> {
@@ -107,10 +108,9 @@ export class FollowUpNotes {
     const { own, entry } = await this.read(job);
     // Either place may speak for an attempt: one of the build before wrote the entry only.
     const either = (f: (typeof FIELDS)[number]) => own[f] ?? entry?.[f];
-    if (either('noted') === '1') return 'noted';
-    if (either('noteRefused') === '1') return 'refused';
-    if (either('noteSent')) return 'sent';
-    return entry ? 'none' : 'unknown';
+    const sentTo = targetOf(own.noteSent ?? null) ?? targetOf(entry?.noteSent ?? null);
+    const state: NoteState = either('noted') === '1' ? 'noted' : either('noteRefused') === '1' ? 'refused' : either('noteSent') ? 'sent' : entry ? 'none' : 'unknown';
+    return { state, sentTo };
   }
 
   /** The job's marks, and its acceptance's entry's (null when the entry is not this acceptance's). One round trip. */

@@ -37,10 +37,10 @@ describe("a follow-up's note marks", () => {
     const job = await followUp();
     await ledger.notes.markSent(job, target);
     await redis.del(job.entry);
-    expect(await ledger.notes.progress(job)).toBe('sent');
-    expect(await ledger.notes.sentTo(job)).toEqual(target);
+    expect((await ledger.notes.progress(job)).state).toBe('sent');
+    expect((await ledger.notes.progress(job)).sentTo).toEqual(target);
     await ledger.notes.markNoted(job);
-    expect(await ledger.notes.progress(job)).toBe('noted');
+    expect((await ledger.notes.progress(job)).state).toBe('noted');
     expect(await redis.exists(job.entry)).toBe(0);
   });
 
@@ -49,31 +49,31 @@ describe("a follow-up's note marks", () => {
     await ledger.notes.markSent(job, target);
     expect(JSON.parse((await redis.hget(job.entry, 'noteSent'))!)).toEqual(target);
     await redis.hdel(job.jobKey, 'gw:noteSent');
-    expect(await ledger.notes.progress(job)).toBe('sent');
-    expect(await ledger.notes.sentTo(job)).toEqual(target);
+    expect((await ledger.notes.progress(job)).state).toBe('sent');
+    expect((await ledger.notes.progress(job)).sentTo).toEqual(target);
     await ledger.notes.markRefused(job);
     expect(await redis.hmget(job.entry, 'noteRefused', 'noteSent')).toEqual(['1', null]);
     expect(await redis.hmget(job.jobKey, 'gw:noteRefused', 'gw:noteSent')).toEqual(['1', null]);
-    expect(await ledger.notes.progress(job)).toBe('refused');
+    expect((await ledger.notes.progress(job)).state).toBe('refused');
   });
 
   it("never write to a later acceptance's entry, and read its marks as nothing known of this job", async () => {
     const job = await followUp();
     await redis.hset(job.entry, 'acceptance', randomUUID(), 'noted', '1');
-    expect(await ledger.notes.progress(job)).toBe('unknown');
+    expect((await ledger.notes.progress(job)).state).toBe('unknown');
     await ledger.notes.markSent(job, target);
     expect(await redis.hget(job.entry, 'noteSent')).toBeNull();
-    expect(await ledger.notes.progress(job)).toBe('sent');
+    expect((await ledger.notes.progress(job)).state).toBe('sent');
   });
 
   it('say none sent while the entry is the job\'s own and holds nothing, and nothing known once it is gone', async () => {
     const job = await followUp();
-    expect(await ledger.notes.progress(job)).toBe('none');
+    expect((await ledger.notes.progress(job)).state).toBe('none');
     await ledger.notes.markSent(job, target);
     await ledger.notes.unmarkSent(job);
-    expect(await ledger.notes.progress(job)).toBe('none');
+    expect((await ledger.notes.progress(job)).state).toBe('none');
     await redis.del(job.entry);
-    expect(await ledger.notes.progress(job)).toBe('unknown');
+    expect((await ledger.notes.progress(job)).state).toBe('unknown');
   });
 
   it('refuse to mark a job removed while it ran (before its PATCH, so none goes out), re-creating neither key', async () => {

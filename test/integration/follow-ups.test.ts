@@ -526,12 +526,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       const { reference, caseId } = await referral(from);
       const cases = primero.created.length;
       // Primero stores the note and the answer is lost (504); before the retry looks, the case leaves the API user's scope.
-      primero.afterPatchCommit = (id) => {
-        if (id !== caseId) return undefined;
-        primero.afterPatchCommit = () => undefined;
-        primero.forbidden.add(id);
-        return [504, 'Gateway Time-out'];
-      };
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => primero.forbidden.add(caseId));
       expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
       const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
       expect(job.failedReason).toMatch(/^note_unconfirmed: /);
@@ -550,6 +545,12 @@ describe('follow-ups: a message from someone with an open case joins that case',
 
   describe('a note whose write was answered, then could not be checked', () => {
     const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+    /** The link made again for another record (gone past its retention, then taken by another report's adoption). */
+    const relink = async (reference: string, caseId: string) => {
+      const link = await gw.references.get(reference);
+      await gw.references.remove(reference);
+      await gw.references.saveLink({ ...link!, caseId });
+    };
 
     it('is a dead letter, never a second case, when Primero answered 200 and the record then answers 403 to the check', async () => {
       const from = nextPhone();
@@ -557,12 +558,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       const cases = primero.created.length;
       // Primero stores the note but its answer leaves the form out (so the gateway reads the record to check); by then
       // the case has left the API user's scope.
-      primero.afterPatchCommit = (id) => {
-        if (id !== caseId) return undefined;
-        primero.afterPatchCommit = () => undefined;
-        primero.forbidden.add(id);
-        return [200, { data: { id } }];
-      };
+      primero.onNextPatchOf(caseId, [200, { data: { id: caseId } }], () => primero.forbidden.add(caseId));
       try {
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
         const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
@@ -582,15 +578,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       const other = randomUUID();
       primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
       // The note lands, its answer is lost; before the retry the link is gone and made again, for another record.
-      primero.afterPatchCommit = (id) => {
-        if (id !== caseId) return undefined;
-        primero.afterPatchCommit = () => undefined;
-        void gw.references.get(reference).then(async (link) => {
-          await gw.references.remove(reference);
-          await gw.references.saveLink({ ...link!, caseId: other });
-        });
-        return [504, 'Gateway Time-out'];
-      };
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => void relink(reference, other));
       try {
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
         const job = await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
@@ -611,16 +599,10 @@ describe('follow-ups: a message from someone with an open case joins that case',
       primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
       // The PATCH never landed (the record is as it was), its answer a 504; the link is made again for another record.
       const before = primero.records.get(caseId)!;
-      primero.afterPatchCommit = (id) => {
-        if (id !== caseId) return undefined;
-        primero.afterPatchCommit = () => undefined;
-        primero.records.set(id, before);
-        void gw.references.get(reference).then(async (link) => {
-          await gw.references.remove(reference);
-          await gw.references.saveLink({ ...link!, caseId: other });
-        });
-        return [504, 'Gateway Time-out'];
-      };
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => {
+        primero.records.set(caseId, before);
+        void relink(reference, other);
+      });
       try {
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
         await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);

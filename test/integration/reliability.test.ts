@@ -514,12 +514,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const firstLink = await eventually(() => gw.references.get(first.body.reference));
     await untilDrained(gw.queue);
     // Primero stores the entry and the answer is lost (504); before the retry writes again, a caseworker reassigns the case.
-    primero.afterPatchCommit = (id) => {
-      if (id !== firstLink.caseId) return undefined;
-      primero.afterPatchCommit = () => undefined;
-      primero.forbidden.add(id);
-      return [504, 'Gateway Time-out'];
-    };
+    primero.onNextPatchOf(firstLink.caseId, [504, 'Gateway Time-out'], () => primero.forbidden.add(firstLink.caseId));
     try {
       const second = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines are locked again'));
       expect(second.body).toMatchObject({ reference: first.body.reference, duplicate: false });
@@ -545,12 +540,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     await untilDrained(gw.queue);
     const cases = primero.created.length;
     // Primero stores the entry and the answer is lost; before the retry, the link goes (past REFERENCE_RETENTION_DAYS).
-    primero.afterPatchCommit = (id) => {
-      if (id !== firstLink.caseId) return undefined;
-      primero.afterPatchCommit = () => undefined;
-      void gw.references.remove(first.body.reference);
-      return [504, 'Gateway Time-out'];
-    };
+    primero.onNextPatchOf(firstLink.caseId, [504, 'Gateway Time-out'], () => void gw.references.remove(first.body.reference));
     try {
       expect((await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines have no door at night'))).body.reference).toBe(first.body.reference);
       const letter = await mergedDeadLetter(gw, first.body.reference);
@@ -570,12 +560,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const firstLink = await eventually(() => gw.references.get(first.body.reference));
     await untilDrained(gw.queue);
     const cases = primero.created.length;
-    primero.afterPatchCommit = (id) => {
-      if (id !== firstLink.caseId) return undefined;
-      primero.afterPatchCommit = () => undefined;
-      primero.forbidden.add(id);
-      return [200, { data: { id } }];
-    };
+    primero.onNextPatchOf(firstLink.caseId, [200, { data: { id: firstLink.caseId } }], () => primero.forbidden.add(firstLink.caseId));
     try {
       await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines flood every night'));
       const letter = await mergedDeadLetter(gw, first.body.reference);

@@ -112,6 +112,19 @@ export class RecordingPrimero {
   assignAnswersAfterMs = 0;
   /** Runs once a PATCH is applied, before Primero answers: an answer it returns replaces Primero's (a 504 after the commit, say). */
   afterPatchCommit: (caseId: string) => nock.ReplyFnResult | undefined = () => undefined;
+  /**
+   * The next PATCH of `caseId` is applied, then `meanwhile` runs (what changes in Primero or the gateway before the
+   * retry looks) and `answer` replaces Primero's: a 504 after the commit, a 200 without the form. Once.
+   */
+  onNextPatchOf(caseId: string, answer: nock.ReplyFnResult, meanwhile: () => void = () => undefined): void {
+    this.afterPatchCommit = (id) => {
+      if (id !== caseId) return undefined;
+      this.afterPatchCommit = () => undefined;
+      meanwhile();
+      return answer;
+    };
+  }
+
   /** Runs when a referral is posted (and commits at once), before Primero answers; resolve to answer. */
   onRefer: (caseId: string) => Promise<void> = async () => undefined;
 

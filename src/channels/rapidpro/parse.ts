@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../../domain/idempotency';
 import { INTENTS, type FlowResult, type UnreferencedMessage } from '../../domain/inbound-message';
 import { addressableUrn } from '../../domain/urn';
+import { UUID_PATTERN } from '../../domain/uuid';
 import { validationDetails } from '../../http/json-body';
 import { readJsonBody } from '../body';
 import { accepted, andThen, rejected, type Parsed } from '../parsed';
 import type { ChannelRequest } from '../vector';
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID');
 // goflow renders result values as strings; a hand-written body may send numbers or booleans.
 const scalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
