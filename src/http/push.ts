@@ -75,6 +75,8 @@ function page(language: string, texts: PushTexts): string {
 </html>`;
 }
 
+const enrollmentInvalid = () => new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
+
 /** The caseworker side of web push: the enrollment page, its service worker, and subscriptions. */
 export function pushRouter(deps: PushRouteDeps): Router {
   const router = Router();
@@ -99,6 +101,9 @@ export function pushRouter(deps: PushRouteDeps): Router {
   router.post('/push/subscriptions', json, async (req, res) => {
     const parsed = subscriptionSchema.safeParse(req.body);
     if (!parsed.success) throw new HttpError(422, 'invalid_subscription', 'Send {"enrollment_token", "subscription": {endpoint, keys: {p256dh, auth}}}.', validationDetails(parsed.error));
+    // Only a live link gets the endpoint looked up: the check resolves the caller's host name, which no one
+    // without a link may make the gateway do.
+    if (!(await deps.subscriptions.enrollmentIsLive(parsed.data.enrollment_token))) throw enrollmentInvalid();
     // Before the token is spent, so a browser on an unsupported push service can be told without burning its link.
     const verdict = await deps.endpoints.check(parsed.data.subscription.endpoint);
     if (!verdict.ok && verdict.transient) {
@@ -110,7 +115,7 @@ export function pushRouter(deps: PushRouteDeps): Router {
       ]);
     }
     const user = await deps.subscriptions.consumeEnrollment(parsed.data.enrollment_token);
-    if (!user) throw new HttpError(403, 'enrollment_invalid', 'This enrollment link was already used or has expired. Ask your administrator for a new one.');
+    if (!user) throw enrollmentInvalid();
     const language = parsed.data.language && own(deps.texts.languages, parsed.data.language) ? parsed.data.language : deps.texts.default_language;
     const { id, previousOwner } = await deps.subscriptions.enroll(user, parsed.data.subscription, language);
     await deps.audit.record({ actor: user, action: 'push.device_enrolled', target: id, detail: { user_name: user, moved_from: previousOwner } });

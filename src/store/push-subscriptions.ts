@@ -102,6 +102,14 @@ export class PushSubscriptionStore {
     return token;
   }
 
+  /**
+   * Whether a token would open an enrollment now, without spending it: the subscription route asks this before it
+   * looks the push service up, so a caller without a live link cannot make the gateway resolve names for it.
+   */
+  async enrollmentIsLive(token: string): Promise<boolean> {
+    return (await this.redis.exists(gatewayKey(this.prefix, 'push', 'enroll', hash(token)))) === 1;
+  }
+
   /** One use only: GETDEL, so a token shared or replayed after enrollment opens nothing. */
   async consumeEnrollment(token: string): Promise<string | null> {
     return this.redis.getdel(gatewayKey(this.prefix, 'push', 'enroll', hash(token)));

@@ -113,6 +113,28 @@ describe('push endpoint policy', () => {
     expect(ok.status).toBe(201);
   });
 
+  it('looks no push service up for a caller without a live enrollment link', async () => {
+    const looked: string[] = [];
+    const counting = pushEndpointPolicy([], (async (host: string) => {
+      looked.push(host);
+      return [{ address: '142.250.1.1', family: 4 }];
+    }) as never);
+    const logger = createLogger('silent');
+    const app = express()
+      .use(pushRouter({ vapidPublicKey: vapid.publicKey, subscriptions: gw.services.notifications.subscriptions, texts: gw.services.notifications.texts, endpoints: counting, audit: gw.services.audit, logger }))
+      .use(errorHandler(logger));
+    const endpoint = 'https://fcm.googleapis.com/fcm/send/abc';
+    const forged = await request(app).post('/push/subscriptions').send({ enrollment_token: 'not-a-real-token-1234', subscription: { endpoint, keys: keysOf('d') } });
+    expect(forged.status).toBe(403);
+    expect(forged.body.error.code).toBe('enrollment_invalid');
+    const token = await enrollmentToken('cp_worker');
+    expect((await request(app).post('/push/subscriptions').send({ enrollment_token: token, subscription: { endpoint, keys: keysOf('d') } })).status).toBe(201);
+    const spent = await request(app).post('/push/subscriptions').send({ enrollment_token: token, subscription: { endpoint, keys: keysOf('e') } });
+    expect(spent.status).toBe(403);
+    // Only the request with a live link made the gateway resolve the host.
+    expect(looked).toEqual(['fcm.googleapis.com']);
+  });
+
   it('sends push requests directly even with HTTP(S)_PROXY set, so the proxy cannot bypass the address check', async () => {
     const proxy = await HttpRecorder.start({ status: 201, body: '' });
     const saved = { HTTP_PROXY: process.env.HTTP_PROXY, HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
