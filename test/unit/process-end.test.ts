@@ -80,4 +80,34 @@ describe('the stop', () => {
       for (const e of events) for (const l of process.listeners(e as 'SIGTERM')) if (!before.get(e)!.includes(l)) process.removeListener(e, l as never);
     }
   });
+
+  const stops = async (): Promise<void> => undefined;
+  const fails = async (): Promise<void> => {
+    throw new Error('redis went away');
+  };
+  it.each<[string, number, Array<() => Promise<void>>]>([
+    ['every part stops', 0, [stops, stops]],
+    ['one part fails to stop', 1, [fails, stops]],
+  ])('a SIGTERM when %s exits %d: the supervisor must see a stop that went wrong', async (_what, code, parts) => {
+    const before = new Map(events.map((e) => [e, process.listeners(e as 'SIGTERM')]));
+    const exits: Array<number | undefined> = [];
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((c?: number) => {
+      exits.push(c);
+    }) as never);
+    const log = { info: () => undefined, error: () => undefined, fatal: () => undefined } as unknown as import('../../src/logger').Logger;
+    const exitCodeBefore = process.exitCode;
+    try {
+      const { installProcessEnd } = await import('../../src/process-end');
+      installProcessEnd(() => undefined).running(log, parts, 2 ** 31 - 1);
+      const known = before.get('SIGTERM') as unknown[];
+      const sigterm = process.listeners('SIGTERM').find((l) => !known.includes(l))!;
+      (sigterm as () => void)();
+      await new Promise((r) => setImmediate(r));
+      expect(exits).toEqual([code]);
+    } finally {
+      exit.mockRestore();
+      process.exitCode = exitCodeBefore;
+      for (const e of events) for (const l of process.listeners(e as 'SIGTERM')) if (!before.get(e)!.includes(l)) process.removeListener(e, l as never);
+    }
+  });
 });
