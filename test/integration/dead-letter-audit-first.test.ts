@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { DeadLetters } from '../../src/admin/dead-letters';
 import { createRedis } from '../../src/queues/connection';
 import { codecFromConfig } from '../../src/security/codec-from-config';
@@ -129,5 +129,26 @@ describe('a resend or replay whose audit entry cannot be written sends nothing',
     };
     await expect(letters.resend(id, 'it.officer', 'no sent status from Meta')).rejects.toThrow();
     expect((await audit.recent(10)).map((e) => e.action)).toEqual(['dead_letter.resend_not_done', 'dead_letter.resend']);
+  });
+
+  it('a replay whose move landed but whose answer was lost is on record as unconfirmed, not as not done', async () => {
+    const id = await deadLetter('lost-reply', 'Primero rejected the case (422)');
+    await worker.pause();
+    // The move runs in Redis; its reply never reaches the gateway (a connection dropped after the write).
+    const retry = Job.prototype.retry;
+    const lost = jest.spyOn(Job.prototype, 'retry').mockImplementation(async function (this: Job, ...args: Parameters<Job['retry']>) {
+      await retry.apply(this, args);
+      throw new Error('Connection is closed.');
+    });
+    try {
+      await expect(letters.replay(id, 'ops')).rejects.toThrow('Connection is closed.');
+    } finally {
+      lost.mockRestore();
+    }
+    expect(await queue.getJobState('lost-reply')).toBe('waiting');
+    expect((await audit.recent(10)).map((e) => [e.action, e.target])).toEqual([
+      ['dead_letter.replay_unconfirmed', id],
+      ['dead_letter.replay', id],
+    ]);
   });
 });
