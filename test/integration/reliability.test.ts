@@ -573,6 +573,31 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     }
   });
 
+  it('a merged report Primero answered 200 for, whose check was throttled (429) and whose record then left the scope, is a dead letter, never a second record', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump handle is gone'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    const cases = primero.created.length;
+    // The write lands and its answer lacks the entry; the read that checks it is throttled; then the case is reassigned.
+    const throttled: [number, Record<string, unknown>] = [429, { errors: [{ status: 429, resource: `/api/v2/cases/${firstLink.caseId}`, message: 'Too Many Requests' }] }];
+    primero.onNextPatchOf(firstLink.caseId, [200, { data: { id: firstLink.caseId } }], () =>
+      primero.onNextReadOf(firstLink.caseId, throttled, () => primero.forbidden.add(firstLink.caseId)),
+    );
+    try {
+      await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the pump handle is gone for a week'));
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: /);
+      expect(letter!.failedReason).not.toContain('pump');
+      expect(primero.created.slice(cases)).toEqual([]);
+      expect(notesOf(primero, firstLink.caseId).filter((n) => n.note_text.includes('for a week'))).toHaveLength(1);
+      await letter!.remove();
+    } finally {
+      primero.afterPatchCommit = () => undefined;
+      primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
   it('a merged report run again after its words joined the record (a worker died before the job completed) files nothing, though the record is now out of scope', async () => {
     const urn = newPhone();
     const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the guard takes our soap'));

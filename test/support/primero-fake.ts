@@ -125,6 +125,18 @@ export class RecordingPrimero {
     };
   }
 
+  /** Runs before a case is read: an answer it returns replaces Primero's. */
+  private beforeRead: (caseId: string) => [number, Data] | undefined = () => undefined;
+  /** The next read of `caseId` runs `meanwhile`, then answers `answer` instead of the record (a 429, say). Once. */
+  onNextReadOf(caseId: string, answer: [number, Data], meanwhile: () => void = () => undefined): void {
+    this.beforeRead = (id) => {
+      if (id !== caseId) return undefined;
+      this.beforeRead = () => undefined;
+      meanwhile();
+      return answer;
+    };
+  }
+
   /** Runs when a referral is posted (and commits at once), before Primero answers; resolve to answer. */
   onRefer: (caseId: string) => Promise<void> = async () => undefined;
 
@@ -215,6 +227,8 @@ export class RecordingPrimero {
     const id = url.pathname.split('/').pop()!;
     const fields = url.searchParams.get('fields')?.split(',') ?? null;
     this.reads.push({ id, fields, at: Date.now() });
+    const instead = this.beforeRead(id);
+    if (instead) return instead;
     if (this.forbidden.has(id) || (this.forbiddenReads > 0 && this.forbiddenReads--)) return primeroAnswer('forbidden', url.pathname);
     const record = this.deleted.has(id) ? undefined : this.records.get(id);
     if (!record) return [404, { errors: [{ status: 404, resource: url.pathname, detail: 'id', message: 'Not Found' }] }];
