@@ -615,6 +615,32 @@ describe('follow-ups: a message from someone with an open case joins that case',
     });
   });
 
+  describe('a follow-up run again after its note was added, its link since made again for another record', () => {
+    it('alerts no one about the other record, writes nothing there and files nothing', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+      await eventually(() => (notesOf(caseId).length ? true : null));
+      await untilGatewayDrained(gw);
+      const job = (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`))!;
+      const [cases, deliveries] = [primero.created.length, push.deliveries.length];
+      // Another record, owned by another caseworker, that the reference's link now names (gone, then made again).
+      const other = randomUUID();
+      primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [], owned_by: 'cp_worker' });
+      const link = await gw.references.get(reference);
+      await gw.references.remove(reference);
+      await gw.references.saveLink({ ...link!, caseId: other });
+      // A worker that died before the job completed: it runs again, its note marks saying the note was added.
+      await job.retry('completed');
+      await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+      await untilGatewayDrained(gw);
+      expect(push.deliveries.slice(deliveries).filter((d) => d.plaintext.includes(other))).toEqual([]);
+      expect(notesOf(other)).toEqual([]);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(primero.created.slice(cases)).toEqual([]);
+    });
+  });
+
   describe('a repeat delivery is as sensitive as the first delivery decided', () => {
     const ledger = () => new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, 3600);
 
