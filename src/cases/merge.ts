@@ -77,9 +77,10 @@ export async function entryStored(deps: IntakeDeps, link: CaseLink, subform: str
   try {
     record = await deps.primero.getRecord(link.recordType, link.caseId, [subform]);
   } catch (err) {
-    // After Primero's 200: the words may be in the record now out of scope. Never taken for a refused write (that
-    // would file them alone, perhaps a second time): a dead letter an operator checks.
-    if (!outOfScope(err)) throw err;
+    // After Primero's 200: the words may be in the record, now out of scope (403) or not found (404, which Primero's
+    // API never answers for a record it deleted: DELETE only disables). Never taken for a refused write (that would
+    // file them alone, perhaps a second time): a dead letter an operator checks.
+    if (!outOfScope(err) && !deletedInPrimero(err)) throw err;
     await deps.trace.record(link.reference, 'entry_unconfirmed', { recordId: link.caseId });
     throw new UnrecoverableError(unconfirmed);
   }
@@ -152,17 +153,26 @@ async function adoptReference(deps: IntakeDeps, job: Job, message: InboundMessag
  */
 const MERGE_UNCONFIRMED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
-/** A dead letter's reason: Primero answered the write 200, then the read that checks it stored the entry answered 403. */
-const MERGE_UNCONFIRMED_READ_BACK = "merge_unconfirmed: Primero accepted the write of this report, then the record answered 403 when read back to check it; not filed as a case of its own";
+/** A dead letter's reason: Primero answered the write 200, then the read that checks it stored the entry answered 403 or 404. */
+const MERGE_UNCONFIRMED_READ_BACK = "merge_unconfirmed: Primero accepted the write of this report, then the record answered 403 (out of scope) or 404 (not found) when read back to check it; not filed as a case of its own";
 
 /** A dead letter's reason: as MERGE_UNCONFIRMED, but the earlier report's link no longer leads to the record written to (its trace names it). */
-const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone or now names another record; not filed as a case of its own";
+const MERGE_UNCONFIRMED_UNLINKED = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier report's record, whose link is gone or now names another record; not filed as a case of its own. A replay cannot look there: check the record the trace names, then discard (reveal the payload to file the words by hand if they are not in it)";
+
+/**
+ * A dead letter's reason: an earlier attempt's write of these words may have landed (its answer was lost, or its
+ * worker died), and the record now answers 404. Primero's API does not delete records (DELETE disables them:
+ * reference §2.3), so a 404 for a record the gateway wrote to is a misroute or something an operator must see, not
+ * proof that the words are gone: filing them alone could put them in Primero twice.
+ */
+const MERGE_UNCONFIRMED_NOT_FOUND = "merge_unconfirmed: an earlier attempt's write of this report may be in the earlier record, which now answers 404 (not found); not filed as a case of its own. Check the record in Primero: replay once it answers, or, if Primero no longer has it, reveal the payload, file the words by hand and discard";
 
 /**
  * The words joined to the earlier record once, or an error saying why not. A 403 or 404 to this attempt's own write
  * means nothing of it was written (Primero authorizes and finds the record before it saves: `update` of
- * app/controllers/api/v2/concerns/record.rb), kept as `refused`; but after an earlier attempt's write (`sent`), a
- * 403 cannot tell whether that one landed: a dead letter rather than perhaps the same words twice.
+ * app/controllers/api/v2/concerns/record.rb), kept as `refused`; but after an earlier attempt's write (`sent`), or
+ * after this one was answered 2xx (a 404 to the read that checks it), a 403 or 404 cannot tell whether the words are
+ * in the record: a dead letter rather than perhaps the same words twice.
  */
 async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, mapping: CaseMapping, mapped: MappedCase, link: CaseLink, own: string | null, mayHaveLanded: boolean): Promise<void> {
   const marks = jobKey(job);
@@ -170,6 +180,10 @@ async function appendOnce(deps: IntakeDeps, job: Job, message: InboundMessage, m
   try {
     await appendToRecord(deps, message, mapping, mapped, link, own ?? message.reference, { before: () => deps.ledger.merges.markSent(marks, link.caseId), answered: () => (answered = true) });
   } catch (err) {
+    if (deletedInPrimero(err) && mayHaveLanded) {
+      await deps.trace.record(link.reference, 'merge_unconfirmed', { recordId: link.caseId });
+      throw new UnrecoverableError(MERGE_UNCONFIRMED_NOT_FOUND);
+    }
     // Primero took the write (2xx), then what followed failed (the read that checks it): the words may be in the
     // record, so its marks stay `sent` and nothing says it was refused.
     if (answered) throw err;

@@ -34,8 +34,15 @@ function notesTarget(deps: IntakeDeps, intent: string) {
  */
 const NOTE_UNCONFIRMED = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 403 (out of the API user's scope); not filed as a case of its own";
 
-/** A dead letter's reason: Primero answered the note's PATCH 200, then the read that checks it stored the note answered 403. */
-const NOTE_UNCONFIRMED_READ_BACK = "note_unconfirmed: Primero accepted the note, then the record answered 403 when read back to check it; not filed as a case of its own";
+/**
+ * A dead letter's reason: as NOTE_UNCONFIRMED, but the record answers 404. Primero's API does not delete records (DELETE
+ * disables them: reference §2.3), so a 404 for a record the gateway wrote to is a misroute or something an operator
+ * must see, not proof that the note is gone with it.
+ */
+const NOTE_UNCONFIRMED_NOT_FOUND = "note_unconfirmed: an earlier attempt's note may be in the record, which now answers 404 (not found); not filed as a case of its own. Check the record in Primero: replay once it answers, or, if Primero no longer has it, reveal the payload, file the words by hand and discard";
+
+/** A dead letter's reason: Primero answered the note's PATCH 200, then the read that checks it stored the note answered 403 or 404. */
+const NOTE_UNCONFIRMED_READ_BACK = "note_unconfirmed: Primero accepted the note, then the record answered 403 (out of scope) or 404 (not found) when read back to check it; not filed as a case of its own";
 
 /** A dead letter's reason: as NOTE_UNCONFIRMED, but the link is gone and the job's marks name no record to look in. */
 const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note may be in the person's record, whose link is gone and which the job's marks do not name; not filed as a case of its own";
@@ -43,35 +50,49 @@ const NOTE_UNCONFIRMED_UNLINKED = "note_unconfirmed: an earlier attempt's note m
 /** The record and form the note goes to, as `noteSent` keeps it. */
 const targetOf = (deps: IntakeDeps, link: CaseLink): NoteTarget => ({ recordType: link.recordType, recordId: link.caseId, subform: notesTarget(deps, link.intent).subform, sensitive: link.sensitive });
 
-/** Whether the record holds this message's note: a retry's look before it writes, when an earlier PATCH may have landed. */
+/**
+ * Whether the record holds this message's note: a retry's look before it writes, when an earlier PATCH may have landed.
+ * A record with no notes answers without the form; so would one whose notes the role may not read, but then no note
+ * could ever be confirmed (appendNote's check dead-letters every follow-up), so absent is absent. A 403 or 404 cannot
+ * tell: a dead letter.
+ */
 async function noteInRecord(deps: IntakeDeps, target: NoteTarget, reference: string, own: string): Promise<boolean> {
   try {
     return holdsEntry((await deps.primero.getRecord(target.recordType, target.recordId, [target.subform]))[target.subform], reporterMessageEntryId(own));
   } catch (err) {
-    if (!outOfScope(err)) throw err;
+    if (!outOfScope(err) && !deletedInPrimero(err)) throw err;
     await deps.trace.record(reference, 'follow_up_note_unconfirmed', { recordId: target.recordId, own });
-    throw new UnrecoverableError(NOTE_UNCONFIRMED);
+    throw new UnrecoverableError(outOfScope(err) ? NOTE_UNCONFIRMED : NOTE_UNCONFIRMED_NOT_FOUND);
   }
 }
 
 /**
- * Adds the note once, or says why it cannot join the record: `gone` (deleted in Primero: filed alone, or the words
- * would be lost, though a note that landed went with the record) or `out_of_scope` (refused, so certainly not in
- * it). `mayHaveLanded`: an earlier PATCH went out (or nothing says it did not), so the record is read first.
+ * Adds the note once, or says why it cannot join the record: `gone` (Primero answered the PATCH 404: nothing written)
+ * or `out_of_scope` (403: refused, so certainly not in it), both filed alone. `mayHaveLanded`: an earlier PATCH went out
+ * (or nothing says it did not), so the record is read first; unless that read found the note absent, a refusal of
+ * this PATCH cannot say an earlier one did not land: a dead letter, never the words filed alone beside a note.
  */
 async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
+  const target = targetOf(deps, link);
+  // Set once nothing of an earlier PATCH can be in the record: none went out, or this attempt read it without the note.
+  let seenAbsent = !mayHaveLanded;
   try {
-    const target = targetOf(deps, link);
-    if (mayHaveLanded && (await noteInRecord(deps, target, link.reference, own))) return 'added';
+    if (mayHaveLanded) {
+      if (await noteInRecord(deps, target, link.reference, own)) return 'added';
+      seenAbsent = true;
+    }
     // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it lives as long as the job), and
     // names the record, which a retry reads even when the link is gone by then.
     await deps.ledger.notes.markSent(marks, target);
-    await appendNote(deps, link, message, marks, own);
+    await appendNote(deps, link, message, marks, own, seenAbsent);
     return 'added';
   } catch (err) {
-    if (deletedInPrimero(err)) return 'gone';
-    if (outOfScope(err)) return 'out_of_scope';
-    throw err;
+    if (!deletedInPrimero(err) && !outOfScope(err)) throw err;
+    if (!seenAbsent) {
+      await deps.trace.record(link.reference, 'follow_up_note_unconfirmed', { recordId: link.caseId, own });
+      throw new UnrecoverableError(outOfScope(err) ? NOTE_UNCONFIRMED : NOTE_UNCONFIRMED_NOT_FOUND);
+    }
+    return deletedInPrimero(err) ? 'gone' : 'out_of_scope';
   }
 }
 
@@ -81,13 +102,16 @@ async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMes
  * app/controllers/api/v2/concerns/record.rb: such an answer wrote nothing, and the job files the words alone, so it
  * is kept (`noteRefused`) and a retry after a failed filing files them alone too, without reading a record that
  * answers 403 (and would make it a dead letter). Another 4xx, or a connection never made, cannot have landed either.
+ * All of that speaks for this PATCH only: unless no earlier one may have landed (`seenAbsent`: none went out, or this
+ * attempt read the record without the note), `noteSent` stays for the earlier one.
  */
-async function recordPatchFailure(deps: IntakeDeps, marks: NoteJob, err: unknown): Promise<void> {
+async function recordPatchFailure(deps: IntakeDeps, marks: NoteJob, err: unknown, seenAbsent: boolean): Promise<void> {
+  if (!seenAbsent) return;
   if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(marks);
   if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(marks);
 }
 
-async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string): Promise<void> {
+async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string, seenAbsent: boolean): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
   const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
@@ -97,7 +121,7 @@ async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMess
     // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
     changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
   } catch (err) {
-    await recordPatchFailure(deps, marks, err);
+    await recordPatchFailure(deps, marks, err, seenAbsent);
     throw err;
   }
   if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!, NOTE_UNCONFIRMED_READ_BACK);
@@ -133,11 +157,7 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
     await deps.trace.record(message.mergeInto!, 'follow_up_note_unconfirmed', { own });
     throw new UnrecoverableError(NOTE_UNCONFIRMED_UNLINKED);
   }
-  const held = await noteInRecord(deps, target, message.mergeInto!, own).catch((err: unknown) => {
-    if (deletedInPrimero(err)) return false;
-    throw err;
-  });
-  if (held) {
+  if (await noteInRecord(deps, target, message.mergeInto!, own)) {
     await deps.ledger.notes.markNoted(marks);
     return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: target.recordId, own });
   }
@@ -145,7 +165,13 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
   // now (joining it could show a sensitive record's words to that record's caseworkers, and a late commit of the first
   // PATCH would leave them in both).
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
-  return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || target.sensitive });
+  return fileAloneMarked(deps, marks, { ...alone(message, own, null), sensitive: message.sensitive || target.sensitive }, fileAlone);
+}
+
+/** Files the words alone, marked first (src/store/follow-up-notes.ts markFiledAlone): no later run adds them as a note. */
+async function fileAloneMarked(deps: IntakeDeps, marks: NoteJob, message: InboundMessage, fileAlone: FileAlone): Promise<void> {
+  await deps.ledger.notes.markFiledAlone(marks, message.sensitive);
+  await fileAlone(message);
 }
 
 /**
@@ -161,7 +187,9 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   if (filed) return fileAlone(alone(message, own, filed));
   const link = await deps.references.get(message.mergeInto!);
   const marks: NoteJob = { jobKey: jobKey(job), idempotencyKey: message.idempotencyKey, acceptanceId: message.acceptanceId };
-  const { state: progress, sentTo } = await deps.ledger.notes.progress(marks);
+  const { state: progress, sentTo, aloneSensitive } = await deps.ledger.notes.progress(marks);
+  // An earlier attempt set out to file the words alone: finish that, as sensitive as it decided, whatever links say now.
+  if (progress === 'alone') return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || aloneSensitive });
   // The link is gone, or was made again for another record than the one the note went to.
   const linkedElsewhere = !link || (sentTo !== null && sentTo.recordId !== link.caseId);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,
@@ -169,17 +197,17 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   // Only the caseworkers of the record that holds it: a link made again meanwhile for another record is not it.
   if (progress === 'noted') return linkedElsewhere ? undefined : notifyFollowUp(deps, link!, own);
   // Primero refused the note (nothing written) and an earlier attempt set out to file the words alone: finish that.
-  if (progress === 'refused') return fileAlone(alone(message, own, link));
+  if (progress === 'refused') return fileAloneMarked(deps, marks, alone(message, own, link), fileAlone);
   // The record the note went to is read, not the one the link names now.
   if (progress === 'sent' && linkedElsewhere) return afterSendUnlinked(deps, message, marks, sentTo, own, fileAlone);
   if (!link) {
     await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
-    return fileAlone(alone(message, own, null));
+    return fileAloneMarked(deps, marks, alone(message, own, null), fileAlone);
   }
   const added = await addNoteOnce(deps, link, message, marks, own, progress !== 'none');
   if (added !== 'added') {
     await deps.trace.record(link.reference, added === 'gone' ? 'follow_up_record_gone' : 'follow_up_out_of_scope', { recordId: link.caseId, own });
-    return fileAlone(alone(message, own, link));
+    return fileAloneMarked(deps, marks, alone(message, own, link), fileAlone);
   }
   await deps.ledger.notes.markNoted(marks);
   await deps.trace.record(link.reference, 'follow_up_added', { recordId: link.caseId, own });

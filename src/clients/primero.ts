@@ -1,7 +1,7 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ReferralTarget } from '../domain/case-mapping';
 import { snapshotFieldNames } from '../domain/record-events';
-import { classifyStatus, type CallObserver, type CallTarget, type DeliveryError } from './delivery-error';
+import { classifyStatus, DeliveryError, type CallObserver, type CallTarget } from './delivery-error';
 import { observedRequest, outboundHttp } from './http-client';
 import { parseRetryAfter } from './retry-after';
 
@@ -100,14 +100,20 @@ export class PrimeroClient {
     return { entries: Array.isArray(body?.data) ? body.data : [], total: typeof body?.metadata?.total === 'number' ? body.metadata.total : 0 };
   }
 
-  /** The record's data as this API user may read it. Callers take what they need and log none of it. */
+  /**
+   * The record's data as this API user may read it. Callers take what they need and log none of it. A field absent
+   * is one the record has no value for or the role may not read (app/views/api/v2/records/_record.json.jbuilder
+   * renders `data.compact`, selected and permitted). A 200 without a `data` object is not Primero's answer (a proxy's
+   * page, say): taken for an empty record it would read as "the note is not there", so it is a transient failure.
+   */
   async getRecord(type: RecordType, id: string, fields?: string[]): Promise<Record<string, unknown>> {
     const what = `the ${type} read`;
     const query = fields ? `?${new URLSearchParams({ fields: fields.join(',') }).toString()}` : '';
     const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}${query}`, what);
     if (res.status !== 200) throw classify(res, what, 'record');
     const data = (res.data as { data?: unknown } | null)?.data;
-    return data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new DeliveryError('Primero', 'transient', res.status, `Primero answered ${res.status} without the record on ${what}`);
+    return data as Record<string, unknown>;
   }
 
   /**

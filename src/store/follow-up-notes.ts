@@ -7,15 +7,18 @@ import { LuaScript } from './lua-script';
 export const ledgerEntryKey = (prefix: string, hashedKey: string) => gatewayKey(prefix, 'accepted', hashedKey);
 
 /**
- * What the marks say of a follow-up's note: in the record; refused by Primero (so certainly not in it); perhaps in
- * it (a PATCH went out and may have landed); none sent; or nothing known.
+ * What the marks say of a follow-up's note: its words set out to be filed as a record of their own (never a note from
+ * then on); in the record; refused by Primero (so certainly not in it); perhaps in it (a PATCH went out and may have
+ * landed); none sent; or nothing known.
  */
-export type NoteState = 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
+export type NoteState = 'alone' | 'noted' | 'refused' | 'sent' | 'none' | 'unknown';
 
-/** The state, and the record the note may have gone to (null when no mark names one). */
+/** The state, the record the note may have gone to (null when no mark names one), and, when `alone`, how it was protected. */
 export interface NoteProgress {
   state: NoteState;
   sentTo: NoteTarget | null;
+  /** With `alone`: whether the record of its own was to be protected as sensitive (as the record its note was meant for). */
+  aloneSensitive: boolean;
 }
 
 /** The record a PATCH of the note went to, kept with `noteSent` (ids, no personal data): a retry whose link is gone reads it. */
@@ -59,14 +62,15 @@ for i = 4, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
 return 1
 `);
 
-const FIELDS = ['noted', 'noteRefused', 'noteSent'] as const;
+const FIELDS = ['noteAlone', 'noted', 'noteRefused', 'noteSent'] as const;
 type Marks = Partial<Record<(typeof FIELDS)[number], string>>;
 
 /**
  * A follow-up's note and its target record: `noteSent` (naming the record) before each PATCH carrying the note (a
  * crash or a timeout after it may leave the note in the record unrecorded), taken back when the PATCH failed in a way
  * that cannot have reached Primero; `noteRefused` when Primero answered the PATCH 403 or 404 (nothing written: the
- * job files the words alone from then on); `noted` once Primero holds it. Read before a retry would file the same
+ * job files the words alone from then on); `noteAlone` before the words are filed as a record of their own, with how
+ * sensitive it is to be; `noted` once Primero holds it. Read before a retry would file the same
  * words as a case of their own (link gone, record now 403 or 404).
  *
  * Kept in fields of the job's own hash, as send claims are (src/store/send-claims.ts): they live exactly as long as
@@ -100,6 +104,15 @@ export class FollowUpNotes {
   }
 
   /**
+   * Before the words are filed as a record of their own: from then on every retry and replay files them alone (as
+   * sensitive as kept here), however late, and never adds them to a record as a note, even once the message's own
+   * link is gone with REFERENCE_RETENTION_DAYS and a link under the record's reference leads somewhere again.
+   */
+  async markFiledAlone(job: NoteJob, sensitive: boolean): Promise<void> {
+    await this.mark(job, 'noteAlone', sensitive ? 'sensitive' : 'ordinary');
+  }
+
+  /**
    * `unknown`: nothing says what was sent. The job holds no mark and its acceptance's entry is gone with its window
    * or names another acceptance (a resend after the window re-claimed the key), or the job predates acceptance ids:
    * a build before this one may have sent the note and kept its marks only on that entry.
@@ -109,8 +122,10 @@ export class FollowUpNotes {
     // Either place may speak for an attempt: one of the build before wrote the entry only.
     const either = (f: (typeof FIELDS)[number]) => own[f] ?? entry?.[f];
     const sentTo = targetOf(own.noteSent ?? null) ?? targetOf(entry?.noteSent ?? null);
-    const state: NoteState = either('noted') === '1' ? 'noted' : either('noteRefused') === '1' ? 'refused' : either('noteSent') ? 'sent' : entry ? 'none' : 'unknown';
-    return { state, sentTo };
+    const alone = either('noteAlone');
+    const state: NoteState = alone ? 'alone' : either('noted') === '1' ? 'noted' : either('noteRefused') === '1' ? 'refused' : either('noteSent') ? 'sent' : entry ? 'none' : 'unknown';
+    // Anything but the ordinary word is taken as sensitive: a mark that cannot be read protects the words.
+    return { state, sentTo, aloneSensitive: alone !== undefined && alone !== 'ordinary' };
   }
 
   /** The job's marks, and its acceptance's entry's (null when the entry is not this acceptance's). One round trip. */

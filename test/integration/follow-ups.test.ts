@@ -509,12 +509,20 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(await gw.redis.hget(entry, 'noteSent')).toBeNull();
     });
 
-    it('files the words as a case of their own when the record was deleted in Primero (404): lost otherwise', async () => {
-      const { caseId, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+    it('keeps the message as a dead letter, never a second case, when the record then answers 404; it answers again, the replay finds its note', async () => {
+      const { caseId, job, rerun, filedAgain } = await crashedAfterNote(nextPhone());
+      // Primero's API never deletes a record (DELETE disables it): a 404 here cannot say the note went with it.
       primero.deleted.add(caseId);
-      expect(await rerun()).toBe('completed');
+      expect(await rerun()).toBe('failed');
       primero.deleted.delete(caseId);
-      expect(filedAgain()).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
+      const letter = await request(gw.app).get(`/admin/dead-letters/${gw.queue.name}.${job.id}`).set('Authorization', `Bearer ${ADMIN}`);
+      expect(letter.body.error).toMatch(/^note_unconfirmed: .*404/);
+      expect((await request(gw.app).post(`/admin/dead-letters/${gw.queue.name}.${job.id}/replay`).set('Authorization', `Bearer ${ADMIN}`)).status).toBe(202);
+      await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId)).toHaveLength(1);
+      expect(filedAgain()).toEqual([]);
     });
   });
 
@@ -571,6 +579,23 @@ describe('follow-ups: a message from someone with an open case joins that case',
       }
     });
 
+    it('is a dead letter, never a second case, when Primero answered 200 and the record then answers 404 to the check', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      primero.onNextPatchOf(caseId, [200, { data: { id: caseId } }], () => primero.deleted.add(caseId));
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+        expect(job.failedReason).toMatch(/^note_unconfirmed: Primero accepted the note/);
+        expect(filedAgain(cases)).toEqual([]);
+        await job.remove();
+      } finally {
+        primero.afterPatchCommit = () => undefined;
+        primero.deleted.delete(caseId);
+      }
+    });
+
     it('looks in the record its note went to when the link was made again for another record meanwhile, and writes no second note', async () => {
       const from = nextPhone();
       const { reference, caseId } = await referral(from);
@@ -578,7 +603,7 @@ describe('follow-ups: a message from someone with an open case joins that case',
       const other = randomUUID();
       primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
       // The note lands, its answer is lost; before the retry the link is gone and made again, for another record.
-      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => void relink(reference, other));
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => relink(reference, other));
       try {
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
         const job = await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
@@ -599,9 +624,9 @@ describe('follow-ups: a message from someone with an open case joins that case',
       primero.records.set(other, { ...primero.records.get(caseId)!, id: other, notes_section: [] });
       // The PATCH never landed (the record is as it was), its answer a 504; the link is made again for another record.
       const before = primero.records.get(caseId)!;
-      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], () => {
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], async () => {
         primero.records.set(caseId, before);
-        void relink(reference, other);
+        await relink(reference, other);
       });
       try {
         expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
@@ -612,6 +637,34 @@ describe('follow-ups: a message from someone with an open case joins that case',
       } finally {
         primero.afterPatchCommit = () => undefined;
       }
+    });
+  });
+
+  describe('a follow-up filed as a case of its own', () => {
+    it('stays one, however late it is replayed: a link under the record\'s reference made again meanwhile gets no note', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      const link = (await gw.references.get(reference))!;
+      // The follow-up is stored while the link exists; by the time a worker takes it, the link is gone (forgotten or
+      // expired), so its words are to be filed alone; Primero refuses that create, and the job is a dead letter.
+      await gw.queue.pause();
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        await gw.references.remove(reference);
+        primero.refuseCreates = 1;
+      } finally {
+        await gw.queue.resume();
+      }
+      const job = await eventually(async () => (await gw.queue.getFailed()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null);
+      expect(primero.created.slice(cases)).toEqual([]);
+      // Later, the reference leads to the record again; an operator replays the dead letter.
+      await gw.references.saveLink(link);
+      expect((await request(gw.app).post(`/admin/dead-letters/${gw.queue.name}.${job.id}/replay`).set('Authorization', `Bearer ${ADMIN}`)).status).toBe(202);
+      await eventually(async () => ((await gw.queue.getJobState(job.id!)) === 'completed' ? true : null));
+      await untilGatewayDrained(gw);
+      expect(notesOf(caseId)).toEqual([]);
+      expect(primero.created.slice(cases).filter((c) => String(c.protection_concerns_other).includes(WORDS.later))).toHaveLength(1);
     });
   });
 

@@ -52,6 +52,14 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
     expect(err.message).not.toContain(ID);
   });
 
+  it('takes a read answered 200 without the record (a proxy\'s page) as a failure to retry, never as an empty record', async () => {
+    nock(PRIMERO).get(`/api/v2/cases/${ID}`).query(true).reply(200, '<html>Please log in to the network</html>', { 'Content-Type': 'text/html' });
+    const err = await failure(() => client.getRecord('case', ID, ['notes_section']));
+    expect(err.kind).toBe('transient');
+    nock(PRIMERO).get(`/api/v2/cases/${ID}`).query(true).reply(200, { data: { id: ID } });
+    expect(await client.getRecord('case', ID, ['notes_section'])).toEqual({ id: ID });
+  });
+
   it('reads 409 on a create as already created', async () => {
     nock(PRIMERO).post('/api/v2/cases').reply((uri) => primeroAnswer('conflict', uri));
     expect(await client.createRecord('case', { id: ID })).toBe('exists');

@@ -540,7 +540,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     await untilDrained(gw.queue);
     const cases = primero.created.length;
     // Primero stores the entry and the answer is lost; before the retry, the link goes (past REFERENCE_RETENTION_DAYS).
-    primero.onNextPatchOf(firstLink.caseId, [504, 'Gateway Time-out'], () => void gw.references.remove(first.body.reference));
+    primero.onNextPatchOf(firstLink.caseId, [504, 'Gateway Time-out'], () => gw.references.remove(first.body.reference));
     try {
       expect((await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the latrines have no door at night'))).body.reference).toBe(first.body.reference);
       const letter = await mergedDeadLetter(gw, first.body.reference);
@@ -595,6 +595,51 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     } finally {
       primero.afterPatchCommit = () => undefined;
       primero.forbidden.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report whose write went unanswered and whose record then answers 404 is a dead letter, never a second record', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the roof of class two leaks'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    const cases = primero.created.length;
+    // Primero stores the entry and the answer is lost; by the retry the record answers 404 (a misroute, say: Primero's API never deletes one).
+    primero.onNextPatchOf(firstLink.caseId, [504, 'Gateway Time-out'], () => primero.deleted.add(firstLink.caseId));
+    try {
+      await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the roof of class two leaks on the books'));
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: .*404/);
+      expect(letter!.failedReason).not.toContain('roof');
+      expect(primero.created.slice(cases)).toEqual([]);
+      // It answers again: the replay writes the same entry, never a second.
+      primero.deleted.delete(firstLink.caseId);
+      await letter!.retry('failed', { resetAttemptsMade: true });
+      expect(await eventually(async () => ((await gw.queue.getJobState(letter!.id!)) === 'completed' ? 'completed' : null))).toBe('completed');
+      expect(notesOf(primero, firstLink.caseId).filter((n) => n.note_text.includes('on the books'))).toHaveLength(1);
+      expect(primero.created.slice(cases)).toEqual([]);
+    } finally {
+      primero.afterPatchCommit = () => undefined;
+      primero.deleted.delete(firstLink.caseId);
+    }
+  });
+
+  it('a merged report Primero answered 200 for, whose record then answers 404 to the check, is a dead letter, never a second record', async () => {
+    const urn = newPhone();
+    const first = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the well water is brown'));
+    const firstLink = await eventually(() => gw.references.get(first.body.reference));
+    await untilDrained(gw.queue);
+    const cases = primero.created.length;
+    primero.onNextPatchOf(firstLink.caseId, [200, { data: { id: firstLink.caseId } }], () => primero.deleted.add(firstLink.caseId));
+    try {
+      await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'the well water is brown since monday'));
+      const letter = await mergedDeadLetter(gw, first.body.reference);
+      expect(letter!.failedReason).toMatch(/^merge_unconfirmed: Primero accepted the write/);
+      expect(primero.created.slice(cases)).toEqual([]);
+      await letter!.remove();
+    } finally {
+      primero.afterPatchCommit = () => undefined;
+      primero.deleted.delete(firstLink.caseId);
     }
   });
 

@@ -110,17 +110,21 @@ export class RecordingPrimero {
   flagAnswersAfterMs = 0;
   /** Primero commits a posted assign at once (the case's owned_by) and answers only this long after (0: at once). */
   assignAnswersAfterMs = 0;
-  /** Runs once a PATCH is applied, before Primero answers: an answer it returns replaces Primero's (a 504 after the commit, say). */
-  afterPatchCommit: (caseId: string) => nock.ReplyFnResult | undefined = () => undefined;
+  /**
+   * Runs once a PATCH is applied, before Primero answers: an answer it returns (or resolves to) replaces Primero's (a
+   * 504 after the commit, say). Primero answers only once it has settled.
+   */
+  afterPatchCommit: (caseId: string) => nock.ReplyFnResult | undefined | Promise<nock.ReplyFnResult | undefined> = () => undefined;
   /**
    * The next PATCH of `caseId` is applied, then `meanwhile` runs (what changes in Primero or the gateway before the
-   * retry looks) and `answer` replaces Primero's: a 504 after the commit, a 200 without the form. Once.
+   * retry looks: awaited, so it is done before the gateway hears the answer) and `answer` replaces Primero's: a 504
+   * after the commit, a 200 without the form. Once.
    */
-  onNextPatchOf(caseId: string, answer: nock.ReplyFnResult, meanwhile: () => void = () => undefined): void {
-    this.afterPatchCommit = (id) => {
+  onNextPatchOf(caseId: string, answer: nock.ReplyFnResult, meanwhile: () => unknown = () => undefined): void {
+    this.afterPatchCommit = async (id) => {
       if (id !== caseId) return undefined;
       this.afterPatchCommit = () => undefined;
-      meanwhile();
+      await meanwhile();
       return answer;
     };
   }
@@ -200,10 +204,13 @@ export class RecordingPrimero {
         this.calls.push({ route: 'patch', id, body: body as { data: Data } });
         const commit = () => {
           const answer = this.update(id, dataOf(body));
-          return this.afterPatchCommit(id) ?? answer;
+          void Promise.resolve(this.afterPatchCommit(id)).then(
+            (instead) => cb(null, instead ?? answer),
+            (err: unknown) => cb(err instanceof Error ? err : new Error(String(err)), [0]),
+          );
         };
-        if (this.patchCommitsAfterMs === 0) return cb(null, commit());
-        setTimeout(() => cb(null, commit()), this.patchCommitsAfterMs);
+        if (this.patchCommitsAfterMs === 0) return commit();
+        setTimeout(commit, this.patchCommitsAfterMs);
       });
   }
 
