@@ -3,7 +3,7 @@ import type { PrimeroClient } from '../src/clients/primero';
 import { originOf } from '../src/cases/record-origin';
 import { planForRecordEvents, type PlanContext } from '../src/domain/notification-plan';
 import { isRecordOutOfScope } from '../src/clients/delivery-error';
-import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type StoredSnapshot } from '../src/domain/record-events';
+import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type RecordSnapshot, type StoredSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import type { SharedCounters } from '../src/store/counters';
@@ -81,7 +81,13 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
   return async (job: Job<JobData<'primero-events'>>): Promise<string> => {
     const look = job.data;
     const stored = await deps.snapshots.get(look.recordId);
-    if (stored && Date.parse(stored.lastUpdatedAt) >= Date.parse(look.lastUpdatedAt)) return 'already-seen';
+    if (stored && Date.parse(stored.lastUpdatedAt) >= Date.parse(look.lastUpdatedAt)) {
+      // This look was swapped in and its changes' dispatch never finished (the worker died, or it failed after the
+      // swap): they are derived and dispatched again, not lost with "already seen".
+      const unfinished = Date.parse(stored.lastUpdatedAt) === Date.parse(look.lastUpdatedAt) ? await deps.snapshots.unfinished(stored) : null;
+      if (!unfinished) return 'already-seen';
+      return notify(deps, unfinished.before, { snapshot: stored, readable: null });
+    }
     let done: Completed;
     try {
       done = await completed(deps, look, stored);
@@ -93,15 +99,30 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     }
     let snapshot = done.snapshot;
     if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);
-    const { applied, before } = await deps.snapshots.swap(snapshot);
+    const { applied, before } = await deps.snapshots.swapPending(snapshot);
     if (!applied) return 'already-seen';
-    await sighted(deps, done);
-    const events = deriveEvents(before, snapshot);
-    if (events.length === 0) return 'no-change';
-    const origin = await originOf(deps.references, snapshot.recordId);
-    if (origin) for (const e of events) await deps.trace.record(origin.reference, `case_${e.kind}`, e.kind === 'assigned' ? { user: e.user } : undefined);
-    await deps.dispatcher.dispatch(planForRecordEvents(events, snapshot, origin, deps.plan), origin?.reference ?? null);
-    deps.logger.info({ recordId: snapshot.recordId, events: events.map((e) => e.kind).join(','), reference: origin?.reference ?? null }, 'record change handled');
-    return events.map((e) => e.kind).join(',');
+    return notify(deps, before, { ...done, snapshot });
   };
+}
+
+/**
+ * The changes from `before` to the swapped-in look, dispatched, then the swap's pending entry settled. A throw before
+ * the settle leaves the entry: the job's retry finds it and dispatches again.
+ */
+async function notify(deps: PrimeroEventDeps, before: RecordSnapshot | null, done: Completed): Promise<string> {
+  const outcome = await dispatchChanges(deps, before, done);
+  await deps.snapshots.settle(done.snapshot.recordId, done.snapshot.lastUpdatedAt);
+  return outcome;
+}
+
+async function dispatchChanges(deps: PrimeroEventDeps, before: RecordSnapshot | null, done: Completed): Promise<string> {
+  const { snapshot } = done;
+  await sighted(deps, done);
+  const events = deriveEvents(before, snapshot);
+  if (events.length === 0) return 'no-change';
+  const origin = await originOf(deps.references, snapshot.recordId);
+  if (origin) for (const e of events) await deps.trace.record(origin.reference, `case_${e.kind}`, e.kind === 'assigned' ? { user: e.user } : undefined);
+  await deps.dispatcher.dispatch(planForRecordEvents(events, snapshot, origin, deps.plan), origin?.reference ?? null);
+  deps.logger.info({ recordId: snapshot.recordId, events: events.map((e) => e.kind).join(','), reference: origin?.reference ?? null }, 'record change handled');
+  return events.map((e) => e.kind).join(',');
 }

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { PrimeroClient } from '../src/clients/primero';
-import { snapshotOf } from '../src/domain/record-events';
+import { lookOf, snapshotOf } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { PrimeroEventProducer } from '../src/queues/primero-events';
 import type { SharedCounters } from '../src/store/counters';
@@ -93,7 +93,9 @@ function list(poll: Poll, since: string, until: string, page: number, size: numb
 
 async function take(poll: Poll, records: Array<Record<string, unknown>>): Promise<void> {
   for (const r of records) {
-    const snapshot = snapshotOf(r, 'case');
+    // A look, not a snapshot: a field the answer lacks (one the role may not read, or nil) is filled by the events
+    // worker from a read or the stored look, never taken as empty (a "reopened" for a case still closed).
+    const snapshot = lookOf(r);
     if (!snapshot || poll.seen.has(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`)) continue;
     poll.seen.add(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`);
     if (await poll.deps.events.submit(snapshot)) poll.queued++;

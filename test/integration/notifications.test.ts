@@ -4,6 +4,7 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
+import { NotificationDispatcher } from '../../src/notifications/dispatcher';
 import { SharedCounters } from '../../src/store/counters';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
@@ -218,6 +219,22 @@ describe('notifications', () => {
     expect(flowStarts.filter((f) => f.body.params.reference === reference && f.body.params.status === 'closed')).toHaveLength(1);
     const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
     expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['record_created', 'push_queued', 'flow_started', 'case_closed']));
+  });
+
+  it('still tells the sender their case is closed when the first dispatch of the change failed after it was recorded as seen', async () => {
+    const { reference, recordId } = await newReferral();
+    // A Redis blip (or a dying worker) between the look's swap and its notifications: the job is retried.
+    const dispatch = jest.spyOn(NotificationDispatcher.prototype, 'dispatch').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const closed = { record_id: recordId, record_type: 'case', last_updated_at: '2026-11-26T14:00:00.000Z', owned_by: 'sms_gateway', assigned_user_names: [], status: 'closed', workflow: 'closed' };
+      expect((await primeroWebhook(closed)).status).toBe(202);
+      await eventually(() => flowStarts.find((f) => f.body.params.reference === reference && f.body.params.status === 'closed'), 15000);
+      await untilGatewayDrained(gw);
+      expect(dispatch).toHaveBeenCalledTimes(2);
+      expect(flowStarts.filter((f) => f.body.params.reference === reference && f.body.params.status === 'closed')).toHaveLength(1);
+    } finally {
+      dispatch.mockRestore();
+    }
   });
 
   it('waits for Retry-After when a push service answers 429, then delivers', async () => {

@@ -72,7 +72,8 @@ describe('sending a caseworker message to the person', () => {
   let refusedUrl: string;
 
   const deps = (env: Record<string, string>): PersonSenderDeps => {
-    const config = testConfig(prefix, { REPLY_TIMEOUT_MS: '300', ...env });
+    // Long enough that a loaded machine answers the local fake in time; only the silent server waits it out.
+    const config = testConfig(prefix, { REPLY_TIMEOUT_MS: '1500', ...env });
     return { config, redis, hasher: hasherFromConfig(config), logger, rapidpro: null };
   };
   const twilioEnv = (url: string) => ({ TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN, TWILIO_FROM: '+15005550006', TWILIO_API_URL: url, PUBLIC_URL: 'https://gateway.example.org' });

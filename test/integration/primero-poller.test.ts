@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RateLimitError } from 'bullmq';
 import nock from 'nock';
-import type { RecordSnapshot } from '../../src/domain/record-events';
+import type { RecordLook, RecordSnapshot } from '../../src/domain/record-events';
 import { PrimeroClient } from '../../src/clients/primero';
 import { createLogger } from '../../src/logger';
 import type { PrimeroEventProducer } from '../../src/queues/primero-events';
@@ -223,6 +223,16 @@ describe('the Primero poller', () => {
     expect(logs.text).toContain('PRIMERO CONFIGURATION FAULT');
     expect(await gw.services.registry.get('primero-poll').getRateLimitTtl()).toBeGreaterThan(50_000);
     expect(await gw.redis.get(gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor'))).toBeNull();
+  });
+
+  it('hands on a case whose answer lacks a field the diff reads as lacking it, never as empty (a closed case read as reopened)', async () => {
+    const withoutStatus: Partial<Row> & { id: string } = row(Date.now() - 60_000);
+    delete withoutStatus.status;
+    offsetPagingPrimero([withoutStatus as Row]);
+    const { submitted, events } = collect();
+    await poller(events)();
+    expect(submitted).toEqual([expect.objectContaining({ recordId: withoutStatus.id, missing: expect.arrayContaining(['status']) })]);
+    expect((submitted[0] as RecordLook).missing).not.toContain('owned_by');
   });
 
   it('does not count a quiet window as suspect', async () => {
