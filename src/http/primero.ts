@@ -17,14 +17,29 @@ export interface PrimeroWebhookDeps {
 
 // Primero posts the fields its webhook role may read (and that have a value); only the ids and the fields change
 // detection needs are kept, with the names of those it lacked.
+// Caseworkers' user names reach push-subscription keys, trace entries and log lines. Primero's have no space (or are
+// an email address with an identity provider: USER_NAME_REGEX, app/models/user.rb); the cap only keeps a forged body
+// from writing megabytes there.
+const userName = z.string().max(254).regex(/^\S+$/, 'must be a Primero user name');
 const bodySchema = z.object({
   data: z.looseObject({
     // Primero's record ids are UUIDs; anything else would reach a push alert's link, a Redis key and Primero's URLs.
     record_id: z.string().regex(UUID_PATTERN, 'must be a Primero record id (a UUID)'),
-    record_type: z.string().optional(),
-    last_updated_at: z.string().min(1),
+    record_type: z.string().max(64).optional(),
+    // Primero sends Time#iso8601; a value that is no time could never be ordered against the last look.
+    last_updated_at: z.string().max(64).refine((v) => ISO_TIME.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 time'),
+    owned_by: userName.nullish(),
+    assigned_user_names: z.array(userName).max(500).nullish(),
   }),
 });
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * The record types the gateway follows. Primero's Webhookable also fires for tracing requests (and any type a module
+ * lists in use_webhooks_for): those are answered, and stored nowhere, rather than read as cases.
+ */
+const FOLLOWED_TYPES = new Set(['case', 'incident']);
 
 /**
  * `POST /webhooks/primero`: case.create / case.update from Primero (`x-api-key`). Primero never retries, so
@@ -40,6 +55,11 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
   }, rawBody, async (req, res) => {
     const parsed = bodySchema.safeParse(parseJsonBody(req.body));
     if (!parsed.success) throw new HttpError(422, 'invalid_body', 'The body is not a Primero webhook body ({"data":{"record_id","last_updated_at",…}}).', validationDetails(parsed.error));
+    const type = parsed.data.data.record_type;
+    if (type !== undefined && !FOLLOWED_TYPES.has(type)) {
+      res.status(202).json({ status: 'ignored', reason: 'record_type_not_followed' });
+      return;
+    }
     const look = lookOf(parsed.data.data);
     if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
     const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));

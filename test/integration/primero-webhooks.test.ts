@@ -179,6 +179,25 @@ describe('Primero webhook bodies that lack fields the diff reads', () => {
     expect(JSON.stringify(res.body)).not.toContain('../../admin');
   });
 
+  it('answers a tracing request\'s webhook and stores nothing for it, never reading it as a case', async () => {
+    const events = gw.services.registry.get('primero-events');
+    const before = (await events.getJobCounts('waiting', 'active', 'completed', 'delayed', 'failed'));
+    const res = await webhook({ data: { record_id: randomUUID(), record_type: 'tracing_request', last_updated_at: new Date().toISOString(), owned_by: 'cp_worker', status: 'open' } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ status: 'ignored', reason: 'record_type_not_followed' });
+    expect(await events.getJobCounts('waiting', 'active', 'completed', 'delayed', 'failed')).toEqual(before);
+  });
+
+  it.each([
+    ['a last_updated_at that is no time', { last_updated_at: 'yesterday' }, 'last_updated_at'],
+    ['an owner that is no user name', { owned_by: 'x'.repeat(300) }, 'owned_by'],
+    ['an assignee with a space', { assigned_user_names: ['cp worker'] }, 'assigned_user_names'],
+  ])('refuses %s with a 422 naming the field', async (_what, field, name) => {
+    const res = await webhook({ data: { record_id: randomUUID(), record_type: 'case', last_updated_at: new Date().toISOString(), ...field } });
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(res.body)).toContain(name);
+  });
+
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
