@@ -75,7 +75,7 @@ export function buildWorkerServices(config: Config, logger: Logger, mappings: Ma
     contacts,
     trace,
     counters,
-    snapshots: new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS),
+    snapshots: new SnapshotStore(shared, config.QUEUE_PREFIX, config.REFERENCE_RETENTION_DAYS, (config.NOTIFICATION_DEDUPE_DAYS * 86_400) / 2),
     queues,
     notifications: buildNotificationServices(config, shared, queues, codec, contacts, trace, logger),
     primero: new PrimeroClient({ baseUrl: config.PRIMERO_URL, user: config.PRIMERO_USER, password: config.PRIMERO_PASSWORD, timeoutMs: config.PRIMERO_TIMEOUT_MS, observe: observe('primero') }),

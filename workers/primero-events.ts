@@ -3,7 +3,7 @@ import type { PrimeroClient } from '../src/clients/primero';
 import { originOf } from '../src/cases/record-origin';
 import { planForRecordEvents, type PlanContext } from '../src/domain/notification-plan';
 import { isRecordOutOfScope } from '../src/clients/delivery-error';
-import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordLook, type RecordSnapshot, type StoredSnapshot } from '../src/domain/record-events';
+import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordEvent, type RecordLook, type RecordSnapshot, type StoredSnapshot } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import type { SharedCounters } from '../src/store/counters';
@@ -86,7 +86,7 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
       // swap): they are derived and dispatched again, not lost with "already seen".
       const unfinished = Date.parse(stored.lastUpdatedAt) === Date.parse(look.lastUpdatedAt) ? await deps.snapshots.unfinished(stored) : null;
       if (!unfinished) return 'already-seen';
-      return notify(deps, unfinished.before, { snapshot: stored, readable: null });
+      return notify(deps, [unfinished.before], { snapshot: stored, readable: null });
     }
     let done: Completed;
     try {
@@ -99,26 +99,37 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     }
     let snapshot = done.snapshot;
     if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);
-    const { applied, before } = await deps.snapshots.swapPending(snapshot);
+    const { applied, before, unsettled } = await deps.snapshots.swapPending(snapshot);
     if (!applied) return 'already-seen';
-    return notify(deps, before, { ...done, snapshot });
+    return notify(deps, unsettled ? [before, unsettled] : [before], { ...done, snapshot });
   };
 }
 
 /**
- * The changes from `before` to the swapped-in look, dispatched, then the swap's pending entry settled. A throw before
- * the settle leaves the entry: the job's retry finds it and dispatches again.
+ * The changes to the swapped-in look from each earlier look given, dispatched, then the swap's pending entry settled.
+ * A throw before the settle leaves the entry: the job's retry finds it and dispatches again.
  */
-async function notify(deps: PrimeroEventDeps, before: RecordSnapshot | null, done: Completed): Promise<string> {
-  const outcome = await dispatchChanges(deps, before, done);
+async function notify(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Completed): Promise<string> {
+  const outcome = await dispatchChanges(deps, earlier, done);
   await deps.snapshots.settle(done.snapshot.recordId, done.snapshot.lastUpdatedAt);
   return outcome;
 }
 
-async function dispatchChanges(deps: PrimeroEventDeps, before: RecordSnapshot | null, done: Completed): Promise<string> {
+/** Each change once, whichever earlier look it was derived from: each says what is true of the newest look. */
+function changesSince(earlier: Array<RecordSnapshot | null>, snapshot: RecordSnapshot): RecordEvent[] {
+  const seen = new Set<string>();
+  return earlier.flatMap((before) => deriveEvents(before, snapshot)).filter((e) => {
+    const key = e.kind === 'assigned' ? `assigned:${e.user}` : e.kind;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+async function dispatchChanges(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Completed): Promise<string> {
   const { snapshot } = done;
   await sighted(deps, done);
-  const events = deriveEvents(before, snapshot);
+  const events = changesSince(earlier, snapshot);
   if (events.length === 0) return 'no-change';
   const origin = await originOf(deps.references, snapshot.recordId);
   if (origin) for (const e of events) await deps.trace.record(origin.reference, `case_${e.kind}`, e.kind === 'assigned' ? { user: e.user } : undefined);

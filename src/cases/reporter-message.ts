@@ -67,32 +67,24 @@ async function noteInRecord(deps: IntakeDeps, target: NoteTarget, reference: str
 }
 
 /**
- * Adds the note once, or says why it cannot join the record: `gone` (Primero answered the PATCH 404: nothing written)
+ * Adds the note once, or says why it cannot join the record: `gone` (Primero answered this PATCH 404: nothing written)
  * or `out_of_scope` (403: refused, so certainly not in it), both filed alone. `mayHaveLanded`: an earlier PATCH went out
- * (or nothing says it did not), so the record is read first; unless that read found the note absent, a refusal of
- * this PATCH cannot say an earlier one did not land: a dead letter, never the words filed alone beside a note.
+ * (or nothing says it did not), so the record is read first, and a 403 or 404 to that read is a dead letter
+ * (noteInRecord): only a record just read without the note, or never written to, is refused this way.
  */
 async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string, mayHaveLanded: boolean): Promise<'added' | 'gone' | 'out_of_scope'> {
-  const target = targetOf(deps, link);
-  // Set once nothing of an earlier PATCH can be in the record: none went out, or this attempt read it without the note.
-  let seenAbsent = !mayHaveLanded;
   try {
-    if (mayHaveLanded) {
-      if (await noteInRecord(deps, target, link.reference, own)) return 'added';
-      seenAbsent = true;
-    }
+    const target = targetOf(deps, link);
+    if (mayHaveLanded && (await noteInRecord(deps, target, link.reference, own))) return 'added';
     // Before the PATCH: a crash or timeout after it leaves this mark for the retry (it lives as long as the job), and
     // names the record, which a retry reads even when the link is gone by then.
     await deps.ledger.notes.markSent(marks, target);
-    await appendNote(deps, link, message, marks, own, seenAbsent);
+    await appendNote(deps, link, message, marks, own);
     return 'added';
   } catch (err) {
-    if (!deletedInPrimero(err) && !outOfScope(err)) throw err;
-    if (!seenAbsent) {
-      await deps.trace.record(link.reference, 'follow_up_note_unconfirmed', { recordId: link.caseId, own });
-      throw new UnrecoverableError(outOfScope(err) ? NOTE_UNCONFIRMED : NOTE_UNCONFIRMED_NOT_FOUND);
-    }
-    return deletedInPrimero(err) ? 'gone' : 'out_of_scope';
+    if (deletedInPrimero(err)) return 'gone';
+    if (outOfScope(err)) return 'out_of_scope';
+    throw err;
   }
 }
 
@@ -102,16 +94,13 @@ async function addNoteOnce(deps: IntakeDeps, link: CaseLink, message: InboundMes
  * app/controllers/api/v2/concerns/record.rb: such an answer wrote nothing, and the job files the words alone, so it
  * is kept (`noteRefused`) and a retry after a failed filing files them alone too, without reading a record that
  * answers 403 (and would make it a dead letter). Another 4xx, or a connection never made, cannot have landed either.
- * All of that speaks for this PATCH only: unless no earlier one may have landed (`seenAbsent`: none went out, or this
- * attempt read the record without the note), `noteSent` stays for the earlier one.
  */
-async function recordPatchFailure(deps: IntakeDeps, marks: NoteJob, err: unknown, seenAbsent: boolean): Promise<void> {
-  if (!seenAbsent) return;
+async function recordPatchFailure(deps: IntakeDeps, marks: NoteJob, err: unknown): Promise<void> {
   if (deletedInPrimero(err) || outOfScope(err)) return deps.ledger.notes.markRefused(marks);
   if (cannotHaveLanded(err)) return deps.ledger.notes.unmarkSent(marks);
 }
 
-async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string, seenAbsent: boolean): Promise<void> {
+async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMessage, marks: NoteJob, own: string): Promise<void> {
   const target = notesTarget(deps, link.intent);
   const text = [message.text, ...message.attachments.map((a) => `Attachment: ${a}`)].filter((t): t is string => !!t).join(TEXT_SEPARATOR);
   const entry: Record<string, string> = { unique_id: reporterMessageEntryId(own), [target.subject_field]: reporterMessageSubject(message.channel), [target.text_field]: text };
@@ -121,7 +110,7 @@ async function appendNote(deps: IntakeDeps, link: CaseLink, message: InboundMess
     // Primero merges subform entries by unique_id; it answers with what changed and drops a form the role may not write.
     changed = await deps.primero.updateRecord(link.recordType, link.caseId, { [target.subform]: [entry] });
   } catch (err) {
-    await recordPatchFailure(deps, marks, err, seenAbsent);
+    await recordPatchFailure(deps, marks, err);
     throw err;
   }
   if (!holdsEntry(changed[target.subform], entry.unique_id!)) await entryStored(deps, link, target.subform, entry.unique_id!, NOTE_UNCONFIRMED_READ_BACK);
@@ -149,8 +138,9 @@ async function notifyFollowUp(deps: IntakeDeps, link: CaseLink, own: string): Pr
 /**
  * The link is gone (forgotten, or past REFERENCE_RETENTION_DAYS), or was made again for another record, after an
  * earlier attempt's PATCH may have put the note in the record: the record `noteSent` names is read. Holding the note,
- * the words are in Primero (noted; no alerts, as for any noted follow-up whose link is gone); without it, or deleted
- * (404), they are filed alone, as sensitive as that record. A 403, or marks naming no record, cannot tell: a dead letter rather than perhaps a second case.
+ * the words are in Primero (noted; no alerts, as for any noted follow-up whose link is gone); without it, they are
+ * filed alone, as sensitive as that record. A 403 or 404, or marks naming no record, cannot tell: a dead letter rather
+ * than perhaps a second case.
  */
 async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, target: NoteTarget | null, own: string, fileAlone: FileAlone): Promise<void> {
   if (!target) {
@@ -163,9 +153,23 @@ async function afterSendUnlinked(deps: IntakeDeps, message: InboundMessage, mark
   }
   // Not in the record it went to: filed alone, as sensitive as that record, also when a link to another record exists
   // now (joining it could show a sensitive record's words to that record's caseworkers, and a late commit of the first
-  // PATCH would leave them in both).
+  // PATCH would leave them in both). noteSent stays: a retry before the case is linked reads this record again.
   await deps.trace.record(message.mergeInto!, 'follow_up_unlinked', { own });
   return fileAloneMarked(deps, marks, { ...alone(message, own, null), sensitive: message.sensitive || target.sensitive }, fileAlone);
+}
+
+/**
+ * A retry of a follow-up an earlier attempt set out to file alone (and whose own record is not linked yet). When a
+ * PATCH of its note had gone out before (`noteSent` still names a record), that PATCH may have committed late, after
+ * the read that decided to file alone: the record is read again, and a note found there ends it (noted), never the
+ * words in a case of their own as well.
+ */
+async function finishFilingAlone(deps: IntakeDeps, message: InboundMessage, marks: NoteJob, sentTo: NoteTarget | null, own: string, sensitive: boolean, fileAlone: FileAlone): Promise<void> {
+  if (sentTo && (await noteInRecord(deps, sentTo, message.mergeInto!, own))) {
+    await deps.ledger.notes.markNoted(marks);
+    return deps.trace.record(message.mergeInto!, 'follow_up_added', { recordId: sentTo.recordId, own });
+  }
+  await fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || sensitive });
 }
 
 /** Files the words alone, marked first (src/store/follow-up-notes.ts markFiledAlone): no later run adds them as a note. */
@@ -189,7 +193,7 @@ export async function addReporterMessage(deps: IntakeDeps, job: Job, message: In
   const marks: NoteJob = { jobKey: jobKey(job), idempotencyKey: message.idempotencyKey, acceptanceId: message.acceptanceId };
   const { state: progress, sentTo, aloneSensitive } = await deps.ledger.notes.progress(marks);
   // An earlier attempt set out to file the words alone: finish that, as sensitive as it decided, whatever links say now.
-  if (progress === 'alone') return fileAlone({ ...alone(message, own, null), sensitive: message.sensitive || aloneSensitive });
+  if (progress === 'alone') return finishFilingAlone(deps, message, marks, sentTo, own, aloneSensitive, fileAlone);
   // The link is gone, or was made again for another record than the one the note went to.
   const linkedElsewhere = !link || (sentTo !== null && sentTo.recordId !== link.caseId);
   // An earlier attempt added the note: these words are in the record, so they are never filed again as a case,

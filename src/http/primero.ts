@@ -20,7 +20,21 @@ export interface PrimeroWebhookDeps {
 // Caseworkers' user names reach push-subscription keys, trace entries and log lines. Primero's have no space (or are
 // an email address with an identity provider: USER_NAME_REGEX, app/models/user.rb); the cap only keeps a forged body
 // from writing megabytes there.
-const userName = z.string().max(254).regex(/^\S+$/, 'must be a Primero user name');
+const USER_NAME = /^[^ ]{1,254}$/;
+const isUserName = (v: unknown) => typeof v === 'string' && USER_NAME.test(v);
+
+/**
+ * A body's owner or assignees that are not user names are left out, as a field the body lacks: the worker reads it
+ * from Primero. Never a 422 for them: Primero does not retry, and every other change in the body would be lost.
+ */
+function withUserNamesOnly(data: Record<string, unknown>): Record<string, unknown> {
+  const kept = { ...data };
+  if ('owned_by' in kept && !isUserName(kept.owned_by)) delete kept.owned_by;
+  const assigned = kept.assigned_user_names;
+  if ('assigned_user_names' in kept && !(Array.isArray(assigned) && assigned.length <= 500 && assigned.every(isUserName))) delete kept.assigned_user_names;
+  return kept;
+}
+
 const bodySchema = z.object({
   data: z.looseObject({
     // Primero's record ids are UUIDs; anything else would reach a push alert's link, a Redis key and Primero's URLs.
@@ -28,8 +42,6 @@ const bodySchema = z.object({
     record_type: z.string().max(64).optional(),
     // Primero sends Time#iso8601; a value that is no time could never be ordered against the last look.
     last_updated_at: z.string().max(64).refine((v) => ISO_TIME.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 time'),
-    owned_by: userName.nullish(),
-    assigned_user_names: z.array(userName).max(500).nullish(),
   }),
 });
 
@@ -60,7 +72,7 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
       res.status(202).json({ status: 'ignored', reason: 'record_type_not_followed' });
       return;
     }
-    const look = lookOf(parsed.data.data);
+    const look = lookOf(withUserNamesOnly(parsed.data.data));
     if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
     const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));
     res.locals.duplicate = !fresh;

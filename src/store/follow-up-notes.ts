@@ -99,8 +99,9 @@ export class FollowUpNotes {
     await this.mark(job, 'noteRefused', '1', 'noteSent');
   }
 
+  /** The note is in the record: also over a filing alone that an earlier attempt set out on (a late PATCH landed). */
   async markNoted(job: NoteJob): Promise<void> {
-    await this.mark(job, 'noted', '1');
+    await this.mark(job, 'noted', '1', 'noteAlone');
   }
 
   /**

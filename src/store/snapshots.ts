@@ -17,26 +17,29 @@ return {1, false}
 `);
 
 // The same swap for a look whose changes are then notified: with it, in the same step, `gw:snapshot-pending:<id>`
-// keeps the look its changes are derived from (the last one whose notifications went out) until settle() says they
-// did. A worker that dies (or fails) between the swap and the dispatch leaves it: its retry finds its own look
-// stored and the pending entry for that time, and dispatches again (every notification is keyed, so twice is once);
-// a newer look swapped in first derives its changes from the pending entry's look, so none are skipped. Deleted by
-// settle(), else by its TTL (the snapshot's).
+// keeps the look its changes are derived from (the last one whose notifications are known to have gone out) until
+// settle() says this look's did. A worker that dies (or fails) between the swap and the dispatch leaves it: its retry
+// finds its own look stored and the pending entry for that time, and dispatches again (every notification is keyed,
+// so twice is once). A newer look swapped in first gets both earlier looks, the stored one and the pending entry's:
+// its changes are derived from each (what the unfinished dispatch may not have sent, and what it may have), every one
+// of them true of the newest look. Deleted by settle(), else by its TTL (ARGV[4]: half the notification dedupe
+// window, so a dispatch done again always meets the keys of the first).
 const SWAP_PENDING = new LuaScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local stored = tonumber(cjson.decode(cur)['updatedMs'])
   if stored ~= nil and stored >= tonumber(ARGV[2]) then return {0, cur} end
 end
-local before = cur
+local settled, unsettled = cur, false
 local p = redis.call('GET', KEYS[2])
 if p then
-  before = cjson.decode(p)['before']
-  if before == cjson.null then before = false end
+  settled = cjson.decode(p)['before']
+  if settled == cjson.null then settled = false end
+  unsettled = cur
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('SET', KEYS[2], cjson.encode({updatedMs = ARGV[2], before = before or cjson.null}), 'EX', ARGV[3])
-return {1, before or false}
+redis.call('SET', KEYS[2], cjson.encode({updatedMs = ARGV[2], before = settled or cjson.null}), 'EX', ARGV[4])
+return {1, settled or false, unsettled or false}
 `);
 
 // Deletes the pending entry only when it is the settled look's: a newer look's stays for its own dispatch.
@@ -52,6 +55,8 @@ export class SnapshotStore {
     private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly retentionDays: number,
+    /** How long a look's unsettled dispatch is done again by its retry (or derived from by the next look). */
+    private readonly pendingSeconds = 86_400,
   ) {}
 
   private key(recordId: string): string {
@@ -72,15 +77,24 @@ export class SnapshotStore {
    * this change was already seen (or is older), and nothing should be derived from it.
    */
   async swap(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null }> {
-    return this.swapWith(SWAP, [this.key(next.recordId)], next);
+    const updatedMs = Date.parse(next.lastUpdatedAt);
+    if (Number.isNaN(updatedMs)) return { applied: false, before: null };
+    const [applied, before] = (await SWAP.run(this.redis, [this.key(next.recordId)], [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)])) as [number, string | null];
+    return { applied: applied === 1, before: parsed(before) };
   }
 
   /**
-   * As swap(), for a look whose changes are notified next: `before` is the last look whose notifications went out
-   * (settled), which is the one stored unless a dispatch after an earlier swap never finished. Call settle() after.
+   * As swap(), for a look whose changes are notified next; call settle() once they are. `before` is the last look
+   * whose notifications are known to have gone out; `unsettled`, when a dispatch after an earlier swap is not known
+   * to have finished, that swap's look (stored until now): diff the new look against both.
    */
-  async swapPending(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null }> {
-    return this.swapWith(SWAP_PENDING, [this.key(next.recordId), this.pendingKey(next.recordId)], next);
+  async swapPending(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null; unsettled: RecordSnapshot | null }> {
+    const updatedMs = Date.parse(next.lastUpdatedAt);
+    if (Number.isNaN(updatedMs)) return { applied: false, before: null, unsettled: null };
+    const keys = [this.key(next.recordId), this.pendingKey(next.recordId)];
+    const args = [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400), String(Math.max(1, Math.floor(this.pendingSeconds)))];
+    const [applied, before, unsettled] = (await SWAP_PENDING.run(this.redis, keys, args)) as [number, string | null, string | null];
+    return { applied: applied === 1, before: applied === 1 ? parsed(before) : null, unsettled: applied === 1 ? parsed(unsettled) : null };
   }
 
   /** For the look stored now: the look its changes are derived from, when their dispatch is not known to have finished. */
@@ -97,10 +111,6 @@ export class SnapshotStore {
     await SETTLE.run(this.redis, [this.pendingKey(recordId)], [String(Date.parse(lastUpdatedAt))]);
   }
 
-  private async swapWith(script: LuaScript, keys: string[], next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null }> {
-    const updatedMs = Date.parse(next.lastUpdatedAt);
-    if (Number.isNaN(updatedMs)) return { applied: false, before: null };
-    const [applied, before] = (await script.run(this.redis, keys, [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)])) as [number, string | null];
-    return { applied: applied === 1, before: before ? (JSON.parse(before) as RecordSnapshot) : null };
-  }
 }
+
+const parsed = (kept: string | null): RecordSnapshot | null => (kept ? (JSON.parse(kept) as RecordSnapshot) : null);

@@ -640,6 +640,40 @@ describe('follow-ups: a message from someone with an open case joins that case',
     });
   });
 
+  describe('a note whose PATCH commits late, after a retry decided to file the words alone', () => {
+    const filedAgain = (from: number) => primero.created.slice(from).filter((c) => String(c.protection_concerns_other).includes(WORDS.later));
+
+    it('is found by the next retry, which files no case: the words are in Primero once', async () => {
+      const from = nextPhone();
+      const { reference, caseId } = await referral(from);
+      const cases = primero.created.length;
+      const before = primero.records.get(caseId)!;
+      let committed: Record<string, unknown> | undefined;
+      // The PATCH times out and is still running in Primero (not yet in the record); the link goes meanwhile.
+      primero.onNextPatchOf(caseId, [504, 'Gateway Time-out'], async () => {
+        committed = primero.records.get(caseId);
+        primero.records.set(caseId, before);
+        await gw.references.remove(reference);
+      });
+      // The retry reads the record without the note and sets out to file the words alone; that create fails.
+      const creates = primero.createCalls;
+      primero.failCreates = 1;
+      try {
+        expect(messageOf((await sms(from, WORDS.later)).text)).toBe(followUpAck(reference));
+        await eventually(() => (primero.createCalls > creates ? true : null));
+        // Now the first PATCH commits.
+        primero.records.set(caseId, committed!);
+        await eventually(async () => (await gw.queue.getCompleted()).find((j) => j.id?.startsWith(`m-${reference}-`)) ?? null, 20000);
+        await untilGatewayDrained(gw);
+        expect(notesOf(caseId)).toHaveLength(1);
+        expect(filedAgain(cases)).toEqual([]);
+      } finally {
+        primero.afterPatchCommit = () => undefined;
+        primero.failCreates = 0;
+      }
+    });
+  });
+
   describe('a follow-up filed as a case of its own', () => {
     it('stays one, however late it is replayed: a link under the record\'s reference made again meanwhile gets no note', async () => {
       const from = nextPhone();

@@ -237,6 +237,34 @@ describe('notifications', () => {
     }
   });
 
+  it('tells the sender their case is open again when it was reopened while the close\'s dispatch was still unfinished', async () => {
+    const { reference, recordId } = await newReferral();
+    const look = (at: string, status: string, workflow: string) => ({ record_id: recordId, record_type: 'case', last_updated_at: at, owned_by: 'sms_gateway', assigned_user_names: [], status, workflow });
+    await untilGatewayDrained(gw);
+    const real = NotificationDispatcher.prototype.dispatch;
+    let closes = 0;
+    // The close's dispatch sends its message, then fails before it is settled; meanwhile the case is reopened and that
+    // change is handled before the close's job is retried.
+    const dispatch = jest.spyOn(NotificationDispatcher.prototype, 'dispatch').mockImplementation(async function (this: NotificationDispatcher, ...args) {
+      await real.apply(this, args);
+      if (!args[0].flowStarts.some((f) => f.status === 'closed') || closes++ > 0) return;
+      expect((await primeroWebhook(look('2026-11-26T15:05:00.000Z', 'open', 'new'))).status).toBe(202);
+      await eventually(() => flowStarts.find((f) => f.body.params.reference === reference && f.body.params.status === 'in_progress'), 15000);
+      throw new Error('Connection is closed.');
+    });
+    try {
+      expect((await primeroWebhook(look('2026-11-26T15:00:00.000Z', 'closed', 'closed'))).status).toBe(202);
+      await eventually(() => (closes > 0 ? true : null), 15000);
+      await untilGatewayDrained(gw);
+      const statuses = flowStarts.filter((f) => f.body.params.reference === reference).map((f) => f.body.params.status);
+      // The last word the sender has is the true one: open again.
+      expect(statuses.slice(-1)).toEqual(['in_progress']);
+      expect(statuses.filter((x) => x === 'closed')).toHaveLength(1);
+    } finally {
+      dispatch.mockRestore();
+    }
+  });
+
   it('waits for Retry-After when a push service answers 429, then delivers', async () => {
     push.answerNext('worker-phone', { status: 429, headers: { 'Retry-After': '1' } });
     const { recordId } = await newReferral();

@@ -53,12 +53,25 @@ describe('record looks whose notifications are still to go out', () => {
     await store.swapPending(look(id, '2026-11-26T11:00:00.000Z', 'closed', 'closed'));
     // Never settled; then another edit of the closed case comes in.
     const later = look(id, '2026-11-26T12:00:00.000Z', 'closed', 'closed');
-    const { applied, before } = await store.swapPending(later);
+    const { applied, before, unsettled } = await store.swapPending(later);
     expect(applied).toBe(true);
     expect(deriveEvents(before, later).map((e) => e.kind)).toContain('closed');
+    // And the unsettled look itself: a reopen right after a close whose dispatch may have gone out is derived from it.
+    expect(unsettled).toEqual(expect.objectContaining({ status: 'closed', lastUpdatedAt: '2026-11-26T11:00:00.000Z' }));
     // The older look's settle (its retry finishing late) leaves the newer look's entry in place.
     await store.settle(id, '2026-11-26T11:00:00.000Z');
     expect((await store.unfinished((await store.get(id))!))!.before).toEqual(expect.objectContaining({ status: 'open' }));
+  });
+
+  it('forgets an unsettled dispatch after its bound (half the notification dedupe window), so a late replay re-announces nothing', async () => {
+    const brief = new SnapshotStore(redis, prefix, 1, 1);
+    const id = randomUUID();
+    await brief.swapPending(look(id, '2026-11-26T10:00:00.000Z', 'open'));
+    const stored = (await brief.get(id))!;
+    expect(await brief.unfinished(stored)).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await brief.unfinished(stored)).toBeNull();
+    expect(await brief.get(id)).toEqual(stored);
   });
 
   it('gives the first look of a record no earlier look to diff against, also on its retry', async () => {

@@ -141,6 +141,12 @@ export class RecordingPrimero {
     };
   }
 
+  /** Forgets the hooks onNextPatchOf and onNextReadOf set, used or not (a test's `finally`). */
+  clearNextAnswers(): void {
+    this.afterPatchCommit = () => undefined;
+    this.beforeRead = () => undefined;
+  }
+
   /** Runs when a referral is posted (and commits at once), before Primero answers; resolve to answer. */
   onRefer: (caseId: string) => Promise<void> = async () => undefined;
 
