@@ -61,7 +61,7 @@ export function pollerProcessor(deps: PollerDeps) {
     const stored = await deps.cursor.read();
     const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
     const to = new Date().toISOString();
-    const poll: Poll = { deps, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0 };
+    const poll: Poll = { deps, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0, unsorted: false };
     await readPages(poll, from);
     const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
     await deps.cursor.write(cursor);
@@ -82,6 +82,8 @@ interface Poll {
   newest: string;
   heldAt: string | null;
   queued: number;
+  /** A page came out of order: the rest is read by offset, and the cursor held. */
+  unsorted: boolean;
 }
 
 const incomplete = (deps: PollerDeps, reason: string) => deps.counters.increment('gateway_primero_poll_incomplete_total', { reason });
@@ -115,7 +117,13 @@ async function readPages(poll: Poll, from: string): Promise<void> {
     }
     const records = await list(poll, since, poll.to, page, per);
     await take(poll, records);
+    if (!poll.unsorted && !inOrder(records)) heldUnsorted(poll, since);
     if (records.length < per) return;
+    // Pages not in order: moving `since` to a page's last row would pass rows of later pages; read on by offset.
+    if (poll.unsorted) {
+      page++;
+      continue;
+    }
     const last = records.map((r) => snapshotOf(r, 'case')?.lastUpdatedAt).filter((t): t is string => !!t).pop();
     if (last && laterSecond(last, since)) {
       since = last;
@@ -129,6 +137,24 @@ async function readPages(poll: Poll, from: string): Promise<void> {
   }
   incomplete(deps, 'max_pages');
   deps.logger.warn({ pages: maxPages, cursor: poll.newest }, 'poll stopped at its page budget; the next poll goes on from its cursor');
+}
+
+/** Whether a page's rows come by `last_updated_at`, oldest first, as the poll asks (`order_by`, `order=asc`). */
+function inOrder(records: Array<Record<string, unknown>>): boolean {
+  const times = records.map((r) => Date.parse(String(r.last_updated_at)));
+  return times.every((t, i) => i === 0 || Number.isNaN(t) || Number.isNaN(times[i - 1]!) || t >= times[i - 1]!);
+}
+
+/**
+ * Primero answered rows out of the order asked for (the reference marks `order_by=last_updated_at` as inferred, to be
+ * verified on each instance; its default is `created_at desc`). The cursor is held where this page began, so the next
+ * poll reads the window again, and an alarm says so.
+ */
+function heldUnsorted(poll: Poll, since: string): void {
+  poll.unsorted = true;
+  poll.heldAt ??= since;
+  incomplete(poll.deps, 'unsorted');
+  poll.deps.logger.error({ since }, 'Primero answered the changed-cases poll out of last_updated_at order; the poll reads on by page and holds its cursor, check that this Primero sorts by order_by');
 }
 
 /** Reads every case changed in the second `at` in one call; where the poll goes on from (the next second). */

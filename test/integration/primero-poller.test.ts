@@ -33,7 +33,7 @@ const second = (t: string | number) => Math.floor((typeof t === 'number' ? t : D
  * (app/controllers/api/v2/concerns/pagination.rb, app/services/search/search_result.rb). Rows with equal
  * timestamps come in a different order on every query, as Postgres gives no stable order among ties.
  */
-function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined): Call[] {
+function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined, ignoresOrder = false): Call[] {
   const calls: Call[] = [];
   nock(PRIMERO)
     .persist()
@@ -49,7 +49,9 @@ function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () =>
       onPage(page);
       const query = calls.length;
       const inWindow = rows.filter((r) => second(r.last_updated_at) >= from && second(r.last_updated_at) <= to);
-      inWindow.sort((a, b) => Date.parse(a.last_updated_at) - Date.parse(b.last_updated_at) || shuffleKey(a.id, query).localeCompare(shuffleKey(b.id, query)));
+      // One that ignores order_by answers its default, newest first (stably here, as created_at would be).
+      if (ignoresOrder) inWindow.sort((a, b) => Date.parse(b.last_updated_at) - Date.parse(a.last_updated_at) || a.id.localeCompare(b.id));
+      else inWindow.sort((a, b) => Date.parse(a.last_updated_at) - Date.parse(b.last_updated_at) || shuffleKey(a.id, query).localeCompare(shuffleKey(b.id, query)));
       return [200, { data: inWindow.slice((page - 1) * per, page * per), metadata: { total: inWindow.length, per, page } }];
     });
   return calls;
@@ -233,6 +235,20 @@ describe('the Primero poller', () => {
     await poller(events)();
     expect(submitted).toEqual([expect.objectContaining({ recordId: withoutStatus.id, missing: expect.arrayContaining(['status']) })]);
     expect((submitted[0] as RecordLook).missing).not.toContain('owned_by');
+  });
+
+  it('reads every changed case and holds its cursor, with an alarm, when Primero does not sort as asked', async () => {
+    const start = Date.now() - 30 * 60_000;
+    const rows: Row[] = Array.from({ length: 45 }, (_, i) => row(start + i * 1000));
+    await gw.redis.del(cursorKey());
+    offsetPagingPrimero(rows, undefined, true);
+    const before = await metric('gateway_primero_poll_incomplete_total', 'unsorted');
+    const { submitted, events } = collect();
+    await poller(events)();
+    expect(new Set(submitted.map((s) => s.recordId))).toEqual(new Set(rows.map((r) => r.id)));
+    expect(await metric('gateway_primero_poll_incomplete_total', 'unsorted')).toBe(before + 1);
+    // Held where the out-of-order page began, not moved to the newest row read.
+    expect(Date.parse((await gw.redis.get(cursorKey()))!)).toBeLessThan(Date.parse(rows[0]!.last_updated_at));
   });
 
   it('does not count a quiet window as suspect', async () => {
