@@ -13,10 +13,12 @@ export interface PrimeroWebhookDeps {
   apiKey: string;
   events: PrimeroEventProducer;
   logger: Logger;
+  /** The mappings' "safe to contact" fields, read at each request (a mapping may change while the process runs). */
+  safeFields: () => readonly string[];
 }
 
-// Primero posts the fields its webhook role may read (and that have a value); only the ids and the fields change
-// detection needs are kept, with the names of those it lacked.
+// Primero posts the fields its webhook role may read (and that have a value); only the ids, the fields change
+// detection needs (with the names of those it lacked) and a yes or no per "safe to contact" field are kept.
 const bodySchema = z.object({
   data: z.looseObject({
     // Primero's record ids are UUIDs; anything else would reach a push alert's link, a Redis key and Primero's URLs.
@@ -40,7 +42,7 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
   }, rawBody, async (req, res) => {
     const parsed = bodySchema.safeParse(parseJsonBody(req.body));
     if (!parsed.success) throw new HttpError(422, 'invalid_body', 'The body is not a Primero webhook body ({"data":{"record_id","last_updated_at",…}}).', validationDetails(parsed.error));
-    const look = lookOf(parsed.data.data);
+    const look = lookOf(parsed.data.data, deps.safeFields());
     if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
     const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));
     res.locals.duplicate = !fresh;
