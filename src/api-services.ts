@@ -36,6 +36,8 @@ export interface ApiServices extends OperatorServices {
   notifications: NotificationServices;
   /** A sender's own records (follow-ups, STATUS). */
   senderRecords: SenderRecords;
+  /** The mappings' "safe to contact" fields, as the mappings are now: a Primero webhook body's are kept with its look. */
+  safeToContactFields: () => string[];
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export function buildApiServices(config: Config, redis: RedisConnection, logger:
   return {
     ...operator,
     senderRecords,
+    safeToContactFields: () => [...new Set([...mappings.values()].flatMap((m) => (m.safe_to_contact_field ? [m.safe_to_contact_field] : [])))],
     metrics,
     notifications,
     intake,

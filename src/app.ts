@@ -102,7 +102,7 @@ export function createApp({ config, logger, redis, readiness, services, intents,
   // among them and the Primero and push routes does not change what a request reaches.
   if (inbound) for (const channel of enabledChannels(config)) app.use(channel.route({ config, logger, services, intents }));
   if (inbound && config.PRIMERO_WEBHOOK_API_KEY) {
-    app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger }));
+    app.use(primeroWebhookRouter({ apiKey: config.PRIMERO_WEBHOOK_API_KEY, events: services.notifications.events, logger, safeFields: services.safeToContactFields }));
   }
   if (inbound && pushEnabled(config)) {
     app.use(pushRouter({ vapidPublicKey: config.VAPID_PUBLIC_KEY!, subscriptions: services.notifications.subscriptions, texts: services.notifications.texts, endpoints: pushEndpointPolicy(config.PUSH_ENDPOINT_HOSTS), audit: services.audit, logger }));

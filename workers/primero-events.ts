@@ -3,7 +3,10 @@ import type { PrimeroClient } from '../src/clients/primero';
 import { originOf } from '../src/cases/record-origin';
 import { planForRecordEvents, type PlanContext } from '../src/domain/notification-plan';
 import { isRecordOutOfScope } from '../src/clients/delivery-error';
-import { deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordEvent, type RecordLook, type RecordSnapshot, type StoredSnapshot } from '../src/domain/record-events';
+import { asSnapshot, deriveEvents, filledFrom, missingSnapshotFields, snapshotFieldNames, snapshotOf, withDisplayOf, type RecordEvent, type RecordLook, type RecordSnapshot, type StoredSnapshot } from '../src/domain/record-events';
+import { safeToContactConfirmed } from '../src/domain/safe-to-contact-look';
+import { followBodySafeToContact } from '../src/cases/safe-to-contact-body';
+import { withoutUnverifiedStarts } from '../src/notifications/unverified-starts';
 import type { Logger } from '../src/logger';
 import type { NotificationDispatcher } from '../src/notifications/dispatcher';
 import type { SharedCounters } from '../src/store/counters';
@@ -29,6 +32,8 @@ export interface PrimeroEventDeps {
   sightings: WebhookSightings;
   /** Queues a caseworker's notes to the person (null: two-way messages are not set up in this process). */
   notes: Pick<NoteDetector, 'detect'> | null;
+  /** The record's "safe to contact" field, from the mapping of the intent it was created for (none: not asked). */
+  safeFieldOf: (intent: string) => string | undefined;
 }
 
 /** A look ready to diff, and whether the API user could read the record in this job (null: no read needed). */
@@ -36,6 +41,9 @@ interface Completed {
   snapshot: StoredSnapshot;
   readable: boolean | null;
 }
+
+/** …and whether this look confirmed the person's safe-to-contact answer (unconfirmed: no status message goes out). */
+type Checked = Completed & { safeConfirmed: boolean };
 
 
 /**
@@ -46,7 +54,8 @@ interface Completed {
  * over the stored look, and the job is done.
  */
 async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: StoredSnapshot | null): Promise<Completed> {
-  const { missing, ...asSent } = look;
+  const { missing } = look;
+  const asSent = asSnapshot(look);
   if (!missing?.length) return { snapshot: stored?.outOfScope ? { ...asSent, outOfScope: true } : asSent, readable: null };
   let record: Record<string, unknown>;
   try {
@@ -73,6 +82,16 @@ async function sighted(deps: PrimeroEventDeps, done: Completed): Promise<void> {
 }
 
 /**
+ * Whether this look confirmed the person's safe-to-contact answer (the body's word first, then the gateway's own
+ * read, which also finds the caseworker's notes). Again on a retry after the swap: its status messages wait on it.
+ */
+async function safetyOf(deps: PrimeroEventDeps, look: RecordLook): Promise<boolean> {
+  const body = await followBodySafeToContact(deps.references, deps.safeFieldOf, look.recordId, look.safe);
+  const read = deps.notes ? (await deps.notes.detect(look.recordType, look.recordId)).safe : null;
+  return safeToContactConfirmed(body, read);
+}
+
+/**
  * One look at a record: swapped in atomically against the last look, so whether it came by webhook or by
  * poller, a change is diffed (and notified) once. A look no newer than the stored one is dropped before
  * anything is read for it.
@@ -86,14 +105,20 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
       // swap): they are derived and dispatched again, not lost with "already seen".
       const unfinished = Date.parse(stored.lastUpdatedAt) === Date.parse(look.lastUpdatedAt) ? await deps.snapshots.unfinished(stored) : null;
       if (!unfinished) return 'already-seen';
-      return notify(deps, [unfinished.before], { snapshot: stored, readable: null });
+      let confirmed: boolean;
+      try {
+        confirmed = await safetyOf(deps, look);
+      } catch (err) {
+        return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+      }
+      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed });
     }
-    let done: Completed;
+    let done: Checked;
     try {
-      done = await completed(deps, look, stored);
+      const diffable = await completed(deps, look, stored);
       // Before the swap: a failed notes read is retried with the job, which after the swap would find the look
       // already seen. A look that loses the swap to a newer one costs a read; the ledger keeps the notes to one send.
-      await deps.notes?.detect(look.recordType, look.recordId);
+      done = { ...diffable, safeConfirmed: await safetyOf(deps, look) };
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
@@ -109,7 +134,7 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
  * The changes to the swapped-in look from each earlier look given, dispatched, then the swap's pending entry settled.
  * A throw before the settle leaves the entry: the job's retry finds it and dispatches again.
  */
-async function notify(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Completed): Promise<string> {
+async function notify(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Checked): Promise<string> {
   const outcome = await dispatchChanges(deps, earlier, done);
   await deps.snapshots.settle(done.snapshot.recordId, done.snapshot.lastUpdatedAt);
   return outcome;
@@ -126,14 +151,15 @@ function changesSince(earlier: Array<RecordSnapshot | null>, snapshot: RecordSna
   });
 }
 
-async function dispatchChanges(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Completed): Promise<string> {
+async function dispatchChanges(deps: PrimeroEventDeps, earlier: Array<RecordSnapshot | null>, done: Checked): Promise<string> {
   const { snapshot } = done;
   await sighted(deps, done);
   const events = changesSince(earlier, snapshot);
   if (events.length === 0) return 'no-change';
   const origin = await originOf(deps.references, snapshot.recordId);
   if (origin) for (const e of events) await deps.trace.record(origin.reference, `case_${e.kind}`, e.kind === 'assigned' ? { user: e.user } : undefined);
-  await deps.dispatcher.dispatch(planForRecordEvents(events, snapshot, origin, deps.plan), origin?.reference ?? null);
+  const plan = planForRecordEvents(events, snapshot, origin, deps.plan);
+  await deps.dispatcher.dispatch(done.safeConfirmed ? plan : await withoutUnverifiedStarts(plan, deps.trace, deps.counters), origin?.reference ?? null);
   deps.logger.info({ recordId: snapshot.recordId, events: events.map((e) => e.kind).join(','), reference: origin?.reference ?? null }, 'record change handled');
   return events.map((e) => e.kind).join(',');
 }

@@ -91,6 +91,8 @@ const intake: Registration = {
   options: (c) => ({ concurrency: c.INTAKE_CONCURRENCY, limiter: perSecond(c.PRIMERO_RATE_PER_SECOND), maxStalledCount: c.INTAKE_ATTEMPTS }),
 };
 
+const safeFieldOf = (s: WorkerServices) => (intent: string) => s.mappings.get(intent as 'referral' | 'feedback')?.safe_to_contact_field;
+
 const primeroEvents: Registration = {
   queue: QUEUES.primeroEvents,
   enabled: always,
@@ -107,7 +109,8 @@ const primeroEvents: Registration = {
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
       counters: s.counters,
       sightings: new WebhookSightings(s.shared, s.config.QUEUE_PREFIX),
-      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger, counters: s.counters, safeFieldOf: (intent) => s.mappings.get(intent as 'referral' | 'feedback')?.safe_to_contact_field }),
+      notes: new NoteDetector({ primero: s.primero, references: s.references, ...s.caseworkerMessages, subject: s.config.REPLY_NOTE_SUBJECT, logger: s.logger, counters: s.counters, safeFieldOf: safeFieldOf(s) }),
+      safeFieldOf: safeFieldOf(s),
     }),
   options: (c) => ({ concurrency: c.PRIMERO_EVENTS_CONCURRENCY, limiter: perSecond(c.PRIMERO_EVENTS_RATE_PER_SECOND) }),
 };

@@ -7,9 +7,10 @@ const SEALED_FIELDS: readonly string[] = Object.values(JOBS as Record<string, Jo
 /**
  * Fields that hold a person's data in any gateway payload, read from where they are declared: every field
  * the job catalogue seals (so a sealed field is never shown unmasked), every channel's personal fields
- * (replies, kept messages), a notification's URNs, and the sealed blob itself.
+ * (replies, kept messages), a notification's URNs, the sealed blob itself, and a record look's safe-to-contact
+ * answers (`safe`: a "not safe" says someone else may hold the phone).
  */
-export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...SEALED_FIELDS, ...CHANNEL_PERSONAL_FIELDS, 'urns', 'sealed']);
+export const PERSONAL_FIELDS: ReadonlySet<string> = new Set<string>([...SEALED_FIELDS, ...CHANNEL_PERSONAL_FIELDS, 'urns', 'sealed', 'safe']);
 
 /** What the gateway now stores as a provider's id: an HMAC-SHA256, hex. */
 const KEYED_HASH = /^[0-9a-f]{64}$/;

@@ -1,3 +1,5 @@
+import { isClearYes } from './reporter-notes';
+
 /**
  * Primero sends no event type for referrals or assignments: a webhook (or a poll) only says how a record
  * looks now. The gateway keeps the last look per record and derives what changed. Pure.
@@ -17,9 +19,11 @@ export interface RecordSnapshot {
 /**
  * A look as it arrived. A webhook body holds only what the webhook role's forms permit, and Primero drops a
  * permitted field that has no value, so `missing` names the fields the diff reads that the body lacked: such a
- * look is completed by reading the record before it is compared with anything.
+ * look is completed by reading the record before it is compared with anything. `safe` holds what the body said in
+ * each mapping's "safe to contact" field it carried (a clear yes or not): on a record out of the API user's scope
+ * it is the only word on that answer. Never stored with the look.
  */
-export type RecordLook = RecordSnapshot & { missing?: string[] };
+export type RecordLook = RecordSnapshot & { missing?: string[]; safe?: Record<string, boolean> };
 
 /**
  * A stored look the API user was refused (403) the last time it was read: Primero sends webhooks for every
@@ -44,12 +48,22 @@ export function missingSnapshotFields(record: Record<string, unknown>): string[]
   return DIFF_FIELDS.filter((f) => !(f in record));
 }
 
-/** A webhook body as a look: its snapshot, and what it lacked. */
-export function lookOf(record: Record<string, unknown>): RecordLook | null {
+/** A webhook body as a look: its snapshot, what it lacked, and what it said in each of `safeFields` it carried. */
+export function lookOf(record: Record<string, unknown>, safeFields: readonly string[] = []): RecordLook | null {
   const snapshot = snapshotOf(record);
   if (!snapshot) return null;
   const missing = missingSnapshotFields(record);
-  return missing.length ? { ...snapshot, missing } : snapshot;
+  const carried = safeFields.filter((f) => f in record);
+  const safe = carried.length ? Object.fromEntries(carried.map((f) => [f, isClearYes(record[f])])) : null;
+  return { ...snapshot, ...(missing.length ? { missing } : {}), ...(safe ? { safe } : {}) };
+}
+
+/** The look as a snapshot: what the body lacked and what it said of safe to contact are never stored with it. */
+export function asSnapshot(look: RecordLook): RecordSnapshot {
+  const snapshot = { ...look };
+  delete snapshot.missing;
+  delete snapshot.safe;
+  return snapshot;
 }
 
 const FIELD_OF: Record<string, 'ownedBy' | 'assignedUserNames' | 'status' | 'workflow'> = {

@@ -13,10 +13,12 @@ export interface PrimeroWebhookDeps {
   apiKey: string;
   events: PrimeroEventProducer;
   logger: Logger;
+  /** The mappings' "safe to contact" fields, read at each request (a mapping may change while the process runs). */
+  safeFields: () => readonly string[];
 }
 
-// Primero posts the fields its webhook role may read (and that have a value); only the ids and the fields change
-// detection needs are kept, with the names of those it lacked.
+// Primero posts the fields its webhook role may read (and that have a value); only the ids, the fields change
+// detection needs (with the names of those it lacked) and a yes or no per "safe to contact" field are kept.
 // Caseworkers' user names reach push-subscription keys, trace entries and log lines. Primero's have no space (or are
 // an email address with an identity provider: USER_NAME_REGEX, app/models/user.rb); the cap only keeps a forged body
 // from writing megabytes there.
@@ -72,7 +74,7 @@ export function primeroWebhookRouter(deps: PrimeroWebhookDeps): Router {
       res.status(202).json({ status: 'ignored', reason: 'record_type_not_followed' });
       return;
     }
-    const look = lookOf(withUserNamesOnly(parsed.data.data));
+    const look = lookOf(withUserNamesOnly(parsed.data.data), deps.safeFields());
     if (!look) throw new HttpError(422, 'invalid_body', 'record_id and last_updated_at are required.');
     const fresh = await storeOr503(deps.logger, 'primero', () => deps.events.submit(look));
     res.locals.duplicate = !fresh;

@@ -7,6 +7,7 @@ import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
 import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
 import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
+import type { SafeRead } from '../domain/safe-to-contact-look';
 
 export interface NoteDetectorDeps {
   primero: Pick<PrimeroClient, 'getRecord'>;
@@ -21,6 +22,13 @@ export interface NoteDetectorDeps {
   safeFieldOf: (intent: string) => string | undefined;
 }
 
+/** How many notes were queued, and what the read could say of the record's safe-to-contact field. */
+export interface NoteLook {
+  queued: number;
+  safe: SafeRead;
+}
+
+const NOTHING_ASKED: NoteLook = { queued: 0, safe: 'not_asked' };
 
 /**
  * Finds a caseworker's notes to the person on a record the gateway created, and queues each one not yet handled.
@@ -31,18 +39,22 @@ export interface NoteDetectorDeps {
 export class NoteDetector {
   constructor(private readonly deps: NoteDetectorDeps) {}
 
-  /** How many notes were queued (0 for a record the gateway did not create). Throws on a read that may succeed later. */
-  async detect(recordType: RecordType, recordId: string): Promise<number> {
+  /**
+   * The notes queued (none for a record the gateway did not create), and whether the read answered for the safe field
+   * (a 403 did not: the job's status messages wait for a word on it). Throws on a read that may succeed later.
+   */
+  async detect(recordType: RecordType, recordId: string): Promise<NoteLook> {
     const { references, primero, ledger, producer } = this.deps;
     const reference = await references.referenceOfRecord(recordId);
     const link = reference ? await references.get(reference) : null;
-    if (!link) return 0;
+    if (!link) return NOTHING_ASKED;
     const safeField = this.deps.safeFieldOf(link.intent);
+    const safe: SafeRead = safeField ? 'read' : 'not_asked';
     let record: Record<string, unknown>;
     try {
       record = await primero.getRecord(recordType, recordId, safeField ? [NOTES_FIELD, safeField] : [NOTES_FIELD]);
     } catch (err) {
-      if (isRecordOutOfScope(err)) return 0;
+      if (isRecordOutOfScope(err)) return { queued: 0, safe: safeField ? 'refused' : 'not_asked' };
       throw err;
     }
     // The link follows the record down, never up: a caseworker who unticks "safe to contact" silences the gateway's
@@ -51,7 +63,7 @@ export class NoteDetector {
     // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
     // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
     if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
-    if (!(NOTES_FIELD in record)) return this.unreadable(link.reference);
+    if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe };
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
       // Any ledger entry means a job holds or has handled this note: every webhook re-reads all notes.
@@ -71,7 +83,7 @@ export class NoteDetector {
       queued++;
     }
     if (queued > 0) this.deps.logger.info({ reference: link.reference, notes: queued }, 'caseworker messages queued');
-    return queued;
+    return { queued, safe };
   }
 
   /**

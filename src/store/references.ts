@@ -29,7 +29,8 @@ export interface CaseLink {
    * The person's answer to "is it safe to contact you?" as the record holds it (the mapping's safe_to_contact_field):
    * false silences the gateway's own messages and STATUS; null is unknown (no such field, no answer, a link saved
    * before the answer was kept). After creation a no is never undone: merges lower it, and each look at the record
-   * lowers it when a caseworker unticked the field (an unknown takes the record's value).
+   * (its webhook body, the gateway's read) lowers it when a caseworker unticked the field (an unknown takes the
+   * record's value).
    */
   safeToContact?: boolean | null;
   /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */

@@ -1,4 +1,5 @@
-import { deriveEvents, filledFrom, lookOf, snapshotOf, withDisplayOf, type RecordSnapshot } from '../../src/domain/record-events';
+import { asSnapshot, deriveEvents, filledFrom, lookOf, snapshotOf, withDisplayOf, type RecordSnapshot } from '../../src/domain/record-events';
+import { safeToContactConfirmed } from '../../src/domain/safe-to-contact-look';
 
 const base: RecordSnapshot = {
   recordId: 'r1',
@@ -52,6 +53,28 @@ describe('deriving events from record snapshots', () => {
     expect(lookOf({ record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [], workflow: 'new' })!.missing).toBeUndefined();
     expect(withDisplayOf({ ...base, caseIdDisplay: null }, base).caseIdDisplay).toBe('cp-1');
     expect(withDisplayOf({ ...base, caseIdDisplay: 'cp-2' }, base).caseIdDisplay).toBe('cp-2');
+  });
+});
+
+describe('what a webhook body says of "safe to contact"', () => {
+  const body = { record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [], workflow: 'new', name_first: 'Neema' };
+
+  it('keeps a clear yes or not for each safe field the body carries, nothing for one it lacks, and never stores it', () => {
+    expect(lookOf({ ...body, safe_to_contact: false }, ['safe_to_contact'])!.safe).toEqual({ safe_to_contact: false });
+    expect(lookOf({ ...body, safe_to_contact: true }, ['safe_to_contact'])!.safe).toEqual({ safe_to_contact: true });
+    expect(lookOf({ ...body, safe_to_contact: 'maybe' }, ['safe_to_contact'])!.safe).toEqual({ safe_to_contact: false });
+    expect(lookOf(body, ['safe_to_contact'])!.safe).toBeUndefined();
+    expect(lookOf({ ...body, safe_to_contact: false })!.safe).toBeUndefined();
+    const look = lookOf({ ...body, status: 'closed', safe_to_contact: false }, ['safe_to_contact'])!;
+    expect(asSnapshot({ ...look, missing: ['workflow'] })).toEqual(snapshotOf({ ...body, status: 'closed' }));
+  });
+
+  it('confirms the answer only when the body carried the field or the gateway\'s own read answered', () => {
+    expect(safeToContactConfirmed('lacked', 'refused')).toBe(false);
+    expect(safeToContactConfirmed('lacked', null)).toBe(false);
+    expect(safeToContactConfirmed('carried', 'refused')).toBe(true);
+    expect(safeToContactConfirmed('lacked', 'read')).toBe(true);
+    expect(safeToContactConfirmed('not_asked', 'refused')).toBe(true);
   });
 });
 
