@@ -189,7 +189,8 @@ export class DeadLetters {
    */
   private async retryRecorded(job: Job, actor: string, intent: 'dead_letter.replay' | 'dead_letter.resend', target: string): Promise<void> {
     try {
-      await job.retry('failed', { resetAttemptsMade: true });
+      // attemptsStarted too: a queue that caps starts (push: maxStartedAttempts) would fail a replayed job at once.
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     } catch (err) {
       // BullMQ's refusal (its script's code: no longer failed, gone) moved nothing; after a lost reply it may have moved.
       const action = `${intent}_${typeof (err as { code?: unknown } | null)?.code === 'number' ? 'not_done' : 'unconfirmed'}`;
