@@ -56,8 +56,6 @@ function scheduleOf(queue: typeof QUEUES.primeroPoll | typeof QUEUES.maintenance
   return { id: entry.scheduler, jobName: entry.name, everyMs, options: entry.options(), problem };
 }
 const perSecond = (max: number) => ({ max, duration: 1000 });
-/** How many times one push may be told to wait (429 Retry-After) before it is a dead letter. */
-export const PUSH_MAX_WAITS = 20;
 
 const intake: Registration = {
   queue: QUEUES.intake,
@@ -165,8 +163,8 @@ const push: Registration = {
     return pushProcessor({ client, subscriptions, texts, displayIds, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters: s.counters });
   },
   // A 429 (DelayedError) spends no attempt: without a cap on starts, a push service that keeps answering 429 would
-  // keep one alert waiting forever. Every real attempt fits, plus PUSH_MAX_WAITS waits (and stalled restarts).
-  options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND), maxStartedAttempts: c.REPLY_ATTEMPTS + PUSH_MAX_WAITS }),
+  // keep one alert waiting forever. Every real attempt fits, plus the catalogue's waits (and stalled restarts).
+  options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND), maxStartedAttempts: c.REPLY_ATTEMPTS + JOBS[QUEUES.push].maxWaits }),
 };
 
 const rapidproNotify: Registration = {

@@ -9,7 +9,7 @@ import { SharedCounters } from '../../src/store/counters';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
-import { PUSH_MAX_WAITS } from '../../workers/registrations';
+import { JOBS } from '../../src/queues/jobs';
 import { untilGatewayDrained, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { PRIMERO } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
@@ -295,10 +295,10 @@ describe('notifications', () => {
     expect(said.join('')).not.toContain('cp_stale');
   });
 
-  it('dead-letters an alert whose push service keeps answering 429, once it has waited PUSH_MAX_WAITS times', async () => {
+  it('dead-letters an alert whose push service keeps answering 429, once it has waited as often as the push catalogue entry allows', async () => {
     await enroll('cp_busy', 'busy-phone');
     const [busy] = await gw.services.notifications.subscriptions.list('cp_busy');
-    const starts = gw.config.REPLY_ATTEMPTS + PUSH_MAX_WAITS;
+    const starts = gw.config.REPLY_ATTEMPTS + JOBS.push.maxWaits;
     // One more 429 than the cap allows: a job that kept waiting would take it, then the 201 after it.
     push.answerNext('busy-phone', ...Array.from({ length: starts + 1 }, () => ({ status: 429, headers: { 'Retry-After': '0' } })));
     await assignTo('cp_busy');
