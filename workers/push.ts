@@ -1,10 +1,12 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { DeliveryError } from '../src/clients/delivery-error';
 import type { WebPushClient } from '../src/clients/webpush';
+import { pushServiceFamily } from '../src/clients/push-service-family';
 import type { DisplayIds } from '../src/cases/display-ids';
 import { pushPayload, pushTopic, type PushTexts } from '../src/domain/push-texts';
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
+import type { SharedCounters } from '../src/store/counters';
 import type { PushSubscriptionStore } from '../src/store/push-subscriptions';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from '../src/queues/failure-policy';
@@ -21,13 +23,14 @@ export interface PushDeps {
   logger: Logger;
   queue: Queue;
   authFailurePauseMs: number;
+  counters: Pick<SharedCounters, 'increment'>;
 }
 
 /**
  * Sends one notice to one device and acts on the push client's DeliveryError: the device gone is removed
  * (if it is still the same subscription); a delivery told to wait waits Retry-After without spending an
- * attempt; an endpoint our policy refused, or a refused notice, is permanent; the rest (our VAPID setup
- * wrong, 5xx, no answer) goes the way of every destination's failures.
+ * attempt; an endpoint our policy refused, a refused notice, or a 401/403 for this subscription (VAPID) is
+ * permanent for this device alone; the rest (5xx, no answer) goes the way of every destination's failures.
  */
 export function pushProcessor(deps: PushDeps) {
   return async (job: Job<JobData<'push'>>, token?: string): Promise<string> => {
@@ -87,6 +90,14 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
     deps.logger.warn({ user, device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
     await record('push_refused');
     throw new UnrecoverableError(err.message);
+  }
+  if (err.hint?.is === 'vapid_refused') {
+    // One device's dead letter, never a pause: the queue carries every caseworker's alerts, on every push service.
+    const service = pushServiceFamily(push.endpoint);
+    deps.counters.increment('gateway_push_vapid_refused_total', { service, status: String(err.status) });
+    deps.logger.warn({ device: push.endpointHash, service, status: err.status }, 'push service refused the VAPID signature for one device');
+    await record('push_vapid_refused');
+    throw new UnrecoverableError(`${err.message}; device ${push.endpointHash}: enroll it again, or revoke it`);
   }
   if (err.kind === 'permanent') {
     await record('push_failed');

@@ -163,9 +163,11 @@ const push: Registration = {
     const client = new WebPushClient({ subject: c.VAPID_SUBJECT!, publicKey: c.VAPID_PUBLIC_KEY!, privateKey: c.VAPID_PRIVATE_KEY! }, c.PUSH_TIMEOUT_MS, pushEndpointPolicy(c.PUSH_ENDPOINT_HOSTS), s.observe('push'));
     const { subscriptions, texts } = s.notifications;
     const displayIds = new DisplayIds(s.snapshots, s.references, s.primero, s.logger);
-    return pushProcessor({ client, subscriptions, texts, displayIds, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS });
+    return pushProcessor({ client, subscriptions, texts, displayIds, primeroUrl: c.PRIMERO_URL, ttlSeconds: c.PUSH_TTL_SECONDS, trace: s.trace, logger: s.logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters: s.counters });
   },
-  options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND) }),
+  // A 429 (DelayedError) spends no attempt: without a cap on starts, a push service that keeps answering 429 would
+  // keep one alert waiting forever. Every real attempt fits, plus the catalogue's waits (and stalled restarts).
+  options: (c) => ({ concurrency: c.PUSH_CONCURRENCY, limiter: perSecond(c.PUSH_RATE_PER_SECOND), maxStartedAttempts: c.REPLY_ATTEMPTS + JOBS[QUEUES.push].maxWaits }),
 };
 
 const rapidproNotify: Registration = {

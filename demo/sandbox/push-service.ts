@@ -34,21 +34,32 @@ export interface VapidClaims {
   sub: string;
 }
 
+/** A refused VAPID authorization, with the status a push service answers it (RFC 8292 §4). */
+export class VapidRefusal extends Error {
+  constructor(
+    readonly status: 401 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Verifies `Authorization: vapid t=<JWT>, k=<key>` (RFC 8292) and returns the claims. */
 export function verifyVapid(header: string | undefined, endpointOrigin: string, expectedKey: string): VapidClaims {
   const t = /t=([^,\s]+)/.exec(header ?? '')?.[1];
   const k = /k=([^,\s]+)/.exec(header ?? '')?.[1];
-  if (!t || !k) throw new Error('no vapid authorization');
-  if (k !== expectedKey) throw new Error('vapid key differs from the subscription key');
+  if (!t || !k) throw new VapidRefusal(401, 'no vapid authorization');
+  // FCM's answer to a subscription made with another applicationServerKey.
+  if (k !== expectedKey) throw new VapidRefusal(403, 'vapid key differs from the subscription key');
   const [h, p, sig] = t.split('.');
   const raw = Buffer.from(k, 'base64url');
   const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33, 65).toString('base64url') }, format: 'jwk' });
-  if (!verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url'))) throw new Error('bad vapid signature');
+  if (!verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url'))) throw new VapidRefusal(403, 'bad vapid signature');
   const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as VapidClaims;
   const now = Math.floor(Date.now() / 1000);
-  if (claims.aud !== endpointOrigin) throw new Error(`aud ${claims.aud} is not ${endpointOrigin}`);
-  if (!(claims.exp > now && claims.exp <= now + 24 * 3600)) throw new Error('exp not within 24 h');
-  if (!/^(mailto:|https:)/.test(claims.sub)) throw new Error('sub is not mailto: or https:');
+  if (claims.aud !== endpointOrigin) throw new VapidRefusal(403, `aud ${claims.aud} is not ${endpointOrigin}`);
+  if (!(claims.exp > now && claims.exp <= now + 24 * 3600)) throw new VapidRefusal(403, 'exp not within 24 h');
+  if (!/^(mailto:|https:)/.test(claims.sub)) throw new VapidRefusal(403, 'sub is not mailto: or https:');
   return claims;
 }
 
@@ -63,6 +74,8 @@ export interface PushDelivery {
 interface Device {
   ecdh: ECDH;
   auth: Buffer;
+  /** The applicationServerKey the browser subscribed with: a push under another VAPID key is refused. */
+  serverKey: string;
 }
 
 /**
@@ -90,12 +103,15 @@ export class FakePushService {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
-  /** A new browser subscription: fresh P-256 keys and auth secret, as pushManager.subscribe makes. */
-  subscribe(device: string) {
+  /**
+   * A new browser subscription: fresh P-256 keys and auth secret, as pushManager.subscribe makes, under the
+   * service's VAPID public key unless given another (a device that subscribed before a key change).
+   */
+  subscribe(device: string, serverKey: string = this.vapidPublicKey) {
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
     const auth = randomBytes(16);
-    this.devices.set(device, { ecdh, auth });
+    this.devices.set(device, { ecdh, auth, serverKey });
     return { endpoint: `${this.origin}/push/${device}`, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
   }
 
@@ -127,15 +143,16 @@ export class FakePushService {
           res.writeHead(413).end();
           return;
         }
-        const claims = verifyVapid(req.headers.authorization, this.origin, this.vapidPublicKey);
+        const claims = verifyVapid(req.headers.authorization, this.origin, d.serverKey);
         const plaintext = decryptAes128gcm(body, d.ecdh, d.auth);
         this.deliveries.push({ device, headers: req.headers, plaintext, claims, at });
         this.attempts.push({ device, at, status: 201 });
         res.writeHead(201, { Location: `${this.origin}/message/${this.deliveries.length}`, TTL: String(req.headers.ttl) }).end();
       } catch (err) {
         this.errors.push((err as Error).message);
-        this.attempts.push({ device, at, status: 400 });
-        res.writeHead(400).end();
+        const status = err instanceof VapidRefusal ? err.status : 400;
+        this.attempts.push({ device, at, status });
+        res.writeHead(status).end();
       }
     });
   }

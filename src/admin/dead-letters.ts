@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { referenceOfDeadLetter } from '../queues/jobs';
+import { maxWaitsOf } from '../queues/start-cap';
 import { isNotConfirmed } from '../replies/send-once';
 import type { SendClaims } from '../store/send-claims';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
@@ -184,12 +185,12 @@ export class DeadLetters {
   }
 
   /**
-   * Moves the job back, its intent already audited. A failed move (another operator discarded or replayed it, say) gets a
-   * second, best-effort entry: not done, or unconfirmed if the job moved anyway. The caller gets the move's error.
+   * Moves the job back with fresh attempts (and starts, where its worker caps them), its intent already audited. A failed
+   * move (another operator discarded it, say) gets a second entry: not done, or unconfirmed if the job moved anyway.
    */
   private async retryRecorded(job: Job, actor: string, intent: 'dead_letter.replay' | 'dead_letter.resend', target: string): Promise<void> {
     try {
-      await job.retry('failed', { resetAttemptsMade: true });
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: maxWaitsOf(job.queueName) !== undefined });
     } catch (err) {
       // BullMQ's refusal (its script's code: no longer failed, gone) moved nothing; after a lost reply it may have moved.
       const action = `${intent}_${typeof (err as { code?: unknown } | null)?.code === 'number' ? 'not_done' : 'unconfirmed'}`;

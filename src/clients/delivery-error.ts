@@ -14,13 +14,15 @@ export type FailureKind = 'transient' | 'permanent' | 'configuration';
  * What the destination said beyond the kind, where the caller must act on it rather than only retry or stop:
  * - gone: the addressee no longer exists (a push service's 404/410 for a subscription);
  * - wait: only this delivery must wait `retryAfterMs` (a push service's 429 is about one subscription, not the service);
+ * - vapid_refused: a push service's 401/403 for one subscription (RFC 8292 §4: most often a subscription made under
+ *   another VAPID public key); that device's alert is a dead letter, the queue goes on for every other device;
  * - refused: our own endpoint policy refused the destination (`reason`), so nothing was sent;
  * - maybe_sent: no answer came back after the request was written (a timeout, a reset): the destination may have
  *   acted on it. A message to a person is then never sent again (at most once);
  * - opted_out: the provider refused it because the person asked it to stop messages from us (Twilio 21610, Africa's
  *   Talking UserInBlacklist, WhatsApp 131050): the gateway records the opt-out so nothing else is sent to them either.
  */
-export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' } | { is: 'opted_out' };
+export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'vapid_refused' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' } | { is: 'opted_out' };
 
 export class DeliveryError extends Error {
   override readonly name: string = 'DeliveryError';

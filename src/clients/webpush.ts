@@ -28,10 +28,18 @@ export interface PushResult {
 
 const PUSH_SERVICE = 'Push service';
 
+/** What to check, by status: fixed words, never the endpoint or what the push service said. */
+const VAPID_REFUSED: Readonly<Record<401 | 403, string>> = {
+  401: 'the push service found no valid VAPID authorization for this subscription (401): check that VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are one pair and VAPID_SUBJECT is a mailto: or https: address',
+  403: 'the push service refused our VAPID signature for this subscription (403): it was most likely made under another VAPID public key (the device must enroll again); if every device fails so, check VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and (Apple) VAPID_SUBJECT',
+};
+
 /**
  * The push service's answer as the DeliveryError the push worker acts on; null for a 2xx. 404/410: the
  * device is gone; 429: this delivery waits Retry-After; 5xx and no answer: transient (a Retry-After here
- * is not the whole service's, so it pauses nothing); 401/403: our VAPID setup is wrong; other 4xx: permanent.
+ * is not the whole service's, so it pauses nothing); 401/403: permanent for this subscription (FCM answers 403 to
+ * a subscription made under another VAPID public key, RFC 8292 §4; a wrong key pair fails every device, each
+ * on its own: a pause of the queue would hold every other device's alerts too); other 4xx: permanent.
  */
 export function pushFailure({ status: s, retryAfterMs, refused }: PushResult): DeliveryError | null {
   if (refused) return new DeliveryError(PUSH_SERVICE, 'permanent', null, `the push endpoint was refused: it ${refused}`, null, { is: 'refused', reason: refused });
@@ -39,7 +47,7 @@ export function pushFailure({ status: s, retryAfterMs, refused }: PushResult): D
   if (s === 404 || s === 410) return new DeliveryError(PUSH_SERVICE, 'permanent', s, `the push subscription is gone (${s})`, null, { is: 'gone' });
   if (s === 429) return new DeliveryError(PUSH_SERVICE, 'transient', s, 'the push service answered 429', retryAfterMs, { is: 'wait' });
   if (s === null || s >= 500) return new DeliveryError(PUSH_SERVICE, 'transient', s, `the push service answered ${s ?? 'nothing'}`);
-  if (s === 401 || s === 403) return new DeliveryError(PUSH_SERVICE, 'configuration', s, `the push service refused our VAPID credentials (${s})`);
+  if (s === 401 || s === 403) return new DeliveryError(PUSH_SERVICE, 'permanent', s, VAPID_REFUSED[s], null, { is: 'vapid_refused' });
   return new DeliveryError(PUSH_SERVICE, 'permanent', s, `the push service refused the notification (${s})`);
 }
 

@@ -75,6 +75,9 @@ export interface JobEntry {
    * Primero) settles its send's own `maybe_sent` before the policy and keeps `retry` for the rest.
    */
   afterMaybeSent?: 'retry' | 'not_confirmed';
+  /** Starts allowed beyond its attempts (a wait a destination asked for spends none): the worker's maxStartedAttempts
+   * less attempts, given back by a replay. Unset: starts are not capped, and a replay keeps them (intake reads them). */
+  maxWaits?: number;
 }
 
 /** The job catalogue: one entry per queue. Dead letters (the failed set) are kept on every message queue. */
@@ -167,6 +170,7 @@ export const JOBS = {
     sealed: [],
     dedupeKey: (key: string, endpointHash: string) => `push:${key}:${endpointHash}`,
     options: notificationJobOptions,
+    maxWaits: 20,
   },
   [QUEUES.rapidproNotify]: {
     name: 'flow-start',

@@ -9,6 +9,7 @@ import { SharedCounters } from '../../src/store/counters';
 import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
+import { JOBS } from '../../src/queues/jobs';
 import { untilGatewayDrained, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { PRIMERO } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
@@ -41,9 +42,9 @@ describe('notifications', () => {
   // Everything the gateway logged, pushed or sent to RapidPro.
   const sentOut = () => gw.logs.text + JSON.stringify(push.deliveries.map((d) => d.plaintext)) + JSON.stringify(flowStarts.map((f) => f.body.params));
 
-  async function enroll(user: string, device: string): Promise<void> {
+  async function enroll(user: string, device: string, serverKey?: string): Promise<void> {
     const { body } = await admin(request(gw.app).post('/admin/enrollments').send({ user_name: user }));
-    const res = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: push.subscribe(device), language: 'eng' });
+    const res = await request(gw.app).post('/push/subscriptions').send({ enrollment_token: body.token, subscription: push.subscribe(device, serverKey), language: 'eng' });
     expect(res.status).toBe(201);
   }
 
@@ -288,6 +289,55 @@ describe('notifications', () => {
     const retried = await eventually(() => push.deliveries.find((d) => d.device === 'worker-phone' && d.plaintext.includes(recordId)), 15000);
     expect(meanwhile.at).toBeLessThan(retried.at);
     expect(retried.at - limited.at).toBeGreaterThanOrEqual(2950);
+  });
+
+  /** A case assigned to `user`, so that their devices are alerted (the referral alerts triage-phone as well). */
+  async function assignTo(user: string): Promise<{ reference: string; recordId: string }> {
+    const referral = await newReferral();
+    await primeroWebhook({ record_id: referral.recordId, record_type: 'case', last_updated_at: '2026-11-26T15:00:00.000Z', owned_by: user, assigned_user_names: [user], status: 'open', workflow: 'new' });
+    return referral;
+  }
+
+  it("dead-letters only the alert of a device its push service answers 403, without pausing anyone else's alerts", async () => {
+    // Subscribed under the gateway's previous VAPID key: the push service answers every send 403, as FCM does.
+    await enroll('cp_stale', 'stale-phone', webpush.generateVAPIDKeys().publicKey);
+    const [stale] = await gw.services.notifications.subscriptions.list('cp_stale');
+    const { reference } = await assignTo('cp_stale');
+    const queue = gw.services.registry.get('push');
+    const letter = await eventually(async () => (await queue.getFailed()).find((j) => j.data.endpointHash === stale!.endpointHash), 15000);
+    expect(letter.failedReason).toMatch(/\(403\): it was most likely made under another VAPID public key/);
+    expect(letter.failedReason).toContain(`device ${stale!.endpointHash}: enroll it again, or revoke it`);
+    // No pause: at most the per-second limiter's own window (AUTH_FAILURE_PAUSE_MS is 300000 here).
+    expect(await queue.getRateLimitTtl()).toBeLessThanOrEqual(1000);
+    const { recordId: later } = await newReferral();
+    await eventually(() => push.deliveries.find((d) => d.device === 'triage-phone' && d.plaintext.includes(later)), 5000);
+    expect(push.attempts.filter((a) => a.device === 'stale-phone').map((a) => a.status)).toEqual([403]);
+    // Taken off the list afterAll checks: this refusal is the one the test made.
+    expect(push.errors.splice(0)).toEqual(['vapid key differs from the subscription key']);
+    const metrics = await admin(request(gw.app).get('/metrics'));
+    expect(metrics.text).toContain('gateway_push_vapid_refused_total{service="other",status="403"} 1');
+    const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
+    expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['push_vapid_refused', 'dead_lettered']));
+    const said = gw.logs.lines.filter((l) => l.includes('refused the VAPID signature'));
+    expect(said.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ device: stale!.endpointHash, service: 'other', status: 403 })]);
+    expect(said.join('')).not.toContain('cp_stale');
+  });
+
+  it('dead-letters an alert whose push service keeps answering 429, once it has waited as often as the push catalogue entry allows', async () => {
+    await enroll('cp_busy', 'busy-phone');
+    const [busy] = await gw.services.notifications.subscriptions.list('cp_busy');
+    const starts = gw.config.REPLY_ATTEMPTS + JOBS.push.maxWaits;
+    // One more 429 than the cap allows: a job that kept waiting would take it, then the 201 after it.
+    push.answerNext('busy-phone', ...Array.from({ length: starts + 1 }, () => ({ status: 429, headers: { 'Retry-After': '0' } })));
+    await assignTo('cp_busy');
+    const queue = gw.services.registry.get('push');
+    const letter = await eventually(async () => (await queue.getFailed()).find((j) => j.data.endpointHash === busy!.endpointHash), 30000);
+    expect(letter.failedReason).toBe('job started more than allowable limit');
+    expect(push.attempts.filter((a) => a.device === 'busy-phone')).toHaveLength(starts);
+    expect(push.deliveries.filter((d) => d.device === 'busy-phone')).toEqual([]);
+    // A replay starts it afresh (its starts as well as its attempts): it waits the one 429 left, then is delivered.
+    expect((await admin(request(gw.app).post(`/admin/dead-letters/push.${letter.id}/replay`))).status).toBe(202);
+    await eventually(() => push.deliveries.find((d) => d.device === 'busy-phone'), 15000);
   });
 
   it('removes a subscription the push service says is gone (410)', async () => {

@@ -111,7 +111,6 @@ describe('the reason of a pause', () => {
     [classifyStatus('Primero', 403, 'create case', null), "Primero refused the API user's credentials or role (403)"],
     [classifyStatus('RapidPro', 403, 'flow start', null), 'RapidPro refused the API token (403)'],
     [classifyStatus('WhatsApp', 401, 'send', null), 'WhatsApp refused the access token (401)'],
-    [pushFailure({ status: 403, retryAfterMs: null })!, 'The push service refused the VAPID credentials (403)'],
     [classifyStatus('Primero', 503, 'create case', 60_000), 'Primero asked the gateway to wait (503)'],
     [new DeliveryError('Primero', 'configuration', 401, 'Primero said: <html>sms_gateway is locked</html>'), "Primero refused the API user's credentials (401)"],
   ])('%p → %p', (err, reason) => {
