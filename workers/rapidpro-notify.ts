@@ -7,6 +7,7 @@ import type { JobData } from '../src/queues/jobs';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import type { ContactStore } from '../src/store/contacts';
+import type { ReferenceStore } from '../src/store/references';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
@@ -18,11 +19,27 @@ export interface RapidProNotifyDeps extends SendOnceDeps {
   flowUuid: string;
   codec: PayloadCodec;
   contacts: ContactStore;
+  /** The reference's link, read when the message is sent: what was said about the phone since it was planned counts. */
+  references: Pick<ReferenceStore, 'get'>;
   trace: TraceStore;
   logger: Logger;
   queue: Queue;
   authFailurePauseMs: number;
   counters: SharedCounters;
+}
+
+/**
+ * A status message planned earlier (a retry after a RapidPro outage, a replay days later) is held back when, since, the
+ * person was said not safe to contact or the record became protected as sensitive; a link gone (forgotten, or past its
+ * retention) names no record to tell of. Read when it is sent, not only when it was planned.
+ */
+async function heldBack(deps: RapidProNotifyDeps, reference: string, status: string): Promise<string | null> {
+  const link = await deps.references.get(reference);
+  const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : null;
+  if (!why) return null;
+  await deps.trace.record(reference, 'flow_start_skipped', { status, reason: why });
+  deps.counters.increment('gateway_flow_starts_skipped_total', { reason: why });
+  return `skipped-${why}`;
 }
 
 /**
@@ -66,6 +83,8 @@ export function rapidProNotifyProcessor(deps: RapidProNotifyDeps) {
       await deps.trace.record(reference, 'flow_start_skipped', { status, reason: 'opted_out' });
       return 'skipped-opted-out';
     }
+    const held = await heldBack(deps, reference, status);
+    if (held) return held;
     let flow: Awaited<ReturnType<typeof isBackground>>;
     let started: SendOnceResult | null = null;
     try {

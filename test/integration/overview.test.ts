@@ -271,6 +271,8 @@ describe('the overview of a gateway that starts RapidPro flows', () => {
   });
 
   it('lists RapidPro, paused by the flow fault with the gateway\'s reason, and Primero healthy beside it', async () => {
+    // A status message for a record the gateway created (the worker reads its link before anything else).
+    await gw.references.saveLink({ reference: 'K7M2P9QA', recordType: 'case', caseId: randomUUID(), caseIdDisplay: null, urn: `tel:${PHONE}`, channel: 'rapidpro', intent: 'referral', sensitive: false, createdAt: new Date().toISOString(), steps: {} });
     await gw.services.notifications.rapidpro!.notify({ urn: `tel:${PHONE}`, reference: 'K7M2P9QA', status: 'received' }, 'k-K7M2P9QA');
     const overview = await eventually(async () => {
       const o = await gw.services.overview.read();

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import { startGateway, uniquePrefix, type Gateway, scrapeMetrics, TEST_ADMIN_TOKEN } from '../support/gateway';
 import { eventually } from '../support/eventually';
+import type { CaseLink } from '../../src/store/references';
 
 const RAPIDPRO = 'http://rapidpro-notify.test';
 const FLOW = 'a758539d-c2da-4c70-87f9-6b002084c35f';
@@ -48,6 +50,23 @@ describe('community notification flow: only a background flow is started', () =>
       });
   });
 
+  const linkFor = (reference: string, over: Partial<CaseLink> = {}): CaseLink => ({
+    reference,
+    recordType: 'case',
+    caseId: randomUUID(),
+    caseIdDisplay: null,
+    urn: 'tel:+250788000111',
+    contactUuid: null,
+    channel: 'rapidpro',
+    intent: 'referral',
+    sensitive: false,
+    createdAt: new Date().toISOString(),
+    urgent: false,
+    safeToContact: null,
+    steps: {},
+    ...over,
+  });
+
   afterAll(() => {
     nock.cleanAll();
     nock.enableNetConnect();
@@ -76,7 +95,11 @@ describe('community notification flow: only a background flow is started', () =>
     }
   }
 
-  const notify = (gw: Gateway, reference: string) => gw.services.notifications.rapidpro!.notify({ urn: 'tel:+250788000111', reference, status: 'received' }, `k-${reference}`);
+  /** A status message for a reference whose record the gateway created (the worker reads its link when it sends). */
+  const notify = async (gw: Gateway, reference: string) => {
+    await gw.references.saveLink(linkFor(reference));
+    return gw.services.notifications.rapidpro!.notify({ urn: 'tel:+250788000111', reference, status: 'received' }, `k-${reference}`);
+  };
 
   it.each([
     ['a message flow', flowOfType('message'), 'flow_not_background', 'is not a background flow'],
@@ -92,6 +115,17 @@ describe('community notification flow: only a background flow is started', () =>
       expect(gw.logs.text).toContain(`RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID ${says}`);
       const metrics = (await scrapeMetrics(gw));
       expect(metrics).toMatch(new RegExp(`gateway_configuration_faults_total\\{[^}]*reason="${reason}"[^}]*\\} 2`));
+    }),
+  );
+
+  it('sends no status message planned before the person was said not safe to contact (a retry after a RapidPro outage)', () =>
+    withGateway([[503, { detail: 'Service unavailable' }], flowOfType('background')], async (gw) => {
+      await notify(gw, 'K7M2P9QS');
+      // While the first try waits out RapidPro's 503, a caseworker unticks "safe to contact".
+      await gw.references.lowerSafeToContact('K7M2P9QS');
+      await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QS')).includes('not_safe'), 15000);
+      expect(starts).toEqual([]);
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_flow_starts_skipped_total\{[^}]*reason="not_safe"[^}]*\} 1/);
     }),
   );
 
