@@ -10,7 +10,7 @@ import { PollCursorStore } from '../../src/store/poll-cursor';
 import { WebhookSightings } from '../../src/store/webhook-sightings';
 import { pollerProcessor } from '../../workers/primero-poll';
 import { JOBS } from '../../src/queues/jobs';
-import { untilGatewayDrained, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
+import { scrapeMetrics, untilGatewayDrained, startGateway, uniquePrefix, WEBHOOK_TOKEN, type Gateway, webPushEnv } from '../support/gateway';
 import { PRIMERO } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -331,8 +331,12 @@ describe('notifications', () => {
     push.answerNext('busy-phone', ...Array.from({ length: starts + 1 }, () => ({ status: 429, headers: { 'Retry-After': '0' } })));
     await assignTo('cp_busy');
     const queue = gw.services.registry.get('push');
+    const failed = async () => Number((await scrapeMetrics(gw)).match(/gateway_jobs_total\{[^}]*queue="push"[^}]*outcome="failed"[^}]*\} (\d+)/)?.[1] ?? '0');
+    const failedBefore = await failed();
     const letter = await eventually(async () => (await queue.getFailed()).find((j) => j.data.endpointHash === busy!.endpointHash), 30000);
     expect(letter.failedReason).toBe('job started more than allowable limit');
+    // Counted as the dead letter it is (the alert on dead letters reads this), not as one more retry.
+    await eventually(async () => ((await failed()) === failedBefore + 1 ? true : null));
     expect(push.attempts.filter((a) => a.device === 'busy-phone')).toHaveLength(starts);
     expect(push.deliveries.filter((d) => d.device === 'busy-phone')).toEqual([]);
     // A replay starts it afresh (its starts as well as its attempts): it waits the one 429 left, then is delivered.
