@@ -15,10 +15,14 @@ import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { openJob } from '../src/queues/open-job';
+import type { PayloadCodec } from '../src/security/payload-codec';
 import type { JobData } from '../src/queues/jobs';
 import type { NoteDetector } from '../src/replies/note-detector';
 
 export interface PrimeroEventDeps {
+  /** Opens the job's sealed fields (the look's safe-to-contact answers). */
+  codec: PayloadCodec;
   snapshots: SnapshotStore;
   references: ReferenceStore;
   dispatcher: NotificationDispatcher;
@@ -98,7 +102,7 @@ async function safetyOf(deps: PrimeroEventDeps, look: RecordLook): Promise<boole
  */
 export function primeroEventProcessor(deps: PrimeroEventDeps) {
   return async (job: Job<JobData<'primero-events'>>): Promise<string> => {
-    const look = job.data;
+    const look = openJob(deps.codec, job);
     const stored = await deps.snapshots.get(look.recordId);
     if (stored && Date.parse(stored.lastUpdatedAt) >= Date.parse(look.lastUpdatedAt)) {
       // This look was swapped in and its changes' dispatch never finished (the worker died, or it failed after the

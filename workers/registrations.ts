@@ -98,6 +98,7 @@ const primeroEvents: Registration = {
   enabled: always,
   processor: (s, queue) =>
     primeroEventProcessor({
+      codec: s.codec,
       snapshots: s.snapshots,
       references: s.references,
       dispatcher: s.notifications.dispatcher,

@@ -46,7 +46,7 @@ export function buildNotificationServices(
   const subscriptions = new PushSubscriptionStore(redis, config.QUEUE_PREFIX, codec, config.PUSH_SUBSCRIPTION_TTL_DAYS * 86_400);
   const push = pushEnabled(config) ? new PushProducer(queues.get(QUEUES.push), subscriptions, retention) : null;
   const rapidpro = rapidProNotifyEnabled(config) ? new RapidProNotifyProducer(queues.get(QUEUES.rapidproNotify), codec, retention) : null;
-  const events = new PrimeroEventProducer(queues.get(QUEUES.primeroEvents), { ...retention, dedupeWindowMs: config.PRIMERO_EVENT_DEDUPE_DAYS * 86_400_000 }, config.ENQUEUE_TIMEOUT_MS);
+  const events = new PrimeroEventProducer(queues.get(QUEUES.primeroEvents), { ...retention, dedupeWindowMs: config.PRIMERO_EVENT_DEDUPE_DAYS * 86_400_000 }, config.ENQUEUE_TIMEOUT_MS, codec);
   return {
     subscriptions,
     push,

@@ -149,7 +149,7 @@ export const JOBS = {
   [QUEUES.primeroEvents]: {
     name: 'record-changed',
     schema: z.custom<RecordLook>((v) => typeof v === 'object' && v !== null),
-    sealed: [],
+    sealed: ['safe'], // the body's safe-to-contact answers; a job stored before they were sealed opens as it is
     /** By record and last update: the same change arriving by webhook and by the poller is one job. */
     dedupeKey: (look: RecordLook) => `primero-change:${look.recordId}:${look.lastUpdatedAt}`,
     // A fresh id per call: a duplicate add returns the first job's id, which is how a repeat is told apart.

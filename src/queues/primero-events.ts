@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RecordLook } from '../domain/record-events';
+import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { withinDeadline } from './deadline';
 import { JOBS, type JobRetention } from './jobs';
 import { QUEUES } from './names';
@@ -15,6 +16,8 @@ export class PrimeroEventProducer {
     private readonly queue: Queue,
     private readonly retention: JobRetention,
     private readonly enqueueTimeoutMs: number,
+    /** Seals the look's safe-to-contact answers (a "not safe" hints at abuse): no copy of Redis shows them. */
+    private readonly codec: PayloadCodec,
   ) {}
 
   /** Returns false when this change was already queued (a duplicate webhook, or the poller saw it first). */
@@ -22,7 +25,8 @@ export class PrimeroEventProducer {
     const key = entry.dedupeKey(snapshot);
     const jobId = entry.jobId(key);
     return withinDeadline(async () => {
-      const job = await this.queue.add(entry.name, snapshot, entry.options(key, this.retention, jobId));
+      const data = this.codec.encode({ ...snapshot }, [...entry.sealed], sealContext.job(this.queue.name));
+      const job = await this.queue.add(entry.name, data, entry.options(key, this.retention, jobId));
       return job.id === jobId;
     }, this.enqueueTimeoutMs);
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import nock from 'nock';
 import request from 'supertest';
 import webpush from 'web-push';
@@ -84,6 +84,8 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
       prefix: uniquePrefix('safe-scope'),
       env: {
         ADMIN_TOKEN: ADMIN,
+        // Sealed at rest, as a deployment runs: the body's answers are sealed in the job.
+        DATA_KEY: randomBytes(32).toString('base64'),
         PRIMERO_WEBHOOK_API_KEY: PRIMERO_KEY,
         PRIMERO_POLL_INTERVAL_SECONDS: '0',
         RAPIDPRO_URL: RAPIDPRO,
@@ -160,6 +162,25 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     expect((await gw.references.get(r.reference))!.safeToContact).toBe(false);
     expect(startsFor(r.reference)).toEqual(['received']);
     expect(await pushedTo(r.reference, 'cp_worker')).toBe(true);
+  });
+
+  it('keeps the body\'s answer sealed in the stored job: no copy of Redis tells whose phone is not safe', async () => {
+    const r = await referral();
+    const events = gw.services.registry.get('primero-events');
+    await events.pause();
+    try {
+      const at = primero.change(r.recordId, { safe_to_contact: false });
+      const body = primeroWebhookBody('full', r.recordId, at, { ...primero.records.get(r.recordId)!, safe_to_contact: false });
+      expect((await request(gw.app).post('/webhooks/primero').set('x-api-key', PRIMERO_KEY).type('json').send(JSON.stringify(body))).status).toBe(202);
+      const waiting = (await events.getWaiting()).find((j) => (j.data as { recordId?: string }).recordId === r.recordId)!;
+      const raw = (await gw.redis.hget(`${events.qualifiedName}:${waiting.id}`, 'data'))!;
+      expect(raw).toContain('"sealed"');
+      expect(raw).not.toContain('"safe"');
+    } finally {
+      await events.resume();
+      await untilGatewayDrained(gw);
+    }
+    expect((await gw.references.get(r.reference))!.safeToContact).toBe(false);
   });
 
   it('puts none of the words it was sent in any log line, trace or metric', async () => {
