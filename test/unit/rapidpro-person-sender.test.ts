@@ -14,7 +14,8 @@ const TEXT = 'Come to the office on Monday, your aunt can come too';
 
 describe('the RapidPro sender of caseworker messages', () => {
   const logs = new LogCapture();
-  const sender = (flow: string | null = FLOW, timeoutMs = 300) =>
+  // Long enough for a cold process on a loaded CI machine; the timeout test passes its own short one.
+  const sender = (flow: string | null = FLOW, timeoutMs = 3000) =>
     rapidProPersonSender({
       config: testConfig('unused', flow ? { RAPIDPRO_REPLY_FLOW_UUID: flow } : {}),
       rapidpro: new RapidProClient({ baseUrl: RAPIDPRO, token: 'rp-token', timeoutMs }),
