@@ -77,10 +77,16 @@ export class SnapshotStore {
    * this change was already seen (or is older), and nothing should be derived from it.
    */
   async swap(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null }> {
-    const updatedMs = Date.parse(next.lastUpdatedAt);
-    if (Number.isNaN(updatedMs)) return { applied: false, before: null };
-    const [applied, before] = (await SWAP.run(this.redis, [this.key(next.recordId)], [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)])) as [number, string | null];
+    const args = this.swapArgs(next);
+    if (!args) return { applied: false, before: null };
+    const [applied, before] = (await SWAP.run(this.redis, [this.key(next.recordId)], args)) as [number, string | null];
     return { applied: applied === 1, before: parsed(before) };
+  }
+
+  /** The stored form of `next`, its time and the snapshot's TTL (SWAP's ARGV); null for a time that is none. */
+  private swapArgs(next: RecordSnapshot): string[] | null {
+    const updatedMs = Date.parse(next.lastUpdatedAt);
+    return Number.isNaN(updatedMs) ? null : [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)];
   }
 
   /**
@@ -89,11 +95,10 @@ export class SnapshotStore {
    * to have finished, that swap's look (stored until now): diff the new look against both.
    */
   async swapPending(next: RecordSnapshot): Promise<{ applied: boolean; before: RecordSnapshot | null; unsettled: RecordSnapshot | null }> {
-    const updatedMs = Date.parse(next.lastUpdatedAt);
-    if (Number.isNaN(updatedMs)) return { applied: false, before: null, unsettled: null };
+    const args = this.swapArgs(next);
+    if (!args) return { applied: false, before: null, unsettled: null };
     const keys = [this.key(next.recordId), this.pendingKey(next.recordId)];
-    const args = [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400), String(Math.max(1, Math.floor(this.pendingSeconds)))];
-    const [applied, before, unsettled] = (await SWAP_PENDING.run(this.redis, keys, args)) as [number, string | null, string | null];
+    const [applied, before, unsettled] = (await SWAP_PENDING.run(this.redis, keys, [...args, String(Math.max(1, Math.floor(this.pendingSeconds)))])) as [number, string | null, string | null];
     return { applied: applied === 1, before: applied === 1 ? parsed(before) : null, unsettled: applied === 1 ? parsed(unsettled) : null };
   }
 
@@ -103,14 +108,13 @@ export class SnapshotStore {
     if (!kept) return null;
     const pending = JSON.parse(kept) as { updatedMs?: unknown; before?: unknown };
     if (pending.updatedMs !== String(Date.parse(stored.lastUpdatedAt))) return null;
-    return { before: typeof pending.before === 'string' ? (JSON.parse(pending.before) as RecordSnapshot) : null };
+    return { before: parsed(typeof pending.before === 'string' ? pending.before : null) };
   }
 
   /** The changes of the look at `lastUpdatedAt` were dispatched. */
   async settle(recordId: string, lastUpdatedAt: string): Promise<void> {
     await SETTLE.run(this.redis, [this.pendingKey(recordId)], [String(Date.parse(lastUpdatedAt))]);
   }
-
 }
 
 const parsed = (kept: string | null): RecordSnapshot | null => (kept ? (JSON.parse(kept) as RecordSnapshot) : null);
