@@ -13,6 +13,7 @@ import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
 import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
+import { skippedStart } from '../src/notifications/unverified-starts';
 
 export interface RapidProNotifyDeps extends SendOnceDeps {
   client: RapidProClient;
@@ -37,8 +38,7 @@ async function heldBack(deps: RapidProNotifyDeps, reference: string, status: str
   const link = await deps.references.get(reference);
   const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : null;
   if (!why) return null;
-  await deps.trace.record(reference, 'flow_start_skipped', { status, reason: why });
-  deps.counters.increment('gateway_flow_starts_skipped_total', { reason: why });
+  await skippedStart(deps.trace, deps.counters, reference, status, why);
   return `skipped-${why}`;
 }
 
