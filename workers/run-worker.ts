@@ -31,10 +31,8 @@ function watchFailures(worker: Worker, name: QueueName, { logger, trace, counter
   worker.on('failed', (job: Job | undefined, err: Error) => {
     if (!job || err.name === 'RateLimitError') return;
     const reference = referenceOfJob(name, job);
-    // BullMQ also fails a job for good once its starts reach the worker's maxStartedAttempts (429 waits count): that is
-    // a dead letter too, to be counted, alerted on and traced as one.
-    const capped = worker.opts.maxStartedAttempts !== undefined && (job.attemptsStarted ?? 0) >= worker.opts.maxStartedAttempts;
-    const final = err.name === 'UnrecoverableError' || capped || job.attemptsMade >= (job.opts.attempts ?? 1);
+    // A job past its worker's maxStartedAttempts is failed by BullMQ with an UnrecoverableError: final, as it should be.
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     counters.increment('gateway_jobs_total', { queue: name, outcome: final ? 'failed' : 'retried' });
     if (final && scheduled) {
       logger.warn({ queue: name, err }, 'scheduled run failed; the next one will try again');
