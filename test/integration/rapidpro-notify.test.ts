@@ -113,8 +113,9 @@ describe('community notification flow: only a background flow is started', () =>
       expect(starts[0]).toMatchObject({ flow: FLOW, urns: ['tel:+250788000111'], exclude_active: false });
       await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QA')).includes('flow_started'));
       expect(gw.logs.text).toContain(`RAPIDPRO CONFIGURATION FAULT: RAPIDPRO_NOTIFY_FLOW_UUID ${says}`);
-      const metrics = (await scrapeMetrics(gw));
-      expect(metrics).toMatch(new RegExp(`gateway_configuration_faults_total\\{[^}]*reason="${reason}"[^}]*\\} 2`));
+      // The counter is written beside the pause, not before the start: read until it is there.
+      const counted = new RegExp(`gateway_configuration_faults_total\\{[^}]*reason="${reason}"[^}]*\\} 2`);
+      await eventually(async () => counted.test(await scrapeMetrics(gw)), 5000);
     }),
   );
 
