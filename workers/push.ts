@@ -7,7 +7,7 @@ import { pushPayload, pushTopic, type PushTexts } from '../src/domain/push-texts
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
 import type { SharedCounters } from '../src/store/counters';
-import type { PushSubscriptionStore } from '../src/store/push-subscriptions';
+import type { PushSubscription, PushSubscriptionStore } from '../src/store/push-subscriptions';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 
@@ -52,7 +52,7 @@ export function pushProcessor(deps: PushDeps) {
         topic: pushTopic(notice.recordId),
       });
     } catch (err) {
-      return handleFailure(err, { deps, job, token, user, endpointHash, endpoint: stored.subscription.endpoint, record });
+      return handleFailure(err, { deps, job, token, user, endpointHash, subscription: stored.subscription, record });
     }
     // A device in use never expires; one nothing reaches for PUSH_SUBSCRIPTION_TTL_DAYS does.
     await deps.subscriptions.renew(user, endpointHash);
@@ -67,7 +67,8 @@ interface FailedPush {
   token: string | undefined;
   user: string;
   endpointHash: string;
-  endpoint: string;
+  /** The subscription this push was sent with: a 410 is about it, not about one enrolled meanwhile. */
+  subscription: PushSubscription;
   record: (event: string) => Promise<unknown>;
 }
 
@@ -75,7 +76,7 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   const { deps, user, record } = push;
   if (!(err instanceof DeliveryError)) throw err;
   if (err.hint?.is === 'gone') {
-    const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.endpoint);
+    const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.subscription);
     deps.logger.info({ user, status: err.status, removed }, 'push subscription gone');
     await record('push_device_gone');
     return 'gone';
@@ -93,7 +94,7 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   }
   if (err.hint?.is === 'vapid_refused') {
     // One device's dead letter, never a pause: the queue carries every caseworker's alerts, on every push service.
-    const service = pushServiceFamily(push.endpoint);
+    const service = pushServiceFamily(push.subscription.endpoint);
     deps.counters.increment('gateway_push_vapid_refused_total', { service, status: String(err.status) });
     deps.logger.warn({ device: push.endpointHash, service, status: err.status }, 'push service refused the VAPID signature for one device');
     await record('push_vapid_refused');

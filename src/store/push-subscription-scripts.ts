@@ -23,3 +23,14 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 return 1`;
+
+/**
+ * A device its push service says is gone: its entry goes only if it still holds the value read (a re-enrollment
+ * writes a new one), its owner key only if it still names this user (an enrollment for another user moved it).
+ * KEYS: user's hash, owner key; ARGV: field, value read, user. Returns 1 when removed.
+ */
+export const REMOVE_IF_SAME = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`;

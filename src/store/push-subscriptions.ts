@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RedisConnection } from '../queues/connection';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
-import { ENROLL, RENEW } from './push-subscription-scripts';
+import { ENROLL, REMOVE_IF_SAME, RENEW } from './push-subscription-scripts';
 
 export interface PushSubscription {
   endpoint: string;
@@ -27,6 +27,7 @@ export interface StoredSubscription {
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+const sameSubscription = (a: PushSubscription, b: PushSubscription) => a.endpoint === b.endpoint && a.keys.p256dh === b.keys.p256dh && a.keys.auth === b.keys.auth;
 /** The subscription's auth secret compared in constant time (digests first: equal lengths, nothing leaked by length). */
 const sameSecret = (given: string, stored: string) => timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(stored).digest());
 
@@ -215,11 +216,17 @@ export class PushSubscriptionStore {
     return { id: endpointHash, user };
   }
 
-  /** After a 404/410: removes the subscription only if it still is the one that failed (a refreshed one stays). */
-  async removeIfUnchanged(user: string, endpointHash: string, endpoint: string): Promise<boolean> {
-    const stored = await this.get(user, endpointHash);
-    if (!stored || stored.subscription.endpoint !== endpoint) return false;
-    await this.redis.multi().hdel(this.userKey(user), endpointHash).del(this.ownerKey(endpointHash)).exec();
-    return true;
+  /**
+   * After a 404/410: removes the subscription only if it still is the one the push was sent with. The endpoint
+   * alone says nothing (the entry is keyed by it): a browser re-subscribing while the push was in flight may keep
+   * its endpoint with new keys, and that subscription is alive. The delete is conditional on the entry read here,
+   * so one re-enrolled between this read and the delete stays too.
+   */
+  async removeIfUnchanged(user: string, endpointHash: string, sent: PushSubscription): Promise<boolean> {
+    const value = await this.redis.hget(this.userKey(user), endpointHash);
+    if (value === null) return false;
+    const stored = this.open(user, endpointHash, value);
+    if (!stored || !sameSubscription(stored.subscription, sent)) return false;
+    return (await this.redis.eval(REMOVE_IF_SAME, 2, this.userKey(user), this.ownerKey(endpointHash), endpointHash, value, user)) === 1;
   }
 }

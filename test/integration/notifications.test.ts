@@ -356,6 +356,33 @@ describe('notifications', () => {
     await eventually(async () => (await gw.services.notifications.subscriptions.list('triage1')).length === 0);
   });
 
+  const timeline = async (reference: string) => ((await admin(request(gw.app).get(`/admin/messages/${reference}`))).body.timeline as Array<{ event: string }>).map((e) => e.event);
+
+  it.each([
+    ['its same endpoint with new keys', 'cp_renewed', 'renewed-phone', 'renewed-phone'],
+    ['a new endpoint', 'cp_moved', 'old-phone', 'new-phone'],
+  ])("keeps the subscription a caseworker's browser made (%s) while the push service was answering 410 for the old one, and alerts it next", async (_how, user, old, fresh) => {
+    await enroll(user, old);
+    let renewed: { endpoint: string; keys: { p256dh: string; auth: string } } | undefined;
+    // The browser re-subscribes after the worker read the old subscription and before the push service's 410 reaches it.
+    push.answerNext(old, {
+      status: 410,
+      meanwhile: async () => {
+        await enroll(user, fresh);
+        renewed = (await gw.services.notifications.subscriptions.list(user)).find((d) => d.subscription.endpoint.endsWith(`/${fresh}`))?.subscription;
+      },
+    });
+    const { reference } = await assignTo(user);
+    await eventually(async () => ((await timeline(reference)).includes('push_device_gone') ? true : null));
+    expect(renewed).toBeDefined();
+    // The stale subscription is gone, the fresh one is kept as it was enrolled.
+    expect((await gw.services.notifications.subscriptions.list(user)).map((d) => d.subscription)).toEqual([renewed]);
+    const { recordId: later } = await assignTo(user);
+    // Decrypted with the fresh keys: the caseworker's browser shows it.
+    await eventually(() => push.deliveries.find((d) => d.device === fresh && d.plaintext.includes(later)), 15000);
+    expect(push.attempts.filter((a) => a.device === old && a.status === 410)).toHaveLength(1);
+  });
+
   it('delays a flow start RapidPro answers 429 by its Retry-After', async () => {
     const limited: number[] = [];
     rapidproScript.push(() => {
