@@ -77,7 +77,8 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   if (!(err instanceof DeliveryError)) throw err;
   if (err.hint?.is === 'gone') {
     const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.subscription);
-    deps.logger.info({ user, status: err.status, removed }, 'push subscription gone');
+    // The device's id, never the caseworker's Primero user name (often their own name), as in every line here.
+    deps.logger.info({ device: push.endpointHash, status: err.status, removed }, 'push subscription gone');
     await record('push_device_gone');
     return 'gone';
   }
@@ -88,7 +89,7 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   }
   if (err.hint?.is === 'refused') {
     // Never retried: an endpoint outside the policy (or resolving inside our network) is an operator's call to revoke.
-    deps.logger.warn({ user, device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
+    deps.logger.warn({ device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
     await record('push_refused');
     throw new UnrecoverableError(err.message);
   }

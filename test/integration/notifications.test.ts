@@ -350,10 +350,14 @@ describe('notifications', () => {
     await eventually(() => push.deliveries.find((d) => d.device === 'busy-phone'), 15000);
   });
 
-  it('removes a subscription the push service says is gone (410)', async () => {
+  it('removes a subscription the push service says is gone (410), and logs the device without its user name', async () => {
+    const [phone] = await gw.services.notifications.subscriptions.list('triage1');
     push.answerNext('triage-phone', { status: 410 });
     await newReferral();
     await eventually(async () => (await gw.services.notifications.subscriptions.list('triage1')).length === 0);
+    const said = await eventually(() => gw.logs.lines.filter((l) => l.includes('push subscription gone')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.device === phone!.endpointHash));
+    expect(said).toMatchObject({ status: 410, removed: true });
+    expect(JSON.stringify(said)).not.toContain('triage1');
   });
 
   const timeline = async (reference: string) => ((await admin(request(gw.app).get(`/admin/messages/${reference}`))).body.timeline as Array<{ event: string }>).map((e) => e.event);
