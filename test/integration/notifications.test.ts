@@ -305,6 +305,8 @@ describe('notifications', () => {
   }
 
   it("dead-letters only the alert of a device its push service answers 403, without pausing anyone else's alerts", async () => {
+    // At 0 before the first refusal, so an alert on its increase sees that one too.
+    expect(await scrapeMetrics(gw)).toContain('gateway_push_vapid_refused_total{service="other",status="403"} 0');
     // Subscribed under the gateway's previous VAPID key: the push service answers every send 403, as FCM does.
     await enroll('cp_stale', 'stale-phone', webpush.generateVAPIDKeys().publicKey);
     const [stale] = await gw.services.notifications.subscriptions.list('cp_stale');
@@ -322,6 +324,7 @@ describe('notifications', () => {
     expect(push.errors.splice(0)).toEqual(['vapid key differs from the subscription key']);
     const metrics = await admin(request(gw.app).get('/metrics'));
     expect(metrics.text).toContain('gateway_push_vapid_refused_total{service="other",status="403"} 1');
+    expect(metrics.text).not.toContain('gateway_push_vapid_refused_total{service="other",status="403"} 0');
     const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
     expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['push_vapid_refused', 'dead_lettered']));
     const said = gw.logs.lines.filter((l) => l.includes('refused the VAPID signature'));
