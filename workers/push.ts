@@ -28,7 +28,7 @@ export interface PushDeps {
 
 /**
  * Sends one notice to one device and acts on the push client's DeliveryError: the device gone is removed
- * (if it is still the same subscription); a delivery told to wait waits Retry-After without spending an
+ * (if it is still the same subscription; one re-subscribed meanwhile gets this notice); a delivery told to wait waits Retry-After without spending an
  * attempt; an endpoint our policy refused, a refused notice, or a 401/403 for this subscription (VAPID) is
  * permanent for this device alone; the rest (5xx, no answer) goes the way of every destination's failures.
  */
@@ -79,6 +79,12 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
     const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.subscription);
     // The device's id, never the caseworker's Primero user name (often their own name), as in every line here.
     deps.logger.info({ device: push.endpointHash, status: err.status, removed }, 'push subscription gone');
+    if (!removed && (await deps.subscriptions.get(user, push.endpointHash))) {
+      // The browser re-subscribed while this push was answered: this alert goes to the new subscription, now, without
+      // spending an attempt (the retry reads the subscription afresh).
+      await push.job.moveToDelayed(Date.now(), push.token);
+      throw new DelayedError();
+    }
     await record('push_device_gone');
     return 'gone';
   }
