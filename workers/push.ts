@@ -7,7 +7,7 @@ import { pushPayload, pushTopic, type PushTexts } from '../src/domain/push-texts
 import type { Logger } from '../src/logger';
 import type { JobData } from '../src/queues/jobs';
 import type { SharedCounters } from '../src/store/counters';
-import type { PushSubscriptionStore } from '../src/store/push-subscriptions';
+import type { PushSubscription, PushSubscriptionStore } from '../src/store/push-subscriptions';
 import type { TraceStore } from '../src/store/trace';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 
@@ -28,7 +28,7 @@ export interface PushDeps {
 
 /**
  * Sends one notice to one device and acts on the push client's DeliveryError: the device gone is removed
- * (if it is still the same subscription); a delivery told to wait waits Retry-After without spending an
+ * (if it is still the same subscription; one re-subscribed meanwhile gets this notice); a delivery told to wait waits Retry-After without spending an
  * attempt; an endpoint our policy refused, a refused notice, or a 401/403 for this subscription (VAPID) is
  * permanent for this device alone; the rest (5xx, no answer) goes the way of every destination's failures.
  */
@@ -52,7 +52,7 @@ export function pushProcessor(deps: PushDeps) {
         topic: pushTopic(notice.recordId),
       });
     } catch (err) {
-      return handleFailure(err, { deps, job, token, user, endpointHash, endpoint: stored.subscription.endpoint, record });
+      return handleFailure(err, { deps, job, token, user, endpointHash, subscription: stored.subscription, record });
     }
     // A device in use never expires; one nothing reaches for PUSH_SUBSCRIPTION_TTL_DAYS does.
     await deps.subscriptions.renew(user, endpointHash);
@@ -67,7 +67,8 @@ interface FailedPush {
   token: string | undefined;
   user: string;
   endpointHash: string;
-  endpoint: string;
+  /** The subscription this push was sent with: a 410 is about it, not about one enrolled meanwhile. */
+  subscription: PushSubscription;
   record: (event: string) => Promise<unknown>;
 }
 
@@ -75,8 +76,15 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   const { deps, user, record } = push;
   if (!(err instanceof DeliveryError)) throw err;
   if (err.hint?.is === 'gone') {
-    const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.endpoint);
-    deps.logger.info({ user, status: err.status, removed }, 'push subscription gone');
+    const removed = await deps.subscriptions.removeIfUnchanged(user, push.endpointHash, push.subscription);
+    // The device's id, never the caseworker's Primero user name (often their own name), as in every line here.
+    deps.logger.info({ device: push.endpointHash, status: err.status, removed }, 'push subscription gone');
+    if (!removed && (await deps.subscriptions.get(user, push.endpointHash))) {
+      // The browser re-subscribed while this push was answered: this alert goes to the new subscription, now, without
+      // spending an attempt (the retry reads the subscription afresh).
+      await push.job.moveToDelayed(Date.now(), push.token);
+      throw new DelayedError();
+    }
     await record('push_device_gone');
     return 'gone';
   }
@@ -87,13 +95,13 @@ async function handleFailure(err: unknown, push: FailedPush): Promise<string> {
   }
   if (err.hint?.is === 'refused') {
     // Never retried: an endpoint outside the policy (or resolving inside our network) is an operator's call to revoke.
-    deps.logger.warn({ user, device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
+    deps.logger.warn({ device: push.endpointHash, reason: err.hint.reason }, 'push endpoint refused by policy');
     await record('push_refused');
     throw new UnrecoverableError(err.message);
   }
   if (err.hint?.is === 'vapid_refused') {
     // One device's dead letter, never a pause: the queue carries every caseworker's alerts, on every push service.
-    const service = pushServiceFamily(push.endpoint);
+    const service = pushServiceFamily(push.subscription.endpoint);
     deps.counters.increment('gateway_push_vapid_refused_total', { service, status: String(err.status) });
     deps.logger.warn({ device: push.endpointHash, service, status: err.status }, 'push service refused the VAPID signature for one device');
     await record('push_vapid_refused');

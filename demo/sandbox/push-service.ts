@@ -71,6 +71,13 @@ export interface PushDelivery {
   at: number;
 }
 
+/** A scripted answer; `meanwhile` runs before it is sent, as something the browser does while the request is in flight. */
+export interface ScriptedReply {
+  status: number;
+  headers?: Record<string, string>;
+  meanwhile?: () => Promise<void>;
+}
+
 interface Device {
   ecdh: ECDH;
   auth: Buffer;
@@ -87,7 +94,7 @@ export class FakePushService {
   readonly attempts: Array<{ device: string; at: number; status: number }> = [];
   readonly errors: string[] = [];
   private readonly devices = new Map<string, Device>();
-  private readonly scripted = new Map<string, Array<{ status: number; headers?: Record<string, string> }>>();
+  private readonly scripted = new Map<string, ScriptedReply[]>();
   private server: http.Server | null = null;
 
   constructor(private readonly vapidPublicKey: string) {}
@@ -116,7 +123,7 @@ export class FakePushService {
   }
 
   /** The next answers for a device, before it goes back to 201. */
-  answerNext(device: string, ...replies: Array<{ status: number; headers?: Record<string, string> }>): void {
+  answerNext(device: string, ...replies: ScriptedReply[]): void {
     this.scripted.set(device, [...(this.scripted.get(device) ?? []), ...replies]);
   }
 
@@ -129,7 +136,9 @@ export class FakePushService {
       const at = Date.now();
       if (scripted) {
         this.attempts.push({ device, at, status: scripted.status });
-        res.writeHead(scripted.status, scripted.headers).end();
+        void Promise.resolve(scripted.meanwhile?.())
+          .catch((err: Error) => void this.errors.push(err.message))
+          .finally(() => res.writeHead(scripted.status, scripted.headers).end());
         return;
       }
       try {

@@ -2,7 +2,8 @@
  * Which browser push service an endpoint belongs to, as a metric label: a handful of fixed words, never the
  * endpoint (its path identifies one device) nor an operator's own host from PUSH_ENDPOINT_HOSTS.
  */
-export type PushServiceFamily = 'fcm' | 'mozilla' | 'windows' | 'apple' | 'other';
+export const PUSH_SERVICE_FAMILIES = ['fcm', 'mozilla', 'windows', 'apple', 'other'] as const;
+export type PushServiceFamily = (typeof PUSH_SERVICE_FAMILIES)[number];
 
 export function pushServiceFamily(endpoint: string): PushServiceFamily {
   let host: string;

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import type { ServerResponse } from 'node:http';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CHANNEL_NAMES } from '../channels/index';
+import { PUSH_SERVICE_FAMILIES } from '../clients/push-service-family';
 import { SCHEDULED_QUEUES, settlesMaybeSent } from '../queues/jobs';
 import type { Overview, OverviewReader } from '../admin/overview-types';
 import { overviewLines } from '../admin/overview-metrics';
@@ -30,14 +31,18 @@ type Series = Array<{ labels: Record<string, string>; value: number }>;
 
 /** Counted per queue whose messages to a person settle as "not confirmed" (src/replies/send-once.ts). */
 const NOT_CONFIRMED = 'gateway_messages_not_confirmed_total';
+/** Counted per push service and status (401/403) by the push worker; with push on, every pair is rendered. */
+const VAPID_REFUSED = 'gateway_push_vapid_refused_total';
+const VAPID_REFUSED_LABELS = PUSH_SERVICE_FAMILIES.flatMap((service) => ['401', '403'].map((status) => ({ service, status })));
 
 /**
- * Renders a counter at 0 for each queue before its first count: an alert on its increase() then sees the first one
- * (a series that appears at 1 has no increase to Prometheus).
+ * Renders a counter at 0 for each label set before its first count: an alert on its increase() then sees the first
+ * one (a series that appears at 1 has no increase to Prometheus).
  */
-function withZeroes(byName: Map<string, Series>, name: string, queues: string[]): void {
+function withZeroes(byName: Map<string, Series>, name: string, labelSets: Array<Record<string, string>>): void {
   const series = byName.get(name) ?? [];
-  for (const queue of queues) if (!series.some((s) => s.labels.queue === queue)) series.push({ labels: { queue }, value: 0 });
+  const same = (a: Record<string, string>, b: Record<string, string>) => Object.keys(b).length === Object.keys(a).length && Object.entries(b).every(([k, v]) => a[k] === v);
+  for (const labels of labelSets) if (!series.some((s) => same(s.labels, labels))) series.push({ labels, value: 0 });
   if (series.length) byName.set(name, series);
 }
 
@@ -190,7 +195,8 @@ export class GatewayMetrics {
     }
     const byName = new Map<string, Series>();
     for (const c of await this.shared.all()) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
-    withZeroes(byName, NOT_CONFIRMED, this.queues.filter((q) => settlesMaybeSent(q.name)).map((q) => q.name));
+    withZeroes(byName, NOT_CONFIRMED, this.queues.filter((q) => settlesMaybeSent(q.name)).map((q) => ({ queue: q.name })));
+    if (this.devices) withZeroes(byName, VAPID_REFUSED, VAPID_REFUSED_LABELS);
     for (const [name, series] of byName) {
       lines.push(`# HELP ${name} Counted by every gateway process`, `# TYPE ${name} counter`);
       for (const { labels, value } of series) {

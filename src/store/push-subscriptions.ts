@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RedisConnection } from '../queues/connection';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import { gatewayKey, replaceFieldIfUnchanged, scanKeys } from './keys';
+import { ENROLL, REMOVE_IF_SAME, RENEW } from './push-subscription-scripts';
 
 export interface PushSubscription {
   endpoint: string;
@@ -19,30 +20,6 @@ export interface DeviceView {
   expiring_soon: boolean;
 }
 
-/**
- * One owner per endpoint, atomically: the endpoint's owner key moves to the new user (with the device's expiry)
- * and the previous owner's entry goes. KEYS: new user's hash, owner key; ARGV: field, value, user, ttl, the
- * user-hash key prefix. Returns the previous owner, if another.
- */
-const ENROLL = `
-local previous = redis.call('GET', KEYS[2])
-if previous and previous ~= ARGV[3] then redis.call('HDEL', ARGV[5] .. previous, ARGV[1]) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-if previous and previous ~= ARGV[3] then return previous end
-return false`;
-
-/**
- * A delivery proves the device is in use: its owner key gets a full TTL again, if it still names this user.
- * KEYS: owner key, user's hash; ARGV: user, ttl. Returns 1 when renewed.
- */
-const RENEW = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-return 1`;
-
 export interface StoredSubscription {
   endpointHash: string;
   subscription: PushSubscription;
@@ -50,6 +27,7 @@ export interface StoredSubscription {
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+const sameSubscription = (a: PushSubscription, b: PushSubscription) => a.endpoint === b.endpoint && a.keys.p256dh === b.keys.p256dh && a.keys.auth === b.keys.auth;
 /** The subscription's auth secret compared in constant time (digests first: equal lengths, nothing leaked by length). */
 const sameSecret = (given: string, stored: string) => timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(stored).digest());
 
@@ -238,11 +216,17 @@ export class PushSubscriptionStore {
     return { id: endpointHash, user };
   }
 
-  /** After a 404/410: removes the subscription only if it still is the one that failed (a refreshed one stays). */
-  async removeIfUnchanged(user: string, endpointHash: string, endpoint: string): Promise<boolean> {
-    const stored = await this.get(user, endpointHash);
-    if (!stored || stored.subscription.endpoint !== endpoint) return false;
-    await this.redis.multi().hdel(this.userKey(user), endpointHash).del(this.ownerKey(endpointHash)).exec();
-    return true;
+  /**
+   * After a 404/410: removes the subscription only if it still is the one the push was sent with. The endpoint
+   * alone says nothing (the entry is keyed by it): a browser re-subscribing while the push was in flight may keep
+   * its endpoint with new keys, and that subscription is alive. The delete is conditional on the entry read here,
+   * so one re-enrolled between this read and the delete stays too.
+   */
+  async removeIfUnchanged(user: string, endpointHash: string, sent: PushSubscription): Promise<boolean> {
+    const value = await this.redis.hget(this.userKey(user), endpointHash);
+    if (value === null) return false;
+    const stored = this.open(user, endpointHash, value);
+    if (!stored || !sameSubscription(stored.subscription, sent)) return false;
+    return (await this.redis.eval(REMOVE_IF_SAME, 2, this.userKey(user), this.ownerKey(endpointHash), endpointHash, value, user)) === 1;
   }
 }

@@ -175,7 +175,7 @@ describe('the monitoring that ships (deploy/)', () => {
   it('reads every alert rule and every dashboard query, and each names a metric', () => {
     const rules = alertRules(readFileSync(path.join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8'));
     expect(rules.length).toBe((readFileSync(path.join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8').match(/^\s*- alert:/gm) ?? []).length);
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['GatewayDeadLettersPresent', 'GatewayDeadLettersGrowing', 'GatewayDeadLetterOlderThanADay', 'GatewayBacklogOld', 'GatewayDestinationPaused', 'GatewayDestinationWaiting', 'GatewayNoMessagesInWorkingHours', 'GatewayNotReady', 'GatewayOverviewUnreadable']));
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['GatewayDeadLettersPresent', 'GatewayDeadLettersGrowing', 'GatewayDeadLetterOlderThanADay', 'GatewayBacklogOld', 'GatewayDestinationPaused', 'GatewayDestinationWaiting', 'GatewayNoMessagesInWorkingHours', 'GatewayNotReady', 'GatewayOverviewUnreadable', 'GatewayPushVapidRefused']));
     expect(shippedExprs().filter((e) => metricNames(e.expr).length === 0)).toEqual([]);
   });
 

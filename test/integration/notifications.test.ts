@@ -305,6 +305,8 @@ describe('notifications', () => {
   }
 
   it("dead-letters only the alert of a device its push service answers 403, without pausing anyone else's alerts", async () => {
+    // At 0 before the first refusal, so an alert on its increase sees that one too.
+    expect(await scrapeMetrics(gw)).toContain('gateway_push_vapid_refused_total{service="other",status="403"} 0');
     // Subscribed under the gateway's previous VAPID key: the push service answers every send 403, as FCM does.
     await enroll('cp_stale', 'stale-phone', webpush.generateVAPIDKeys().publicKey);
     const [stale] = await gw.services.notifications.subscriptions.list('cp_stale');
@@ -322,6 +324,7 @@ describe('notifications', () => {
     expect(push.errors.splice(0)).toEqual(['vapid key differs from the subscription key']);
     const metrics = await admin(request(gw.app).get('/metrics'));
     expect(metrics.text).toContain('gateway_push_vapid_refused_total{service="other",status="403"} 1');
+    expect(metrics.text).not.toContain('gateway_push_vapid_refused_total{service="other",status="403"} 0');
     const trace = await admin(request(gw.app).get(`/admin/messages/${reference}`));
     expect(trace.body.timeline.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['push_vapid_refused', 'dead_lettered']));
     const said = gw.logs.lines.filter((l) => l.includes('refused the VAPID signature'));
@@ -350,10 +353,47 @@ describe('notifications', () => {
     await eventually(() => push.deliveries.find((d) => d.device === 'busy-phone'), 15000);
   });
 
-  it('removes a subscription the push service says is gone (410)', async () => {
+  it('removes a subscription the push service says is gone (410), and logs the device without its user name', async () => {
+    const [phone] = await gw.services.notifications.subscriptions.list('triage1');
     push.answerNext('triage-phone', { status: 410 });
     await newReferral();
     await eventually(async () => (await gw.services.notifications.subscriptions.list('triage1')).length === 0);
+    const said = await eventually(() => gw.logs.lines.filter((l) => l.includes('push subscription gone')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.device === phone!.endpointHash));
+    expect(said).toMatchObject({ status: 410, removed: true });
+    expect(JSON.stringify(said)).not.toContain('triage1');
+  });
+
+  const timeline = async (reference: string) => ((await admin(request(gw.app).get(`/admin/messages/${reference}`))).body.timeline as Array<{ event: string }>).map((e) => e.event);
+
+  it.each([
+    ['its same endpoint with new keys', 'cp_renewed', 'renewed-phone', 'renewed-phone'],
+    ['a new endpoint', 'cp_moved', 'old-phone', 'new-phone'],
+  ])("keeps the subscription a caseworker's browser made (%s) while the push service was answering 410 for the old one, and alerts it next", async (_how, user, old, fresh) => {
+    await enroll(user, old);
+    let renewed: { endpoint: string; keys: { p256dh: string; auth: string } } | undefined;
+    // The browser re-subscribes after the worker read the old subscription and before the push service's 410 reaches it.
+    push.answerNext(old, {
+      status: 410,
+      meanwhile: async () => {
+        await enroll(user, fresh);
+        renewed = (await gw.services.notifications.subscriptions.list(user)).find((d) => d.subscription.endpoint.endsWith(`/${fresh}`))?.subscription;
+      },
+    });
+    const { reference, recordId: first } = await assignTo(user);
+    if (old === fresh) {
+      // The same device, re-subscribed: the alert the 410 answered reaches it under its new keys, and it is not "gone".
+      await eventually(() => push.deliveries.find((d) => d.device === fresh && d.plaintext.includes(first)), 15000);
+      expect(await timeline(reference)).not.toContain('push_device_gone');
+    } else {
+      await eventually(async () => ((await timeline(reference)).includes('push_device_gone') ? true : null));
+    }
+    expect(renewed).toBeDefined();
+    // The stale subscription is gone, the fresh one is kept as it was enrolled.
+    expect((await gw.services.notifications.subscriptions.list(user)).map((d) => d.subscription)).toEqual([renewed]);
+    const { recordId: later } = await assignTo(user);
+    // Decrypted with the fresh keys: the caseworker's browser shows it.
+    await eventually(() => push.deliveries.find((d) => d.device === fresh && d.plaintext.includes(later)), 15000);
+    expect(push.attempts.filter((a) => a.device === old && a.status === 410)).toHaveLength(1);
   });
 
   it('delays a flow start RapidPro answers 429 by its Retry-After', async () => {

@@ -76,6 +76,9 @@ describe('push endpoint policy', () => {
     expect(failed.failedReason).toMatch(/refused/);
     expect(await queue.getJobCounts('waiting', 'active', 'delayed')).toEqual({ waiting: 0, active: 0, delayed: 0 });
     expect(internal.requests).toEqual([]);
+    const said = gw.logs.lines.filter((l) => l.includes('push endpoint refused by policy'));
+    expect(said.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ device: failed.data.endpointHash })]);
+    expect(said.join('')).not.toContain('legacy_user');
   });
 
   it('checks the address in the socket lookup, so a name that re-resolves to loopback after the check reaches nothing', async () => {
