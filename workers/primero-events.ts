@@ -126,7 +126,7 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
-    let snapshot = done.snapshot;
+    let snapshot: StoredSnapshot = done.safeConfirmed ? done.snapshot : { ...done.snapshot, safeUnconfirmed: true };
     if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);
     const { applied, before, unsettled } = await deps.snapshots.swapPending(snapshot);
     if (!applied) return 'already-seen';

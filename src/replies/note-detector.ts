@@ -63,7 +63,8 @@ export class NoteDetector {
     // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
     // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
     if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
-    if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe };
+    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeUnreadable(link.reference, recordType) : safe;
+    if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe: seen };
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
       // Any ledger entry means a job holds or has handled this note: every webhook re-reads all notes.
@@ -83,7 +84,17 @@ export class NoteDetector {
       queued++;
     }
     if (queued > 0) this.deps.logger.info({ reference: link.reference, notes: queued }, 'caseworker messages queued');
-    return { queued, safe };
+    return { queued, safe: seen };
+  }
+
+  /**
+   * A record that has a safe-to-contact answer read back without the field: the API user's role may not read it, so a
+   * caseworker's "not safe" there would never be seen. Said at every such look, and the look's status messages wait.
+   */
+  private safeUnreadable(reference: string, recordType: RecordType): SafeRead {
+    this.deps.counters.increment('gateway_safe_to_contact_unreadable_total', { record_type: recordType });
+    this.deps.logger.warn({ reference }, "the safe-to-contact field cannot be read on this record: Primero answered without it (the API user's role may not read that field); status messages to the person are held back");
+    return 'unreadable';
   }
 
   /**
