@@ -112,10 +112,12 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
       let confirmed: boolean;
       try {
         confirmed = await safetyOf(deps, look);
+        // The stored look's mark holds either way: what it keeps out of STATUS it also keeps from this dispatch.
+        if (!confirmed && !stored.safeUnconfirmed) await deps.snapshots.markUnconfirmed(stored);
       } catch (err) {
         return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
       }
-      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed });
+      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed && !stored.safeUnconfirmed });
     }
     let done: Checked;
     try {

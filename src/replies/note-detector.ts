@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
 import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
 import type { SharedCounters } from '../store/counters';
-import type { ReferenceStore } from '../store/references';
+import type { CaseLink, ReferenceStore } from '../store/references';
 import type { SafeRead } from '../domain/safe-to-contact-look';
 
 export interface NoteDetectorDeps {
@@ -63,7 +63,7 @@ export class NoteDetector {
     // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
     // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
     if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
-    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeUnreadable(link.reference, recordType) : safe;
+    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeMissing(link, recordType) : safe;
     if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe: seen };
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
@@ -88,13 +88,15 @@ export class NoteDetector {
   }
 
   /**
-   * A record that has a safe-to-contact answer read back without the field: the API user's role may not read it, so a
-   * caseworker's "not safe" there would never be seen. Said at every such look, and the look's status messages wait.
+   * A record the gateway holds an answer for (it wrote one, or Primero showed one) read back without the field: the
+   * API user's role may not read it (a caseworker's "not safe" there would never be seen), or may not write it
+   * (Primero dropped the person's answer at the create: caseworkers never see it). Said at every such read. Only
+   * once Primero has shown the field is it certainly unreadable: then the look's status messages wait.
    */
-  private safeUnreadable(reference: string, recordType: RecordType): SafeRead {
+  private safeMissing(link: CaseLink, recordType: RecordType): SafeRead {
     this.deps.counters.increment('gateway_safe_to_contact_unreadable_total', { record_type: recordType });
-    this.deps.logger.warn({ reference }, "the safe-to-contact field cannot be read on this record: Primero answered without it (the API user's role may not read that field); status messages to the person are held back");
-    return 'unreadable';
+    this.deps.logger.warn({ reference: link.reference, seenBefore: link.safeSeen === true }, "the safe-to-contact field is missing from this record's read: the API user's role may not read it, or may not write it (Primero drops such a field from a create)");
+    return link.safeSeen ? 'unreadable' : 'read';
   }
 
   /**

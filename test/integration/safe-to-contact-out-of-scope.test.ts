@@ -173,21 +173,35 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     expect(await pushedTo(r.reference, 'cp_worker')).toBe(true);
   });
 
-  it('in scope, the API user\'s role may not read the field: no status message on the body\'s silence, warned and counted', async () => {
+  it('in scope, the API user\'s role no longer reads a field it read before: no status message on the body\'s silence, warned and counted', async () => {
     const r = await referral();
+    await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
     const before = { skipped: await skipped(), unreadable: await unreadableCount() };
     primero.unreadable.set(r.recordId, ['safe_to_contact']);
-    await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
-    expect(startsFor(r.reference)).toEqual(['received']);
-    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'in_progress', reason: 'unverifiable' });
+    await changeInPrimero(r.recordId, { status: 'closed', workflow: 'closed' }, false);
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress']);
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
     expect(await skipped()).toBe(before.skipped + 1);
     await eventually(async () => ((await unreadableCount()) > before.unreadable ? true : null));
-    expect(gw.logs.text).toContain('the safe-to-contact field cannot be read on this record');
-    expect(await pushedTo(r.reference, 'cp_worker')).toBe(true);
-    // The webhook role may read it: the body's yes confirms the answer, and the next change goes out.
+    expect(gw.logs.text).toContain("the safe-to-contact field is missing from this record's read");
+    // The webhook role may read it: the body's yes confirms the answer, and the next close goes out (the reopen's
+    // "in progress" was sent once already).
+    await changeInPrimero(r.recordId, { status: 'open', workflow: 'case_plan' });
     await changeInPrimero(r.recordId, { status: 'closed', workflow: 'closed' });
+    await eventually(() => (startsFor(r.reference).length === 3 ? true : null));
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress', 'closed']);
+  });
+
+  it('a field Primero never showed (the role may not write it, so the create dropped the answer) is warned of, and notified as an unknown', async () => {
+    const r = await referral();
+    const before = await unreadableCount();
+    primero.unreadable.set(r.recordId, ['safe_to_contact']);
+    await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
     await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
-    expect(startsFor(r.reference)).toEqual(['received', 'closed']);
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress']);
+    await eventually(async () => ((await unreadableCount()) > before ? true : null));
+    expect(await statusOf(r.contact)).toEqual({ reference: r.reference, status: 'in_progress' });
   });
 
   it('a STATUS answer leaves out a record whose last look could not confirm the answer, and names it again once one does', async () => {
