@@ -3,7 +3,7 @@
  * confirm (a record the gateway did not create, a mapping without the question); `read` when Primero answered (a
  * field without a value is an unanswered question, the link's unknown, as before); `refused` on a 403 (the record
  * left the API user's scope: referred or transferred away), which says nothing of the answer; `unreadable` when the
- * read came back without the field although Primero has shown it before (the link's `safeSeen`), which is Primero
+ * read came back without the field although Primero has shown that field before (the link's `safeSeen`), which is Primero
  * leaving out a field the API user's role may not read.
  */
 export type SafeRead = 'not_asked' | 'read' | 'refused' | 'unreadable';

@@ -62,8 +62,8 @@ export class NoteDetector {
     // no already on the link (the person's, or a caseworker's) is never undone by a yes the record may still show
     // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
     // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
-    if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
-    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeMissing(link, recordType) : safe;
+    if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]), safeField);
+    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeMissing(link, safeField, recordType) : safe;
     if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe: seen };
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
@@ -93,10 +93,11 @@ export class NoteDetector {
    * (Primero dropped the person's answer at the create: caseworkers never see it). Said at every such read. Only
    * once Primero has shown the field is it certainly unreadable: then the look's status messages wait.
    */
-  private safeMissing(link: CaseLink, recordType: RecordType): SafeRead {
+  private safeMissing(link: CaseLink, field: string, recordType: RecordType): SafeRead {
+    const seenBefore = link.safeSeen === field;
     this.deps.counters.increment('gateway_safe_to_contact_unreadable_total', { record_type: recordType });
-    this.deps.logger.warn({ reference: link.reference, seenBefore: link.safeSeen === true }, "the safe-to-contact field is missing from this record's read: the API user's role may not read it, or may not write it (Primero drops such a field from a create)");
-    return link.safeSeen ? 'unreadable' : 'read';
+    this.deps.logger.warn({ reference: link.reference, seenBefore }, "the safe-to-contact field is missing from this record's read: the API user's role may not read it, or may not write it (Primero drops such a field from a create)");
+    return seenBefore ? 'unreadable' : 'read';
   }
 
   /**

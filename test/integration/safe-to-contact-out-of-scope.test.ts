@@ -6,6 +6,7 @@ import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK
 import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
+import { NotificationDispatcher } from '../../src/notifications/dispatcher';
 
 const RAPIDPRO = 'http://rapidpro.test';
 const NOTIFY_FLOW = '7c9d2f3a-1e2b-4c5d-8e9f-0a1b2c3d4e5f';
@@ -231,6 +232,44 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     await untilGatewayDrained(gw);
     expect(startsFor(r.reference)).toEqual(['received']);
     expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'in_progress', reason: 'unverifiable' });
+  });
+
+  /** The record's next dispatch fails once (a Redis blip after the swap), `meanwhile` running first: the job is retried. */
+  const failingFirstDispatch = (reference: string, meanwhile: () => void) => {
+    const real = NotificationDispatcher.prototype.dispatch;
+    let failed = false;
+    return jest.spyOn(NotificationDispatcher.prototype, 'dispatch').mockImplementation(async function (this: NotificationDispatcher, ...args) {
+      if (args[1] !== reference || failed) return real.apply(this, args);
+      failed = true;
+      meanwhile();
+      throw new Error('Connection is closed.');
+    });
+  };
+
+  it('a retry of a look\'s dispatch that now cannot confirm the answer holds its status message and keeps the record out of STATUS', async () => {
+    const r = await referral();
+    const dispatch = failingFirstDispatch(r.reference, () => primero.forbidden.add(r.recordId));
+    try {
+      await changeInPrimero(r.recordId, { ...transferredAndClosed, owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    } finally {
+      dispatch.mockRestore();
+    }
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
+  });
+
+  it('a retry of a look\'s dispatch that could not confirm the answer still holds its status message, though the record is readable again', async () => {
+    const r = await referral();
+    primero.forbidden.add(r.recordId);
+    const dispatch = failingFirstDispatch(r.reference, () => primero.forbidden.delete(r.recordId));
+    try {
+      await changeInPrimero(r.recordId, { ...transferredAndClosed, owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    } finally {
+      dispatch.mockRestore();
+    }
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
   });
 
   it('keeps the body\'s answer sealed in the stored job: no copy of Redis tells whose phone is not safe', async () => {
