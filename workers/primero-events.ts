@@ -112,10 +112,12 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
       let confirmed: boolean;
       try {
         confirmed = await safetyOf(deps, look);
+        // The stored look's mark holds either way: what it keeps out of STATUS it also keeps from this dispatch.
+        if (!confirmed && !stored.safeUnconfirmed) await deps.snapshots.markUnconfirmed(stored);
       } catch (err) {
         return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
       }
-      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed });
+      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed && !stored.safeUnconfirmed });
     }
     let done: Checked;
     try {
@@ -126,7 +128,7 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
     } catch (err) {
       return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
     }
-    let snapshot = done.snapshot;
+    let snapshot: StoredSnapshot = done.safeConfirmed ? done.snapshot : { ...done.snapshot, safeUnconfirmed: true };
     if (snapshot.caseIdDisplay === null) snapshot = withDisplayOf(snapshot, stored);
     const { applied, before, unsettled } = await deps.snapshots.swapPending(snapshot);
     if (!applied) return 'already-seen';

@@ -8,6 +8,7 @@ import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import type { ContactStore } from '../src/store/contacts';
 import type { ReferenceStore } from '../src/store/references';
+import type { SnapshotStore } from '../src/store/snapshots';
 import type { TraceStore } from '../src/store/trace';
 import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
@@ -22,6 +23,8 @@ export interface RapidProNotifyDeps extends SendOnceDeps {
   contacts: ContactStore;
   /** The reference's link, read when the message is sent: what was said about the phone since it was planned counts. */
   references: Pick<ReferenceStore, 'get'>;
+  /** The record's last look, read when the message is sent: one that could not confirm the safe-to-contact answer holds it. */
+  snapshots: Pick<SnapshotStore, 'get'>;
   trace: TraceStore;
   logger: Logger;
   queue: Queue;
@@ -31,12 +34,13 @@ export interface RapidProNotifyDeps extends SendOnceDeps {
 
 /**
  * A status message planned earlier (a retry after a RapidPro outage, a replay days later) is held back when, since, the
- * person was said not safe to contact or the record became protected as sensitive; a link gone (forgotten, or past its
- * retention) names no record to tell of. Read when it is sent, not only when it was planned.
+ * person was said not safe to contact, the record became protected as sensitive, or the record's last look could not
+ * confirm the safe-to-contact answer; a link gone (forgotten, or past its retention) names no record to tell of. Read
+ * when it is sent, not only when it was planned.
  */
 async function heldBack(deps: RapidProNotifyDeps, reference: string, status: string): Promise<string | null> {
   const link = await deps.references.get(reference);
-  const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : null;
+  const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : (await deps.snapshots.get(link.caseId))?.safeUnconfirmed ? 'unverifiable' : null;
   if (!why) return null;
   await skippedStart(deps.trace, deps.counters, reference, status, why);
   return `skipped-${why}`;

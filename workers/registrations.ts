@@ -177,8 +177,8 @@ const rapidproNotify: Registration = {
   processor: (s, queue) => {
     const c = s.config;
     const client = new RapidProClient({ baseUrl: c.RAPIDPRO_URL!, token: c.RAPIDPRO_TOKEN!, timeoutMs: c.RAPIDPRO_TIMEOUT_MS, observe: s.observe('rapidpro') });
-    const { codec, contacts, references, trace, logger, counters, sendClaims: claims } = s;
-    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, references, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters, claims });
+    const { codec, contacts, references, snapshots, trace, logger, counters, sendClaims: claims } = s;
+    return rapidProNotifyProcessor({ client, flowUuid: c.RAPIDPRO_NOTIFY_FLOW_UUID!, codec, contacts, references, snapshots, trace, logger, queue, authFailurePauseMs: c.AUTH_FAILURE_PAUSE_MS, counters, claims });
   },
   // Evenly spaced to its part of our share of the workspace quota (RAPIDPRO_RATE_PER_HOUR, split with caseworker messages).
   options: (c) => ({ concurrency: 1, limiter: spacedPerHour(rapidProShares(c.RAPIDPRO_RATE_PER_HOUR).notify) }),

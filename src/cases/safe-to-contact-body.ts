@@ -19,6 +19,6 @@ export async function followBodySafeToContact(
   if (!link || !field) return 'not_asked';
   const safe = said && Object.hasOwn(said, field) ? said[field] : undefined;
   if (typeof safe !== 'boolean') return 'lacked';
-  await references.followRecordSafeToContact(link.reference, safe);
+  await references.followRecordSafeToContact(link.reference, safe, field);
   return 'carried';
 }

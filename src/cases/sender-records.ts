@@ -36,6 +36,7 @@ export class SenderRecords {
           intent: l.intent,
           sensitive: l.sensitive,
           safeToContact: l.safeToContact ?? null,
+          safeUnconfirmed: snapshot?.safeUnconfirmed === true,
           createdAt: l.createdAt,
           snapshot: snapshot && { status: snapshot.status, workflow: snapshot.workflow, ownedBy: snapshot.ownedBy, assignedUserNames: snapshot.assignedUserNames },
         };

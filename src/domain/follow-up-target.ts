@@ -1,4 +1,4 @@
-import { communityStatusOf, newestFirst, type SenderRecord } from './sender-records';
+import { communityStatusOf, mayWriteAbout, newestFirst, type SenderRecord } from './sender-records';
 
 export interface FollowUpRules {
   /** FOLLOW_UP_WINDOW_DAYS: only records the gateway created this recently are joined (0 = never). */
@@ -14,7 +14,7 @@ export interface FollowUpRules {
 export interface FollowUpDecision {
   target: SenderRecord | null;
   sensitive: boolean;
-  /** Joined to a record whose reporter said messages to this phone are not safe: no acknowledgement goes back. */
+  /** Joined to a record the gateway may not write to the person about (mayWriteAbout): no acknowledgement goes back. */
   silent?: boolean;
 }
 
@@ -23,7 +23,7 @@ export interface FollowUpDecision {
  * their records is treated as absent, so the answer never says whether it exists. A sensitive (PSEA) record is
  * joined only when named: whoever holds the phone may not be the survivor, and a follow-up acknowledgement
  * carries its target's reference. Unnamed, the words still belong near it, so they become a sensitive report of
- * their own. A record whose reporter said messages to this phone are not safe is joined without an acknowledgement. A named own record that is closed or too old is not swapped for another open one (that would put
+ * their own. A record the gateway may not write to the person about (mayWriteAbout) is joined without an acknowledgement. A named own record that is closed or too old is not swapped for another open one (that would put
  * the words on a case they were not about): the message is a report of its own, as sensitive as the one named.
  */
 export function followUpDecision(records: SenderRecord[], askedFor: string | null, now: Date, rules: FollowUpRules): FollowUpDecision {
@@ -31,15 +31,15 @@ export function followUpDecision(records: SenderRecord[], askedFor: string | nul
   const since = now.getTime() - rules.windowDays * 86_400_000;
   const open = newestFirst(records).filter((r) => Date.parse(r.createdAt) >= since && communityStatusOf(r, rules.gatewayUser) !== 'closed');
   const named = askedFor === null ? undefined : records.find((r) => r.reference === askedFor);
-  if (named) return open.includes(named) ? { target: named, sensitive: named.sensitive, silent: named.safeToContact === false } : { target: null, sensitive: named.sensitive };
+  if (named) return open.includes(named) ? { target: named, sensitive: named.sensitive, silent: !mayWriteAbout(named) } : { target: null, sensitive: named.sensitive };
   // Unnamed, the newest open record decides: the words are most likely about it, and are never passed over to an
   // older case (whose caseworkers would get words meant for another). A sensitive one is not joined (the
-  // acknowledgement would name it to whoever holds the phone): a sensitive report of its own. One whose reporter
-  // said messages to this phone are not safe is joined, silently: no acknowledgement is sent to that phone.
+  // acknowledgement would name it to whoever holds the phone): a sensitive report of its own. One the gateway may not
+  // write to the person about is joined, silently: no acknowledgement is sent to that phone.
   const newest = open[0];
   if (!newest) return { target: null, sensitive: false };
   if (newest.sensitive) return { target: null, sensitive: true };
-  return { target: newest, sensitive: false, silent: newest.safeToContact === false };
+  return { target: newest, sensitive: false, silent: !mayWriteAbout(newest) };
 }
 
 /** The record a message without a keyword joins, or null (see followUpDecision). */

@@ -26,10 +26,13 @@ export interface RecordSnapshot {
 export type RecordLook = RecordSnapshot & { missing?: string[]; safe?: Record<string, boolean> };
 
 /**
- * A stored look the API user was refused (403) the last time it was read: Primero sends webhooks for every
- * case in the module whatever the API user's scope, so such a record is known only by its webhook bodies.
+ * A stored look. `outOfScope`: the API user was refused (403) the last time it was read: Primero sends webhooks for
+ * every case in the module whatever the API user's scope, so such a record is known only by its webhook bodies.
+ * `safeUnconfirmed`: this look could not confirm the person's safe-to-contact answer (see safeToContactConfirmed), so
+ * nothing the gateway says to the person (a STATUS answer, a follow-up's acknowledgement) names the record until a
+ * later look does.
  */
-export type StoredSnapshot = RecordSnapshot & { outOfScope?: boolean };
+export type StoredSnapshot = RecordSnapshot & { outOfScope?: boolean; safeUnconfirmed?: boolean };
 
 // What deriveEvents compares; a look lacking any of these cannot be diffed as it is.
 const DIFF_FIELDS = ['owned_by', 'assigned_user_names', 'status', 'workflow'];

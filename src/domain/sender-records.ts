@@ -12,6 +12,8 @@ export interface SenderRecord {
   sensitive: boolean;
   /** The safe-to-contact answer its link keeps (false: the person said someone else may read their messages); null: unknown. */
   safeToContact?: boolean | null;
+  /** The gateway's last look at the record could not confirm that answer (see StoredSnapshot). */
+  safeUnconfirmed?: boolean;
   /** When the gateway created it (ISO). */
   createdAt: string;
   /** The last look the gateway had of it; null when it has none (then it counts as received and open). */
@@ -62,11 +64,20 @@ export function referenceInText(text: string | null): string | null {
 }
 
 /**
- * The records a STATUS answer may name. Never a sensitive one (PSEA), nor one whose reporter said it is not safe to
- * contact them: whoever holds the phone could learn that a report exists.
+ * Whether the gateway may write to the person about this record: not when they (or a caseworker) said it is not safe
+ * to contact them, nor while the last look could not confirm the answer (a caseworker the gateway cannot read may
+ * have just said so).
  */
-export function tellable(record: Pick<SenderRecord, 'sensitive' | 'safeToContact'>): boolean {
-  return !record.sensitive && record.safeToContact !== false;
+export function mayWriteAbout(record: Pick<SenderRecord, 'safeToContact' | 'safeUnconfirmed'>): boolean {
+  return record.safeToContact !== false && record.safeUnconfirmed !== true;
+}
+
+/**
+ * The records a STATUS answer may name. Never a sensitive one (PSEA), nor one the gateway may not write to the
+ * person about (mayWriteAbout): whoever holds the phone could learn that a report exists.
+ */
+export function tellable(record: Pick<SenderRecord, 'sensitive' | 'safeToContact' | 'safeUnconfirmed'>): boolean {
+  return !record.sensitive && mayWriteAbout(record);
 }
 
 /** Newest first (by creation), the order every two-way path reads a sender's records in. */

@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 import type { CaseworkerMessageProducer } from '../queues/caseworker-messages';
 import type { CaseworkerMessageLedger } from '../store/caseworker-messages';
 import type { SharedCounters } from '../store/counters';
-import type { ReferenceStore } from '../store/references';
+import type { CaseLink, ReferenceStore } from '../store/references';
 import type { SafeRead } from '../domain/safe-to-contact-look';
 
 export interface NoteDetectorDeps {
@@ -62,8 +62,9 @@ export class NoteDetector {
     // no already on the link (the person's, or a caseworker's) is never undone by a yes the record may still show
     // (a merged report's "not safe" PATCH may not have landed). Unknown becomes what the record says. The store
     // decides against the link as it is now, not as read above: a merge may have lowered it during the read.
-    if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]));
-    if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe };
+    if (safeField && safeField in record) await references.followRecordSafeToContact(link.reference, isClearYes(record[safeField]), safeField);
+    const seen = safeField && !(safeField in record) && typeof link.safeToContact === 'boolean' ? this.safeMissing(link, safeField, recordType) : safe;
+    if (!(NOTES_FIELD in record)) return { queued: this.unreadable(link.reference), safe: seen };
     let queued = 0;
     for (const note of reporterNotesOf(record[NOTES_FIELD], this.deps.subject)) {
       // Any ledger entry means a job holds or has handled this note: every webhook re-reads all notes.
@@ -83,7 +84,20 @@ export class NoteDetector {
       queued++;
     }
     if (queued > 0) this.deps.logger.info({ reference: link.reference, notes: queued }, 'caseworker messages queued');
-    return { queued, safe };
+    return { queued, safe: seen };
+  }
+
+  /**
+   * A record the gateway holds an answer for (it wrote one, or Primero showed one) read back without the field: the
+   * API user's role may not read it (a caseworker's "not safe" there would never be seen), or may not write it
+   * (Primero dropped the person's answer at the create: caseworkers never see it). Said at every such read. Only
+   * once Primero has shown the field is it certainly unreadable: then the look's status messages wait.
+   */
+  private safeMissing(link: CaseLink, field: string, recordType: RecordType): SafeRead {
+    const seenBefore = link.safeSeen === field;
+    this.deps.counters.increment('gateway_safe_to_contact_unreadable_total', { record_type: recordType });
+    this.deps.logger.warn({ reference: link.reference, seenBefore }, "the safe-to-contact field is missing from this record's read: the API user's role may not read it, or may not write it (Primero drops such a field from a create)");
+    return seenBefore ? 'unreadable' : 'read';
   }
 
   /**

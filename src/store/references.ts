@@ -33,6 +33,12 @@ export interface CaseLink {
    * record's value).
    */
   safeToContact?: boolean | null;
+  /**
+   * The safe-to-contact field Primero last showed the gateway on this record (a read or a webhook body carried it),
+   * or null: a read without that same field since is Primero leaving out a field the API user's role may not read,
+   * not an unanswered question (a mapping moved to another field has shown nothing yet).
+   */
+  safeSeen?: string | null;
   /** Follow-up steps done on the record (referral, flag, assignment), so a retried job does none twice. */
   steps: Partial<Record<Step, string>>;
 }
@@ -132,15 +138,16 @@ export class ReferenceStore {
 
   /** A later report said it is not safe (or did not say it is): the link says not safe from then on, never safe again. */
   async lowerSafeToContact(reference: string): Promise<void> {
-    await this.followRecordSafeToContact(reference, false);
+    await LOWER_OR_FILL_SAFE.run(this.redis, [this.key(reference)], [safeField(false), '']);
   }
 
   /**
    * What the record says (a caseworker ticked or unticked the field), followed down, never up: a no lowers the link;
    * a yes only answers an unknown, never a no (the person's own "not safe" outlives a yes the record may still show).
+   * `field` is the one Primero showed it in: kept as `safeSeen`.
    */
-  async followRecordSafeToContact(reference: string, safe: boolean): Promise<void> {
-    await LOWER_OR_FILL_SAFE.run(this.redis, [this.key(reference)], [safeField(safe)]);
+  async followRecordSafeToContact(reference: string, safe: boolean, field: string): Promise<void> {
+    await LOWER_OR_FILL_SAFE.run(this.redis, [this.key(reference)], [safeField(safe), field]);
   }
 
   /** The display id read after the create (Primero never changes it): kept so it is read once per record. */
@@ -233,6 +240,7 @@ export class ReferenceStore {
       createdAt: h.createdAt ?? '',
       urgent: h.urgent === '1',
       safeToContact: h.safe === '1' ? true : h.safe === '0' ? false : null,
+      safeSeen: h.safeSeen || null,
       steps,
     };
   }

@@ -42,6 +42,14 @@ redis.call('SET', KEYS[2], cjson.encode({updatedMs = ARGV[2], before = settled o
 return {1, settled or false, unsettled or false}
 `);
 
+// Replaces the stored look with ARGV[2] only while it is still the look at ARGV[1] (updatedMs), its TTL kept.
+const REPLACE_SAME_LOOK = new LuaScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or tonumber(cjson.decode(cur)['updatedMs']) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`);
+
 // Deletes the pending entry only when it is the settled look's: a newer look's stays for its own dispatch.
 const SETTLE = new LuaScript(`
 local p = redis.call('GET', KEYS[1])
@@ -109,6 +117,16 @@ export class SnapshotStore {
     const pending = JSON.parse(kept) as { updatedMs?: unknown; before?: unknown };
     if (pending.updatedMs !== String(Date.parse(stored.lastUpdatedAt))) return null;
     return { before: parsed(typeof pending.before === 'string' ? pending.before : null) };
+  }
+
+  /**
+   * The stored look `stored` could not confirm the safe-to-contact answer (found on a retry of its dispatch): marked,
+   * unless a newer look has replaced it since.
+   */
+  async markUnconfirmed(stored: StoredSnapshot): Promise<void> {
+    const updatedMs = Date.parse(stored.lastUpdatedAt);
+    const next: StoredSnapshot = { ...stored, safeUnconfirmed: true };
+    await REPLACE_SAME_LOOK.run(this.redis, [this.key(stored.recordId)], [String(updatedMs), JSON.stringify({ ...next, updatedMs })]);
   }
 
   /** The changes of the look at `lastUpdatedAt` were dispatched. */

@@ -760,6 +760,17 @@ describe('follow-ups: a message from someone with an open case joins that case',
       expect(note).toMatchObject({ note_subject: 'Message from reporter (RapidPro)', note_text: WORDS.again });
     });
 
+    it('tells the flow to send nothing (silent: true) when the case it joined says messages to this phone are not safe', async () => {
+      const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
+      const first = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+        .send({ contact, flow, run: { uuid: randomUUID() }, results: { concern: { value: WORDS.first, category: 'All Responses' }, safe_to_contact: { value: 'no', category: 'No' } } });
+      const link = await eventually(() => gw.references.get(first.body.reference));
+      expect(link.safeToContact).toBe(false);
+      const res = await post({ contact, flow, results: { message: { value: WORDS.again, category: 'All Responses' } } });
+      expect(res.body).toEqual({ status: 'accepted', reference: first.body.reference, duplicate: false, follow_up: true, silent: true });
+      await eventually(() => (notesOf(link.caseId).length ? true : null));
+    });
+
     it('stores the message of a contact with no open case as a referral and says follow_up: false', async () => {
       const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
       const res = await post({ contact, flow, input: WORDS.other, results: {} });

@@ -6,6 +6,7 @@ import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, WEBHOOK
 import { PRIMERO, primeroWebhookBody, RecordingPrimero } from '../support/primero-fake';
 import { eventually } from '../support/eventually';
 import { expectNoPersonalData } from '../support/personal-data';
+import { NotificationDispatcher } from '../../src/notifications/dispatcher';
 
 const RAPIDPRO = 'http://rapidpro.test';
 const NOTIFY_FLOW = '7c9d2f3a-1e2b-4c5d-8e9f-0a1b2c3d4e5f';
@@ -29,8 +30,9 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
 
   /** A referral with consent and "safe to contact: yes", its "received" message sent. */
   const referral = async () => {
+    const contact = { uuid: randomUUID(), urn: `tel:+25472260${String(1000 + phones++)}` };
     const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json').send(JSON.stringify({
-      contact: { uuid: randomUUID(), urn: `tel:+25472260${String(1000 + phones++)}` },
+      contact,
       flow: { uuid: randomUUID() },
       run: { uuid: randomUUID() },
       node: randomUUID(),
@@ -48,21 +50,29 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     });
     await eventually(() => (startsFor(link.reference).length === 1 ? true : null));
     expect(link.safeToContact).toBe(true);
-    return { reference: link.reference, recordId: link.caseId };
+    return { reference: link.reference, recordId: link.caseId, contact };
   };
+  /** What the person's STATUS keyword flow is answered (flows/status.flow.json's body). */
+  const statusOf = async (contact: { uuid: string; urn: string }) => {
+    const res = await request(gw.app).post('/webhooks/rapidpro/status').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+      .send(JSON.stringify({ contact, flow: { uuid: randomUUID(), name: 'Primero Gateway Status' }, reference: '' }));
+    expect(res.status).toBe(200);
+    return res.body as { reference: string | null; status: string };
+  };
+  const unreadableCount = async () => Number((await scrapeMetrics(gw)).match(/gateway_safe_to_contact_unreadable_total\{record_type="case"\} (\d+)/)?.[1] ?? '0');
 
   /**
    * The case changes in Primero (another agency's worker takes it), and Primero's webhook posts what its role may
    * read: `bodyHasSafe` false is a webhook role that may not read the field.
    */
-  const changeInPrimero = async (recordId: string, fields: Record<string, unknown>, bodyHasSafe = true) => {
+  const changeInPrimero = async (recordId: string, fields: Record<string, unknown>, bodyHasSafe = true, drained = true) => {
     const at = primero.change(recordId, fields);
     const record = { ...primero.records.get(recordId)! };
     if (!bodyHasSafe) delete record.safe_to_contact;
     const body = primeroWebhookBody('full', recordId, at, record);
     if (!bodyHasSafe) delete body.data.safe_to_contact;
     expect((await request(gw.app).post('/webhooks/primero').set('x-api-key', PRIMERO_KEY).type('json').send(JSON.stringify(body))).status).toBe(202);
-    await untilGatewayDrained(gw);
+    if (drained) await untilGatewayDrained(gw);
   };
   const transferredAndClosed = { owned_by: 'other_agency_worker', assigned_user_names: ['other_agency_worker'], status: 'closed', workflow: 'closed' };
   const pushedTo = async (reference: string, user: string) =>
@@ -162,6 +172,104 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     expect((await gw.references.get(r.reference))!.safeToContact).toBe(false);
     expect(startsFor(r.reference)).toEqual(['received']);
     expect(await pushedTo(r.reference, 'cp_worker')).toBe(true);
+  });
+
+  it('in scope, the API user\'s role no longer reads a field it read before: no status message on the body\'s silence, warned and counted', async () => {
+    const r = await referral();
+    await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
+    const before = { skipped: await skipped(), unreadable: await unreadableCount() };
+    primero.unreadable.set(r.recordId, ['safe_to_contact']);
+    await changeInPrimero(r.recordId, { status: 'closed', workflow: 'closed' }, false);
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress']);
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await skipped()).toBe(before.skipped + 1);
+    await eventually(async () => ((await unreadableCount()) > before.unreadable ? true : null));
+    expect(gw.logs.text).toContain("the safe-to-contact field is missing from this record's read");
+    // The webhook role may read it: the body's yes confirms the answer, and the next close goes out (the reopen's
+    // "in progress" was sent once already).
+    await changeInPrimero(r.recordId, { status: 'open', workflow: 'case_plan' });
+    await changeInPrimero(r.recordId, { status: 'closed', workflow: 'closed' });
+    await eventually(() => (startsFor(r.reference).length === 3 ? true : null));
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress', 'closed']);
+  });
+
+  it('a field Primero never showed (the role may not write it, so the create dropped the answer) is warned of, and notified as an unknown', async () => {
+    const r = await referral();
+    const before = await unreadableCount();
+    primero.unreadable.set(r.recordId, ['safe_to_contact']);
+    await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    await eventually(() => (startsFor(r.reference).length === 2 ? true : null));
+    expect(startsFor(r.reference)).toEqual(['received', 'in_progress']);
+    await eventually(async () => ((await unreadableCount()) > before ? true : null));
+    expect(await statusOf(r.contact)).toEqual({ reference: r.reference, status: 'in_progress' });
+  });
+
+  it('a STATUS answer leaves out a record whose last look could not confirm the answer, and names it again once one does', async () => {
+    const r = await referral();
+    expect(await statusOf(r.contact)).toEqual({ reference: r.reference, status: 'received' });
+    primero.forbidden.add(r.recordId);
+    await changeInPrimero(r.recordId, { owned_by: 'other_agency_worker', assigned_user_names: ['other_agency_worker'], workflow: 'case_plan' }, false);
+    expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
+    await changeInPrimero(r.recordId, { workflow: 'services' });
+    expect(await statusOf(r.contact)).toEqual({ reference: r.reference, status: 'in_progress' });
+  });
+
+  it('holds back a status message planned before a look that could not confirm the answer, when it is sent', async () => {
+    const r = await referral();
+    const notify = gw.services.registry.get('rapidpro-notify');
+    await notify.pause();
+    try {
+      await changeInPrimero(r.recordId, { workflow: 'case_plan', owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, true, false);
+      await eventually(async () => ((await notify.getWaitingCount()) > 0 ? true : null));
+      primero.forbidden.add(r.recordId);
+      await changeInPrimero(r.recordId, { owned_by: 'other_agency_worker', assigned_user_names: ['other_agency_worker'] }, false, false);
+      // Traced once the look is swapped in, before its own notifications.
+      await eventually(async () => (await timeline(r.reference)).find((e) => e.event === 'case_assigned' && (e as { user?: string }).user === 'other_agency_worker'));
+    } finally {
+      await notify.resume();
+    }
+    await untilGatewayDrained(gw);
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'in_progress', reason: 'unverifiable' });
+  });
+
+  /** The record's next dispatch fails once (a Redis blip after the swap), `meanwhile` running first: the job is retried. */
+  const failingFirstDispatch = (reference: string, meanwhile: () => void) => {
+    const real = NotificationDispatcher.prototype.dispatch;
+    let failed = false;
+    return jest.spyOn(NotificationDispatcher.prototype, 'dispatch').mockImplementation(async function (this: NotificationDispatcher, ...args) {
+      if (args[1] !== reference || failed) return real.apply(this, args);
+      failed = true;
+      meanwhile();
+      throw new Error('Connection is closed.');
+    });
+  };
+
+  it('a retry of a look\'s dispatch that now cannot confirm the answer holds its status message and keeps the record out of STATUS', async () => {
+    const r = await referral();
+    const dispatch = failingFirstDispatch(r.reference, () => primero.forbidden.add(r.recordId));
+    try {
+      await changeInPrimero(r.recordId, { ...transferredAndClosed, owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    } finally {
+      dispatch.mockRestore();
+    }
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
+  });
+
+  it('a retry of a look\'s dispatch that could not confirm the answer still holds its status message, though the record is readable again', async () => {
+    const r = await referral();
+    primero.forbidden.add(r.recordId);
+    const dispatch = failingFirstDispatch(r.reference, () => primero.forbidden.delete(r.recordId));
+    try {
+      await changeInPrimero(r.recordId, { ...transferredAndClosed, owned_by: 'cp_worker', assigned_user_names: ['cp_worker'] }, false);
+    } finally {
+      dispatch.mockRestore();
+    }
+    expect(startsFor(r.reference)).toEqual(['received']);
+    expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
   });
 
   it('keeps the body\'s answer sealed in the stored job: no copy of Redis tells whose phone is not safe', async () => {

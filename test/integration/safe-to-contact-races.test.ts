@@ -31,7 +31,7 @@ describe('"safe to contact" on the link: a no always wins, a yes only fills an u
   const safeOf = async (link: CaseLink) => (await references.get(link.reference))!.safeToContact;
 
   /** A detector whose read of the record runs `during` before Primero answers `record`: the window a merge can land in. */
-  const detector = (record: Record<string, unknown>, during: () => Promise<void>) => {
+  const detector = (record: Record<string, unknown>, during: () => Promise<void>, field = 'safe_to_contact') => {
     const primero: Pick<PrimeroClient, 'getRecord'> = {
       getRecord: async () => {
         await during();
@@ -39,7 +39,7 @@ describe('"safe to contact" on the link: a no always wins, a yes only fills an u
       },
     };
     return new NoteDetector({
-      primero, references, subject: 'Message to the reporter', logger: createLogger('debug', logs), counters: { increment: () => undefined }, safeFieldOf: () => 'safe_to_contact',
+      primero, references, subject: 'Message to the reporter', logger: createLogger('debug', logs), counters: { increment: () => undefined }, safeFieldOf: () => field,
       ledger: { get: async () => null } as unknown as CaseworkerMessageLedger,
       producer: { enqueue: async () => undefined } as unknown as CaseworkerMessageProducer,
     });
@@ -67,9 +67,20 @@ describe('"safe to contact" on the link: a no always wins, a yes only fills an u
     }
   });
 
+  it('a read without the field counts as unreadable only once Primero has shown that same field, never after a merge or a mapping moved to another field', async () => {
+    const link = await linkWith(true);
+    const read = (record: Record<string, unknown>, field?: string) => detector({ notes_section: [], ...record }, async () => undefined, field).detect('case', link.caseId);
+    await references.lowerSafeToContact(link.reference);
+    expect((await read({})).safe).toBe('read');
+    await read({ old_safe_field: false }, 'old_safe_field');
+    expect((await references.get(link.reference))!.safeSeen).toBe('old_safe_field');
+    expect((await read({}, 'old_safe_field')).safe).toBe('unreadable');
+    expect((await read({})).safe).toBe('read');
+  });
+
   it('the store itself never raises a no, whoever asks', async () => {
     const link = await linkWith(false);
-    await references.followRecordSafeToContact(link.reference, true);
+    await references.followRecordSafeToContact(link.reference, true, 'safe_to_contact');
     expect(await safeOf(link)).toBe(false);
   });
 

@@ -159,7 +159,7 @@ describe('"is it safe to contact you?": a no silences the gateway', () => {
     const r = await file('referral', referral(person(), 'yes'));
     await gw.references.remove(r.reference);
     await gw.references.mark(r.reference, 'notifiedAt');
-    await gw.references.followRecordSafeToContact(r.reference, false);
+    await gw.references.followRecordSafeToContact(r.reference, false, 'safe_to_contact');
     expect(await gw.references.get(r.reference)).toBeNull();
     expect(await gw.redis.exists(`${gw.config.QUEUE_PREFIX}:gw:ref:${r.reference}`)).toBe(0);
   });

@@ -74,6 +74,19 @@ describe('record looks whose notifications are still to go out', () => {
     expect(await brief.get(id)).toEqual(stored);
   });
 
+  it('marks a stored look as unable to confirm the safe-to-contact answer only while it is still the stored look, its TTL kept', async () => {
+    const id = randomUUID();
+    await store.swapPending(look(id, '2026-11-26T10:00:00.000Z', 'open'));
+    const stored = (await store.get(id))!;
+    await store.markUnconfirmed(stored);
+    expect(await store.get(id)).toEqual(expect.objectContaining({ status: 'open', assignedUserNames: [], safeUnconfirmed: true }));
+    expect(await redis.ttl(`${prefix}:gw:snapshot:${id}`)).toBeGreaterThan(86_000);
+    // A newer look swapped in meanwhile is never marked by the older look's retry.
+    await store.swapPending(look(id, '2026-11-26T11:00:00.000Z', 'closed', 'closed'));
+    await store.markUnconfirmed(stored);
+    expect((await store.get(id))!.safeUnconfirmed).toBeUndefined();
+  });
+
   it('gives the first look of a record no earlier look to diff against, also on its retry', async () => {
     const id = randomUUID();
     const first = look(id, '2026-11-26T10:00:00.000Z', 'open');

@@ -60,6 +60,12 @@ describe('a sensitive record and a named record that cannot be joined', () => {
     expect(followUpDecision([record('AAAA2222', 5), unsafe], 'AAAA2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'AAAA2222' }), sensitive: false, silent: false });
   });
 
+  it('joins a record whose last look could not confirm the safe-to-contact answer silently, named or not', () => {
+    const unconfirmed = record('UNCF2222', 1, { safeToContact: true, safeUnconfirmed: true });
+    expect(followUpDecision([record('AAAA2222', 5), unconfirmed], null, NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'UNCF2222' }), sensitive: false, silent: true });
+    expect(followUpDecision([record('AAAA2222', 5), unconfirmed], 'UNCF2222', NOW, rules)).toEqual({ target: expect.objectContaining({ reference: 'UNCF2222' }), sensitive: false, silent: true });
+  });
+
   it('never swaps a named closed or too old record for another open one: a report of its own, as sensitive as the one named', () => {
     const own = [record('AAAA2222', 1), record('BBBB3333', 3, { snapshot: closed }), psea('SSSS2222', 40)];
     expect(followUpDecision(own, 'BBBB3333', NOW, rules)).toEqual({ target: null, sensitive: false });

@@ -213,6 +213,13 @@ describe('the reply texts', () => {
     expect(statusReplyText(table, 'eng', [notSafe, safe], notSafe.reference, 'sms_gateway')).toBe(replyText(table, 'eng', 'status_none', null));
   });
 
+  it('never lists a record whose last look could not confirm the safe-to-contact answer (a caseworker the gateway cannot read may have said no)', () => {
+    const safe = record(2, null);
+    const unconfirmed = { ...record(3, null), safeToContact: true, safeUnconfirmed: true };
+    expect(statusReplyText(table, 'eng', [unconfirmed, safe], null, 'sms_gateway')).toBe(statusReplyText(table, 'eng', [safe], null, 'sms_gateway'));
+    expect(statusReplyText(table, 'eng', [unconfirmed, safe], unconfirmed.reference, 'sms_gateway')).toBe(replyText(table, 'eng', 'status_none', null));
+  });
+
   it.each(['eng', 'fra', 'spa', 'por', 'swa', 'ara'])('in %s, the longest STATUS answer (five records) fits in two SMS segments', (l) => {
     for (const [word, snapshot] of Object.entries(SNAPSHOTS)) {
       const records = Array.from({ length: STATUS_LIST_MAX }, (_, i) => record(i + 2, snapshot));

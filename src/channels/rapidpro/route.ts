@@ -77,7 +77,9 @@ export function rapidProRouter(deps: RapidProRouteDeps): Router {
       const accepted = await storeOr503(deps.logger, 'rapidpro', () => deps.intake.acceptUnclassified(message));
       const answered = answer(deps, 'message', accepted, { follow_up: accepted.followUp === true });
       res.locals.duplicate = answered.duplicate;
-      res.status(202).json(answered.body);
+      // `silent`: the record it joined may not be written about to this phone; the flow sends nothing (an SMS or
+      // WhatsApp follow-up gets no acknowledgement then). Never logged: it hints at a "not safe".
+      res.status(202).json(accepted.silent ? { ...answered.body, silent: true } : answered.body);
     });
   }
   return router;
