@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { PrimeroClient } from '../src/clients/primero';
+import type { PrimeroClient, RecordType } from '../src/clients/primero';
 import { lookOf, snapshotOf } from '../src/domain/record-events';
 import type { Logger } from '../src/logger';
 import type { PrimeroEventProducer } from '../src/queues/primero-events';
@@ -9,7 +9,7 @@ import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 
 export interface PollerDeps {
-  primero: Pick<PrimeroClient, 'listChangedCases'>;
+  primero: Pick<PrimeroClient, 'listChanged'>;
   events: PrimeroEventProducer;
   /** Where the previous poll stopped. */
   cursor: PollCursorStore;
@@ -57,23 +57,27 @@ const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISO
 export function pollerProcessor(deps: PollerDeps) {
   const per = Math.min(deps.pageSize ?? PRIMERO_MAX_PER, PRIMERO_MAX_PER);
   const maxPages = deps.maxPages ?? MAX_PAGES;
-  return async (): Promise<string> => {
-    const stored = await deps.cursor.read();
-    const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
-    const to = new Date().toISOString();
-    const poll: Poll = { deps, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0, unsorted: false };
-    await readPages(poll, from);
-    const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
-    await deps.cursor.write(cursor);
-    if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, from, to);
-    deps.logger.info({ queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
-    return `queued ${poll.queued}`;
-  };
+  return async (): Promise<string> => `queued ${await pollRecords(deps, 'case', per, maxPages)}`;
+}
+
+/** One poll of one record type, from its cursor to now; how many changes it queued. */
+async function pollRecords(deps: PollerDeps, type: RecordType, per: number, maxPages: number): Promise<number> {
+  const stored = await deps.cursor.read();
+  const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
+  const to = new Date().toISOString();
+  const poll: Poll = { deps, type, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0, unsorted: false };
+  await readPages(poll, from);
+  const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
+  await deps.cursor.write(cursor);
+  if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, from, to);
+  deps.logger.info({ queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
+  return poll.queued;
 }
 
 /** One poll's progress: what it has read so far, and where its cursor may go. */
 interface Poll {
   deps: PollerDeps;
+  type: RecordType;
   stored: string | null;
   to: string;
   per: number;
@@ -90,14 +94,14 @@ const incomplete = (deps: PollerDeps, reason: string) => deps.counters.increment
 
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
-  return deps.primero.listChangedCases(since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs));
+  return deps.primero.listChanged(poll.type, since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs));
 }
 
 async function take(poll: Poll, records: Array<Record<string, unknown>>): Promise<void> {
   for (const r of records) {
     // A look, not a snapshot: a field the answer lacks (one the role may not read, or nil) is filled by the events
     // worker from a read or the stored look, never taken as empty (a "reopened" for a case still closed).
-    const snapshot = lookOf(r);
+    const snapshot = lookOf(r, [], poll.type);
     if (!snapshot || poll.seen.has(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`)) continue;
     poll.seen.add(`${snapshot.recordId}@${snapshot.lastUpdatedAt}`);
     if (await poll.deps.events.submit(snapshot)) poll.queued++;
@@ -124,7 +128,7 @@ async function readPages(poll: Poll, from: string): Promise<void> {
       page++;
       continue;
     }
-    const last = records.map((r) => snapshotOf(r, 'case')?.lastUpdatedAt).filter((t): t is string => !!t).pop();
+    const last = records.map((r) => snapshotOf(r, poll.type)?.lastUpdatedAt).filter((t): t is string => !!t).pop();
     if (last && laterSecond(last, since)) {
       since = last;
       page = 1;

@@ -48,9 +48,12 @@ export function missingSnapshotFields(record: Record<string, unknown>): string[]
   return DIFF_FIELDS.filter((f) => !(f in record));
 }
 
-/** A webhook body as a look: its snapshot, what it lacked, and what it said in each of `safeFields` it carried. */
-export function lookOf(record: Record<string, unknown>, safeFields: readonly string[] = []): RecordLook | null {
-  const snapshot = snapshotOf(record);
+/**
+ * A webhook body (or a poll's row) as a look: its snapshot, what it lacked, and what it said in each of `safeFields`
+ * it carried. `fallbackType` is the record's type when the record does not say (an index row does not).
+ */
+export function lookOf(record: Record<string, unknown>, safeFields: readonly string[] = [], fallbackType: RecordSnapshot['recordType'] = 'case'): RecordLook | null {
+  const snapshot = snapshotOf(record, fallbackType);
   if (!snapshot) return null;
   const missing = missingSnapshotFields(record);
   const carried = safeFields.filter((f) => f in record);
