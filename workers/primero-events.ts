@@ -71,7 +71,7 @@ async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: Store
   }
   const read = snapshotOf({ last_updated_at: look.lastUpdatedAt, ...record, id: look.recordId, record_type: look.recordType }, look.recordType);
   if (!read) return { snapshot: filledFrom(asSent, missing, [stored]), readable: true };
-  return { snapshot: filledFrom(read, missingSnapshotFields(record), [look, stored]), readable: true };
+  return { snapshot: filledFrom(read, missingSnapshotFields(record, look.recordType), [look, stored]), readable: true };
 }
 
 /**
