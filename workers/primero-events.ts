@@ -82,7 +82,7 @@ async function sighted(deps: PrimeroEventDeps, done: Completed): Promise<void> {
   const { snapshot, readable } = done;
   const visible = readable ?? (!snapshot.outOfScope && (await deps.references.referenceOfRecord(snapshot.recordId)) !== null);
   if (!visible) return;
-  await deps.sightings.record(snapshot.recordId, snapshot.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
+  await deps.sightings.record(snapshot.recordType, snapshot.recordId, snapshot.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
 }
 
 /**

@@ -26,6 +26,11 @@ export interface PollerDeps {
   /** A 401 or 403 on the search is the role's fault: the poll queue pauses this long and says so. */
   queue: Queue;
   authFailurePauseMs: number;
+  /**
+   * The record types polled, each from its own cursor, in this order (cases alone when not given). Incidents are
+   * polled only where a mapping creates them: every type is one more Primero call per interval.
+   */
+  recordTypes?: readonly RecordType[];
 }
 
 // Primero's largest page (`per` is capped at 1000: app/controllers/api/v2/concerns/pagination.rb).
@@ -41,10 +46,19 @@ const secondOf = (t: string) => new Date(Math.floor(Date.parse(t) / 1000) * 1000
 const laterSecond = (a: string, b: string) => moreThan(secondOf(a), secondOf(b));
 const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISOString();
 
+// How the logs name a type's records ("the changed-cases poll", as before incidents were polled).
+const PLURAL: Record<RecordType, string> = { case: 'cases', incident: 'incidents' };
+// The counters' labels: a case poll's are as they were before incidents were polled, so a deployment's series go
+// on counting; an incident poll's say so.
+const typeLabels = (type: RecordType): Record<string, string> => (type === 'case' ? {} : { record_type: type });
+
 /**
- * The fallback for lost or disabled Primero webhooks: reads cases changed since the cursor and feeds each
- * into the queue the webhooks feed. Primero sorts by `last_updated_at` alone and pages by offset (limit/offset
- * in Postgres, which keeps no stable order among equal timestamps), so paging by offset skips records.
+ * The fallback for lost or disabled Primero webhooks: reads the records of each type changed since that type's
+ * cursor and feeds each into the queue the webhooks feed. Types are polled one after the other in the order given
+ * (the registration puts cases first, so a fault on the incidents search never costs the cases their poll), each
+ * with its own page budget; a failure ends the poll, the types finished before it having stored their cursors.
+ * Primero sorts by `last_updated_at` alone and pages by offset (limit/offset in Postgres, which keeps no stable
+ * order among equal timestamps), so paging by offset skips records.
  * Instead each page is asked for from the newest timestamp the previous page ended on (inclusive, page 1
  * again), and what is re-read is dropped by id and timestamp. Primero tells timestamps apart only to the
  * second, so a page wholly of one second S cannot be passed that way: S alone is read in one call of
@@ -52,25 +66,33 @@ const nextSecond = (t: string) => new Date(Date.parse(secondOf(t)) + 1000).toISO
  * is held at S and an alarm raised (the rest of the poll still reads past it). The cursor is the
  * newest change read; the next poll starts `overlapMs` before it. If re-reading the overlap would use more
  * than half the page budget (a bulk reassign behind the cursor), the poll jumps to the cursor, so it always
- * moves on.
+ * moves on. Incidents are searched as cases are: one index action (Api::V2::Concerns::Record#index, included by
+ * app/controllers/api/v2/incidents_controller.rb) with the same pagination, `order_by`, `fields` and filters
+ * (SearchFilterService lists Incident among FILTERABLE_MODELS; `last_updated_at` is the Historical concern's on
+ * both models and readable on both, PermittedFieldService::PERMITTED_RECORD_INFORMATION_FIELDS).
  */
 export function pollerProcessor(deps: PollerDeps) {
   const per = Math.min(deps.pageSize ?? PRIMERO_MAX_PER, PRIMERO_MAX_PER);
   const maxPages = deps.maxPages ?? MAX_PAGES;
-  return async (): Promise<string> => `queued ${await pollRecords(deps, 'case', per, maxPages)}`;
+  const types = deps.recordTypes ?? ['case'];
+  return async (): Promise<string> => {
+    let queued = 0;
+    for (const type of types) queued += await pollRecords(deps, type, per, maxPages);
+    return `queued ${queued}`;
+  };
 }
 
 /** One poll of one record type, from its cursor to now; how many changes it queued. */
 async function pollRecords(deps: PollerDeps, type: RecordType, per: number, maxPages: number): Promise<number> {
-  const stored = await deps.cursor.read();
+  const stored = await deps.cursor.read(type);
   const from = stored ? new Date(Date.parse(stored) - deps.overlapMs).toISOString() : new Date(Date.now() - deps.initialLookbackMs).toISOString();
   const to = new Date().toISOString();
   const poll: Poll = { deps, type, stored, to, per, maxPages, seen: new Set(), newest: stored ?? from, heldAt: null, queued: 0, unsorted: false };
   await readPages(poll, from);
   const cursor = poll.heldAt && moreThan(poll.newest, poll.heldAt) ? poll.heldAt : poll.newest;
-  await deps.cursor.write(cursor);
-  if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, from, to);
-  deps.logger.info({ queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
+  await deps.cursor.write(type, cursor);
+  if (poll.seen.size === 0) await warnIfWebhooksSawChanges(deps, type, from, to);
+  deps.logger.info({ recordType: type, queued: poll.queued, read: poll.seen.size, cursor }, 'poll done');
   return poll.queued;
 }
 
@@ -90,7 +112,7 @@ interface Poll {
   unsorted: boolean;
 }
 
-const incomplete = (deps: PollerDeps, reason: string) => deps.counters.increment('gateway_primero_poll_incomplete_total', { reason });
+const incomplete = (poll: Poll, reason: string) => poll.deps.counters.increment('gateway_primero_poll_incomplete_total', { reason, ...typeLabels(poll.type) });
 
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
@@ -115,7 +137,7 @@ async function readPages(poll: Poll, from: string): Promise<void> {
   let page = 1;
   for (let calls = 0; calls < maxPages; calls++) {
     if (stored && moreThan(stored, since) && calls >= Math.ceil(maxPages / 2)) {
-      deps.logger.warn({ from: since, cursor: stored }, 'the overlap behind the poll cursor holds more changes than half the page budget; going on from the cursor');
+      deps.logger.warn({ recordType: poll.type, from: since, cursor: stored }, 'the overlap behind the poll cursor holds more changes than half the page budget; going on from the cursor');
       since = stored;
       page = 1;
     }
@@ -139,8 +161,8 @@ async function readPages(poll: Poll, from: string): Promise<void> {
     since = await readOneSecond(poll, secondOf(since));
     page = 1;
   }
-  incomplete(deps, 'max_pages');
-  deps.logger.warn({ pages: maxPages, cursor: poll.newest }, 'poll stopped at its page budget; the next poll goes on from its cursor');
+  incomplete(poll, 'max_pages');
+  deps.logger.warn({ recordType: poll.type, pages: maxPages, cursor: poll.newest }, 'poll stopped at its page budget; the next poll goes on from its cursor');
 }
 
 /** Whether a page's rows come by `last_updated_at`, oldest first, as the poll asks (`order_by`, `order=asc`). */
@@ -157,26 +179,26 @@ function inOrder(records: Array<Record<string, unknown>>): boolean {
 function heldUnsorted(poll: Poll, since: string): void {
   poll.unsorted = true;
   poll.heldAt ??= since;
-  incomplete(poll.deps, 'unsorted');
-  poll.deps.logger.error({ since }, 'Primero answered the changed-cases poll out of last_updated_at order; the poll reads on by page and holds its cursor, check that this Primero sorts by order_by');
+  incomplete(poll, 'unsorted');
+  poll.deps.logger.error({ recordType: poll.type, since }, `Primero answered the changed-${PLURAL[poll.type]} poll out of last_updated_at order; the poll reads on by page and holds its cursor, check that this Primero sorts by order_by`);
 }
 
-/** Reads every case changed in the second `at` in one call; where the poll goes on from (the next second). */
+/** Reads every record changed in the second `at` in one call; where the poll goes on from (the next second). */
 async function readOneSecond(poll: Poll, at: string): Promise<string> {
   const same = await list(poll, at, at, 1, PRIMERO_MAX_PER);
   await take(poll, same);
   if (same.length >= PRIMERO_MAX_PER) {
     poll.heldAt ??= at;
-    incomplete(poll.deps, 'equal_timestamps');
-    poll.deps.logger.error({ at, read: same.length }, 'Primero holds at least a full page of cases changed at one instant; the poll cursor stays there and some of them may be unread');
+    incomplete(poll, 'equal_timestamps');
+    poll.deps.logger.error({ recordType: poll.type, at, read: same.length }, `Primero holds at least a full page of ${PLURAL[poll.type]} changed at one instant; the poll cursor stays there and some of them may be unread`);
   }
   return nextSecond(at);
 }
 
-async function warnIfWebhooksSawChanges(deps: PollerDeps, from: string, to: string): Promise<void> {
-  const announced = await deps.sightings.countBetween(from, to);
+async function warnIfWebhooksSawChanges(deps: PollerDeps, type: RecordType, from: string, to: string): Promise<void> {
+  const announced = await deps.sightings.countBetween(type, from, to);
   if (announced > 0) {
-    deps.counters.increment('gateway_primero_poll_suspect_total', { reason: 'empty_despite_webhooks' });
-    deps.logger.warn({ from, to, announced }, 'Primero returned no changed cases for a window its webhooks announced changes in; the poll may have failed inside Primero');
+    deps.counters.increment('gateway_primero_poll_suspect_total', { reason: 'empty_despite_webhooks', ...typeLabels(type) });
+    deps.logger.warn({ recordType: type, from, to, announced }, `Primero returned no changed ${PLURAL[type]} for a window its webhooks announced changes in; the poll may have failed inside Primero`);
   }
 }
