@@ -7,6 +7,7 @@ import type { SharedCounters } from '../src/store/counters';
 import type { PollCursorStore } from '../src/store/poll-cursor';
 import type { WebhookSightings } from '../src/store/webhook-sightings';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { DeliveryError } from '../src/clients/delivery-error';
 
 export interface PollerDeps {
   primero: Pick<PrimeroClient, 'listChanged'>;
@@ -77,7 +78,7 @@ export function pollerProcessor(deps: PollerDeps) {
   const types = deps.recordTypes ?? ['case'];
   return async (): Promise<string> => {
     let queued = 0;
-    for (const type of types) queued += await pollRecords(deps, type, per, maxPages);
+    for (const type of types) queued += await pollRecords(deps, type, per, maxPages).catch((err: unknown) => (err instanceof TypeForbidden ? 0 : Promise.reject(err)));
     return `queued ${queued}`;
   };
 }
@@ -114,9 +115,19 @@ interface Poll {
 
 const incomplete = (poll: Poll, reason: string) => poll.deps.counters.increment('gateway_primero_poll_incomplete_total', { reason, ...typeLabels(poll.type) });
 
+/** The role may search cases but not this other type: that type is left unpolled, never the whole poll paused. */
+class TypeForbidden extends Error {}
+
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
-  return deps.primero.listChanged(poll.type, since, until, page, size).catch((err: unknown) => rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs));
+  return deps.primero.listChanged(poll.type, since, until, page, size).catch((err: unknown) => {
+    if (poll.type !== 'case' && err instanceof DeliveryError && err.status === 403) {
+      incomplete(poll, 'forbidden');
+      deps.logger.warn({ recordType: poll.type, status: 403 }, "the API user's role may not search this record type: its changes are not polled (give the role list access to it)");
+      throw new TypeForbidden();
+    }
+    return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
+  });
 }
 
 async function take(poll: Poll, records: Array<Record<string, unknown>>): Promise<void> {

@@ -310,16 +310,18 @@ describe('the Primero poller', () => {
       expect(await metric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before.case);
     });
 
-    it('polls the cases first: a role that may not list incidents pauses the poll after the cases were read', async () => {
+    it('a role that may not list incidents leaves incidents unpolled, said and counted, and never pauses the cases\' poll', async () => {
       const changed = row(Date.now() - 60_000);
       offsetPagingPrimero([changed]);
       nock(PRIMERO).get('/api/v2/incidents').query(true).reply((uri) => primeroAnswer('forbidden', uri));
+      const before = await incidentMetric('gateway_primero_poll_incomplete_total', 'forbidden');
       const { submitted, events } = collect();
-      await expect(withIncidents(events)()).rejects.toThrow(RateLimitError);
+      expect(await withIncidents(events)()).toBe('queued 1');
       expect(submitted.map((s) => s.recordId)).toEqual([changed.id]);
       expect(await gw.redis.get(caseCursorKey())).toBe(changed.last_updated_at);
       expect(await gw.redis.get(incidentCursorKey())).toBeNull();
-      await gw.services.registry.get('primero-poll').removeRateLimitKey();
+      expect(await incidentMetric('gateway_primero_poll_incomplete_total', 'forbidden')).toBe(before + 1);
+      expect(await gw.services.registry.get('primero-poll').isPaused()).toBe(false);
     });
   });
 
