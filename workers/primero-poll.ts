@@ -118,12 +118,16 @@ const incomplete = (poll: Poll, reason: string) => poll.deps.counters.increment(
 /** The role may search cases but not this other type: that type is left unpolled, never the whole poll paused. */
 class TypeForbidden extends Error {}
 
+// Said once per process (counted at every poll): at the default interval a warning each time is 288 lines a day.
+const forbiddenSaid = new Set<RecordType>();
+
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
   return deps.primero.listChanged(poll.type, since, until, page, size).catch((err: unknown) => {
     if (poll.type !== 'case' && err instanceof DeliveryError && err.status === 403) {
       incomplete(poll, 'forbidden');
-      deps.logger.warn({ recordType: poll.type, status: 403 }, "the API user's role may not search this record type: its changes are not polled (give the role list access to it)");
+      if (!forbiddenSaid.has(poll.type)) deps.logger.warn({ recordType: poll.type, status: 403 }, "the API user's role may not search this record type: its changes are not polled (give the role list access to it)");
+      forbiddenSaid.add(poll.type);
       throw new TypeForbidden();
     }
     return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);

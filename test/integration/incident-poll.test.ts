@@ -148,6 +148,8 @@ describe('the poller, where a mapping creates incidents', () => {
     await eventually(() => incidentPolls.length >= again + 2, 10000, 'two more polls');
     await untilGatewayDrained(gw);
     expect(closedMessages()).toHaveLength(1);
+    // Nothing else was said to the person: no "in progress" from a workflow incidents do not have.
+    expect(flowStarts.filter((f) => f.params.reference === reference).map((f) => f.params.status)).toEqual(['received', 'closed']);
     expect(alerts()).toHaveLength(1);
 
     // Each type from its own cursor: the cases' where it always was.
