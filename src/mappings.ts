@@ -18,3 +18,8 @@ export function loadMappings(dir: string): MappingSet {
   }
   return set;
 }
+
+/** Whether any mapping creates incidents, as its record type or a category's: only then does the poller search them. */
+export function createsIncidents(set: MappingSet): boolean {
+  return [...set.values()].some((m) => m.record_type === 'incident' || Object.values(m.category_overrides).some((o) => o.record_type === 'incident'));
+}

@@ -71,7 +71,7 @@ async function completed(deps: PrimeroEventDeps, look: RecordLook, stored: Store
   }
   const read = snapshotOf({ last_updated_at: look.lastUpdatedAt, ...record, id: look.recordId, record_type: look.recordType }, look.recordType);
   if (!read) return { snapshot: filledFrom(asSent, missing, [stored]), readable: true };
-  return { snapshot: filledFrom(read, missingSnapshotFields(record), [look, stored]), readable: true };
+  return { snapshot: filledFrom(read, missingSnapshotFields(record, look.recordType), [look, stored]), readable: true };
 }
 
 /**
@@ -82,7 +82,7 @@ async function sighted(deps: PrimeroEventDeps, done: Completed): Promise<void> {
   const { snapshot, readable } = done;
   const visible = readable ?? (!snapshot.outOfScope && (await deps.references.referenceOfRecord(snapshot.recordId)) !== null);
   if (!visible) return;
-  await deps.sightings.record(snapshot.recordId, snapshot.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
+  await deps.sightings.record(snapshot.recordType, snapshot.recordId, snapshot.lastUpdatedAt).catch((err: Error) => deps.logger.debug({ err: err.message }, 'webhook sighting not recorded'));
 }
 
 /**

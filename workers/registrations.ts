@@ -14,6 +14,7 @@ import { hasherFromConfig } from '../src/security/identifier-hash';
 import { pushEndpointPolicy } from '../src/security/push-endpoint';
 import { AcceptanceLedger } from '../src/store/acceptances';
 import { RecordLocks } from '../src/store/record-locks';
+import { createsIncidents } from '../src/mappings';
 import { PollCursorStore } from '../src/store/poll-cursor';
 import { WebhookSightings } from '../src/store/webhook-sightings';
 import type { WorkerServices } from '../src/worker-services';
@@ -200,6 +201,9 @@ const primeroPoll: Registration = {
       counters: s.counters,
       queue,
       authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS,
+      // Cases always (records made before a mapping changed type still need their changes); incidents only where a
+      // mapping makes them, so a deployment without any makes no extra call to Primero each interval.
+      recordTypes: createsIncidents(s.mappings) ? ['case', 'incident'] : ['case'],
     }),
   options: () => ({ concurrency: 1 }),
   schedule: scheduleOf(QUEUES.primeroPoll, (c) => c.PRIMERO_POLL_INTERVAL_SECONDS * 1000, 'could not schedule the Primero poller'),

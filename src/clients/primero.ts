@@ -151,18 +151,18 @@ export class PrimeroClient {
     throw classify(res, 'the assignment', 'record');
   }
 
-  /** Cases changed in [from, to], oldest first, with only the fields change detection needs. */
-  async listChangedCases(from: string, to: string, page: number, per: number): Promise<Array<Record<string, unknown>>> {
-    const what = 'the changed-cases poll';
+  /** Records of `type` changed in [from, to], oldest first, with only the fields change detection needs. */
+  async listChanged(type: RecordType, from: string, to: string, page: number, per: number): Promise<Array<Record<string, unknown>>> {
+    const what = `the changed-${PATHS[type]} poll`;
     const params = new URLSearchParams({
       last_updated_at: `${from}..${to}`,
       order_by: 'last_updated_at',
       order: 'asc',
       page: String(page),
       per: String(per),
-      fields: snapshotFieldNames('case').join(','),
+      fields: snapshotFieldNames(type).join(','),
     });
-    const res = await this.call('get', `/cases?${params.toString()}`, what);
+    const res = await this.call('get', `/${PATHS[type]}?${params.toString()}`, what);
     if (res.status !== 200) throw classify(res, what, 'service');
     const list = (res.data as { data?: unknown } | null)?.data;
     return Array.isArray(list) ? (list as Array<Record<string, unknown>>) : [];

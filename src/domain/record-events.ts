@@ -34,28 +34,44 @@ export type RecordLook = RecordSnapshot & { missing?: string[]; safe?: Record<st
  */
 export type StoredSnapshot = RecordSnapshot & { outOfScope?: boolean; safeUnconfirmed?: boolean };
 
-// What deriveEvents compares; a look lacking any of these cannot be diffed as it is.
-const DIFF_FIELDS = ['owned_by', 'assigned_user_names', 'status', 'workflow'];
+/**
+ * What deriveEvents compares; a look lacking any of these cannot be diffed as it is. An incident has no workflow:
+ * Primero includes the Workflow concern in Child alone (app/models/child.rb; app/models/incident.rb does not), and
+ * PermittedFieldService#permitted_field_names adds `workflow` to the readable fields only for Child
+ * (app/services/permitted_field_service.rb), so asking an incident for it would mark every look as lacking a field
+ * and cost a read each time. Its owner, assignees and status are the Ownable and Record concerns' (both models).
+ */
+const DIFF_FIELDS: Record<RecordSnapshot['recordType'], string[]> = {
+  case: ['owned_by', 'assigned_user_names', 'status', 'workflow'],
+  incident: ['owned_by', 'assigned_user_names', 'status'],
+};
+// An incident's short id is Record#display_id (app/models/concerns/record.rb); incident_code its own (app/models/incident.rb).
 const DISPLAY_FIELDS: Record<RecordSnapshot['recordType'], string[]> = { case: ['case_id_display', 'short_id'], incident: ['short_id', 'incident_code'] };
 
-/** The `fields=` list that reads everything a snapshot needs, ids and update time included. */
+/**
+ * The `fields=` list that reads everything a snapshot needs, ids and update time included. The urgency fields are
+ * form fields: Primero returns them only where a form the role reads has them, and drops them silently elsewhere.
+ */
 export function snapshotFieldNames(type: RecordSnapshot['recordType']): string[] {
-  return ['id', 'last_updated_at', ...DIFF_FIELDS, ...DISPLAY_FIELDS[type], 'urgent_protection_concern', 'risk_level'];
+  return ['id', 'last_updated_at', ...DIFF_FIELDS[type], ...DISPLAY_FIELDS[type], 'urgent_protection_concern', 'risk_level'];
 }
 
 /**
- * The fields the diff reads that `record` does not carry at all. The display id is not among them: Primero
- * never changes it after creation, so an earlier look's is as good.
+ * The fields the diff reads that `record` (of `type`) does not carry at all. The display id is not among them:
+ * Primero never changes it after creation, so an earlier look's is as good.
  */
-export function missingSnapshotFields(record: Record<string, unknown>): string[] {
-  return DIFF_FIELDS.filter((f) => !(f in record));
+export function missingSnapshotFields(record: Record<string, unknown>, type: RecordSnapshot['recordType']): string[] {
+  return DIFF_FIELDS[type].filter((f) => !(f in record));
 }
 
-/** A webhook body as a look: its snapshot, what it lacked, and what it said in each of `safeFields` it carried. */
-export function lookOf(record: Record<string, unknown>, safeFields: readonly string[] = []): RecordLook | null {
-  const snapshot = snapshotOf(record);
+/**
+ * A webhook body (or a poll's row) as a look: its snapshot, what it lacked, and what it said in each of `safeFields`
+ * it carried. `fallbackType` is the record's type when the record does not say (an index row does not).
+ */
+export function lookOf(record: Record<string, unknown>, safeFields: readonly string[] = [], fallbackType: RecordSnapshot['recordType'] = 'case'): RecordLook | null {
+  const snapshot = snapshotOf(record, fallbackType);
   if (!snapshot) return null;
-  const missing = missingSnapshotFields(record);
+  const missing = missingSnapshotFields(record, snapshot.recordType);
   const carried = safeFields.filter((f) => f in record);
   const safe = carried.length ? Object.fromEntries(carried.map((f) => [f, isClearYes(record[f])])) : null;
   return { ...snapshot, ...(missing.length ? { missing } : {}), ...(safe ? { safe } : {}) };

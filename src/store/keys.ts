@@ -7,6 +7,14 @@ export function gatewayKey(prefix: string, ...parts: string[]): string {
 }
 
 /**
+ * A key kept once per Primero record type. A case's is the key as it was before incidents had their own: a running
+ * deployment keeps what it stored there across the upgrade.
+ */
+export function recordTypeKey(prefix: string, type: 'case' | 'incident', ...parts: string[]): string {
+  return type === 'case' ? gatewayKey(prefix, ...parts) : gatewayKey(prefix, ...parts, type);
+}
+
+/**
  * The keys matching `pattern`, batch by batch (SCAN: never blocks Redis, may repeat a key a rewrite moved). In a
  * cluster SCAN sees only the node it is sent to, so every master is scanned in turn (each batch names its node).
  */

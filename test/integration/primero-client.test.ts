@@ -33,7 +33,7 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
       .post('/api/v2/cases').reply((uri) => primeroAnswer('forbidden', uri))
       .get('/api/v2/cases').query(true).reply((uri) => primeroAnswer('forbidden', uri));
     expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('configuration');
-    expect((await failure(() => client.listChangedCases('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 1, 10))).kind).toBe('configuration');
+    expect((await failure(() => client.listChanged('case', '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 1, 10))).kind).toBe('configuration');
   });
 
   it.each([

@@ -16,7 +16,7 @@ import { PRIMERO, primeroAnswer } from '../support/primero-fake';
 const KEY = 'primero-webhook-key-3';
 
 type Row = { id: string; last_updated_at: string; owned_by: string; status: string; workflow: string };
-type Call = { from: string; to: string; page: number; per: number };
+type Call = { from: string; to: string; page: number; per: number; query: URLSearchParams };
 
 const row = (at: number | string): Row => ({ id: randomUUID(), last_updated_at: new Date(at).toISOString(), owned_by: 'sms_gateway', status: 'open', workflow: 'new' });
 
@@ -33,11 +33,11 @@ const second = (t: string | number) => Math.floor((typeof t === 'number' ? t : D
  * (app/controllers/api/v2/concerns/pagination.rb, app/services/search/search_result.rb). Rows with equal
  * timestamps come in a different order on every query, as Postgres gives no stable order among ties.
  */
-function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined, ignoresOrder = false): Call[] {
+function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () => undefined, ignoresOrder = false, index = 'cases'): Call[] {
   const calls: Call[] = [];
   nock(PRIMERO)
     .persist()
-    .get('/api/v2/cases')
+    .get(`/api/v2/${index}`)
     .query(true)
     .reply((uri) => {
       const q = new URL(uri, PRIMERO).searchParams;
@@ -45,7 +45,7 @@ function offsetPagingPrimero(rows: Row[], onPage: (page: number) => void = () =>
       const [from, to] = [second(fromText), second(toText)];
       const page = Number(q.get('page'));
       const per = Math.min(Number(q.get('per')), 1000);
-      calls.push({ from: fromText, to: toText, page, per: Number(q.get('per')) });
+      calls.push({ from: fromText, to: toText, page, per: Number(q.get('per')), query: q });
       onPage(page);
       const query = calls.length;
       const inWindow = rows.filter((r) => second(r.last_updated_at) >= from && second(r.last_updated_at) <= to);
@@ -126,7 +126,7 @@ describe('the Primero poller', () => {
     const recordId = randomUUID();
     const before = await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks');
     // What the events worker records for a change to a case the API user has read.
-    await new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX).record(recordId, new Date(Date.now() - 60_000).toISOString());
+    await new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX).record('case', recordId, new Date(Date.now() - 60_000).toISOString());
     const calls = offsetPagingPrimero([]);
     await poller({ submit: async () => true }, { pageSize: undefined })();
     expect(await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before + 1);
@@ -249,6 +249,80 @@ describe('the Primero poller', () => {
     expect(await metric('gateway_primero_poll_incomplete_total', 'unsorted')).toBe(before + 1);
     // Held where the out-of-order page began, not moved to the newest row read.
     expect(Date.parse((await gw.redis.get(cursorKey()))!)).toBeLessThan(Date.parse(rows[0]!.last_updated_at));
+  });
+
+  describe('with incidents polled as well (a mapping creates them)', () => {
+    // The case cursor's key as it was when the poller read cases alone: an upgrade must find it where it was.
+    const caseCursorKey = () => `${gw.config.QUEUE_PREFIX}:gw:poll:cursor`;
+    const incidentCursorKey = () => gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'cursor', 'incident');
+    const incidentMetric = async (name: string, reason: string): Promise<number> =>
+      Number((await scrapeMetrics(gw)).match(new RegExp(`${name}\\{reason="${reason}",record_type="incident"\\} (\\d+)`))?.[1] ?? '0');
+    const withIncidents = (events: Pick<PrimeroEventProducer, 'submit'>, over: Partial<PollerDeps> = {}) => poller(events, { recordTypes: ['case', 'incident'], ...over });
+    afterEach(async () => {
+      await gw.redis.del(incidentCursorKey(), gatewayKey(gw.config.QUEUE_PREFIX, 'poll', 'webhook-seen', 'incident'));
+    });
+
+    it('reads changed incidents from their own cursor, and the cases from the cursor they had', async () => {
+      const cursor = Date.now() - 10 * 60_000;
+      await gw.redis.set(caseCursorKey(), new Date(cursor).toISOString());
+      const cases = [row(cursor - 60 * 60_000), row(cursor + 1000)];
+      // An incident changed an hour before the case cursor: read, as incidents were never polled before.
+      const incidents = [row(cursor - 60 * 60_000), row(cursor + 2000)].map(({ workflow: _none, ...r }) => ({ ...r, assigned_user_names: [], short_id: 'a1b2c3d' }));
+      offsetPagingPrimero(cases);
+      const calls = offsetPagingPrimero(incidents as unknown as Row[], undefined, false, 'incidents');
+      const { submitted, events } = collect();
+      await withIncidents(events, { initialLookbackMs: 2 * 3_600_000 })();
+      expect(submitted.filter((s) => s.recordType === 'case').map((s) => s.recordId)).toEqual([cases[1]!.id]);
+      expect(submitted.filter((s) => s.recordType === 'incident').map((s) => s.recordId).sort()).toEqual(incidents.map((r) => r.id).sort());
+      // Nothing an incident lacks by nature (it has no workflow) sends the events worker to read it again.
+      expect(submitted.filter((s) => s.recordType === 'incident').map((s) => (s as RecordLook).missing)).toEqual([undefined, undefined]);
+      expect(submitted.find((s) => s.recordType === 'incident')!.caseIdDisplay).toBe('a1b2c3d');
+      expect(await gw.redis.get(caseCursorKey())).toBe(cases[1]!.last_updated_at);
+      expect(await gw.redis.get(incidentCursorKey())).toBe(incidents[1]!.last_updated_at);
+      expect(calls[0]!.query.get('order_by')).toBe('last_updated_at');
+      expect(calls[0]!.query.get('order')).toBe('asc');
+      expect(calls[0]!.query.get('fields')!.split(',')).toEqual(expect.arrayContaining(['id', 'last_updated_at', 'owned_by', 'assigned_user_names', 'status', 'short_id', 'incident_code']));
+      expect(calls[0]!.query.get('fields')!.split(',')).not.toContain('workflow');
+    });
+
+    it('counts an empty incidents answer for a window with announced incident changes under record_type="incident", and a case change is no such announcement', async () => {
+      const sightings = new WebhookSightings(gw.redis, gw.config.QUEUE_PREFIX);
+      await sightings.record('case', randomUUID(), new Date(Date.now() - 60_000).toISOString());
+      offsetPagingPrimero([row(Date.now() - 30_000)]);
+      offsetPagingPrimero([], undefined, false, 'incidents');
+      const before = { incident: await incidentMetric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks'), case: await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks') };
+      await withIncidents({ submit: async () => true })();
+      expect(await incidentMetric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before.incident);
+      await sightings.record('incident', randomUUID(), new Date(Date.now() - 60_000).toISOString());
+      await withIncidents({ submit: async () => true })();
+      expect(await incidentMetric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before.incident + 1);
+      expect(logs.text).toContain('Primero returned no changed incidents for a window');
+      expect(await metric('gateway_primero_poll_suspect_total', 'empty_despite_webhooks')).toBe(before.case);
+    });
+
+    it('counts an incidents poll stopped by its page budget under record_type="incident", leaving the cases\' count alone', async () => {
+      const start = Date.now() - 40 * 60_000;
+      offsetPagingPrimero([]);
+      offsetPagingPrimero(Array.from({ length: 200 }, (_, i) => row(start + i * 1000)), undefined, false, 'incidents');
+      const before = { incident: await incidentMetric('gateway_primero_poll_incomplete_total', 'max_pages'), case: await metric('gateway_primero_poll_incomplete_total', 'max_pages') };
+      await withIncidents({ submit: async () => true }, { pageSize: 10, maxPages: 4 })();
+      expect(await incidentMetric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before.incident + 1);
+      expect(await metric('gateway_primero_poll_incomplete_total', 'max_pages')).toBe(before.case);
+    });
+
+    it('a role that may not list incidents leaves incidents unpolled, said and counted, and never pauses the cases\' poll', async () => {
+      const changed = row(Date.now() - 60_000);
+      offsetPagingPrimero([changed]);
+      nock(PRIMERO).get('/api/v2/incidents').query(true).reply((uri) => primeroAnswer('forbidden', uri));
+      const before = await incidentMetric('gateway_primero_poll_incomplete_total', 'forbidden');
+      const { submitted, events } = collect();
+      expect(await withIncidents(events)()).toBe('queued 1');
+      expect(submitted.map((s) => s.recordId)).toEqual([changed.id]);
+      expect(await gw.redis.get(caseCursorKey())).toBe(changed.last_updated_at);
+      expect(await gw.redis.get(incidentCursorKey())).toBeNull();
+      expect(await incidentMetric('gateway_primero_poll_incomplete_total', 'forbidden')).toBe(before + 1);
+      expect(await gw.services.registry.get('primero-poll').isPaused()).toBe(false);
+    });
   });
 
   it('does not count a quiet window as suspect', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildCaseRecord, caseMappingSchema } from '../../src/domain/case-mapping';
 import type { InboundMessage } from '../../src/domain/inbound-message';
-import { loadMappings } from '../../src/mappings';
+import { createsIncidents, loadMappings } from '../../src/mappings';
 
 const mapping = loadMappings(path.join(__dirname, '..', '..', 'flows')).get('referral')!;
 
@@ -217,5 +217,17 @@ describe('a mapping that names safe_to_contact_field', () => {
     delete without.safe_to_contact_field;
     delete without.results.safe_to_contact;
     expect(problems(without)).toEqual([]);
+  });
+});
+
+describe('whether the loaded mappings create incidents (the poller then searches them too)', () => {
+  const shipped = loadMappings(path.join(__dirname, '..', '..', 'flows'));
+  const feedback = shipped.get('feedback')!;
+
+  it('is so for a mapping of record_type incident, or one category of it, and not for the shipped mappings', () => {
+    expect(createsIncidents(shipped)).toBe(false);
+    expect(createsIncidents(new Map([...shipped, ['referral', { ...mapping, record_type: 'incident' as const }]]))).toBe(true);
+    const sea = { ...feedback, category_overrides: { ...feedback.category_overrides, sea: { ...feedback.category_overrides.sea, record_type: 'incident' as const } } };
+    expect(createsIncidents(new Map([...shipped, ['feedback', sea]]))).toBe(true);
   });
 });

@@ -51,6 +51,9 @@ describe('deriving events from record snapshots', () => {
     const partial = lookOf({ record_id: 'x', record_type: 'case', last_updated_at: 't', status: 'open', owned_by: 'u' });
     expect(partial!.missing).toEqual(['assigned_user_names', 'workflow']);
     expect(lookOf({ record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [], workflow: 'new' })!.missing).toBeUndefined();
+    // An incident has no workflow in Primero (app/models/incident.rb): a body without one lacks nothing.
+    expect(lookOf({ record_id: 'x', record_type: 'incident', last_updated_at: 't', status: 'open', owned_by: 'u', assigned_user_names: [] })!.missing).toBeUndefined();
+    expect(lookOf({ record_id: 'x', last_updated_at: 't', status: 'open', owned_by: 'u' }, [], 'incident')!.missing).toEqual(['assigned_user_names']);
     expect(withDisplayOf({ ...base, caseIdDisplay: null }, base).caseIdDisplay).toBe('cp-1');
     expect(withDisplayOf({ ...base, caseIdDisplay: 'cp-2' }, base).caseIdDisplay).toBe('cp-2');
   });
