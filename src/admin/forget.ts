@@ -18,6 +18,8 @@ export interface ForgetReport {
   jobsActiveSkipped: number;
   keysRemoved: number;
   optOutKept: boolean;
+  /** Nothing at all was held under the identifier (a typo, or a form intake never stores): nothing was forgotten. */
+  nothingFound: boolean;
 }
 
 /** What a forget has found so far; it grows until a pass finds nothing new. */
@@ -37,11 +39,25 @@ interface Search {
 const STATES: JobType[] = ['wait', 'waiting', 'delayed', 'prioritized', 'failed', 'completed', 'waiting-children', 'active'];
 
 
-/** A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it). */
+// What people put between a phone number's digits when they type or paste it.
+const PHONE_SEPARATORS = /[\s().-]/g;
+
+/**
+ * A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it), in the form intake stores
+ * it: a phone number as typed (`+254 712-000 111`, with or without `tel:`) becomes `tel:+254712000111`, and a
+ * WhatsApp one loses its plus (`whatsapp:254712000111`, as the Cloud API's wa_id reads). Anything else as given.
+ */
 export function forgetTarget(text: string): string | null {
   const trimmed = text.trim();
   if (UUID_PATTERN.test(trimmed)) return trimmed.toLowerCase();
-  return parseUrn(trimmed) ? trimmed : null;
+  const bare = trimmed.replace(PHONE_SEPARATORS, '');
+  if (/^\+[1-9][0-9]{6,14}$/.test(bare)) return `tel:${bare}`;
+  const parsed = parseUrn(trimmed);
+  if (!parsed) return null;
+  const digits = parsed.path.replace(PHONE_SEPARATORS, '');
+  if (parsed.scheme === 'tel' && /^\+?[0-9]{3,15}$/.test(digits)) return `tel:${digits}`;
+  if (parsed.scheme === 'whatsapp' && /^\+?[1-9][0-9]{6,14}$/.test(digits)) return `whatsapp:${digits.replace(/^\+/, '')}`;
+  return trimmed;
 }
 
 /**
@@ -85,7 +101,8 @@ export class ForgetContact {
     const keysRemoved = await this.removeKeys(search);
     const { references, jobsRemoved, jobsUndecodable } = search;
     const optOutKept = await this.contacts.isOptedOut(target);
-    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped: search.activeSkipped.size, keysRemoved, optOutKept };
+    const nothingFound = references.size === 0 && jobsRemoved === 0 && jobsUndecodable.size === 0 && search.activeSkipped.size === 0 && keysRemoved === 0;
+    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped: search.activeSkipped.size, keysRemoved, optOutKept, nothingFound };
     // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
     await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.size } });
     return report;
