@@ -18,6 +18,8 @@ export interface ForgetReport {
   jobsActiveSkipped: number;
   keysRemoved: number;
   optOutKept: boolean;
+  /** Nothing at all was held under the identifier (a typo, or a form intake never stores): nothing was forgotten. */
+  nothingFound: boolean;
 }
 
 /** What a forget has found so far; it grows until a pass finds nothing new. */
@@ -37,11 +39,25 @@ interface Search {
 const STATES: JobType[] = ['wait', 'waiting', 'delayed', 'prioritized', 'failed', 'completed', 'waiting-children', 'active'];
 
 
-/** A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it). */
+// What people put between a phone number's digits when they type or paste it.
+const PHONE_SEPARATORS = /[\s().-]/g;
+
+/**
+ * A URN, or a RapidPro contact UUID (flows that pass no URN know the person only by it), in the form intake stores
+ * it: a phone number typed with separators (`tel:+254 712-000 111`) becomes `tel:+254712000111`, and a WhatsApp one
+ * loses its plus (`whatsapp:254712000111`, as the Cloud API's wa_id reads). A bare number is refused: it does not
+ * say which channel's identity to forget. Anything else (a URN with a query or display part too) as given.
+ */
 export function forgetTarget(text: string): string | null {
   const trimmed = text.trim();
   if (UUID_PATTERN.test(trimmed)) return trimmed.toLowerCase();
-  return parseUrn(trimmed) ? trimmed : null;
+  const parsed = parseUrn(trimmed);
+  if (!parsed) return null;
+  if (/[?#]/.test(trimmed)) return trimmed;
+  const digits = parsed.path.replace(PHONE_SEPARATORS, '');
+  if (parsed.scheme === 'tel' && /^\+?[0-9]{3,15}$/.test(digits)) return `tel:${digits}`;
+  if (parsed.scheme === 'whatsapp' && /^\+?[1-9][0-9]{6,14}$/.test(digits)) return `whatsapp:${digits.replace(/^\+/, '')}`;
+  return trimmed;
 }
 
 /**
@@ -85,7 +101,9 @@ export class ForgetContact {
     const keysRemoved = await this.removeKeys(search);
     const { references, jobsRemoved, jobsUndecodable } = search;
     const optOutKept = await this.contacts.isOptedOut(target);
-    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped: search.activeSkipped.size, keysRemoved, optOutKept };
+    // An opt-out is something held under it: the identifier was written right, and only the opt-out stays.
+    const nothingFound = references.size === 0 && jobsRemoved === 0 && jobsUndecodable.size === 0 && search.activeSkipped.size === 0 && keysRemoved === 0 && !optOutKept;
+    const report: ForgetReport = { references: [...references].sort(), jobsRemoved, jobsUndecodable: [...jobsUndecodable], jobsActiveSkipped: search.activeSkipped.size, keysRemoved, optOutKept, nothingFound };
     // The target as its keyed hash, whose key is not in Redis: the audit trail names no one to a dump's reader.
     await this.audit.record({ actor, action: 'contact.forget', target: await this.contacts.urnHash(target), detail: { references: report.references.length, jobsRemoved, jobsUndecodable: jobsUndecodable.size } });
     return report;

@@ -15,7 +15,7 @@ function forgetForm(ctx: PageContext): SafeHtml {
 function report(ctx: PageContext, r: ForgetReport): SafeHtml {
   const { t } = ctx;
   const row = (label: string, value: string | number) => html`<tr><th>${label}</th><td>${value}</td></tr>`;
-  return html`<section><p class="notice" role="status">${t.forget_done}</p><table><tbody>${row(t.forget_references, r.references.join(', ') || '–')}${row(t.forget_jobs_removed, r.jobsRemoved)}
+  return html`<section><p class="notice" role="status">${r.nothingFound ? t.forget_nothing_found : t.forget_done}</p><table><tbody>${row(t.forget_references, r.references.join(', ') || '–')}${row(t.forget_jobs_removed, r.jobsRemoved)}
 ${row(t.forget_undecodable, r.jobsUndecodable.length)}${row(t.forget_active_skipped, r.jobsActiveSkipped)}${row(t.forget_opt_out_kept, r.optOutKept ? t.yes : t.no)}</tbody></table></section>`;
 }
 

@@ -16,7 +16,7 @@ const KEYS = [
   'lookup', 'record', 'case_id', 'channel', 'job_state', 'timeline', 'trace_not_found', 'push_disabled', 'user_name',
   'list_devices', 'devices_none', 'device_service', 'device_language', 'device_expires', 'expiring_soon', 'revoke',
   'revoked_notice', 'enroll_title', 'enroll_intro', 'issue_link', 'enroll_link_intro', 'enroll_expires',
-  'error_title', 'back', 'nav_forget', 'nav_audit', 'forget_intro', 'forget_label', 'forget_button', 'forget_done',
+  'error_title', 'back', 'nav_forget', 'nav_audit', 'forget_intro', 'forget_label', 'forget_button', 'forget_done', 'forget_nothing_found',
   'forget_references', 'forget_jobs_removed', 'forget_undecodable', 'forget_active_skipped', 'forget_opt_out_kept', 'yes',
   'no', 'audit_intro', 'audit_none', 'replay_expired', 'replay_counted_only', 'reason_hint', 'not_updated', 'enroll_no_public_url',
   'sessions_end_all', 'sessions_end_all_intro', 'replay_failed', 'replay_running', 'resend', 'resend_intro', 'resent_notice',

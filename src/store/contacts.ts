@@ -119,10 +119,11 @@ export class ContactStore {
    * for a rotation that might need it. An opt-out keeps its own sealed URN, as it keeps the opt-out.
    */
   async forgetKeysOfHashes(hashes: string[]): Promise<number> {
-    await this.links.forgetSealedUrns(hashes);
+    // Each sealed URN counts as a key removed: what an operator is told went includes the person's number.
+    const sealed = await this.links.forgetSealedUrns(hashes);
     const keys: string[] = [];
     for (const hash of hashes) keys.push(this.keys.refs(hash), this.keys.rate(hash), this.keys.whatsappWindow(hash), ...(await this.feedbackWindows.keysOf(hash)));
-    return this.redis.del(...keys);
+    return sealed + (await this.redis.del(...keys));
   }
 
   legacyHashKey(): Promise<'absent' | 'configured' | 'unconfigured'> {

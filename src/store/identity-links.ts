@@ -51,8 +51,9 @@ export class IdentityLinkStore {
   }
 
   /** Drops the sealed URNs beside these identities; the links themselves stay (they are hashes). */
-  async forgetSealedUrns(hashes: string[]): Promise<void> {
-    if (hashes.length) await this.redis.hdel(this.keys.linkedUrns(), ...hashes);
+  /** How many sealed URNs went. */
+  async forgetSealedUrns(hashes: string[]): Promise<number> {
+    return hashes.length ? this.redis.hdel(this.keys.linkedUrns(), ...hashes) : 0;
   }
 
   /**
