@@ -9,6 +9,22 @@ function urnFromTwilio(from: string): string {
   return `tel:${from}`;
 }
 
+const KNOWN_STATUSES = new Set(['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'accepted', 'scheduled', 'canceled', 'partially_delivered']);
+
+/**
+ * The status a Twilio status callback reports, or null for an incoming message. Twilio's messaging webhooks
+ * (twilio.com/docs/usage/webhooks/messaging-webhooks) send an incoming message with `SmsStatus=received` and no
+ * `MessageStatus`, and an outbound message's status callback with `MessageStatus` (and `SmsStatus`) set to its status;
+ * a status-callback URL pointed at the SMS route would otherwise make an empty case from our own number. A status
+ * that says `received` is still read as a message: nothing that says it came in is dropped. Only a known status is
+ * returned as such (it is logged), anything else as `other`.
+ */
+export function twilioStatusCallback(params: URLSearchParams): string | null {
+  const status = params.get('MessageStatus') ?? params.get('SmsStatus');
+  if (status === null || status === 'received') return null;
+  return KNOWN_STATUSES.has(status) ? status : 'other';
+}
+
 /** The fields of a signed Twilio SMS callback; its `NumMedia` links (at most 10) are the attachments. */
 export function parseTwilioSms(params: URLSearchParams, now: Date): Parsed<{ messages: [ProviderMessage] }> {
   return andThen(requireFields(params, ['MessageSid', 'From', 'To']), () => {
