@@ -31,7 +31,7 @@ const form = (name: string) => readFileSync(path.join(__dirname, '..', 'fixtures
 const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1] ?? null;
 
 describe('SMS channels', () => {
-  const PERSONAL_DATA = [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733', '254799000901', '254788000902', '254711000903'];
+  const PERSONAL_DATA = [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733', '254799000901', '254788000902', '254711000903', '254711000904', 'baada ya hitilafu'];
   let gw: Gateway;
   let created: Array<Record<string, unknown>> = [];
 
@@ -206,6 +206,16 @@ describe('SMS channels', () => {
     // A message that says it was received is still a message.
     const received = await postTwilio(gw, twilioForm('HELP', '+254711000903', { SmsStatus: 'received' }));
     expect(messageOf(received.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+  });
+
+  it("takes the message Twilio sends to the fallback URL (the README's setup): ErrorCode and ErrorUrl are signed like the rest", async () => {
+    // Twilio signs the URL without its #rc=… fragment, which it never sends: what the gateway checks.
+    const fallback = twilioForm('MSAADA baada ya hitilafu', '+254711000904', { SmsStatus: 'received', ErrorCode: '11200', ErrorUrl: `${PUBLIC_URL}/webhooks/twilio/sms#rc=5&rp=ct,rt,5xx` });
+    const res = await postTwilio(gw, fallback);
+    expect(res.status).toBe(200);
+    const reference = /([2-9A-HJ-NP-Z]{8})\./.exec(messageOf(res.text)!)![1]!;
+    await eventually(() => gw.references.get(reference));
+    expect((await eventually(() => created.find((c) => c.other_agency_id === reference))).protection_concerns_other).toBe('baada ya hitilafu');
   });
 
   it('answers 400 to an empty Twilio body', async () => {
