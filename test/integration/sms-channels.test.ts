@@ -206,6 +206,11 @@ describe('SMS channels', () => {
     // A message that says it was received is still a message.
     const received = await postTwilio(gw, twilioForm('HELP', '+254711000903', { SmsStatus: 'received' }));
     expect(messageOf(received.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+    // So is one still coming in, or with a status Twilio may add later: a child's words are never dropped for a word we do not know.
+    for (const [i, status] of ['receiving', 'arrived_somehow'].entries()) {
+      const res = await postTwilio(gw, twilioForm('HELP', `+25471100091${i}`, { SmsStatus: status }));
+      expect(messageOf(res.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+    }
   });
 
   it("takes the message Twilio sends to the fallback URL (the README's setup): ErrorCode and ErrorUrl are signed like the rest", async () => {

@@ -15,14 +15,16 @@ const KNOWN_STATUSES = new Set(['queued', 'sending', 'sent', 'delivered', 'undel
  * The status a Twilio status callback reports, or null for an incoming message. Twilio's messaging webhooks
  * (twilio.com/docs/usage/webhooks/messaging-webhooks) send an incoming message with `SmsStatus=received` and no
  * `MessageStatus`, and an outbound message's status callback with `MessageStatus` (and `SmsStatus`) set to its status;
- * a status-callback URL pointed at the SMS route would otherwise make an empty case from our own number. A status
- * that says `received` is still read as a message: nothing that says it came in is dropped. Only a known status is
- * returned as such (it is logged), anything else as `other`.
+ * a status-callback URL pointed at the SMS route would otherwise make an empty case from our own number. Only
+ * a `MessageStatus` (a callback's own field), or an `SmsStatus` that is a known outbound status, makes it a callback:
+ * `received`, `receiving` (an inbound message in flight) and any value Twilio may add later are read as a message,
+ * so nothing that came in is dropped. A callback's status is returned as such when known (it is logged), else `other`.
  */
 export function twilioStatusCallback(params: URLSearchParams): string | null {
-  const status = params.get('MessageStatus') ?? params.get('SmsStatus');
-  if (status === null || status === 'received') return null;
-  return KNOWN_STATUSES.has(status) ? status : 'other';
+  const callback = params.get('MessageStatus');
+  if (callback !== null) return KNOWN_STATUSES.has(callback) ? callback : 'other';
+  const sms = params.get('SmsStatus');
+  return sms !== null && KNOWN_STATUSES.has(sms) ? sms : null;
 }
 
 /** The fields of a signed Twilio SMS callback; its `NumMedia` links (at most 10) are the attachments. */
