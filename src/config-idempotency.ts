@@ -6,9 +6,10 @@ type LedgerSettings = { IDEMPOTENCY_WINDOW_HOURS: number; WHATSAPP_APP_SECRET?: 
  * Meta re-delivers a WhatsApp webhook that was not answered 200 "for up to 7 days with exponential backoff"
  * (docs.360dialog.com/partner/messaging/receiving-messages-via-webhook, a Meta solution partner documenting the Cloud
  * API). A batch [m1, m2] answered 503 after m1 was stored comes back whole; after the ledger forgot m1 it would be a
- * second case. So the window covers Meta's retries when WhatsApp is on.
+ * second case. So the window covers Meta's retries when WhatsApp is on, with a day to spare (the 7 days run from the
+ * first failed delivery, which may come after the message was first stored).
  */
-export const WHATSAPP_RETRY_HOURS = 7 * 24;
+export const WHATSAPP_RETRY_HOURS = 8 * 24;
 
 /**
  * WHATSAPP_APP_SECRET is what turns on POST /webhooks/whatsapp (WHATSAPP_VERIFY_TOKEN alone only answers the
@@ -22,5 +23,5 @@ export function withWhatsAppRetryWindow<T extends LedgerSettings>(c: T, env: Nod
 /** Said at start, not refused: a shorter window is a choice (less Redis), but it can make a WhatsApp retry a second case. */
 export function idempotencyWindowWarning(c: LedgerSettings): string | null {
   if (!c.WHATSAPP_APP_SECRET || c.IDEMPOTENCY_WINDOW_HOURS >= WHATSAPP_RETRY_HOURS) return null;
-  return `IDEMPOTENCY_WINDOW_HOURS is ${c.IDEMPOTENCY_WINDOW_HOURS}, below ${WHATSAPP_RETRY_HOURS}: Meta retries a failed WhatsApp webhook for up to 7 days, and a message of a batch re-delivered after the window becomes a second case (leave it unset for ${WHATSAPP_RETRY_HOURS})`;
+  return `IDEMPOTENCY_WINDOW_HOURS is ${c.IDEMPOTENCY_WINDOW_HOURS}, below ${WHATSAPP_RETRY_HOURS}: Meta retries a failed WhatsApp webhook for up to 7 days (8 leaves a day to spare), and a message of a batch re-delivered after the window becomes a second case (leave it unset for ${WHATSAPP_RETRY_HOURS})`;
 }

@@ -51,19 +51,19 @@ describe('configuration', () => {
       return result.config;
     };
 
-    it('is 168 hours when unset (or empty) and WhatsApp messages are taken, 72 without WhatsApp', () => {
-      expect(windowOf(whatsapp).IDEMPOTENCY_WINDOW_HOURS).toBe(168);
-      expect(windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '' }).IDEMPOTENCY_WINDOW_HOURS).toBe(168);
+    it('is 192 hours when unset (or empty) and WhatsApp messages are taken, 72 without WhatsApp', () => {
+      expect(windowOf(whatsapp).IDEMPOTENCY_WINDOW_HOURS).toBe(192);
+      expect(windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '' }).IDEMPOTENCY_WINDOW_HOURS).toBe(192);
       expect(windowOf(minimal).IDEMPOTENCY_WINDOW_HOURS).toBe(72);
       // The verify token alone only answers Meta's handshake: no message comes in.
       expect(windowOf({ ...minimal, WHATSAPP_VERIFY_TOKEN: 'verify-token-123' }).IDEMPOTENCY_WINDOW_HOURS).toBe(72);
       expect(idempotencyWindowWarning(windowOf(whatsapp))).toBeNull();
     });
 
-    it('keeps a window the operator set, and warns, naming the setting and why, when it is below 168 with WhatsApp', () => {
+    it('keeps a window the operator set, and warns, naming the setting and why, when it is below 192 with WhatsApp', () => {
       const short = windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '72' });
       expect(short.IDEMPOTENCY_WINDOW_HOURS).toBe(72);
-      expect(idempotencyWindowWarning(short)).toMatch(/^IDEMPOTENCY_WINDOW_HOURS is 72, below 168: Meta retries a failed WhatsApp webhook for up to 7 days/);
+      expect(idempotencyWindowWarning(short)).toMatch(/^IDEMPOTENCY_WINDOW_HOURS is 72, below 192: Meta retries a failed WhatsApp webhook for up to 7 days/);
       const long = windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '240' });
       expect(long.IDEMPOTENCY_WINDOW_HOURS).toBe(240);
       expect(idempotencyWindowWarning(long)).toBeNull();
