@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { csv, httpUrl, intWithDefault, isDataKey, optionalSecret, optionalText } from './config-fields';
 import { redisTopologyProblems, redisTopologySettings } from './config-redis';
 import { twoWaySettings } from './config-two-way';
+import { withWhatsAppRetryWindow } from './config-idempotency';
+
+export { idempotencyWindowWarning, WHATSAPP_RETRY_HOURS } from './config-idempotency';
 
 export const configSchema = z.object({
   PORT: intWithDefault(3000, 0, 65535),
@@ -65,6 +68,7 @@ export const configSchema = z.object({
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
   RETRY_BASE_MS: intWithDefault(5000, 1, 3600000),
   RETRY_MAX_MS: intWithDefault(1800000, 1, 86400000),
+  // 72 unless set; 168 when WhatsApp messages are taken and it is not set (withWhatsAppRetryWindow).
   IDEMPOTENCY_WINDOW_HOURS: intWithDefault(72, 24, 24 * 90),
   REFERENCE_RETENTION_DAYS: intWithDefault(180, 1, 3650),
   COMPLETED_JOB_RETENTION_SECONDS: intWithDefault(3600, 0, 86400 * 30),
@@ -226,7 +230,7 @@ export function loadConfig(given: NodeJS.ProcessEnv): ConfigResult {
     const problems = crossFieldProblems(parsed.data, env);
     if (problems.length) return { ok: false, problems };
     try {
-      return { ok: true, config: withRedisPasswordFile(parsed.data) };
+      return { ok: true, config: withRedisPasswordFile(withWhatsAppRetryWindow(parsed.data, env)) };
     } catch (err) {
       return { ok: false, problems: [(err as Error).message] };
     }

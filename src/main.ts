@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import { loadConfig, MIN_ADMIN_TOKEN_LENGTH, type Config } from './config';
+import { idempotencyWindowWarning, loadConfig, MIN_ADMIN_TOKEN_LENGTH, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { loadMappings, type MappingSet } from './mappings';
 import { createRedis, waitForRedis } from './queues/connection';
@@ -92,6 +92,8 @@ async function main(): Promise<void> {
   if (!config.DATA_KEY) logger.warn('DATA_KEY is not set: messages (and sensitive reports) are stored in clear in Redis until they reach Primero');
   if (!config.HASH_KEY && !config.DATA_KEY) logger.warn('HASH_KEY is not set: sender hashes use a public development key, so anyone can recompute them from a phone number');
   if (config.ADMIN_TOKEN && config.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH) logger.warn(`ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters: it guards /admin, the dashboard and /metrics; use openssl rand -hex 32 (refused when NODE_ENV=production)`);
+  const windowWarning = idempotencyWindowWarning(config);
+  if (windowWarning) logger.warn(windowWarning);
   if (mappings.has('feedback') && config.SENSITIVE_CATEGORIES.length && !config.SENSITIVE_FOCAL_POINT) {
     logger.warn('SENSITIVE_FOCAL_POINT is not set: sensitive reports are created and flagged but assigned to nobody');
   }

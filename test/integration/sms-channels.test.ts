@@ -31,7 +31,7 @@ const form = (name: string) => readFileSync(path.join(__dirname, '..', 'fixtures
 const messageOf = (xml: string) => /<Message>([\s\S]*)<\/Message>/.exec(xml)?.[1] ?? null;
 
 describe('SMS channels', () => {
-  const PERSONAL_DATA = [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733'];
+  const PERSONAL_DATA = [SENDER, '254711000111', '254711300001', '254711300002', '254711300003', '254711300004', 'nisaidie', 'maji hakuna', 'nipigwa na baba', 'mon oncle me frappe', '254722', '254733', '254799000901', '254788000902', '254711000903', '254711000904', 'baada ya hitilafu'];
   let gw: Gateway;
   let created: Array<Record<string, unknown>> = [];
 
@@ -183,6 +183,44 @@ describe('SMS channels', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('answers a signed Twilio status callback empty TwiML and stores nothing (a status-callback URL set to the SMS route)', async () => {
+    const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+    const ours = '+254799000901';
+    const person = '+254788000902';
+    const delivered = { MessageSid: 'SM' + 'd'.repeat(32), AccountSid: 'AC1', From: ours, To: person, MessageStatus: 'delivered', SmsStatus: 'delivered', ApiVersion: '2010-04-01' };
+    const sentOnly = { MessageSid: 'SM' + 'e'.repeat(32), AccountSid: 'AC1', From: ours, To: person, SmsStatus: 'sent', ApiVersion: '2010-04-01' };
+    for (const callback of [delivered, sentOnly]) {
+      const res = await postTwilio(gw, callback);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/xml/);
+      expect(res.text).toContain('<Response/>');
+    }
+    await untilGatewayDrained(gw);
+    expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+    expect(created.filter((c) => c.telephone_current === ours || c.telephone_current === person)).toEqual([]);
+    const lines = gw.logs.text.split('\n').filter((l) => l.includes('Twilio status callback'));
+    expect(lines.map((l) => JSON.parse(l).status)).toEqual(['delivered', 'sent']);
+    expect(lines.join('\n')).not.toMatch(/2547\d{8}/);
+    // A message that says it was received is still a message.
+    const received = await postTwilio(gw, twilioForm('HELP', '+254711000903', { SmsStatus: 'received' }));
+    expect(messageOf(received.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+    // So is one still coming in, or with a status Twilio may add later: a child's words are never dropped for a word we do not know.
+    for (const [i, status] of ['receiving', 'arrived_somehow'].entries()) {
+      const res = await postTwilio(gw, twilioForm('HELP', `+25471100091${i}`, { SmsStatus: status }));
+      expect(messageOf(res.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+    }
+  });
+
+  it("takes the message Twilio sends to the fallback URL (the README's setup): ErrorCode and ErrorUrl are signed like the rest", async () => {
+    // Twilio signs the URL without its #rc=… fragment, which it never sends: what the gateway checks.
+    const fallback = twilioForm('MSAADA baada ya hitilafu', '+254711000904', { SmsStatus: 'received', ErrorCode: '11200', ErrorUrl: `${PUBLIC_URL}/webhooks/twilio/sms#rc=5&rp=ct,rt,5xx` });
+    const res = await postTwilio(gw, fallback);
+    expect(res.status).toBe(200);
+    const reference = /([2-9A-HJ-NP-Z]{8})\./.exec(messageOf(res.text)!)![1]!;
+    await eventually(() => gw.references.get(reference));
+    expect((await eventually(() => created.find((c) => c.other_agency_id === reference))).protection_concerns_other).toBe('baada ya hitilafu');
   });
 
   it('answers 400 to an empty Twilio body', async () => {

@@ -84,6 +84,34 @@ describe('WhatsApp Cloud API', () => {
     expect(unsigned.status).toBe(403);
   });
 
+  // Meta's batches may reach 3 MB (developers.facebook.com/docs/whatsapp/cloud-api/webhooks): thousands of statuses beside one message.
+  const bigBatch = (from: string, id: string) => {
+    const statuses = Array.from({ length: 12000 }, (_, i) => ({ id: `wamid.S${i}`, recipient_id: '250788555999', status: 'delivered', timestamp: '1764150001' }));
+    return inbound([{ from, id, timestamp: '1764150000', type: 'text', text: { body: 'HELP' } }], statuses);
+  };
+
+  it('stores the message of a signed batch over 1 MiB (beyond the 256 KiB other routes take)', async () => {
+    const body = bigBatch('250788555101', 'wamid.BIG1');
+    expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024);
+    const res = await post(gw, body);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', stored: 1, kept_unreadable: 0 });
+    await eventually(() => created.find((c) => c.telephone_current === '+250788555101'));
+  });
+
+  it('refuses an unsigned big batch 403 and a signed one over 3 MiB 413, storing nothing from either', async () => {
+    const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+    const unsigned = bigBatch('250788555102', 'wamid.BIG2');
+    expect((await post(gw, unsigned, 'sha256=' + '0'.repeat(64))).status).toBe(403);
+    const huge = inbound([{ from: '250788555103', id: 'wamid.BIG3', type: 'text', text: { body: 'HELP' } }], [{ pad: 'x'.repeat(3 * 1024 * 1024) }]);
+    const tooLarge = await post(gw, huge);
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error.code).toBe('body_too_large');
+    await untilGatewayDrained(gw);
+    expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+    expect(created.filter((c) => c.telephone_current === '+250788555102' || c.telephone_current === '+250788555103')).toEqual([]);
+  });
+
   it('stores a text message, creates the case and sends the acknowledgement through the Graph API', async () => {
     const body = inbound([{ from: '250788555001', id: 'wamid.HBgM001', timestamp: '1764150000', type: 'text', text: { body: 'MSAADA nisaidie tafadhali' } }]);
     expect((await post(gw, body)).status).toBe(200);

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../src/config';
+import { idempotencyWindowWarning, loadConfig } from '../../src/config';
 
 const minimal = { NODE_ENV: 'test', PRIMERO_URL: 'https://primero.example.org/', PRIMERO_USER: 'sms_gateway', PRIMERO_PASSWORD: 'pw' };
 
@@ -42,5 +42,32 @@ describe('configuration', () => {
     if (!short.ok) expect(short.problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN: must be at least 32 characters/)]);
     expect(loadConfig({ ...minimal, NODE_ENV: 'production', HASH_KEY: 'a'.repeat(64), DATA_KEY: Buffer.alloc(32, 7).toString('base64'), ADMIN_TOKEN: 'x'.repeat(32) }).ok).toBe(true);
     expect(loadConfig({ ...minimal, ADMIN_TOKEN: 'x'.repeat(16) }).ok).toBe(true);
+  });
+  describe('the idempotency window with WhatsApp on (Meta retries a failed webhook for up to 7 days)', () => {
+    const whatsapp = { ...minimal, WHATSAPP_APP_SECRET: 'fb_app_secret' };
+    const windowOf = (env: NodeJS.ProcessEnv) => {
+      const result = loadConfig(env);
+      if (!result.ok) throw new Error(result.problems.join('; '));
+      return result.config;
+    };
+
+    it('is 192 hours when unset (or empty) and WhatsApp messages are taken, 72 without WhatsApp', () => {
+      expect(windowOf(whatsapp).IDEMPOTENCY_WINDOW_HOURS).toBe(192);
+      expect(windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '' }).IDEMPOTENCY_WINDOW_HOURS).toBe(192);
+      expect(windowOf(minimal).IDEMPOTENCY_WINDOW_HOURS).toBe(72);
+      // The verify token alone only answers Meta's handshake: no message comes in.
+      expect(windowOf({ ...minimal, WHATSAPP_VERIFY_TOKEN: 'verify-token-123' }).IDEMPOTENCY_WINDOW_HOURS).toBe(72);
+      expect(idempotencyWindowWarning(windowOf(whatsapp))).toBeNull();
+    });
+
+    it('keeps a window the operator set, and warns, naming the setting and why, when it is below 192 with WhatsApp', () => {
+      const short = windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '72' });
+      expect(short.IDEMPOTENCY_WINDOW_HOURS).toBe(72);
+      expect(idempotencyWindowWarning(short)).toMatch(/^IDEMPOTENCY_WINDOW_HOURS is 72, below 192: Meta retries a failed WhatsApp webhook for up to 7 days/);
+      const long = windowOf({ ...whatsapp, IDEMPOTENCY_WINDOW_HOURS: '240' });
+      expect(long.IDEMPOTENCY_WINDOW_HOURS).toBe(240);
+      expect(idempotencyWindowWarning(long)).toBeNull();
+      expect(idempotencyWindowWarning(windowOf({ ...minimal, IDEMPOTENCY_WINDOW_HOURS: '24' }))).toBeNull();
+    });
   });
 });

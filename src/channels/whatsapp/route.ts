@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { ProviderMessageAcceptor } from '../../intake/provider-messages';
 import type { Logger } from '../../logger';
 import { QueueUnavailableError } from '../../queues/deadline';
@@ -6,7 +6,7 @@ import type { WhatsAppReplyProducer } from '../../queues/whatsapp-replies';
 import type { WhatsAppUnreadableProducer } from '../../queues/whatsapp-unreadable';
 import { secretsEqual } from '../../http/auth';
 import { HttpError } from '../../http/errors';
-import { rawBody } from '../../http/json-body';
+import { LargeBodyBudget, readRawBody } from '../../http/json-body';
 import { storeOr503 } from '../../http/unavailable';
 import { valueOrRefuse } from '../refuse';
 import { parseWhatsAppRequest, type WhatsAppInbound, type WhatsAppUnreadable } from './parse';
@@ -27,6 +27,25 @@ export interface WhatsAppRouteDeps {
   windows: WhatsAppWindowStore | null;
   logger: Logger;
 }
+
+/**
+ * Meta's own ceiling: "Webhooks payloads can be up to 3MB" (developers.facebook.com/docs/whatsapp/cloud-api/webhooks).
+ * A batch over the other routes' 256 KiB would be refused 413 on every retry and its messages lost; the signature is
+ * over these exact bytes, so all of them are read before it is checked.
+ */
+export const WHATSAPP_BODY_LIMIT = 3 * 1024 * 1024;
+
+/** What bodies past 256 KiB may hold at once on this route: four full-size batches; a fifth waits for Meta's retry. */
+export const WHATSAPP_LARGE_BODY_BUDGET = 4 * WHATSAPP_BODY_LIMIT;
+
+const SIGNATURE_FORM = /^sha256=[0-9a-f]{64}$/i;
+
+/** A request without a signature of the right form is refused before its body is read: nothing unsigned is buffered. */
+const signaturePresent: RequestHandler = (req, _res, next) => {
+  if (SIGNATURE_FORM.test(req.get('x-hub-signature-256') ?? '')) return next();
+  req.resume();
+  next(new HttpError(403, 'invalid_signature', 'X-Hub-Signature-256 is missing or does not match the body.'));
+};
 
 /** Beyond this many unreadable messages in one body, the body is kept once, whole, instead of one job each. */
 export const MAX_UNREADABLE_PER_BODY = 20;
@@ -79,7 +98,7 @@ export function whatsappRouter(deps: WhatsAppRouteDeps): Router {
   if (deps.verifyToken) router.get('/webhooks/whatsapp', verificationHandler(deps.verifyToken));
   if (!deps.appSecret) return router;
   const appSecret = deps.appSecret;
-  router.post('/webhooks/whatsapp', rawBody, async (req, res) => {
+  router.post('/webhooks/whatsapp', signaturePresent, readRawBody(WHATSAPP_BODY_LIMIT, new LargeBodyBudget(WHATSAPP_LARGE_BODY_BUDGET)), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const given = req.get('x-hub-signature-256');
     if (!given || !secretsEqual(given, whatsappSignature(appSecret, raw))) {
