@@ -2,10 +2,21 @@ import type { NotificationPlan } from '../domain/notification-plan';
 import type { SharedCounters } from '../store/counters';
 import type { TraceStore } from '../store/trace';
 
+/**
+ * Reasons a message to the person is held back that would tell whoever reads a reference's trace or a log line
+ * what the person answered about their safety or that the record is protected: a "not safe" says someone else may
+ * hold the phone. "unverifiable" says only that the gateway could not read the answer, but left apart it would make
+ * `held_back` mean "not safe or sensitive" for certain; folded in, the neutral word names no answer.
+ */
+const REVEALING = new Set(['not_safe', 'sensitive', 'unverifiable']);
+
+/** What a trace or a log line says of a held-back message: the exact reason only in counters, which name no reference. */
+export const tracedReason = (reason: string): string => (REVEALING.has(reason) ? 'held_back' : reason);
+
 /** A status message to the person not sent, and why (no personal data): in the record's trace and counted. */
 export async function skippedStart(trace: TraceStore, counters: Pick<SharedCounters, 'increment'>, reference: string, status: string, reason: string): Promise<void> {
   counters.increment('gateway_flow_starts_skipped_total', { reason });
-  await trace.record(reference, 'flow_start_skipped', { status, reason });
+  await trace.record(reference, 'flow_start_skipped', { status, reason: tracedReason(reason) });
 }
 
 /**
