@@ -11,3 +11,14 @@ export function cookieReader(name: string, valuePattern: string): (req: Request)
   const pattern = new RegExp(`(?:^|;\\s*)${name}=(${valuePattern})(?:;|$)`);
   return (req) => pattern.exec(req.get('cookie') ?? '')?.[1] ?? null;
 }
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** The browser reached this process on its own machine: the one place plain HTTP is all there is. */
+export const isLoopback = (hostname: string): boolean => LOOPBACK.has(hostname.toLowerCase());
+
+/**
+ * Whether a session cookie gets the Secure flag: yes unless the browser is on this machine. TLS usually ends at a
+ * proxy, and without TRUST_PROXY `req.secure` would say "plain HTTP" and the cookie would travel without the flag.
+ */
+export const secureCookie = (req: Request): boolean => !isLoopback(req.hostname);
