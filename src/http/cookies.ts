@@ -18,7 +18,8 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export const isLoopback = (hostname: string): boolean => LOOPBACK.has(hostname.toLowerCase());
 
 /**
- * Whether a session cookie gets the Secure flag: yes unless the browser is on this machine. TLS usually ends at a
- * proxy, and without TRUST_PROXY `req.secure` would say "plain HTTP" and the cookie would travel without the flag.
+ * Whether a session cookie gets the Secure flag: yes unless the browser is on this machine over plain HTTP. TLS
+ * usually ends at a proxy, and without TRUST_PROXY `req.secure` alone would say "plain HTTP" and the cookie would
+ * travel without the flag; a request known to be HTTPS keeps it even on a loopback name.
  */
-export const secureCookie = (req: Request): boolean => !isLoopback(req.hostname);
+export const secureCookie = (req: Request): boolean => req.secure || !isLoopback(req.hostname);
