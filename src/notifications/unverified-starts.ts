@@ -3,12 +3,13 @@ import type { SharedCounters } from '../store/counters';
 import type { TraceStore } from '../store/trace';
 
 /**
- * Reasons a message to the person is held back that would tell whoever reads a reference's trace or a log line
- * what the person answered about their safety or that the record is protected: a "not safe" says someone else may
- * hold the phone. "unverifiable" says only that the gateway could not read the answer, but left apart it would make
- * `held_back` mean "not safe or sensitive" for certain; folded in, the neutral word names no answer.
+ * Every reason a message to the person is held back by a gate, said as one word in a reference's trace and log lines:
+ * a "not safe" tells whoever reads them that someone else may hold the phone, and any reason left apart narrows the
+ * word (the trace already shows whether a record is sensitive, so with "sensitive" alone folded in, `held_back` on an
+ * ordinary record would mean "not safe"). The reasons that are only configuration (no channel, no address, no link)
+ * go in too for the same cause; the counters, which name no reference, keep each apart.
  */
-const REVEALING = new Set(['not_safe', 'sensitive', 'unverifiable']);
+const REVEALING = new Set(['not_safe', 'sensitive', 'unverifiable', 'no_channel', 'no_address', 'unlinked']);
 
 /** What a trace or a log line says of a held-back message: the exact reason only in counters, which name no reference. */
 export const tracedReason = (reason: string): string => (REVEALING.has(reason) ? 'held_back' : reason);
