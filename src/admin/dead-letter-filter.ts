@@ -15,9 +15,11 @@ export interface DeadLetterFilter {
  * field left out, not a filter; an age that is not a number ("2d") is refused, never compared as NaN (always false).
  */
 const notEmpty = (what: string) => [(s: string) => s.trim() !== '', { error: `an empty ${what} matches every dead letter: leave it out instead` }] as const;
+// A number, or a string of digits (a query string, a form, the CLI): never null, true, [48] or "0x10", which a
+// coercion would read as 0, 1, 48 and 16.
 const hours = z.preprocess(
-  (v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v),
-  z.coerce.number({ error: 'a number of hours, e.g. 48' }).nonnegative({ error: 'a number of hours, 0 or more' }),
+  (v) => (typeof v === 'string' ? (/^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : Number.NaN) : v),
+  z.number({ error: 'a number of hours, e.g. 48' }).finite({ error: 'a number of hours, e.g. 48' }).nonnegative({ error: 'a number of hours, 0 or more' }),
 );
 const filterSchema = z.strictObject({
   queue: z.string().max(64).refine(...notEmpty('queue name')).optional(),

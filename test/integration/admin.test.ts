@@ -187,6 +187,10 @@ describe('operating the gateway', () => {
     ['an empty error filter', { error: '' }, 'error', 'an empty error filter matches every dead letter'],
     ['an empty queue', { queue: '' }, 'queue', 'an empty queue name matches every dead letter'],
     ['an age that is not a number', { min_age_hours: '2d' }, 'min_age_hours', 'a number of hours'],
+    ['an age of null (an unset shell variable)', { min_age_hours: null }, 'min_age_hours', 'a number of hours'],
+    ['an age of true', { min_age_hours: true }, 'min_age_hours', 'a number of hours'],
+    ['an age in an array', { min_age_hours: [48] }, 'min_age_hours', 'a number of hours'],
+    ['an age in hexadecimal', { min_age_hours: '0x10' }, 'min_age_hours', 'a number of hours'],
   ])('refuses a replay whose filter has %s, and moves nothing back', async (_what, filter, path, problem) => {
     nock(PRIMERO).post('/api/v2/cases').reply(422, { errors: [{ status: 422, detail: 'age', message: ['is invalid'] }] });
     const { body } = await post(referral());
@@ -195,7 +199,8 @@ describe('operating the gateway', () => {
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'invalid_filter', details: [{ path, problem: expect.stringContaining(problem) }] });
     expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
-    expect((await admin(request(gw.app).get('/admin/dead-letters').query(filter))).status).toBe(422);
+    // The list only reads: a field left empty in its query string is a field not given.
+    if (typeof Object.values(filter)[0] === 'string') expect((await admin(request(gw.app).get('/admin/dead-letters').query(filter))).status).toBe(Object.values(filter).includes('') ? 200 : 422);
   });
 
   it('keeps dead letters through the retention purge whatever their age, and warns once they are overdue', async () => {
