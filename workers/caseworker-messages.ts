@@ -16,6 +16,7 @@ import type { CaseworkerMessageLedger, LedgerEntry } from '../src/store/casework
 import type { ContactStore } from '../src/store/contacts';
 import type { SharedCounters } from '../src/store/counters';
 import type { TraceStore } from '../src/store/trace';
+import { tracedReason } from '../src/notifications/unverified-starts';
 
 export interface CaseworkerMessageDeps {
   codec: PayloadCodec;
@@ -38,11 +39,15 @@ export interface CaseworkerMessageDeps {
 }
 
 
-/** Counted and traced once, when the outcome is settled: words only, never the text or the address. */
+/**
+ * Counted and traced once, when the outcome is settled: words only, never the text or the address. The trace and the
+ * log line name the reference, so a "not safe" or "sensitive" there says `held_back` (tracedReason); the counter,
+ * which names none, and the note on the case, which Primero's caseworkers read beside the field itself, keep it exact.
+ */
 function settled(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob, outcome: CaseworkerOutcome): void {
   deps.counters.increment('gateway_caseworker_messages_total', { outcome });
-  deps.trace.record(m.reference, 'caseworker_message', { outcome }).catch(() => undefined);
-  deps.logger.info({ reference: m.reference, outcome }, 'caseworker message settled');
+  deps.trace.record(m.reference, 'caseworker_message', { outcome: tracedReason(outcome) }).catch(() => undefined);
+  deps.logger.info({ reference: m.reference, outcome: tracedReason(outcome) }, 'caseworker message settled');
 }
 
 /**
@@ -57,15 +62,16 @@ async function noteOutcome(deps: CaseworkerMessageDeps, m: CaseworkerMessageJob,
     stored = holdsEntry(changed[NOTES_FIELD], entry.unique_id) || (await outcomeOnRecord(deps, m, entry.unique_id));
   } catch (err) {
     if (!isRecordOutOfScope(err)) return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
-    deps.logger.warn({ reference: m.reference, outcome }, 'the outcome note could not be written: the record is out of the API user\'s scope');
+    deps.logger.warn({ reference: m.reference, outcome: tracedReason(outcome) }, 'the outcome note could not be written: the record is out of the API user\'s scope');
   }
   // A role that may not write notes will not gain the right on a retry: said loudly, and the note is settled as is.
   if (!stored) {
     deps.counters.increment('gateway_caseworker_outcome_notes_dropped_total', { outcome });
-    deps.logger.error({ reference: m.reference, outcome }, "PRIMERO CONFIGURATION FAULT: Primero accepted the outcome note but did not store it (the API user's role may not write the notes form); the caseworker cannot see what happened");
+    deps.logger.error({ reference: m.reference, outcome: tracedReason(outcome) }, "PRIMERO CONFIGURATION FAULT: Primero accepted the outcome note but did not store it (the API user's role may not write the notes form); the caseworker cannot see what happened");
   }
   await deps.ledger.markNoted(m.recordId, m.noteId, owner);
-  return stored ? outcome : 'outcome_dropped';
+  // The job's return value lands in BullMQ's events stream under the job, which holds the reference.
+  return stored ? tracedReason(outcome) : 'outcome_dropped';
 }
 
 /** Primero answers a PATCH with what it changed: our entry absent means unchanged (an earlier attempt wrote it) or dropped. */

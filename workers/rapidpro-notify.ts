@@ -14,7 +14,7 @@ import type { SharedCounters } from '../src/store/counters';
 import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
 import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
-import { skippedStart } from '../src/notifications/unverified-starts';
+import { skippedStart, tracedReason } from '../src/notifications/unverified-starts';
 
 export interface RapidProNotifyDeps extends SendOnceDeps {
   client: RapidProClient;
@@ -43,7 +43,8 @@ async function heldBack(deps: RapidProNotifyDeps, reference: string, status: str
   const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : (await deps.snapshots.get(link.caseId))?.safeUnconfirmed ? 'unverifiable' : null;
   if (!why) return null;
   await skippedStart(deps.trace, deps.counters, reference, status, why);
-  return `skipped-${why}`;
+  // The job's return value lands in BullMQ's events stream under the job, which holds the reference.
+  return `skipped-${tracedReason(why)}`;
 }
 
 /**

@@ -4,18 +4,12 @@ import { maxWaitsOf } from '../queues/start-cap';
 import { isNotConfirmed } from '../replies/send-once';
 import type { SendClaims } from '../store/send-claims';
 import { sealContext, type PayloadCodec } from '../security/payload-codec';
+import { assertNarrowing, type DeadLetterFilter } from './dead-letter-filter';
 import { maskPersonal } from './masking';
 import type { AuditLog } from '../store/audit';
 import type { TraceStore } from '../store/trace';
 
-export interface DeadLetterFilter {
-  queue?: string;
-  /** Case-insensitive substring of the failure reason, e.g. "422" or "Primero rejected". */
-  error?: string;
-  /** Failed at least / at most this many hours ago. */
-  minAgeHours?: number;
-  maxAgeHours?: number;
-}
+export type { DeadLetterFilter } from './dead-letter-filter';
 
 /**
  * What replaying a set did: how many went back, how many were no longer dead letters, which could not be moved, and
@@ -102,6 +96,8 @@ export class DeadLetters {
   }
 
   private async failedJobs(filter: DeadLetterFilter): Promise<Job[]> {
+    // Every caller parses its filter (parseDeadLetterFilter); this keeps one built in code from matching everything.
+    assertNarrowing(filter);
     const queues = filter.queue ? [this.queues.get(filter.queue)].filter((q): q is Queue => !!q) : [...this.queues.values()];
     const now = Date.now();
     const out: Job[] = [];

@@ -28,6 +28,7 @@ import type { RedisConnection } from '../queues/connection';
 import { configSchema, keyProblems, withRedisPasswordFile } from '../config';
 import { redisTopologyProblems } from '../config-redis';
 import type { DeadLetterFilter } from '../admin/dead-letters';
+import { parseDeadLetterFilter } from '../admin/dead-letter-filter';
 import { resendMatching } from '../admin/resend-matching';
 import { normaliseReference } from '../domain/reference';
 import { buildOperatorServices, type OperatorServices } from '../operator-services';
@@ -128,13 +129,15 @@ function readArgs(): Invocation {
     process.exit(2);
   }
   const [command, sub, arg] = positionals;
-  const filter: DeadLetterFilter = {
-    queue: values.queue,
-    error: values.error,
-    minAgeHours: values['min-age-hours'] === undefined ? undefined : Number(values['min-age-hours']),
-    maxAgeHours: values['max-age-hours'] === undefined ? undefined : Number(values['max-age-hours']),
-  };
-  return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter, reveal: values.reveal === true, reason: values.reason, yes: values.yes === true, limit: values.limit };
+  return { command, sub, arg, actor: values.actor ?? process.env.USER ?? 'cli', filter: filterArgs(values), reveal: values.reveal === true, reason: values.reason, yes: values.yes === true, limit: values.limit };
+}
+
+/** The filter options through the JSON routes' own validation: "--min-age-hours 2d" is refused, never read as no filter. */
+function filterArgs(values: { queue?: string; error?: string; 'min-age-hours'?: string; 'max-age-hours'?: string }): DeadLetterFilter {
+  const parsed = parseDeadLetterFilter({ queue: values.queue, error: values.error, min_age_hours: values['min-age-hours'], max_age_hours: values['max-age-hours'] });
+  if (parsed.ok) return parsed.filter;
+  for (const issue of parsed.error.issues) say(`--${issue.path.map(String).join('.').replaceAll('_', '-')}: ${issue.message}`);
+  process.exit(2);
 }
 
 async function connect(settings: Settings): Promise<RedisConnection> {

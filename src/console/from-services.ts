@@ -11,7 +11,7 @@ import { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
 import { ReplayBatches } from '../store/replay-batches';
 import { operatorConsole } from './router';
-import { isLoopback } from './session';
+import { isLoopback } from '../http/cookies';
 import { loadConsoleTexts } from './texts';
 
 export interface ConsoleMount {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { operatorName } from '../http/admin';
-import { cookieReader, SESSION_ID_VALUE } from '../http/cookies';
+import { cookieReader, secureCookie, SESSION_ID_VALUE } from '../http/cookies';
 import type { AdminSessionStore } from '../store/admin-sessions';
 
 export const CONSOLE_BASE = '/admin/console';
@@ -18,16 +18,8 @@ export interface ConsoleSession {
   csrf: string;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/** The browser reached this process on its own machine: the one place plain HTTP is all there is. */
-export const isLoopback = (hostname: string): boolean => LOOPBACK.has(hostname.toLowerCase());
-
-/**
- * Secure unless the browser is on this machine: TLS usually ends at a proxy, and without TRUST_PROXY `req.secure`
- * would say "plain HTTP" and the cookie would travel without the flag.
- */
-export const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: !isLoopback(req.hostname), path: CONSOLE_BASE });
+/** Secure unless the browser is on this machine (secureCookie, the queue dashboard's rule too). */
+export const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: secureCookie(req), path: CONSOLE_BASE });
 
 const sessionIdOf = cookieReader(CONSOLE_COOKIE, SESSION_ID_VALUE);
 

@@ -30,7 +30,7 @@ export function resendRoutes(router: Router, deadLetters: DeadLetters, json: Jso
   router.post('/admin/dead-letters/resend', json, async (req, res) => {
     const body = bodyOf(req);
     const reason = resendReasonOf(req, body, FILTER_FIELDS);
-    const filter = filterOf({ ...body, reason: undefined, dry_run: undefined });
+    const filter = filterOf(body, ['reason', 'dry_run']);
     if (!filter.queue) throw new HttpError(422, 'queue_required', 'Send "queue": the queue whose "not confirmed" letters you checked.');
     const result = await resendMatching(deadLetters, { ...filter, queue: filter.queue }, actorOf(req), reason, body.dry_run !== false);
     res.status(result.outcome?.failed.length ? 500 : 200).json({ dry_run: result.dryRun, count: result.matched.length, dead_letters: result.matched, ...result.outcome });

@@ -1,5 +1,5 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
-import { z } from 'zod';
+import { parseDeadLetterFilter } from '../admin/dead-letter-filter';
 import { DeadLetterRefused, type DeadLetterFilter, type DeadLetters } from '../admin/dead-letters';
 import { DEVICE_ID, USER_NAME, type DeviceAdmin } from '../admin/devices';
 import { ENROLLMENT_USER, issueEnrollment, type EnrollmentSettings } from '../admin/enrollments';
@@ -67,15 +67,15 @@ function reasonOf(req: Request): string | undefined {
   return r;
 }
 
-const num = z.coerce.number().nonnegative().optional();
-const filterSchema = z.object({ queue: z.string().max(64).optional(), error: z.string().max(200).optional(), min_age_hours: num, max_age_hours: num });
-
-/** The dead-letter filter of GET /admin/dead-letters; the console's filter form is read by it too. */
-export function filterOf(input: unknown): DeadLetterFilter {
-  const parsed = filterSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new HttpError(422, 'invalid_filter', 'The dead-letter filter is not valid.', validationDetails(parsed.error));
-  const f = parsed.data;
-  return { queue: f.queue, error: f.error, minAgeHours: f.min_age_hours, maxAgeHours: f.max_age_hours };
+/**
+ * The dead-letter filter of GET /admin/dead-letters and the replay and resend routes; the console's filter form is read
+ * by it too. `alsoAllowed` names the caller's own fields beside the filter (a replay's dry_run); any other key is refused.
+ */
+export function filterOf(input: unknown, alsoAllowed: readonly string[] = []): DeadLetterFilter {
+  const given = typeof input === 'object' && input !== null ? Object.fromEntries(Object.entries(input).filter(([k]) => !alsoAllowed.includes(k))) : input;
+  const parsed = parseDeadLetterFilter(given);
+  if (!parsed.ok) throw new HttpError(422, 'invalid_filter', 'The dead-letter filter is not valid.', validationDetails(parsed.error));
+  return parsed.filter;
 }
 
 export type Json = RequestHandler;
@@ -88,14 +88,17 @@ export function asConflict(err: unknown): never {
 
 function deadLetterRoutes(router: Router, deps: AdminDeps, json: Json): void {
   router.get('/admin/dead-letters', async (req, res) => {
-    const items = await deps.deadLetters.list(filterOf(req.query));
+    // A list only reads: a field left empty in a query string (`?queue=&error=`) is a field not given, as on the
+    // console's form. The replay routes, which move letters, still refuse one.
+    const given = Object.fromEntries(Object.entries(req.query).filter(([, v]) => v !== ''));
+    const items = await deps.deadLetters.list(filterOf(given));
     res.json({ count: items.length, dead_letters: items });
   });
 
   router.post('/admin/dead-letters/replay', json, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const dryRun = body.dry_run !== false;
-    const result = await deps.deadLetters.replayMatching(filterOf({ ...body, dry_run: undefined }), actorOf(req), dryRun);
+    const result = await deps.deadLetters.replayMatching(filterOf(body, ['dry_run']), actorOf(req), dryRun);
     const o = result.outcome;
     const outcome = o ? { replayed: o.replayed, gone: o.gone, failed: o.failed, not_confirmed: o.notConfirmed } : {};
     // Some could not be moved back: not a success. The same request again retries them (the others are no longer dead).

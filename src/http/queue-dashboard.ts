@@ -8,7 +8,7 @@ import { sealContext, type PayloadCodec } from '../security/payload-codec';
 import type { AdminSessionStore } from '../store/admin-sessions';
 import type { LoginThrottle } from '../store/login-throttle';
 import { bearerToken } from './admin';
-import { cookieReader, SESSION_ID_VALUE } from './cookies';
+import { cookieReader, secureCookie, SESSION_ID_VALUE } from './cookies';
 import { throttledTokenCheck } from './auth';
 import { HttpError } from './errors';
 import { parseFormBody } from './form-body';
@@ -63,7 +63,7 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
   });
   createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'Primero gateway queues' } } });
   const tokenCheck = throttledTokenCheck(deps.token, deps.loginThrottle);
-  const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: req.secure, path: BASE });
+  const cookieOptions = (req: Request) => ({ httpOnly: true, sameSite: 'strict' as const, secure: secureCookie(req), path: BASE });
 
   const router = Router();
   router.post(`${BASE}/login`, readRawBody(4 * 1024), async (req, res) => {

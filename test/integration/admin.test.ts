@@ -172,7 +172,36 @@ describe('operating the gateway', () => {
     const dry = JSON.parse((await run('dead-letters', 'replay-matching', '--error', 'age: is invalid', '--actor', 'ops')).stdout);
     expect(dry.dryRun).toBe(true);
     expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
+    // "2d" is not a number of hours: refused, never read as no age filter (which would replay every dead letter).
+    const refused = await run('dead-letters', 'replay-matching', '--min-age-hours', '2d', '--yes', '--actor', 'ops').then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused).toMatchObject({ code: 2 });
+    expect(refused!.stderr).toContain('--min-age-hours: a number of hours, e.g. 48');
+    expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
   }, 30000);
+
+  it.each([
+    ['a misspelt key', { queu: 'intake' }, '(body)', 'Unrecognized key: "queu"'],
+    ['an empty error filter', { error: '' }, 'error', 'an empty error filter matches every dead letter'],
+    ['an empty queue', { queue: '' }, 'queue', 'an empty queue name matches every dead letter'],
+    ['an age that is not a number', { min_age_hours: '2d' }, 'min_age_hours', 'a number of hours'],
+    ['an age of null (an unset shell variable)', { min_age_hours: null }, 'min_age_hours', 'a number of hours'],
+    ['an age of true', { min_age_hours: true }, 'min_age_hours', 'a number of hours'],
+    ['an age in an array', { min_age_hours: [48] }, 'min_age_hours', 'a number of hours'],
+    ['an age in hexadecimal', { min_age_hours: '0x10' }, 'min_age_hours', 'a number of hours'],
+  ])('refuses a replay whose filter has %s, and moves nothing back', async (_what, filter, path, problem) => {
+    nock(PRIMERO).post('/api/v2/cases').reply(422, { errors: [{ status: 422, detail: 'age', message: ['is invalid'] }] });
+    const { body } = await post(referral());
+    await eventually(async () => (await gw.queue.getJobState(`m-${body.reference}`)) === 'failed');
+    const res = await admin(request(gw.app).post('/admin/dead-letters/replay').send({ ...filter, dry_run: false }));
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'invalid_filter', details: [{ path, problem: expect.stringContaining(problem) }] });
+    expect(await gw.queue.getJobState(`m-${body.reference}`)).toBe('failed');
+    // The list only reads: a field left empty in its query string is a field not given.
+    if (typeof Object.values(filter)[0] === 'string') expect((await admin(request(gw.app).get('/admin/dead-letters').query(filter))).status).toBe(Object.values(filter).includes('') ? 200 : 422);
+  });
 
   it('keeps dead letters through the retention purge whatever their age, and warns once they are overdue', async () => {
     const failed = await gw.queue.getFailed();

@@ -237,17 +237,23 @@ describe('a caseworker note becomes one message to the person, and its outcome c
     expect(startsTo(urn).map((s) => s.params.text)).toEqual([text]);
   });
 
+  // The case's note says why (its caseworkers read the field itself); the reference's trace, shown to any operator, and
+  // the log line say only `held_back` where the reason would tell the person's safe-to-contact answer.
   it.each([
-    ['the person opted out', 'failed: the person opted out', { optOut: true }],
-    ['the record says contacting the number is not safe', 'not sent: contact not marked safe', { safe: false }],
-    ['the record has no answer to "safe to contact"', 'not sent: contact not marked safe', { safe: undefined }],
-    ['the answer is unclear', 'not sent: contact not marked safe', { safe: 'maybe' }],
-  ])('sends nothing when %s, and says so on the case', async (_what, outcome, how: { optOut?: boolean; safe?: unknown }) => {
-    const { recordId, urn } = await newRecord();
+    ['the person opted out', 'failed: the person opted out', 'opted_out', { optOut: true }],
+    ['the record says contacting the number is not safe', 'not sent: contact not marked safe', 'held_back', { safe: false }],
+    ['the record has no answer to "safe to contact"', 'not sent: contact not marked safe', 'held_back', { safe: undefined }],
+    ['the answer is unclear', 'not sent: contact not marked safe', 'held_back', { safe: 'maybe' }],
+  ])('sends nothing when %s, and says so on the case', async (_what, outcome, traced, how: { optOut?: boolean; safe?: unknown }) => {
+    const { reference, recordId, urn } = await newRecord();
     if (how.optOut) await gw.services.contacts.optOut(urn);
     const subject = await noteAndWait(recordId, `Please call me back about your report ${randomUUID().slice(0, 6)}`, 'safe' in how ? { safe: how.safe } : {});
     expect(subject).toBe(`${SUBJECT}: ${outcome}`);
     expect(startsTo(urn, attempts)).toEqual([]);
+    const settled = async () => (await gw.services.trace.timeline(reference)).filter((e) => e.event === 'caseworker_message');
+    await eventually(async () => (await settled()).length === 1, 5000, 'the trace entry');
+    expect((await settled())[0]!.detail).toEqual({ outcome: traced });
+    expect(gw.logs.text).not.toContain('not_safe');
   });
 
   /**
@@ -276,6 +282,9 @@ describe('a caseworker note becomes one message to the person, and its outcome c
       await untilGatewayDrained(gw);
       expect(outcomeNotes(recordId)).toEqual([`${SUBJECT}: not sent: sensitive record`]);
       expect(startsTo(urn, attempts)).toEqual([]);
+      const reference = (await gw.references.referenceOfRecord(recordId))!;
+      expect((await gw.services.trace.timeline(reference)).filter((e) => e.event === 'caseworker_message').map((e) => e.detail)).toEqual([{ outcome: 'held_back' }]);
+      expect(await scrapeMetrics(gw)).toMatch(/gateway_caseworker_messages_total\{outcome="sensitive"\} [1-9]/);
       const text = 'This is the focal point; you are safe to talk to me';
       const before = notesOf(recordId).filter((n) => (n as { note_subject: string }).note_subject === SUBJECT);
       const { at } = writeNote(recordId, text, { author: 'psea_fp' });

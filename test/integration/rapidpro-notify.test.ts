@@ -124,9 +124,21 @@ describe('community notification flow: only a background flow is started', () =>
       await notify(gw, 'K7M2P9QS');
       // While the first try waits out RapidPro's 503, a caseworker unticks "safe to contact".
       await gw.references.lowerSafeToContact('K7M2P9QS');
-      await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QS')).includes('not_safe'), 15000);
+      await eventually(async () => JSON.stringify(await gw.services.trace.timeline('K7M2P9QS')).includes('flow_start_skipped'), 15000);
       expect(starts).toEqual([]);
+      // The trace (shown to any operator) says only that it was held back; the exact reason is in a counter naming no one.
+      expect(await gw.services.trace.timeline('K7M2P9QS')).toContainEqual(expect.objectContaining({ event: 'flow_start_skipped', detail: { status: 'received', reason: 'held_back' } }));
+      expect(JSON.stringify(await gw.services.trace.timeline('K7M2P9QS')) + gw.logs.text).not.toContain('not_safe');
       expect(await scrapeMetrics(gw)).toMatch(/gateway_flow_starts_skipped_total\{[^}]*reason="not_safe"[^}]*\} 1/);
+      // BullMQ keeps the job's result in Redis, and the queue dashboard shows it beside the reference.
+      // BullMQ writes each result into the queue's events stream (XADD … returnvalue), kept in Redis after the job goes.
+      const queue = gw.services.registry.get('rapidpro-notify');
+      const results = await eventually(async () => {
+        const entries = await gw.redis.xrange(queue.keys.events!, '-', '+');
+        const values = entries.map(([, fields]) => fields).filter((f) => f.includes('completed')).map((f) => f[f.indexOf('returnvalue') + 1]);
+        return values.length ? values : null;
+      });
+      expect(results).toEqual([JSON.stringify('skipped-held_back')]);
     }),
   );
 

@@ -125,13 +125,13 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     expect(await pushedTo(r.reference, 'other_agency_worker')).toBe(true);
   });
 
-  it('out of scope, the body without the field: no "closed" message, traced as unverifiable and counted; the link kept as it was', async () => {
+  it('out of scope, the body without the field: no "closed" message, traced as held back and counted as unverifiable; the link kept as it was', async () => {
     const r = await referral();
     const before = await skipped();
     primero.forbidden.add(r.recordId);
     await changeInPrimero(r.recordId, transferredAndClosed, false);
     expect(startsFor(r.reference)).toEqual(['received']);
-    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'held_back' });
     expect(await skipped()).toBe(before + 1);
     expect((await gw.references.get(r.reference))!.safeToContact).toBe(true);
     expect(await pushedTo(r.reference, 'other_agency_worker')).toBe(true);
@@ -182,7 +182,7 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     primero.unreadable.set(r.recordId, ['safe_to_contact']);
     await changeInPrimero(r.recordId, { status: 'closed', workflow: 'closed' }, false);
     expect(startsFor(r.reference)).toEqual(['received', 'in_progress']);
-    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'held_back' });
     expect(await skipped()).toBe(before.skipped + 1);
     await eventually(async () => ((await unreadableCount()) > before.unreadable ? true : null));
     expect(gw.logs.text).toContain("the safe-to-contact field is missing from this record's read");
@@ -231,7 +231,7 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
     }
     await untilGatewayDrained(gw);
     expect(startsFor(r.reference)).toEqual(['received']);
-    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'in_progress', reason: 'unverifiable' });
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'in_progress', reason: 'held_back' });
   });
 
   /** The record's next dispatch fails once (a Redis blip after the swap), `meanwhile` running first: the job is retried. */
@@ -255,7 +255,7 @@ describe('"safe to contact" on a record the API user can no longer read', () => 
       dispatch.mockRestore();
     }
     expect(startsFor(r.reference)).toEqual(['received']);
-    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'unverifiable' });
+    expect(await timeline(r.reference)).toContainEqual({ event: 'flow_start_skipped', status: 'closed', reason: 'held_back' });
     expect(await statusOf(r.contact)).toEqual({ reference: null, status: 'none' });
   });
 
