@@ -31,7 +31,7 @@ export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';
     }
-    const held = await heldBackReply(deps, job.queueName, { reference, sensitive });
+    const held = await heldBackReply(deps, job.queueName, { reference, sensitive, queuedAt: job.timestamp });
     if (held) return held;
     let result;
     try {

@@ -194,7 +194,7 @@ describe("Africa's Talking replies", () => {
     }
     await untilGatewayDrained(gw);
     expect(at.to(SENDERS[6]!)).toHaveLength(0);
-    expect(await timeline(reference)).toContainEqual({ event: 'reply_skipped', queue: QUEUES.africastalkingReplies, reason: 'not_safe' });
+    expect(await timeline(reference)).toContainEqual({ event: 'reply_skipped', queue: QUEUES.africastalkingReplies, reason: 'held_back' });
     expect(await timeline(reference)).not.toContainEqual(expect.objectContaining({ event: 'acknowledgement_sent' }));
     expect(await scrapeMetrics(gw)).toMatch(/gateway_replies_skipped_total\{queue="africastalking-replies",reason="not_safe"\} 1/);
   });

@@ -43,37 +43,39 @@ describe('an acknowledgement queued earlier: held back by what was said about it
   });
 
   it('sends a new report\'s acknowledgement whose link is not made yet, and a reply naming no record', async () => {
-    expect(await heldBackReply(deps, QUEUE, { reference: 'NOLINK22', sensitive: false })).toBeNull();
-    expect(await heldBackReply(deps, QUEUE, { reference: null, sensitive: false })).toBeNull();
+    expect(await heldBackReply(deps, QUEUE, { reference: 'NOLINK22', sensitive: false, queuedAt: Date.now() })).toBeNull();
+    expect(await heldBackReply(deps, QUEUE, { reference: null, sensitive: false, queuedAt: Date.now() })).toBeNull();
     expect(await traced('NOLINK22')).toEqual([]);
   });
 
-  it('holds it once the link says not safe, traced and counted', async () => {
+  it('holds it once the link says not safe, traced as held_back and counted with its reason', async () => {
     const link = await linked();
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false })).toBeNull();
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBeNull();
     await references.lowerSafeToContact(link.reference);
     const before = await skipped('not_safe');
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false })).toBe('skipped-not_safe');
-    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'not_safe' }]);
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBe('skipped-held_back');
+    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'held_back' }]);
     expect(await skipped('not_safe')).toBe(before + 1);
   });
 
   it('holds it when the record is sensitive and the reply was not chosen for a sensitive report; sends the one that was', async () => {
     const link = await linked({ sensitive: true });
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false })).toBe('skipped-sensitive');
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: true })).toBeNull();
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBe('skipped-held_back');
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: true, queuedAt: Date.now() + 1 })).toBeNull();
     // Queued by an earlier build, which chose the words knowing what it knew: sent as it would have been.
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference })).toBeNull();
-    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'sensitive' }]);
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, queuedAt: Date.now() + 1 })).toBeNull();
+    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'held_back' }]);
   });
 
   it('holds it while the record\'s last look could not confirm the safe-to-contact answer', async () => {
     const link = await linked();
     const look = { recordId: link.caseId, recordType: 'case' as const, lastUpdatedAt: '2026-12-01T10:00:00.000Z', ownedBy: 'gateway', assignedUserNames: [], status: 'open', workflow: 'new', caseIdDisplay: null, urgent: false };
     await snapshots.swap(look);
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false })).toBeNull();
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBeNull();
     await snapshots.markUnconfirmed(look);
-    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false })).toBe('skipped-unverifiable');
-    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'unverifiable' }]);
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBe('skipped-held_back');
+    expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'held_back' }]);
+    // A new report's own acknowledgement, queued before its record was made, still goes: nothing was said against it.
+    expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.parse(link.createdAt) - 1000 })).toBeNull();
   });
 });

@@ -376,7 +376,7 @@ describe('WhatsApp Cloud API', () => {
     await untilGatewayDrained(gw);
     expect(graph.requests.filter((r) => JSON.parse(r.body.toString()).to === '250788555031')).toHaveLength(0);
     const timeline = (await gw.services.trace.timeline(reference)).map((e) => ({ ...e.detail, event: e.event }));
-    expect(timeline).toContainEqual({ event: 'reply_skipped', queue: 'whatsapp-replies', reason: 'not_safe' });
+    expect(timeline).toContainEqual({ event: 'reply_skipped', queue: 'whatsapp-replies', reason: 'held_back' });
     expect(await scrapeMetrics(gw)).toMatch(/gateway_replies_skipped_total\{queue="whatsapp-replies",reason="not_safe"\} 1/);
   });
 
