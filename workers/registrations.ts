@@ -128,8 +128,8 @@ const whatsappReplies: Registration = {
       timeoutMs: s.config.WHATSAPP_TIMEOUT_MS,
       observe: s.observe('whatsapp'),
     });
-    const { contacts, codec, trace, logger, counters, sendClaims: claims } = s;
-    return whatsappReplyProcessor({ client, contacts, codec, trace, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { contacts, codec, references, snapshots, trace, logger, counters, sendClaims: claims } = s;
+    return whatsappReplyProcessor({ client, contacts, codec, references, snapshots, trace, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.WHATSAPP_REPLY_CONCURRENCY, limiter: perSecond(c.WHATSAPP_REPLY_RATE_PER_SECOND) }),
 };
@@ -142,8 +142,8 @@ const africastalkingReplies: Registration = {
   enabled: africasTalkingSends,
   processor: (s, queue) => {
     const sender = africasTalkingPersonSender({ config: s.config, redis: s.shared, hasher: hasherFromConfig(s.config), logger: s.logger, rapidpro: null })!;
-    const { codec, trace, contacts, logger, counters, sendClaims: claims } = s;
-    return africasTalkingReplyProcessor({ sender, codec, trace, contacts, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
+    const { codec, references, snapshots, trace, contacts, logger, counters, sendClaims: claims } = s;
+    return africasTalkingReplyProcessor({ sender, codec, references, snapshots, trace, contacts, logger, counters, claims, queue, authFailurePauseMs: s.config.AUTH_FAILURE_PAUSE_MS });
   },
   options: (c) => ({ concurrency: c.REPLY_CONCURRENCY, limiter: perSecond(c.REPLY_RATE_PER_SECOND) }),
 };

@@ -6,10 +6,11 @@ import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { heldBackReply, type ReplyGateDeps } from '../src/replies/held-back-reply';
 import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
 
-export interface WhatsAppReplyDeps extends SendOnceDeps {
+export interface WhatsAppReplyDeps extends SendOnceDeps, ReplyGateDeps {
   client: WhatsAppClient;
   codec: PayloadCodec;
   contacts: ContactStore;
@@ -21,15 +22,17 @@ export interface WhatsAppReplyDeps extends SendOnceDeps {
 /**
  * Sends one acknowledgement, at most once (sendOnce): a timeout, or a worker that died mid-send, may have reached the
  * person, and ends as a dead letter "not confirmed" that a replay does not send. An opt-out recorded after the reply
- * was queued still wins.
+ * was queued still wins, and so does what was said since about the record it names (heldBackReply).
  */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
   return async (job: Job<JobData<'whatsapp-replies'>>): Promise<string> => {
-    const { waId, text, reference } = openJob(deps.codec, job);
+    const { waId, text, reference, sensitive } = openJob(deps.codec, job);
     if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
       deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
       return 'skipped-opted-out';
     }
+    const held = await heldBackReply(deps, job.queueName, { reference, sensitive, queuedAt: job.timestamp });
+    if (held) return held;
     let result;
     try {
       result = await sendOnce(deps, job, reference, () => providerCall('WhatsApp', () => deps.client.sendText(waId, text)));

@@ -29,6 +29,8 @@ export interface ProviderMessageOutcome {
   duplicate: boolean;
   /** The acknowledgement to send, or null when the sender must not get one (opted out, flooding, a loop). */
   reply: string | null;
+  /** The message is protected as sensitive, and its reply was chosen knowing so (a reply queued carries it). */
+  sensitive: boolean;
 }
 
 export interface ProviderMessageAcceptorOptions {
@@ -98,7 +100,7 @@ export class ProviderMessageAcceptor {
       this.logger.warn({ reference: accepted.reference, channel: msg.channel, error: err instanceof Error ? err.name : 'unknown' }, 'message stored; no reply sent: the sender counters could not be read in time');
       return null;
     });
-    return { reference: accepted.reference, duplicate: accepted.duplicate, reply };
+    return { reference: accepted.reference, duplicate: accepted.duplicate, reply, sensitive: accepted.sensitive };
   }
 
   private envelope(msg: ProviderMessage, c: Classification): UnreferencedMessage {
@@ -127,9 +129,9 @@ export class ProviderMessageAcceptor {
     const { count, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, true);
     const flooding = count > this.opts.rateLimit;
     this.logger.info({ channel: msg.channel, intent: 'status', keyword: true, language: c.language, sender }, 'status asked');
-    if (loop || flooding) return { reference: null, duplicate: false, reply: null };
+    if (loop || flooding) return { reference: null, duplicate: false, reply: null, sensitive: false };
     const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])]);
-    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, referenceNamed(c.narrative), this.opts.gatewayUser) };
+    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, referenceNamed(c.narrative), this.opts.gatewayUser), sensitive: false };
   }
 
   /** Whether `reference` is one of the sender's own records (a STATUS followed by a reference of letters only). */
@@ -141,7 +143,7 @@ export class ProviderMessageAcceptor {
     if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
     else await this.contacts.optIn(msg.urn);
     this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
-    return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null) };
+    return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null), sensitive: false };
   }
 
   private async replyFor(msg: ProviderMessage, c: Classification, loop: boolean, accepted: AcceptedMessage): Promise<string | null> {

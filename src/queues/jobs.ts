@@ -108,7 +108,7 @@ export const JOBS = {
   },
   [QUEUES.whatsappReplies]: {
     name: 'reply',
-    schema: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable() }),
+    schema: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional() }),
     sealed: ['waId', 'text'],
     /** One reply per inbound wamid (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundWamid: string) => `whatsapp-reply:${inboundWamid}`,
@@ -117,8 +117,8 @@ export const JOBS = {
   },
   [QUEUES.africastalkingReplies]: {
     name: 'reply',
-    /** `urn` is the sender's `tel:` URN (their number), so forget and masking find it as they find a message's. */
-    schema: z.object({ urn: z.string(), text: z.string(), reference: z.string().nullable() }),
+    /** `urn` is the sender's `tel:` URN (their number), so forget and masking find it as they find a message's. `sensitive`: QueuedReply (src/replies/held-back-reply.ts). */
+    schema: z.object({ urn: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional() }),
     sealed: ['urn', 'text'],
     /** One reply per inbound Africa's Talking message id (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundId: string) => `africastalking-reply:${inboundId}`,

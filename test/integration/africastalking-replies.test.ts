@@ -8,7 +8,7 @@ import { QUEUES } from '../../src/queues/names';
 import { eventually } from '../support/eventually';
 import { scrapeMetrics, startGateway, uniquePrefix, untilGatewayDrained, type Gateway } from '../support/gateway';
 import { expectNoPersonalData } from '../support/personal-data';
-import { acceptingPrimero } from '../support/primero-fake';
+import { acceptingPrimero, PRIMERO } from '../support/primero-fake';
 
 const AT_TOKEN = 'africastalking-token-02';
 const AT_KEY = 'africastalking-api-key-replies';
@@ -60,8 +60,8 @@ function atSms(from: string, text: string): Record<string, string> {
 const post = (gw: Gateway, form: Record<string, string>) => request(gw.app).post(`/webhooks/africastalking/sms?token=${AT_TOKEN}`).type('form').send(form);
 
 describe("Africa's Talking replies", () => {
-  const SENDERS = ['+254711400001', '+254711400002', '+254711400003', '+254711400004', '+254711400005', '+254711400006'];
-  const PERSONAL_DATA = [...SENDERS, ...SENDERS.map((s) => s.slice(1)), 'nisaidie', 'baba ananipiga', 'maji hakuna', 'mama hayupo', 'my uncle hurts me', 'the teacher took my phone', AT_KEY];
+  const SENDERS = ['+254711400001', '+254711400002', '+254711400003', '+254711400004', '+254711400005', '+254711400006', '+254711400007', '+254711400008', '+254711400010'];
+  const PERSONAL_DATA = [...SENDERS, ...SENDERS.map((s) => s.slice(1)), 'nisaidie', 'baba ananipiga', 'maji hakuna', 'mama hayupo', 'my uncle hurts me', 'the teacher took my phone', 'jirani ananitisha', 'shule imefungwa', 'the driver asked for sex', AT_KEY];
   let gw: Gateway;
   let at: Awaited<ReturnType<typeof fakeAfricasTalking>>;
 
@@ -146,7 +146,7 @@ describe("Africa's Talking replies", () => {
     // The claim lives in the job's hash: no key of its own names the number or the provider's message id.
     expect(await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:send-claim:*`)).toEqual([]);
     // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
-    expect(failed!.data).toEqual({ reference: res.body.reference, sealed: expect.stringMatching(/^s3\./) });
+    expect(failed!.data).toEqual({ reference: res.body.reference, sensitive: false, sealed: expect.stringMatching(/^s3\./) });
     const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');
     expect(report.references).toContain(res.body.reference);
     expect(await replies().getFailedCount()).toBe(0);
@@ -175,6 +175,57 @@ describe("Africa's Talking replies", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  const timeline = async (reference: string) => (await gw.services.trace.timeline(reference)).map((e) => ({ ...e.detail, event: e.event }));
+
+  it('holds back an acknowledgement queued before the person was said not safe to contact, when the paused queue resumes', async () => {
+    await replies().pause();
+    let reference: string;
+    try {
+      const res = await post(gw, atSms(SENDERS[6]!, 'MSAADA jirani ananitisha'));
+      expect(res.status).toBe(200);
+      reference = res.body.reference as string;
+      await eventually(() => gw.references.get(reference));
+      // Meanwhile (the account out of credit, the queue paused) a caseworker learns someone else reads this phone.
+      await gw.references.lowerSafeToContact(reference);
+    } finally {
+      await replies().resume();
+    }
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[6]!)).toHaveLength(0);
+    expect(await timeline(reference)).toContainEqual({ event: 'reply_skipped', queue: QUEUES.africastalkingReplies, reason: 'held_back' });
+    expect(await timeline(reference)).not.toContainEqual(expect.objectContaining({ event: 'acknowledgement_sent' }));
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_replies_skipped_total\{queue="africastalking-replies",reason="not_safe"\} 1/);
+  });
+
+  it('still sends a sensitive report the acknowledgement chosen for it once its record is made and protected', async () => {
+    const flagged = nock(PRIMERO).post(/\/api\/v2\/cases\/[^/]+\/flags$/).reply(200, {});
+    await replies().pause();
+    let reference: string;
+    try {
+      const res = await post(gw, atSms(SENDERS[8]!, 'FEEDBACK sea the driver asked for sex'));
+      reference = res.body.reference as string;
+      expect((await eventually(() => gw.references.get(reference))).sensitive).toBe(true);
+      await eventually(() => flagged.isDone(), 10_000, 'the sensitive flag');
+    } finally {
+      await replies().resume();
+    }
+    const [sms] = await eventually(() => (at.to(SENDERS[8]!).length ? at.to(SENDERS[8]!) : null), 10_000, 'the acknowledgement');
+    expect(sms!.form.message).toBe(`Thank you for trusting us. Your reference is ${reference}. A trained focal point will handle this confidentially.`);
+  });
+
+  it("sends a new report's acknowledgement before its record is made (no link yet to hold it back)", async () => {
+    await gw.queue.pause();
+    try {
+      const res = await post(gw, atSms(SENDERS[7]!, 'MSAADA shule imefungwa'));
+      const [sms] = await eventually(() => (at.to(SENDERS[7]!).length ? at.to(SENDERS[7]!) : null), 10_000, 'the acknowledgement');
+      expect(sms!.form.message).toContain(res.body.reference);
+      expect(await gw.references.get(res.body.reference)).toBeNull();
+    } finally {
+      await gw.queue.resume();
+    }
+    await untilGatewayDrained(gw);
   });
 
   it('never logs the personal data it handled', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { JobType } from 'bullmq';
 import nock from 'nock';
 import request from 'supertest';
-import { untilGatewayDrained, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
+import { scrapeMetrics, untilGatewayDrained, startGateway, uniquePrefix, type Gateway } from '../support/gateway';
 import { eventually } from '../support/eventually';
 import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';
@@ -31,7 +31,7 @@ const post = (gw: Gateway, body: Buffer | string, signature = sign(body)) =>
   request(gw.app).post('/webhooks/whatsapp').set('X-Hub-Signature-256', signature).set('Content-Type', 'application/json').send(body.toString());
 
 describe('WhatsApp Cloud API', () => {
-  const PERSONAL_DATA = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000', 'Baraka', '254722000999', 'KE.fx5820'];
+  const PERSONAL_DATA = ['Hello World', 'Kerry Fisher', '250788555', 'nisaidie tafadhali', 'graph-access-token', 'nobody sent this', 'KE.fx4711', 'naomba msaada', 'where it happens', 'Zawadi', '2547112000', 'Baraka', '254722000999', 'KE.fx5820', 'mlango umevunjwa'];
   let gw: Gateway;
   let graph: HttpRecorder;
   let created: Array<Record<string, unknown>> = [];
@@ -383,6 +383,29 @@ describe('WhatsApp Cloud API', () => {
     const before = await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
     expect((await post(gw, waFixture('statuses.json'))).body).toEqual({ status: 'ok', stored: 0, kept_unreadable: 0 });
     expect(await gw.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed')).toBe(before);
+  });
+
+  it('holds back an acknowledgement queued before the person was said not safe to contact, when the paused queue resumes', async () => {
+    const replies = gw.services.whatsappReplies!.queue;
+    await replies.pause();
+    let reference: string;
+    try {
+      const res = await post(gw, inbound([{ from: '250788555031', id: 'wamid.NS1', type: 'text', text: { body: 'MSAADA mlango umevunjwa' } }]));
+      expect(res.status).toBe(200);
+      // The reply job says which record it names (the number is sealed in it).
+      const waiting = (await replies.getWaiting()).find((j) => (gw.services.codec.decode(j.data, sealContext.job(j.queueName)) as { waId?: string }).waId === '250788555031')!;
+      reference = (waiting.data as { reference: string }).reference;
+      await eventually(() => gw.references.get(reference));
+      // Meanwhile (Meta refusing, the queue paused) a caseworker learns someone else reads this phone.
+      await gw.references.lowerSafeToContact(reference);
+    } finally {
+      await replies.resume();
+    }
+    await untilGatewayDrained(gw);
+    expect(graph.requests.filter((r) => JSON.parse(r.body.toString()).to === '250788555031')).toHaveLength(0);
+    const timeline = (await gw.services.trace.timeline(reference)).map((e) => ({ ...e.detail, event: e.event }));
+    expect(timeline).toContainEqual({ event: 'reply_skipped', queue: 'whatsapp-replies', reason: 'held_back' });
+    expect(await scrapeMetrics(gw)).toMatch(/gateway_replies_skipped_total\{queue="whatsapp-replies",reason="not_safe"\} 1/);
   });
 
   it('never logs the personal data it handled', async () => {
