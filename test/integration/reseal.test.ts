@@ -103,8 +103,9 @@ describe('reseal', () => {
     const created = acceptingPrimero('cp-raw');
     const after = await gateway(prefix, { DATA_KEY: NEW_KEY }, true);
     await stored.promote();
-    await eventually(() => created.length > 0);
+    // Both waits are on the workers this third gateway just started (a connection each, on a loaded CI machine).
+    await eventually(() => created.length > 0, 15000, 'the record of the resealed job');
     expect(created[0]!.id).toBe(uuidV5(old.idempotencyKey));
-    await eventually(async () => (await after.queue.getJobState('m-RAWI2345')) === 'completed');
-  }, 30000);
+    await eventually(async () => (await after.queue.getJobState('m-RAWI2345')) === 'completed', 15000, 'the resealed job to complete');
+  }, 45000);
 });

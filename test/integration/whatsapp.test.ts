@@ -9,6 +9,7 @@ import { eventually } from '../support/eventually';
 import { acceptingPrimero } from '../support/primero-fake';
 import { expectNoPersonalData } from '../support/personal-data';
 import { HttpRecorder } from '../support/http-recorder';
+import { watchParserShrink, type ParserShrinkWatch } from '../support/reply-parser';
 import { sealContext } from '../../src/security/payload-codec';
 import { MAX_UNREADABLE_PER_BODY } from '../../src/channels/whatsapp/route';
 
@@ -35,8 +36,11 @@ describe('WhatsApp Cloud API', () => {
   let gw: Gateway;
   let graph: HttpRecorder;
   let created: Array<Record<string, unknown>> = [];
+  // The deeply nested body is kept whole, some 200 KiB, and read back: see watchParserShrink.
+  let parserShrink: ParserShrinkWatch;
 
   beforeAll(async () => {
+    parserShrink = watchParserShrink();
     graph = await HttpRecorder.start({ status: 200, body: '{"messages":[{"id":"wamid.out"}]}' });
     created = acceptingPrimero('cp-wa');
     gw = await startGateway({
@@ -58,6 +62,7 @@ describe('WhatsApp Cloud API', () => {
     await graph.stop();
     nock.cleanAll();
     nock.enableNetConnect();
+    await parserShrink.stopped();
     // Again after the close, so a `-t` run checks too and lines written during shutdown are read.
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);
   });
