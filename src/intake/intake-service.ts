@@ -47,6 +47,18 @@ export interface FollowUpSource {
  * decisions cannot wait for the worker: whether the report is sensitive (it changes the acknowledgement),
  * and whether it continues an earlier report (the sender must get that report's reference).
  */
+/**
+ * Who wrote, as far as the channel vouches for it: the identities a follow-up or a merge may be found under. A
+ * RapidPro body's URN is whatever the caller typed (the token sits in every flow and resthook address), so a RapidPro
+ * message is looked up by its contact UUID alone, as a STATUS look-up is (src/channels/rapidpro/status-route.ts): a
+ * body naming someone else's number must neither join their case nor learn its reference. A provider's sender
+ * (Twilio's signed From, WhatsApp's signed wa_id, Africa's Talking's from) is the only identity it has.
+ */
+export function sendersOf(message: Pick<UnreferencedMessage, 'channel' | 'urn' | 'contactUuid'>, otherUrns: string[] = []): Array<string | null> {
+  if (message.channel === 'rapidpro') return [message.contactUuid];
+  return [message.urn, ...otherUrns, message.contactUuid].filter((s) => s !== undefined);
+}
+
 export class IntakeService {
   constructor(
     private readonly producer: IntakeProducer,
@@ -67,7 +79,7 @@ export class IntakeService {
     const source = this.followUps;
     // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
     // as a referral, within what is left of the deadline (none left: 503, as for any message).
-    const records = await withinDeadline(() => source.records.of([message.urn, ...otherUrns, message.contactUuid], FOLLOW_UP_LOOKUP_LIMIT), remaining()).catch((err: unknown) => {
+    const records = await withinDeadline(() => source.records.of(sendersOf(message, otherUrns), FOLLOW_UP_LOOKUP_LIMIT), remaining()).catch((err: unknown) => {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });
@@ -110,7 +122,7 @@ export class IntakeService {
 
   private async classify(message: UnreferencedMessage): Promise<{ sensitive: boolean; merge: MergeWindow | undefined }> {
     const { category, sensitive } = this.sensitivity(message);
-    const sender = message.urn ?? message.contactUuid;
+    const [sender] = sendersOf(message);
     // A sensitive report is never merged: merging reads the earlier record back, and that record has been
     // handed to the focal point (out of the gateway's scope); each sensitive report gets its own record.
     const merge =

@@ -132,6 +132,10 @@ describe('feedback and complaints', () => {
     expect(primero.records.get(link.caseId)).toMatchObject({ protection_concerns_other: 'no water at the site | Callback requested: yes', notes_section: patch.body.data.notes_section });
     expect(primero.created.filter((c) => c.other_agency_id === first.body.reference)).toHaveLength(1);
 
+    // Another contact claiming the same number is another sender: never merged into this record, nor told its reference.
+    const stranger = await postFeedback(gw, asContact(feedbackBody(randomUUID(), 'complaint', 'no water here either')));
+    expect(stranger.body.reference).not.toBe(first.body.reference);
+
     // Another category is another report.
     const other = await postFeedback(gw, asContact(feedbackBody(contact, 'suggestion', 'add a water point')));
     expect(other.body.reference).not.toBe(first.body.reference);

@@ -771,6 +771,20 @@ describe('follow-ups: a message from someone with an open case joins that case',
       await eventually(() => (notesOf(link.caseId).length ? true : null));
     });
 
+    it("never joins, nor names, the case of the phone number a body claims: only the contact's own UUID finds its cases", async () => {
+      const victim = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
+      const first = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+        .send({ contact: victim, flow, run: { uuid: randomUUID() }, results: { concern: { value: WORDS.first, category: 'All Responses' } } });
+      const link = await eventually(() => gw.references.get(first.body.reference));
+      // A token holder posting as a stranger contact with the victim's number.
+      const res = await post({ contact: { uuid: randomUUID(), urn: victim.urn }, flow, results: { message: { value: WORDS.again, category: 'All Responses' } } });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ follow_up: false });
+      expect(res.body.reference).not.toBe(first.body.reference);
+      await untilGatewayDrained(gw);
+      expect(notesOf(link.caseId)).toEqual([]);
+    });
+
     it('stores the message of a contact with no open case as a referral and says follow_up: false', async () => {
       const contact = { uuid: randomUUID(), urn: `tel:${nextPhone()}` };
       const res = await post({ contact, flow, input: WORDS.other, results: {} });
