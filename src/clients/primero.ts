@@ -50,9 +50,37 @@ function describeErrors(body: unknown): string {
  * `target` is the evidence a 403 is judged by: on a call naming one record it is that record's access
  * (CanCan::AccessDenied), on a create or a search it is the account's role.
  */
+/**
+ * Primero's answers, then what only a wrong address gives: the client follows no redirect, so a 3xx (http for https,
+ * a login page in front) and a 404 on a route every Primero has (a call naming no record) are PRIMERO_URL being
+ * wrong, for every message alike: the queue pauses rather than each report becoming its own dead letter. A 408 (a
+ * proxy's request timeout) is worth a retry.
+ */
 function classify(res: AxiosResponse, what: string, target: CallTarget): DeliveryError {
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  if (res.status >= 300 && res.status < 400) return new DeliveryError('Primero', 'configuration', res.status, `Primero answered ${what} with a redirect (${res.status}): PRIMERO_URL is not the API's own address`);
+  if (res.status === 404 && target === 'service') return new DeliveryError('Primero', 'configuration', res.status, `Primero has no route for ${what} (404): PRIMERO_URL is not the API's own address`);
+  if (res.status === 408) return new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} with 408 (a request timeout)`, retryAfterMs);
   return classifyStatus('Primero', res.status, what, retryAfterMs, res.status < 500 ? describeErrors(res.data) : '', target);
+}
+
+/**
+ * Whether a 2xx is Primero's own answer: its updates and transitions (flags, assigns, referrals) always render a
+ * `data` object (records/update.json.jbuilder, transitions/_transition.json.jbuilder). A 2xx without one is a page
+ * from something in front of Primero: taken for done, the step would be skipped for good; it is retried instead.
+ */
+function primeroAnswered(res: AxiosResponse, what: string): boolean {
+  if (res.status < 200 || res.status >= 300) return false;
+  const data = (res.data as { data?: unknown } | null)?.data;
+  if (typeof data === 'object' && data !== null) return true;
+  throw new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} ${res.status} without its data: not Primero's own answer`);
+}
+
+/** A create with our own id is answered 204, empty (concerns/record.rb `create`); a 2xx with a body says it is that record. */
+function isOwnCreate(res: AxiosResponse, id: unknown): boolean {
+  if (res.status === 204) return true;
+  const data = (res.data as { data?: { id?: unknown } } | null)?.data;
+  return res.status >= 200 && res.status < 300 && typeof data === 'object' && data !== null && data.id === id;
 }
 
 /** A thin client for Primero API v2 with HTTP Basic auth: no login, no session, no CSRF. */
@@ -76,7 +104,10 @@ export class PrimeroClient {
   async createRecord(type: RecordType, data: Record<string, unknown>): Promise<'created' | 'exists'> {
     const what = `the ${type} create`;
     const res = await this.call('post', `/${PATHS[type]}`, what, { data });
-    if (res.status >= 200 && res.status < 300) return 'created';
+    if (isOwnCreate(res, data.id)) return 'created';
+    // Any other 2xx is not Primero's answer (a proxy's or a captive portal's page): taken for "created", the job would
+    // end and the report be lost; retried, the create either lands or meets its own 409.
+    if (res.status >= 200 && res.status < 300) throw new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} ${res.status} without the record: not Primero's own answer`);
     if (res.status === 409) return 'exists';
     throw classify(res, what, 'service');
   }
@@ -124,15 +155,14 @@ export class PrimeroClient {
   async updateRecord(type: RecordType, id: string, data: Record<string, unknown>): Promise<Record<string, unknown>> {
     const what = `the ${type} update`;
     const res = await this.call('patch', `/${PATHS[type]}/${encodeURIComponent(id)}`, what, { data });
-    if (res.status < 200 || res.status >= 300) throw classify(res, what, 'record');
-    const changed = (res.data as { data?: unknown } | null)?.data;
-    return changed && typeof changed === 'object' ? (changed as Record<string, unknown>) : {};
+    if (!primeroAnswered(res, what)) throw classify(res, what, 'record');
+    return (res.data as { data: Record<string, unknown> }).data;
   }
 
   async flag(type: RecordType, id: string, message: string, date: string): Promise<void> {
     const what = `the ${type} flag`;
     const res = await this.call('post', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what, { data: { date, message } });
-    if (res.status >= 200 && res.status < 300) return;
+    if (primeroAnswered(res, what)) return;
     throw classify(res, what, 'record');
   }
 
@@ -147,7 +177,7 @@ export class PrimeroClient {
   /** Assign makes the user the owner and Primero notifies them; unlike a referral it needs no consent. */
   async assign(caseId: string, userName: string, notes: string): Promise<void> {
     const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/assigns`, 'the assignment', { data: { transitioned_to: userName, notes } });
-    if (res.status >= 200 && res.status < 300) return;
+    if (primeroAnswered(res, 'the assignment')) return;
     throw classify(res, 'the assignment', 'record');
   }
 
@@ -178,7 +208,7 @@ export class PrimeroClient {
   /** Never sends `consent_overridden`: a referral without consent is Primero's to refuse, not ours to force. */
   async refer(caseId: string, target: ReferralTarget): Promise<void> {
     const res = await this.call('post', `/cases/${encodeURIComponent(caseId)}/referrals`, 'the referral', { data: { ...target } });
-    if (res.status >= 200 && res.status < 300) return;
+    if (primeroAnswered(res, 'the referral')) return;
     throw classify(res, 'the referral', 'record');
   }
 }

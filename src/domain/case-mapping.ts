@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reservedFieldIssues } from './reserved-fields';
 import type { FlowResult, InboundMessage } from './inbound-message';
 import { foldText } from './text-fold';
 import { phoneFromUrn } from './urn';
@@ -111,7 +112,10 @@ function checkSafeToContact(m: z.infer<typeof caseMappingShape>, ctx: z.Refineme
   if (others.includes(field)) issue(`${field} is also written by something other than a yes_no rule`);
 }
 
-export const caseMappingSchema = caseMappingShape.superRefine(checkSafeToContact);
+const checkReservedFields = (m: z.infer<typeof caseMappingShape>, ctx: z.RefinementCtx): void =>
+  reservedFieldIssues(m, ruleFields).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
+
+export const caseMappingSchema = caseMappingShape.superRefine(checkSafeToContact).superRefine(checkReservedFields);
 export type CaseMapping = z.infer<typeof caseMappingSchema>;
 
 export interface MappedCase {
@@ -164,10 +168,10 @@ export function buildCaseRecord(message: InboundMessage, mapping: CaseMapping, r
   const category = categoryOf(message, mapping);
   const override = category ? own(mapping.category_overrides, category) : undefined;
   const data: Record<string, unknown> = {
-    id: recordId,
-    module_id: override?.module_id ?? mapping.module_id,
     ...mapping.static_fields,
     ...(override?.static_fields ?? {}),
+    id: recordId,
+    module_id: override?.module_id ?? mapping.module_id,
     [mapping.reference_field]: message.reference,
   };
   const phone = phoneFromUrn(message.urn);

@@ -10,10 +10,14 @@ const SERVICE_LABELS: Readonly<Record<string, string>> = { Primero: 'Primero', p
 const CREDENTIALS: Readonly<Record<string, string>> = { Primero: "the API user's credentials", RapidPro: 'the API token', WhatsApp: 'the access token', 'The push service': 'the VAPID credentials' };
 
 /** Why a queue is paused, in fixed words: the service and the status number, never anything the upstream said. */
+/** A redirect or a missing route: the configured address, not the credentials (src/clients/primero.ts classify). */
+const isAddressFault = (err: DeliveryError): boolean => err.status !== null && ((err.status >= 300 && err.status < 400) || err.status === 404);
+
 export function pauseReason(err: DeliveryError): string {
   const who = SERVICE_LABELS[err.service] ?? 'The destination';
   const status = Number.isInteger(err.status) ? ` (${err.status})` : '';
   if (err.kind !== 'configuration') return `${who} asked the gateway to wait${status}`;
+  if (isAddressFault(err)) return `${who} is not at the configured address${status}`;
   // A Primero 403 on such a call is the API user's role (its credentials were accepted).
   const role = who === 'Primero' && err.status === 403 ? ' or role' : '';
   return `${who} refused ${CREDENTIALS[who] ?? "the gateway's credentials"}${role}${status}`;
@@ -76,8 +80,8 @@ export async function rethrowForQueue(err: unknown, queue: Queue, logger: Logger
       paused = true;
     } finally {
       logger.error(
-        { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs },
-        `${err.service.toUpperCase()} CONFIGURATION FAULT: the credentials or the account's role are wrong; ${paused ? 'queue paused' : 'the queue could not be paused'}`,
+        { queue: queue.name, service: err.service, status: err.status, pauseMs: authFailurePauseMs, detail: err.message },
+        `${err.service.toUpperCase()} CONFIGURATION FAULT: ${isAddressFault(err) ? 'the address is wrong' : "the credentials or the account's role are wrong"}; ${paused ? 'queue paused' : 'the queue could not be paused'}`,
       );
     }
     throw new RateLimitError();

@@ -60,6 +60,28 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
     expect(await client.getRecord('case', ID, ['notes_section'])).toEqual({ id: ID });
   });
 
+  it("never takes a create answered 2xx without the record (a proxy's or a captive portal's page) as made: retried", async () => {
+    nock(PRIMERO).post('/api/v2/cases').reply(200, '<html>Welcome to the office network</html>', { 'Content-Type': 'text/html' });
+    expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('transient');
+    nock(PRIMERO).post('/api/v2/cases').reply(201, { data: { id: 'someone-else' } });
+    expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('transient');
+    nock(PRIMERO).post('/api/v2/cases').reply(204);
+    expect(await client.createRecord('case', { id: ID })).toBe('created');
+    nock(PRIMERO).post('/api/v2/cases').reply(200, { data: { id: ID } });
+    expect(await client.createRecord('case', { id: ID })).toBe('created');
+  });
+
+  it('pauses on a redirect or a missing route (PRIMERO_URL wrong), never a dead letter per report; retries a 408', async () => {
+    nock(PRIMERO).post('/api/v2/cases').reply(301, '', { Location: 'https://primero-client.test/api/v2/cases' });
+    expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('configuration');
+    nock(PRIMERO).post('/api/v2/cases').reply(404, 'Not Found');
+    expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('configuration');
+    nock(PRIMERO).get(`/api/v2/cases/${ID}`).reply(302, '', { Location: '/login' });
+    expect((await failure(() => client.getRecord('case', ID))).kind).toBe('configuration');
+    nock(PRIMERO).post('/api/v2/cases').reply(408, 'Request Timeout');
+    expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('transient');
+  });
+
   it('reads 409 on a create as already created', async () => {
     nock(PRIMERO).post('/api/v2/cases').reply((uri) => primeroAnswer('conflict', uri));
     expect(await client.createRecord('case', { id: ID })).toBe('exists');

@@ -231,3 +231,26 @@ describe('whether the loaded mappings create incidents (the poller then searches
     expect(createsIncidents(new Map([...shipped, ['feedback', sea]]))).toBe(true);
   });
 });
+
+describe('a mapping that writes a field the gateway or Primero own', () => {
+  const raw = () => JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'flows', 'referral.mapping.json'), 'utf8')) as { results: Record<string, { first?: string }>; static_fields?: Record<string, unknown>; category_overrides?: Record<string, unknown> };
+  const problems = (mapping: unknown) => {
+    const parsed = caseMappingSchema.safeParse(mapping);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('is refused, naming where (a fixed id would make every later create a 409 read as "made", and its report lost)', () => {
+    expect(problems(raw())).toEqual([]);
+    expect(problems({ ...raw(), static_fields: { id: 'fixed' } })).toEqual(['static_fields: id is set by the gateway or by Primero, never by a mapping']);
+    expect(problems({ ...raw(), category_overrides: { x: { static_fields: { case_id: 'C-1' } } } })).toEqual(['category_overrides.x.static_fields: case_id is set by the gateway or by Primero, never by a mapping']);
+    const m = raw();
+    m.results.name = { ...m.results.name, first: 'module_id' };
+    expect(problems(m)).toEqual(['results.name: module_id is set by the gateway or by Primero, never by a mapping']);
+  });
+
+  it("keeps the record's own id and module whatever fixed fields say", () => {
+    const mapping = caseMappingSchema.parse(raw());
+    const record = buildCaseRecord(message({}), { ...mapping, static_fields: { ...mapping.static_fields, id: 'fixed', module_id: 'other' } }, 'the-id').data;
+    expect([record.id, record.module_id]).toEqual(['the-id', mapping.module_id]);
+  });
+});
