@@ -28,9 +28,13 @@ function releaseNock(): void {
 
 // Body shapes: nyaruka/goflow flows/actions/testdata/call_webhook.json (the editor's default body:
 // contact, flow, results) and our shipped flows, which add run and node.
+// One RapidPro contact per number, as a workspace has it: a merge is found by the contact's UUID.
+const contacts = new Map<string, string>();
+const contactOf = (urn: string): string => contacts.get(urn) ?? (contacts.set(urn, randomUUID()), contacts.get(urn)!);
+
 function feedbackBody(urn: string, category: string, description: string, run = randomUUID()) {
   return {
-    contact: { uuid: randomUUID(), urn, language: 'eng' },
+    contact: { uuid: contactOf(urn), urn, language: 'eng' },
     flow: { uuid: '3c1f6a2e-2b0d-4c55-9a1e-7c4f3b2d1e00' },
     run: { uuid: run },
     results: {
@@ -249,7 +253,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report's API died between its claim (with the sender's merge window) and its job.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(urn), category: 'complaint', windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ3456', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(contactOf(urn)), category: 'complaint', windowSeconds: 600 });
     primero.readDelayMs = 1200;
     try {
       const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'children drink from the river'));
@@ -274,7 +278,7 @@ describe('reliability of acknowledged messages (issue #11)', () => {
     const ledger = new AcceptanceLedger(gw.redis, gw.config.QUEUE_PREFIX, gw.config.IDEMPOTENCY_WINDOW_HOURS * 3600);
     // The earlier report is claimed (with the sender's merge window) and its add has not landed yet.
     const hashed = gw.services.hasher.deduplicationId(rapidProIdempotencyKey('feedback', rapidProWebhookSchema.parse(body)));
-    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(urn), category: 'complaint', windowSeconds: 600 });
+    await ledger.claim(hashed, 'ZZZZ6789', randomUUID(), 60_000, { senderHash: await gw.services.contacts.urnHash(contactOf(urn)), category: 'complaint', windowSeconds: 600 });
     const merged = await post(gw, 'feedback', feedbackBody(urn, 'complaint', 'she sends us away'));
     expect(merged.body.reference).toBe('ZZZZ6789');
     // The merged report's job has run (and found no record to join) before the earlier one is stored.
