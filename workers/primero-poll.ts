@@ -124,9 +124,10 @@ const forbiddenSaid = new Set<RecordType>();
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
   return deps.primero.listChanged(poll.type, since, until, page, size).catch((err: unknown) => {
-    if (poll.type !== 'case' && err instanceof DeliveryError && err.status === 403) {
-      incomplete(poll, 'forbidden');
-      if (!forbiddenSaid.has(poll.type)) deps.logger.warn({ recordType: poll.type, status: 403 }, "the API user's role may not search this record type: its changes are not polled (give the role list access to it)");
+    // 403: the role may not list it; 404: a Primero (or a proxy in front) that serves no such index.
+    if (poll.type !== 'case' && err instanceof DeliveryError && (err.status === 403 || err.status === 404)) {
+      incomplete(poll, err.status === 403 ? 'forbidden' : 'not_found');
+      if (!forbiddenSaid.has(poll.type)) deps.logger.warn({ recordType: poll.type, status: err.status }, "this record type cannot be searched (the API user's role may not list it, or Primero serves no such index): its changes are not polled");
       forbiddenSaid.add(poll.type);
       throw new TypeForbidden();
     }

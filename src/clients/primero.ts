@@ -48,10 +48,8 @@ function describeErrors(body: unknown): string {
 
 /**
  * `target` is the evidence a 403 is judged by: on a call naming one record it is that record's access
- * (CanCan::AccessDenied), on a create or a search it is the account's role.
- */
-/**
- * Primero's answers, then what only a wrong address gives: the client follows no redirect, so a 3xx (http for https,
+ * (CanCan::AccessDenied), on a create or a search it is the account's role. Before Primero's answers, what only a
+ * wrong address gives: the client follows no redirect, so a 3xx (http for https,
  * a login page in front) and a 404 on a route every Primero has (a call naming no record) are PRIMERO_URL being
  * wrong, for every message alike: the queue pauses rather than each report becoming its own dead letter. A 408 (a
  * proxy's request timeout) is worth a retry.
@@ -76,8 +74,16 @@ function primeroAnswered(res: AxiosResponse, what: string): boolean {
   throw new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} ${res.status} without its data: not Primero's own answer`);
 }
 
+/** A list Primero answered 200: its `data` array, or (a page from something in front of it) a failure to retry. */
+function listOf<T>(res: AxiosResponse, what: string): T[] {
+  const list = (res.data as { data?: unknown } | null)?.data;
+  if (Array.isArray(list)) return list as T[];
+  throw new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} ${res.status} without its list: not Primero's own answer`);
+}
+
 /** A create with our own id is answered 204, empty (concerns/record.rb `create`); a 2xx with a body says it is that record. */
 function isOwnCreate(res: AxiosResponse, id: unknown): boolean {
+  if (typeof id !== 'string' || id === '') throw new Error('a create needs the gateway-chosen id: without one Primero makes a new record on every retry');
   if (res.status === 204) return true;
   const data = (res.data as { data?: { id?: unknown } } | null)?.data;
   return res.status >= 200 && res.status < 300 && typeof data === 'object' && data !== null && data.id === id;
@@ -170,8 +176,8 @@ export class PrimeroClient {
     const what = `the ${type} flag list`;
     const res = await this.call('get', `/${PATHS[type]}/${encodeURIComponent(id)}/flags`, what);
     if (res.status !== 200) throw classify(res, what, 'record');
-    const list = (res.data as { data?: unknown } | null)?.data;
-    return Array.isArray(list) ? (list as PrimeroFlag[]) : [];
+    // Read before a flag is posted again: a page taken for "no flags" would flag the record twice.
+    return listOf<PrimeroFlag>(res, what);
   }
 
   /** Assign makes the user the owner and Primero notifies them; unlike a referral it needs no consent. */
@@ -194,15 +200,15 @@ export class PrimeroClient {
     });
     const res = await this.call('get', `/${PATHS[type]}?${params.toString()}`, what);
     if (res.status !== 200) throw classify(res, what, 'service');
-    const list = (res.data as { data?: unknown } | null)?.data;
-    return Array.isArray(list) ? (list as Array<Record<string, unknown>>) : [];
+    // A failed search is still `data: []` (search_records rescues into an empty list); no list at all is not Primero.
+    return listOf<Record<string, unknown>>(res, what);
   }
 
   async listReferrals(caseId: string): Promise<PrimeroReferral[]> {
     const res = await this.call('get', `/cases/${encodeURIComponent(caseId)}/referrals`, 'the referral list');
     if (res.status !== 200) throw classify(res, 'the referral list', 'record');
-    const list = (res.data as { data?: unknown } | null)?.data;
-    return Array.isArray(list) ? (list as PrimeroReferral[]) : [];
+    // Read before a referral is posted again: a page taken for "none" would refer the case twice.
+    return listOf<PrimeroReferral>(res, 'the referral list');
   }
 
   /** Never sends `consent_overridden`: a referral without consent is Primero's to refuse, not ours to force. */

@@ -11,7 +11,7 @@ const CREDENTIALS: Readonly<Record<string, string>> = { Primero: "the API user's
 
 /** Why a queue is paused, in fixed words: the service and the status number, never anything the upstream said. */
 /** A redirect or a missing route: the configured address, not the credentials (src/clients/primero.ts classify). */
-const isAddressFault = (err: DeliveryError): boolean => err.status !== null && ((err.status >= 300 && err.status < 400) || err.status === 404);
+const isAddressFault = (err: DeliveryError): boolean => err.service === 'Primero' && err.status !== null && ((err.status >= 300 && err.status < 400) || err.status === 404);
 
 export function pauseReason(err: DeliveryError): string {
   const who = SERVICE_LABELS[err.service] ?? 'The destination';

@@ -200,7 +200,7 @@ describe("Africa's Talking replies", () => {
   });
 
   it('still sends a sensitive report the acknowledgement chosen for it once its record is made and protected', async () => {
-    const flagged = nock(PRIMERO).post(/\/api\/v2\/cases\/[^/]+\/flags$/).reply(200, {});
+    const flagged = nock(PRIMERO).post(/\/api\/v2\/cases\/[^/]+\/flags$/).reply(200, { data: { id: 1, message: 'sensitive', removed: false } });
     await replies().pause();
     let reference: string;
     try {

@@ -71,6 +71,20 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
     expect(await client.createRecord('case', { id: ID })).toBe('created');
   });
 
+  it.each([
+    ['the update', () => client.updateRecord('case', ID, { x: 1 }), () => nock(PRIMERO).patch(`/api/v2/cases/${ID}`)],
+    ['the flag', () => client.flag('case', ID, 'm', '2026-01-01'), () => nock(PRIMERO).post(`/api/v2/cases/${ID}/flags`)],
+    ['the assignment', () => client.assign(ID, 'fp', 'n'), () => nock(PRIMERO).post(`/api/v2/cases/${ID}/assigns`)],
+    ['the referral', () => client.refer(ID, { transitioned_to: 'cp', notes: 'n' }), () => nock(PRIMERO).post(`/api/v2/cases/${ID}/referrals`)],
+    ['the flag list', () => client.listFlags('case', ID), () => nock(PRIMERO).get(`/api/v2/cases/${ID}/flags`)],
+    ['the referral list', () => client.listReferrals(ID), () => nock(PRIMERO).get(`/api/v2/cases/${ID}/referrals`)],
+  ] as const)("retries %s answered 2xx without Primero's data (a page from something in front of it), never takes it for done", async (_what, call, route) => {
+    route().reply(200, '<html>Session expired</html>', { 'Content-Type': 'text/html' });
+    expect((await failure(call)).kind).toBe('transient');
+    route().reply(200, { ok: true });
+    expect((await failure(call)).kind).toBe('transient');
+  });
+
   it('pauses on a redirect or a missing route (PRIMERO_URL wrong), never a dead letter per report; retries a 408', async () => {
     nock(PRIMERO).post('/api/v2/cases').reply(301, '', { Location: 'https://primero-client.test/api/v2/cases' });
     expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('configuration');

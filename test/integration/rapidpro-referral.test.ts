@@ -273,7 +273,7 @@ describe('referral to a configured recipient', () => {
 
   it('does not refer when the answer holds a no, even where the flow filed it under Yes ("No, y no quiero")', async () => {
     const { scope, created } = primeroAcceptsOnce();
-    const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
+    const refer = nock(PRIMERO).post(/referrals$/).reply(200, { data: { id: 'referral-1', status: 'in_progress' } });
     const res = await post(gw, referralBody({ consent: 'No, y no quiero', consentCategory: 'Yes' }));
     const link = await eventually(() => gw.references.get(res.body.reference));
     await untilGatewayDrained(gw);
@@ -285,7 +285,7 @@ describe('referral to a configured recipient', () => {
 
   it('creates the case but does not refer it when consent is no', async () => {
     const { scope } = primeroAcceptsOnce();
-    const refer = nock(PRIMERO).post(/referrals$/).reply(200, {});
+    const refer = nock(PRIMERO).post(/referrals$/).reply(200, { data: { id: 'referral-1', status: 'in_progress' } });
     const res = await post(gw, referralBody({ consent: 'no' }));
     const link = await eventually(() => gw.references.get(res.body.reference));
     // A referral, had the worker wrongly sent one, is attempted before the intake job ends.

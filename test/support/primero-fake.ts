@@ -321,6 +321,9 @@ export function acceptingPrimero(display: string): Array<Record<string, unknown>
       return true;
     })
     .reply(204)
+    // A record's flags and referrals are lists (none yet), as Primero answers them.
+    .get(/\/api\/v2\/cases\/[^/?]+\/(flags|referrals)(\?.*)?$/)
+    .reply(200, { data: [] })
     .get(/\/api\/v2\/cases\/.+/)
     .reply(200, { data: { case_id_display: display } });
   return created;
