@@ -18,12 +18,15 @@ export class SenderRecords {
     private readonly snapshots: Pick<SnapshotStore, 'get'>,
   ) {}
 
-  /** `limit`: only the sender's most recently issued references are read (an ingest path's bound). */
-  async of(senders: Array<string | null | undefined>, limit = Infinity): Promise<SenderRecord[]> {
+  /**
+   * `limit`: only the sender's most recently issued references are read (a request path's bound). `named`: only that
+   * reference is read, when it is one of the sender's (else none): a question about one record costs one record's reads.
+   */
+  async of(senders: Array<string | null | undefined>, limit = Infinity, named: string | null = null): Promise<SenderRecord[]> {
     const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
     const hashes = [...new Set((await Promise.all(ids.map((id) => this.identityHashes(id)))).flat())];
     const indexed = await this.contactRefs.referencesOfHashes(hashes);
-    const refs = indexed.length > limit ? newestReferences(indexed, limit) : indexed;
+    const refs = named !== null ? indexed.filter((r) => r === named) : indexed.length > limit ? newestReferences(indexed, limit) : indexed;
     const links = (await Promise.all(refs.map((r) => this.references.get(r)))).filter((l) => l !== null);
     const records = await Promise.all(
       links.map(async (l): Promise<SenderRecord> => {

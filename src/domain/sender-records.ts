@@ -80,6 +80,12 @@ export function tellable(record: Pick<SenderRecord, 'sensitive' | 'safeToContact
   return !record.sensitive && mayWriteAbout(record);
 }
 
+/**
+ * How many of a sender's most recent references a STATUS answer reads: it lists five at most, newest first, and a
+ * phone a volunteer reports many children from would otherwise read hundreds of links inside the answer's deadline.
+ */
+export const STATUS_LOOKUP_LIMIT = 20;
+
 /** Newest first (by creation), the order every two-way path reads a sender's records in. */
 export function newestFirst(records: SenderRecord[]): SenderRecord[] {
   return [...records].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));

@@ -65,6 +65,23 @@ describe("a sender's records on the ingest path", () => {
     expect(found[0]!.reference).toBe(referenceFromSequence(300));
     expect((await records.of(['tel:+254711000001'])).length).toBe(300);
   });
+
+  it('reads only the record a question names, when it is one of the sender\'s, however old; none when it is not', async () => {
+    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
+    const reads: string[] = [];
+    const records = new SenderRecords(
+      { referencesOfHashes: async () => [...byRef.keys()] },
+      async (s) => [s],
+      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
+      { get: async () => null },
+    );
+    const oldest = referenceFromSequence(1);
+    expect((await records.of(['tel:+254711000001'], 20, oldest)).map((r) => r.reference)).toEqual([oldest]);
+    expect(reads).toEqual([oldest]);
+    expect(await records.of(['tel:+254711000001'], 20, 'ZZZZ2222')).toEqual([]);
+    expect(reads).toEqual([oldest]);
+  });
 });
 
 describe('a reference in a long message', () => {

@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import type { SenderRecords } from '../../cases/sender-records';
+import { STATUS_LOOKUP_LIMIT } from '../../domain/sender-records';
 import type { Logger } from '../../logger';
 import { HttpError } from '../../http/errors';
 import { rawBody } from '../../http/json-body';
@@ -19,9 +20,9 @@ export interface RapidProStatusRouteDeps {
 }
 
 /** The sender's records, or the 503 a flow routes to Failure on: an empty list would tell them "no report". */
-async function readRecords(deps: RapidProStatusRouteDeps, senders: string[]) {
+async function readRecords(deps: RapidProStatusRouteDeps, senders: string[], named: string | null) {
   try {
-    return await withinDeadline(() => deps.senderRecords.of(senders), deps.timeoutMs);
+    return await withinDeadline(() => deps.senderRecords.of(senders, STATUS_LOOKUP_LIMIT, named), deps.timeoutMs);
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;
     deps.logger.error({ err: err.cause ?? err, channel: 'rapidpro', route: 'status' }, 'status not read: Redis unavailable');
@@ -44,7 +45,7 @@ export function rapidProStatusRouter(deps: RapidProStatusRouteDeps): Router {
   const router = Router();
   router.post('/webhooks/rapidpro/status', markStatusQuery, rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
     const query = valueOrRefuse(parseRapidProStatusRequest(req.body));
-    const records = await readRecords(deps, [query.contactUuid]);
+    const records = await readRecords(deps, [query.contactUuid], query.askedFor);
     const answer: StatusAnswer = statusAnswer(records, query.askedFor, deps.gatewayUser);
     deps.logger.info({ channel: 'rapidpro', route: 'status', reference: answer.reference, status: answer.status, named: query.askedFor !== null }, 'status answered');
     res.status(200).json(answer);
