@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import type { SenderRecords } from '../../cases/sender-records';
-import { STATUS_LOOKUP_LIMIT } from '../../domain/sender-records';
+import { STATUS_LOOKUP_CAP, STATUS_LOOKUP_LIMIT, tellable, type SenderRecord } from '../../domain/sender-records';
 import type { Logger } from '../../logger';
 import { HttpError } from '../../http/errors';
 import { rawBody } from '../../http/json-body';
@@ -22,7 +22,8 @@ export interface RapidProStatusRouteDeps {
 /** The sender's records, or the 503 a flow routes to Failure on: an empty list would tell them "no report". */
 async function readRecords(deps: RapidProStatusRouteDeps, senders: string[], named: string | null) {
   try {
-    return await withinDeadline(() => deps.senderRecords.of(senders, STATUS_LOOKUP_LIMIT, named), deps.timeoutMs);
+    const found = { named, until: (read: SenderRecord[]) => read.some(tellable), cap: STATUS_LOOKUP_CAP };
+    return await withinDeadline(() => deps.senderRecords.of(senders, STATUS_LOOKUP_LIMIT, found), deps.timeoutMs);
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;
     deps.logger.error({ err: err.cause ?? err, channel: 'rapidpro', route: 'status' }, 'status not read: Redis unavailable');
