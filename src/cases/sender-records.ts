@@ -18,12 +18,29 @@ export class SenderRecords {
     private readonly snapshots: Pick<SnapshotStore, 'get'>,
   ) {}
 
-  /** `limit`: only the sender's most recently issued references are read (an ingest path's bound). */
-  async of(senders: Array<string | null | undefined>, limit = Infinity): Promise<SenderRecord[]> {
+  /**
+   * `limit`: only the sender's most recently issued references are read (a request path's bound). `named`: only that
+   * reference is read, when it is one of the sender's (else none): a question about one record costs one record's reads.
+   * `until`: `limit` is a page, and older pages are read, up to `cap` references in all, until what was read is enough
+   * (a STATUS answer that skips records it may not name must not say "no report" while an older one may be named).
+   */
+  async of(senders: Array<string | null | undefined>, limit = Infinity, opts: { named?: string | null; until?: (read: SenderRecord[]) => boolean; cap?: number } = {}): Promise<SenderRecord[]> {
     const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
     const hashes = [...new Set((await Promise.all(ids.map((id) => this.identityHashes(id)))).flat())];
     const indexed = await this.contactRefs.referencesOfHashes(hashes);
-    const refs = indexed.length > limit ? newestReferences(indexed, limit) : indexed;
+    const { named = null, until, cap = limit } = opts;
+    if (named !== null) return this.read(indexed.filter((r) => r === named));
+    if (indexed.length <= limit) return this.read(indexed);
+    const ordered = newestReferences(indexed, Math.max(limit, cap));
+    let read: SenderRecord[] = [];
+    for (let from = 0; from < ordered.length; from += limit) {
+      read = [...read, ...(await this.read(ordered.slice(from, from + limit)))];
+      if (!until || until(newestFirst(read))) break;
+    }
+    return newestFirst(read);
+  }
+
+  private async read(refs: string[]): Promise<SenderRecord[]> {
     const links = (await Promise.all(refs.map((r) => this.references.get(r)))).filter((l) => l !== null);
     const records = await Promise.all(
       links.map(async (l): Promise<SenderRecord> => {

@@ -80,6 +80,14 @@ export function tellable(record: Pick<SenderRecord, 'sensitive' | 'safeToContact
   return !record.sensitive && mayWriteAbout(record);
 }
 
+/**
+ * How a STATUS answer reads a sender's references: newest first, a page of 20 at a time, until it has what it may name
+ * (five, or the most recent one) or has read 100 — a phone a volunteer reports many children from would otherwise read
+ * hundreds of links inside the answer's deadline, and a page of records it may not name must not read as "no report".
+ */
+export const STATUS_LOOKUP_LIMIT = 20;
+export const STATUS_LOOKUP_CAP = 100;
+
 /** Newest first (by creation), the order every two-way path reads a sender's records in. */
 export function newestFirst(records: SenderRecord[]): SenderRecord[] {
   return [...records].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));

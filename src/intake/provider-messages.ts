@@ -2,7 +2,8 @@ import type { Classification, KeywordTable, ReplyKind } from '../domain/keywords
 import { replyText } from '../domain/keywords';
 import type { InboundMessage, UnreferencedMessage } from '../domain/inbound-message';
 import { referenceNamed } from '../domain/named-reference';
-import type { SenderRecord } from '../domain/sender-records';
+import { STATUS_LOOKUP_CAP, STATUS_LOOKUP_LIMIT, tellable, type SenderRecord } from '../domain/sender-records';
+import { STATUS_LIST_MAX } from '../domain/status-reply';
 import { statusReplyText } from '../domain/status-reply';
 import { parseUrn } from '../domain/urn';
 import type { Logger } from '../logger';
@@ -46,7 +47,7 @@ export interface ProviderMessageAcceptorOptions {
 
 /** A sender's own records (src/cases/sender-records.ts), for STATUS. */
 export interface OwnRecords {
-  of(senders: Array<string | null | undefined>): Promise<SenderRecord[]>;
+  of(senders: Array<string | null | undefined>, limit?: number, opts?: { named?: string | null; until?: (read: SenderRecord[]) => boolean; cap?: number }): Promise<SenderRecord[]>;
 }
 
 /**
@@ -130,13 +131,15 @@ export class ProviderMessageAcceptor {
     const flooding = count > this.opts.rateLimit;
     this.logger.info({ channel: msg.channel, intent: 'status', keyword: true, language: c.language, sender }, 'status asked');
     if (loop || flooding) return { reference: null, duplicate: false, reply: null, sensitive: false };
-    const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])]);
-    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, referenceNamed(c.narrative), this.opts.gatewayUser), sensitive: false };
+    const named = referenceNamed(c.narrative);
+    const enough = (read: SenderRecord[]) => read.filter(tellable).length >= STATUS_LIST_MAX;
+    const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])], STATUS_LOOKUP_LIMIT, { named, until: enough, cap: STATUS_LOOKUP_CAP });
+    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, named, this.opts.gatewayUser), sensitive: false };
   }
 
   /** Whether `reference` is one of the sender's own records (a STATUS followed by a reference of letters only). */
   private async ownReference(msg: ProviderMessage, reference: string): Promise<boolean> {
-    return (await this.records.of([msg.urn, ...(msg.otherUrns ?? [])])).some((r) => r.reference === reference);
+    return (await this.records.of([msg.urn, ...(msg.otherUrns ?? [])], Infinity, { named: reference })).some((r) => r.reference === reference);
   }
 
   private async preference(msg: ProviderMessage, c: Classification, loop: boolean): Promise<ProviderMessageOutcome> {

@@ -134,6 +134,21 @@ describe('STATUS by SMS: the sender hears the status of their own reports, and o
     expect(await status(asker, `STATUS ${owner.reference}`)).toBe(NO_REPORT);
   });
 
+  it('still names a report of a phone whose many newer records it may not name (a volunteer reporting for many children)', async () => {
+    const from = nextPhone();
+    const own = await referral(from);
+    // 45 newer records, all sensitive: never named in an answer, and more than a page of the references read.
+    for (let i = 0; i < 45; i++) {
+      const reference = referenceFromSequence(50_000_000 + i);
+      const link = { reference, recordType: 'case' as const, caseId: `sensitive-${i}-${own.caseId}`, caseIdDisplay: null, urn: `tel:${from}`, channel: 'twilio', intent: 'feedback', sensitive: true, createdAt: new Date().toISOString(), safeToContact: null, steps: {} };
+      expect(await gw.references.saveLink(link)).toBeNull();
+      await gw.services.contacts.indexReference([`tel:${from}`], reference, 1);
+    }
+    const answer = await status(from);
+    expect(answer).not.toBe(NO_REPORT);
+    expect(answer).toContain(own.reference);
+  });
+
   it('says "closed" once the case is closed', async () => {
     const from = nextPhone();
     const { reference, caseId } = await referral(from);

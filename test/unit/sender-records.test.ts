@@ -65,6 +65,42 @@ describe("a sender's records on the ingest path", () => {
     expect(found[0]!.reference).toBe(referenceFromSequence(300));
     expect((await records.of(['tel:+254711000001'])).length).toBe(300);
   });
+
+  it('reads only the record a question names, when it is one of the sender\'s, however old; none when it is not', async () => {
+    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
+    const reads: string[] = [];
+    const records = new SenderRecords(
+      { referencesOfHashes: async () => [...byRef.keys()] },
+      async (s) => [s],
+      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
+      { get: async () => null },
+    );
+    const oldest = referenceFromSequence(1);
+    expect((await records.of(['tel:+254711000001'], 20, { named: oldest })).map((r) => r.reference)).toEqual([oldest]);
+    expect(reads).toEqual([oldest]);
+    expect(await records.of(['tel:+254711000001'], 20, { named: 'ZZZZ2222' })).toEqual([]);
+    expect(reads).toEqual([oldest]);
+  });
+
+  it('reads older pages until it has enough it may name, never past its cap: a page it may not name is not "no report"', async () => {
+    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
+    // The 45 newest are sensitive (never named in a STATUS answer); the ones before are ordinary.
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), { ...link(referenceFromSequence(n), n), sensitive: n > 255 }]));
+    const reads: string[] = [];
+    const records = new SenderRecords(
+      { referencesOfHashes: async () => [...byRef.keys()] },
+      async (s) => [s],
+      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
+      { get: async () => null },
+    );
+    const found = await records.of(['tel:+254711000001'], 20, { until: (read) => read.filter((r) => !r.sensitive).length >= 5, cap: 100 });
+    expect(reads).toHaveLength(60);
+    expect(found.filter((r) => !r.sensitive).map((r) => r.reference).slice(0, 1)).toEqual([referenceFromSequence(255)]);
+    reads.length = 0;
+    await records.of(['tel:+254711000001'], 20, { until: () => false, cap: 100 });
+    expect(reads).toHaveLength(100);
+  });
 });
 
 describe('a reference in a long message', () => {

@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import type { SenderRecords } from '../../cases/sender-records';
+import { STATUS_LOOKUP_CAP, STATUS_LOOKUP_LIMIT, tellable, type SenderRecord } from '../../domain/sender-records';
 import type { Logger } from '../../logger';
 import { HttpError } from '../../http/errors';
 import { rawBody } from '../../http/json-body';
@@ -19,9 +20,10 @@ export interface RapidProStatusRouteDeps {
 }
 
 /** The sender's records, or the 503 a flow routes to Failure on: an empty list would tell them "no report". */
-async function readRecords(deps: RapidProStatusRouteDeps, senders: string[]) {
+async function readRecords(deps: RapidProStatusRouteDeps, senders: string[], named: string | null) {
   try {
-    return await withinDeadline(() => deps.senderRecords.of(senders), deps.timeoutMs);
+    const found = { named, until: (read: SenderRecord[]) => read.some(tellable), cap: STATUS_LOOKUP_CAP };
+    return await withinDeadline(() => deps.senderRecords.of(senders, STATUS_LOOKUP_LIMIT, found), deps.timeoutMs);
   } catch (err) {
     if (!(err instanceof QueueUnavailableError)) throw err;
     deps.logger.error({ err: err.cause ?? err, channel: 'rapidpro', route: 'status' }, 'status not read: Redis unavailable');
@@ -44,7 +46,7 @@ export function rapidProStatusRouter(deps: RapidProStatusRouteDeps): Router {
   const router = Router();
   router.post('/webhooks/rapidpro/status', markStatusQuery, rapidProTokenCheck(deps.webhookToken), rawBody, async (req, res) => {
     const query = valueOrRefuse(parseRapidProStatusRequest(req.body));
-    const records = await readRecords(deps, [query.contactUuid]);
+    const records = await readRecords(deps, [query.contactUuid], query.askedFor);
     const answer: StatusAnswer = statusAnswer(records, query.askedFor, deps.gatewayUser);
     deps.logger.info({ channel: 'rapidpro', route: 'status', reference: answer.reference, status: answer.status, named: query.askedFor !== null }, 'status answered');
     res.status(200).json(answer);
