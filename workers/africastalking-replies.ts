@@ -3,6 +3,7 @@ import type { Logger } from '../src/logger';
 import type { AfricasTalkingReplyJob } from '../src/queues/africastalking-replies';
 import { rethrowForQueue } from '../src/queues/failure-policy';
 import { openJob } from '../src/queues/open-job';
+import { optOutAllows } from '../src/replies/opt-out-gate';
 import { heldBackReply, type ReplyGateDeps } from '../src/replies/held-back-reply';
 import type { PersonSender } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
@@ -27,10 +28,9 @@ export interface AfricasTalkingReplyDeps extends SendOnceDeps, ReplyGateDeps {
  */
 export function africasTalkingReplyProcessor(deps: AfricasTalkingReplyDeps) {
   return async (job: Job<AfricasTalkingReplyJob>): Promise<string> => {
-    const { urn, text, reference, sensitive } = openJob(deps.codec, job);
-    // A reply without a reference answers STOP or START: STOP's confirmation goes to the person who just opted out.
-    if (reference !== null && (await deps.contacts.isOptedOut(urn))) {
-      deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
+    const { urn, text, reference, sensitive, answers } = openJob(deps.codec, job);
+    if (!(await optOutAllows(deps.contacts, urn, { reference, answers }, 'sent'))) {
+      deps.logger.info({ reference, queue: job.queueName }, "reply skipped: the sender's opt-out says no");
       return 'skipped-opted-out';
     }
     const held = await heldBackReply(deps, job.queueName, { reference, sensitive, queuedAt: job.timestamp });

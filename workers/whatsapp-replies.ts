@@ -6,6 +6,7 @@ import type { ContactStore } from '../src/store/contacts';
 import type { PayloadCodec } from '../src/security/payload-codec';
 import { openJob } from '../src/queues/open-job';
 import { rethrowForQueue } from '../src/queues/failure-policy';
+import { optOutAllows } from '../src/replies/opt-out-gate';
 import { heldBackReply, type ReplyGateDeps } from '../src/replies/held-back-reply';
 import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps } from '../src/replies/send-once';
@@ -26,9 +27,9 @@ export interface WhatsAppReplyDeps extends SendOnceDeps, ReplyGateDeps {
  */
 export function whatsappReplyProcessor(deps: WhatsAppReplyDeps) {
   return async (job: Job<JobData<'whatsapp-replies'>>): Promise<string> => {
-    const { waId, text, reference, sensitive } = openJob(deps.codec, job);
-    if (await deps.contacts.isOptedOut(`whatsapp:${waId}`)) {
-      deps.logger.info({ reference, queue: job.queueName }, 'reply skipped: the sender opted out');
+    const { waId, text, reference, sensitive, answers } = openJob(deps.codec, job);
+    if (!(await optOutAllows(deps.contacts, `whatsapp:${waId}`, { reference, answers }, 'checked'))) {
+      deps.logger.info({ reference, queue: job.queueName }, "reply skipped: the sender's opt-out says no");
       return 'skipped-opted-out';
     }
     const held = await heldBackReply(deps, job.queueName, { reference, sensitive, queuedAt: job.timestamp });

@@ -32,6 +32,8 @@ export interface ProviderMessageOutcome {
   reply: string | null;
   /** The message is protected as sensitive, and its reply was chosen knowing so (a reply queued carries it). */
   sensitive: boolean;
+  /** What the reply answers: a STOP's or START's confirmation is gated by the opt-out the other way round. */
+  answers: 'optout' | 'optin' | 'other';
 }
 
 export interface ProviderMessageAcceptorOptions {
@@ -101,7 +103,7 @@ export class ProviderMessageAcceptor {
       this.logger.warn({ reference: accepted.reference, channel: msg.channel, error: err instanceof Error ? err.name : 'unknown' }, 'message stored; no reply sent: the sender counters could not be read in time');
       return null;
     });
-    return { reference: accepted.reference, duplicate: accepted.duplicate, reply, sensitive: accepted.sensitive };
+    return { reference: accepted.reference, duplicate: accepted.duplicate, reply, sensitive: accepted.sensitive, answers: 'other' };
   }
 
   private envelope(msg: ProviderMessage, c: Classification): UnreferencedMessage {
@@ -130,11 +132,11 @@ export class ProviderMessageAcceptor {
     const { count, sender } = await this.contacts.recordInbound(msg.urn, this.opts.rateWindowSeconds, true);
     const flooding = count > this.opts.rateLimit;
     this.logger.info({ channel: msg.channel, intent: 'status', keyword: true, language: c.language, sender }, 'status asked');
-    if (loop || flooding) return { reference: null, duplicate: false, reply: null, sensitive: false };
+    if (loop || flooding) return { reference: null, duplicate: false, reply: null, sensitive: false, answers: 'other' };
     const named = referenceNamed(c.narrative);
     const enough = (read: SenderRecord[]) => read.filter(tellable).length >= STATUS_LIST_MAX;
     const records = await this.records.of([msg.urn, ...(msg.otherUrns ?? [])], STATUS_LOOKUP_LIMIT, { named, until: enough, cap: STATUS_LOOKUP_CAP });
-    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, named, this.opts.gatewayUser), sensitive: false };
+    return { reference: null, duplicate: false, reply: statusReplyText(this.table, c.language, records, named, this.opts.gatewayUser), sensitive: false, answers: 'other' };
   }
 
   /** Whether `reference` is one of the sender's own records (a STATUS followed by a reference of letters only). */
@@ -146,7 +148,7 @@ export class ProviderMessageAcceptor {
     if (c.intent === 'optout') await this.contacts.optOut(msg.urn);
     else await this.contacts.optIn(msg.urn);
     this.logger.info({ channel: msg.channel, sender: await this.contacts.urnHash(msg.urn), action: c.intent }, 'contact preference recorded');
-    return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null), sensitive: false };
+    return { reference: null, duplicate: false, reply: loop ? null : replyText(this.table, c.language, c.intent as 'optout' | 'optin', null), sensitive: false, answers: c.intent === 'optout' ? 'optout' : 'optin' };
   }
 
   private async replyFor(msg: ProviderMessage, c: Classification, loop: boolean, accepted: AcceptedMessage): Promise<string | null> {

@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { replyAnswers } from '../replies/opt-out-gate';
 import { sha256Hex } from '../domain/idempotency';
 import type { InboundMessage } from '../domain/inbound-message';
 import type { RecordLook } from '../domain/record-events';
@@ -12,7 +13,6 @@ import { QUEUES, type QueueName } from './names';
 
 /** Marks the backoff as ours (`domain/retry-policy`), so Retry-After and the cap apply. */
 export const GATEWAY_BACKOFF = 'gateway';
-
 export { intakeJobId } from './intake-job-id';
 
 const pushNoticeSchema = z.object({
@@ -108,7 +108,7 @@ export const JOBS = {
   },
   [QUEUES.whatsappReplies]: {
     name: 'reply',
-    schema: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional() }),
+    schema: z.object({ waId: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional(), answers: replyAnswers }),
     sealed: ['waId', 'text'],
     /** One reply per inbound wamid (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundWamid: string) => `whatsapp-reply:${inboundWamid}`,
@@ -118,7 +118,7 @@ export const JOBS = {
   [QUEUES.africastalkingReplies]: {
     name: 'reply',
     /** `urn` is the sender's `tel:` URN (their number), so forget and masking find it as they find a message's. `sensitive`: QueuedReply (src/replies/held-back-reply.ts). */
-    schema: z.object({ urn: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional() }),
+    schema: z.object({ urn: z.string(), text: z.string(), reference: z.string().nullable(), sensitive: z.boolean().optional(), answers: replyAnswers }),
     sealed: ['urn', 'text'],
     /** One reply per inbound Africa's Talking message id (the key is hashed with HASH_KEY before it is used). */
     dedupeKey: (inboundId: string) => `africastalking-reply:${inboundId}`,

@@ -146,7 +146,7 @@ describe("Africa's Talking replies", () => {
     // The claim lives in the job's hash: no key of its own names the number or the provider's message id.
     expect(await gw.redis.keys(`${gw.config.QUEUE_PREFIX}:gw:send-claim:*`)).toEqual([]);
     // The dead letter holds the number sealed, and forgetting the person removes it with the rest.
-    expect(failed!.data).toEqual({ reference: res.body.reference, sensitive: false, sealed: expect.stringMatching(/^s3\./) });
+    expect(failed!.data).toEqual({ reference: res.body.reference, sensitive: false, answers: 'other', sealed: expect.stringMatching(/^s3\./) });
     const report = await gw.services.forget.forget(`tel:${SENDERS[3]}`, 'test');
     expect(report.references).toContain(res.body.reference);
     expect(await replies().getFailedCount()).toBe(0);
@@ -161,6 +161,18 @@ describe("Africa's Talking replies", () => {
     expect(stored.body.reference).toMatch(/^[2-9A-HJ-NP-Z]{8}$/);
     await untilGatewayDrained(gw);
     expect(at.to(SENDERS[4]!)).toHaveLength(1);
+    // A STATUS answered before a STOP, both waiting in a paused queue: the number, opted out by then, gets no answer.
+    const replies = gw.services.registry.get('africastalking-replies');
+    await replies.pause();
+    try {
+      await post(gw, atSms(SENDERS[4]!, 'START'));
+      await post(gw, atSms(SENDERS[4]!, 'STATUS'));
+      await post(gw, atSms(SENDERS[4]!, 'STOP'));
+    } finally {
+      await replies.resume();
+    }
+    await untilGatewayDrained(gw);
+    expect(at.to(SENDERS[4]!).map((s) => s.form.message)).toEqual([confirmation!.form.message, confirmation!.form.message]);
   });
 
   it('answers 200 with the reference when the reply cannot be queued: the message is stored, only the SMS is lost', async () => {

@@ -413,6 +413,25 @@ describe('WhatsApp Cloud API', () => {
     expect(await scrapeMetrics(gw)).toMatch(/gateway_replies_skipped_total\{queue="whatsapp-replies",reason="not_safe"\} 1/);
   });
 
+  it("confirms a STOP over WhatsApp, and a START then STOP waiting in a paused queue leave the number the STOP's confirmation alone", async () => {
+    const to = (waId: string) => graph.requests.filter((r) => JSON.parse(r.body.toString()).to === waId).map((r) => (JSON.parse(r.body.toString()) as { text: { body: string } }).text.body);
+    expect((await post(gw, inbound([{ from: '250788555041', id: 'wamid.STOP1', type: 'text', text: { body: 'STOP' } }]))).status).toBe(200);
+    await eventually(() => (to('250788555041').length === 1 ? true : null));
+    const replies = gw.services.whatsappReplies!.queue;
+    await replies.pause();
+    try {
+      for (const [id, body] of [['wamid.START2', 'START'], ['wamid.STATUS2', 'STATUS'], ['wamid.STOP2', 'STOP']]) {
+        expect((await post(gw, inbound([{ from: '250788555042', id, type: 'text', text: { body } }]))).status).toBe(200);
+      }
+    } finally {
+      await replies.resume();
+    }
+    await untilGatewayDrained(gw);
+    // Opted out at the end: only the STOP's confirmation reaches the number, never the START's nor the STATUS answer.
+    expect(to('250788555042')).toHaveLength(1);
+    expect(to('250788555042')[0]).toBe(to('250788555041')[0]);
+  });
+
   it('never logs the personal data it handled', async () => {
     await untilGatewayDrained(gw);
     expectNoPersonalData(gw.logs.text, PERSONAL_DATA);

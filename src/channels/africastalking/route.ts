@@ -24,7 +24,7 @@ export interface AfricasTalkingRouteDeps {
 async function queueReply(deps: AfricasTalkingRouteDeps, message: ProviderMessage, outcome: ProviderMessageOutcome): Promise<void> {
   if (!outcome.reply || !deps.replies) return;
   try {
-    await deps.replies.enqueue(message.providerId, { urn: message.urn, text: outcome.reply, reference: outcome.reference, sensitive: outcome.sensitive });
+    await deps.replies.enqueue(message.providerId, { urn: message.urn, text: outcome.reply, reference: outcome.reference, sensitive: outcome.sensitive, answers: outcome.answers });
   } catch (err) {
     deps.logger.warn({ reference: outcome.reference, channel: 'africastalking', error: err instanceof Error ? err.name : 'unknown' }, 'message stored; its reply could not be queued');
   }

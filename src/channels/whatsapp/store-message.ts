@@ -13,7 +13,7 @@ export async function acceptWhatsAppMessage(providerMessages: ProviderMessageAcc
     receivedAt: m.receivedAt,
     otherUrns: m.otherIds.map((id) => `whatsapp:${id}`),
   });
-  if (outcome.reply && replies) await replies.enqueue(m.wamid, { waId: m.waId, text: outcome.reply, reference: outcome.reference, sensitive: outcome.sensitive });
+  if (outcome.reply && replies) await replies.enqueue(m.wamid, { waId: m.waId, text: outcome.reply, reference: outcome.reference, sensitive: outcome.sensitive, answers: outcome.answers });
   return outcome;
 }
 
