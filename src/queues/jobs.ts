@@ -1,7 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { replyAnswers } from '../replies/opt-out-gate';
 import { sha256Hex } from '../domain/idempotency';
 import type { InboundMessage } from '../domain/inbound-message';
 import type { RecordLook } from '../domain/record-events';
@@ -10,6 +9,7 @@ import { PERSONAL_MESSAGE_FIELDS } from '../security/payload-codec';
 import { caseworkerMessageSchema } from './caseworker-message-schema';
 import { intakeJobId } from './intake-job-id';
 import { QUEUES, type QueueName } from './names';
+import { replyAnswers } from '../replies/opt-out-gate';
 
 /** Marks the backoff as ours (`domain/retry-policy`), so Retry-After and the cap apply. */
 export const GATEWAY_BACKOFF = 'gateway';

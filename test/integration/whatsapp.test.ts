@@ -430,6 +430,18 @@ describe('WhatsApp Cloud API', () => {
     // Opted out at the end: only the STOP's confirmation reaches the number, never the START's nor the STATUS answer.
     expect(to('250788555042')).toHaveLength(1);
     expect(to('250788555042')[0]).toBe(to('250788555041')[0]);
+    // The other way round, a STOP then a START: opted in at the end, the number hears the START's confirmation alone.
+    await replies.pause();
+    try {
+      for (const [id, body] of [['wamid.STOP3', 'STOP'], ['wamid.START3', 'START']]) {
+        expect((await post(gw, inbound([{ from: '250788555043', id, type: 'text', text: { body } }]))).status).toBe(200);
+      }
+    } finally {
+      await replies.resume();
+    }
+    await untilGatewayDrained(gw);
+    expect(to('250788555043')).toHaveLength(1);
+    expect(to('250788555043')[0]).not.toBe(to('250788555041')[0]);
   });
 
   it('never logs the personal data it handled', async () => {
