@@ -15,6 +15,7 @@ import { pauseQueue, rethrowForQueue } from '../src/queues/failure-policy';
 import { providerCall } from '../src/replies/person-sender';
 import { sendOnce, type SendOnceDeps, type SendOnceResult } from '../src/replies/send-once';
 import { skippedStart, tracedReason } from '../src/notifications/unverified-starts';
+import { holdingReason } from '../src/replies/holding-reason';
 
 export interface RapidProNotifyDeps extends SendOnceDeps {
   client: RapidProClient;
@@ -40,7 +41,7 @@ export interface RapidProNotifyDeps extends SendOnceDeps {
  */
 async function heldBack(deps: RapidProNotifyDeps, reference: string, status: string): Promise<string | null> {
   const link = await deps.references.get(reference);
-  const why = !link ? 'unlinked' : link.safeToContact === false ? 'not_safe' : link.sensitive ? 'sensitive' : (await deps.snapshots.get(link.caseId))?.safeUnconfirmed ? 'unverifiable' : null;
+  const why = !link ? 'unlinked' : await holdingReason(link, deps.snapshots, { chosenForSensitive: false, unconfirmedCounts: true });
   if (!why) return null;
   await skippedStart(deps.trace, deps.counters, reference, status, why);
   // The job's return value lands in BullMQ's events stream under the job, which holds the reference.

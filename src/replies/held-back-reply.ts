@@ -3,6 +3,8 @@ import type { SharedCounters } from '../store/counters';
 import type { ReferenceStore } from '../store/references';
 import type { SnapshotStore } from '../store/snapshots';
 import type { TraceStore } from '../store/trace';
+import { tracedReason } from '../notifications/unverified-starts';
+import { holdingReason } from './holding-reason';
 
 export interface ReplyGateDeps {
   /** The reference's link, read when the reply is sent: what was said about the phone since it was queued counts. */
@@ -40,19 +42,11 @@ export async function heldBackReply(deps: ReplyGateDeps, queue: string, reply: Q
   if (reference === null) return null;
   const link = await deps.references.get(reference);
   if (!link) return null;
-  const existedWhenQueued = Date.parse(link.createdAt) < reply.queuedAt;
-  const why =
-    link.safeToContact === false
-      ? 'not_safe'
-      : link.sensitive && reply.sensitive === false
-        ? 'sensitive'
-        : existedWhenQueued && (await deps.snapshots.get(link.caseId))?.safeUnconfirmed
-          ? 'unverifiable'
-          : null;
+  const why = await holdingReason(link, deps.snapshots, { chosenForSensitive: reply.sensitive !== false, unconfirmedCounts: Date.parse(link.createdAt) < reply.queuedAt });
   if (!why) return null;
   // Not best effort: a trace that fails fails the job, whose retry holds the reply again and traces (and counts) it then.
-  await deps.trace.record(reference, 'reply_skipped', { queue, reason: 'held_back' });
+  await deps.trace.record(reference, 'reply_skipped', { queue, reason: tracedReason(why) });
   deps.counters.increment('gateway_replies_skipped_total', { queue, reason: why });
-  deps.logger.info({ reference, queue, reason: 'held_back' }, 'reply skipped: what the record says now forbids it');
-  return 'skipped-held_back';
+  deps.logger.info({ reference, queue, reason: tracedReason(why) }, 'reply skipped: what the record says now forbids it');
+  return `skipped-${tracedReason(why)}`;
 }
