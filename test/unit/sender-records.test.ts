@@ -49,17 +49,22 @@ describe("a sender's records on the ingest path", () => {
   const link = (reference: string, n: number) => ({
     reference, recordType: 'case' as const, caseId: `id-${n}`, caseIdDisplay: null, intent: 'referral', sensitive: false, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(),
   });
-
-  it('reads only the most recently issued references, and so still finds the newest record', async () => {
+  /** 300 records of one sender, `sensitiveFrom` on sensitive, indexed in `order`; `reads` lists the links read. */
+  const sender300 = (order: (refs: string[]) => string[] = (refs) => refs, sensitiveFrom = Infinity) => {
     const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
-    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
+    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), { ...link(referenceFromSequence(n), n), sensitive: n >= sensitiveFrom }]));
     const reads: string[] = [];
     const records = new SenderRecords(
-      { referencesOfHashes: async () => [...byRef.keys()].reverse().sort() },
+      { referencesOfHashes: async () => order([...byRef.keys()]) },
       async (s) => [s],
       { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
       { get: async () => null },
     );
+    return { records, reads };
+  };
+
+  it('reads only the most recently issued references, and so still finds the newest record', async () => {
+    const { records, reads } = sender300((refs) => refs.reverse().sort());
     const found = await records.of(['tel:+254711000001'], 20);
     expect(reads).toHaveLength(20);
     expect(found[0]!.reference).toBe(referenceFromSequence(300));
@@ -67,15 +72,7 @@ describe("a sender's records on the ingest path", () => {
   });
 
   it('reads only the record a question names, when it is one of the sender\'s, however old; none when it is not', async () => {
-    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
-    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), link(referenceFromSequence(n), n)]));
-    const reads: string[] = [];
-    const records = new SenderRecords(
-      { referencesOfHashes: async () => [...byRef.keys()] },
-      async (s) => [s],
-      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
-      { get: async () => null },
-    );
+    const { records, reads } = sender300();
     const oldest = referenceFromSequence(1);
     expect((await records.of(['tel:+254711000001'], 20, { named: oldest })).map((r) => r.reference)).toEqual([oldest]);
     expect(reads).toEqual([oldest]);
@@ -84,16 +81,8 @@ describe("a sender's records on the ingest path", () => {
   });
 
   it('reads older pages until it has enough it may name, never past its cap: a page it may not name is not "no report"', async () => {
-    const sequence = Array.from({ length: 300 }, (_, i) => i + 1);
     // The 45 newest are sensitive (never named in a STATUS answer); the ones before are ordinary.
-    const byRef = new Map(sequence.map((n) => [referenceFromSequence(n), { ...link(referenceFromSequence(n), n), sensitive: n > 255 }]));
-    const reads: string[] = [];
-    const records = new SenderRecords(
-      { referencesOfHashes: async () => [...byRef.keys()] },
-      async (s) => [s],
-      { get: async (r: string) => (reads.push(r), (byRef.get(r) ?? null) as never) },
-      { get: async () => null },
-    );
+    const { records, reads } = sender300(undefined, 256);
     const found = await records.of(['tel:+254711000001'], 20, { until: (read) => read.filter((r) => !r.sensitive).length >= 5, cap: 100 });
     expect(reads).toHaveLength(60);
     expect(found.filter((r) => !r.sensitive).map((r) => r.reference).slice(0, 1)).toEqual([referenceFromSequence(255)]);
