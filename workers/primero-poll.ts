@@ -78,7 +78,7 @@ export function pollerProcessor(deps: PollerDeps) {
   const types = deps.recordTypes ?? ['case'];
   return async (): Promise<string> => {
     let queued = 0;
-    for (const type of types) queued += await pollRecords(deps, type, per, maxPages).catch((err: unknown) => (err instanceof TypeForbidden ? 0 : Promise.reject(err)));
+    for (const type of types) queued += await pollRecords(deps, type, per, maxPages).catch((err: unknown) => (err instanceof TypeUnsearchable ? 0 : Promise.reject(err)));
     return `queued ${queued}`;
   };
 }
@@ -115,11 +115,11 @@ interface Poll {
 
 const incomplete = (poll: Poll, reason: string) => poll.deps.counters.increment('gateway_primero_poll_incomplete_total', { reason, ...typeLabels(poll.type) });
 
-/** The role may search cases but not this other type: that type is left unpolled, never the whole poll paused. */
-class TypeForbidden extends Error {}
+/** This other type cannot be searched (403, 404) while cases can: it is left unpolled, never the whole poll paused. */
+class TypeUnsearchable extends Error {}
 
 // Said once per process (counted at every poll): at the default interval a warning each time is 288 lines a day.
-const forbiddenSaid = new Set<RecordType>();
+const unsearchableSaid = new Set<RecordType>();
 
 function list(poll: Poll, since: string, until: string, page: number, size: number): Promise<Array<Record<string, unknown>>> {
   const { deps } = poll;
@@ -127,9 +127,9 @@ function list(poll: Poll, since: string, until: string, page: number, size: numb
     // 403: the role may not list it; 404: a Primero (or a proxy in front) that serves no such index.
     if (poll.type !== 'case' && err instanceof DeliveryError && (err.status === 403 || err.status === 404)) {
       incomplete(poll, err.status === 403 ? 'forbidden' : 'not_found');
-      if (!forbiddenSaid.has(poll.type)) deps.logger.warn({ recordType: poll.type, status: err.status }, "this record type cannot be searched (the API user's role may not list it, or Primero serves no such index): its changes are not polled");
-      forbiddenSaid.add(poll.type);
-      throw new TypeForbidden();
+      if (!unsearchableSaid.has(poll.type)) deps.logger.warn({ recordType: poll.type, status: err.status }, "this record type cannot be searched (the API user's role may not list it, or Primero serves no such index): its changes are not polled");
+      unsearchableSaid.add(poll.type);
+      throw new TypeUnsearchable();
     }
     return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
   });

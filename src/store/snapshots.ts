@@ -92,7 +92,7 @@ export class SnapshotStore {
   }
 
   /** The stored form of `next`, its time and the snapshot's TTL (SWAP's ARGV); null for a time that is none. */
-  private swapArgs(next: RecordSnapshot): string[] | null {
+  private swapArgs(next: StoredSnapshot): string[] | null {
     const updatedMs = Date.parse(next.lastUpdatedAt);
     return Number.isNaN(updatedMs) ? null : [JSON.stringify({ ...next, updatedMs }), String(updatedMs), String(this.retentionDays * 86400)];
   }
@@ -124,9 +124,10 @@ export class SnapshotStore {
    * unless a newer look has replaced it since.
    */
   async markUnconfirmed(stored: StoredSnapshot): Promise<void> {
-    const updatedMs = Date.parse(stored.lastUpdatedAt);
-    const next: StoredSnapshot = { ...stored, safeUnconfirmed: true };
-    await REPLACE_SAME_LOOK.run(this.redis, [this.key(stored.recordId)], [String(updatedMs), JSON.stringify({ ...next, updatedMs })]);
+    const args = this.swapArgs({ ...stored, safeUnconfirmed: true });
+    if (!args) return;
+    const [kept, updatedMs] = args;
+    await REPLACE_SAME_LOOK.run(this.redis, [this.key(stored.recordId)], [updatedMs!, kept!]);
   }
 
   /** The changes of the look at `lastUpdatedAt` were dispatched. */
