@@ -12,7 +12,7 @@ export const WEBHOOK_BODY_LIMIT = 256 * 1024;
  * mailroom's own request ceiling): body-parser's general machinery was a fifth of the ingest path's CPU.
  */
 /**
- * Bytes that bodies past WEBHOOK_BODY_LIMIT may hold in memory at once, across every route that allows them: a
+ * Bytes that bodies past WEBHOOK_BODY_LIMIT may hold in memory at once, across the requests of the route that holds it: a
  * client that opens many large uploads and stalls gets 503 (a sender that retries, as Meta does, loses nothing)
  * instead of growing the process's buffers, which live outside the capped V8 heap, until it is killed.
  */
