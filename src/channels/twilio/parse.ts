@@ -16,15 +16,13 @@ const KNOWN_STATUSES = new Set(['queued', 'sending', 'sent', 'delivered', 'undel
  * (twilio.com/docs/usage/webhooks/messaging-webhooks) send an incoming message with `SmsStatus=received` and no
  * `MessageStatus`, and an outbound message's status callback with `MessageStatus` (and `SmsStatus`) set to its status;
  * a status-callback URL pointed at the SMS route would otherwise make an empty case from our own number. Only
- * a `MessageStatus` (a callback's own field), or an `SmsStatus` that is a known outbound status, makes it a callback:
- * `received`, `receiving` (an inbound message in flight) and any value Twilio may add later are read as a message,
- * so nothing that came in is dropped. A callback's status is returned as such when known (it is logged), else `other`.
+ * a known outbound status (in `MessageStatus`, else `SmsStatus`) makes it a callback: `received`, `receiving` (an
+ * inbound message in flight) and any value Twilio may add later are read as a message, in either field, so nothing
+ * that came in is dropped; the worst a new callback status does is one empty case.
  */
 export function twilioStatusCallback(params: URLSearchParams): string | null {
-  const callback = params.get('MessageStatus');
-  if (callback !== null) return KNOWN_STATUSES.has(callback) ? callback : 'other';
-  const sms = params.get('SmsStatus');
-  return sms !== null && KNOWN_STATUSES.has(sms) ? sms : null;
+  const status = params.get('MessageStatus') ?? params.get('SmsStatus');
+  return status !== null && KNOWN_STATUSES.has(status) ? status : null;
 }
 
 /** The fields of a signed Twilio SMS callback; its `NumMedia` links (at most 10) are the attachments. */
