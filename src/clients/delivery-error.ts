@@ -22,7 +22,7 @@ export type FailureKind = 'transient' | 'permanent' | 'configuration';
  * - opted_out: the provider refused it because the person asked it to stop messages from us (Twilio 21610, Africa's
  *   Talking UserInBlacklist, WhatsApp 131050): the gateway records the opt-out so nothing else is sent to them either.
  */
-export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'vapid_refused' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' } | { is: 'opted_out' };
+export type FailureHint = { is: 'gone' } | { is: 'wait' } | { is: 'vapid_refused' } | { is: 'wrong_address' } | { is: 'refused'; reason: string } | { is: 'maybe_sent' } | { is: 'opted_out' };
 
 export class DeliveryError extends Error {
   override readonly name: string = 'DeliveryError';

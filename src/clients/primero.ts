@@ -56,8 +56,9 @@ function describeErrors(body: unknown): string {
  */
 function classify(res: AxiosResponse, what: string, target: CallTarget): DeliveryError {
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-  if (res.status >= 300 && res.status < 400) return new DeliveryError('Primero', 'configuration', res.status, `Primero answered ${what} with a redirect (${res.status}): PRIMERO_URL is not the API's own address`);
-  if (res.status === 404 && target === 'service') return new DeliveryError('Primero', 'configuration', res.status, `Primero has no route for ${what} (404): PRIMERO_URL is not the API's own address`);
+  const wrongAddress = { is: 'wrong_address' } as const;
+  if (res.status >= 300 && res.status < 400) return new DeliveryError('Primero', 'configuration', res.status, `Primero answered ${what} with a redirect (${res.status}): PRIMERO_URL is not the API's own address`, null, wrongAddress);
+  if (res.status === 404 && target === 'service') return new DeliveryError('Primero', 'configuration', res.status, `Primero has no route for ${what} (404): PRIMERO_URL is not the API's own address`, null, wrongAddress);
   if (res.status === 408) return new DeliveryError('Primero', 'transient', res.status, `Primero answered ${what} with 408 (a request timeout)`, retryAfterMs);
   return classifyStatus('Primero', res.status, what, retryAfterMs, res.status < 500 ? describeErrors(res.data) : '', target);
 }

@@ -7,11 +7,6 @@ import { HttpError, type ErrorDetail } from './errors';
 export const WEBHOOK_BODY_LIMIT = 256 * 1024;
 
 /**
- * Reads the request body as bytes, whatever its Content-Type: RapidPro flows built in the old editor POST JSON
- * with none, and signatures are computed over the exact bytes. A plain reader with a size limit (the limit is
- * mailroom's own request ceiling): body-parser's general machinery was a fifth of the ingest path's CPU.
- */
-/**
  * Bytes that bodies past WEBHOOK_BODY_LIMIT may hold in memory at once, across the requests of the route that holds it: a
  * client that opens many large uploads and stalls gets 503 (a sender that retries, as Meta does, loses nothing)
  * instead of growing the process's buffers, which live outside the capped V8 heap, until it is killed.
@@ -29,6 +24,11 @@ export class LargeBodyBudget {
   }
 }
 
+/**
+ * Reads the request body as bytes, whatever its Content-Type: RapidPro flows built in the old editor POST JSON
+ * with none, and signatures are computed over the exact bytes. A plain reader with a size limit (the limit is
+ * mailroom's own request ceiling): body-parser's general machinery was a fifth of the ingest path's CPU.
+ */
 export function readRawBody(limit = WEBHOOK_BODY_LIMIT, budget?: LargeBodyBudget): RequestHandler {
   const tooLarge = () => new HttpError(413, 'body_too_large', `The body is larger than the ${limit} bytes this route accepts.`);
   const busy = () => new HttpError(503, 'busy', 'Too many large bodies are being received at once; send it again shortly.', [], { 'Retry-After': '5' });

@@ -43,11 +43,6 @@ export interface FollowUpSource {
 }
 
 /**
- * What every channel calls to hand a message over. Feedback is classified here, at ingest, because two
- * decisions cannot wait for the worker: whether the report is sensitive (it changes the acknowledgement),
- * and whether it continues an earlier report (the sender must get that report's reference).
- */
-/**
  * Who wrote, as far as the channel vouches for it: the identities a follow-up or a merge may be found under. A
  * RapidPro body's URN is whatever the caller typed (the token sits in every flow and resthook address), so a RapidPro
  * message is looked up by its contact UUID alone, as a STATUS look-up is (src/channels/rapidpro/status-route.ts): a
@@ -59,6 +54,11 @@ export function sendersOf(message: Pick<UnreferencedMessage, 'channel' | 'urn' |
   return [message.urn, ...otherUrns, message.contactUuid].filter((s) => s !== undefined);
 }
 
+/**
+ * What every channel calls to hand a message over. Feedback is classified here, at ingest, because two
+ * decisions cannot wait for the worker: whether the report is sensitive (it changes the acknowledgement),
+ * and whether it continues an earlier report (the sender must get that report's reference).
+ */
 export class IntakeService {
   constructor(
     private readonly producer: IntakeProducer,

@@ -9,10 +9,10 @@ const SERVICE_LABELS: Readonly<Record<string, string>> = { Primero: 'Primero', p
 /** What each service refused when it answers 401/403 to a call naming no record. */
 const CREDENTIALS: Readonly<Record<string, string>> = { Primero: "the API user's credentials", RapidPro: 'the API token', WhatsApp: 'the access token', 'The push service': 'the VAPID credentials' };
 
-/** Why a queue is paused, in fixed words: the service and the status number, never anything the upstream said. */
-/** A redirect or a missing route: the configured address, not the credentials (src/clients/primero.ts classify). */
-const isAddressFault = (err: DeliveryError): boolean => err.service === 'Primero' && err.status !== null && ((err.status >= 300 && err.status < 400) || err.status === 404);
+/** The configured address, not the credentials, is wrong (the client said so: src/clients/primero.ts classify). */
+const isAddressFault = (err: DeliveryError): boolean => err.hint?.is === 'wrong_address';
 
+/** Why a queue is paused, in fixed words: the service and the status number, never anything the upstream said. */
 export function pauseReason(err: DeliveryError): string {
   const who = SERVICE_LABELS[err.service] ?? 'The destination';
   const status = Number.isInteger(err.status) ? ` (${err.status})` : '';
