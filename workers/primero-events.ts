@@ -112,12 +112,13 @@ export function primeroEventProcessor(deps: PrimeroEventDeps) {
       let confirmed: boolean;
       try {
         confirmed = await safetyOf(deps, look);
-        // The stored look's mark holds either way: what it keeps out of STATUS it also keeps from this dispatch.
-        if (!confirmed && !stored.safeUnconfirmed) await deps.snapshots.markUnconfirmed(stored);
+        // The stored look's mark follows what this retry found, before its dispatch: STATUS and the status messages
+        // sent now (rapidpro-notify reads the mark when it sends) agree with it.
+        if (confirmed === (stored.safeUnconfirmed === true)) await deps.snapshots.markConfirmation(stored, !confirmed);
       } catch (err) {
         return rethrowForQueue(err, deps.queue, deps.logger, deps.authFailurePauseMs);
       }
-      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed && !stored.safeUnconfirmed });
+      return notify(deps, [unfinished.before], { snapshot: stored, readable: null, safeConfirmed: confirmed });
     }
     let done: Checked;
     try {

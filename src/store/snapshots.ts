@@ -120,11 +120,14 @@ export class SnapshotStore {
   }
 
   /**
-   * The stored look `stored` could not confirm the safe-to-contact answer (found on a retry of its dispatch): marked,
-   * unless a newer look has replaced it since.
+   * Whether the stored look `stored` confirmed the safe-to-contact answer, as a retry of its dispatch found it: the
+   * mark is set or cleared, unless a newer look has replaced it since (that look's own mark stands).
    */
-  async markUnconfirmed(stored: StoredSnapshot): Promise<void> {
-    const args = this.swapArgs({ ...stored, safeUnconfirmed: true });
+  async markConfirmation(stored: StoredSnapshot, unconfirmed: boolean): Promise<void> {
+    const look: StoredSnapshot = { ...stored };
+    if (unconfirmed) look.safeUnconfirmed = true;
+    else delete look.safeUnconfirmed;
+    const args = this.swapArgs(look);
     if (!args) return;
     const [kept, updatedMs] = args;
     await REPLACE_SAME_LOOK.run(this.redis, [this.key(stored.recordId)], [updatedMs!, kept!]);

@@ -72,7 +72,7 @@ describe('an acknowledgement queued earlier: held back by what was said about it
     const look = { recordId: link.caseId, recordType: 'case' as const, lastUpdatedAt: '2026-12-01T10:00:00.000Z', ownedBy: 'gateway', assignedUserNames: [], status: 'open', workflow: 'new', caseIdDisplay: null, urgent: false };
     await snapshots.swap(look);
     expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBeNull();
-    await snapshots.markUnconfirmed(look);
+    await snapshots.markConfirmation(look, true);
     expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBe('skipped-held_back');
     expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'held_back' }]);
     // A new report's own acknowledgement, queued before its record was made, still goes: nothing was said against it.

@@ -78,12 +78,12 @@ describe('record looks whose notifications are still to go out', () => {
     const id = randomUUID();
     await store.swapPending(look(id, '2026-11-26T10:00:00.000Z', 'open'));
     const stored = (await store.get(id))!;
-    await store.markUnconfirmed(stored);
+    await store.markConfirmation(stored, true);
     expect(await store.get(id)).toEqual(expect.objectContaining({ status: 'open', assignedUserNames: [], safeUnconfirmed: true }));
     expect(await redis.ttl(`${prefix}:gw:snapshot:${id}`)).toBeGreaterThan(86_000);
     // A newer look swapped in meanwhile is never marked by the older look's retry.
     await store.swapPending(look(id, '2026-11-26T11:00:00.000Z', 'closed', 'closed'));
-    await store.markUnconfirmed(stored);
+    await store.markConfirmation(stored, true);
     expect((await store.get(id))!.safeUnconfirmed).toBeUndefined();
   });
 
