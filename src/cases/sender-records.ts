@@ -23,8 +23,13 @@ export class SenderRecords {
    * reference is read, when it is one of the sender's (else none): a question about one record costs one record's reads.
    * `until`: `limit` is a page, and older pages are read, up to `cap` references in all, until what was read is enough
    * (a STATUS answer that skips records it may not name must not say "no report" while an older one may be named).
+   * `alsoNamed`: that reference is read too, however old, when it is one of the sender's (a follow-up naming its case).
    */
-  async of(senders: Array<string | null | undefined>, limit = Infinity, opts: { named?: string | null; until?: (read: SenderRecord[]) => boolean; cap?: number } = {}): Promise<SenderRecord[]> {
+  async of(
+    senders: Array<string | null | undefined>,
+    limit = Infinity,
+    opts: { named?: string | null; alsoNamed?: string | null; until?: (read: SenderRecord[]) => boolean; cap?: number } = {},
+  ): Promise<SenderRecord[]> {
     const ids = [...new Set(senders.filter((s): s is string => !!s).map((s) => (s.includes(':') ? s : s.toLowerCase())))];
     const hashes = [...new Set((await Promise.all(ids.map((id) => this.identityHashes(id)))).flat())];
     const indexed = await this.contactRefs.referencesOfHashes(hashes);
@@ -32,6 +37,8 @@ export class SenderRecords {
     if (named !== null) return this.read(indexed.filter((r) => r === named));
     if (indexed.length <= limit) return this.read(indexed);
     const ordered = newestReferences(indexed, Math.max(limit, cap));
+    const { alsoNamed = null } = opts;
+    if (alsoNamed !== null && indexed.includes(alsoNamed) && !ordered.slice(0, limit).includes(alsoNamed)) return this.read([...ordered.slice(0, limit), alsoNamed]);
     let read: SenderRecord[] = [];
     for (let from = 0; from < ordered.length; from += limit) {
       read = [...read, ...(await this.read(ordered.slice(from, from + limit)))];

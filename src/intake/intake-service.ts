@@ -36,7 +36,7 @@ const withKept = (accepted: Accepted, decided: boolean): AcceptedMessage => ({ .
 
 /** Where a message without a keyword may find the record it continues: the sender's own records and the rules. */
 export interface FollowUpSource {
-  records: { of(senders: Array<string | null | undefined>, limit?: number): Promise<SenderRecord[]> };
+  records: { of(senders: Array<string | null | undefined>, limit?: number, opts?: { alsoNamed?: string | null }): Promise<SenderRecord[]> };
   rules: FollowUpRules;
   /** Told (with the error's name only) when the look-up failed and the message is stored as a referral instead. */
   lookupFailed(errorName: string): void;
@@ -79,11 +79,14 @@ export class IntakeService {
     const source = this.followUps;
     // A look-up that fails (a link that no longer unseals, Redis slow) must not keep the message out: it is stored
     // as a referral, within what is left of the deadline (none left: 503, as for any message).
-    const records = await withinDeadline(() => source.records.of(sendersOf(message, otherUrns), FOLLOW_UP_LOOKUP_LIMIT), remaining()).catch((err: unknown) => {
+    const named = referenceNamed(message.text);
+    // The record named is read too, however old: a volunteer's words about an older (perhaps sensitive) case never
+    // join the newest one for want of a read.
+    const records = await withinDeadline(() => source.records.of(sendersOf(message, otherUrns), FOLLOW_UP_LOOKUP_LIMIT, { alsoNamed: named }), remaining()).catch((err: unknown) => {
       source.lookupFailed(err instanceof Error ? (err.cause instanceof Error ? err.cause.name : err.name) : 'unknown');
       return [];
     });
-    const { target, sensitive, silent } = followUpDecision(records, referenceNamed(message.text), new Date(), source.rules);
+    const { target, sensitive, silent } = followUpDecision(records, named, new Date(), source.rules);
     // Not joined but about a sensitive record: protected like a sensitive report (its own record, the focal
     // point, never triage), though acknowledged as an ordinary message (provider-messages.ts).
     if (!target && sensitive) return withKept(await this.producer.accept({ ...message, sensitive: true }, undefined, remaining()), true);

@@ -80,6 +80,17 @@ describe("a sender's records on the ingest path", () => {
     expect(reads).toEqual([oldest]);
   });
 
+  it('reads a follow-up\'s named record with the newest page, however old, only when it is the sender\'s', async () => {
+    const { records, reads } = sender300();
+    const oldest = referenceFromSequence(1);
+    const found = await records.of(['tel:+254711000001'], 20, { alsoNamed: oldest });
+    expect(reads).toHaveLength(21);
+    expect(found.map((r) => r.reference)).toContain(oldest);
+    reads.length = 0;
+    await records.of(['tel:+254711000001'], 20, { alsoNamed: 'ZZZZ2222' });
+    expect(reads).toHaveLength(20);
+  });
+
   it('reads older pages until it has enough it may name, never past its cap: a page it may not name is not "no report"', async () => {
     // The 45 newest are sensitive (never named in a STATUS answer); the ones before are ordinary.
     const { records, reads } = sender300(undefined, 256);
