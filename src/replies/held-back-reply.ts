@@ -42,7 +42,9 @@ export async function heldBackReply(deps: ReplyGateDeps, queue: string, reply: Q
   if (reference === null) return null;
   const link = await deps.references.get(reference);
   if (!link) return null;
-  const why = await holdingReason(link, deps.snapshots, { chosenForSensitive: reply.sensitive !== false, unconfirmedCounts: Date.parse(link.createdAt) < reply.queuedAt });
+  // A link with no readable creation time (an earlier build's) is taken as older than the reply: the safe side.
+  const created = Date.parse(link.createdAt);
+  const why = await holdingReason(link, deps.snapshots, { chosenForSensitive: reply.sensitive !== false, unconfirmedCounts: Number.isNaN(created) || created < reply.queuedAt });
   if (!why) return null;
   // Not best effort: a trace that fails fails the job, whose retry holds the reply again and traces (and counts) it then.
   await deps.trace.record(reference, 'reply_skipped', { queue, reason: tracedReason(why) });

@@ -75,6 +75,11 @@ describe('an acknowledgement queued earlier: held back by what was said about it
     await snapshots.markConfirmation(look, true);
     expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.now() + 1 })).toBe('skipped-held_back');
     expect(await traced(link.reference)).toEqual([{ event: 'reply_skipped', queue: QUEUE, reason: 'held_back' }]);
+    // A link with no readable creation time (an earlier build's) counts as older than the reply: held.
+    const unknownAge = await linked({ createdAt: '' });
+    await snapshots.swap({ ...look, recordId: unknownAge.caseId });
+    await snapshots.markConfirmation({ ...look, recordId: unknownAge.caseId }, true);
+    expect(await heldBackReply(deps, QUEUE, { reference: unknownAge.reference, sensitive: false, queuedAt: Date.now() })).toBe('skipped-held_back');
     // A new report's own acknowledgement, queued before its record was made, still goes: nothing was said against it.
     expect(await heldBackReply(deps, QUEUE, { reference: link.reference, sensitive: false, queuedAt: Date.parse(link.createdAt) - 1000 })).toBeNull();
   });
