@@ -84,7 +84,6 @@ function listOf<T>(res: AxiosResponse, what: string): T[] {
 
 /** A create with our own id is answered 204, empty (concerns/record.rb `create`); a 2xx with a body says it is that record. */
 function isOwnCreate(res: AxiosResponse, id: unknown): boolean {
-  if (typeof id !== 'string' || id === '') throw new Error('a create needs the gateway-chosen id: without one Primero makes a new record on every retry');
   if (res.status === 204) return true;
   const data = (res.data as { data?: { id?: unknown } } | null)?.data;
   return res.status >= 200 && res.status < 300 && typeof data === 'object' && data !== null && data.id === id;
@@ -110,6 +109,8 @@ export class PrimeroClient {
   /** Creates a record with a client-chosen id; 'exists' when an earlier attempt already created it. */
   async createRecord(type: RecordType, data: Record<string, unknown>): Promise<'created' | 'exists'> {
     const what = `the ${type} create`;
+    // Checked before anything is sent: without our id Primero makes a new record on every retry.
+    if (typeof data.id !== 'string' || data.id === '') throw new Error('a create needs the gateway-chosen id');
     const res = await this.call('post', `/${PATHS[type]}`, what, { data });
     if (isOwnCreate(res, data.id)) return 'created';
     // Any other 2xx is not Primero's answer (a proxy's or a captive portal's page): taken for "created", the job would

@@ -96,6 +96,11 @@ describe('PrimeroClient classifies Primero errors by what the call targeted', ()
     expect((await failure(() => client.createRecord('case', { id: ID }))).kind).toBe('transient');
   });
 
+  it('never sends a create without the gateway-chosen id (Primero would make a new record on every retry)', async () => {
+    await expect(client.createRecord('case', { name_first: 'x' })).rejects.toThrow('a create needs the gateway-chosen id');
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
   it('reads 409 on a create as already created', async () => {
     nock(PRIMERO).post('/api/v2/cases').reply((uri) => primeroAnswer('conflict', uri));
     expect(await client.createRecord('case', { id: ID })).toBe('exists');
