@@ -68,7 +68,7 @@ export const configSchema = z.object({
   INTAKE_ATTEMPTS: intWithDefault(30, 1, 1000),
   RETRY_BASE_MS: intWithDefault(5000, 1, 3600000),
   RETRY_MAX_MS: intWithDefault(1800000, 1, 86400000),
-  // 72 unless set; 168 when WhatsApp messages are taken and it is not set (withWhatsAppRetryWindow).
+  // 72 unless set; 192 when WhatsApp messages are taken and it is not set (withWhatsAppRetryWindow).
   IDEMPOTENCY_WINDOW_HOURS: intWithDefault(72, 24, 24 * 90),
   REFERENCE_RETENTION_DAYS: intWithDefault(180, 1, 3650),
   COMPLETED_JOB_RETENTION_SECONDS: intWithDefault(3600, 0, 86400 * 30),
