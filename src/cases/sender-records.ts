@@ -23,7 +23,8 @@ export class SenderRecords {
    * reference is read, when it is one of the sender's (else none): a question about one record costs one record's reads.
    * `until`: `limit` is a page, and older pages are read, up to `cap` references in all, until what was read is enough
    * (a STATUS answer that skips records it may not name must not say "no report" while an older one may be named).
-   * `alsoNamed`: that reference is read too, however old, when it is one of the sender's (a follow-up naming its case).
+   * `alsoNamed`: that reference is read too, however old, when it is one of the sender's (a follow-up naming its case);
+   * it reads the first page only, so it does not combine with `until`.
    */
   async of(
     senders: Array<string | null | undefined>,

@@ -4,6 +4,7 @@ import request from 'supertest';
 import webpush from 'web-push';
 import { twilioSignature } from '../../src/channels/twilio/signature';
 import { replyText } from '../../src/domain/keywords';
+import { referenceFromSequence } from '../../src/domain/reference';
 import { reporterMessageEntryId } from '../../src/cases/reporter-message';
 import { AcceptanceLedger } from '../../src/store/acceptances';
 import { gatewayKey } from '../../src/store/keys';
@@ -252,6 +253,24 @@ describe('follow-ups: a message from someone with an open case joins that case',
     await untilGatewayDrained(gw);
     expect(await gw.queue.getFailedCount()).toBe(failed);
     primero.deleted.delete(caseId);
+  });
+
+  it("joins the older case a follow-up names, though the sender has more than 20 newer ones (a volunteer's phone)", async () => {
+    const phone = nextPhone();
+    const res = await request(gw.app).post('/webhooks/rapidpro/referral').set('Authorization', `Token ${WEBHOOK_TOKEN}`).type('json')
+      .send({ contact: { uuid: randomUUID(), urn: `tel:${phone}` }, flow: { uuid: randomUUID() }, run: { uuid: randomUUID() }, results: { concern: { value: WORDS.first, category: 'All Responses' } } });
+    const link = await eventually(async () => {
+      const l = await gw.references.get(res.body.reference);
+      return l?.steps.notifiedAt ? l : null;
+    });
+    for (let i = 0; i < 25; i++) {
+      const reference = referenceFromSequence(60_000_000 + i);
+      expect(await gw.references.saveLink({ ...link, reference, caseId: `newer-${i}-${link.caseId}`, createdAt: new Date().toISOString(), steps: {} })).toBeNull();
+      await gw.services.contacts.indexReference([`tel:${phone}`], reference, 1);
+    }
+    await sms(phone, `REF ${link.reference} ${WORDS.later}`);
+    await eventually(() => (notesOf(link.caseId).length ? true : null));
+    await untilGatewayDrained(gw);
   });
 
   it('joins the case of someone who said messages to this phone are not safe, and sends that phone no acknowledgement', async () => {

@@ -211,6 +211,9 @@ describe('SMS channels', () => {
       const res = await postTwilio(gw, twilioForm('HELP', `+25471100091${i}`, { SmsStatus: status }));
       expect(messageOf(res.text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
     }
+    // The same in MessageStatus: only a known outbound status there is a callback.
+    expect(messageOf((await postTwilio(gw, twilioForm('HELP', '+254711000913', { MessageStatus: 'received' }))).text)).toMatch(/[2-9A-HJ-NP-Z]{8}/);
+    expect((await postTwilio(gw, twilioForm('HELP', '+254711000914', { MessageStatus: 'read' }))).text).toContain('<Response/>');
   });
 
   it("takes the message Twilio sends to the fallback URL (the README's setup): ErrorCode and ErrorUrl are signed like the rest", async () => {
